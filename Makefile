@@ -1,0 +1,81 @@
+# OpenProctor — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The full stack profile: local PostgreSQL, Redis, Celery workers and dynalite.
+STACK_DB ?= openproctor
+DYNAMODB_PORT ?= 4567
+STACK_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
+	REDIS_URL=redis://127.0.0.1:6379/0 \
+	DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$(DYNAMODB_PORT) \
+	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
+	AWS_REGION=$${AWS_REGION:-us-east-1}
+TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
+
+.PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps npm-deps clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed
+dev-deps: $(VENV)/.dev-installed node_modules/.installed
+
+run: deps
+	$(MANAGE) migrate --noinput
+	$(MANAGE) loaddemo
+	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+stack: deps node_modules/.installed
+	scripts/services.sh all $(STACK_DB)
+	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	$(STACK_ENV) $(MANAGE) migrate --noinput
+	$(STACK_ENV) $(MANAGE) loaddemo
+	$(STACK_ENV) scripts/background.sh start worker $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2
+	@echo "Serving OpenProctor (stack profile) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends the worker and dynalite)"
+	$(STACK_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 3 --access-logfile -
+
+worker: deps
+	$(STACK_ENV) $(VENV)/bin/celery -A config worker --loglevel=INFO
+
+stop:
+	scripts/background.sh stop worker
+	scripts/background.sh stop dynalite
+
+test: dev-deps
+	scripts/services.sh all
+	$(VENV)/bin/ruff check .
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+test-sqlite: dev-deps
+	@echo "=== Test suite on SQLite (embedded default) ==="
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest
+
+test-postgres: dev-deps
+	@echo "=== Test suite on PostgreSQL ==="
+	scripts/services.sh all
+	env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) $(VENV)/bin/pytest
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from accounts import api
+
+urlpatterns = [
+    path("auth/token", api.TokenView.as_view(), name="api-token"),
+    path("me", api.MeView.as_view(), name="api-me"),
+    path("users/", api.UserListView.as_view(), name="api-users"),
+    path("users/<int:pk>/", api.UserDetailView.as_view(), name="api-user-detail"),
+]

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from accounts import tenancy
+from accounts.errors import error_response
+
+# Paths whose clients expect JSON errors (the API and the sample-compatible endpoints).
+API_PREFIXES = ("/api/", "/faces/", "/process")
+
+
+class TenantScopeMiddleware:
+    """Activates the signed-in user's institution for the request, and always resets it after.
+
+    Token-authenticated API requests are scoped again by ``accounts.api.TenantAPIView`` once DRF
+    has authenticated them; the reset here ends that scope too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = tenancy.activate(tenancy.scope_for_user(request.user))
+        try:
+            return self.get_response(request)
+        finally:
+            tenancy.deactivate(token)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over MAX_REQUEST_BODY before anything reads them.
+
+    DRF's parsers stream the body without Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so a huge
+    JSON body would otherwise be read into memory whole.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_REQUEST_BODY:
+            limit_mb = settings.MAX_REQUEST_BODY / (1024 * 1024)
+            message = f"The request body is too large ({length} bytes; the limit is {limit_mb:.0f} MB)."
+            if request.path.startswith(API_PREFIXES):
+                return error_response("too_large", message, 413)
+            return HttpResponse(message, status=413, content_type="text/plain")
+        return self.get_response(request)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.tenancy import current_institution_id
+
+DEFAULT_CONSENT_TEXT = (
+    "This exam is proctored. Your webcam images are analysed automatically to check that you are "
+    "the registered student, alone, and without unauthorised objects. Images and findings are kept "
+    "by your institution for the retention period it sets and reviewed only by its proctors."
+)
+
+
+class Institution(models.Model):
+    """The tenant: a school, university or company that runs exams."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    frame_retention_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT)
+    consent_version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    PROCTOR = "proctor", "Proctor"
+    STUDENT = "student", "Student"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.update(is_staff=True, is_superuser=True, institution=None, role="")
+        return self._create(email, password, **fields)
+
+    def in_scope(self) -> models.QuerySet[User]:
+        """Users of the active institution (raises outside a tenant scope)."""
+        institution_id = current_institution_id()
+        queryset = self.get_queryset()
+        return queryset if institution_id is None else queryset.filter(institution_id=institution_id)
+
+
+class User(AbstractUser):
+    """A person. Platform superusers have no institution; everyone else has one and one role."""
+
+    username = None  # type: ignore[assignment]
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=200, blank=True)
+    student_number = models.CharField(max_length=64, blank=True)
+    institution = models.ForeignKey(
+        Institution, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()  # type: ignore[misc]
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                name="user_has_institution_and_role_or_is_superuser",
+                condition=(
+                    models.Q(is_superuser=True)
+                    | (models.Q(institution__isnull=False) & ~models.Q(role=""))
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_institution_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_proctor(self) -> bool:
+        return self.role == Role.PROCTOR
+
+    @property
+    def is_student(self) -> bool:
+        return self.role == Role.STUDENT

@@ -1,0 +1,80 @@
+"""Writes on institutions and users."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from accounts.errors import AppError, Conflict
+from accounts.models import Institution, Role, User
+
+
+@transaction.atomic
+def institution_create(*, slug: str, name: str, admin_email: str, admin_password: str) -> tuple[Institution, User]:
+    """Create a tenant and its first admin. Raises Conflict when the slug or email is taken."""
+    if Institution.objects.filter(slug=slug).exists():
+        raise Conflict(f"An institution with slug '{slug}' already exists.", code="institution_exists")
+    institution = Institution.objects.create(slug=slug, name=name)
+    admin = user_create(
+        institution=institution, email=admin_email, password=admin_password, role=Role.ADMIN, full_name=""
+    )
+    return institution, admin
+
+
+def user_create(
+    *,
+    institution: Institution,
+    email: str,
+    role: str,
+    password: str | None = None,
+    full_name: str = "",
+    student_number: str = "",
+) -> User:
+    """Add a user to an institution. A password, when given, must pass the password validators."""
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise AppError(f"Unknown role '{role}'.", code="invalid_role")
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict("A user with this email already exists.", code="email_taken")
+    user = User(
+        email=email,
+        institution=institution,
+        role=role,
+        full_name=full_name,
+        student_number=student_number,
+    )
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise AppError("The password is too weak.", code="weak_password", details=exc.messages) from exc
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+def user_api_token(*, user: User) -> str:
+    """The user's API token (DRF's 40-hex-digit key), created on first use."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def user_update(
+    *,
+    user: User,
+    actor: User,
+    full_name: str | None = None,
+    student_number: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    if is_active is False and user.pk == actor.pk:
+        raise AppError("You cannot deactivate your own account.", code="self_deactivation")
+    for field, value in (("full_name", full_name), ("student_number", student_number), ("is_active", is_active)):
+        if value is not None:
+            setattr(user, field, value)
+    user.save()
+    return user

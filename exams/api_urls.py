@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from exams import api
+
+urlpatterns = [
+    path("exams/", api.ExamListView.as_view(), name="api-exams"),
+    path("exams/<int:pk>/", api.ExamDetailView.as_view(), name="api-exam-detail"),
+]

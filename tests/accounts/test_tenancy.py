@@ -1,0 +1,150 @@
+"""Tenancy: one table of every endpoint that takes an id.
+
+Adding an endpoint = adding one line to ENDPOINTS; ``test_it_covers_every_route_that_takes_an_id``
+fails until the line is there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts import tenancy
+from tests.conftest import Tenant, api_client_for, page_client_for
+
+MISSING_ID = 987654321
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    route: str  # the URL name (with namespace), used by the coverage test
+    method: str
+    path: Callable[[int], str]  # object id -> path
+    obj: Callable[[Tenant], int]  # which of tenant A's objects it addresses
+    ok_role: str  # a role that may use it (answers 2xx/3xx)
+    denied_role: str | None  # a role of the same institution that gets a 403
+    body: dict[str, Any] | None = None
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("api-")
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route}"
+
+
+def exam(t: Tenant) -> int:
+    return t.exam.pk
+
+
+def student(t: Tenant) -> int:
+    return t.student.pk
+
+
+ENDPOINTS = [
+    Endpoint("api-exam-detail", "GET", lambda i: f"/api/v1/exams/{i}/", exam, "proctor", "student"),
+    Endpoint("api-exam-detail", "PATCH", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "proctor", {"title": "x"}),
+    Endpoint("api-exam-detail", "DELETE", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "student"),
+    Endpoint("api-user-detail", "GET", lambda i: f"/api/v1/users/{i}/", student, "admin", "proctor"),
+    Endpoint("api-user-detail", "PATCH", lambda i: f"/api/v1/users/{i}/", student, "admin", "student",
+             {"full_name": "x"}),
+    Endpoint("exam-detail", "GET", lambda i: f"/exams/{i}/", exam, "proctor", "student"),
+    Endpoint("manage:exams_exam_change", "GET", lambda i: f"/manage/exams/exam/{i}/change/", exam, "admin", "proctor"),
+    Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
+    Endpoint("manage:exams_exam_history", "GET", lambda i: f"/manage/exams/exam/{i}/history/", exam, "admin",
+             "student"),
+    Endpoint("manage:accounts_user_change", "GET", lambda i: f"/manage/accounts/user/{i}/change/", student, "admin",
+             "student"),
+    Endpoint("manage:accounts_user_delete", "GET", lambda i: f"/manage/accounts/user/{i}/delete/", student, "admin",
+             "proctor"),
+    Endpoint("manage:accounts_user_history", "GET", lambda i: f"/manage/accounts/user/{i}/history/", student,
+             "admin", "student"),
+]
+
+# Routes with a parameter that address no tenant object, and why.
+NOT_TENANT_OBJECTS = {
+    "manage:app_list": "an app label, not an object",
+    "manage:view_on_site": "content type + id redirect; our models have no public page",
+    "manage:exams_exam_changelist": "",
+    "manage:accounts_user_changelist": "",
+}
+
+
+def without_csrf(content: bytes) -> bytes:
+    return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
+
+
+def call(client: Any, endpoint: Endpoint, object_id: int) -> Any:
+    kwargs: dict[str, Any] = {}
+    if endpoint.body is not None:
+        kwargs = {"data": endpoint.body, "format": "json"} if endpoint.is_api else {"data": endpoint.body}
+    return getattr(client, endpoint.method.lower())(endpoint.path(object_id), **kwargs)
+
+
+def client_for(endpoint: Endpoint, user: Any) -> Any:
+    return api_client_for(user) if endpoint.is_api else page_client_for(user)
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_it_answers_404_for_another_institutions_object_as_for_a_missing_one(
+    endpoint: Endpoint, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    client = client_for(endpoint, tenant_b.user(endpoint.ok_role))
+    foreign = call(client, endpoint, endpoint.obj(tenant_a))
+    missing = call(client, endpoint, MISSING_ID)
+    assert foreign.status_code == 404
+    assert missing.status_code == 404
+    assert without_csrf(foreign.content) == without_csrf(missing.content)
+    with tenancy.tenant_scope(None):  # and nothing changed on A's side
+        tenant_a.exam.refresh_from_db()
+        tenant_a.student.refresh_from_db()
+    assert tenant_a.exam.title == "alpha exam"
+    assert tenant_a.student.full_name == "alpha Student"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_it_serves_the_owner(endpoint: Endpoint, tenant_a: Tenant, tenant_b: Tenant) -> None:
+    response = call(client_for(endpoint, tenant_a.user(endpoint.ok_role)), endpoint, endpoint.obj(tenant_a))
+    assert response.status_code in (200, 204), response.content[:300]
+
+
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.denied_role], ids=str)
+def test_it_answers_403_for_the_wrong_role(endpoint: Endpoint, tenant_a: Tenant) -> None:
+    response = call(client_for(endpoint, tenant_a.user(endpoint.denied_role)), endpoint, endpoint.obj(tenant_a))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_it_turns_away_anonymous_callers(endpoint: Endpoint, tenant_a: Tenant) -> None:
+    response = call(client_for(endpoint, None), endpoint, endpoint.obj(tenant_a))
+    if endpoint.is_api:
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "not_authenticated"
+    else:
+        assert response.status_code == 302
+        assert "login" in response["Location"]
+
+
+def _named_routes(resolver: URLResolver, namespace: str = "") -> list[tuple[str, str]]:
+    routes = []
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            routes += [(name, str(pattern.pattern) + regex) for name, regex in _named_routes(pattern, inner)]
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            routes.append((namespace + pattern.name, str(pattern.pattern)))
+    return routes
+
+
+def test_it_covers_every_route_that_takes_an_id() -> None:
+    with_parameters = {
+        name for name, regex in _named_routes(get_resolver())
+        if ("<" in regex or "(?P" in regex) and not name.startswith("admin:")  # platform admin: superusers
+    }
+    covered = {e.route for e in ENDPOINTS} | set(NOT_TENANT_OBJECTS)
+    assert with_parameters - covered == set()

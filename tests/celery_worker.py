@@ -1,0 +1,78 @@
+"""A real Celery worker process on the Redis broker, for tests that need the worker path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from config.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using right now (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _redis_or_fail() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(WORKER_REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(
+            f"Redis is not reachable at {WORKER_REDIS_URL} ({exc}). Start it with scripts/services.sh redis."
+        ) from exc
+
+
+@contextmanager
+def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``celery worker`` against the test database and Redis; point this process's app at it."""
+    _redis_or_fail()
+    import redis
+
+    redis.Redis.from_url(WORKER_REDIS_URL).flushdb()  # no stale messages from an earlier run
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": WORKER_REDIS_URL, **(extra_env or {})}
+    log = open(ROOT / "var" / "test-worker.log", "wb")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    celery_app.conf.update(task_always_eager=False, broker_url=WORKER_REDIS_URL, result_backend=WORKER_REDIS_URL)
+    try:
+        _wait_until_ready(worker)
+        yield worker
+    finally:
+        celery_app.conf.update(saved)
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+
+
+def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"The Celery worker exited early; see {ROOT / 'var' / 'test-worker.log'}.")
+        if celery_app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("The Celery worker did not answer a ping within a minute.")
