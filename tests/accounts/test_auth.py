@@ -60,9 +60,9 @@ def test_it_signs_in_on_the_login_page_and_shows_the_dashboard(tenant_a: Tenant)
 def test_it_changes_a_password(tenant_a: Tenant) -> None:
     client = Client()
     client.force_login(tenant_a.student)
-    response = client.post("/accounts/password/", {
-        "old_password": PASSWORD, "new_password1": "a-new-long-passphrase-7", "new_password2": "a-new-long-passphrase-7",
-    })
+    new = "a-new-long-passphrase-7"
+    form = {"old_password": PASSWORD, "new_password1": new, "new_password2": new}
+    response = client.post("/accounts/password/", form)
     assert response.status_code == 302
     tenant_a.student.refresh_from_db()
     assert tenant_a.student.check_password("a-new-long-passphrase-7")
