@@ -20,10 +20,11 @@ TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
 .PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps npm-deps clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt

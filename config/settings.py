@@ -125,8 +125,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
-# Frames and reference photos are biometric data: never served from a public URL (see proctoring).
+# Frames and reference photos are biometric data: kept apart and never served from a public URL
+# (proctoring.storage); views stream them after checking the viewer's institution and role.
 MEDIA_URL = "/media-not-public/"
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
 
 # Request bodies: a 5 MB image as base64 in JSON is ~6.7 MB; refuse anything much bigger early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 8 * 1024 * 1024)
@@ -196,3 +198,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {"task": "proctoring.relay_outbox", "schedule": 30.0},
+    "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames", "schedule": 60.0},
+    "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
+}
+# A dead broker must not hold a request for long: the frame is stored, the sweeper requeues it.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}

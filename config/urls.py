@@ -9,10 +9,12 @@ from accounts import views as account_views
 from accounts.admin import institution_admin_site
 from config.health import healthz
 from exams import views as exam_views
+from proctoring import api as proctoring_api
 
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("exams.api_urls")),
+    path("", include("proctoring.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -33,6 +35,9 @@ urlpatterns = [
     ),
     path("exams/<int:pk>/", exam_views.exam_detail, name="exam-detail"),
     path("healthz", healthz, name="healthz"),
+    # The AWS sample's two endpoints, kept compatible.
+    path("faces/index", proctoring_api.FaceIndexView.as_view(), name="faces-index"),
+    path("process", proctoring_api.ProcessView.as_view(), name="process"),
     path("api/v1/", include(api_v1)),
     path("manage/", institution_admin_site.urls),
     path("platform/", admin.site.urls),

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
-from accounts.models import Role
+from accounts.errors import AppError
+from accounts.models import Role, User
 from exams import services
-from exams.models import Exam, ExamStatus
+from exams.models import Exam, ExamSession, ExamStatus
+from exams.statuses import SessionStatus
 
 
 class ExamOutput(serializers.ModelSerializer):
@@ -64,3 +66,82 @@ class ExamDetailView(ExamAPIView):
     def delete(self, request: Request, pk: int) -> Response:
         services.exam_delete(exam=get_object_or_404(Exam.objects.all(), pk=pk))
         return Response(status=204)
+
+
+class SessionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ExamSession
+        fields = ["id", "exam", "student", "status", "started_at", "ended_at", "created_at"]
+
+
+class SessionListView(TenantAPIView):
+    """Exam sessions: staff list them, admins create one for a student (idempotent)."""
+
+    class Input(StrictSerializer):
+        exam = serializers.IntegerField()
+        student = serializers.IntegerField()
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        self.allowed_roles = (Role.ADMIN, Role.PROCTOR) if self.request.method == "GET" else (Role.ADMIN,)
+        return super().get_permissions()
+
+    @extend_schema(responses={200: SessionOutput(many=True)}, parameters=[OpenApiParameter("exam", int)])
+    def get(self, request: Request) -> Response:
+        sessions = ExamSession.objects.all()
+        if request.query_params.get("exam"):
+            sessions = sessions.filter(exam_id=request.query_params["exam"])
+        return paginated(request, self, sessions, SessionOutput)
+
+    @extend_schema(request=Input, responses={201: SessionOutput})
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        exam = Exam.objects.filter(pk=data.validated_data["exam"]).first()
+        student = User.objects.in_scope().filter(pk=data.validated_data["student"]).first()
+        if exam is None or student is None:
+            raise AppError("Unknown exam or student.", code="invalid",
+                           details={"exam" if exam is None else "student": ["Not found."]})
+        return created(SessionOutput(services.session_create(exam=exam, student=student)).data)
+
+
+def _session_for(request: Request, pk: int) -> ExamSession:
+    sessions = ExamSession.objects.all()
+    if request.user.role == Role.STUDENT:
+        sessions = sessions.filter(student=request.user)  # a student sees only their own
+    return get_object_or_404(sessions, pk=pk)
+
+
+# Who may ask for which transition: students move their own session forward; staff may end it.
+TRANSITION_ROLES = {
+    SessionStatus.CHECKING: (Role.STUDENT, Role.ADMIN),
+    SessionStatus.IN_PROGRESS: (Role.STUDENT, Role.ADMIN),
+    SessionStatus.SUBMITTED: (Role.STUDENT,),
+    SessionStatus.TERMINATED: (Role.ADMIN, Role.PROCTOR),
+    SessionStatus.EXPIRED: (Role.ADMIN,),
+}
+
+
+class SessionDetailView(TenantAPIView):
+    allowed_roles = tuple(Role.values)
+
+    @extend_schema(responses={200: SessionOutput})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(SessionOutput(_session_for(request, pk)).data)
+
+
+class SessionTransitionView(TenantAPIView):
+    allowed_roles = tuple(Role.values)
+
+    class Input(StrictSerializer):
+        to = serializers.ChoiceField(choices=SessionStatus.choices)
+
+    @extend_schema(request=Input, responses={200: SessionOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        session = _session_for(request, pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        to = data.validated_data["to"]
+        if request.user.role not in TRANSITION_ROLES.get(to, ()):
+            raise AppError("Your role cannot make this change.", code="forbidden", status_code=403)
+        return Response(SessionOutput(services.session_transition(session_id=session.pk, to=to,
+                                                                  actor=request.user)).data)

@@ -7,4 +7,7 @@ from exams import api
 urlpatterns = [
     path("exams/", api.ExamListView.as_view(), name="api-exams"),
     path("exams/<int:pk>/", api.ExamDetailView.as_view(), name="api-exam-detail"),
+    path("sessions/", api.SessionListView.as_view(), name="api-sessions"),
+    path("sessions/<int:pk>/", api.SessionDetailView.as_view(), name="api-session-detail"),
+    path("sessions/<int:pk>/transition", api.SessionTransitionView.as_view(), name="api-session-transition"),
 ]

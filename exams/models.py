@@ -5,6 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.tenancy import TenantOwned
+from exams import policy
+from exams.statuses import SessionStatus
 
 
 class ExamStatus(models.TextChoices):
@@ -28,6 +30,26 @@ class Exam(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Proctoring policy (see exams.policy).
+    checks_enabled = models.JSONField(default=policy.default_checks)
+    min_confidence = models.FloatField(
+        default=policy.DEFAULT_MIN_CONFIDENCE, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    face_match_threshold = models.FloatField(
+        default=policy.DEFAULT_FACE_MATCH_THRESHOLD, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    objects_of_interest = models.JSONField(default=policy.default_objects)
+    debounce_frames = models.PositiveIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="An incident opens after its condition holds for this many consecutive frames…",
+    )
+    debounce_seconds = models.PositiveIntegerField(
+        default=0, help_text="…or for this many seconds (0: frames only).",
+    )
+    capture_interval_seconds = models.PositiveIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(300)]
+    )
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -41,3 +63,37 @@ class Exam(TenantOwned):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ExamSession(TenantOwned):
+    """One student's sitting of one exam. Status changes only through services.session_transition."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="sessions")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exam_sessions")
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["exam", "student"], name="one_session_per_student_and_exam")]
+
+    def __str__(self) -> str:
+        return f"{self.student} — {self.exam}"
+
+
+class AuditEvent(TenantOwned):
+    """Who changed what, when: session transitions, reviews, registrations."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from accounts.errors import AppError
-from accounts.models import User
-from exams.models import Exam
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import AppError, Conflict
+from accounts.models import Role, User
+from exams.models import AuditEvent, Exam, ExamSession
+from exams.statuses import FINISHED, TRANSITIONS, SessionStatus
 
 
 def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
@@ -31,3 +35,41 @@ def exam_update(*, exam: Exam, **fields: Any) -> Exam:
 
 def exam_delete(*, exam: Exam) -> None:
     exam.delete()
+
+
+def audit(*, institution_id: int, actor: User | None, action: str, target: Any, data: dict[str, Any]) -> None:
+    AuditEvent.objects.create(
+        institution_id=institution_id, actor=actor, action=action,
+        target_type=type(target).__name__, target_id=str(target.pk), data=data,
+    )
+
+
+def session_create(*, exam: Exam, student: User) -> ExamSession:
+    if student.institution_id != exam.institution_id or student.role != Role.STUDENT:
+        raise AppError("Only a student of the exam's institution can sit it.", code="not_a_student")
+    session, _ = ExamSession.objects.get_or_create(
+        exam=exam, student=student, defaults={"institution_id": exam.institution_id}
+    )
+    return session
+
+
+@transaction.atomic
+def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamSession:
+    """The one way a session changes status: row lock, transition table, audit event."""
+    session = ExamSession.objects.select_for_update(of=("self",)).get(pk=session_id)
+    if to not in TRANSITIONS[session.status]:
+        raise Conflict(
+            f"A session that is {session.get_status_display().lower()} cannot become {to}.",
+            code="invalid_transition", details={"from": session.status, "to": to},
+        )
+    previous = session.status
+    session.status = to
+    now = timezone.now()
+    if to == SessionStatus.IN_PROGRESS:
+        session.started_at = now
+    if to in FINISHED:
+        session.ended_at = now
+    session.save(update_fields=["status", "started_at", "ended_at"])
+    audit(institution_id=session.institution_id, actor=actor, action="session.transition", target=session,
+          data={"from": previous, "to": to})
+    return session

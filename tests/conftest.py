@@ -1,29 +1,43 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services, tenancy
 from accounts.models import Institution, Role, User
-from exams.models import Exam
+from exams.models import Exam, ExamSession
+from exams.services import session_create
+from proctoring.analysis import reset_backends
+from proctoring.models import FaceRegistration, Frame, Incident
+from proctoring.storage import private_storage
 
 PASSWORD = "correct-horse-battery-staple-42"
 
 
 @dataclass
 class Tenant:
-    """One institution with a person of each role and an exam."""
+    """One institution with a person of each role, an exam and, for the tenancy table, one of
+    each proctoring object (made directly, without the analysis engine)."""
 
     institution: Institution
     admin: User
     proctor: User
     student: User
     exam: Exam
+    session: ExamSession
+    face: FaceRegistration
+    frame: Frame
+    incident: Incident
 
     def user(self, role: str) -> User:
         return {"admin": self.admin, "proctor": self.proctor, "student": self.student}[role]
@@ -39,7 +53,15 @@ def make_tenant(slug: str) -> Tenant:
                                    password=PASSWORD, full_name=f"{slug} Student", student_number="S1")
     with tenancy.tenant_scope(institution):
         exam = Exam.objects.create(institution=institution, title=f"{slug} exam", created_by=admin)
-    return Tenant(institution, admin, proctor, student, exam)
+        session = session_create(exam=exam, student=student)
+        face = FaceRegistration(institution=institution, collection_id=f"c-{slug}", face_id=str(uuid.uuid4()),
+                                full_name=f"{slug} Student", student=student)
+        face.image.save("f.jpg", ContentFile(b"\xff\xd8 not really a jpeg \xff\xd9"))
+        frame = Frame(institution=institution, session=session, received_at=timezone.now())
+        frame.image.save("f.jpg", ContentFile(b"\xff\xd8 not really a jpeg \xff\xd9"))
+        incident = Incident.objects.create(institution=institution, session=session, kind="no_face", severity="low",
+                                           started_at=frame.received_at, evidence_frame=frame)
+    return Tenant(institution, admin, proctor, student, exam, session, face, frame, incident)
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +75,21 @@ def _clean_cache() -> Any:
     cache.clear()  # login throttles live in the cache
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings: Any, tmp_path: Path) -> Iterator[None]:
+    """Biometric files of each test go to its own folder; the engine starts afresh."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    _forget_storage_location()
+    reset_backends()  # its face-store cache must not outlive the test database
+    yield
+    _forget_storage_location()
+
+
+def _forget_storage_location() -> None:
+    for attribute in ("base_location", "location"):
+        private_storage.__dict__.pop(attribute, None)
 
 
 @pytest.fixture

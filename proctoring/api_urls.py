@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from proctoring import api
+
+urlpatterns = [
+    path("faces/", api.FaceListView.as_view(), name="api-faces"),
+    path("faces/<uuid:external_image_id>/", api.FaceDetailView.as_view(), name="api-face-detail"),
+    path("faces/<uuid:external_image_id>/image", api.FaceImageView.as_view(), name="api-face-image"),
+    path("frames/<int:pk>/", api.FrameDetailView.as_view(), name="api-frame-detail"),
+    path("frames/<int:pk>/image", api.FrameImageView.as_view(), name="api-frame-image"),
+    path("incidents/", api.IncidentListView.as_view(), name="api-incidents"),
+    path("incidents/<int:pk>/", api.IncidentDetailView.as_view(), name="api-incident-detail"),
+]

@@ -1,0 +1,106 @@
+"""The five checks of the original sample, computed from one ``analyze`` answer under a policy.
+
+Pure functions: no ORM. ``evaluate`` answers the sample's array of ``{"TestName", "Success",
+"Details"}`` in the sample's order, plus the incident kinds that the failing checks mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exams import policy as p
+from proctoring.models import IncidentKind
+
+
+@dataclass(frozen=True)
+class Policy:
+    checks_enabled: tuple[str, ...] = tuple(p.ALL_CHECKS)
+    min_confidence: float = p.DEFAULT_MIN_CONFIDENCE
+    face_match_threshold: float = p.DEFAULT_FACE_MATCH_THRESHOLD
+    objects_of_interest: tuple[str, ...] = tuple(p.DEFAULT_OBJECTS_OF_INTEREST)
+
+    @classmethod
+    def of_exam(cls, exam: Any) -> Policy:
+        return cls(
+            checks_enabled=tuple(exam.checks_enabled), min_confidence=exam.min_confidence,
+            face_match_threshold=exam.face_match_threshold, objects_of_interest=tuple(exam.objects_of_interest),
+        )
+
+
+@dataclass
+class Outcome:
+    results: list[dict[str, Any]]
+    kinds: set[str] = field(default_factory=set)  # incident kinds whose condition holds on this frame
+    matched_external_id: str | None = None
+
+
+def _label_names(label: dict[str, Any]) -> set[str]:
+    return {label["Name"], *(alias["Name"] for alias in label.get("Aliases", []))}
+
+
+def evaluate(
+    analysis: dict[str, Any],
+    policy: Policy,
+    *,
+    name_of: Callable[[str], str | None],
+    expected_external_ids: Iterable[str] | None = None,
+) -> Outcome:
+    """Judge one frame.
+
+    ``name_of(external_image_id)`` looks a matched face up (None: not registered any more).
+    ``expected_external_ids``: in an exam session, the student's own registrations; None outside
+    a session, where any registered face passes Person Recognition as in the sample.
+    """
+    labels = [label for label in analysis["Labels"] if label["Confidence"] >= policy.min_confidence]
+    interesting = {name.lower() for name in policy.objects_of_interest}
+    found = sorted({
+        label["Name"] for label in labels if {n.lower() for n in _label_names(label)} & interesting
+    })
+    people = sum(
+        len([i for i in label.get("Instances", []) if i.get("Confidence", 100) >= policy.min_confidence]) or 1
+        for label in labels if label["Name"] == "Person"
+    )
+    faces = len(analysis["FaceDetails"])
+    unsafe = sorted({
+        label["Name"] for label in analysis["ModerationLabels"] if label["Confidence"] >= policy.min_confidence
+    })
+    match = next(
+        (m for m in analysis["FaceMatches"] if m["Similarity"] >= policy.face_match_threshold), None
+    )
+    external_id = match["Face"].get("ExternalImageId") if match else None
+    full_name = name_of(external_id) if external_id else None
+    expected = None if expected_external_ids is None else set(expected_external_ids)
+    recognised = bool(full_name) and (expected is None or external_id in expected)
+
+    outcome = Outcome(results=[], matched_external_id=external_id if full_name else None)
+    verdicts = {
+        p.CHECK_OBJECTS: (not found, ", ".join(found) if found else "0"),
+        p.CHECK_PERSON_DETECTION: (people == 1, str(people)),
+        p.CHECK_PERSON_RECOGNITION: (recognised, full_name or "0"),
+        p.CHECK_FACE_DETECTION: (faces == 1, str(faces)),
+        p.CHECK_UNSAFE: (not unsafe, ", ".join(unsafe) if unsafe else "0"),
+    }
+    for name in p.ALL_CHECKS:
+        if name not in policy.checks_enabled:
+            continue
+        success, details = verdicts[name]
+        outcome.results.append({"TestName": name, "Success": success, "Details": details})
+        if not success:
+            outcome.kinds |= _kinds(name, people=people, faces=faces, matched=bool(full_name))
+    return outcome
+
+
+def _kinds(check: str, *, people: int, faces: int, matched: bool) -> set[str]:
+    if check == p.CHECK_OBJECTS:
+        return {IncidentKind.OBJECT_OF_INTEREST}
+    if check == p.CHECK_PERSON_DETECTION:
+        return {IncidentKind.NO_PERSON if people == 0 else IncidentKind.MULTIPLE_PEOPLE}
+    if check == p.CHECK_FACE_DETECTION:
+        return {IncidentKind.NO_FACE if faces == 0 else IncidentKind.MULTIPLE_FACES}
+    if check == p.CHECK_UNSAFE:
+        return {IncidentKind.UNSAFE_CONTENT}
+    if faces == 0:  # Person Recognition without a face: no_face already says it
+        return set()
+    return {IncidentKind.WRONG_PERSON if matched else IncidentKind.UNREGISTERED_FACE}

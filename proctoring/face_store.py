@@ -1,0 +1,113 @@
+"""The local engine's face collections in the database, shared by every web and worker process.
+
+Each process keeps the vectors of a collection as one numpy matrix and reloads it only when the
+collection's version (bumped by every write) has moved, so a search costs one small query plus a
+matrix product even at 100,000 faces.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from proctoring.analysis.store import VECTOR_SIZE, CollectionExists, CollectionNotFound, FaceRecord
+from proctoring.models import StoredCollection, StoredFace
+
+
+def _record(row: StoredFace) -> FaceRecord:
+    return FaceRecord(
+        face_id=row.face_id, image_id=row.image_id, external_image_id=row.external_image_id,
+        bounding_box=row.bounding_box, confidence=row.confidence,
+        vector=np.frombuffer(bytes(row.vector), dtype=np.float32),
+    )
+
+
+class DatabaseFaceStore:
+    """Implements proctoring.analysis.store.FaceStore on StoredCollection/StoredFace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[int, list[FaceRecord], np.ndarray]] = {}
+
+    def create_collection(self, collection_id: str) -> None:
+        try:
+            with transaction.atomic():
+                StoredCollection.objects.create(collection_id=collection_id)
+        except IntegrityError as exc:
+            raise CollectionExists(collection_id) from exc
+
+    def delete_collection(self, collection_id: str) -> None:
+        with transaction.atomic():
+            deleted, _ = StoredCollection.objects.filter(collection_id=collection_id).delete()
+            if not deleted:
+                raise CollectionNotFound(collection_id)
+            StoredFace.objects.filter(collection_id=collection_id).delete()
+        with self._lock:
+            self._cache.pop(collection_id, None)
+
+    def collection_exists(self, collection_id: str) -> bool:
+        return StoredCollection.objects.filter(collection_id=collection_id).exists()
+
+    def _bump(self, collection_id: str) -> None:
+        if not StoredCollection.objects.filter(collection_id=collection_id).update(version=F("version") + 1):
+            raise CollectionNotFound(collection_id)
+
+    def add_faces(self, collection_id: str, records: Sequence[FaceRecord]) -> None:
+        with transaction.atomic():
+            self._bump(collection_id)
+            StoredFace.objects.bulk_create([
+                StoredFace(
+                    collection_id=collection_id, face_id=r.face_id, image_id=r.image_id,
+                    external_image_id=r.external_image_id, bounding_box=r.bounding_box, confidence=r.confidence,
+                    vector=np.asarray(r.vector, dtype=np.float32).tobytes(),
+                )
+                for r in records
+            ])
+
+    def list_faces(self, collection_id: str, *, offset: int, limit: int) -> tuple[list[FaceRecord], bool]:
+        if not self.collection_exists(collection_id):
+            raise CollectionNotFound(collection_id)
+        rows = list(StoredFace.objects.filter(collection_id=collection_id).order_by("id")[offset : offset + limit + 1])
+        return [_record(row) for row in rows[:limit]], len(rows) > limit
+
+    def delete_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[str]:
+        face_ids = list(face_ids)
+        with transaction.atomic():
+            self._bump(collection_id)
+            existing = list(
+                StoredFace.objects.filter(collection_id=collection_id, face_id__in=face_ids)
+                .values_list("face_id", flat=True)
+            )
+            StoredFace.objects.filter(collection_id=collection_id, face_id__in=existing).delete()
+        return existing
+
+    def _matrix(self, collection_id: str) -> tuple[list[FaceRecord], np.ndarray]:
+        version = (
+            StoredCollection.objects.filter(collection_id=collection_id).values_list("version", flat=True).first()
+        )
+        if version is None:
+            raise CollectionNotFound(collection_id)
+        with self._lock:
+            cached = self._cache.get(collection_id)
+            if cached and cached[0] == version:
+                return cached[1], cached[2]
+        records = [_record(row) for row in StoredFace.objects.filter(collection_id=collection_id).order_by("id")]
+        matrix = (np.stack([r.vector for r in records]) if records
+                  else np.zeros((0, VECTOR_SIZE), dtype=np.float32))
+        with self._lock:
+            self._cache[collection_id] = (version, records, matrix)
+        return records, matrix
+
+    def search(self, collection_id: str, vector: np.ndarray, k: int) -> list[tuple[FaceRecord, float]]:
+        records, matrix = self._matrix(collection_id)
+        if not records or k <= 0:
+            return []
+        scores = matrix @ np.asarray(vector, dtype=np.float32)
+        k = min(k, len(records))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best])]
+        return [(records[i], float(scores[i])) for i in best]

@@ -1,0 +1,70 @@
+"""Ingest-time image checks: cheap (header only, no pixel decode) and with clear 4xx errors.
+
+The analysis engine decodes and checks again; this refuses what is obviously wrong before a frame
+is stored, so the client hears about it at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import warnings
+from typing import Any
+
+from PIL import Image
+
+from accounts.errors import AppError
+
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Rekognition's limit
+MAX_PIXELS = 40_000_000
+MIN_SIDE = 80
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+def decode_base64(value: Any) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise AppError("'image' must be a non-empty base64 string.", code="invalid_image")
+    if value.startswith("data:") and "," in value:  # a data URL from canvas.toDataURL()
+        value = value.split(",", 1)[1]
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise AppError("'image' is not valid base64.", code="invalid_base64") from exc
+
+
+def check_image(data: bytes) -> tuple[str, int, int]:
+    """Answer (content type, width, height) or raise AppError with the reason."""
+    if not data:
+        raise AppError("The image is empty.", code="invalid_image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise AppError(f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.", code="image_too_large",
+                       status_code=413)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning: we check below
+            image = Image.open(io.BytesIO(data))
+            fmt, (width, height) = image.format, image.size
+            frames = getattr(image, "n_frames", 1)
+    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+        raise AppError("The file is not an image we can read (JPEG or PNG).", code="invalid_image") from exc
+    if fmt not in FORMATS:
+        raise AppError(f"{fmt} images are not supported; send a JPEG or PNG.", code="unsupported_image",
+                       status_code=415)
+    if frames > 1:
+        raise AppError("Animated images are not supported; send one frame.", code="unsupported_image",
+                       status_code=415)
+    if width * height > MAX_PIXELS:
+        raise AppError(f"The image is too large ({width}×{height} pixels).", code="image_too_large", status_code=413)
+    if min(width, height) < MIN_SIDE:
+        raise AppError(f"The image is too small; both sides must be at least {MIN_SIDE} pixels.",
+                       code="image_too_small")
+    if not _complete(fmt, data):
+        raise AppError("The image is truncated.", code="invalid_image")
+    return FORMATS[fmt], width, height
+
+
+def _complete(fmt: str, data: bytes) -> bool:
+    """A whole file ends with its end marker (JPEG EOI; PNG IEND), give or take trailing padding."""
+    tail = data[-64:]
+    return b"\xff\xd9" in tail if fmt == "JPEG" else b"IEND" in tail

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from accounts.tenancy import TenantOwned
+from proctoring.storage import private_storage
+
+
+def _face_image_path(instance: FaceRegistration, filename: str) -> str:
+    return f"faces/{instance.institution_id}/{instance.external_image_id}.jpg"
+
+
+def _frame_image_path(instance: Frame, filename: str) -> str:
+    return f"frames/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.jpg"
+
+
+class FaceRegistration(TenantOwned):
+    """A reference face indexed into the institution's collection (the sample's faces table)."""
+
+    external_image_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    collection_id = models.CharField(max_length=255)
+    face_id = models.CharField(max_length=64)
+    full_name = models.CharField(max_length=200)
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="face_registrations")
+    image = models.FileField(storage=private_storage, upload_to=_face_image_path, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["full_name", "created_at"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class StoredFace(models.Model):
+    """The local engine's face collections (one vector per indexed face), shared by every worker.
+
+    Engine storage, keyed by collection; the collection id names the institution.
+    """
+
+    collection_id = models.CharField(max_length=255, db_index=True)
+    face_id = models.CharField(max_length=64, unique=True)
+    image_id = models.CharField(max_length=64)
+    external_image_id = models.CharField(max_length=255, null=True, blank=True)
+    bounding_box = models.JSONField()
+    confidence = models.FloatField()
+    vector = models.BinaryField()  # 128 float32, L2-normalised
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class StoredCollection(models.Model):
+    collection_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped on every change so that each process can tell when its cached matrix is stale.
+    version = models.PositiveBigIntegerField(default=0)
+
+
+class FrameStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for analysis"
+    DONE = "done", "Analysed"
+    FAILED = "failed", "Could not be analysed"
+
+
+class Frame(TenantOwned):
+    """A webcam frame of an exam session, its analysis and the checks' outcome."""
+
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="frames")
+    image = models.FileField(storage=private_storage, upload_to=_frame_image_path, blank=True)
+    received_at = models.DateTimeField(db_index=True)
+    status = models.CharField(max_length=16, choices=FrameStatus.choices, default=FrameStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    checks = models.JSONField(null=True, blank=True)  # the five {"TestName", "Success", "Details"}
+    findings = models.JSONField(null=True, blank=True)  # the engine's raw answer
+    error = models.TextField(blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+
+class IncidentKind(models.TextChoices):
+    NO_FACE = "no_face", "No face"
+    MULTIPLE_FACES = "multiple_faces", "Several faces"
+    MULTIPLE_PEOPLE = "multiple_people", "Several people"
+    NO_PERSON = "no_person", "Nobody in view"
+    WRONG_PERSON = "wrong_person", "Someone else"
+    UNREGISTERED_FACE = "unregistered_face", "Unrecognised face"
+    OBJECT_OF_INTEREST = "object_of_interest", "Forbidden object"
+    UNSAFE_CONTENT = "unsafe_content", "Unsafe content"
+    # Reported by the exam page itself (issue 5).
+    TAB_HIDDEN = "tab_hidden", "Left the exam tab"
+    FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"
+    COPY_PASTE = "copy_paste", "Copy or paste"
+    CAMERA_STOPPED = "camera_stopped", "Camera stopped"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    CONFIRMED = "confirmed", "Confirmed"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Incident(TenantOwned):
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=32, choices=IncidentKind.choices)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    is_open = models.BooleanField(default=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    first_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    evidence_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    frame_count = models.PositiveIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    # Each write to Postgres bumps it; the DynamoDB put is conditional on it, so retries are idempotent.
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind"], condition=models.Q(is_open=True),
+                                    name="one_open_incident_per_session_and_kind"),
+        ]
+
+
+class CheckStreak(models.Model):
+    """How long a condition has held in a session: the state of the debounce."""
+
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, choices=IncidentKind.choices)
+    frames = models.PositiveIntegerField(default=0)
+    since = models.DateTimeField(null=True, blank=True)
+    since_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "kind"], name="one_streak_per_session_and_kind")]
+
+
+class OutboxMessage(models.Model):
+    """A write to a second store (DynamoDB), committed with the Postgres change it mirrors."""
+
+    topic = models.CharField(max_length=32)  # faces.put, faces.delete, incidents.put
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class PurgeRecord(TenantOwned):
+    """What the retention job removed, and when."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    frames = models.PositiveIntegerField()
+    bytes = models.PositiveBigIntegerField()
+    older_than = models.DateTimeField()

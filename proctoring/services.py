@@ -1,0 +1,217 @@
+"""Writes of the proctoring pipeline: face registrations, frames, their analysis."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import AppError, Conflict, Unprocessable
+from accounts.models import Institution, Role, User
+from exams.models import ExamSession
+from exams.statuses import ACCEPTS_FRAMES
+from proctoring import checks, incidents
+from proctoring.analysis import get_backend
+from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
+from proctoring.images import check_image
+from proctoring.models import FaceRegistration, Frame, FrameStatus
+from proctoring.outbox import outbox_add
+
+logger = logging.getLogger(__name__)
+
+UNINDEXED_REASONS = {
+    "EXCEEDS_MAX_FACES": "more than one face is in the photo",
+    "EXTREME_POSE": "the face is turned too far from the camera",
+    "EXCESSIVE_PITCH": "the face is tilted too far up or down",
+    "EXCESSIVE_ROLL": "the head is tilted too far sideways",
+    "EXCESSIVE_YAW": "the face is turned too far sideways",
+    "LOW_BRIGHTNESS": "the photo is too dark",
+    "LOW_SHARPNESS": "the photo is blurred",
+    "LOW_CONFIDENCE": "the face is not clear enough",
+    "SMALL_BOUNDING_BOX": "the face is too small",
+    "LOW_FACE_QUALITY": "the face is not clear enough",
+}
+
+
+def collection_id_for(institution_id: int) -> str:
+    return f"openproctor-institution-{institution_id}"
+
+
+def engine_error(exc: ClientError) -> AppError:
+    """An engine refusal of the image itself is the client's 4xx; anything else is ours."""
+    code = error_code(exc)
+    if code in {"InvalidImageFormatException", "ImageTooLargeException", "InvalidParameterException"}:
+        message = exc.response.get("Error", {}).get("Message", "The image could not be analysed.")
+        return AppError(f"The image could not be analysed: {message}", code="invalid_image",
+                        details={"engine_code": code})
+    raise exc
+
+
+def _ensure_collection(engine: Any, collection_id: str) -> None:
+    try:
+        engine.create_collection(CollectionId=collection_id)
+    except ClientError as exc:
+        if error_code(exc) != RESOURCE_ALREADY_EXISTS:
+            raise
+
+
+def face_register(
+    *, institution: Institution, actor: User, image: bytes, full_name: str, student: User | None = None
+) -> FaceRegistration:
+    """Index exactly one usable face into the institution's collection and record it everywhere."""
+    check_image(image)
+    full_name = full_name.strip()
+    if not full_name:
+        raise AppError("'fullName' is required.", code="invalid", details={"fullName": ["Required."]})
+    if student is not None and (student.institution_id != institution.pk or student.role != Role.STUDENT):
+        raise AppError("The student does not exist.", code="invalid", details={"student": ["Unknown student."]})
+    engine = get_backend()
+    collection_id = collection_id_for(institution.pk)
+    _ensure_collection(engine, collection_id)
+    registration = FaceRegistration(institution=institution, collection_id=collection_id, full_name=full_name,
+                                    student=student, created_by=actor)
+    try:
+        indexed = engine.index_faces(
+            CollectionId=collection_id, Image={"Bytes": image}, ExternalImageId=str(registration.external_image_id),
+            # MEDIUM: a reference photo must be better than a webcam frame (face >= 40 px, sharp, frontal).
+            MaxFaces=1, QualityFilter="MEDIUM", DetectionAttributes=["DEFAULT"],
+        )
+    except ClientError as exc:
+        raise engine_error(exc) from exc
+    records = indexed.get("FaceRecords", [])
+    reasons = sorted({r for face in indexed.get("UnindexedFaces", []) for r in face.get("Reasons", [])})
+    if records and _another_face(records[0], indexed.get("UnindexedFaces", [])):
+        reasons = sorted({*reasons, "EXCEEDS_MAX_FACES"})
+    if not records or "EXCEEDS_MAX_FACES" in reasons:
+        if records:
+            engine.delete_faces(CollectionId=collection_id, FaceIds=[r["Face"]["FaceId"] for r in records])
+        why = "; ".join(UNINDEXED_REASONS.get(r, r.lower().replace("_", " ")) for r in reasons) or "no face was found"
+        raise Unprocessable(f"The photo needs exactly one clear face: {why}.", code="no_usable_face",
+                            details={"reasons": reasons or ["NO_FACE"]})
+    registration.face_id = records[0]["Face"]["FaceId"]
+    try:
+        with transaction.atomic():
+            registration.image.save("reference.jpg", ContentFile(image), save=False)
+            registration.save()
+            outbox_add(topic="faces.put", payload={
+                "ExternalImageId": str(registration.external_image_id), "CollectionId": collection_id,
+                "FullName": full_name, "InstitutionId": institution.pk,
+            })
+    except Exception:
+        engine.delete_faces(CollectionId=collection_id, FaceIds=[registration.face_id])  # leave nothing behind
+        if registration.image:
+            registration.image.delete(save=False)
+        raise
+    return registration
+
+
+def _another_face(record: dict[str, Any], unindexed: list[dict[str, Any]]) -> bool:
+    """A second face at least half the size of the indexed one (filtered or not) is another person."""
+    height = record["Face"]["BoundingBox"]["Height"]
+    return any(face["FaceDetail"]["BoundingBox"]["Height"] >= height / 2 for face in unindexed)
+
+
+def face_delete(*, registration: FaceRegistration) -> None:
+    """Erase a face: from the engine's collection, both stores and the file system."""
+    try:
+        get_backend().delete_faces(CollectionId=registration.collection_id, FaceIds=[registration.face_id])
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+    with transaction.atomic():
+        outbox_add(topic="faces.delete", payload={"ExternalImageId": str(registration.external_image_id)})
+        image = registration.image
+        registration.delete()
+        if image:
+            transaction.on_commit(lambda: image.storage.delete(image.name))
+
+
+def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
+    """Store a frame of a running session and queue its analysis (on commit)."""
+    check_image(image)
+    if session.status not in ACCEPTS_FRAMES:
+        raise Conflict(f"The session is {session.get_status_display().lower()}; it takes no more frames.",
+                       code="session_not_running")
+    if actor.role == Role.STUDENT and session.student_id != actor.pk:
+        raise AppError("Not found.", code="not_found", status_code=404)
+    with transaction.atomic():
+        frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now())
+        frame.image.save("frame.jpg", ContentFile(image), save=False)
+        frame.save()
+        transaction.on_commit(lambda: enqueue_analysis(frame.pk))
+    return frame
+
+
+def enqueue_analysis(frame_id: int) -> bool:
+    """Queue analyze_frame; a broker outage leaves the frame pending for requeue_stale_frames."""
+    from proctoring.tasks import analyze_frame
+
+    try:
+        analyze_frame.delay(frame_id)
+    except Exception:  # noqa: BLE001 - kombu raises several types when Redis is down
+        logger.warning("Could not queue frame %s; it stays pending and will be requeued.", frame_id, exc_info=True)
+        return False
+    return True
+
+
+def _names(institution_id: int) -> Any:
+    def name_of(external_image_id: str) -> str | None:
+        registration = FaceRegistration.objects.filter(
+            institution_id=institution_id, external_image_id=external_image_id
+        ).only("full_name").first()
+        return registration.full_name if registration else None
+
+    return name_of
+
+
+def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
+                  student_id: int | None = None) -> tuple[dict[str, Any], checks.Outcome]:
+    """Run the engine once and judge the frame. ``student_id``: the session's student, if any."""
+    engine = get_backend()
+    collection_id = collection_id_for(institution_id)
+    _ensure_collection(engine, collection_id)
+    analysis = engine.analyze(
+        Image={"Bytes": image}, CollectionId=collection_id, MinConfidence=policy.min_confidence,
+        FaceMatchThreshold=policy.face_match_threshold,
+    )
+    expected = None
+    if student_id is not None:
+        expected = [str(x) for x in FaceRegistration.objects.filter(student_id=student_id)
+                    .values_list("external_image_id", flat=True)]
+    return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), expected_external_ids=expected)
+
+
+def frame_analyze(*, frame_id: int) -> Frame:
+    """Analyse a stored frame, keep the result and apply the incident rules. Idempotent."""
+    frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
+    if frame.status != FrameStatus.PENDING:
+        return frame
+    session = frame.session
+    with frame.image.open("rb") as handle:
+        image = handle.read()
+    try:
+        analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image,
+                                          policy=checks.Policy.of_exam(session.exam), student_id=session.student_id)
+    except ClientError as exc:
+        if error_code(exc) not in {"InvalidImageFormatException", "ImageTooLargeException",
+                                   "InvalidParameterException"}:
+            raise  # transient (throttling, network): the task retries
+        Frame.objects.filter(pk=frame.pk, status=FrameStatus.PENDING).update(
+            status=FrameStatus.FAILED, error=str(exc), analysed_at=timezone.now())
+        frame.refresh_from_db()
+        return frame
+    with transaction.atomic():
+        ExamSession.objects.select_for_update(of=("self",)).get(pk=session.pk)  # one frame of a session at a time
+        frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
+        if frame.status != FrameStatus.PENDING:
+            return frame  # a concurrent retry finished first
+        frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
+        frame.checks, frame.findings = outcome.results, analysis
+        frame.attempts += 1
+        incidents.apply_frame(frame=frame, kinds=outcome.kinds, exam=frame.session.exam)
+        frame.save(update_fields=["status", "analysed_at", "checks", "findings", "attempts"])
+    return frame

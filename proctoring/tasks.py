@@ -1,0 +1,49 @@
+"""Celery tasks: each takes ids, loads, calls one service; all are idempotent."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from accounts import tenancy
+from proctoring import outbox, retention, services
+from proctoring.models import Frame, FrameStatus
+
+logger = logging.getLogger(__name__)
+STALE_AFTER = timedelta(seconds=60)
+
+
+@shared_task(
+    name="proctoring.analyze_frame", bind=True, acks_late=True, max_retries=8,
+    autoretry_for=(ClientError, BotoCoreError, OperationalError, ConnectionError),
+    retry_backoff=2, retry_backoff_max=120, retry_jitter=True,
+)
+def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
+    with tenancy.tenant_scope(None):
+        frame = services.frame_analyze(frame_id=frame_id)
+    return {"frame": frame.pk, "status": frame.status, "checks": frame.checks}
+
+
+@shared_task(name="proctoring.relay_outbox")
+def relay_outbox() -> dict[str, int]:
+    return outbox.relay()
+
+
+@shared_task(name="proctoring.requeue_stale_frames")
+def requeue_stale_frames() -> int:
+    """Queue again frames still pending a minute after arrival (broker outage, worker killed)."""
+    with tenancy.tenant_scope(None):
+        stale = Frame.objects.filter(status=FrameStatus.PENDING, received_at__lt=timezone.now() - STALE_AFTER)
+        ids = list(stale.values_list("id", flat=True)[:1000])
+    return sum(services.enqueue_analysis(frame_id) for frame_id in ids)
+
+
+@shared_task(name="proctoring.purge_frames")
+def purge_frames() -> dict[str, int]:
+    return retention.purge_expired_frames()

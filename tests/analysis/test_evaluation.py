@@ -1,0 +1,55 @@
+"""The evaluation and the benchmark run end to end on the fixture photos."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from proctoring.analysis import bench
+from proctoring.analysis.evaluation import evaluate, format_report
+from proctoring.analysis.local import LocalEngine
+from tests.analysis.conftest import FIXTURES
+
+ROWS = [
+    # file, num_people, num_clear_faces, objects, identity
+    ("signer1_a.jpg", 1, 1, "", "signer1"),
+    ("signer1_b.jpg", 1, 1, "", "signer1"),
+    ("signer2_a.jpg", 1, 1, "", "signer2"),
+    ("grace_hopper.jpg", 1, 1, "", "grace_hopper"),
+    ("desk_laptop.jpg", 0, 0, "laptop, tablet, papers", ""),
+    ("empty_room.jpg", 0, 0, "3 water bottles", ""),
+]
+
+
+def make_dataset(root: Path) -> Path:
+    images = root / "images"
+    images.mkdir()
+    with open(images / "manifest.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "split", "num_people", "num_clear_faces", "objects", "identity"])
+        for name, people, faces, objects, identity in ROWS:
+            shutil.copy(FIXTURES / name, images / name)
+            writer.writerow([name, "dev", people, faces, objects, identity])
+    return images
+
+
+def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> None:
+    report = evaluate(make_dataset(tmp_path), backend=engine, roc_path=tmp_path / "roc.png")
+    assert report["face_count_exact"] == (4, 4)
+    assert report["objects"]["laptop"]["recall"] == (1, 1)
+    assert report["unsafe_false_positives"] == 0
+    verification = report["verification"]
+    assert verification["genuine_pairs"] == 2 and verification["impostor_pairs"] == 10
+    assert verification["tmr_at_fmr_0.01"] == 1.0
+    assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
+    text = format_report(report)
+    assert "face count exact (clear faces)   100.0% (4/4)" in text
+    assert "TMR at FMR 1%" in text
+
+
+def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:
+    results = {1: bench.summary(bench.measure(FIXTURES, repeat=2))}
+    assert {"decode", "faces", "embedding", "objects", "unsafe", "analyze"} <= set(results[1])
+    table = bench.format_table(results, 6, 2)
+    assert "analyze: all checks + search" in table

@@ -1,0 +1,216 @@
+"""The local engine answers Rekognition's operations with Rekognition's shapes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+from botocore.exceptions import ClientError
+from PIL import Image, ImageFilter
+
+from proctoring.analysis import faces
+from proctoring.analysis.local import LocalEngine
+from tests.analysis.conftest import encode, fixture_bytes, fixture_image
+from tests.analysis.rekognition_shapes import validate_analyze, validate_output
+
+SIGNER1_A = {"Bytes": fixture_bytes("signer1_a.jpg")}
+SIGNER1_B = {"Bytes": fixture_bytes("signer1_b.jpg")}
+SIGNER2 = {"Bytes": fixture_bytes("signer2_a.jpg")}
+HOPPER = {"Bytes": fixture_bytes("grace_hopper.jpg")}
+DESK = {"Bytes": fixture_bytes("desk_laptop.jpg")}
+EMPTY_ROOM = {"Bytes": fixture_bytes("empty_room.jpg")}
+
+
+def names(response: dict) -> set[str]:
+    return {label["Name"] for label in response["Labels"]}
+
+
+def test_it_finds_one_face_with_landmarks_pose_and_quality(engine: LocalEngine) -> None:
+    response = engine.detect_faces(Image=SIGNER1_A, Attributes=["DEFAULT"])
+    validate_output("DetectFaces", response)
+    (face,) = response["FaceDetails"]
+    assert [lm["Type"] for lm in face["Landmarks"]] == ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
+    assert face["Confidence"] > 84
+    assert abs(face["Pose"]["Yaw"]) < 25 and abs(face["Pose"]["Roll"]) < 15
+    box = face["BoundingBox"]
+    eye_left = face["Landmarks"][0]
+    assert box["Left"] < eye_left["X"] < box["Left"] + box["Width"]
+
+
+def test_it_finds_no_face_in_an_empty_room(engine: LocalEngine) -> None:
+    response = engine.detect_faces(Image=EMPTY_ROOM)
+    validate_output("DetectFaces", response)
+    assert response["FaceDetails"] == []
+
+
+def test_it_labels_a_person_with_an_instance(engine: LocalEngine) -> None:
+    response = engine.detect_labels(Image=SIGNER1_A)
+    validate_output("DetectLabels", response)
+    (person,) = [label for label in response["Labels"] if label["Name"] == "Person"]
+    assert len(person["Instances"]) == 1
+
+
+def test_it_labels_a_laptop_with_rekognition_parents(engine: LocalEngine) -> None:
+    response = engine.detect_labels(Image=DESK, MinConfidence=55)
+    validate_output("DetectLabels", response)
+    laptop = next(label for label in response["Labels"] if label["Name"] == "Laptop")
+    assert {"Name": "Computer"} in laptop["Parents"] and laptop["Instances"]
+    assert "Computer" in names(response)  # parents are labels of their own, as in Rekognition
+    assert "Person" not in names(response)
+
+
+def test_it_respects_min_confidence_and_max_labels(engine: LocalEngine) -> None:
+    everything = engine.detect_labels(Image=DESK, MinConfidence=0)
+    assert all(label["Confidence"] >= 0 for label in everything["Labels"])
+    strict = engine.detect_labels(Image=DESK, MinConfidence=99.9)
+    assert strict["Labels"] == []
+    two = engine.detect_labels(Image=DESK, MinConfidence=0, MaxLabels=2)
+    assert len(two["Labels"]) == 2
+
+
+def test_it_reports_no_unsafe_content_in_a_classroom_photo(engine: LocalEngine) -> None:
+    response = engine.detect_moderation_labels(Image=HOPPER)
+    validate_output("DetectModerationLabels", response)
+    assert response["ModerationLabels"] == []
+    scored = engine.detect_moderation_labels(Image=HOPPER, MinConfidence=0)
+    (label,) = scored["ModerationLabels"]
+    assert label["Name"] == "Explicit Nudity" and label["Confidence"] < 50
+
+
+def test_it_matches_the_same_person_and_not_another(
+    engine: LocalEngine, collection: Callable[[str], str]
+) -> None:
+    collection_id = collection("roundtrip")
+    indexed = engine.index_faces(
+        CollectionId=collection_id, Image=SIGNER1_A, ExternalImageId="signer1", MaxFaces=1,
+        QualityFilter="AUTO", DetectionAttributes=["DEFAULT"],
+    )
+    validate_output("IndexFaces", indexed)
+    (record,) = indexed["FaceRecords"]
+    assert uuid.UUID(record["Face"]["FaceId"]).version == 4
+    assert uuid.UUID(record["Face"]["ImageId"]).version == 4
+    engine.index_faces(CollectionId=collection_id, Image=HOPPER, ExternalImageId="hopper")
+
+    same = engine.search_faces_by_image(CollectionId=collection_id, Image=SIGNER1_B, FaceMatchThreshold=90)
+    validate_output("SearchFacesByImage", same)
+    assert [m["Face"]["ExternalImageId"] for m in same["FaceMatches"]] == ["signer1"]
+    assert same["FaceMatches"][0]["Similarity"] >= 90
+
+    other = engine.search_faces_by_image(CollectionId=collection_id, Image=SIGNER2, FaceMatchThreshold=90)
+    assert other["FaceMatches"] == []
+    scored = engine.search_faces_by_image(CollectionId=collection_id, Image=SIGNER2, FaceMatchThreshold=0)
+    assert all(m["Similarity"] < 90 for m in scored["FaceMatches"])
+
+
+def test_it_analyzes_everything_from_one_call(engine: LocalEngine, collection: Callable[[str], str]) -> None:
+    collection_id = collection("analyze")
+    engine.index_faces(CollectionId=collection_id, Image=SIGNER1_A, ExternalImageId="signer1")
+    response = engine.analyze(Image=SIGNER1_B, CollectionId=collection_id)
+    validate_analyze(response)
+    assert len(response["FaceDetails"]) == 1
+    assert "Person" in names(response)
+    assert response["FaceMatches"][0]["Face"]["ExternalImageId"] == "signer1"
+    assert response["ModerationLabels"] == []
+
+
+def test_it_analyzes_without_a_collection_or_a_face(engine: LocalEngine) -> None:
+    response = engine.analyze(Image=DESK)
+    validate_analyze(response)
+    assert response["FaceDetails"] == [] and response["FaceMatches"] == []
+    assert "Laptop" in names(response)
+
+
+def test_it_answers_no_faces_in_the_image_when_searching_an_empty_room(
+    engine: LocalEngine, collection: Callable[[str], str]
+) -> None:
+    with pytest.raises(ClientError) as error:
+        engine.search_faces_by_image(CollectionId=collection("empty"), Image=EMPTY_ROOM)
+    assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert error.value.operation_name == "SearchFacesByImage"
+
+
+def test_it_lists_pages_and_deletes_faces(engine: LocalEngine, collection: Callable[[str], str]) -> None:
+    collection_id = collection("pages")
+    for image in (SIGNER1_A, SIGNER1_B, SIGNER2):
+        engine.index_faces(CollectionId=collection_id, Image=image)
+    first = engine.list_faces(CollectionId=collection_id, MaxResults=2)
+    validate_output("ListFaces", first)
+    second = engine.list_faces(CollectionId=collection_id, MaxResults=2, NextToken=first["NextToken"])
+    assert "NextToken" not in second
+    ids = [f["FaceId"] for f in first["Faces"] + second["Faces"]]
+    assert len(set(ids)) == 3
+
+    deleted = engine.delete_faces(CollectionId=collection_id, FaceIds=[ids[0], str(uuid.uuid4())])
+    validate_output("DeleteFaces", deleted)
+    assert deleted["DeletedFaces"] == [ids[0]]
+    assert len(engine.list_faces(CollectionId=collection_id)["Faces"]) == 2
+
+
+def test_it_keeps_the_largest_faces_up_to_max_faces(engine: LocalEngine, collection: Callable[[str], str]) -> None:
+    signer, hopper = fixture_image("signer1_a.jpg"), fixture_image("grace_hopper.jpg")
+    both = Image.new("RGB", (signer.width + hopper.width, max(signer.height, hopper.height)), "white")
+    both.paste(signer, (0, 0))
+    both.paste(hopper, (signer.width, 0))
+    response = engine.index_faces(CollectionId=collection("max"), Image={"Bytes": encode(both)}, MaxFaces=1)
+    validate_output("IndexFaces", response)
+    (kept,) = response["FaceRecords"]
+    assert kept["Face"]["BoundingBox"]["Left"] > 0.5  # Grace Hopper's face, the larger one
+    assert [u["Reasons"] for u in response["UnindexedFaces"]] == [["EXCEEDS_MAX_FACES"]]
+
+
+def test_it_refuses_blurred_faces_under_a_high_quality_filter(
+    engine: LocalEngine, collection: Callable[[str], str]
+) -> None:
+    blurred = fixture_image("signer1_a.jpg").filter(ImageFilter.GaussianBlur(3))
+    collection_id = collection("blur")
+    strict = engine.index_faces(CollectionId=collection_id, Image={"Bytes": encode(blurred)}, QualityFilter="HIGH")
+    validate_output("IndexFaces", strict)
+    assert strict["FaceRecords"] == []
+    assert strict["UnindexedFaces"]
+    assert all("LOW_SHARPNESS" in u["Reasons"] for u in strict["UnindexedFaces"])
+    loose = engine.index_faces(CollectionId=collection_id, Image={"Bytes": encode(blurred)}, QualityFilter="NONE")
+    assert loose["FaceRecords"] and loose["UnindexedFaces"] == []
+
+
+def test_it_names_rekognition_reasons_for_unindexed_faces() -> None:
+    from proctoring.analysis import local
+    from proctoring.analysis.imaging import decode
+
+    frame = decode(SIGNER1_A, "IndexFaces")
+    (face,) = faces.detect(frame.bgr)
+    detail = faces.face_detail(face, frame.bgr)
+    tiny = local.QualityBar(1000, 101, 0, 0, 0, 0.99)
+    reasons = local._quality_reasons(face, detail, frame, tiny)
+    assert set(reasons) == {"LOW_CONFIDENCE", "SMALL_BOUNDING_BOX", "LOW_SHARPNESS", "EXTREME_POSE"}
+
+
+def test_it_refuses_duplicate_and_missing_collections(engine: LocalEngine, collection: Callable[[str], str]) -> None:
+    collection_id = collection("dupe")
+    with pytest.raises(ClientError) as duplicate:
+        engine.create_collection(CollectionId=collection_id)
+    assert duplicate.value.response["Error"]["Code"] == "ResourceAlreadyExistsException"
+    for call in (
+        lambda: engine.delete_collection(CollectionId="no-such-collection"),
+        lambda: engine.list_faces(CollectionId="no-such-collection"),
+        lambda: engine.index_faces(CollectionId="no-such-collection", Image=SIGNER1_A),
+        lambda: engine.search_faces_by_image(CollectionId="no-such-collection", Image=SIGNER1_A),
+        lambda: engine.delete_faces(CollectionId="no-such-collection", FaceIds=[str(uuid.uuid4())]),
+        lambda: engine.analyze(Image=SIGNER1_A, CollectionId="no-such-collection"),
+    ):
+        with pytest.raises(ClientError) as missing:
+            call()
+        assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_it_validates_parameters_as_the_real_client_does(engine: LocalEngine) -> None:
+    for call in (
+        lambda: engine.detect_labels(Image=DESK, MaxLabels="ten"),
+        lambda: engine.detect_labels(Image=DESK, MinConfidence="high"),
+        lambda: engine.create_collection(CollectionId=""),
+        lambda: engine.index_faces(CollectionId="x", Image=SIGNER1_A, QualityFilter="BEST"),
+        lambda: engine.list_faces(CollectionId="x", MaxResults=-1),
+    ):
+        with pytest.raises(ClientError) as error:
+            call()
+        assert error.value.response["Error"]["Code"] == "InvalidParameterException", error.value

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from accounts import tenancy
+from exams import services as exam_services
+from exams.models import Exam, ExamSession
+from exams.statuses import SessionStatus
+from proctoring.stores import dynamodb
+from tests.conftest import Tenant
+from tests.dynalite import dynalite
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "images"
+_prefixes = itertools.count()
+
+
+def image(name: str) -> bytes:
+    if name == "two_signers.jpg":
+        return _side_by_side("signer1_a.jpg", "signer2_a.jpg")
+    return (FIXTURES / name).read_bytes()
+
+
+@functools.cache
+def _side_by_side(left: str, right: str) -> bytes:
+    """Two people in one frame, made from two single-person fixtures."""
+    images = [Image.open(FIXTURES / name).convert("RGB") for name in (left, right)]
+    height = min(i.height for i in images)
+    images = [i.resize((i.width * height // i.height, height)) for i in images]
+    canvas = Image.new("RGB", (sum(i.width for i in images), height))
+    canvas.paste(images[0], (0, 0))
+    canvas.paste(images[1], (images[0].width, 0))
+    out = io.BytesIO()
+    canvas.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def b64(name: str) -> str:
+    return base64.b64encode(image(name)).decode()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    with dynalite() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def dynamo(settings: Any, monkeypatch: Any, dynamodb_endpoint: str) -> str:
+    """DynamoDB configured for this test, with fresh tables of its own."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    settings.DYNAMODB_ENDPOINT_URL = dynamodb_endpoint
+    settings.DYNAMODB_ENABLED = True
+    settings.DYNAMODB_TABLE_PREFIX = f"test{next(_prefixes)}-"
+    dynamodb._client.cache_clear()
+    dynamodb.setup_tables()
+    return dynamodb_endpoint
+
+
+def start_session(tenant: Tenant, *, debounce_frames: int = 1) -> ExamSession:
+    with tenancy.tenant_scope(tenant.institution):
+        # A new exam: the tenant's own exam already has a session with objects for the tenancy tests.
+        exam = Exam.objects.create(institution=tenant.institution, title="Proctored exam",
+                                   debounce_frames=debounce_frames)
+        session = exam_services.session_create(exam=exam, student=tenant.student)
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant.student)
+    return session
