@@ -48,13 +48,14 @@ stack: deps node_modules/.installed
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
 	$(STACK_ENV) $(MANAGE) migrate --noinput
+	$(STACK_ENV) $(MANAGE) dynamodb_setup
 	$(STACK_ENV) $(MANAGE) loaddemo
-	$(STACK_ENV) scripts/background.sh start worker $(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=2
+	$(STACK_ENV) scripts/background.sh start worker $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2
 	@echo "Serving OpenProctor (stack profile) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends the worker and dynalite)"
 	$(STACK_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 3 --access-logfile -
 
 worker: deps
-	$(STACK_ENV) $(VENV)/bin/celery -A config worker --loglevel=INFO
+	$(STACK_ENV) $(VENV)/bin/celery -A config worker --beat --loglevel=INFO
 
 stop:
 	scripts/background.sh stop worker

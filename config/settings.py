@@ -207,3 +207,4 @@ CELERY_BEAT_SCHEDULE = {
 # A dead broker must not hold a request for long: the frame is stored, the sweeper requeues it.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

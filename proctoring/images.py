@@ -46,7 +46,9 @@ def check_image(data: bytes) -> tuple[str, int, int]:
             image = Image.open(io.BytesIO(data))
             fmt, (width, height) = image.format, image.size
             frames = getattr(image, "n_frames", 1)
-    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise AppError("The image has far too many pixels.", code="image_too_large", status_code=413) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise AppError("The file is not an image we can read (JPEG or PNG).", code="invalid_image") from exc
     if fmt not in FORMATS:
         raise AppError(f"{fmt} images are not supported; send a JPEG or PNG.", code="unsupported_image",

@@ -53,19 +53,38 @@ def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subproce
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
-    celery_app.conf.update(task_always_eager=False, broker_url=WORKER_REDIS_URL, result_backend=WORKER_REDIS_URL)
     try:
-        _wait_until_ready(worker)
-        yield worker
+        with using_broker(WORKER_REDIS_URL):
+            _wait_until_ready(worker)
+            yield worker
     finally:
-        celery_app.conf.update(saved)
         worker.terminate()
         try:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
         log.close()
+
+
+@contextmanager
+def using_broker(url: str) -> Iterator[None]:
+    """Send this process's tasks to ``url`` (not run them eagerly) until the block ends."""
+    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    celery_app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
+    _forget_pools()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(saved)
+        _forget_pools()
+
+
+def _forget_pools() -> None:
+    # kombu keeps pools in a global registry per URL: forget ours rather than close a shared one.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    celery_app._backend_cache = None
+    celery_app._local.__dict__.pop("backend", None)
 
 
 def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> None:

@@ -178,3 +178,15 @@ def test_it_keeps_dynamodb_writes_while_dynamodb_is_down(tenant_a: Tenant, dynam
     assert outbox.relay() == {"sent": 0, "failed": 0}
     items = dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)
     assert sorted(item["Kind"]["S"] for item in items) == sorted(kinds)
+
+
+def test_it_sets_up_dynamodb_tables_idempotently(dynamo: str) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    first, second = StringIO(), StringIO()
+    call_command("dynamodb_setup", stdout=first)
+    call_command("dynamodb_setup", stdout=second)
+    assert "exists" in first.getvalue() and "created" not in second.getvalue()
+    assert dynamodb.faces_table() in dynamodb.client().list_tables()["TableNames"]

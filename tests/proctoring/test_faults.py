@@ -1,0 +1,178 @@
+"""Bad input and faults on the frame path: a clear 4xx, or retried and completed later."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import signal
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from PIL import Image
+
+from accounts import tenancy
+from exams import services as exam_services
+from exams.statuses import SessionStatus
+from proctoring import tasks
+from proctoring.models import Frame, FrameStatus, Incident
+from tests.celery_worker import ROOT, running_worker, using_broker
+from tests.conftest import Tenant, api_client_for
+from tests.proctoring.conftest import b64, image, start_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def png(width: int, height: int, **save: Any) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height)).save(out, format="PNG", **save)
+    return out.getvalue()
+
+
+def animated_gif() -> bytes:
+    out = io.BytesIO()
+    frames = [Image.new("RGB", (120, 120), color) for color in ("red", "blue")]
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def post(tenant: Tenant, body: Any, session: Any = None, user: Any = None, **kwargs: Any) -> Any:
+    client = api_client_for(user or tenant.student)
+    if isinstance(body, (bytes, str)) and not kwargs:
+        payload = {"image": body if isinstance(body, str) else base64.b64encode(body).decode()}
+        if session is not None:
+            payload["session"] = session.pk
+        return client.post("/process", payload, format="json")
+    return client.generic("POST", "/process", body, **kwargs)
+
+
+BAD_IMAGES = [
+    ("not base64", "%%% not base64 %%%", 400, "invalid_base64"),
+    ("not an image", b"hello, I am text" * 20, 400, "invalid_image"),
+    ("truncated JPEG", None, 400, "invalid_image"),
+    ("1x1 PNG", png(1, 1), 400, "image_too_small"),
+    ("decompression bomb", png(20000, 20000, optimize=True), 413, "image_too_large"),
+    ("animated GIF", animated_gif(), 415, "unsupported_image"),
+]
+
+
+@pytest.mark.parametrize("label, body, status, code", BAD_IMAGES, ids=[b[0] for b in BAD_IMAGES])
+def test_it_refuses_bad_frames_with_a_clear_error(tenant_a: Tenant, label: str, body: Any, status: int,
+                                                  code: str) -> None:
+    session = start_session(tenant_a)
+    if body is None:
+        body = image("signer1_b.jpg")[:-2000]
+    response = post(tenant_a, body, session=session)
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert not Frame.objects.filter(session=session).exists()
+
+
+def test_it_refuses_an_empty_body(tenant_a: Tenant) -> None:
+    response = post(tenant_a, b"", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_it_refuses_a_40_mb_body_before_reading_it(tenant_a: Tenant) -> None:
+    response = post(tenant_a, b"x" * (40 * 1024 * 1024), content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_it_refuses_bad_face_registrations_too(tenant_a: Tenant) -> None:
+    client = api_client_for(tenant_a.admin)
+    assert client.post("/faces/index", {"image": "@@@", "fullName": "X"}, format="json").status_code == 400
+    response = client.post("/faces/index", {"image": b64("signer1_a.jpg")}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["details"] == {"fullName": ["Required."]}
+    response = client.post("/faces/index", {"image": b64("signer1_a.jpg"), "fullName": "X", "extra": 1},
+                           format="json")
+    assert response.json()["error"]["details"] == {"extra": ["Unknown field."]}
+    assert api_client_for(tenant_a.student).post("/faces/index", {}, format="json").status_code == 403
+
+
+def test_it_answers_404_for_a_session_of_another_institution(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    session = start_session(tenant_a)
+    response = post(tenant_b, image("signer1_b.jpg"), session=session, user=tenant_b.admin)
+    assert response.status_code == 404
+
+
+def test_it_answers_404_for_another_students_session(tenant_a: Tenant) -> None:
+    from accounts import services as account_services
+
+    session = start_session(tenant_a)
+    other = account_services.user_create(institution=tenant_a.institution, email="o@alpha.test", role="student")
+    assert post(tenant_a, image("signer1_b.jpg"), session=session, user=other).status_code == 404
+
+
+def test_it_refuses_frames_for_a_finished_session(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=tenant_a.student)
+    response = post(tenant_a, image("signer1_b.jpg"), session=session)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "session_not_running"
+
+
+def test_it_requires_a_session_for_students(tenant_a: Tenant) -> None:
+    response = post(tenant_a, image("signer1_b.jpg"))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "session_required"
+
+
+def test_it_keeps_a_frame_when_redis_is_down_and_analyses_it_later(tenant_a: Tenant, monkeypatch: Any) -> None:
+    session = start_session(tenant_a)
+    with using_broker("redis://127.0.0.1:1/0"):  # nothing listens there
+        response = post(tenant_a, image("signer1_b.jpg"), session=session)
+    assert response.status_code == 202
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame = Frame.objects.get(pk=response.json()["frame"])
+    assert frame.status == FrameStatus.PENDING and frame.image
+
+    monkeypatch.setattr(tasks, "STALE_AFTER", timedelta(0))  # Redis is back; the sweeper runs
+    assert tasks.requeue_stale_frames() >= 1
+    frame.refresh_from_db()
+    assert frame.status == FrameStatus.DONE and len(frame.checks) == 5
+
+
+def test_it_completes_a_frame_whose_worker_was_killed_mid_task(tenant_a: Tenant, settings: Any,
+                                                                monkeypatch: Any) -> None:
+    session = start_session(tenant_a, debounce_frames=1)
+    env = {"PRIVATE_MEDIA_ROOT": str(settings.PRIVATE_MEDIA_ROOT)}
+    with running_worker(env) as worker:
+        response = post(tenant_a, image("empty_room.jpg"), session=session)
+        assert response.status_code == 202
+        _wait_for_log("proctoring.analyze_frame", "received")
+        os.kill(worker.pid, signal.SIGKILL)  # mid-task: the models are still loading
+        worker.wait(timeout=10)
+    frame = Frame.unscoped.get(pk=response.json()["frame"])
+    assert frame.status == FrameStatus.PENDING  # not lost: still waiting
+
+    frame.received_at = timezone.now() - timedelta(minutes=5)
+    frame.save(update_fields=["received_at"])
+    with running_worker(env):
+        assert tasks.requeue_stale_frames.delay().get(timeout=60) >= 1
+        deadline = time.monotonic() + 90
+        while Frame.unscoped.get(pk=frame.pk).status == FrameStatus.PENDING and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # A redelivery of the first message changes nothing: the task is idempotent.
+        assert tasks.analyze_frame.delay(frame.pk).get(timeout=60)["status"] == "done"
+    frame.refresh_from_db()
+    assert frame.status == FrameStatus.DONE
+    with tenancy.tenant_scope(tenant_a.institution):
+        kinds = sorted(Incident.objects.filter(session=session).values_list("kind", flat=True))
+    assert kinds == sorted(set(kinds)) and "no_face" in kinds  # each incident exactly once
+
+
+def _wait_for_log(*needles: str, timeout: float = 60) -> None:
+    log = ROOT / "var" / "test-worker.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if any(all(n in line for n in needles) for line in text.splitlines()):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the worker never logged {needles}")
