@@ -76,6 +76,17 @@ test-postgres: dev-deps
 	scripts/services.sh all
 	env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) $(VENV)/bin/pytest
 
+bench: deps node_modules/.installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	scripts/services.sh all $(STACK_DB)
+	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	$(STACK_ENV) $(MANAGE) migrate --noinput
+	$(STACK_ENV) $(MANAGE) dynamodb_setup
+	@echo "=== Analysis engine (local) ==="
+	$(PY) -m proctoring.analysis.bench
+	@echo "=== Pipeline ==="
+	$(STACK_ENV) $(PY) scripts/bench_pipeline.py
+
 lint: dev-deps
 	$(VENV)/bin/ruff check .
 
