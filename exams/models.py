@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -74,10 +77,23 @@ class ExamSession(TenantOwned):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Consent to biometric processing, as the student saw it.
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_version = models.PositiveIntegerField(null=True, blank=True)
+    consent_text = models.TextField(blank=True)
+    identity_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["exam", "student"], name="one_session_per_student_and_exam")]
+
+    @property
+    def deadline(self) -> Any:
+        """When the exam time runs out: the duration after the start, capped by the exam's closing."""
+        if self.started_at is None:
+            return None
+        end = self.started_at + timedelta(minutes=self.exam.duration_minutes)
+        return min(end, self.exam.closes_at) if self.exam.closes_at else end
 
     def __str__(self) -> str:
         return f"{self.student} — {self.exam}"
@@ -97,3 +113,35 @@ class AuditEvent(TenantOwned):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["target_type", "target_id"])]
+
+
+class QuestionKind(models.TextChoices):
+    MULTIPLE_CHOICE = "choice", "Multiple choice"
+    SHORT_TEXT = "text", "Short text"
+
+
+class Question(TenantOwned):
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=8, choices=QuestionKind.choices, default=QuestionKind.MULTIPLE_CHOICE)
+    prompt = models.TextField()
+    choices = models.JSONField(default=list, blank=True, help_text="Multiple choice: the options, in order.")
+    correct_choice = models.PositiveIntegerField(null=True, blank=True, help_text="Index of the right option.")
+    points = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
+
+class Answer(TenantOwned):
+    session = models.ForeignKey(ExamSession, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="+")
+    choice = models.PositiveIntegerField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]

@@ -130,6 +130,10 @@ class Incident(TenantOwned):
     frame_count = models.PositiveIntegerField(default=0)
     details = models.JSONField(default=dict, blank=True)
     review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
     # Each write to Postgres bumps it; the DynamoDB put is conditional on it, so retries are idempotent.
     version = models.PositiveIntegerField(default=1)
 
