@@ -18,7 +18,7 @@ STACK_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
-.PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps npm-deps clean
+.PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,7 +61,10 @@ stop:
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
 
-test: dev-deps
+browser-deps:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .
 	$(MAKE) test-sqlite

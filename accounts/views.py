@@ -10,7 +10,7 @@ from django.shortcuts import render
 
 from accounts import selectors, throttle
 from accounts.models import Role
-from exams.models import Exam
+from exams.models import Exam, ExamSession
 
 
 class LoginView(auth_views.LoginView):
@@ -45,4 +45,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["exams"] = Exam.objects.all()[:50]
     if user.is_superuser or user.role == Role.ADMIN:
         context["people"] = selectors.user_list()[:50]
+    if user.role in (Role.ADMIN, Role.PROCTOR):
+        from proctoring.selectors import review_queue
+
+        context["to_review"] = review_queue().count()
+    if user.role == Role.STUDENT:
+        context["sessions"] = ExamSession.objects.filter(student=user).select_related("exam")
     return render(request, "accounts/dashboard.html", context)

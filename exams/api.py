@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams import services
+from exams import services, taking
 from exams.models import Exam, ExamSession, ExamStatus
 from exams.statuses import SessionStatus
 
@@ -145,3 +145,42 @@ class SessionTransitionView(TenantAPIView):
             raise AppError("Your role cannot make this change.", code="forbidden", status_code=403)
         return Response(SessionOutput(services.session_transition(session_id=session.pk, to=to,
                                                                   actor=request.user)).data)
+
+
+class AnswerView(TenantAPIView):
+    """Autosave one answer of the caller's running session."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Input(StrictSerializer):
+        question = serializers.IntegerField()
+        value = serializers.JSONField(allow_null=True)
+
+    @extend_schema(request=Input, responses={200: {"type": "object"}})
+    def post(self, request: Request, pk: int) -> Response:
+        session = _session_for(request, pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
+                                    value=data.validated_data["value"])
+        return Response({"question": answer.question_id, "saved_at": answer.updated_at})
+
+
+class EventView(TenantAPIView):
+    """A browser event of the caller's running session (tab hidden, copy/paste, …)."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Input(StrictSerializer):
+        kind = serializers.CharField(max_length=32)
+        detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=Input, responses={201: {"type": "object"}})
+    def post(self, request: Request, pk: int) -> Response:
+        from proctoring.review import browser_event
+
+        session = _session_for(request, pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = browser_event(session=session, student=request.user, **data.validated_data)
+        return created({"incident": incident.pk, "kind": incident.kind})

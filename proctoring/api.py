@@ -18,7 +18,7 @@ from accounts.api_base import TenantAPIView, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
 from exams.models import ExamSession
-from proctoring import checks, services
+from proctoring import checks, selectors, services
 from proctoring.images import decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
 
@@ -230,3 +230,16 @@ class IncidentDetailView(TenantAPIView):
     @extend_schema(responses={200: IncidentOutput})
     def get(self, request: Request, pk: int) -> Response:
         return Response(IncidentOutput(get_object_or_404(Incident.objects.all(), pk=pk)).data)
+
+
+class LiveView(TenantAPIView):
+    """The running sessions of an exam with their latest frame, checks and open incidents."""
+
+    allowed_roles = STAFF
+
+    @extend_schema(responses={200: {"type": "object"}})
+    def get(self, request: Request, pk: int) -> Response:
+        from exams.models import Exam
+
+        exam = get_object_or_404(Exam.objects.all(), pk=pk)
+        return Response({"exam": exam.pk, "sessions": selectors.live_sessions(exam=exam)})

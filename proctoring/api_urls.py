@@ -12,4 +12,5 @@ urlpatterns = [
     path("frames/<int:pk>/image", api.FrameImageView.as_view(), name="api-frame-image"),
     path("incidents/", api.IncidentListView.as_view(), name="api-incidents"),
     path("incidents/<int:pk>/", api.IncidentDetailView.as_view(), name="api-incident-detail"),
+    path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
 ]

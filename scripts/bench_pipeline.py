@@ -40,7 +40,7 @@ from accounts import services as account_services  # noqa: E402
 from accounts import tenancy  # noqa: E402
 from accounts.models import Institution, User  # noqa: E402
 from exams import services as exam_services  # noqa: E402
-from exams.models import Exam, ExamSession  # noqa: E402
+from exams.models import Exam  # noqa: E402
 from exams.statuses import SessionStatus  # noqa: E402
 from proctoring.models import Frame  # noqa: E402
 

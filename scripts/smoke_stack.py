@@ -75,7 +75,8 @@ def main() -> int:
 
     _, exams = call(base, "GET", "/api/v1/exams/", admin)
     exam = exams["results"][0]
-    status, session = call(base, "POST", "/api/v1/sessions/", admin, {"exam": exam["id"], "student": obama_student["id"]})
+    status, session = call(base, "POST", "/api/v1/sessions/", admin,
+                           {"exam": exam["id"], "student": obama_student["id"]})
     for to in ("checking", "in_progress"):
         call(base, "POST", f"/api/v1/sessions/{session['id']}/transition", student, {"to": to})
     state = call(base, "GET", f"/api/v1/sessions/{session['id']}/", student)[1]["status"]

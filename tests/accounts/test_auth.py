@@ -85,3 +85,12 @@ def test_it_lists_only_the_callers_institution(tenant_a: Tenant, tenant_b: Tenan
     assert [e["title"] for e in exams["results"]] == ["alpha exam"]
     users = api_client_for(tenant_b.admin).get("/api/v1/users/").json()
     assert {u["email"] for u in users["results"]} == {"admin@beta.test", "proctor@beta.test", "student@beta.test"}
+
+
+@pytest.mark.parametrize("role", ["admin", "proctor", "student"])
+def test_it_renders_the_dashboard_for_every_role(tenant_a: Tenant, role: str) -> None:
+    client = Client()
+    client.force_login(tenant_a.user(role))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert (b"alpha exam" in response.content) == (role != "student")

@@ -1,0 +1,101 @@
+"""Taking an exam: consent, identity check, answers, submission, expiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import AppError, Conflict
+from accounts.models import User
+from exams.models import Answer, ExamSession, Question, QuestionKind
+from exams.services import audit, session_transition
+from exams.statuses import SessionStatus
+
+
+def session_consent(*, session: ExamSession, student: User) -> ExamSession:
+    """Record consent to biometric processing (the text as shown) and move on to the checks."""
+    institution = session.exam.institution
+    with transaction.atomic():
+        ExamSession.objects.filter(pk=session.pk).update(
+            consent_at=timezone.now(), consent_version=institution.consent_version,
+            consent_text=institution.consent_text,
+        )
+        audit(institution_id=session.institution_id, actor=student, action="session.consent", target=session,
+              data={"version": institution.consent_version})
+        if session.status == SessionStatus.SCHEDULED:
+            session = session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
+    session.refresh_from_db()
+    return session
+
+
+def session_begin(*, session: ExamSession, student: User) -> ExamSession:
+    """Start the exam once the identity check passed on a recent frame of this session."""
+    from proctoring.models import Frame, FrameStatus
+
+    if session.consent_at is None:
+        raise Conflict("Give your consent first.", code="consent_required")
+    exam = session.exam
+    now = timezone.now()
+    if exam.opens_at and now < exam.opens_at:
+        raise Conflict("The exam has not opened yet.", code="exam_not_open")
+    if exam.closes_at and now >= exam.closes_at:
+        raise Conflict("The exam has closed.", code="exam_closed")
+    recent = Frame.objects.filter(session=session, status=FrameStatus.DONE).order_by("-received_at").first()
+    if "Person Recognition" in exam.checks_enabled:
+        passed = recent is not None and any(
+            c["TestName"] == "Person Recognition" and c["Success"] for c in recent.checks or []
+        )
+        if not passed:
+            raise Conflict("We could not confirm your identity yet: look at the camera and try again.",
+                           code="identity_not_verified")
+    ExamSession.objects.filter(pk=session.pk).update(identity_verified_at=now)
+    return session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=student)
+
+
+def expire_if_due(session: ExamSession) -> ExamSession:
+    """A running session past its deadline becomes expired (its answers stay)."""
+    deadline = session.deadline
+    if session.status == SessionStatus.IN_PROGRESS and deadline and timezone.now() >= deadline:
+        return session_transition(session_id=session.pk, to=SessionStatus.EXPIRED, actor=None)
+    return session
+
+
+def answer_save(*, session: ExamSession, question_id: int, value: Any) -> Answer:
+    session = expire_if_due(session)
+    if session.status != SessionStatus.IN_PROGRESS:
+        raise Conflict("The exam is over; answers can no longer change.", code="session_not_running")
+    question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
+    if question is None:
+        raise AppError("Unknown question.", code="invalid", details={"question": ["Not in this exam."]})
+    fields: dict[str, Any] = {"choice": None, "text": ""}
+    if question.kind == QuestionKind.MULTIPLE_CHOICE:
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or not 0 <= value < len(question.choices)):
+            raise AppError("Pick one of the options.", code="invalid", details={"value": ["Not an option."]})
+        fields["choice"] = value
+    else:
+        if not isinstance(value, str) or len(value) > 10_000:
+            raise AppError("Answers are text of at most 10,000 characters.", code="invalid",
+                           details={"value": ["Text expected."]})
+        fields["text"] = value
+    answer, _ = Answer.objects.update_or_create(
+        session=session, question=question, defaults={**fields, "institution_id": session.institution_id}
+    )
+    return answer
+
+
+def session_submit(*, session: ExamSession, student: User) -> ExamSession:
+    session = expire_if_due(session)
+    if session.status == SessionStatus.EXPIRED:
+        raise Conflict("Time ran out; your saved answers were kept.", code="session_expired")
+    return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
+
+
+def score(session: ExamSession) -> tuple[int, int]:
+    """Points for multiple-choice answers, out of the multiple-choice total."""
+    questions = list(Question.objects.filter(exam_id=session.exam_id, kind=QuestionKind.MULTIPLE_CHOICE))
+    answers = {a.question_id: a.choice for a in Answer.objects.filter(session=session)}
+    earned = sum(q.points for q in questions if q.correct_choice is not None and answers.get(q.pk) == q.correct_choice)
+    return earned, sum(q.points for q in questions)

@@ -1,0 +1,111 @@
+"""The student's pages: consent, camera and identity check, the exam, and its end."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import role_required
+from accounts.errors import AppError
+from accounts.models import Role
+from exams import taking
+from exams.models import Answer, ExamSession
+from exams.statuses import SessionStatus
+from proctoring.models import FaceRegistration
+
+STEP_OF_STATUS = {
+    SessionStatus.SCHEDULED: "session-consent",
+    SessionStatus.CHECKING: "session-check",
+    SessionStatus.IN_PROGRESS: "session-exam",
+}
+
+
+def _own_session(request: HttpRequest, pk: int) -> ExamSession:
+    sessions = ExamSession.objects.select_related("exam", "exam__institution")
+    return get_object_or_404(sessions, pk=pk, student=request.user)
+
+
+def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
+    """Redirect to the step the session is at, when it is not this one."""
+    expected = STEP_OF_STATUS.get(session.status, "session-done")
+    return None if expected == step else redirect(expected, pk=session.pk)
+
+
+@login_required
+@role_required(Role.STUDENT)
+def session_start(request: HttpRequest, pk: int) -> HttpResponse:
+    session = taking.expire_if_due(_own_session(request, pk))
+    return redirect(STEP_OF_STATUS.get(session.status, "session-done"), pk=session.pk)
+
+
+@login_required
+@role_required(Role.STUDENT)
+def session_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _own_session(request, pk)
+    if (elsewhere := _at_step(session, "session-consent")) is not None:
+        return elsewhere
+    if request.method == "POST":
+        if request.POST.get("agree") != "yes":
+            messages.error(request, "You need to agree to continue; without it the exam cannot be proctored.")
+        else:
+            taking.session_consent(session=session, student=request.user)
+            return redirect("session-check", pk=session.pk)
+    return render(request, "student/consent.html", {"session": session, "step": 1,
+                                                     "institution": session.exam.institution})
+
+
+@login_required
+@role_required(Role.STUDENT)
+def session_check(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _own_session(request, pk)
+    if (elsewhere := _at_step(session, "session-check")) is not None:
+        return elsewhere
+    if request.method == "POST":
+        try:
+            taking.session_begin(session=session, student=request.user)
+        except AppError as exc:
+            messages.error(request, exc.message)
+        else:
+            return redirect("session-exam", pk=session.pk)
+    has_face = FaceRegistration.objects.filter(student=request.user).exists()
+    needs_identity = "Person Recognition" in session.exam.checks_enabled
+    return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
+                                                   "needs_identity": needs_identity})
+
+
+@login_required
+@role_required(Role.STUDENT)
+def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
+    session = taking.expire_if_due(_own_session(request, pk))
+    if (elsewhere := _at_step(session, "session-exam")) is not None:
+        return elsewhere
+    answers = {a.question_id: a for a in Answer.objects.filter(session=session)}
+    questions = [(q, answers.get(q.pk)) for q in session.exam.questions.all()]
+    return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
+                                                  "deadline": session.deadline})
+
+
+@login_required
+@role_required(Role.STUDENT)
+@require_POST
+def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _own_session(request, pk)
+    try:
+        taking.session_submit(session=session, student=request.user)
+    except AppError as exc:
+        messages.error(request, exc.message)
+    return redirect("session-done", pk=session.pk)
+
+
+@login_required
+@role_required(Role.STUDENT)
+def session_done(request: HttpRequest, pk: int) -> HttpResponse:
+    session = taking.expire_if_due(_own_session(request, pk))
+    if session.status in STEP_OF_STATUS:
+        return redirect(STEP_OF_STATUS[session.status], pk=session.pk)
+    answered = Answer.objects.filter(session=session).count()
+    return render(request, "student/done.html", {"session": session, "answered": answered,
+                                                  "total": session.exam.questions.count()})

@@ -1,0 +1,100 @@
+"""Human review of incidents, browser-reported events, and the risk summary of a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import AppError, Conflict
+from accounts.models import User
+from exams.models import ExamSession
+from exams.services import audit
+from exams.statuses import ACCEPTS_FRAMES
+from proctoring.incidents import incident_payload
+from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity
+from proctoring.outbox import outbox_add
+
+BROWSER_EVENTS = {
+    IncidentKind.TAB_HIDDEN: Severity.MEDIUM,
+    IncidentKind.FULLSCREEN_EXIT: Severity.LOW,
+    IncidentKind.COPY_PASTE: Severity.MEDIUM,
+    IncidentKind.CAMERA_STOPPED: Severity.HIGH,
+}
+
+
+@transaction.atomic
+def incident_review(*, incident_id: int, reviewer: User, decision: str, note: str = "") -> Incident:
+    """Confirm or dismiss an incident; every decision is audited and mirrored to DynamoDB."""
+    if decision not in (ReviewStatus.CONFIRMED, ReviewStatus.DISMISSED):
+        raise AppError("Decide 'confirmed' or 'dismissed'.", code="invalid", details={"decision": ["Unknown."]})
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("session").get(pk=incident_id)
+    previous = incident.review_status
+    incident.review_status, incident.reviewed_by, incident.reviewed_at = decision, reviewer, timezone.now()
+    incident.review_note = note.strip()[:5000]
+    incident.version += 1
+    incident.save(update_fields=["review_status", "reviewed_by", "reviewed_at", "review_note", "version"])
+    audit(institution_id=incident.institution_id, actor=reviewer, action=f"incident.{decision}", target=incident,
+          data={"from": previous, "note": incident.review_note})
+    payload = incident_payload(incident)
+    outbox_add(topic="incidents.put", payload={**payload, "review_status": decision})
+    return incident
+
+
+def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident:
+    """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped)."""
+    if kind not in BROWSER_EVENTS:
+        raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
+    if session.status not in ACCEPTS_FRAMES:
+        raise Conflict("The session is not running.", code="session_not_running")
+    now = timezone.now()
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
+            is_open=False, started_at=now, ended_at=now, details={"source": "browser", "detail": detail[:500]},
+        )
+        incident.session = session
+        outbox_add(topic="incidents.put", payload=incident_payload(incident))
+    return incident
+
+
+SEVERITY_POINTS = {Severity.HIGH: 30, Severity.MEDIUM: 15, Severity.LOW: 5}
+
+
+@dataclass
+class RiskItem:
+    incident: Incident
+    points: int
+    reason: str
+
+
+def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, list[RiskItem]]:
+    """A 0–100 score that explains itself: points per incident by severity, +1 per minute it lasted
+    beyond the first, doubled when a reviewer confirmed it, none when dismissed."""
+    now = now or timezone.now()
+    items = []
+    for incident in incidents:
+        if incident.review_status == ReviewStatus.DISMISSED:
+            items.append(RiskItem(incident, 0, "dismissed by a reviewer"))
+            continue
+        minutes = max(0, int(((incident.ended_at or now) - incident.started_at).total_seconds() // 60))
+        points = SEVERITY_POINTS[incident.severity] + max(0, minutes - 1)
+        reason = f"{incident.get_severity_display().lower()} severity"
+        if minutes:
+            reason += f", lasted {minutes} min"
+        if incident.review_status == ReviewStatus.CONFIRMED:
+            points *= 2
+            reason += ", confirmed by a reviewer"
+        items.append(RiskItem(incident, points, reason))
+    return min(100, sum(item.points for item in items)), items
+
+
+def summary_counts(incidents: list[Any]) -> dict[str, Any]:
+    by_kind: dict[str, int] = {}
+    for incident in incidents:
+        by_kind[incident.kind] = by_kind.get(incident.kind, 0) + 1
+    reviewed = sum(1 for i in incidents if i.review_status != ReviewStatus.PENDING)
+    return {"by_kind": by_kind, "reviewed": reviewed, "open": len(incidents) - reviewed}

@@ -1,0 +1,46 @@
+"""Reads for the proctor's live view, the review queue and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from exams.models import Exam, ExamSession
+from exams.statuses import ACCEPTS_FRAMES
+from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
+
+
+def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
+    sessions = list(ExamSession.objects.filter(exam=exam, status__in=ACCEPTS_FRAMES).select_related("student"))
+    open_incidents: dict[int, list[dict[str, Any]]] = {}
+    for incident in Incident.objects.filter(session__in=sessions, is_open=True).order_by("started_at"):
+        open_incidents.setdefault(incident.session_id, []).append(
+            {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
+             "severity": incident.severity, "started_at": incident.started_at})
+    result = []
+    for session in sessions:
+        latest = (Frame.objects.filter(session=session, status=FrameStatus.DONE)
+                  .order_by("-received_at").only("pk", "received_at", "checks").first())
+        result.append({
+            "session": session.pk, "student": str(session.student), "status": session.status,
+            "frame": latest.pk if latest else None, "frame_at": latest.received_at if latest else None,
+            "checks": latest.checks if latest else [], "incidents": open_incidents.get(session.pk, []),
+        })
+    return result
+
+
+def review_queue(*, exam_id: int | None = None) -> QuerySet[Incident]:
+    incidents = (Incident.objects.filter(review_status=ReviewStatus.PENDING)
+                 .select_related("session__student", "session__exam").order_by("-started_at"))
+    return incidents.filter(session__exam_id=exam_id) if exam_id else incidents
+
+
+def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
+    """The frames just before, during and after an incident."""
+    frames = Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE)
+    before = list(frames.filter(received_at__lt=incident.started_at).order_by("-received_at")[:count])
+    end = incident.ended_at or incident.started_at
+    during = list(frames.filter(received_at__gte=incident.started_at, received_at__lte=end).order_by("received_at")[:6])
+    after = list(frames.filter(received_at__gt=end).order_by("received_at")[:count])
+    return list(reversed(before)) + during + after

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from exams import views_student
+from proctoring import views
+
+urlpatterns = [
+    path("sessions/<int:pk>/start", views_student.session_start, name="session-start"),
+    path("sessions/<int:pk>/consent", views_student.session_consent, name="session-consent"),
+    path("sessions/<int:pk>/check", views_student.session_check, name="session-check"),
+    path("sessions/<int:pk>/exam", views_student.session_exam, name="session-exam"),
+    path("sessions/<int:pk>/submit", views_student.session_submit, name="session-submit"),
+    path("sessions/<int:pk>/done", views_student.session_done, name="session-done"),
+    path("sessions/<int:pk>/report", views.session_report, name="session-report"),
+    path("exams/<int:pk>/live", views.live, name="exam-live"),
+    path("exams/<int:pk>/report", views.exam_report, name="exam-report"),
+    path("exams/<int:pk>/report.csv", views.exam_report_csv, name="exam-report-csv"),
+    path("review/", views.review_queue, name="review-queue"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+]

@@ -1,0 +1,150 @@
+"""Proctors' pages: live view, review queue, incident review; and the reports."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from accounts.decorators import role_required
+from accounts.errors import AppError
+from accounts.models import Role
+from exams.models import Exam, ExamSession
+from exams.taking import score
+from proctoring import review, selectors
+from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
+
+STAFF = (Role.ADMIN, Role.PROCTOR)
+
+
+@login_required
+@role_required(*STAFF)
+def live(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    return render(request, "proctor/live.html", {"exam": exam})
+
+
+@login_required
+@role_required(*STAFF)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    exam_id = request.GET.get("exam")
+    incidents = selectors.review_queue(exam_id=int(exam_id) if exam_id and exam_id.isdigit() else None)
+    return render(request, "proctor/review_queue.html", {
+        "incidents": incidents[:200], "exams": Exam.objects.all(), "exam_id": exam_id,
+    })
+
+
+@login_required
+@role_required(*STAFF)
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident.objects.select_related("session__student", "session__exam",
+                                                                 "evidence_frame", "reviewed_by"), pk=pk)
+    if request.method == "POST":
+        try:
+            review.incident_review(incident_id=incident.pk, reviewer=request.user,
+                                   decision=request.POST.get("decision", ""), note=request.POST.get("note", ""))
+        except AppError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Incident {incident.pk} {request.POST['decision']}.")
+            following = selectors.review_queue().exclude(pk=incident.pk).first()
+            return redirect("incident-detail", pk=following.pk) if following else redirect("review-queue")
+    evidence = incident.evidence_frame
+    return render(request, "proctor/incident.html", {
+        "incident": incident, "frames": selectors.frames_around(incident),
+        "checks": evidence.checks if evidence else [],
+        "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
+    })
+
+
+def _session_report(session: ExamSession) -> dict[str, Any]:
+    incidents = list(Incident.objects.filter(session=session).order_by("started_at"))
+    risk_score, items = review.risk(incidents)
+    frames = list(Frame.objects.filter(session=session, status=FrameStatus.DONE)
+                  .order_by("received_at").values("received_at", "checks"))
+    return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
+            "frames": frames, "counts": review.summary_counts(incidents), "score": score(session)}
+
+
+@login_required
+@role_required(*STAFF)
+def session_report(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_object_or_404(ExamSession.objects.select_related("exam", "student"), pk=pk)
+    report = _session_report(session)
+    report["timeline"] = timeline(session, report["incidents"], report["frames"])
+    return render(request, "reports/session.html", report)
+
+
+def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """Geometry of the timeline picture: one row per incident kind over the session's duration."""
+    start = session.started_at or (frames[0]["received_at"] if frames else session.created_at)
+    end = session.ended_at or timezone.now()
+    if incidents:
+        start = min(start, incidents[0].started_at)
+    span = max((end - start).total_seconds(), 60.0)
+    width, left, row = 900, 150, 26
+
+    def x(moment: Any) -> float:
+        return round(left + (width - left - 10) * max(0.0, (moment - start).total_seconds()) / span, 1)
+
+    kinds = [kind for kind in IncidentKind.values if any(i.kind == kind for i in incidents)]
+    rows = []
+    for index, kind in enumerate(kinds):
+        bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
+                 "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"} for i in incidents if i.kind == kind]
+        rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
+    frame_y = 30 + len(kinds) * row + 8
+    ticks = [{"x": x(f["received_at"]), "bad": any(not c["Success"] for c in f["checks"] or [])} for f in frames]
+    minutes = int(span // 60)
+    step = max(1, minutes // 6)
+    axis = [{"x": x(start + timedelta(minutes=m)), "label": f"{m} min"} for m in range(0, minutes + 1, step)]
+    return {"width": width, "height": frame_y + 40, "left": left, "rows": rows, "frame_y": frame_y,
+            "ticks": ticks, "axis": axis, "axis_y": frame_y + 30}
+
+
+def _exam_rows(exam: Exam) -> list[dict[str, Any]]:
+    rows = []
+    for session in ExamSession.objects.filter(exam=exam).select_related("student"):
+        report = _session_report(session)
+        rows.append({"session": session, "risk": report["risk"], "counts": report["counts"],
+                     "incidents": len(report["incidents"]), "score": report["score"]})
+    return sorted(rows, key=lambda row: -row["risk"])
+
+
+@login_required
+@role_required(*STAFF)
+def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    rows = _exam_rows(exam)
+    incidents = list(Incident.objects.filter(session__exam=exam))
+    counts = review.summary_counts(incidents)
+    by_kind = sorted(((IncidentKind(k).label, n) for k, n in counts["by_kind"].items()), key=lambda kv: -kv[1])
+    return render(request, "reports/exam.html", {"exam": exam, "rows": rows, "counts": counts, "by_kind": by_kind,
+                                                 "confirmed": sum(i.review_status == ReviewStatus.CONFIRMED
+                                                                  for i in incidents)})
+
+
+@login_required
+@role_required(*STAFF)
+def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-report.csv"'
+    writer = csv.writer(response)
+    kinds = IncidentKind.values
+    writer.writerow(["session", "student", "email", "student_number", "status", "risk", "incidents", "reviewed",
+                     "open", "score", "max_score", *kinds])
+    for row in _exam_rows(exam):
+        session, counts = row["session"], row["counts"]
+        writer.writerow([session.pk, session.student.full_name, session.student.email,
+                         session.student.student_number, session.status, row["risk"], row["incidents"],
+                         counts["reviewed"], counts["open"], *row["score"],
+                         *(counts["by_kind"].get(kind, 0) for kind in kinds)])
+    return response

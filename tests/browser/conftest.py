@@ -1,0 +1,98 @@
+"""Browser tests: Playwright driving Debian's Chromium (headless) against the live test server,
+with a fake camera that plays a photo from the fixtures."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.proctoring.conftest import image
+
+# Playwright's sync API keeps an event loop in this thread; Django's ORM calls from the test body
+# are still plain synchronous calls, which this allows (the documented setting for such tests).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "browser"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
+    """A one-frame Y4M video of a fixture photo (Chromium loops it as the camera)."""
+    picture = Image.open(io.BytesIO(image(fixture))).convert("RGB")
+    canvas = Image.new("RGB", (width, height))
+    picture.thumbnail((width, height))
+    canvas.paste(picture, ((width - picture.width) // 2, (height - picture.height) // 2))
+    y, cb, cr = (np.asarray(plane, dtype=np.uint8) for plane in canvas.convert("YCbCr").split())
+    u = cb.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).astype(np.uint8)
+    v = cr.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).astype(np.uint8)
+    path = folder / f"{Path(fixture).stem}.y4m"
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(2):
+            out.write(b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes())
+    return path
+
+
+@pytest.fixture
+def camera_browser(tmp_path: Path) -> Iterator[Any]:
+    """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is not installed: make test installs Debian's chromium package.")
+    with sync_playwright() as playwright:
+        browsers: list[Browser] = []
+
+        def launch(fixture: str | None = None) -> Browser:
+            args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+            if fixture:
+                args.append(f"--use-file-for-fake-video-capture={y4m_from(fixture, tmp_path)}")
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+            browsers.append(browser)
+            return browser
+
+        yield launch
+        for browser in browsers:
+            browser.close()
+
+
+class Shots:
+    """Screenshots of each page, at desktop and phone width, under test-output/browser/<test>/."""
+
+    def __init__(self, name: str) -> None:
+        self.folder = OUTPUT / re.sub(r"[^\w.-]+", "_", name)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def take(self, page: Page, label: str) -> None:
+        self.count += 1
+        size = page.viewport_size or {"width": 1280, "height": 900}
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}-desktop.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{label}-phone.png"), full_page=True)
+        page.set_viewport_size(size)
+
+
+@pytest.fixture
+def shots(request: Any) -> Shots:
+    return Shots(request.node.name)
+
+
+def sign_in(page: Page, base: str, email: str, password: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")

@@ -1,0 +1,133 @@
+"""A student sits a proctored exam; a proctor watches live, reviews the incident and reads the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts import tenancy
+from exams import services as exam_services
+from exams.models import Answer, Exam, ExamSession, Question
+from exams.statuses import SessionStatus
+from proctoring import services as proctoring_services
+from proctoring.models import Frame, FrameStatus, Incident
+from tests.browser.conftest import Shots, sign_in
+from tests.conftest import PASSWORD, Tenant
+from tests.proctoring.conftest import image
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TIMEOUT = 45_000  # ms: the first frame also loads the analysis models
+
+
+def proctored_exam(tenant: Tenant, **policy: Any) -> ExamSession:
+    """A published exam with two questions, the student enrolled and their face registered."""
+    with tenancy.tenant_scope(tenant.institution):
+        exam = Exam.objects.create(institution=tenant.institution, title="Statistics midterm", status="published",
+                                   duration_minutes=30, capture_interval_seconds=2, **policy)
+        Question.objects.create(institution=tenant.institution, exam=exam, position=1, kind="choice",
+                                prompt="What is the median of 1, 3, 9?", choices=["1", "3", "9"], correct_choice=1)
+        Question.objects.create(institution=tenant.institution, exam=exam, position=2, kind="text",
+                                prompt="Define variance in one sentence.")
+        session = exam_services.session_create(exam=exam, student=tenant.student)
+        proctoring_services.face_register(institution=tenant.institution, actor=tenant.admin,
+                                          image=image("signer1_a.jpg"), full_name="Alpha Student",
+                                          student=tenant.student)
+    return session
+
+
+def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = proctored_exam(tenant_a)
+    base = live_server.url
+    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+
+    page.goto(f"{base}/accounts/login/")
+    shots.take(page, "login")
+    sign_in(page, base, tenant_a.student.email, PASSWORD)
+    expect(page.locator("#my-exams")).to_contain_text("Statistics midterm")
+    shots.take(page, "student-dashboard")
+    page.click("text=Start")
+
+    expect(page.locator("#consent-text")).to_contain_text("webcam images are analysed")
+    shots.take(page, "consent")
+    page.check("#agree")
+    page.click("#consent-continue")
+
+    expect(page.locator("#camera-state")).to_have_text("Face found and identity confirmed.")
+    expect(page.locator("#begin")).to_be_enabled()
+    shots.take(page, "camera-check")
+    page.click("#begin")
+
+    expect(page.locator("#checks .check")).to_have_count(5)
+    expect(page.locator('#checks .check[data-test="Person Recognition"]')).to_have_class("check pass")
+    page.check('input[name^="q"][value="1"]')
+    page.fill("textarea", "The mean squared deviation from the mean.")
+    page.locator("textarea").blur()
+    expect(page.locator("fieldset.question .saved").first).to_have_text("Saved")
+    expect(page.locator("fieldset.question .saved").last).to_have_text("Saved")
+    shots.take(page, "exam")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#submit-exam")
+    expect(page.locator(".big")).to_have_text("Your exam has been submitted.")
+    shots.take(page, "done")
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+        frames = list(Frame.objects.filter(session=session, status=FrameStatus.DONE))
+        answers = {a.question.prompt[:4]: (a.choice, a.text) for a in Answer.objects.filter(session=session)}
+    assert session.status == SessionStatus.SUBMITTED and session.consent_version == 1
+    assert len(frames) >= 2 and all(len(f.checks) == 5 for f in frames)
+    assert answers == {"What": (1, ""), "Defi": (None, "The mean squared deviation from the mean.")}
+
+
+def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = proctored_exam(tenant_a, debounce_frames=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=tenant_a.student)
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=tenant_a.student)
+    base = live_server.url
+    student = camera_browser("two_signers.jpg").new_page(viewport={"width": 1280, "height": 900})
+    student.set_default_timeout(TIMEOUT)
+    sign_in(student, base, tenant_a.student.email, PASSWORD)
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(student.locator('#checks .check[data-test="Face Detection"]')).to_have_class("check fail")
+    shots.take(student, "exam-two-people")
+
+    proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    proctor.set_default_timeout(TIMEOUT)
+    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
+    shots.take(proctor, "proctor-dashboard")
+    proctor.goto(f"{base}/exams/{session.exam_id}/live")
+    card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
+    expect(card.locator(".incidents")).to_contain_text("Several faces")
+    expect(card.locator("img")).to_be_visible()
+    shots.take(proctor, "live")
+
+    proctor.goto(f"{base}/review/")
+    expect(proctor.locator("#queue")).to_contain_text("Several faces")
+    shots.take(proctor, "review-queue")
+    proctor.locator("#queue tr", has_text="Several faces").locator("text=Review").click()
+    expect(proctor.locator("img.evidence")).to_be_visible()
+    shots.take(proctor, "incident")
+    proctor.fill("#note", "Two people at the desk.")
+    proctor.click("#confirm")
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(session=session, kind="multiple_faces")
+    assert incident.review_status == "confirmed" and incident.reviewed_by == tenant_a.proctor
+    assert incident.review_note == "Two people at the desk."
+
+    proctor.goto(f"{base}/sessions/{session.pk}/report")
+    expect(proctor.locator("#risk-items")).to_contain_text("Several faces")
+    expect(proctor.locator("#risk-items")).to_contain_text("confirmed by a reviewer")
+    assert int(proctor.inner_text("#risk-score")) > 0
+    shots.take(proctor, "session-report")
+    proctor.goto(f"{base}/exams/{session.exam_id}/report")
+    expect(proctor.locator("#sessions")).to_contain_text(str(tenant_a.student))
+    shots.take(proctor, "exam-report")

@@ -1,0 +1,66 @@
+"""Review decisions, the risk score and the reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import tenancy
+from exams.models import AuditEvent
+from proctoring.models import Incident
+from proctoring.review import incident_review, risk
+from tests.conftest import Tenant, api_client_for, page_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_audits_every_review_decision(tenant_a: Tenant) -> None:
+    response = page_client_for(tenant_a.proctor).post(f"/incidents/{tenant_a.incident.pk}/",
+                                                      {"decision": "confirmed", "note": "Seen twice."})
+    assert response.status_code == 302
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(pk=tenant_a.incident.pk)
+        event = AuditEvent.objects.get(action="incident.confirmed")
+    assert (incident.review_status, incident.reviewed_by, incident.review_note) == (
+        "confirmed", tenant_a.proctor, "Seen twice.")
+    assert event.actor == tenant_a.proctor and event.data == {"from": "pending", "note": "Seen twice."}
+
+
+def test_it_refuses_an_unknown_decision(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution), pytest.raises(Exception, match="confirmed"):
+        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.proctor, decision="maybe")
+
+
+def test_it_explains_the_risk_score(tenant_a: Tenant) -> None:
+    now = timezone.now()
+    high = Incident(kind="wrong_person", severity="high", started_at=now - timedelta(minutes=5), ended_at=now)
+    low = Incident(kind="no_face", severity="low", started_at=now, ended_at=now, review_status="confirmed")
+    dismissed = Incident(kind="multiple_faces", severity="medium", started_at=now, review_status="dismissed")
+    score, items = risk([high, low, dismissed], now=now)
+    assert [item.points for item in items] == [34, 10, 0]
+    assert score == 44
+    assert items[0].reason == "high severity, lasted 5 min"
+    assert items[1].reason == "low severity, confirmed by a reviewer"
+
+
+def test_it_reports_an_exam_as_a_page_and_as_csv(tenant_a: Tenant) -> None:
+    page = page_client_for(tenant_a.proctor).get(f"/exams/{tenant_a.exam.pk}/report")
+    assert page.status_code == 200 and b"No face" in page.content
+    response = page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert [(r["email"], r["risk"], r["no_face"], r["open"]) for r in rows] == [("student@alpha.test", "5", "1", "1")]
+
+
+def test_it_lists_live_sessions_for_proctors(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        from exams.services import session_transition
+
+        session_transition(session_id=tenant_a.session.pk, to="checking", actor=tenant_a.student)
+    data = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{tenant_a.exam.pk}/live").json()
+    assert [(s["session"], s["status"]) for s in data["sessions"]] == [(tenant_a.session.pk, "checking")]
+    assert [i["kind"] for i in data["sessions"][0]["incidents"]] == ["no_face"]
