@@ -2,4 +2,26 @@
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from accounts import views_manage as people
+from exams import views_manage as exams
+
+urlpatterns: list = [
+    path("exams/", exams.exam_list, name="manage-exams"),
+    path("exams/new", exams.exam_new, name="manage-exam-new"),
+    path("exams/<int:pk>/edit", exams.exam_edit, name="manage-exam-edit"),
+    path("exams/<int:pk>/questions", exams.exam_questions, name="manage-exam-questions"),
+    path("exams/<int:pk>/questions/<int:qpk>/edit", exams.question_edit, name="manage-exam-question-edit"),
+    path("exams/<int:pk>/questions/<int:qpk>/delete", exams.question_delete, name="manage-exam-question-delete"),
+    path("exams/<int:pk>/publish", exams.exam_publish, name="manage-exam-publish"),
+    path("exams/<int:pk>/enrolments", exams.exam_enrolments, name="manage-exam-enrolments"),
+    path("students/", people.student_list, name="manage-students"),
+    path("students/new", people.student_new, name="manage-student-new"),
+    path("students/import", people.students_import, name="manage-students-import"),
+    path("students/<int:pk>/face", people.student_face, name="manage-student-face"),
+    path("people/<int:pk>/invite", people.person_invite, name="manage-person-invite"),
+    path("settings/", people.settings_page, name="manage-settings"),
+    # The invitee's page: uid and token travel in the query string (see people.password_set).
+    path("accounts/set-password", people.password_set, name="password-set"),
+]

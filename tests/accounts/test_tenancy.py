@@ -194,3 +194,9 @@ def test_it_covers_every_route_that_takes_an_id() -> None:
     }
     covered = {e.route for e in ENDPOINTS} | set(NOT_TENANT_OBJECTS)
     assert with_parameters - covered == set()
+
+
+# The institution-admin pages keep their rows beside their tests (they import Endpoint from here).
+from tests.web.manage_endpoints import MANAGE_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += MANAGE_ENDPOINTS

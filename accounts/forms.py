@@ -1,0 +1,79 @@
+"""Forms of the people and settings pages: they parse input; accounts.roster does the writing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+from accounts.errors import AppError
+from accounts.models import Institution
+from accounts.roster import MAX_IMPORT_BYTES
+from proctoring.images import MAX_IMAGE_BYTES, decode_base64
+
+
+class PersonForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    full_name = forms.CharField(max_length=200, label="Full name")
+    password = forms.CharField(
+        required=False, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        label="Initial password", help_text="Optional. Leave empty to hand out a one-time link instead.",
+    )
+
+
+class StudentForm(PersonForm):
+    student_number = forms.CharField(max_length=64, required=False, label="Student number")
+
+    field_order = ["email", "full_name", "student_number", "password"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="Columns email,name,student_number with a header row; "
+                                                       "at most 1 MB and 5000 students.")
+
+    def clean_file(self) -> UploadedFile:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            raise forms.ValidationError("The file is larger than 1 MB. Split it and import the parts.")
+        return upload
+
+
+class FaceForm(forms.Form):
+    """A reference photo: an uploaded file, or a webcam capture sent as a base64 data URL."""
+
+    photo = forms.FileField(required=False, label="Upload a photo",
+                            help_text="A JPEG or PNG of the student alone, facing the camera, in good light.")
+    captured = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        photo, captured = data.get("photo"), data.get("captured")
+        if photo:
+            if photo.size > MAX_IMAGE_BYTES:
+                raise forms.ValidationError(f"The photo is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.")
+            data["image"] = photo.read()
+        elif captured:
+            try:
+                data["image"] = decode_base64(captured)
+            except AppError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        else:
+            raise forms.ValidationError("Upload a photo or take one with the webcam.")
+        return data
+
+
+class SettingsForm(forms.Form):
+    frame_retention_days = forms.IntegerField(
+        min_value=1, max_value=3650, label="Keep webcam frames for (days)",
+        help_text="Frames older than this are deleted automatically (1–3650).",
+    )
+    consent_text = forms.CharField(
+        max_length=10000, widget=forms.Textarea(attrs={"rows": 6}), label="Consent text",
+        help_text="Students accept this before each exam. Changing it starts a new consent version.",
+    )
+
+    @classmethod
+    def initial_for(cls, institution: Institution) -> dict[str, Any]:
+        return {"frame_retention_days": institution.frame_retention_days, "consent_text": institution.consent_text}

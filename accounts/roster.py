@@ -1,0 +1,203 @@
+"""The institution's people: adding students and proctors, CSV import, invite links, institution settings."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.errors import AppError
+from accounts.models import Institution, Role, User
+from accounts.services import user_create
+
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+IMPORT_COLUMNS = ("email", "name", "student_number")
+
+
+# --- reads -----------------------------------------------------------------------------------------
+
+
+def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[User]:
+    """The institution's students, each with ``has_face`` (a reference face is registered)."""
+    from proctoring.models import FaceRegistration
+
+    students = User.objects.in_scope().filter(role=Role.STUDENT).annotate(
+        has_face=Exists(FaceRegistration.objects.filter(student=OuterRef("pk")))
+    ).order_by("full_name", "email")
+    if search:
+        students = students.filter(
+            Q(full_name__icontains=search) | Q(email__icontains=search) | Q(student_number__icontains=search)
+        )
+    return students.filter(has_face=False) if missing_face else students
+
+
+def person_add(
+    *, institution: Institution, role: str, email: str, full_name: str, student_number: str = "",
+    password: str | None = None,
+) -> User:
+    """A student or proctor; without a password the account waits for an invite link."""
+    if role not in (Role.STUDENT, Role.PROCTOR):
+        raise AppError("Only students and proctors are added here.", code="invalid_role")
+    return user_create(institution=institution, email=email, role=role, full_name=full_name.strip(),
+                       student_number=student_number.strip(), password=password or None)
+
+
+# --- invite links ----------------------------------------------------------------------------------
+
+
+def invite_path(*, user: User) -> str:
+    """A one-time link to choose a password (Django's reset token: it dies once a password is set)."""
+    if user.has_usable_password():
+        raise AppError("This person has already chosen a password.", code="password_already_set")
+    query = urlencode({"uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                       "token": default_token_generator.make_token(user)})
+    return f"{reverse('password-set')}?{query}"
+
+
+# --- CSV import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportRow:
+    line: int
+    email: str
+    name: str
+    student_number: str
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    """What an import found: a file-level problem, per-row errors, or the students it created."""
+
+    problem: str = ""
+    rows: list[ImportRow] = field(default_factory=list)
+    created: list[User] = field(default_factory=list)
+
+    @property
+    def invalid_rows(self) -> list[ImportRow]:
+        return [row for row in self.rows if row.errors]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem and not self.invalid_rows
+
+
+def students_import(*, institution: Institution, data: bytes) -> ImportResult:
+    """Import students from CSV (header ``email,name,student_number``): every row, or none.
+
+    Every row is validated first (email, duplicates in the file, existing accounts); any error
+    imports nothing and the result lists each bad row.
+    """
+    result = _parse(data)
+    if not result.ok:
+        return result
+    try:
+        with transaction.atomic():
+            result.created = [
+                user_create(institution=institution, email=row.email, role=Role.STUDENT, full_name=row.name,
+                            student_number=row.student_number)
+                for row in result.rows
+            ]
+    except AppError as error:  # an account appeared between validation and creation
+        result.created = []
+        result.problem = f"Nothing was imported: {error.message}"
+    return result
+
+
+def _parse(data: bytes) -> ImportResult:
+    if len(data) > MAX_IMPORT_BYTES:
+        return ImportResult(problem=f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ImportResult(problem="The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        return ImportResult(problem=f"The file is not valid CSV: {exc}.")
+    if not lines or not any(cell.strip() for cell in lines[0]):
+        return ImportResult(problem="The file is empty. The first row must be: email,name,student_number.")
+    header = [cell.strip().lower().replace(" ", "_") for cell in lines[0]]
+    missing = [column for column in IMPORT_COLUMNS if column not in header]
+    if missing:
+        return ImportResult(problem=f"The header row lacks {', '.join(missing)}. "
+                                    f"The first row must be: email,name,student_number.")
+    index = {column: header.index(column) for column in IMPORT_COLUMNS}
+    rows = [
+        ImportRow(line=line, email=_cell(cells, index["email"]), name=_cell(cells, index["name"]),
+                  student_number=_cell(cells, index["student_number"]))
+        for line, cells in enumerate(lines[1:], start=2)
+        if any(cell.strip() for cell in cells)
+    ]
+    if not rows:
+        return ImportResult(problem="The file has a header row but no students.")
+    if len(rows) > MAX_IMPORT_ROWS:
+        return ImportResult(problem=f"The file has {len(rows)} students; import at most {MAX_IMPORT_ROWS} at once.")
+    _validate(rows)
+    return ImportResult(rows=rows)
+
+
+def _cell(cells: list[str], position: int) -> str:
+    return cells[position].strip() if position < len(cells) else ""
+
+
+def _validate(rows: list[ImportRow]) -> None:
+    first_line: dict[str, int] = {}
+    for row in rows:
+        row.email = row.email.lower()
+        try:
+            validate_email(row.email)
+        except ValidationError:
+            row.errors.append(f"“{row.email}” is not a valid email address." if row.email else "The email is missing.")
+        if not row.name:
+            row.errors.append("The name is missing.")
+        elif len(row.name) > 200:
+            row.errors.append("The name is longer than 200 characters.")
+        if len(row.student_number) > 64:
+            row.errors.append("The student number is longer than 64 characters.")
+        if row.email in first_line:
+            row.errors.append(f"The email is already on line {first_line[row.email]} of the file.")
+        first_line.setdefault(row.email, row.line)
+    existing = set(User.objects.filter(email__in=list(first_line)).values_list("email", flat=True))
+    for row in rows:
+        if row.email in existing:
+            row.errors.append("An account with this email already exists.")
+
+
+# --- institution settings --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def institution_settings_update(
+    *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str
+) -> Institution:
+    """Save retention and consent text; a changed consent text is a new consent version."""
+    from exams.services import audit
+
+    institution = Institution.objects.select_for_update().get(pk=institution_id)
+    consent_text = consent_text.strip()
+    changed = {}
+    if frame_retention_days != institution.frame_retention_days:
+        changed["frame_retention_days"] = [institution.frame_retention_days, frame_retention_days]
+        institution.frame_retention_days = frame_retention_days
+    if consent_text != institution.consent_text.strip():
+        institution.consent_text = consent_text
+        institution.consent_version += 1
+        changed["consent_version"] = [institution.consent_version - 1, institution.consent_version]
+    if changed:
+        institution.save(update_fields=["frame_retention_days", "consent_text", "consent_version"])
+        audit(institution_id=institution.pk, actor=actor, action="institution.settings", target=institution,
+              data=changed)
+    return institution

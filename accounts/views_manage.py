@@ -1,0 +1,196 @@
+"""Institution-admin pages for people: students, CSV import, invite links, reference faces, settings.
+
+Also the public page where an invited person chooses a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlsafe_base64_decode
+from django.views.decorators.http import require_http_methods
+
+from accounts import roster
+from accounts.errors import AppError
+from accounts.forms import FaceForm, ImportForm, PersonForm, SettingsForm, StudentForm
+from accounts.models import Institution, Role, User
+from exams.views_manage import admin_page, form_data, form_files, show_error
+from proctoring import services as proctoring_services
+from proctoring.models import FaceRegistration
+
+STUDENTS_PER_PAGE = 50
+
+
+def _invite_url(request: HttpRequest, user: User) -> str:
+    return request.build_absolute_uri(roster.invite_path(user=user))
+
+
+def _add_person(request: HttpRequest, form: PersonForm, role: str) -> User | None:
+    """Create the person from a valid form, or put the service's refusal on the form."""
+    data = form.cleaned_data
+    try:
+        return roster.person_add(
+            institution=request.user.institution, role=role, email=data["email"], full_name=data["full_name"],
+            student_number=data.get("student_number", ""), password=data["password"] or None,
+        )
+    except AppError as error:
+        if error.code == "email_taken":
+            form.add_error("email", error.message)
+        elif error.code == "weak_password":
+            form.add_error("password", list(error.details) or error.message)
+        else:
+            show_error(form, error)
+        return None
+
+
+@admin_page
+def student_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    missing_face = request.GET.get("missing") == "1"
+    page = Paginator(roster.student_list(search=search, missing_face=missing_face), STUDENTS_PER_PAGE)
+    context = {
+        "page": page.get_page(request.GET.get("page")), "search": search, "missing_face": missing_face,
+        "total": roster.student_list().count(), "without_face": roster.student_list(missing_face=True).count(),
+        "section": "students",
+    }
+    return render(request, "manage/student_list.html", context)
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def student_new(request: HttpRequest) -> HttpResponse:
+    form = StudentForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        student = _add_person(request, form, Role.STUDENT)
+        if student is not None:
+            messages.success(request, f"{student.full_name} added. Register their reference face next.")
+            if not student.has_usable_password():
+                return redirect("manage-person-invite", pk=student.pk)
+            return redirect("manage-student-face", pk=student.pk)
+    return render(request, "manage/student_form.html", {"form": form, "section": "students"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def students_import(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(form_data(request), form_files(request))
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = roster.students_import(institution=request.user.institution, data=form.cleaned_data["file"].read())
+        if result.ok:
+            count = len(result.created)
+            messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}.")
+            invites = [(student, _invite_url(request, student)) for student in result.created]
+            return render(request, "manage/student_import_done.html",
+                          {"invites": invites, "section": "students"})
+    return render(request, "manage/student_import.html", {"form": form, "result": result, "section": "students"})
+
+
+@admin_page
+def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    """A one-time password link for a student or proctor who has none (tokens are stateless: GET is safe)."""
+    person = get_object_or_404(User.objects.in_scope().filter(role__in=[Role.STUDENT, Role.PROCTOR]), pk=pk)
+    link = None if person.has_usable_password() else _invite_url(request, person)
+    section = "students" if person.role == Role.STUDENT else "settings"
+    return render(request, "manage/invite.html", {"person": person, "link": link, "section": section})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def student_face(request: HttpRequest, pk: int) -> HttpResponse:
+    """Register a reference face, or replace the current one once the new one is accepted."""
+    student = get_object_or_404(User.objects.in_scope().filter(role=Role.STUDENT), pk=pk)
+    current = list(FaceRegistration.objects.filter(student=student).order_by("-created_at"))
+    form = FaceForm(form_data(request), form_files(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            proctoring_services.face_register(
+                institution=request.user.institution, actor=request.user, image=form.cleaned_data["image"],
+                full_name=student.full_name or student.email, student=student,
+            )
+        except AppError as error:
+            form.add_error(None, error.message)
+        else:
+            for old in current:
+                proctoring_services.face_delete(registration=old)
+            messages.success(request, f"Reference face {'replaced' if current else 'registered'} for {student}.")
+            return redirect("manage-student-face", pk=student.pk)
+    return render(request, "manage/student_face.html",
+                  {"student": student, "current": current[0] if current else None, "form": form,
+                   "section": "students"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    institution = Institution.objects.get(pk=request.user.institution_id)
+    which = request.POST.get("form") if request.method == "POST" else None
+    settings_form = SettingsForm(request.POST if which == "settings" else None,
+                                 initial=SettingsForm.initial_for(institution))
+    proctor_form = PersonForm(request.POST if which == "proctor" else None, prefix="proctor")
+    if which == "settings" and settings_form.is_valid():
+        updated = roster.institution_settings_update(institution_id=institution.pk, actor=request.user,
+                                                     **settings_form.cleaned_data)
+        note = f" Consent text is now version {updated.consent_version}." \
+            if updated.consent_version != institution.consent_version else ""
+        messages.success(request, f"Settings saved.{note}")
+        return redirect("manage-settings")
+    if which == "proctor" and proctor_form.is_valid():
+        proctor = _add_person(request, proctor_form, Role.PROCTOR)
+        if proctor is not None:
+            messages.success(request, f"{proctor} added as a proctor.")
+            if not proctor.has_usable_password():
+                return redirect("manage-person-invite", pk=proctor.pk)
+            return redirect("manage-settings")
+    context: dict[str, Any] = {
+        "institution": institution, "settings_form": settings_form, "proctor_form": proctor_form,
+        "proctors": User.objects.in_scope().filter(role=Role.PROCTOR).order_by("full_name", "email"),
+        "section": "settings",
+    }
+    return render(request, "manage/settings.html", context)
+
+
+# --- the invitee's page (no sign-in) ---------------------------------------------------------------
+
+INVITE_SESSION_KEY = "_password_set"
+
+
+@require_http_methods(["GET", "POST"])
+def password_set(request: HttpRequest) -> HttpResponse:
+    """Choose a password from an invite link (?uid=…&token=…).
+
+    As Django's reset view does, the token moves from the URL into the session at once, so that it
+    does not linger in the address bar or the history.
+    """
+    if "token" in request.GET:
+        request.session[INVITE_SESSION_KEY] = {"uid": request.GET.get("uid", ""), "token": request.GET["token"]}
+        return redirect("password-set")
+    user = _invited_user(request.session.get(INVITE_SESSION_KEY) or {})
+    if user is None:
+        return render(request, "manage/password_set.html", {"invalid": True}, status=400)
+    form = SetPasswordForm(user, form_data(request))
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+        del request.session[INVITE_SESSION_KEY]
+        messages.success(request, "Your password is set. Sign in with your email address and the new password.")
+        return redirect("login")
+    return render(request, "manage/password_set.html", {"form": form, "person": user})
+
+
+def _invited_user(invite: dict[str, str]) -> User | None:
+    try:
+        pk = int(urlsafe_base64_decode(invite.get("uid", "")).decode())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+    user = User.objects.filter(pk=pk, is_active=True, is_superuser=False).first()
+    if user is None or not default_token_generator.check_token(user, invite.get("token", "")):
+        return None
+    return user

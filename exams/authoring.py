@@ -1,0 +1,126 @@
+"""Writes of exam authoring: questions, their order, publishing and enrolment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import Max
+
+from accounts.errors import AppError, Conflict
+from accounts.models import User
+from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
+from exams.services import audit, session_create
+from exams.statuses import ACCEPTS_FRAMES
+
+MAX_CHOICES = 20
+
+# Which exam statuses may follow which (publish, unpublish, archive, restore).
+EXAM_TRANSITIONS: dict[str, frozenset[str]] = {
+    ExamStatus.DRAFT: frozenset({ExamStatus.PUBLISHED, ExamStatus.ARCHIVED}),
+    ExamStatus.PUBLISHED: frozenset({ExamStatus.DRAFT, ExamStatus.ARCHIVED}),
+    ExamStatus.ARCHIVED: frozenset({ExamStatus.DRAFT}),
+}
+
+
+def _check_question(kind: str, choices: list[str], correct_choice: int | None) -> None:
+    if kind not in QuestionKind.values:
+        raise AppError(f"Unknown question kind '{kind}'.", code="invalid", details={"kind": ["Unknown kind."]})
+    if kind != QuestionKind.MULTIPLE_CHOICE:
+        return
+    if not 2 <= len(choices) <= MAX_CHOICES:
+        raise AppError(f"A multiple-choice question needs 2 to {MAX_CHOICES} options.", code="invalid",
+                       details={"choices": ["Give 2 or more options, one per line."]})
+    if correct_choice is None or not 0 <= correct_choice < len(choices):
+        raise AppError("Say which option is correct.", code="invalid",
+                       details={"correct_choice": [f"Pick a number from 1 to {len(choices)}."]})
+
+
+def question_create(
+    *, exam: Exam, kind: str, prompt: str, choices: list[str], correct_choice: int | None, points: int = 1
+) -> Question:
+    """Append a question at the end of the exam. ``correct_choice`` is a 0-based index."""
+    _check_question(kind, choices, correct_choice)
+    if kind != QuestionKind.MULTIPLE_CHOICE:
+        choices, correct_choice = [], None
+    last = Question.objects.filter(exam=exam).aggregate(last=Max("position"))["last"]
+    return Question.objects.create(
+        institution_id=exam.institution_id, exam=exam, position=(last or 0) + 1, kind=kind, prompt=prompt,
+        choices=choices, correct_choice=correct_choice, points=points,
+    )
+
+
+def question_update(
+    *, question: Question, kind: str, prompt: str, choices: list[str], correct_choice: int | None, points: int
+) -> Question:
+    _check_question(kind, choices, correct_choice)
+    if kind != QuestionKind.MULTIPLE_CHOICE:
+        choices, correct_choice = [], None
+    question.kind, question.prompt, question.points = kind, prompt, points
+    question.choices, question.correct_choice = choices, correct_choice
+    question.save(update_fields=["kind", "prompt", "points", "choices", "correct_choice"])
+    return question
+
+
+@transaction.atomic
+def question_delete(*, question: Question) -> None:
+    """Remove a question nobody has answered yet, and close the gap in the numbering."""
+    if Answer.objects.filter(question=question).exists():
+        raise Conflict("Students have already answered this question; it cannot be deleted.",
+                       code="question_answered")
+    exam = question.exam
+    question.delete()
+    _renumber(exam, list(Question.objects.filter(exam=exam)))
+
+
+@transaction.atomic
+def question_move(*, question: Question, offset: int) -> None:
+    """Move a question ``offset`` places (negative: earlier); positions stay 1..n."""
+    questions = list(Question.objects.select_for_update(of=("self",)).filter(exam_id=question.exam_id))
+    index = next(i for i, q in enumerate(questions) if q.pk == question.pk)
+    target = min(max(index + offset, 0), len(questions) - 1)
+    questions.insert(target, questions.pop(index))
+    _renumber(question.exam, questions)
+
+
+def _renumber(exam: Exam, questions: list[Question]) -> None:
+    changed = []
+    for position, question in enumerate(questions, start=1):
+        if question.position != position:
+            question.position = position
+            changed.append(question)
+    Question.objects.bulk_update(changed, ["position"])
+
+
+@transaction.atomic
+def exam_set_status(*, exam_id: int, to: str, actor: User) -> Exam:
+    """Publish, unpublish or archive an exam: row lock, transition table, audit event."""
+    exam = Exam.objects.select_for_update(of=("self",)).get(pk=exam_id)
+    if to not in EXAM_TRANSITIONS[exam.status]:
+        raise Conflict(f"A {exam.get_status_display().lower()} exam cannot become {to}.",
+                       code="invalid_transition", details={"from": exam.status, "to": to})
+    if to == ExamStatus.PUBLISHED and not Question.objects.filter(exam=exam).exists():
+        raise AppError("Add at least one question before publishing.", code="exam_has_no_questions")
+    if exam.status == ExamStatus.PUBLISHED and ExamSession.objects.filter(
+        exam=exam, status__in=ACCEPTS_FRAMES
+    ).exists():
+        raise Conflict("Students are sitting this exam right now; it cannot be taken offline.",
+                       code="exam_in_progress")
+    previous = exam.status
+    exam.status = to
+    exam.save(update_fields=["status", "updated_at"])
+    audit(institution_id=exam.institution_id, actor=actor, action="exam.status", target=exam,
+          data={"from": previous, "to": to})
+    return exam
+
+
+@transaction.atomic
+def enrolment_add(*, exam: Exam, students: Iterable[User], actor: User) -> list[ExamSession]:
+    """Enrol students (idempotent per student: an existing session is kept)."""
+    if exam.status == ExamStatus.ARCHIVED:
+        raise AppError("An archived exam takes no new students.", code="exam_archived")
+    sessions = [session_create(exam=exam, student=student) for student in students]
+    if sessions:
+        audit(institution_id=exam.institution_id, actor=actor, action="exam.enrol", target=exam,
+              data={"students": [s.student_id for s in sessions]})
+    return sessions

@@ -1,0 +1,166 @@
+"""Forms of the exam pages: they parse and validate input; services do the writing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+
+from accounts.models import User
+from exams import policy
+from exams.authoring import MAX_CHOICES
+from exams.models import Exam, Question, QuestionKind
+
+MAX_OBJECTS = 50
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class ExamForm(forms.Form):
+    """An exam's description, schedule and proctoring policy."""
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    opens_at = forms.DateTimeField(required=False, widget=DateTimeLocalInput(), label="Opens at",
+                                   help_text="Leave empty to open as soon as it is published.")
+    closes_at = forms.DateTimeField(required=False, widget=DateTimeLocalInput(), label="Closes at",
+                                    help_text="Leave empty for no closing time.")
+    duration_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, initial=60, label="Duration (minutes)")
+
+    checks_enabled = forms.MultipleChoiceField(
+        choices=[(check, check) for check in policy.ALL_CHECKS], required=False,
+        widget=forms.CheckboxSelectMultiple, initial=policy.default_checks, label="Checks",
+    )
+    min_confidence = forms.FloatField(
+        min_value=0, max_value=100, initial=policy.DEFAULT_MIN_CONFIDENCE, label="Minimum confidence (%)",
+        help_text="Objects, people and unsafe content count only above this confidence.",
+    )
+    face_match_threshold = forms.FloatField(
+        min_value=0, max_value=100, initial=policy.DEFAULT_FACE_MATCH_THRESHOLD, label="Face match threshold (%)",
+        help_text="How similar a face must be to the student's reference face.",
+    )
+    objects_of_interest = forms.CharField(
+        required=False, max_length=2000, initial=", ".join(policy.DEFAULT_OBJECTS_OF_INTEREST),
+        label="Objects of interest", help_text="Comma-separated labels, e.g. Mobile Phone, Cell Phone, Book.",
+    )
+    debounce_frames = forms.IntegerField(
+        min_value=1, max_value=100, initial=2, label="Frames before an incident",
+        help_text="An incident opens after its condition holds for this many consecutive frames…",
+    )
+    debounce_seconds = forms.IntegerField(
+        min_value=0, max_value=3600, initial=0, label="Seconds before an incident",
+        help_text="…or for this many seconds (0: frames only).",
+    )
+    capture_interval_seconds = forms.IntegerField(
+        min_value=1, max_value=300, initial=5, label="Capture interval (seconds)",
+        help_text="How often the student's webcam sends a frame.",
+    )
+
+    POLICY_FIELDS = ("checks_enabled", "min_confidence", "face_match_threshold", "objects_of_interest",
+                     "debounce_frames", "debounce_seconds", "capture_interval_seconds")
+
+    @classmethod
+    def initial_for(cls, exam: Exam) -> dict[str, Any]:
+        names = [name for name in cls.base_fields if name != "objects_of_interest"]
+        initial = {name: getattr(exam, name) for name in names}
+        initial["objects_of_interest"] = ", ".join(exam.objects_of_interest)
+        return initial
+
+    def clean_checks_enabled(self) -> list[str]:
+        chosen = set(self.cleaned_data["checks_enabled"])
+        return [check for check in policy.ALL_CHECKS if check in chosen]  # the sample's order
+
+    def clean_objects_of_interest(self) -> list[str]:
+        names: list[str] = []
+        for raw in self.cleaned_data["objects_of_interest"].split(","):
+            name = " ".join(raw.split())
+            if name and name.lower() not in {n.lower() for n in names}:
+                names.append(name)
+        if len(names) > MAX_OBJECTS:
+            raise forms.ValidationError(f"List at most {MAX_OBJECTS} objects.")
+        if any(len(name) > 100 for name in names):
+            raise forms.ValidationError("Each object name must be at most 100 characters.")
+        return names
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        opens_at, closes_at = data.get("opens_at"), data.get("closes_at")
+        if opens_at and closes_at and closes_at <= opens_at:
+            self.add_error("closes_at", "The exam must close after it opens.")
+        if policy.CHECK_OBJECTS in data.get("checks_enabled", []) and data.get("objects_of_interest") == []:
+            self.add_error("objects_of_interest", "Name at least one object, or turn off the Objects of Interest "
+                                                  "check.")
+        return data
+
+
+class QuestionForm(forms.Form):
+    kind = forms.ChoiceField(choices=QuestionKind.choices, widget=forms.RadioSelect,
+                             initial=QuestionKind.MULTIPLE_CHOICE, label="Type")
+    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Question")
+    choices = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), label="Options",
+        help_text="Multiple choice: one option per line.",
+    )
+    correct_choice = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_CHOICES, label="Correct option",
+        help_text="The number of the right option (1 is the first line).",
+    )
+    points = forms.IntegerField(min_value=0, max_value=1000, initial=1)
+
+    @classmethod
+    def initial_for(cls, question: Question) -> dict[str, Any]:
+        return {
+            "kind": question.kind, "prompt": question.prompt, "choices": "\n".join(question.choices),
+            "correct_choice": None if question.correct_choice is None else question.correct_choice + 1,
+            "points": question.points,
+        }
+
+    def clean_choices(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["choices"].splitlines() if line.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("kind") != QuestionKind.MULTIPLE_CHOICE:
+            data["choices"], data["correct_choice"] = [], None
+            return data
+        choices = data.get("choices")
+        if choices is not None and not 2 <= len(choices) <= MAX_CHOICES:
+            self.add_error("choices", f"Give 2 to {MAX_CHOICES} options, one per line.")
+        elif choices is not None and "correct_choice" in data:
+            correct = data["correct_choice"]
+            if correct is None or correct > len(choices):
+                self.add_error("correct_choice", f"Pick a number from 1 to {len(choices)}.")
+        return data
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        correct = data["correct_choice"]
+        return {"kind": data["kind"], "prompt": data["prompt"].strip(), "choices": data["choices"],
+                "correct_choice": None if correct is None else correct - 1, "points": data["points"]}
+
+
+class EnrolForm(forms.Form):
+    students = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one student."},
+    )
+
+    def __init__(self, *args: Any, candidates: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["students"]
+        field.queryset = candidates  # type: ignore[attr-defined]
+        field.label_from_instance = _student_label  # type: ignore[attr-defined]
+
+
+def _student_label(student: User) -> str:
+    name = student.full_name or student.email
+    number = f" · {student.student_number}" if student.student_number else ""
+    return f"{name} ({student.email}){number}"

@@ -1,0 +1,234 @@
+"""Institution-admin pages for exams: list, create, edit (schedule, policy), questions, publishing, enrolment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.decorators import role_required
+from accounts.errors import AppError
+from accounts.models import Role, User
+from exams import authoring, services
+from exams.forms import EnrolForm, ExamForm, QuestionForm
+from exams.models import Exam, ExamSession, ExamStatus, Question
+
+
+def admin_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed in (else the login page), then the admin role (else 403), before any object lookup.
+
+    Platform superusers have no institution to write into: they are sent away with a 403 too.
+    """
+
+    @wraps(view)
+    def in_an_institution(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if getattr(request.user, "institution_id", None) is None:
+            raise PermissionDenied("These pages belong to an institution's admins.")
+        return view(request, *args, **kwargs)
+
+    return login_required(role_required(Role.ADMIN)(in_an_institution))
+
+
+def form_data(request: HttpRequest) -> Any:
+    """A form's data: bound on POST even when the body is empty (an empty QueryDict is falsy)."""
+    return request.POST if request.method == "POST" else None
+
+
+def form_files(request: HttpRequest) -> Any:
+    return request.FILES if request.method == "POST" else None
+
+
+def show_error(form: forms.Form, error: AppError) -> None:
+    """Put a service's error on the form: on its fields when the details name them, else on top."""
+    placed = False
+    if isinstance(error.details, dict):
+        for field, problems in error.details.items():
+            if field in form.fields:
+                for problem in problems if isinstance(problems, list) else [problems]:
+                    form.add_error(field, str(problem))
+                placed = True
+    if not placed:
+        form.add_error(None, error.message)
+
+
+def _exam(pk: int) -> Exam:
+    return get_object_or_404(Exam.objects.all(), pk=pk)
+
+
+@admin_page
+def exam_list(request: HttpRequest) -> HttpResponse:
+    exams = Exam.objects.annotate(
+        question_count=Count("questions", distinct=True), enrolled_count=Count("sessions", distinct=True)
+    )
+    return render(request, "manage/exam_list.html", {"exams": exams, "section": "exams"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_new(request: HttpRequest) -> HttpResponse:
+    form = ExamForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            exam = services.exam_create(actor=request.user, **form.cleaned_data)
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, f"Exam “{exam.title}” created. Now add its questions.")
+            return redirect("manage-exam-questions", pk=exam.pk)
+    return render(request, "manage/exam_form.html", {"form": form, "section": "exams"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam(pk)
+    form = ExamForm(form_data(request), initial=ExamForm.initial_for(exam))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.exam_update(exam=exam, **form.cleaned_data)
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, "Exam saved.")
+            return redirect("manage-exam-edit", pk=exam.pk)
+    return render(request, "manage/exam_form.html", {"form": form, "exam": exam, "section": "exams"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_questions(request: HttpRequest, pk: int) -> HttpResponse:
+    """The exam's questions in order, with an add form; POST ``move`` reorders one question."""
+    exam = _exam(pk)
+    if request.method == "POST" and "move" in request.POST:
+        return _move_question(request, exam)
+    form = QuestionForm(form_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            authoring.question_create(exam=exam, **form.service_arguments())
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, "Question added.")
+            return redirect("manage-exam-questions", pk=exam.pk)
+    questions = Question.objects.filter(exam=exam)
+    return render(request, "manage/exam_questions.html",
+                  {"exam": exam, "questions": questions, "form": form, "section": "exams"})
+
+
+def _move_question(request: HttpRequest, exam: Exam) -> HttpResponse:
+    question_id, _, direction = request.POST["move"].partition(":")
+    if not question_id.isdigit() or direction not in ("up", "down"):
+        messages.error(request, "That move was not understood.")
+        return redirect("manage-exam-questions", pk=exam.pk)
+    question = get_object_or_404(Question.objects.filter(exam=exam), pk=int(question_id))
+    authoring.question_move(question=question, offset=-1 if direction == "up" else 1)
+    return redirect("manage-exam-questions", pk=exam.pk)
+
+
+def _question(exam_pk: int, pk: int) -> tuple[Exam, Question]:
+    exam = _exam(exam_pk)
+    return exam, get_object_or_404(Question.objects.filter(exam=exam), pk=pk)
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def question_edit(request: HttpRequest, pk: int, qpk: int) -> HttpResponse:
+    exam, question = _question(pk, qpk)
+    form = QuestionForm(form_data(request), initial=QuestionForm.initial_for(question))
+    if request.method == "POST" and form.is_valid():
+        try:
+            authoring.question_update(question=question, **form.service_arguments())
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, f"Question {question.position} saved.")
+            return redirect("manage-exam-questions", pk=exam.pk)
+    return render(request, "manage/question_form.html",
+                  {"exam": exam, "question": question, "form": form, "section": "exams"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def question_delete(request: HttpRequest, pk: int, qpk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes."""
+    exam, question = _question(pk, qpk)
+    if request.method == "POST":
+        try:
+            authoring.question_delete(question=question)
+        except AppError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "Question deleted.")
+        return redirect("manage-exam-questions", pk=exam.pk)
+    return render(request, "manage/question_delete.html", {"exam": exam, "question": question, "section": "exams"})
+
+
+PUBLISH_ACTIONS = {"publish": ExamStatus.PUBLISHED, "unpublish": ExamStatus.DRAFT, "archive": ExamStatus.ARCHIVED}
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET shows what publishing means for this exam; POST ``action`` publishes, unpublishes or archives."""
+    exam = _exam(pk)
+    if request.method == "POST":
+        to = PUBLISH_ACTIONS.get(request.POST.get("action", ""))
+        if to is None:
+            messages.error(request, "Choose publish, unpublish or archive.")
+        else:
+            try:
+                exam = authoring.exam_set_status(exam_id=exam.pk, to=to, actor=request.user)
+            except AppError as error:
+                messages.error(request, error.message)
+            else:
+                messages.success(request, f"“{exam.title}” is now {exam.get_status_display().lower()}.")
+        if request.POST.get("next") == "list":
+            return redirect("manage-exams")
+        return redirect("manage-exam-edit" if request.POST.get("next") == "edit" else "manage-exam-publish", pk=exam.pk)
+    context = {
+        "exam": exam, "section": "exams",
+        "question_count": Question.objects.filter(exam=exam).count(),
+        "enrolled_count": ExamSession.objects.filter(exam=exam).count(),
+    }
+    return render(request, "manage/exam_publish.html", context)
+
+
+def _students_with_face() -> Any:
+    from proctoring.models import FaceRegistration
+
+    return User.objects.in_scope().filter(role=Role.STUDENT).annotate(
+        has_face=Exists(FaceRegistration.objects.filter(student=OuterRef("pk")))
+    )
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_enrolments(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam(pk)
+    sessions = ExamSession.objects.filter(exam=exam).select_related("student").order_by("student__full_name")
+    candidates = _students_with_face().filter(is_active=True).exclude(
+        pk__in=ExamSession.objects.filter(exam=exam).values("student_id")
+    ).order_by("full_name", "email")
+    form = EnrolForm(form_data(request), candidates=candidates)
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = authoring.enrolment_add(exam=exam, students=form.cleaned_data["students"], actor=request.user)
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, f"Enrolled {len(added)} student{'s' if len(added) != 1 else ''}.")
+            return redirect("manage-exam-enrolments", pk=exam.pk)
+    faces = set(_students_with_face().filter(has_face=True, pk__in=[s.student_id for s in sessions])
+                .values_list("pk", flat=True))
+    rows = [(session, session.student_id in faces) for session in sessions]
+    return render(request, "manage/exam_enrolments.html",
+                  {"exam": exam, "rows": rows, "form": form, "candidates": candidates, "section": "exams"})
