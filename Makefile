@@ -87,6 +87,8 @@ bench: deps node_modules/.installed
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
 	@echo "=== Analysis engine (local) ==="
 	$(PY) -m proctoring.analysis.bench
+	@echo "=== Analysis engine accuracy (../shared/data/images) ==="
+	$(MANAGE) evaluate_engine --images ../shared/data/images
 	@echo "=== Pipeline ==="
 	$(STACK_ENV) $(PY) scripts/bench_pipeline.py
 

@@ -23,12 +23,13 @@ from typing import Any
 
 FRAME_SIZE = (640, 480)
 DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "images"
-STAGES = ("decode", "faces", "embedding", "objects", "unsafe", "analyze", "face_recognition")
+STAGES = ("decode", "faces", "embedding", "objects", "nanodet", "unsafe", "analyze", "face_recognition")
 STAGE_NAMES = {
     "decode": "decode (Pillow, EXIF, BGR)",
     "faces": "faces (YuNet)",
     "embedding": "embedding (SFace, 1 face)",
-    "objects": "objects (YOLOv4-tiny 320)",
+    "objects": "objects (YOLOv4-tiny 256)",
+    "nanodet": "phone/laptop/book (NanoDet-m)",
     "unsafe": "unsafe (open_nsfw)",
     "analyze": "analyze: all checks + search",
     "face_recognition": "face_recognition HOG+encode",
@@ -64,15 +65,15 @@ def _time(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 def measure(images: Path, repeat: int) -> dict[str, list[float]]:
     """Per-stage samples (ms) in this process, cycling through the frames."""
-    from . import faces, moderation, objects
+    from . import faces, moderation, nanodet, objects
     from .imaging import decode
     from .local import LocalEngine
     from .store import MemoryFaceStore
 
     data = frames(images)
     decoded = [decode({"Bytes": d}, "Bench") for d in data]
-    with_face = [(f, faces.detect(f.bgr)) for f in decoded]
-    with_face = [(f, found[0]) for f, found in with_face if found]
+    detected = [(f, faces.detect(f.bgr)) for f in decoded]
+    with_face = [(f, found[0]) for f, found in detected if found]
     engine = LocalEngine(store=MemoryFaceStore())
     engine.create_collection(CollectionId="bench")
     for d in data:
@@ -92,6 +93,7 @@ def measure(images: Path, repeat: int) -> dict[str, list[float]]:
         "decode": _time(cycle(data, lambda d: decode({"Bytes": d}, "Bench")), repeat),
         "faces": _time(cycle(decoded, lambda f: faces.detect(f.bgr)), repeat),
         "objects": _time(cycle(decoded, lambda f: objects.detect(f.bgr)), repeat),
+        "nanodet": _time(cycle(decoded, lambda f: nanodet.detect(f.bgr)), repeat),
         "unsafe": _time(cycle(decoded, lambda f: moderation.unsafe_probability(f.bgr)), repeat),
         "analyze": _time(
             cycle(data, lambda d: engine.analyze(Image={"Bytes": d}, CollectionId="bench")), repeat

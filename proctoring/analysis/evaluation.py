@@ -372,3 +372,19 @@ def format_report(report: dict[str, Any], details: bool = True) -> str:
         lines += ["count misses:"] + [f"  {m}" for m in report["count_misses"]]
         lines += ["object misses:"] + [f"  {m}" for m in report["object_misses"]]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m proctoring.analysis.evaluation IMAGES_DIR [--roc PNG]``: print the report."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Accuracy of the local engine on labelled photos.")
+    parser.add_argument("images", type=Path)
+    parser.add_argument("--roc", type=Path, default=None, help="write the verification ROC here")
+    args = parser.parse_args(argv)
+    print(format_report(evaluate(args.images, roc_path=args.roc)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

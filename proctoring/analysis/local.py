@@ -11,12 +11,13 @@ Which faces a response lists: ``detect_faces`` and ``analyze`` list the faces th
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.session
 import numpy as np
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from . import faces as face_ops
-from . import moderation, objects
+from . import moderation, nanodet, objects
 from .errors import (
     INVALID_PARAMETER,
     RESOURCE_ALREADY_EXISTS,
@@ -32,6 +33,7 @@ from .errors import (
     client_error,
 )
 from .imaging import DEFAULT_WORK_SIDE, Frame, decode
+from .models import thread_count
 from .store import CollectionExists, CollectionNotFound, FaceRecord, FaceStore, MemoryFaceStore
 
 FACE_MODEL_VERSION = "0.1"  # local SFace 2021dec; the shape wants digits, and no AWS model is 0.x
@@ -63,6 +65,7 @@ QUALITY_BARS: dict[str, QualityBar | None] = {
     "HIGH": QualityBar(64, 35, 15, 30, 30, 0.9),
 }
 
+T = TypeVar("T")
 _validator = ParamValidator()
 _model_lock = threading.Lock()
 _service_model: Any = None
@@ -93,7 +96,8 @@ class LocalEngine:
     def __init__(self, store: FaceStore | None = None, *, work_side: int = DEFAULT_WORK_SIDE):
         self.store: FaceStore = store if store is not None else MemoryFaceStore()
         self.work_side = work_side
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        self._pool = self._new_pool()
+        self._pid = os.getpid()
 
     # -- collections ------------------------------------------------------------------------
 
@@ -269,8 +273,10 @@ class LocalEngine:
         })
         frame = decode(Image, "DetectLabels", self.work_side)
         minimum = DEFAULT_MIN_CONFIDENCE if MinConfidence is None else MinConfidence
+        second = self._executor().submit(nanodet.detect, frame.bgr)
         found = face_ops.detect(frame.bgr)
-        labels = _labels(frame, objects.detect(frame.bgr), found, minimum, MaxLabels)
+        detections = nanodet.merge(objects.detect(frame.bgr), second.result())
+        labels = _labels(frame, detections, found, minimum, MaxLabels)
         return {"Labels": labels, "LabelModelVersion": LABEL_MODEL_VERSION}
 
     def detect_moderation_labels(
@@ -298,8 +304,8 @@ class LocalEngine:
         """Labels, FaceDetails, FaceMatches (largest face) and ModerationLabels from one decode.
 
         MinConfidence applies to labels and moderation labels (default 55). FaceMatches is empty
-        when there is no face or no CollectionId. The object and unsafe-content passes run on a
-        helper thread while faces are detected and embedded here.
+        when there is no face or no CollectionId. YOLO, and NanoDet with open_nsfw, run on
+        two helper threads while faces are detected and embedded here.
         """
         operation = "Analyze"
         _validate("DetectLabels", {"Image": Image, "MinConfidence": MinConfidence})
@@ -313,14 +319,16 @@ class LocalEngine:
         frame = decode(Image, operation, self.work_side)
         minimum = DEFAULT_MIN_CONFIDENCE if MinConfidence is None else MinConfidence
         threshold = ANALYZE_MATCH_THRESHOLD if FaceMatchThreshold is None else FaceMatchThreshold
-        background = self._pool.submit(_objects_and_unsafe, frame.bgr)
+        first = self._executor().submit(objects.detect, frame.bgr)
+        second = self._executor().submit(_nanodet_and_unsafe, frame.bgr)
         found = face_ops.detect(frame.bgr)
         clear = _clear(found, frame)
         details = [face_ops.face_detail(f, frame.bgr) for f in clear]
         matches: list[dict] = []
         if clear and CollectionId is not None:
             matches = self._matches(CollectionId, frame, clear[0], threshold, None, operation)
-        detections, probability = background.result()
+        extra, probability = second.result()
+        detections = nanodet.merge(first.result(), extra)
         return {
             "Labels": _labels(frame, detections, found, minimum, None),
             "FaceDetails": details,
@@ -351,12 +359,41 @@ class LocalEngine:
                 matches.append({"Similarity": score, "Face": _face(record, with_version=False)})
         return matches
 
+    def _new_pool(self) -> ThreadPoolExecutor | _InlineExecutor:
+        # analyze runs YOLO on one helper, NanoDet + open_nsfw on another, faces here; only
+        # when the models' own thread pools leave cores for that (else it oversubscribes).
+        if thread_count() * 2 <= (os.cpu_count() or 1):
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
+        return _InlineExecutor()
+
+    def _executor(self) -> ThreadPoolExecutor | _InlineExecutor:
+        # A forked worker (Celery prefork) inherits the pool object but not its threads, and
+        # would wait forever on it: give each process its own.
+        if os.getpid() != self._pid:
+            self._pool, self._pid = self._new_pool(), os.getpid()
+        return self._pool
+
     def close(self) -> None:
         self._pool.shutdown(wait=False)
 
 
-def _objects_and_unsafe(bgr: np.ndarray) -> tuple[list[objects.Detection], float]:
-    return objects.detect(bgr), moderation.unsafe_probability(bgr)
+class _InlineExecutor:
+    """Runs submitted work at once in the caller: the sequential fallback of ``analyze``."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - re-raised by result(), as from a pool
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def _nanodet_and_unsafe(bgr: np.ndarray) -> tuple[list[objects.Detection], float]:
+    return nanodet.detect(bgr), moderation.unsafe_probability(bgr)
 
 
 def _clear_faces(frame: Frame) -> list[face_ops.Face]:

@@ -23,6 +23,8 @@ def _build_session() -> object:
     options = ort.SessionOptions()
     options.intra_op_num_threads = thread_count()
     options.inter_op_num_threads = 1
+    # analyze runs three models at once: spinning idle workers would starve the others.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(nsfw_path(), options, providers=["CPUExecutionProvider"])
 

@@ -214,3 +214,33 @@ def test_it_validates_parameters_as_the_real_client_does(engine: LocalEngine) ->
         with pytest.raises(ClientError) as error:
             call()
         assert error.value.response["Error"]["Code"] == "InvalidParameterException", error.value
+
+
+def test_it_analyzes_the_same_when_passes_run_in_sequence(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proctoring.analysis import local
+
+    monkeypatch.setattr(local, "thread_count", lambda: 1024)  # models would use every core
+    sequential = LocalEngine(store=engine.store)
+    assert isinstance(sequential._pool, local._InlineExecutor)
+    expected = engine.analyze(Image=DESK)
+    assert sequential.analyze(Image=DESK) == expected
+
+
+def test_it_works_in_a_forked_worker(engine: LocalEngine) -> None:
+    import multiprocessing
+
+    global _FORKED_ENGINE
+    engine.analyze(Image=DESK)  # the parent's helper threads exist now
+    _FORKED_ENGINE = engine  # inherited by the forked child, not pickled
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_count_faces).get(timeout=30) == 1
+
+
+_FORKED_ENGINE: LocalEngine | None = None
+
+
+def _count_faces() -> int:
+    assert _FORKED_ENGINE is not None
+    return len(_FORKED_ENGINE.analyze(Image=SIGNER1_A)["FaceDetails"])

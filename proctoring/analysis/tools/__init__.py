@@ -1,0 +1,1 @@
+"""Build-time tools; nothing here is imported at run time."""

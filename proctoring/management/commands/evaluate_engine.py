@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from proctoring.analysis.evaluation import evaluate, format_report
+
+
+class Command(BaseCommand):
+    help = "Measure the local analysis engine on labelled photos (a folder with manifest.csv)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--images", type=Path, default=settings.BASE_DIR.parent / "shared" / "data" / "images")
+        parser.add_argument("--roc", type=Path, default=settings.VAR_DIR / "roc.png",
+                            help="where to write the verification ROC (PNG)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        images: Path = options["images"]
+        if not (images / "manifest.csv").exists():
+            raise CommandError(f"{images} has no manifest.csv.")
+        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"])))

@@ -1,0 +1,36 @@
+"""An institution admin's pages in a real browser: each renders, with screenshots at both widths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Shots, sign_in
+from tests.conftest import PASSWORD, Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_renders_every_admin_page_in_a_browser(live_server: Any, tenant_a: Tenant, camera_browser: Any,
+                                                   shots: Shots) -> None:
+    base, exam, student = live_server.url, tenant_a.exam.pk, tenant_a.student.pk
+    page = camera_browser("signer1_a.jpg").new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, base, tenant_a.admin.email, PASSWORD)
+    shots.take(page, "admin-dashboard")
+    pages = [
+        ("exams", "/exams/"), ("exam-new", "/exams/new"), ("exam-detail", f"/exams/{exam}/"),
+        ("exam-edit", f"/exams/{exam}/edit"), ("questions", f"/exams/{exam}/questions"),
+        ("enrolments", f"/exams/{exam}/enrolments"), ("students", "/students/"), ("student-new", "/students/new"),
+        ("students-import", "/students/import"), ("student-face", f"/students/{student}/face"),
+        ("settings", "/settings/"), ("review-queue", "/review/"), ("exam-report", f"/exams/{exam}/report"),
+    ]
+    for label, path in pages:
+        response = page.goto(base + path)
+        assert response is not None and response.status == 200, path
+        expect(page.locator("h1").first).to_be_visible()
+        shots.take(page, label)
+    assert errors == []
