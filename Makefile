@@ -52,7 +52,7 @@ stack: deps node_modules/.installed
 	$(STACK_ENV) $(MANAGE) loaddemo
 	$(STACK_ENV) scripts/background.sh start worker $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2
 	@echo "Serving OpenProctor (stack profile) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends the worker and dynalite)"
-	$(STACK_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 3 --access-logfile -
+	$(STACK_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 4 --access-logfile -
 
 worker: deps
 	$(STACK_ENV) $(VENV)/bin/celery -A config worker --beat --loglevel=INFO

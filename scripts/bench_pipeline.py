@@ -69,9 +69,9 @@ def bench_session() -> tuple[int, str]:
     return session.pk, account_services.user_api_token(user=student)
 
 
-def start_gunicorn(workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(workers: int, threads: int, worker_class: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{PORT}",
-               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class,
                "--log-level", "warning", "--backlog", "512"]
     server = subprocess.Popen(command, cwd=ROOT)
     for _ in range(100):
@@ -180,20 +180,24 @@ def main() -> None:
     parser.add_argument("--e2e-seconds", type=int, default=60)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--only", choices=["ingest", "e2e"], default=None)
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL"):
         raise SystemExit("Run against the stack: make bench sets DATABASE_URL and REDIS_URL.")
-    server = start_gunicorn(args.workers, args.threads)
+    server = start_gunicorn(args.workers, args.threads, args.worker_class)
     try:
-        session_id, token = bench_session()
-        ingest(session_id, token, args.ingest_seconds, 32)
-        import redis
+        if args.only in (None, "ingest"):
+            session_id, token = bench_session()
+            ingest(session_id, token, args.ingest_seconds, 32)
+            import redis
 
-        redis.Redis.from_url(os.environ["REDIS_URL"]).delete("celery")  # the ingest frames are not analysed
-        Frame.unscoped.filter(session_id=session_id).delete()
-        session_id, token = bench_session()
-        end_to_end(session_id, token, args.e2e_seconds, args.rate)
+            redis.Redis.from_url(os.environ["REDIS_URL"]).delete("celery")  # the ingest frames are not analysed
+            Frame.unscoped.filter(session_id=session_id).delete()
+        if args.only in (None, "e2e"):
+            session_id, token = bench_session()
+            end_to_end(session_id, token, args.e2e_seconds, args.rate)
     finally:
         server.terminate()
         server.wait(timeout=30)
