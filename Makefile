@@ -79,7 +79,13 @@ test-postgres: dev-deps
 	scripts/services.sh all
 	env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) $(VENV)/bin/pytest
 
-bench: deps node_modules/.installed
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench-nodeps.txt
+	command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
+	$(PIP) install --quiet -r requirements-bench.txt
+	$(PIP) install --quiet --no-deps -r requirements-bench-nodeps.txt
+	touch $@
+
+bench: deps node_modules/.installed $(VENV)/.bench-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
