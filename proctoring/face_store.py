@@ -14,7 +14,7 @@ import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from proctoring.analysis.store import VECTOR_SIZE, CollectionExists, CollectionNotFound, FaceRecord
+from proctoring.analysis.store import VECTOR_SIZE, CollectionExists, CollectionNotFound, FaceRecord, nearest
 from proctoring.models import StoredCollection, StoredFace
 
 
@@ -104,10 +104,4 @@ class DatabaseFaceStore:
 
     def search(self, collection_id: str, vector: np.ndarray, k: int) -> list[tuple[FaceRecord, float]]:
         records, matrix = self._matrix(collection_id)
-        if not records or k <= 0:
-            return []
-        scores = matrix @ np.asarray(vector, dtype=np.float32)
-        k = min(k, len(records))
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best])]
-        return [(records[i], float(scores[i])) for i in best]
+        return nearest(records, matrix, vector, k)

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from config.celery import app as celery_app
+from tests.dynalite import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -58,11 +59,7 @@ def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subproce
             _wait_until_ready(worker)
             yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
         log.close()
 
 

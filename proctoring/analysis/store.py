@@ -163,12 +163,21 @@ class MemoryFaceStore:
             count = len(collection.records)
             if count == 0 or k <= 0:
                 return []
-            scores = collection.matrix[:count] @ probe
-            records = collection.records
-            k = min(k, count)
-            top = np.argpartition(-scores, k - 1)[:k] if k < count else np.arange(count)
-            top = top[np.argsort(-scores[top], kind="stable")]
-            return [(records[i], float(scores[i])) for i in top]
+            return nearest(collection.records, collection.matrix[:count], probe, k)
+
+
+def nearest(
+    records: Sequence[FaceRecord], matrix: np.ndarray, probe: np.ndarray, k: int
+) -> list[tuple[FaceRecord, float]]:
+    """The k rows of ``matrix`` (one per record) with the highest cosine to ``probe``, best first."""
+    count = len(records)
+    if count == 0 or k <= 0:
+        return []
+    scores = matrix @ _checked_vector(probe)
+    k = min(k, count)
+    top = np.argpartition(-scores, k - 1)[:k] if k < count else np.arange(count)
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return [(records[i], float(scores[i])) for i in top]
 
 
 def _checked_vector(vector: np.ndarray) -> np.ndarray:
