@@ -97,6 +97,7 @@ bench: deps node_modules/.installed $(VENV)/.bench-installed
 	$(MANAGE) evaluate_engine --images ../shared/data/images
 	@echo "=== Pipeline ==="
 	$(STACK_ENV) $(PY) scripts/bench_pipeline.py
+	$(STACK_ENV) $(PY) scripts/bench_face_store.py
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

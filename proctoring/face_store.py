@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -26,12 +27,28 @@ def _record(row: StoredFace) -> FaceRecord:
     )
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """A collection as this process last loaded it."""
+
+    version: int
+    records: list[FaceRecord]
+    matrix: np.ndarray
+    max_id: int
+
+
+def _stack(matrix: np.ndarray | None, rows: list[StoredFace]) -> np.ndarray:
+    vectors = [np.frombuffer(bytes(row.vector), dtype=np.float32) for row in rows]
+    parts = ([matrix] if matrix is not None else []) + ([np.stack(vectors)] if vectors else [])
+    return np.concatenate(parts) if parts else np.zeros((0, VECTOR_SIZE), dtype=np.float32)
+
+
 class DatabaseFaceStore:
     """Implements proctoring.analysis.store.FaceStore on StoredCollection/StoredFace."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[int, list[FaceRecord], np.ndarray]] = {}
+        self._cache: dict[str, _Loaded] = {}
 
     def create_collection(self, collection_id: str) -> None:
         try:
@@ -93,14 +110,23 @@ class DatabaseFaceStore:
             raise CollectionNotFound(collection_id)
         with self._lock:
             cached = self._cache.get(collection_id)
-            if cached and cached[0] == version:
-                return cached[1], cached[2]
-        records = [_record(row) for row in StoredFace.objects.filter(collection_id=collection_id).order_by("id")]
-        matrix = (np.stack([r.vector for r in records]) if records
-                  else np.zeros((0, VECTOR_SIZE), dtype=np.float32))
+        if cached and cached.version == version:
+            return cached.records, cached.matrix
+        faces = StoredFace.objects.filter(collection_id=collection_id).order_by("id")
+        loaded = None
+        if cached:
+            # Registrations only add rows: append them rather than reload 100,000 vectors.
+            added = list(faces.filter(id__gt=cached.max_id))
+            if faces.count() == len(cached.records) + len(added):
+                loaded = _Loaded(version, cached.records + [_record(row) for row in added],
+                                 _stack(cached.matrix, added), max([cached.max_id, *(r.pk for r in added)]))
+        if loaded is None:  # first use, or faces were deleted
+            rows = list(faces)
+            loaded = _Loaded(version, [_record(row) for row in rows], _stack(None, rows),
+                             rows[-1].pk if rows else 0)
         with self._lock:
-            self._cache[collection_id] = (version, records, matrix)
-        return records, matrix
+            self._cache[collection_id] = loaded
+        return loaded.records, loaded.matrix
 
     def search(self, collection_id: str, vector: np.ndarray, k: int) -> list[tuple[FaceRecord, float]]:
         records, matrix = self._matrix(collection_id)
