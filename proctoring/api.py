@@ -19,7 +19,7 @@ from accounts.errors import AppError
 from accounts.models import Role, User
 from exams.models import ExamSession
 from proctoring import checks, selectors, services
-from proctoring.images import decode_base64
+from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
 
 MAX_WAIT_SECONDS = 30.0
@@ -160,9 +160,10 @@ class ProcessView(TenantAPIView):
             raise AppError("'wait' must be a number of seconds.", code="invalid") from exc
 
     def _check_now(self, request: Request, image: bytes) -> Response:
-        if request.user.role not in STAFF and not request.user.is_superuser:
-            raise AppError("Students send frames with their exam session.", code="session_required")
-        services.check_image(image)
+        if request.user.role not in STAFF or request.user.institution_id is None:
+            raise AppError("Students send frames with their exam session; staff check frames against their "
+                           "institution's faces.", code="session_required")
+        check_image(image)
         try:
             _, outcome = services.analyze_image(institution_id=request.user.institution_id, image=image,
                                                 policy=checks.Policy())
