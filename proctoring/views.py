@@ -92,7 +92,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     width, left, row = 900, 150, 26
 
     def x(moment: Any) -> float:
-        return round(left + (width - left - 10) * max(0.0, (moment - start).total_seconds()) / span, 1)
+        return round(left + (width - left - 30) * max(0.0, (moment - start).total_seconds()) / span, 1)
 
     kinds = [kind for kind in IncidentKind.values if any(i.kind == kind for i in incidents)]
     rows = []
@@ -125,7 +125,9 @@ def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
     rows = _exam_rows(exam)
     incidents = list(Incident.objects.filter(session__exam=exam))
     counts = review.summary_counts(incidents)
-    by_kind = sorted(((IncidentKind(k).label, n) for k, n in counts["by_kind"].items()), key=lambda kv: -kv[1])
+    most = max(counts["by_kind"].values(), default=1)
+    by_kind = sorted(((IncidentKind(k).label, n, round(100 * n / most)) for k, n in counts["by_kind"].items()),
+                     key=lambda row: -row[1])
     return render(request, "reports/exam.html", {"exam": exam, "rows": rows, "counts": counts, "by_kind": by_kind,
                                                  "confirmed": sum(i.review_status == ReviewStatus.CONFIRMED
                                                                   for i in incidents)})
