@@ -190,3 +190,20 @@ def test_it_sets_up_dynamodb_tables_idempotently(dynamo: str) -> None:
     call_command("dynamodb_setup", stdout=second)
     assert "exists" in first.getvalue() and "created" not in second.getvalue()
     assert dynamodb.faces_table() in dynamodb.client().list_tables()["TableNames"]
+
+
+def test_it_registers_a_face_while_dynamodb_is_down_and_writes_it_later(
+    tenant_a: Tenant, dynamo: str, settings: Any
+) -> None:
+    from tests.dynalite import free_port
+
+    settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    dynamodb._client.cache_clear()
+    external_id = register(tenant_a, "signer1_a.jpg", "Sam Signer")  # still a 200
+    assert OutboxMessage.objects.get(sent_at__isnull=True).topic == "faces.put"
+
+    settings.DYNAMODB_ENDPOINT_URL = dynamo
+    dynamodb._client.cache_clear()
+    OutboxMessage.objects.update(next_attempt_at="2000-01-01T00:00:00Z")
+    assert outbox.relay() == {"sent": 1, "failed": 0}
+    assert dynamodb.get_face(external_id)["FullName"] == {"S": "Sam Signer"}
