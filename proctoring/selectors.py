@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from exams.models import Exam, ExamSession
 from exams.statuses import ACCEPTS_FRAMES
@@ -12,7 +12,14 @@ from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
 
 def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
-    sessions = list(ExamSession.objects.filter(exam=exam, status__in=ACCEPTS_FRAMES).select_related("student"))
+    """Running sessions with their latest analysed frame and open incidents (a fixed number of queries)."""
+    latest = (Frame.objects.filter(session=OuterRef("pk"), status=FrameStatus.DONE)
+              .order_by("-received_at").values("pk")[:1])
+    sessions = list(ExamSession.objects.filter(exam=exam, status__in=ACCEPTS_FRAMES)
+                    .select_related("student").annotate(latest_frame=Subquery(latest)))
+    frames = Frame.objects.filter(pk__in=[s.latest_frame for s in sessions if s.latest_frame]).only(
+        "pk", "received_at", "checks")
+    frame_of = {frame.pk: frame for frame in frames}
     open_incidents: dict[int, list[dict[str, Any]]] = {}
     for incident in Incident.objects.filter(session__in=sessions, is_open=True).order_by("started_at"):
         open_incidents.setdefault(incident.session_id, []).append(
@@ -20,12 +27,11 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
              "severity": incident.severity, "started_at": incident.started_at})
     result = []
     for session in sessions:
-        latest = (Frame.objects.filter(session=session, status=FrameStatus.DONE)
-                  .order_by("-received_at").only("pk", "received_at", "checks").first())
+        frame = frame_of.get(session.latest_frame)
         result.append({
             "session": session.pk, "student": str(session.student), "status": session.status,
-            "frame": latest.pk if latest else None, "frame_at": latest.received_at if latest else None,
-            "checks": latest.checks if latest else [], "incidents": open_incidents.get(session.pk, []),
+            "frame": frame.pk if frame else None, "frame_at": frame.received_at if frame else None,
+            "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
         })
     return result
 

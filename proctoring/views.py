@@ -109,12 +109,16 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
             "ticks": ticks, "axis": axis, "axis_y": frame_y + 30}
 
 
-def _exam_rows(exam: Exam) -> list[dict[str, Any]]:
+def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:
+    """One row per session: risk, incident counts and score (incidents fetched once for the exam)."""
+    by_session: dict[int, list[Incident]] = {}
+    for incident in incidents:
+        by_session.setdefault(incident.session_id, []).append(incident)
     rows = []
     for session in ExamSession.objects.filter(exam=exam).select_related("student"):
-        report = _session_report(session)
-        rows.append({"session": session, "risk": report["risk"], "counts": report["counts"],
-                     "incidents": len(report["incidents"]), "score": report["score"]})
+        own = by_session.get(session.pk, [])
+        rows.append({"session": session, "risk": review.risk(own)[0], "counts": review.summary_counts(own),
+                     "incidents": len(own), "score": score(session)})
     return sorted(rows, key=lambda row: -row["risk"])
 
 
@@ -122,8 +126,8 @@ def _exam_rows(exam: Exam) -> list[dict[str, Any]]:
 @role_required(*STAFF)
 def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
     exam = get_object_or_404(Exam.objects.all(), pk=pk)
-    rows = _exam_rows(exam)
     incidents = list(Incident.objects.filter(session__exam=exam))
+    rows = _exam_rows(exam, incidents)
     counts = review.summary_counts(incidents)
     most = max(counts["by_kind"].values(), default=1)
     by_kind = sorted(((IncidentKind(k).label, n, round(100 * n / most)) for k, n in counts["by_kind"].items()),
@@ -143,7 +147,7 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     kinds = IncidentKind.values
     writer.writerow(["session", "student", "email", "student_number", "status", "risk", "incidents", "reviewed",
                      "open", "score", "max_score", *kinds])
-    for row in _exam_rows(exam):
+    for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
         session, counts = row["session"], row["counts"]
         writer.writerow([session.pk, session.student.full_name, session.student.email,
                          session.student.student_number, session.status, row["risk"], row["incidents"],
