@@ -174,14 +174,14 @@ def test_it_refuses_blurred_faces_under_a_high_quality_filter(
 
 
 def test_it_names_rekognition_reasons_for_unindexed_faces() -> None:
-    from proctoring.analysis import local
     from proctoring.analysis.imaging import decode
+    from proctoring.analysis.local import quality
 
     frame = decode(SIGNER1_A, "IndexFaces")
     (face,) = faces.detect(frame.bgr)
     detail = faces.face_detail(face, frame.bgr)
-    tiny = local.QualityBar(1000, 101, 0, 0, 0, 0.99)
-    reasons = local._quality_reasons(face, detail, frame, tiny)
+    tiny = quality.QualityBar(1000, 101, 0, 0, 0, 0.99)
+    reasons = quality.quality_reasons(face, detail, frame, tiny)
     assert set(reasons) == {"LOW_CONFIDENCE", "SMALL_BOUNDING_BOX", "LOW_SHARPNESS", "EXTREME_POSE"}
 
 
@@ -219,11 +219,11 @@ def test_it_validates_parameters_as_the_real_client_does(engine: LocalEngine) ->
 def test_it_analyzes_the_same_when_passes_run_in_sequence(
     engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from proctoring.analysis import local
+    from proctoring.analysis.local import combined
 
-    monkeypatch.setattr(local, "thread_count", lambda: 1024)  # models would use every core
+    monkeypatch.setattr(combined, "thread_count", lambda: 1024)  # models would use every core
     sequential = LocalEngine(store=engine.store)
-    assert isinstance(sequential._pool, local._InlineExecutor)
+    assert isinstance(sequential._pool, combined.InlineExecutor)
     expected = engine.analyze(Image=DESK)
     assert sequential.analyze(Image=DESK) == expected
 

@@ -1,0 +1,174 @@
+"""The combined analysis: labels, faces, the largest face's matches and moderation labels
+from one decode, with the heavy models on helper threads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from .. import faces as face_ops
+from .. import moderation, nanodet, objects
+from ..imaging import Frame, decode
+from ..models import thread_count
+from ..store import CollectionNotFound, FaceStore
+from .quality import clear as clear_of
+from .shapes import face_answer, not_found, validate
+
+DEFAULT_MIN_CONFIDENCE = 55.0  # Rekognition's DetectLabels default
+ANALYZE_MATCH_THRESHOLD = 90.0  # a strict identity check: cosine ~0.45 (faces.similarity)
+T = TypeVar("T")
+
+
+class CombinedAnalysis:
+    """``analyze`` and the machinery it shares with the single operations (mixed into the engine)."""
+
+    store: FaceStore
+    work_side: int
+    _pool: ThreadPoolExecutor | InlineExecutor
+    _pid: int
+
+    def analyze(
+        self,
+        *,
+        Image: dict,
+        CollectionId: str | None = None,
+        MinConfidence: float | None = None,
+        FaceMatchThreshold: float | None = None,
+    ) -> dict:
+        """Labels, FaceDetails, FaceMatches (largest face) and ModerationLabels from one decode.
+
+        MinConfidence applies to labels and moderation labels (default 55). FaceMatches is empty
+        when there is no face or no CollectionId. YOLO, and NanoDet with open_nsfw, run on
+        two helper threads while faces are detected and embedded here.
+        """
+        operation = "Analyze"
+        validate("DetectLabels", {"Image": Image, "MinConfidence": MinConfidence})
+        if CollectionId is not None:
+            validate("SearchFacesByImage", {
+                "CollectionId": CollectionId, "Image": Image,
+                "FaceMatchThreshold": FaceMatchThreshold,
+            })
+            if not self.store.collection_exists(CollectionId):
+                raise not_found(CollectionId, operation)
+        frame = decode(Image, operation, self.work_side)
+        minimum = DEFAULT_MIN_CONFIDENCE if MinConfidence is None else MinConfidence
+        threshold = ANALYZE_MATCH_THRESHOLD if FaceMatchThreshold is None else FaceMatchThreshold
+        first = self._executor().submit(objects.detect, frame.bgr)
+        second = self._executor().submit(nanodet_and_unsafe, frame.bgr)
+        found = face_ops.detect(frame.bgr)
+        clear = clear_of(found, frame)
+        details = [face_ops.face_detail(f, frame.bgr) for f in clear]
+        matches: list[dict] = []
+        if clear and CollectionId is not None:
+            matches = self._matches(CollectionId, frame, clear[0], threshold, None, operation)
+        extra, probability = second.result()
+        detections = nanodet.merge(first.result(), extra)
+        return {
+            "Labels": labels(frame, detections, found, minimum, None),
+            "FaceDetails": details,
+            "FaceMatches": matches,
+            "ModerationLabels": moderation.moderation_labels(probability, minimum),
+        }
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _matches(
+        self,
+        collection_id: str,
+        frame: Frame,
+        face: face_ops.Face,
+        threshold: float,
+        max_faces: int | None,
+        operation: str,
+    ) -> list[dict]:
+        vector = face_ops.embed(frame.bgr, face)
+        try:
+            hits = self.store.search(collection_id, vector, max_faces or 80)
+        except CollectionNotFound:
+            raise not_found(collection_id, operation) from None
+        matches = []
+        for record, cosine in hits:
+            score = face_ops.similarity(cosine)
+            if score >= threshold:
+                matches.append({"Similarity": score, "Face": face_answer(record, with_version=False)})
+        return matches
+
+    def _new_pool(self) -> ThreadPoolExecutor | InlineExecutor:
+        # analyze runs YOLO on one helper, NanoDet + open_nsfw on another, faces here; only
+        # when the models' own thread pools leave cores for that (else it oversubscribes).
+        if thread_count() * 2 <= (os.cpu_count() or 1):
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix="analysis")
+        return InlineExecutor()
+
+    def _executor(self) -> ThreadPoolExecutor | InlineExecutor:
+        # A forked worker (Celery prefork) inherits the pool object but not its threads, and
+        # would wait forever on it: give each process its own.
+        if os.getpid() != self._pid:
+            self._pool, self._pid = self._new_pool(), os.getpid()
+        return self._pool
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+
+class InlineExecutor:
+    """Runs submitted work at once in the caller: the sequential fallback of ``analyze``."""
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # noqa: BLE001 - re-raised by result(), as from a pool
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def nanodet_and_unsafe(bgr: np.ndarray) -> tuple[list[objects.Detection], float]:
+    return nanodet.detect(bgr), moderation.unsafe_probability(bgr)
+
+
+
+def labels(
+    frame: Frame,
+    detections: list[objects.Detection],
+    found: list[face_ops.Face],
+    minimum: float,
+    max_labels: int | None,
+) -> list[dict]:
+    return objects.labels(
+        detections + people_from_faces(detections, found), frame.bgr, minimum, max_labels
+    )
+
+
+def people_from_faces(
+    detections: list[objects.Detection], found: list[face_ops.Face]
+) -> list[objects.Detection]:
+    """A confident face that no person box contains is a person YOLO missed (close-ups, crops,
+    profiles at the frame edge). Any such face counts, clear or not: a face in profile or
+    in the background is still somebody in the room.
+
+    The synthetic Person instance spans the face widened to head-and-shoulders.
+    """
+    clear = [f for f in found if f.score >= face_ops.PERSON_FACE_SCORE]
+    people = [
+        d for d in detections
+        if d.coco == "person" and d.score >= objects.label_info("person").floor
+    ]
+    extra = []
+    for face in clear:
+        x, y, w, h = face.box
+        cx, cy = x + w / 2, y + h / 2
+        if any(px <= cx <= px + pw and py <= cy <= py + ph for px, py, pw, ph in (p.box for p in people)):
+            continue
+        box = (x - w, y - 0.5 * h, 3 * w, 3 * h)
+        extra.append(objects.Detection("person", face.score, box))
+    return extra
+
