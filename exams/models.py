@@ -9,13 +9,9 @@ from django.db import models
 
 from accounts.tenancy import TenantOwned
 from exams import policy
-from exams.statuses import SessionStatus
+from exams.statuses import ExamStatus, SessionStatus
 
-
-class ExamStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+__all__ = ["Answer", "AuditEvent", "Exam", "ExamSession", "ExamStatus", "Question", "QuestionKind"]
 
 
 class Exam(TenantOwned):

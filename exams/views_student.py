@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
 from accounts.errors import AppError
 from accounts.models import Role
 from exams import taking
+from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
 from exams.statuses import SessionStatus
 from proctoring.models import FaceRegistration
@@ -24,8 +25,7 @@ STEP_OF_STATUS = {
 
 
 def _own_session(request: HttpRequest, pk: int) -> ExamSession:
-    sessions = ExamSession.objects.select_related("exam", "exam__institution")
-    return get_object_or_404(sessions, pk=pk, student=request.user)
+    return access_session_by_id(actor=request.user, session_id=pk)  # another's session: the same 404
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
