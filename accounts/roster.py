@@ -184,7 +184,7 @@ def institution_settings_update(
     *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str
 ) -> Institution:
     """Save retention and consent text; a changed consent text is a new consent version."""
-    from exams.services import audit
+    from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
     consent_text = consent_text.strip()

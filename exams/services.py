@@ -8,10 +8,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit
 from accounts.errors import AppError, Conflict
 from accounts.models import Role, User
 from exams import policy
-from exams.models import AuditEvent, Exam, ExamSession
+from exams.models import Exam, ExamSession
 from exams.statuses import FINISHED, TRANSITIONS, SessionStatus
 
 
@@ -79,13 +80,6 @@ def exam_update(
 
 def exam_delete(*, exam: Exam) -> None:
     exam.delete()
-
-
-def audit(*, institution_id: int, actor: User | None, action: str, target: Any, data: dict[str, Any]) -> None:
-    AuditEvent.objects.create(
-        institution_id=institution_id, actor=actor, action=action,
-        target_type=type(target).__name__, target_id=str(target.pk), data=data,
-    )
 
 
 def session_create(*, exam: Exam, student: User) -> ExamSession:
