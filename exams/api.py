@@ -185,23 +185,3 @@ class AnswerView(TenantAPIView):
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
                                     value=data.validated_data["value"])
         return Response({"question": answer.question_id, "saved_at": answer.updated_at})
-
-
-class EventView(TenantAPIView):
-    """A browser event of the caller's running session (tab hidden, copy/paste, …)."""
-
-    allowed_roles = (Role.STUDENT,)
-
-    class Input(StrictSerializer):
-        kind = serializers.CharField(max_length=32)
-        detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-    @extend_schema(request=Input, responses={201: {"type": "object"}})
-    def post(self, request: Request, pk: int) -> Response:
-        from proctoring.review import browser_event
-
-        session = access_session_by_id(actor=request.user, session_id=pk)
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        incident = browser_event(session=session, student=request.user, **data.validated_data)
-        return created({"incident": incident.pk, "kind": incident.kind})

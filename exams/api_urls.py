@@ -12,5 +12,4 @@ urlpatterns = [
     path("sessions/<int:pk>/", api.SessionDetailView.as_view(), name="api-session-detail"),
     path("sessions/<int:pk>/transition", api.SessionTransitionView.as_view(), name="api-session-transition"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),
-    path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
 ]

@@ -15,7 +15,6 @@ from exams import taking
 from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
 from exams.statuses import SessionStatus
-from proctoring.models import FaceRegistration
 
 STEP_OF_STATUS = {
     SessionStatus.SCHEDULED: "session-consent",
@@ -70,7 +69,7 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             return redirect("session-exam", pk=session.pk)
-    has_face = FaceRegistration.objects.filter(student=request.user).exists()
+    has_face = request.user.face_registrations.exists()  # proctoring's relation, without importing it
     needs_identity = "Person Recognition" in session.exam.checks_enabled
     return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
                                                    "needs_identity": needs_identity})

@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_base import TenantAPIView, paginated
+from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
 from exams.access import access_exam_by_id, access_session_by_id
@@ -21,6 +21,7 @@ from proctoring import checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
+from proctoring.review import browser_event
 
 MAX_WAIT_SECONDS = 30.0
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -238,3 +239,21 @@ class LiveView(TenantAPIView):
     def get(self, request: Request, pk: int) -> Response:
         exam = access_exam_by_id(actor=request.user, exam_id=pk)
         return Response({"exam": exam.pk, "sessions": selectors.live_sessions(exam=exam)})
+
+
+class EventView(TenantAPIView):
+    """A browser event of the caller's running session (tab hidden, copy/paste, …)."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Input(StrictSerializer):
+        kind = serializers.CharField(max_length=32)
+        detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=Input, responses={201: {"type": "object"}})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = browser_event(session=session, student=request.user, **data.validated_data)
+        return created({"incident": incident.pk, "kind": incident.kind})
