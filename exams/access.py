@@ -27,7 +27,7 @@ def sessions_for(*, actor: User) -> QuerySet[ExamSession]:
 
 
 def access_session_by_id(*, actor: User, session_id: int, for_update: bool = False) -> ExamSession:
-    sessions = sessions_for(actor=actor).select_related("exam", "exam__institution")
+    sessions = sessions_for(actor=actor).select_related("exam", "exam__institution", "student")
     if for_update:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=session_id).first()

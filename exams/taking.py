@@ -9,8 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import AppError, Conflict, NotFound
+from accounts.errors import AppError, Conflict
 from accounts.models import User
+from exams.access import access_session_by_id
 from exams.identity import IdentityCheck, latest_identity_check
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
 from exams.policy import CHECK_PERSON_RECOGNITION
@@ -98,11 +99,8 @@ def session_begin(*, session: ExamSession, student: User) -> ExamSession:
 
 
 def _own_locked(*, session_id: int, student: User) -> ExamSession:
-    session = (ExamSession.objects.select_for_update(of=("self",)).select_related("exam", "exam__institution")
-               .filter(pk=session_id, student_id=student.pk).first())
-    if session is None:
-        raise NotFound("Not found.")
-    return session
+    """The student's own session, row-locked until the transaction ends (another's: the same 404)."""
+    return access_session_by_id(actor=student, session_id=session_id, for_update=True)
 
 
 def expire_if_due(session: ExamSession) -> ExamSession:

@@ -30,6 +30,8 @@ def _own_session(request: HttpRequest, pk: int) -> ExamSession:
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
     """Redirect to the step the session is at, when it is not this one."""
     expected = STEP_OF_STATUS.get(session.status, "session-done")
+    if expected == "session-check" and not taking.consent_is_current(session):
+        expected = "session-consent"  # the institution changed its consent text since: consent again first
     return None if expected == step else redirect(expected, pk=session.pk)
 
 

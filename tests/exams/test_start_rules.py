@@ -181,3 +181,16 @@ def test_it_answers_the_same_404_for_another_students_session(tenant_a: Tenant) 
     missing = api_client_for(other).post("/api/v1/sessions/999999/transition", {"to": "in_progress"}, format="json")
     assert response.status_code == missing.status_code == 404 and response.json() == missing.json()
     assert page_client_for(other).get(f"/sessions/{tenant_a.session.pk}/exam").status_code == 404
+
+
+def test_it_asks_for_consent_again_when_the_consent_text_changed_during_the_checks(tenant_a: Tenant) -> None:
+    ready(tenant_a)
+    tenant_a.institution.consent_version += 1
+    tenant_a.institution.save()
+    client = page_client_for(tenant_a.student)
+    response = client.get(f"/sessions/{tenant_a.session.pk}/check")
+    assert response.status_code == 302 and response["Location"] == f"/sessions/{tenant_a.session.pk}/consent"
+    assert client.post(f"/sessions/{tenant_a.session.pk}/consent", {"agree": "yes"}).status_code == 302
+    session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
+    assert session.consent_version == 2 and session.status == "checking"
+    assert start(tenant_a).status_code == 200
