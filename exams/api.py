@@ -77,16 +77,17 @@ class ExamDetailView(ExamAPIView):
         return Response(status=204)
 
 
+class ExamStatusInput(StrictSerializer):
+    to = serializers.ChoiceField(choices=ExamStatus.choices)
+
+
 class ExamStatusView(ExamAPIView):
     """Publish, unpublish or archive an exam (admins): the publishing rules, a row lock, an audit event."""
 
-    class Input(StrictSerializer):
-        to = serializers.ChoiceField(choices=ExamStatus.choices)
-
-    @extend_schema(request=Input, responses={200: ExamOutput})
+    @extend_schema(request=ExamStatusInput, responses={200: ExamOutput})
     def post(self, request: Request, pk: int) -> Response:
         exam = access_exam_by_id(actor=request.user, exam_id=pk)
-        data = self.Input(data=request.data)
+        data = ExamStatusInput(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(ExamOutput(authoring.exam_set_status(exam_id=exam.pk, to=data.validated_data["to"],
                                                              actor=request.user)).data)
