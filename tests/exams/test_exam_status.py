@@ -72,3 +72,15 @@ def test_it_publishes_from_the_admin_site_only_through_the_rules(tenant_a: Tenan
     assert status_of(tenant_a.exam) == "published"
     with tenancy.tenant_scope(tenant_a.institution):
         assert AuditEvent.objects.filter(action="exam.status", actor=tenant_a.admin).count() == 1
+
+
+def test_it_takes_no_status_through_the_exam_services(tenant_a: Tenant) -> None:
+    from exams import services
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        with pytest.raises(TypeError):
+            services.exam_update(exam=tenant_a.exam, status="published")  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            services.exam_create(actor=tenant_a.admin, title="x", status="published")  # type: ignore[call-arg]
+        exam = services.exam_update(exam=tenant_a.exam, title="Renamed", capture_interval_seconds=10)
+    assert (exam.title, exam.capture_interval_seconds, exam.status) == ("Renamed", 10, "draft")
