@@ -11,13 +11,14 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.errors import AppError
 from accounts.models import Institution, Role, User
+from accounts.selectors import has_reference_face
 from accounts.services import user_create
 
 MAX_IMPORT_BYTES = 1024 * 1024
@@ -30,11 +31,8 @@ IMPORT_COLUMNS = ("email", "name", "student_number")
 
 def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[User]:
     """The institution's students, each with ``has_face`` (a reference face is registered)."""
-    from proctoring.models import FaceRegistration
-
-    students = User.objects.in_scope().filter(role=Role.STUDENT).annotate(
-        has_face=Exists(FaceRegistration.objects.filter(student=OuterRef("pk")))
-    ).order_by("full_name", "email")
+    students = (User.objects.in_scope().filter(role=Role.STUDENT).annotate(has_face=has_reference_face())
+                .order_by("full_name", "email"))
     if search:
         students = students.filter(
             Q(full_name__icontains=search) | Q(email__icontains=search) | Q(student_number__icontains=search)
@@ -184,7 +182,7 @@ def institution_settings_update(
     *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str
 ) -> Institution:
     """Save retention and consent text; a changed consent text is a new consent version."""
-    from exams.services import audit
+    from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
     consent_text = consent_text.strip()
