@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError
 from accounts.models import Institution, Role, User
 from accounts.services import user_create
@@ -51,6 +52,30 @@ def person_add(
         raise AppError("Only students and proctors are added here.", code="invalid_role")
     return user_create(institution=institution, email=email, role=role, full_name=full_name.strip(),
                        student_number=student_number.strip(), password=password or None)
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: User | None) -> None:
+    """Delete a person with their sessions, erasing their biometric data everywhere (accounts.deletion).
+
+    The audit event keeps the id and role only: the person's name and email go with them.
+    """
+    if actor is not None and user.pk == actor.pk:
+        raise AppError("You cannot delete your own account.", code="self_deletion")
+    erase_dependents(Erasure(user_ids=(user.pk,)))
+    if user.institution_id is not None:
+        from exams.services import audit
+
+        audit(institution_id=user.institution_id, actor=actor, action="user.delete", target=user,
+              data={"role": user.role})
+    user.delete()
+
+
+@transaction.atomic
+def institution_delete(*, institution: Institution) -> None:
+    """Delete a tenant with everything it owns, erasing all its biometric data everywhere."""
+    erase_dependents(Erasure(institution_id=institution.pk))
+    institution.delete()
 
 
 # --- invite links ----------------------------------------------------------------------------------

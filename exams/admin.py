@@ -1,12 +1,21 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from accounts.admin import ScopedAdmin, institution_admin_site
+from django.contrib import admin
+from django.http import HttpRequest
+
+from accounts.admin import DeletesThroughService, ScopedAdmin, institution_admin_site
+from exams import services
 from exams.models import Exam
 
 
-class ExamAdmin(ScopedAdmin):
+class ExamDeletes(DeletesThroughService):
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        services.exam_delete(exam=obj, actor=request.user)
+
+
+class ExamAdmin(ExamDeletes, ScopedAdmin):
     list_display = ["title", "status", "opens_at", "closes_at", "duration_minutes"]
     list_filter = ["status"]
     search_fields = ["title"]
@@ -22,6 +31,6 @@ institution_admin_site.register(Exam, ExamAdmin)
 
 
 @admin.register(Exam)
-class PlatformExamAdmin(admin.ModelAdmin):
+class PlatformExamAdmin(ExamDeletes):
     list_display = ["title", "institution", "status"]
     list_filter = ["institution", "status"]

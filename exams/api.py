@@ -64,7 +64,7 @@ class ExamDetailView(ExamAPIView):
         return Response(ExamOutput(services.exam_update(exam=exam, **data.validated_data)).data)
 
     def delete(self, request: Request, pk: int) -> Response:
-        services.exam_delete(exam=get_object_or_404(Exam.objects.all(), pk=pk))
+        services.exam_delete(exam=get_object_or_404(Exam.objects.all(), pk=pk), actor=request.user)
         return Response(status=204)
 
 
@@ -123,6 +123,14 @@ class SessionDetailView(TenantAPIView):
     @extend_schema(responses={200: SessionOutput})
     def get(self, request: Request, pk: int) -> Response:
         return Response(SessionOutput(_session_for(request, pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        """Admins delete a session; its frames, incidents and their files are erased everywhere."""
+        if request.user.role != Role.ADMIN and not request.user.is_superuser:
+            raise AppError("Only admins can delete a session.", code="forbidden", status_code=403)
+        services.session_delete(session=get_object_or_404(ExamSession.objects.all(), pk=pk), actor=request.user)
+        return Response(status=204)
 
 
 class SessionTransitionView(TenantAPIView):

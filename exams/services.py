@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError, Conflict
 from accounts.models import Role, User
 from exams.models import AuditEvent, Exam, ExamSession
@@ -33,8 +34,22 @@ def exam_update(*, exam: Exam, **fields: Any) -> Exam:
     return exam
 
 
-def exam_delete(*, exam: Exam) -> None:
+@transaction.atomic
+def exam_delete(*, exam: Exam, actor: User | None) -> None:
+    """Delete an exam with its sessions, erasing their biometric data everywhere (accounts.deletion)."""
+    erase_dependents(Erasure(exam_ids=(exam.pk,)))
+    audit(institution_id=exam.institution_id, actor=actor, action="exam.delete", target=exam,
+          data={"sessions": exam.sessions.count()})
     exam.delete()
+
+
+@transaction.atomic
+def session_delete(*, session: ExamSession, actor: User | None) -> None:
+    """Delete a session (answers, frames, incidents), erasing its biometric data everywhere."""
+    erase_dependents(Erasure(session_ids=(session.pk,)))
+    audit(institution_id=session.institution_id, actor=actor, action="session.delete", target=session,
+          data={"exam": session.exam_id, "student": session.student_id})
+    session.delete()
 
 
 def audit(*, institution_id: int, actor: User | None, action: str, target: Any, data: dict[str, Any]) -> None:

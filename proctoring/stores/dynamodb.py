@@ -116,6 +116,12 @@ def put_incident(payload: dict[str, Any]) -> None:
             raise  # the same or a newer version is there already: done
 
 
+def delete_incident(payload: dict[str, Any]) -> None:
+    """Erase an incident of a deleted session (proctoring.erasure); already gone is done too."""
+    client().delete_item(TableName=incidents_table(), Key=incident_key(
+        payload["institution_id"], payload["session_id"], payload["started_at"], payload["id"]))
+
+
 def incidents_of_session(institution_id: int, session_id: int) -> list[dict[str, Any]]:
     response = client().query(
         TableName=incidents_table(), KeyConditionExpression="pk = :pk",
@@ -129,4 +135,5 @@ def get_face(external_image_id: str) -> dict[str, Any] | None:
     return response.get("Item")
 
 
-SENDERS = {"faces.put": put_face, "faces.delete": delete_face, "incidents.put": put_incident}
+SENDERS = {"faces.put": put_face, "faces.delete": delete_face, "incidents.put": put_incident,
+           "incidents.delete": delete_incident}

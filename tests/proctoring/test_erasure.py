@@ -1,0 +1,210 @@
+"""Deleting a student, an exam, a session or an institution erases its biometric data in every store:
+database rows, files on disk, the engine's face collection and DynamoDB (a real dynalite)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from accounts import roster, tenancy
+from accounts.models import Institution, User
+from exams import services as exam_services
+from exams.models import AuditEvent, Exam, ExamSession
+from proctoring.models import FaceRegistration, Frame, Incident, StoredCollection, StoredFace
+from proctoring.services import collection_id_for
+from proctoring.stores import dynamodb
+from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
+from tests.proctoring.conftest import start_session
+from tests.proctoring.test_pipeline import process, register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@dataclass
+class Trail:
+    """What one proctored sitting leaves behind in every store."""
+
+    institution_id: int
+    session_id: int
+    external_id: str
+    face_id: str
+    files: list[Path]
+
+
+def leave_a_trail(tenant: Tenant) -> Trail:
+    """A registered reference face, a session whose frames opened an incident, all mirrored."""
+    external_id = register(tenant, "signer1_a.jpg", "Sam Signer", student=tenant.student)
+    session = start_session(tenant, debounce_frames=1)
+    assert process(tenant, "two_signers.jpg", session=session, user=tenant.student).status_code == 200
+    with tenancy.tenant_scope(tenant.institution):
+        face = FaceRegistration.objects.get(external_image_id=external_id)
+        frames = list(Frame.objects.filter(session=session))
+        incidents = list(Incident.objects.filter(session=session))
+    assert all(i.details["findings"]["FaceDetails"] for i in incidents)  # findings copied into incidents
+    files = [Path(face.image.path), *(Path(f.image.path) for f in frames)]
+    trail = Trail(tenant.institution.pk, session.pk, external_id, face.face_id, files)
+    assert _stores(trail) == EVERYTHING
+    return trail
+
+
+def _stores(trail: Trail) -> dict[str, int]:
+    """How much of the trail each store still holds."""
+    with tenancy.tenant_scope(None):
+        return {
+            "face rows": FaceRegistration.objects.filter(external_image_id=trail.external_id).count(),
+            "engine faces": StoredFace.objects.filter(face_id=trail.face_id).count(),
+            "frame rows": Frame.objects.filter(session_id=trail.session_id).count(),
+            "incident rows": Incident.objects.filter(session_id=trail.session_id).count(),
+            "files": sum(path.exists() for path in trail.files),
+            "dynamodb faces": int(dynamodb.get_face(trail.external_id) is not None),
+            "dynamodb incidents": len(dynamodb.incidents_of_session(trail.institution_id, trail.session_id)),
+        }
+
+
+# Two people in one frame open two incidents: several faces, several people.
+EVERYTHING = {"face rows": 1, "engine faces": 1, "frame rows": 1, "incident rows": 2, "files": 2,
+              "dynamodb faces": 1, "dynamodb incidents": 2}
+NOTHING = {"face rows": 0, "engine faces": 0, "frame rows": 0, "incident rows": 0, "files": 0,
+           "dynamodb faces": 0, "dynamodb incidents": 0}
+# An exam or a session belongs to the student's sittings, not to the student: the face stays.
+ONLY_THE_FACE = {**NOTHING, "face rows": 1, "engine faces": 1, "files": 1, "dynamodb faces": 1}
+
+
+def test_it_erases_a_student_everywhere_through_the_api(tenant_a: Tenant, tenant_b: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    other = leave_a_trail(tenant_b)
+    fixture_frame = Path(tenant_a.frame.image.path)  # the fixture's own session of the same student
+
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/users/{tenant_a.student.pk}/")
+
+    assert response.status_code == 204, response.content
+    assert _stores(trail) == NOTHING
+    assert not fixture_frame.exists()
+    assert not User.objects.filter(pk=tenant_a.student.pk).exists()
+    assert _stores(other) == EVERYTHING  # another institution's student keeps everything
+
+
+def test_it_answers_404_for_another_institutions_student_and_erases_nothing(
+    tenant_a: Tenant, tenant_b: Tenant, dynamo: str
+) -> None:
+    trail = leave_a_trail(tenant_b)
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/users/{tenant_b.student.pk}/")
+    assert response.status_code == 404
+    assert _stores(trail) == EVERYTHING
+
+
+def test_it_refuses_to_let_an_admin_delete_themselves(tenant_a: Tenant) -> None:
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/users/{tenant_a.admin.pk}/")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "self_deletion"
+    assert User.objects.filter(pk=tenant_a.admin.pk).exists()
+
+
+def test_it_erases_an_exam_everywhere_through_the_api(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.get(pk=trail.session_id).exam_id
+
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/exams/{exam_id}/")
+
+    assert response.status_code == 204, response.content
+    assert _stores(trail) == ONLY_THE_FACE
+    with tenancy.tenant_scope(None):
+        assert not Exam.objects.filter(pk=exam_id).exists()
+        assert AuditEvent.objects.filter(action="exam.delete", target_id=str(exam_id), actor=tenant_a.admin).exists()
+
+
+def test_it_erases_a_session_everywhere_through_the_api(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+
+    assert api_client_for(tenant_a.student).delete(f"/api/v1/sessions/{trail.session_id}/").status_code == 403
+    assert api_client_for(tenant_a.proctor).delete(f"/api/v1/sessions/{trail.session_id}/").status_code == 403
+    assert _stores(trail)["frame rows"] == 1
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/sessions/{trail.session_id}/")
+
+    assert response.status_code == 204, response.content
+    assert _stores(trail) == ONLY_THE_FACE
+    with tenancy.tenant_scope(None):
+        assert AuditEvent.objects.filter(action="session.delete", target_id=str(trail.session_id)).exists()
+
+
+def test_it_erases_a_student_deleted_in_the_manage_admin(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    response = page_client_for(tenant_a.admin).post(
+        f"/manage/accounts/user/{tenant_a.student.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == NOTHING
+
+
+def test_it_erases_students_deleted_by_the_manage_admins_bulk_action(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    response = page_client_for(tenant_a.admin).post("/manage/accounts/user/", {
+        "action": "delete_selected", "_selected_action": [tenant_a.student.pk], "post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == NOTHING
+
+
+def test_it_erases_an_exam_deleted_in_the_manage_admin(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.get(pk=trail.session_id).exam_id
+    response = page_client_for(tenant_a.admin).post(f"/manage/exams/exam/{exam_id}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == ONLY_THE_FACE
+
+
+def test_it_erases_exams_deleted_by_the_manage_admins_bulk_action(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.get(pk=trail.session_id).exam_id
+    response = page_client_for(tenant_a.admin).post("/manage/exams/exam/", {
+        "action": "delete_selected", "_selected_action": [exam_id], "post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == ONLY_THE_FACE
+
+
+def test_it_erases_a_student_deleted_in_the_platform_admin(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    superuser = User.objects.create_superuser("root@platform.test", PASSWORD)
+    response = page_client_for(superuser).post(f"/platform/accounts/user/{tenant_a.student.pk}/delete/",
+                                               {"post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == NOTHING
+
+
+def test_it_erases_an_institution_deleted_in_the_platform_admin(
+    tenant_a: Tenant, tenant_b: Tenant, dynamo: str
+) -> None:
+    trail = leave_a_trail(tenant_a)
+    other = leave_a_trail(tenant_b)
+    superuser = User.objects.create_superuser("root@platform.test", PASSWORD)
+    response = page_client_for(superuser).post(
+        f"/platform/accounts/institution/{tenant_a.institution.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content
+    assert _stores(trail) == NOTHING
+    assert not Institution.objects.filter(pk=tenant_a.institution.pk).exists()
+    assert not StoredCollection.objects.filter(collection_id=collection_id_for(tenant_a.institution.pk)).exists()
+    assert _stores(other) == EVERYTHING
+
+
+def test_it_keeps_every_store_when_the_delete_rolls_back(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    before = _stores(trail)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), tenancy.tenant_scope(tenant_a.institution), transaction.atomic():
+        roster.user_delete(user=tenant_a.student, actor=tenant_a.admin)
+        raise Abort  # files are removed on commit, never before
+
+    assert _stores(trail) == before
+
+
+def test_it_erases_a_session_through_the_service(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_delete(session=ExamSession.objects.get(pk=trail.session_id), actor=None)
+    assert _stores(trail) == ONLY_THE_FACE
