@@ -206,9 +206,12 @@ def _validate(rows: list[ImportRow]) -> None:
 
 @transaction.atomic
 def institution_settings_update(
-    *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str
+    *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str,
+    face_retention_days: int | None = None,
 ) -> Institution:
-    """Save retention and consent text; a changed consent text is a new consent version."""
+    """Save retention and consent text; a changed consent text is a new consent version.
+
+    ``face_retention_days``: None keeps the current one."""
     from exams.services import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
@@ -217,12 +220,16 @@ def institution_settings_update(
     if frame_retention_days != institution.frame_retention_days:
         changed["frame_retention_days"] = [institution.frame_retention_days, frame_retention_days]
         institution.frame_retention_days = frame_retention_days
+    if face_retention_days is not None and face_retention_days != institution.face_retention_days:
+        changed["face_retention_days"] = [institution.face_retention_days, face_retention_days]
+        institution.face_retention_days = face_retention_days
     if consent_text != institution.consent_text.strip():
         institution.consent_text = consent_text
         institution.consent_version += 1
         changed["consent_version"] = [institution.consent_version - 1, institution.consent_version]
     if changed:
-        institution.save(update_fields=["frame_retention_days", "consent_text", "consent_version"])
+        institution.save(update_fields=["frame_retention_days", "face_retention_days", "consent_text",
+                                        "consent_version"])
         audit(institution_id=institution.pk, actor=actor, action="institution.settings", target=institution,
               data=changed)
     return institution

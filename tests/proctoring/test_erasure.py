@@ -4,16 +4,29 @@ database rows, files on disk, the engine's face collection and DynamoDB (a real 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from accounts import roster, tenancy
 from accounts.models import Institution, User
 from exams import services as exam_services
 from exams.models import AuditEvent, Exam, ExamSession
-from proctoring.models import FaceRegistration, Frame, Incident, StoredCollection, StoredFace
+from proctoring import retention
+from proctoring.models import (
+    FaceRegistration,
+    Frame,
+    Incident,
+    PurgeRecord,
+    ReviewStatus,
+    StoredCollection,
+    StoredFace,
+)
 from proctoring.services import collection_id_for
 from proctoring.stores import dynamodb
 from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
@@ -208,3 +221,111 @@ def test_it_erases_a_session_through_the_service(tenant_a: Tenant, dynamo: str) 
     with tenancy.tenant_scope(tenant_a.institution):
         exam_services.session_delete(session=ExamSession.objects.get(pk=trail.session_id), actor=None)
     assert _stores(trail) == ONLY_THE_FACE
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+FINDINGS = {"FaceDetails": [{"BoundingBox": {"Left": 0.1, "Top": 0.1, "Width": 0.3, "Height": 0.4},
+                             "Landmarks": [{"Type": "eyeLeft", "X": 0.2, "Y": 0.2}]}]}
+CHECKS = [{"TestName": "Person Recognition", "Success": False, "Details": "Someone Else"},
+          {"TestName": "Face Detection", "Success": True, "Details": "1"}]
+
+
+def _evidence(tenant: Tenant, *, days: int, review_status: str) -> tuple[Frame, Incident]:
+    """A frame with the engine's findings, ``days`` old, and an incident that copied them."""
+    then = timezone.now() - timedelta(days=days)
+    frame = Frame(institution=tenant.institution, session=tenant.session, received_at=then, status="done",
+                  findings=FINDINGS, checks=CHECKS)
+    frame.image.save("f.jpg", ContentFile(b"\xff\xd8 frame \xff\xd9"))
+    incident = Incident.objects.create(
+        institution=tenant.institution, session=tenant.session, kind="wrong_person", severity="high",
+        started_at=then, evidence_frame=frame, first_frame=frame, last_frame=frame, is_open=False,
+        review_status=review_status, details={"findings": FINDINGS, "checks": CHECKS})
+    return frame, incident
+
+
+def test_it_clears_findings_and_names_of_expired_frames_and_reviewed_incidents(tenant_a: Tenant, db: Any) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame, incident = _evidence(tenant_a, days=40, review_status=ReviewStatus.CONFIRMED)
+        path = Path(frame.image.path)
+
+        totals = retention.purge_expired()
+
+        frame.refresh_from_db()
+        incident.refresh_from_db()
+    assert totals["frames"] == 1 and totals["incidents"] == 1
+    assert not path.exists() and not frame.image
+    assert frame.findings is None
+    assert frame.checks == [{"TestName": "Person Recognition", "Success": False, "Details": ""},
+                            {"TestName": "Face Detection", "Success": True, "Details": "1"}]  # verdicts stay
+    assert incident.details == {"checks": frame.checks}
+    assert retention.purge_expired()["incidents"] == 0  # idempotent
+
+
+def test_it_keeps_the_findings_of_incidents_waiting_for_review(tenant_a: Tenant, db: Any) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame, incident = _evidence(tenant_a, days=40, review_status=ReviewStatus.PENDING)
+        recent, recent_incident = _evidence(tenant_a, days=3, review_status=ReviewStatus.DISMISSED)
+
+        assert retention.purge_expired()["incidents"] == 0
+
+        for row in (frame, incident, recent, recent_incident):
+            row.refresh_from_db()
+    assert frame.findings == FINDINGS and frame.checks == CHECKS and frame.image
+    assert incident.details == {"findings": FINDINGS, "checks": CHECKS}
+    assert recent.findings == FINDINGS and recent_incident.details["findings"] == FINDINGS
+
+
+def _sittings_ended(tenant: Tenant, *, days_ago: int) -> None:
+    """Every sitting of the tenant's student ended ``days_ago``; every face was registered before."""
+    then = timezone.now() - timedelta(days=days_ago)
+    with tenancy.tenant_scope(None):
+        ExamSession.objects.filter(student=tenant.student).update(status="submitted", ended_at=then)
+        FaceRegistration.objects.filter(institution=tenant.institution).update(created_at=then - timedelta(days=200))
+
+
+def test_it_erases_a_reference_face_everywhere_after_the_students_last_exam(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    _sittings_ended(tenant_a, days_ago=tenant_a.institution.face_retention_days + 1)
+
+    assert retention.purge_expired()["faces"] == 2  # the trail's face and the fixture's
+
+    # Frames follow their own (frame) retention: these arrived today.
+    assert _stores(trail) == {**NOTHING, "frame rows": 1, "incident rows": 2, "files": 1, "dynamodb incidents": 2}
+    with tenancy.tenant_scope(None):
+        assert PurgeRecord.objects.get(institution=tenant_a.institution).faces == 2
+
+
+def test_it_keeps_a_reference_face_within_retention_after_the_last_exam(tenant_a: Tenant, db: Any) -> None:
+    _sittings_ended(tenant_a, days_ago=tenant_a.institution.face_retention_days - 1)
+    assert retention.purge_expired()["faces"] == 0
+    with tenancy.tenant_scope(None):
+        assert FaceRegistration.objects.filter(pk=tenant_a.face.pk).exists()
+
+
+def test_it_keeps_the_face_of_a_student_with_an_exam_still_to_sit(tenant_a: Tenant, db: Any) -> None:
+    _sittings_ended(tenant_a, days_ago=365)
+    with tenancy.tenant_scope(None):  # a new sitting, not ended, of an exam that has not closed
+        exam = Exam.objects.create(institution=tenant_a.institution, title="Next term",
+                                   closes_at=timezone.now() + timedelta(days=30))
+        exam_services.session_create(exam=exam, student=tenant_a.student)
+
+    assert retention.purge_expired()["faces"] == 0
+
+    with tenancy.tenant_scope(None):
+        Exam.objects.filter(pk=exam.pk).update(closes_at=timezone.now() - timedelta(days=365))
+    assert retention.purge_expired()["faces"] == 1  # the exam closed long ago: the sitting no longer holds it
+
+
+def test_it_erases_a_face_without_sittings_after_its_registration(tenant_a: Tenant, db: Any) -> None:
+    with tenancy.tenant_scope(None):
+        ExamSession.objects.filter(student=tenant_a.student).delete()
+        FaceRegistration.objects.filter(pk=tenant_a.face.pk).update(
+            created_at=timezone.now() - timedelta(days=tenant_a.institution.face_retention_days - 1))
+    assert retention.purge_expired()["faces"] == 0
+    with tenancy.tenant_scope(None):
+        FaceRegistration.objects.filter(pk=tenant_a.face.pk).update(
+            created_at=timezone.now() - timedelta(days=tenant_a.institution.face_retention_days + 1))
+    assert retention.purge_expired()["faces"] == 1
+    with tenancy.tenant_scope(None):
+        assert not FaceRegistration.objects.filter(pk=tenant_a.face.pk).exists()
