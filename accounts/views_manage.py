@@ -104,6 +104,23 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_page
 @require_http_methods(["GET", "POST"])
+def student_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the student and erases their biometric data everywhere."""
+    student = get_object_or_404(User.objects.in_scope().filter(role=Role.STUDENT), pk=pk)
+    if request.method == "POST":
+        roster.user_delete(user=student, actor=request.user)
+        messages.success(request, f"{student.full_name or student.email} deleted, with their faces and frames.")
+        return redirect("manage-students")
+    context = {
+        "student": student, "section": "students",
+        "faces": FaceRegistration.objects.filter(student=student).count(),
+        "sessions": student.exam_sessions.count(),
+    }
+    return render(request, "manage/student_delete.html", context)
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
 def student_face(request: HttpRequest, pk: int) -> HttpResponse:
     """Register a reference face, or replace the current one once the new one is accepted."""
     student = get_object_or_404(User.objects.in_scope().filter(role=Role.STUDENT), pk=pk)

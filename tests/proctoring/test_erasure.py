@@ -143,6 +143,44 @@ def test_it_erases_a_session_everywhere_through_the_api(tenant_a: Tenant, dynamo
         assert AuditEvent.objects.filter(action="session.delete", target_id=str(trail.session_id)).exists()
 
 
+def test_it_erases_a_student_deleted_on_the_students_page(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    admin = page_client_for(tenant_a.admin)
+    assert b"Delete student" in admin.get(f"/students/{tenant_a.student.pk}/delete").content
+    assert _stores(trail) == EVERYTHING  # asking is not deleting
+    response = admin.post(f"/students/{tenant_a.student.pk}/delete")
+    assert response.status_code == 302 and response["Location"] == "/students/"
+    assert _stores(trail) == NOTHING
+
+
+def test_it_erases_an_exam_deleted_on_the_exam_pages(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.get(pk=trail.session_id).exam_id
+    response = page_client_for(tenant_a.admin).post(f"/exams/{exam_id}/delete")
+    assert response.status_code == 302 and response["Location"] == "/exams/"
+    assert _stores(trail) == ONLY_THE_FACE
+
+
+def test_it_erases_a_session_deleted_on_the_enrolments_page(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.get(pk=trail.session_id).exam_id
+    admin = page_client_for(tenant_a.admin)
+    assert admin.post(f"/exams/{tenant_a.exam.pk}/sessions/{trail.session_id}/delete").status_code == 404  # other exam
+    response = admin.post(f"/exams/{exam_id}/sessions/{trail.session_id}/delete")
+    assert response.status_code == 302 and response["Location"] == f"/exams/{exam_id}/enrolments"
+    assert _stores(trail) == ONLY_THE_FACE
+
+
+def test_it_answers_404_to_another_institutions_admin_deleting_a_session(
+    tenant_a: Tenant, tenant_b: Tenant, dynamo: str
+) -> None:
+    trail = leave_a_trail(tenant_a)
+    assert api_client_for(tenant_b.admin).delete(f"/api/v1/sessions/{trail.session_id}/").status_code == 404
+    assert _stores(trail) == EVERYTHING
+
+
 def test_it_erases_a_student_deleted_in_the_manage_admin(tenant_a: Tenant, dynamo: str) -> None:
     trail = leave_a_trail(tenant_a)
     response = page_client_for(tenant_a.admin).post(
@@ -329,3 +367,15 @@ def test_it_erases_a_face_without_sittings_after_its_registration(tenant_a: Tena
     assert retention.purge_expired()["faces"] == 1
     with tenancy.tenant_scope(None):
         assert not FaceRegistration.objects.filter(pk=tenant_a.face.pk).exists()
+
+
+def test_it_sets_the_face_retention_on_the_settings_page(tenant_a: Tenant, db: Any) -> None:
+    admin = page_client_for(tenant_a.admin)
+    body = {"form": "settings", "frame_retention_days": "30", "consent_text": tenant_a.institution.consent_text}
+    assert admin.post("/settings/", {**body, "face_retention_days": "0"}).status_code == 200  # refused
+    assert admin.post("/settings/", {**body, "face_retention_days": "14"}).status_code == 302
+    tenant_a.institution.refresh_from_db()
+    assert tenant_a.institution.face_retention_days == 14
+    with tenancy.tenant_scope(None):
+        event = AuditEvent.objects.get(action="institution.settings")
+    assert event.data == {"face_retention_days": [90, 14]}
