@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import Storage
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts import tenancy
 from accounts.deletion import Erasure
+from accounts.errors import AppError
 from exams.models import ExamSession
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_NOT_FOUND, error_code
@@ -46,7 +47,12 @@ def erase_biometrics(erasure: Erasure) -> None:
         # or frame is written into a session after its files were listed.
         list(sessions.select_for_update(of=("self",)).values_list("pk", flat=True))
         for registration in FaceRegistration.objects.filter(_faces(erasure)):
-            face_delete(registration=registration)
+            try:
+                face_delete(registration=registration)
+            except (BotoCoreError, ClientError) as exc:
+                # Nothing is deleted (the transaction rolls back): never a row without its erasure.
+                raise AppError("The face engine is unavailable, so nothing was deleted. Try again shortly.",
+                               code="engine_unavailable", status_code=503) from exc
         for incident in Incident.objects.filter(session__in=sessions).select_related("session"):
             outbox_add(topic="incidents.delete", payload=incident_payload(incident))
         names = list(Frame.objects.filter(session__in=sessions).exclude(image="").values_list("image", flat=True))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +19,7 @@ from accounts.models import Institution, User
 from exams import services as exam_services
 from exams.models import AuditEvent, Exam, ExamSession
 from proctoring import retention
+from proctoring.analysis import get_backend
 from proctoring.models import (
     FaceRegistration,
     Frame,
@@ -379,3 +381,20 @@ def test_it_sets_the_face_retention_on_the_settings_page(tenant_a: Tenant, db: A
     with tenancy.tenant_scope(None):
         event = AuditEvent.objects.get(action="institution.settings")
     assert event.data == {"face_retention_days": [90, 14]}
+
+
+def test_it_answers_503_and_deletes_nothing_while_the_face_engine_is_down(
+    tenant_a: Tenant, dynamo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trail = leave_a_trail(tenant_a)
+
+    def engine_down(**_: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "DeleteFaces")
+
+    monkeypatch.setattr(get_backend(), "delete_faces", engine_down)
+    response = api_client_for(tenant_a.admin).delete(f"/api/v1/users/{tenant_a.student.pk}/")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "engine_unavailable"
+    assert _stores(trail) == EVERYTHING
+    assert User.objects.filter(pk=tenant_a.student.pk).exists()
