@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import roster, tenancy
+from accounts.admin import DeletesThroughService, institution_admin_site
 from accounts.models import Institution, User
 from exams import services as exam_services
 from exams.models import AuditEvent, Exam, ExamSession
@@ -100,6 +102,9 @@ def test_it_erases_a_student_everywhere_through_the_api(tenant_a: Tenant, tenant
     assert not fixture_frame.exists()
     assert not User.objects.filter(pk=tenant_a.student.pk).exists()
     assert _stores(other) == EVERYTHING  # another institution's student keeps everything
+    with tenancy.tenant_scope(None):  # who deleted whom; the name and email went with the person
+        event = AuditEvent.objects.get(action="user.delete")
+    assert (event.actor, event.target_id, event.data) == (tenant_a.admin, str(tenant_a.student.pk), {"role": "student"})
 
 
 def test_it_answers_404_for_another_institutions_student_and_erases_nothing(
@@ -398,3 +403,12 @@ def test_it_answers_503_and_deletes_nothing_while_the_face_engine_is_down(
     assert response.json()["error"]["code"] == "engine_unavailable"
     assert _stores(trail) == EVERYTHING
     assert User.objects.filter(pk=tenant_a.student.pk).exists()
+
+
+@pytest.mark.parametrize("site", [admin.site, institution_admin_site], ids=["platform", "manage"])
+def test_it_deletes_through_the_services_on_every_admin_site(site: Any) -> None:
+    """A model that owns biometric data, registered with delete rights, must delete through its service."""
+    owners = {User, Institution, Exam, ExamSession, FaceRegistration, Frame, Incident}
+    for model, model_admin in site._registry.items():
+        if model in owners:
+            assert isinstance(model_admin, DeletesThroughService), model
