@@ -20,12 +20,13 @@ from accounts.admin import DeletesThroughService, institution_admin_site
 from accounts.models import Institution, User
 from exams import services as exam_services
 from exams.models import AuditEvent, Exam, ExamSession
-from proctoring import retention
+from proctoring import outbox, retention
 from proctoring.analysis import get_backend
 from proctoring.models import (
     FaceRegistration,
     Frame,
     Incident,
+    OutboxMessage,
     PurgeRecord,
     ReviewStatus,
     StoredCollection,
@@ -412,3 +413,22 @@ def test_it_deletes_through_the_services_on_every_admin_site(site: Any) -> None:
     for model, model_admin in site._registry.items():
         if model in owners:
             assert isinstance(model_admin, DeletesThroughService), model
+
+
+def test_it_erases_dynamodb_items_once_dynamodb_is_back(tenant_a: Tenant, dynamo: str, settings: Any) -> None:
+    from tests.dynalite import free_port
+
+    trail = leave_a_trail(tenant_a)
+    settings.DYNAMODB_ENDPOINT_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    dynamodb._client.cache_clear()
+    assert api_client_for(tenant_a.admin).delete(f"/api/v1/users/{tenant_a.student.pk}/").status_code == 204
+    waiting = sorted(OutboxMessage.objects.filter(sent_at__isnull=True).values_list("topic", flat=True))
+    # The trail's face and two incidents, and the fixture's face and incident (never mirrored: a no-op).
+    assert waiting == ["faces.delete"] * 2 + ["incidents.delete"] * 3
+
+    settings.DYNAMODB_ENDPOINT_URL = dynamo  # DynamoDB is back
+    dynamodb._client.cache_clear()
+    assert _stores(trail)["dynamodb faces"] == 1  # not yet
+    OutboxMessage.objects.update(next_attempt_at="2000-01-01T00:00:00Z")
+    assert outbox.relay() == {"sent": 5, "failed": 0}
+    assert _stores(trail) == NOTHING
