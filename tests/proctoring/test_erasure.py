@@ -3,6 +3,8 @@ database rows, files on disk, the engine's face collection and DynamoDB (a real 
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from django.contrib import admin
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import roster, tenancy
@@ -432,3 +434,63 @@ def test_it_erases_dynamodb_items_once_dynamodb_is_back(tenant_a: Tenant, dynamo
     OutboxMessage.objects.update(next_attempt_at="2000-01-01T00:00:00Z")
     assert outbox.relay() == {"sent": 5, "failed": 0}
     assert _stores(trail) == NOTHING
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: Postgres only (SQLite runs one writer)")
+def test_it_waits_for_an_analysis_in_flight_and_erases_what_it_wrote(tenant_a: Tenant, dynamo: str) -> None:
+    """An analysis holds its session's row lock while it writes; a delete that started meanwhile waits for it,
+    then erases the frame it added too (without the lock: an IntegrityError at commit, or an orphan file)."""
+    trail = leave_a_trail(tenant_a)
+    locked, go = threading.Event(), threading.Event()
+    written: list[Path] = []
+    errors: list[BaseException] = []
+
+    def analysis() -> None:
+        try:
+            with tenancy.tenant_scope(None), transaction.atomic():
+                session = ExamSession.objects.select_for_update(of=("self",)).get(pk=trail.session_id)
+                locked.set()
+                assert go.wait(30)
+                frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now())
+                frame.image.save("late.jpg", ContentFile(b"\xff\xd8 late frame \xff\xd9"))
+                written.append(Path(frame.image.path))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def delete() -> None:
+        try:
+            with tenancy.tenant_scope(tenant_a.institution):
+                exam_services.session_delete(session=ExamSession.objects.get(pk=trail.session_id), actor=None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=analysis)
+    writer.start()
+    assert locked.wait(30)
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    _await_a_lock_wait()
+    go.set()
+    writer.join(30)
+    deleter.join(30)
+
+    assert errors == []
+    assert written and not written[0].exists()
+    assert _stores(trail) == ONLY_THE_FACE
+
+
+def _await_a_lock_wait() -> None:
+    """Until another connection of this database waits on a row lock (the delete, behind the analysis)."""
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the delete never waited for the analysis' lock")
