@@ -46,20 +46,20 @@ def erase_biometrics(erasure: Erasure) -> None:
         # Postgres: an analysis of one of these sessions holds this lock; wait for it, so no incident
         # or frame is written into a session after its files were listed.
         list(sessions.select_for_update(of=("self",)).values_list("pk", flat=True))
-        for registration in FaceRegistration.objects.filter(_faces(erasure)):
-            try:
+        try:
+            for registration in FaceRegistration.objects.filter(_faces(erasure)):
                 face_delete(registration=registration)
-            except (BotoCoreError, ClientError) as exc:
-                # Nothing is deleted (the transaction rolls back): never a row without its erasure.
-                raise AppError("The face engine is unavailable, so nothing was deleted. Try again shortly.",
-                               code="engine_unavailable", status_code=503) from exc
+            if erasure.institution_id is not None:
+                _delete_collection(collection_id_for(erasure.institution_id))
+        except (BotoCoreError, ClientError) as exc:
+            # Nothing is deleted (the transaction rolls back): never a row without its erasure.
+            raise AppError("The face engine is unavailable, so nothing was deleted. Try again shortly.",
+                           code="engine_unavailable", status_code=503) from exc
         for incident in Incident.objects.filter(session__in=sessions).select_related("session"):
             outbox_add(topic="incidents.delete", payload=incident_payload(incident))
         names = list(Frame.objects.filter(session__in=sessions).exclude(image="").values_list("image", flat=True))
-    if erasure.institution_id is not None:
-        _delete_collection(collection_id_for(erasure.institution_id))
     if names:
-        transaction.on_commit(lambda: delete_files(private_storage, names))
+        transaction.on_commit(lambda: delete_files(private_storage, names), robust=True)
 
 
 def _sessions(erasure: Erasure) -> QuerySet[ExamSession]:
