@@ -63,7 +63,9 @@ class ExamDetailView(ExamAPIView):
         data.is_valid(raise_exception=True)
         return Response(ExamOutput(services.exam_update(exam=exam, **data.validated_data)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
+        """Delete an exam with its sessions; their biometric data is erased everywhere."""
         services.exam_delete(exam=get_object_or_404(Exam.objects.all(), pk=pk), actor=request.user)
         return Response(status=204)
 
