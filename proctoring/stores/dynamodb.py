@@ -116,10 +116,17 @@ def put_incident(payload: dict[str, Any]) -> None:
             raise  # the same or a newer version is there already: done
 
 
-def delete_incident(payload: dict[str, Any]) -> None:
-    """Erase an incident of a deleted session (proctoring.erasure); already gone is done too."""
-    client().delete_item(TableName=incidents_table(), Key=incident_key(
-        payload["institution_id"], payload["session_id"], payload["started_at"], payload["id"]))
+# A deleted incident's tombstone carries this version, so no put of it (conditional on a higher
+# version) can land after the delete and bring it back, whatever order the relay sends them in.
+TOMBSTONE_VERSION = 2**53
+
+
+def delete_incident(payload: dict[str, Any], *, sequence: int = 0) -> None:
+    """Erase an incident of a deleted session (proctoring.erasure): a tombstone with its key only."""
+    client().put_item(TableName=incidents_table(), Item={
+        **incident_key(payload["institution_id"], payload["session_id"], payload["started_at"], payload["id"]),
+        "Deleted": {"BOOL": True}, "Version": {"N": str(TOMBSTONE_VERSION)},
+    })
 
 
 def incidents_of_session(institution_id: int, session_id: int) -> list[dict[str, Any]]:
@@ -127,7 +134,7 @@ def incidents_of_session(institution_id: int, session_id: int) -> list[dict[str,
         TableName=incidents_table(), KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"INSTITUTION#{institution_id}#SESSION#{session_id}"}},
     )
-    return response["Items"]
+    return [item for item in response["Items"] if not item.get("Deleted", {}).get("BOOL")]  # not tombstones
 
 
 def get_face(external_image_id: str) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from exams import services as exam_services
 from exams.models import AuditEvent, Exam, ExamSession
 from proctoring import outbox, retention
 from proctoring.analysis import get_backend
+from proctoring.incidents import incident_payload
 from proctoring.models import (
     FaceRegistration,
     Frame,
@@ -494,3 +495,20 @@ def _await_a_lock_wait() -> None:
                 return
             time.sleep(0.05)
     raise AssertionError("the delete never waited for the analysis' lock")
+
+
+def test_it_keeps_a_deleted_incident_deleted_when_a_late_put_arrives(tenant_a: Tenant, dynamo: str) -> None:
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        late = [incident_payload(i) for i in Incident.objects.filter(session_id=trail.session_id)]
+    assert api_client_for(tenant_a.admin).delete(f"/api/v1/sessions/{trail.session_id}/").status_code == 204
+
+    for payload in late:  # a relay that claimed an older put sends it only now
+        dynamodb.put_incident(payload)
+
+    assert dynamodb.incidents_of_session(trail.institution_id, trail.session_id) == []
+    raw = dynamodb.client().query(
+        TableName=dynamodb.incidents_table(), KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"INSTITUTION#{trail.institution_id}#SESSION#{trail.session_id}"}},
+    )["Items"]
+    assert len(raw) == 2 and all(set(item) == {"pk", "sk", "Deleted", "Version"} for item in raw)  # nothing personal
