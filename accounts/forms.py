@@ -7,10 +7,8 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from accounts.errors import AppError
 from accounts.models import Institution
 from accounts.roster import MAX_IMPORT_BYTES
-from proctoring.images import MAX_IMAGE_BYTES, decode_base64
 
 
 class PersonForm(forms.Form):
@@ -37,31 +35,6 @@ class ImportForm(forms.Form):
         if upload.size > MAX_IMPORT_BYTES:
             raise forms.ValidationError("The file is larger than 1 MB. Split it and import the parts.")
         return upload
-
-
-class FaceForm(forms.Form):
-    """A reference photo: an uploaded file, or a webcam capture sent as a base64 data URL."""
-
-    photo = forms.FileField(required=False, label="Upload a photo",
-                            help_text="A JPEG or PNG of the student alone, facing the camera, in good light.")
-    captured = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
-        photo, captured = data.get("photo"), data.get("captured")
-        if photo:
-            if photo.size > MAX_IMAGE_BYTES:
-                raise forms.ValidationError(f"The photo is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.")
-            data["image"] = photo.read()
-        elif captured:
-            try:
-                data["image"] = decode_base64(captured)
-            except AppError as exc:
-                raise forms.ValidationError(exc.message) from exc
-        else:
-            raise forms.ValidationError("Upload a photo or take one with the webcam.")
-        return data
 
 
 class SettingsForm(forms.Form):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from accounts import tenancy
-from accounts.errors import error_response
+from accounts.errors import AppError, error_response
 
 # Paths whose clients expect JSON errors (the API and the sample-compatible endpoints).
 API_PREFIXES = ("/api/", "/faces/", "/process")
@@ -52,3 +52,28 @@ class BodySizeLimitMiddleware:
                 return error_response("too_large", message, 413)
             return HttpResponse(message, status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+class AppErrorPageMiddleware:
+    """An ``AppError`` raised from a page view renders its message with its status, never a 500.
+
+    The API has its own handler (the JSON envelope); this covers the server-rendered pages, e.g. a
+    double submit of the exam (409: already submitted) or a step the exam's rules do not allow yet.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, AppError):
+            return None
+        if request.path.startswith(API_PREFIXES):
+            return error_response(exception.code, exception.message, exception.status_code, exception.details)
+        from django.shortcuts import render
+
+        title = "Not found" if exception.status_code == 404 else "That did not work"
+        return render(request, "error.html", {"title": title, "message": exception.message},
+                      status=exception.status_code)

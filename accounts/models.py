@@ -115,3 +115,8 @@ class User(AbstractUser):
     @property
     def is_student(self) -> bool:
         return self.role == Role.STUDENT
+
+
+from accounts.audit import AuditEvent  # noqa: E402  (registered with this app; defined beside its helper)
+
+__all__ = ["AuditEvent", "Institution", "Role", "User"]

@@ -11,7 +11,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError
 from accounts.models import Institution, Role, User
+from accounts.selectors import has_reference_face
 from accounts.services import user_create
 
 MAX_IMPORT_BYTES = 1024 * 1024
@@ -31,11 +32,8 @@ IMPORT_COLUMNS = ("email", "name", "student_number")
 
 def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[User]:
     """The institution's students, each with ``has_face`` (a reference face is registered)."""
-    from proctoring.models import FaceRegistration
-
-    students = User.objects.in_scope().filter(role=Role.STUDENT).annotate(
-        has_face=Exists(FaceRegistration.objects.filter(student=OuterRef("pk")))
-    ).order_by("full_name", "email")
+    students = (User.objects.in_scope().filter(role=Role.STUDENT).annotate(has_face=has_reference_face())
+                .order_by("full_name", "email"))
     if search:
         students = students.filter(
             Q(full_name__icontains=search) | Q(email__icontains=search) | Q(student_number__icontains=search)
@@ -64,7 +62,7 @@ def user_delete(*, user: User, actor: User | None) -> None:
         raise AppError("You cannot delete your own account.", code="self_deletion")
     erase_dependents(Erasure(user_ids=(user.pk,)))
     if user.institution_id is not None:
-        from exams.services import audit
+        from accounts.audit import audit
 
         audit(institution_id=user.institution_id, actor=actor, action="user.delete", target=user,
               data={"role": user.role})
@@ -212,7 +210,7 @@ def institution_settings_update(
     """Save retention and consent text; a changed consent text is a new consent version.
 
     ``face_retention_days``: None keeps the current one."""
-    from exams.services import audit
+    from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
     consent_text = consent_text.strip()

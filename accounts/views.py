@@ -3,14 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 
-from accounts import selectors, throttle
-from accounts.models import Role
-from exams.models import Exam, ExamSession
+from accounts import throttle
 
 
 class LoginView(auth_views.LoginView):
@@ -35,20 +31,3 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         throttle.clear_login_failures(self.request, form.get_user().email)
         return super().form_valid(form)
-
-
-@login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    context: dict[str, Any] = {"role": getattr(user, "role", "")}
-    if user.is_superuser or user.role in (Role.ADMIN, Role.PROCTOR):
-        context["exams"] = Exam.objects.all()[:50]
-    if user.is_superuser or user.role == Role.ADMIN:
-        context["people"] = selectors.user_list()[:50]
-    if user.role in (Role.ADMIN, Role.PROCTOR):
-        from proctoring.selectors import review_queue
-
-        context["to_review"] = review_queue().count()
-    if user.role == Role.STUDENT:
-        context["sessions"] = ExamSession.objects.filter(student=user).select_related("exam")
-    return render(request, "accounts/dashboard.html", context)

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "accounts.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.AppErrorPageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -195,6 +196,8 @@ SPECTACULAR_SETTINGS = {
 # Failed logins allowed per client address and per account in LOGIN_THROTTLE_WINDOW seconds.
 LOGIN_THROTTLE_LIMIT = env_int("LOGIN_THROTTLE_LIMIT", 10)
 LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 300)
+# A session starts only on an identity pass (Person Recognition on a frame of the session) this recent.
+IDENTITY_PASS_MAX_AGE = env_int("IDENTITY_PASS_MAX_AGE", 300)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from accounts.admin import institution_admin_site
+from config.dashboard import dashboard
 from config.health import healthz
 from exams import views as exam_views
 from proctoring import api as proctoring_api
@@ -20,7 +21,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", account_views.dashboard, name="dashboard"),
+    path("", dashboard, name="dashboard"),
     path("accounts/login/", account_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

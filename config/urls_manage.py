@@ -6,6 +6,7 @@ from django.urls import path
 
 from accounts import views_manage as people
 from exams import views_manage as exams
+from proctoring import views_manage as proctoring_pages
 
 urlpatterns: list = [
     path("exams/", exams.exam_list, name="manage-exams"),
@@ -21,7 +22,7 @@ urlpatterns: list = [
     path("students/", people.student_list, name="manage-students"),
     path("students/new", people.student_new, name="manage-student-new"),
     path("students/import", people.students_import, name="manage-students-import"),
-    path("students/<int:pk>/face", people.student_face, name="manage-student-face"),
+    path("students/<int:pk>/face", proctoring_pages.student_face, name="manage-student-face"),
     path("students/<int:pk>/delete", people.student_delete, name="manage-student-delete"),
     path("people/<int:pk>/invite", people.person_invite, name="manage-person-invite"),
     path("settings/", people.settings_page, name="manage-settings"),

@@ -2,12 +2,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import DeletesThroughService, ScopedAdmin, institution_admin_site
+from accounts.errors import AppError
 from exams import services
+from exams.authoring import exam_set_status
 from exams.models import Exam
+from exams.statuses import ExamStatus
+
+
+def _set_status(to: str, verb: str) -> Any:
+    """An admin action that moves each selected exam through the one status service."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Exam]) -> None:
+        for exam in queryset:
+            try:
+                exam_set_status(exam_id=exam.pk, to=to, actor=request.user)
+            except AppError as error:
+                modeladmin.message_user(request, f"“{exam}”: {error.message}", messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"“{exam}” is now {ExamStatus(to).label.lower()}.")
+
+    action.__name__ = f"exam_{verb}"
+    return admin.action(description=f"{verb.capitalize()} the selected exams")(action)
+
+
+STATUS_ACTIONS = [_set_status(ExamStatus.PUBLISHED, "publish"), _set_status(ExamStatus.DRAFT, "unpublish"),
+                  _set_status(ExamStatus.ARCHIVED, "archive")]
 
 
 class ExamDeletes(DeletesThroughService):
@@ -20,6 +44,9 @@ class ExamAdmin(ExamDeletes, ScopedAdmin):
     list_filter = ["status"]
     search_fields = ["title"]
     exclude = ["institution", "created_by"]
+    # The status changes only through the publishing rules (the actions below), with an audit event.
+    readonly_fields = ["status"]
+    actions = STATUS_ACTIONS
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if not change:
@@ -34,3 +61,5 @@ institution_admin_site.register(Exam, ExamAdmin)
 class PlatformExamAdmin(ExamDeletes):
     list_display = ["title", "institution", "status"]
     list_filter = ["institution", "status"]
+    readonly_fields = ["status"]
+    actions = STATUS_ACTIONS

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -9,9 +8,10 @@ from rest_framework.response import Response
 from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams import services, taking
-from exams.models import Exam, ExamSession, ExamStatus
-from exams.statuses import SessionStatus
+from exams import authoring, services, taking
+from exams.access import access_exam_by_id, access_session_by_id, sessions_for
+from exams.models import Exam, ExamSession
+from exams.statuses import ExamStatus, SessionStatus
 
 
 class ExamOutput(serializers.ModelSerializer):
@@ -22,9 +22,10 @@ class ExamOutput(serializers.ModelSerializer):
 
 
 class ExamInput(StrictSerializer):
+    """An exam's fields; its status is read-only here (it changes through ``.../status``)."""
+
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    status = serializers.ChoiceField(choices=ExamStatus.choices, required=False, default=ExamStatus.DRAFT)
     opens_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     closes_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False, default=60)
@@ -46,19 +47,27 @@ class ExamListView(ExamAPIView):
 
     @extend_schema(request=ExamInput, responses={201: ExamOutput})
     def post(self, request: Request) -> Response:
+        _refuse_status(request)
         data = ExamInput(data=request.data)
         data.is_valid(raise_exception=True)
         return created(ExamOutput(services.exam_create(actor=request.user, **data.validated_data)).data)
 
 
+def _refuse_status(request: Request) -> None:
+    if isinstance(request.data, dict) and "status" in request.data:
+        raise AppError("An exam's status changes only through POST /api/v1/exams/<id>/status.",
+                       code="status_read_only", details={"status": ["Read-only here."]})
+
+
 class ExamDetailView(ExamAPIView):
     @extend_schema(responses={200: ExamOutput})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(ExamOutput(get_object_or_404(Exam.objects.all(), pk=pk)).data)
+        return Response(ExamOutput(access_exam_by_id(actor=request.user, exam_id=pk)).data)
 
     @extend_schema(request=ExamInput(partial=True), responses={200: ExamOutput})
     def patch(self, request: Request, pk: int) -> Response:
-        exam = get_object_or_404(Exam.objects.all(), pk=pk)
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        _refuse_status(request)
         data = ExamInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         return Response(ExamOutput(services.exam_update(exam=exam, **data.validated_data)).data)
@@ -66,8 +75,24 @@ class ExamDetailView(ExamAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         """Delete an exam with its sessions; their biometric data is erased everywhere."""
-        services.exam_delete(exam=get_object_or_404(Exam.objects.all(), pk=pk), actor=request.user)
+        services.exam_delete(exam=access_exam_by_id(actor=request.user, exam_id=pk), actor=request.user)
         return Response(status=204)
+
+
+class ExamStatusInput(StrictSerializer):
+    to = serializers.ChoiceField(choices=ExamStatus.choices)
+
+
+class ExamStatusView(ExamAPIView):
+    """Publish, unpublish or archive an exam (admins): the publishing rules, a row lock, an audit event."""
+
+    @extend_schema(request=ExamStatusInput, responses={200: ExamOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        data = ExamStatusInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(ExamOutput(authoring.exam_set_status(exam_id=exam.pk, to=data.validated_data["to"],
+                                                             actor=request.user)).data)
 
 
 class SessionOutput(serializers.ModelSerializer):
@@ -85,7 +110,7 @@ class SessionListView(ExamAPIView):
 
     @extend_schema(responses={200: SessionOutput(many=True)}, parameters=[OpenApiParameter("exam", int)])
     def get(self, request: Request) -> Response:
-        sessions = ExamSession.objects.all()
+        sessions = sessions_for(actor=request.user)
         if request.query_params.get("exam"):
             sessions = sessions.filter(exam_id=request.query_params["exam"])
         return paginated(request, self, sessions, SessionOutput)
@@ -102,20 +127,16 @@ class SessionListView(ExamAPIView):
         return created(SessionOutput(services.session_create(exam=exam, student=student)).data)
 
 
-def _session_for(request: Request, pk: int) -> ExamSession:
-    sessions = ExamSession.objects.all()
-    if request.user.role == Role.STUDENT:
-        sessions = sessions.filter(student=request.user)  # a student sees only their own
-    return get_object_or_404(sessions, pk=pk)
-
-
-# Who may ask for which transition: students move their own session forward; staff may end it.
-TRANSITION_ROLES = {
-    SessionStatus.CHECKING: (Role.STUDENT, Role.ADMIN),
-    SessionStatus.IN_PROGRESS: (Role.STUDENT, Role.ADMIN),
-    SessionStatus.SUBMITTED: (Role.STUDENT,),
+# Staff may only end a session. Students move their own session forward, and only through the
+# services that check the exam's rules (consent, the start check, submission), never the raw table.
+STAFF_TRANSITIONS = {
     SessionStatus.TERMINATED: (Role.ADMIN, Role.PROCTOR),
     SessionStatus.EXPIRED: (Role.ADMIN,),
+}
+STUDENT_STEPS = {
+    SessionStatus.CHECKING: taking.session_check_in,
+    SessionStatus.IN_PROGRESS: taking.session_begin,
+    SessionStatus.SUBMITTED: taking.session_submit,
 }
 
 
@@ -124,18 +145,20 @@ class SessionDetailView(TenantAPIView):
 
     @extend_schema(responses={200: SessionOutput})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(SessionOutput(_session_for(request, pk)).data)
+        return Response(SessionOutput(access_session_by_id(actor=request.user, session_id=pk)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         """Admins delete a session; its frames, incidents and their files are erased everywhere."""
         if request.user.role != Role.ADMIN and not request.user.is_superuser:
             raise AppError("Only admins can delete a session.", code="forbidden", status_code=403)
-        services.session_delete(session=get_object_or_404(ExamSession.objects.all(), pk=pk), actor=request.user)
+        services.session_delete(session=access_session_by_id(actor=request.user, session_id=pk), actor=request.user)
         return Response(status=204)
 
 
 class SessionTransitionView(TenantAPIView):
+    """Move a session on: a student's own steps go through the exam's rules; staff may end a session."""
+
     allowed_roles = tuple(Role.values)
 
     class Input(StrictSerializer):
@@ -143,14 +166,17 @@ class SessionTransitionView(TenantAPIView):
 
     @extend_schema(request=Input, responses={200: SessionOutput})
     def post(self, request: Request, pk: int) -> Response:
-        session = _session_for(request, pk)
+        session = access_session_by_id(actor=request.user, session_id=pk)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         to = data.validated_data["to"]
-        if request.user.role not in TRANSITION_ROLES.get(to, ()):
+        if request.user.role == Role.STUDENT and to in STUDENT_STEPS:
+            session = STUDENT_STEPS[to](session=session, student=request.user)
+        elif request.user.role in STAFF_TRANSITIONS.get(to, ()):
+            session = services.session_transition(session_id=session.pk, to=to, actor=request.user)
+        else:
             raise AppError("Your role cannot make this change.", code="forbidden", status_code=403)
-        return Response(SessionOutput(services.session_transition(session_id=session.pk, to=to,
-                                                                  actor=request.user)).data)
+        return Response(SessionOutput(session).data)
 
 
 class AnswerView(TenantAPIView):
@@ -164,29 +190,9 @@ class AnswerView(TenantAPIView):
 
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request: Request, pk: int) -> Response:
-        session = _session_for(request, pk)
+        session = access_session_by_id(actor=request.user, session_id=pk)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
                                     value=data.validated_data["value"])
         return Response({"question": answer.question_id, "saved_at": answer.updated_at})
-
-
-class EventView(TenantAPIView):
-    """A browser event of the caller's running session (tab hidden, copy/paste, …)."""
-
-    allowed_roles = (Role.STUDENT,)
-
-    class Input(StrictSerializer):
-        kind = serializers.CharField(max_length=32)
-        detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-    @extend_schema(request=Input, responses={201: {"type": "object"}})
-    def post(self, request: Request, pk: int) -> Response:
-        from proctoring.review import browser_event
-
-        session = _session_for(request, pk)
-        data = self.Input(data=request.data)
-        data.is_valid(raise_exception=True)
-        incident = browser_event(session=session, student=request.user, **data.validated_data)
-        return created({"incident": incident.pk, "kind": incident.kind})

@@ -7,9 +7,9 @@ from exams import api
 urlpatterns = [
     path("exams/", api.ExamListView.as_view(), name="api-exams"),
     path("exams/<int:pk>/", api.ExamDetailView.as_view(), name="api-exam-detail"),
+    path("exams/<int:pk>/status", api.ExamStatusView.as_view(), name="api-exam-status"),
     path("sessions/", api.SessionListView.as_view(), name="api-sessions"),
     path("sessions/<int:pk>/", api.SessionDetailView.as_view(), name="api-session-detail"),
     path("sessions/<int:pk>/transition", api.SessionTransitionView.as_view(), name="api-session-transition"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),
-    path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
 ]

@@ -11,16 +11,9 @@ from accounts.errors import AppError, Conflict
 from accounts.models import User
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
 from exams.services import audit, session_create
-from exams.statuses import ACCEPTS_FRAMES
+from exams.statuses import ACCEPTS_FRAMES, EXAM_TRANSITIONS
 
 MAX_CHOICES = 20
-
-# Which exam statuses may follow which (publish, unpublish, archive, restore).
-EXAM_TRANSITIONS: dict[str, frozenset[str]] = {
-    ExamStatus.DRAFT: frozenset({ExamStatus.PUBLISHED, ExamStatus.ARCHIVED}),
-    ExamStatus.PUBLISHED: frozenset({ExamStatus.DRAFT, ExamStatus.ARCHIVED}),
-    ExamStatus.ARCHIVED: frozenset({ExamStatus.DRAFT}),
-}
 
 
 def _check_question(kind: str, choices: list[str], correct_choice: int | None) -> None:
@@ -94,7 +87,11 @@ def _renumber(exam: Exam, questions: list[Question]) -> None:
 
 @transaction.atomic
 def exam_set_status(*, exam_id: int, to: str, actor: User) -> Exam:
-    """Publish, unpublish or archive an exam: row lock, transition table, audit event."""
+    """Publish, unpublish or archive an exam: row lock, transition table, audit event.
+
+    The one way an exam's status changes: the API's status endpoint, the /manage/ pages and the
+    admin's actions call it; elsewhere the status is read-only.
+    """
     exam = Exam.objects.select_for_update(of=("self",)).get(pk=exam_id)
     if to not in EXAM_TRANSITIONS[exam.status]:
         raise Conflict(f"A {exam.get_status_display().lower()} exam cannot become {to}.",

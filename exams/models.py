@@ -7,15 +7,12 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from accounts.audit import AuditEvent  # moved to accounts; kept importable from here
 from accounts.tenancy import TenantOwned
 from exams import policy
-from exams.statuses import SessionStatus
+from exams.statuses import ExamStatus, SessionStatus
 
-
-class ExamStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
+__all__ = ["Answer", "AuditEvent", "Exam", "ExamSession", "ExamStatus", "Question", "QuestionKind"]
 
 
 class Exam(TenantOwned):
@@ -97,22 +94,6 @@ class ExamSession(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.student} — {self.exam}"
-
-
-class AuditEvent(TenantOwned):
-    """Who changed what, when: session transitions, reviews, registrations."""
-
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
-    action = models.CharField(max_length=64)
-    target_type = models.CharField(max_length=64)
-    target_id = models.CharField(max_length=64)
-    data = models.JSONField(default=dict, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
 
 
 class QuestionKind(models.TextChoices):

@@ -8,10 +8,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import audit
 from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError, Conflict
 from accounts.models import Role, User
-from exams.models import AuditEvent, Exam, ExamSession
+from exams import policy
+from exams.models import Exam, ExamSession
 from exams.statuses import FINISHED, TRANSITIONS, SessionStatus
 
 
@@ -21,16 +23,59 @@ def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None
                        details={"closes_at": ["Must be later than opens_at."]})
 
 
-def exam_create(*, actor: User, title: str, **fields: Any) -> Exam:
-    _check_window(fields.get("opens_at"), fields.get("closes_at"))
-    return Exam.objects.create(institution=actor.institution, created_by=actor, title=title, **fields)
+class _Keep:
+    """The default of exam_update's arguments: leave the field as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
 
 
-def exam_update(*, exam: Exam, **fields: Any) -> Exam:
-    _check_window(fields.get("opens_at", exam.opens_at), fields.get("closes_at", exam.closes_at))
-    for name, value in fields.items():
+KEEP: Any = _Keep()
+
+
+def exam_create(
+    *, actor: User, title: str, description: str = "", opens_at: datetime | None = None,
+    closes_at: datetime | None = None, duration_minutes: int = 60, checks_enabled: list[str] | None = None,
+    min_confidence: float = policy.DEFAULT_MIN_CONFIDENCE,
+    face_match_threshold: float = policy.DEFAULT_FACE_MATCH_THRESHOLD,
+    objects_of_interest: list[str] | None = None, debounce_frames: int = 2, debounce_seconds: int = 0,
+    capture_interval_seconds: int = 5,
+) -> Exam:
+    """A new exam, always a draft: publishing goes through exams.authoring.exam_set_status."""
+    _check_window(opens_at, closes_at)
+    return Exam.objects.create(
+        institution=actor.institution, created_by=actor, title=title, description=description,
+        opens_at=opens_at, closes_at=closes_at, duration_minutes=duration_minutes,
+        checks_enabled=policy.default_checks() if checks_enabled is None else checks_enabled,
+        min_confidence=min_confidence, face_match_threshold=face_match_threshold,
+        objects_of_interest=policy.default_objects() if objects_of_interest is None else objects_of_interest,
+        debounce_frames=debounce_frames, debounce_seconds=debounce_seconds,
+        capture_interval_seconds=capture_interval_seconds,
+    )
+
+
+def exam_update(
+    *, exam: Exam, title: str = KEEP, description: str = KEEP, opens_at: datetime | None = KEEP,
+    closes_at: datetime | None = KEEP, duration_minutes: int = KEEP, checks_enabled: list[str] = KEEP,
+    min_confidence: float = KEEP, face_match_threshold: float = KEEP, objects_of_interest: list[str] = KEEP,
+    debounce_frames: int = KEEP, debounce_seconds: int = KEEP, capture_interval_seconds: int = KEEP,
+) -> Exam:
+    """Change an exam's description, schedule or policy (arguments left out keep their value).
+
+    The status is not among them: it changes only through exams.authoring.exam_set_status.
+    """
+    changes = {
+        "title": title, "description": description, "opens_at": opens_at, "closes_at": closes_at,
+        "duration_minutes": duration_minutes, "checks_enabled": checks_enabled, "min_confidence": min_confidence,
+        "face_match_threshold": face_match_threshold, "objects_of_interest": objects_of_interest,
+        "debounce_frames": debounce_frames, "debounce_seconds": debounce_seconds,
+        "capture_interval_seconds": capture_interval_seconds,
+    }
+    changes = {name: value for name, value in changes.items() if value is not KEEP}
+    _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
+    for name, value in changes.items():
         setattr(exam, name, value)
-    exam.save()
+    exam.save(update_fields=[*changes, "updated_at"])
     return exam
 
 
@@ -50,13 +95,6 @@ def session_delete(*, session: ExamSession, actor: User | None) -> None:
     audit(institution_id=session.institution_id, actor=actor, action="session.delete", target=session,
           data={"exam": session.exam_id, "student": session.student_id})
     session.delete()
-
-
-def audit(*, institution_id: int, actor: User | None, action: str, target: Any, data: dict[str, Any]) -> None:
-    AuditEvent.objects.create(
-        institution_id=institution_id, actor=actor, action=action,
-        target_type=type(target).__name__, target_id=str(target.pk), data=data,
-    )
 
 
 def session_create(*, exam: Exam, student: User) -> ExamSession:

@@ -1,4 +1,4 @@
-"""The exam-session vocabulary and its transition table, in one place."""
+"""The vocabularies of exams and exam sessions and their transition tables, in one place."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Frames are accepted while the student is being checked or is writing the exam.
 ACCEPTS_FRAMES = frozenset({S.CHECKING, S.IN_PROGRESS})
 FINISHED = frozenset({S.SUBMITTED, S.EXPIRED, S.TERMINATED})
+
+
+class ExamStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+E = ExamStatus
+# Which exam statuses may follow which (publish, unpublish, archive, restore). Every change goes
+# through exams.authoring.exam_set_status; the API and /manage/ show the status read-only.
+EXAM_TRANSITIONS: dict[str, frozenset[str]] = {
+    E.DRAFT: frozenset({E.PUBLISHED, E.ARCHIVED}),
+    E.PUBLISHED: frozenset({E.DRAFT, E.ARCHIVED}),
+    E.ARCHIVED: frozenset({E.DRAFT}),
+}

@@ -2,22 +2,68 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.errors import AppError, Conflict
 from accounts.models import User
-from exams.models import Answer, ExamSession, Question, QuestionKind
+from exams.access import access_session_by_id
+from exams.identity import IdentityCheck, latest_identity_check
+from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
+from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.services import audit, session_transition
 from exams.statuses import SessionStatus
 
 
+def consent_is_current(session: ExamSession) -> bool:
+    """Consent counts only for the consent text the institution shows now (its current version)."""
+    return session.consent_at is not None and session.consent_version == session.exam.institution.consent_version
+
+
+def _check_exam_available(exam: Exam, now: datetime, *, starting: bool) -> None:
+    if exam.status != ExamStatus.PUBLISHED:
+        raise Conflict("This exam is not published.", code="exam_not_published")
+    if starting and exam.opens_at and now < exam.opens_at:
+        raise Conflict("The exam has not opened yet.", code="exam_not_open")
+    if exam.closes_at and now >= exam.closes_at:
+        raise Conflict("The exam has closed.", code="exam_closed")
+
+
+def session_start_check(*, session: ExamSession, now: datetime | None = None) -> IdentityCheck | None:
+    """Raise the first reason ``session`` may not start; the one rule the pages and the API share.
+
+    A session starts only when its exam is published and open, the student consented to the
+    institution's *current* consent text, and — when the exam checks identity — the latest analysed
+    frame of this session passed Person Recognition less than IDENTITY_PASS_MAX_AGE seconds ago.
+    Answers the identity check that let it in (None when the exam does not check identity).
+    """
+    now = now or timezone.now()
+    exam = session.exam
+    _check_exam_available(exam, now, starting=True)
+    if not consent_is_current(session):
+        raise Conflict("Give your consent first.", code="consent_required")
+    if CHECK_PERSON_RECOGNITION not in exam.checks_enabled:
+        return None
+    check = latest_identity_check(session)
+    max_age = timedelta(seconds=settings.IDENTITY_PASS_MAX_AGE)
+    if check is None or not check.passed or now - check.at > max_age:
+        raise Conflict("We could not confirm your identity yet: look at the camera and try again.",
+                       code="identity_not_verified")
+    return check
+
+
 def session_consent(*, session: ExamSession, student: User) -> ExamSession:
     """Record consent to biometric processing (the text as shown) and move on to the checks."""
-    institution = session.exam.institution
     with transaction.atomic():
+        session = _own_locked(session_id=session.pk, student=student)
+        institution = session.exam.institution
+        if session.status not in (SessionStatus.SCHEDULED, SessionStatus.CHECKING):
+            raise Conflict("This session is past its checks.", code="invalid_transition")
+        _check_exam_available(session.exam, timezone.now(), starting=False)
         ExamSession.objects.filter(pk=session.pk).update(
             consent_at=timezone.now(), consent_version=institution.consent_version,
             consent_text=institution.consent_text,
@@ -25,33 +71,36 @@ def session_consent(*, session: ExamSession, student: User) -> ExamSession:
         audit(institution_id=session.institution_id, actor=student, action="session.consent", target=session,
               data={"version": institution.consent_version})
         if session.status == SessionStatus.SCHEDULED:
-            session = session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
+            session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
     session.refresh_from_db()
     return session
 
 
-def session_begin(*, session: ExamSession, student: User) -> ExamSession:
-    """Start the exam once the identity check passed on a recent frame of this session."""
-    from proctoring.models import Frame, FrameStatus
+def session_check_in(*, session: ExamSession, student: User) -> ExamSession:
+    """Move a scheduled session to its checks; only with consent to the current text on record."""
+    with transaction.atomic():
+        session = _own_locked(session_id=session.pk, student=student)
+        _check_exam_available(session.exam, timezone.now(), starting=False)
+        if not consent_is_current(session):
+            raise Conflict("Give your consent first.", code="consent_required")
+        return session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
 
-    if session.consent_at is None:
-        raise Conflict("Give your consent first.", code="consent_required")
-    exam = session.exam
-    now = timezone.now()
-    if exam.opens_at and now < exam.opens_at:
-        raise Conflict("The exam has not opened yet.", code="exam_not_open")
-    if exam.closes_at and now >= exam.closes_at:
-        raise Conflict("The exam has closed.", code="exam_closed")
-    recent = Frame.objects.filter(session=session, status=FrameStatus.DONE).order_by("-received_at").first()
-    if "Person Recognition" in exam.checks_enabled:
-        passed = recent is not None and any(
-            c["TestName"] == "Person Recognition" and c["Success"] for c in recent.checks or []
-        )
-        if not passed:
-            raise Conflict("We could not confirm your identity yet: look at the camera and try again.",
-                           code="identity_not_verified")
-    ExamSession.objects.filter(pk=session.pk).update(identity_verified_at=now)
-    return session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=student)
+
+def session_begin(*, session: ExamSession, student: User) -> ExamSession:
+    """Start the exam: the start check under the session's row lock, then the transition."""
+    with transaction.atomic():
+        session = _own_locked(session_id=session.pk, student=student)
+        if session.status != SessionStatus.CHECKING:
+            raise Conflict(f"A session that is {session.get_status_display().lower()} cannot start.",
+                           code="invalid_transition", details={"from": session.status, "to": "in_progress"})
+        check = session_start_check(session=session)
+        ExamSession.objects.filter(pk=session.pk).update(identity_verified_at=check.at if check else None)
+        return session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=student)
+
+
+def _own_locked(*, session_id: int, student: User) -> ExamSession:
+    """The student's own session, row-locked until the transaction ends (another's: the same 404)."""
+    return access_session_by_id(actor=student, session_id=session_id, for_update=True)
 
 
 def expire_if_due(session: ExamSession) -> ExamSession:

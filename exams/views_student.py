@@ -5,16 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
 from accounts.errors import AppError
 from accounts.models import Role
 from exams import taking
+from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
 from exams.statuses import SessionStatus
-from proctoring.models import FaceRegistration
 
 STEP_OF_STATUS = {
     SessionStatus.SCHEDULED: "session-consent",
@@ -24,13 +24,14 @@ STEP_OF_STATUS = {
 
 
 def _own_session(request: HttpRequest, pk: int) -> ExamSession:
-    sessions = ExamSession.objects.select_related("exam", "exam__institution")
-    return get_object_or_404(sessions, pk=pk, student=request.user)
+    return access_session_by_id(actor=request.user, session_id=pk)  # another's session: the same 404
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
     """Redirect to the step the session is at, when it is not this one."""
     expected = STEP_OF_STATUS.get(session.status, "session-done")
+    if expected == "session-check" and not taking.consent_is_current(session):
+        expected = "session-consent"  # the institution changed its consent text since: consent again first
     return None if expected == step else redirect(expected, pk=session.pk)
 
 
@@ -70,7 +71,7 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             return redirect("session-exam", pk=session.pk)
-    has_face = FaceRegistration.objects.filter(student=request.user).exists()
+    has_face = request.user.face_registrations.exists()  # proctoring's relation, without importing it
     needs_identity = "Person Recognition" in session.exam.checks_enabled
     return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
                                                    "needs_identity": needs_identity})

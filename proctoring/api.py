@@ -7,20 +7,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_base import TenantAPIView, paginated
+from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams.models import ExamSession
+from exams.access import access_exam_by_id, access_session_by_id
 from proctoring import checks, selectors, services
+from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
+from proctoring.review import browser_event
 
 MAX_WAIT_SECONDS = 30.0
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -89,22 +90,18 @@ class FaceListView(TenantAPIView):
 
 
 class FaceDetailView(TenantAPIView):
-    def _get(self, external_image_id: Any) -> FaceRegistration:
-        return get_object_or_404(FaceRegistration.objects.all(), external_image_id=external_image_id)
-
     @extend_schema(responses={200: FaceOutput})
     def get(self, request: Request, external_image_id: Any) -> Response:
-        return Response(FaceOutput(self._get(external_image_id)).data)
+        return Response(FaceOutput(access_face_by_id(actor=request.user, external_image_id=external_image_id)).data)
 
     def delete(self, request: Request, external_image_id: Any) -> Response:
-        services.face_delete(registration=self._get(external_image_id))
+        services.face_delete(registration=access_face_by_id(actor=request.user, external_image_id=external_image_id))
         return Response(status=204)
 
 
 class FaceImageView(TenantAPIView):
     def get(self, request: Request, external_image_id: Any) -> FileResponse:
-        registration = get_object_or_404(FaceRegistration.objects.all(), external_image_id=external_image_id)
-        return _private_file(registration.image)
+        return _private_file(access_face_by_id(actor=request.user, external_image_id=external_image_id).image)
 
 
 def _private_file(field: Any) -> FileResponse:
@@ -138,12 +135,12 @@ class ProcessView(TenantAPIView):
         except (TypeError, ValueError) as exc:
             raise AppError("'session' must be a session id.", code="invalid",
                            details={"session": ["Not an id."]}) from exc
-        session = get_object_or_404(ExamSession.objects.select_related("exam"), pk=session_id)
+        session = access_session_by_id(actor=request.user, session_id=session_id)
         frame = services.frame_ingest(session=session, actor=request.user, image=image)
         if wait:
             frame = _await_analysis(frame.pk, wait)
             if frame.status == FrameStatus.DONE:
-                return Response(frame.checks)
+                return Response(checks.as_seen_by(frame.checks, viewer=request.user, student=session.student))
             if frame.status == FrameStatus.FAILED:
                 raise AppError(f"The frame could not be analysed: {frame.error}", code="invalid_image",
                                status_code=422)
@@ -192,17 +189,17 @@ class FrameDetailView(TenantAPIView):
 
     @extend_schema(responses={200: FrameOutput})
     def get(self, request: Request, pk: int) -> Response:
-        frames = Frame.objects.all()
-        if request.user.role == Role.STUDENT:
-            frames = frames.filter(session__student=request.user)
-        return Response(FrameOutput(get_object_or_404(frames, pk=pk)).data)
+        frame = access_frame_by_id(actor=request.user, frame_id=pk)
+        data = FrameOutput(frame).data
+        data["checks"] = checks.as_seen_by(frame.checks, viewer=request.user, student=frame.session.student)
+        return Response(data)
 
 
 class FrameImageView(TenantAPIView):
     allowed_roles = STAFF
 
     def get(self, request: Request, pk: int) -> FileResponse:
-        return _private_file(get_object_or_404(Frame.objects.all(), pk=pk).image)
+        return _private_file(access_frame_by_id(actor=request.user, frame_id=pk).image)
 
 
 class IncidentOutput(serializers.ModelSerializer):
@@ -230,7 +227,7 @@ class IncidentDetailView(TenantAPIView):
 
     @extend_schema(responses={200: IncidentOutput})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(IncidentOutput(get_object_or_404(Incident.objects.all(), pk=pk)).data)
+        return Response(IncidentOutput(access_incident_by_id(actor=request.user, incident_id=pk)).data)
 
 
 class LiveView(TenantAPIView):
@@ -240,7 +237,23 @@ class LiveView(TenantAPIView):
 
     @extend_schema(responses={200: {"type": "object"}})
     def get(self, request: Request, pk: int) -> Response:
-        from exams.models import Exam
-
-        exam = get_object_or_404(Exam.objects.all(), pk=pk)
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
         return Response({"exam": exam.pk, "sessions": selectors.live_sessions(exam=exam)})
+
+
+class EventView(TenantAPIView):
+    """A browser event of the caller's running session (tab hidden, copy/paste, …)."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Input(StrictSerializer):
+        kind = serializers.CharField(max_length=32)
+        detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=Input, responses={201: {"type": "object"}})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        incident = browser_event(session=session, student=request.user, **data.validated_data)
+        return created({"incident": incident.pk, "kind": incident.kind})

@@ -13,4 +13,6 @@ urlpatterns = [
     path("incidents/", api.IncidentListView.as_view(), name="api-incidents"),
     path("incidents/<int:pk>/", api.IncidentDetailView.as_view(), name="api-incident-detail"),
     path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
+    # A browser event becomes an incident, so the endpoint lives with incidents (exams never imports proctoring).
+    path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from accounts.models import Role
 from exams import policy as p
 from proctoring.models import IncidentKind
 
@@ -75,11 +76,11 @@ def evaluate(
     recognised = bool(full_name) and (expected is None or external_id in expected)
 
     outcome = Outcome(results=[], matched_external_id=external_id if full_name else None)
-    verdicts = {
+    verdicts: dict[str, tuple[bool, str | int]] = {
         p.CHECK_OBJECTS: (not found, ", ".join(found) if found else "0"),
-        p.CHECK_PERSON_DETECTION: (people == 1, str(people)),
+        p.CHECK_PERSON_DETECTION: (people == 1, people),  # numbers, as the sample answers them
         p.CHECK_PERSON_RECOGNITION: (recognised, full_name or "0"),
-        p.CHECK_FACE_DETECTION: (faces == 1, str(faces)),
+        p.CHECK_FACE_DETECTION: (faces == 1, faces),
         p.CHECK_UNSAFE: (not unsafe, ", ".join(unsafe) if unsafe else "0"),
     }
     for name in p.ALL_CHECKS:
@@ -104,3 +105,21 @@ def _kinds(check: str, *, people: int, faces: int, matched: bool) -> set[str]:
     if faces == 0:  # Person Recognition without a face: no_face already says it
         return set()
     return {IncidentKind.WRONG_PERSON if matched else IncidentKind.UNREGISTERED_FACE}
+
+
+def as_seen_by(results: list[dict[str, Any]] | None, *, viewer: Any, student: Any) -> list[dict[str, Any]]:
+    """A frame's checks as ``viewer`` may see them.
+
+    Staff see what was stored. The session's student sees Person Recognition as pass/fail with at
+    most their own name: a failed check could otherwise name whichever registered person the photo
+    matched. (Students only ever reach their own frames; ``student`` is the frame's session student.)
+    """
+    results = list(results or [])
+    if getattr(viewer, "role", None) != Role.STUDENT:
+        return results
+    own_name = (student.full_name if student is not None and student.pk == viewer.pk else "") or "0"
+    return [
+        {**check, "Details": own_name if check.get("Success") is True else "0"}
+        if check.get("TestName") == p.CHECK_PERSON_RECOGNITION else check
+        for check in results
+    ]

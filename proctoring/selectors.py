@@ -6,7 +6,9 @@ from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
+from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
 from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
@@ -50,3 +52,14 @@ def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
     during = list(frames.filter(received_at__gte=incident.started_at, received_at__lte=end).order_by("received_at")[:6])
     after = list(frames.filter(received_at__gt=end).order_by("received_at")[:count])
     return list(reversed(before)) + during + after
+
+
+def latest_identity_check(session: ExamSession) -> IdentityCheck | None:
+    """The Person Recognition outcome of the session's latest analysed frame (registered in exams.identity)."""
+    frame = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE)
+             .order_by("-received_at", "-pk").only("received_at", "checks").first())
+    if frame is None:
+        return None
+    passed = any(c.get("TestName") == CHECK_PERSON_RECOGNITION and c.get("Success") is True
+                 for c in frame.checks or [])
+    return IdentityCheck(passed=passed, at=frame.received_at)

@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import AppError, Conflict, Unprocessable
+from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES
@@ -132,12 +132,17 @@ def face_delete(*, registration: FaceRegistration) -> None:
 
 def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
     """Store a frame of a running session and queue its analysis (on commit)."""
+    if session.student_id != actor.pk:
+        if actor.role == Role.STUDENT:
+            raise NotFound("Not found.")
+        # Evidence must say who produced it: only the session's own student sends its frames.
+        # Staff check a photo with the session-less /process instead.
+        raise Forbidden("Only the session's student sends frames into it; check a photo without a session.",
+                        code="not_the_sessions_student")
     check_image(image)
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict(f"The session is {session.get_status_display().lower()}; it takes no more frames.",
                        code="session_not_running")
-    if actor.role == Role.STUDENT and session.student_id != actor.pk:
-        raise AppError("Not found.", code="not_found", status_code=404)
     with transaction.atomic():
         frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now())
         frame.image.save("frame.jpg", ContentFile(image), save=False)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.decorators import role_required
 from accounts.errors import AppError
 from accounts.models import Role
+from exams.access import access_exam_by_id, access_session_by_id
 from exams.models import Exam, ExamSession
 from exams.taking import score
 from proctoring import review, selectors
@@ -27,7 +28,7 @@ STAFF = (Role.ADMIN, Role.PROCTOR)
 @login_required
 @role_required(*STAFF)
 def live(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    exam = access_exam_by_id(actor=request.user, exam_id=pk)
     return render(request, "proctor/live.html", {"exam": exam})
 
 
@@ -76,7 +77,7 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
 @login_required
 @role_required(*STAFF)
 def session_report(request: HttpRequest, pk: int) -> HttpResponse:
-    session = get_object_or_404(ExamSession.objects.select_related("exam", "student"), pk=pk)
+    session = access_session_by_id(actor=request.user, session_id=pk)
     report = _session_report(session)
     report["timeline"] = timeline(session, report["incidents"], report["frames"])
     return render(request, "reports/session.html", report)
@@ -125,7 +126,7 @@ def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:
 @login_required
 @role_required(*STAFF)
 def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    exam = access_exam_by_id(actor=request.user, exam_id=pk)
     incidents = list(Incident.objects.filter(session__exam=exam))
     rows = _exam_rows(exam, incidents)
     counts = review.summary_counts(incidents)
@@ -140,7 +141,7 @@ def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @role_required(*STAFF)
 def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = get_object_or_404(Exam.objects.all(), pk=pk)
+    exam = access_exam_by_id(actor=request.user, exam_id=pk)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-report.csv"'
     writer = csv.writer(response)

@@ -67,6 +67,8 @@ ENDPOINTS = [
     Endpoint("api-exam-detail", "GET", lambda i: f"/api/v1/exams/{i}/", exam, "proctor", "student"),
     Endpoint("api-exam-detail", "PATCH", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "proctor", {"title": "x"}),
     Endpoint("api-exam-detail", "DELETE", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "student"),
+    Endpoint("api-exam-status", "POST", lambda i: f"/api/v1/exams/{i}/status", exam, "admin", "proctor",
+             {"to": "archived"}),
     Endpoint("api-user-detail", "GET", lambda i: f"/api/v1/users/{i}/", student, "admin", "proctor"),
     Endpoint("api-user-detail", "PATCH", lambda i: f"/api/v1/users/{i}/", student, "admin", "student",
              {"full_name": "x"}),

@@ -39,6 +39,9 @@ def test_it_refuses_transitions_outside_the_table_and_audits_the_others(tenant_a
     path = f"/api/v1/sessions/{tenant_a.session.pk}/transition"
     response = client.post(path, {"to": "submitted"}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "invalid_transition"
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(consent_at=timezone.now(), consent_version=1)
+    tenant_a.exam.status = "published"
+    tenant_a.exam.save()
     assert client.post(path, {"to": "checking"}, format="json").json()["status"] == "checking"
     with tenancy.tenant_scope(tenant_a.institution):
         event = AuditEvent.objects.get(action="session.transition")
@@ -71,9 +74,11 @@ def test_it_expires_a_session_past_its_deadline_and_refuses_answers(tenant_a: Te
 
 
 def test_it_will_not_begin_without_consent_and_a_verified_identity(tenant_a: Tenant) -> None:
+    tenant_a.exam.status = "published"
+    tenant_a.exam.save()
     with tenancy.tenant_scope(tenant_a.institution):
         session = ExamSession.objects.get(pk=tenant_a.session.pk)
-        with pytest.raises(taking.Conflict, match="consent"):
+        with pytest.raises(taking.Conflict, match="cannot start"):
             taking.session_begin(session=session, student=tenant_a.student)
         session = taking.session_consent(session=session, student=tenant_a.student)
         assert session.status == SessionStatus.CHECKING and session.consent_version == 1

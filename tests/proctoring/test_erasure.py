@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from accounts import roster, tenancy
 from accounts.admin import DeletesThroughService, institution_admin_site
+from accounts.audit import AuditEvent
 from accounts.models import Institution, User
 from exams import services as exam_services
-from exams.models import AuditEvent, Exam, ExamSession
+from exams.models import Exam, ExamSession
 from proctoring import outbox, retention
 from proctoring.analysis import get_backend
 from proctoring.incidents import incident_payload

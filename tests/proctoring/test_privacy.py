@@ -80,3 +80,35 @@ def test_it_honours_each_institutions_retention(tenant_a: Tenant, tenant_b: Tena
     a.refresh_from_db()
     b.refresh_from_db()
     assert a.purged_at is not None and b.purged_at is None
+
+
+@pytest.mark.parametrize("role", ["admin", "proctor"])
+def test_it_refuses_frames_sent_into_a_students_session_by_staff(tenant_a: Tenant, role: str) -> None:
+    import base64
+
+    from exams.models import ExamSession
+    from tests.proctoring.conftest import image
+
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(status="in_progress")
+    body = {"image": base64.b64encode(image("signer1_b.jpg")).decode(), "session": tenant_a.session.pk}
+    response = api_client_for(tenant_a.user(role)).post("/process", body, format="json")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "not_the_sessions_student"
+    assert Frame.unscoped.filter(session=tenant_a.session).count() == 1  # only the fixture's own frame
+
+
+def test_it_answers_another_students_session_like_a_missing_one(tenant_a: Tenant) -> None:
+    import base64
+
+    from accounts import services
+    from exams.models import ExamSession
+    from tests.proctoring.conftest import image
+
+    other = services.user_create(institution=tenant_a.institution, email="other@alpha.test", role="student",
+                                 full_name="Other")
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(status="in_progress")
+    encoded = base64.b64encode(image("signer1_b.jpg")).decode()
+    theirs = api_client_for(other).post("/process", {"image": encoded, "session": tenant_a.session.pk}, format="json")
+    missing = api_client_for(other).post("/process", {"image": encoded, "session": 999999}, format="json")
+    assert theirs.status_code == missing.status_code == 404 and theirs.json() == missing.json()
+    frame = api_client_for(other).get(f"/api/v1/frames/{tenant_a.frame.pk}/")
+    assert frame.status_code == 404

@@ -1,0 +1,49 @@
+"""Access helpers for proctoring rows, on top of exams.access: the same 404 for missing and not yours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.errors import NotFound
+from accounts.models import Role, User
+from exams.access import sessions_for
+from proctoring.models import FaceRegistration, Frame, Incident
+
+
+def _is_student(actor: User) -> bool:
+    return getattr(actor, "role", None) == Role.STUDENT and not actor.is_superuser
+
+
+def frames_for(*, actor: User) -> QuerySet[Frame]:
+    """Frames of the sessions ``actor`` may see (a student: their own sessions only)."""
+    frames = Frame.objects.all()
+    return frames.filter(session__in=sessions_for(actor=actor)) if _is_student(actor) else frames
+
+
+def access_frame_by_id(*, actor: User, frame_id: int) -> Frame:
+    frame = frames_for(actor=actor).select_related("session", "session__student").filter(pk=frame_id).first()
+    if frame is None:
+        raise NotFound("Not found.")
+    return frame
+
+
+def access_incident_by_id(*, actor: User, incident_id: int, for_update: bool = False) -> Incident:
+    """Incidents are for staff; a student reaches none by id."""
+    incidents = Incident.objects.none() if _is_student(actor) else Incident.objects.all()
+    if for_update:
+        incidents = incidents.select_for_update(of=("self",))
+    incident = incidents.filter(pk=incident_id).first()
+    if incident is None:
+        raise NotFound("Not found.")
+    return incident
+
+
+def access_face_by_id(*, actor: User, external_image_id: Any) -> FaceRegistration:
+    """Reference faces are for staff; a student reaches none, not even their own, by id."""
+    faces = FaceRegistration.objects.none() if _is_student(actor) else FaceRegistration.objects.all()
+    face = faces.filter(external_image_id=external_image_id).first()
+    if face is None:
+        raise NotFound("Not found.")
+    return face
