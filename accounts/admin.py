@@ -15,9 +15,11 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
+from accounts import roster
 from accounts.models import Institution, Role, User
 
 
@@ -44,6 +46,22 @@ class InstitutionAdminSite(admin.AdminSite):
 
 
 institution_admin_site = InstitutionAdminSite(name="manage")
+
+
+class DeletesThroughService(admin.ModelAdmin):
+    """Deletes (one, or the "delete selected" action) go through the entity's delete service, which
+    erases the biometric data that belongs to the row everywhere (see accounts.deletion)."""
+
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_through_service(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():  # all of the selection, or nothing
+            for obj in queryset:
+                self.delete_through_service(request, obj)
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -105,7 +123,17 @@ class InstitutionUserForm(forms.ModelForm):
         return user
 
 
-class InstitutionUserAdmin(ScopedAdmin):
+class UserDeletes(DeletesThroughService):
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        roster.user_delete(user=obj, actor=request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if obj is not None and obj.pk == request.user.pk:
+            return False  # roster.user_delete refuses it too
+        return super().has_delete_permission(request, obj)
+
+
+class InstitutionUserAdmin(UserDeletes, ScopedAdmin):
     form = InstitutionUserForm
     list_display = ["email", "full_name", "role", "student_number", "is_active", "last_login"]
     list_filter = ["role", "is_active"]
@@ -119,14 +147,17 @@ institution_admin_site.register(User, InstitutionUserAdmin)
 
 
 @admin.register(Institution)
-class PlatformInstitutionAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "frame_retention_days", "created_at"]
+class PlatformInstitutionAdmin(DeletesThroughService):
+    list_display = ["name", "slug", "frame_retention_days", "face_retention_days", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        roster.institution_delete(institution=obj)
+
 
 @admin.register(User)
-class PlatformUserAdmin(admin.ModelAdmin):
+class PlatformUserAdmin(UserDeletes):
     list_display = ["email", "institution", "role", "is_superuser", "is_active"]
     list_filter = ["institution", "role", "is_superuser"]
     search_fields = ["email", "full_name"]

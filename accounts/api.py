@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services, throttle
+from accounts import roster, selectors, services, throttle
 from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
 from accounts.errors import AppError
 from accounts.models import Role, User
@@ -106,3 +106,9 @@ class UserDetailView(TenantAPIView):
         data.is_valid(raise_exception=True)
         user = services.user_update(user=user, actor=request.user, **data.validated_data)
         return Response(UserOutput(user).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        """Delete a person with their sessions; their biometric data is erased everywhere."""
+        roster.user_delete(user=self.get_object(pk), actor=request.user)
+        return Response(status=204)

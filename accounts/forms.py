@@ -42,6 +42,11 @@ class SettingsForm(forms.Form):
         min_value=1, max_value=3650, label="Keep webcam frames for (days)",
         help_text="Frames older than this are deleted automatically (1–3650).",
     )
+    face_retention_days = forms.IntegerField(
+        min_value=1, max_value=3650, required=False, label="Keep reference faces for (days)",
+        help_text="A student's reference face is erased this many days after their last exam ended "
+                  "(faces without exams: after registration) (1–3650).",
+    )
     consent_text = forms.CharField(
         max_length=10000, widget=forms.Textarea(attrs={"rows": 6}), label="Consent text",
         help_text="Students accept this before each exam. Changing it starts a new consent version.",
@@ -49,4 +54,5 @@ class SettingsForm(forms.Form):
 
     @classmethod
     def initial_for(cls, institution: Institution) -> dict[str, Any]:
-        return {"frame_retention_days": institution.frame_retention_days, "consent_text": institution.consent_text}
+        return {"frame_retention_days": institution.frame_retention_days,
+                "face_retention_days": institution.face_retention_days, "consent_text": institution.consent_text}

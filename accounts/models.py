@@ -23,6 +23,11 @@ class Institution(models.Model):
     frame_retention_days = models.PositiveIntegerField(
         default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
     )
+    # Reference faces: purged this many days after the student's last sitting ended (or after their
+    # registration, for a face without sittings or without a student); see proctoring.retention.
+    face_retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
     consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT)
     consent_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError
 from accounts.models import Institution, Role, User
 from accounts.selectors import has_reference_face
@@ -49,6 +50,30 @@ def person_add(
         raise AppError("Only students and proctors are added here.", code="invalid_role")
     return user_create(institution=institution, email=email, role=role, full_name=full_name.strip(),
                        student_number=student_number.strip(), password=password or None)
+
+
+@transaction.atomic
+def user_delete(*, user: User, actor: User | None) -> None:
+    """Delete a person with their sessions, erasing their biometric data everywhere (accounts.deletion).
+
+    The audit event keeps the id and role only: the person's name and email go with them.
+    """
+    if actor is not None and user.pk == actor.pk:
+        raise AppError("You cannot delete your own account.", code="self_deletion")
+    erase_dependents(Erasure(user_ids=(user.pk,)))
+    if user.institution_id is not None:
+        from accounts.audit import audit
+
+        audit(institution_id=user.institution_id, actor=actor, action="user.delete", target=user,
+              data={"role": user.role})
+    user.delete()
+
+
+@transaction.atomic
+def institution_delete(*, institution: Institution) -> None:
+    """Delete a tenant with everything it owns, erasing all its biometric data everywhere."""
+    erase_dependents(Erasure(institution_id=institution.pk))
+    institution.delete()
 
 
 # --- invite links ----------------------------------------------------------------------------------
@@ -179,9 +204,12 @@ def _validate(rows: list[ImportRow]) -> None:
 
 @transaction.atomic
 def institution_settings_update(
-    *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str
+    *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str,
+    face_retention_days: int | None = None,
 ) -> Institution:
-    """Save retention and consent text; a changed consent text is a new consent version."""
+    """Save retention and consent text; a changed consent text is a new consent version.
+
+    ``face_retention_days``: None keeps the current one."""
     from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
@@ -190,12 +218,16 @@ def institution_settings_update(
     if frame_retention_days != institution.frame_retention_days:
         changed["frame_retention_days"] = [institution.frame_retention_days, frame_retention_days]
         institution.frame_retention_days = frame_retention_days
+    if face_retention_days is not None and face_retention_days != institution.face_retention_days:
+        changed["face_retention_days"] = [institution.face_retention_days, face_retention_days]
+        institution.face_retention_days = face_retention_days
     if consent_text != institution.consent_text.strip():
         institution.consent_text = consent_text
         institution.consent_version += 1
         changed["consent_version"] = [institution.consent_version - 1, institution.consent_version]
     if changed:
-        institution.save(update_fields=["frame_retention_days", "consent_text", "consent_version"])
+        institution.save(update_fields=["frame_retention_days", "face_retention_days", "consent_text",
+                                        "consent_version"])
         audit(institution_id=institution.pk, actor=actor, action="institution.settings", target=institution,
               data=changed)
     return institution

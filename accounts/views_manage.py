@@ -102,6 +102,23 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
 
 @admin_page
 @require_http_methods(["GET", "POST"])
+def student_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the student and erases their biometric data everywhere."""
+    student = get_object_or_404(User.objects.in_scope().filter(role=Role.STUDENT), pk=pk)
+    if request.method == "POST":
+        roster.user_delete(user=student, actor=request.user)
+        messages.success(request, f"{student.full_name or student.email} deleted, with their faces and frames.")
+        return redirect("manage-students")
+    context = {
+        "student": student, "section": "students",
+        "faces": student.face_registrations.count(),
+        "sessions": student.exam_sessions.count(),
+    }
+    return render(request, "manage/student_delete.html", context)
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     institution = Institution.objects.get(pk=request.user.institution_id)
     which = request.POST.get("form") if request.method == "POST" else None

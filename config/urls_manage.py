@@ -17,10 +17,13 @@ urlpatterns: list = [
     path("exams/<int:pk>/questions/<int:qpk>/delete", exams.question_delete, name="manage-exam-question-delete"),
     path("exams/<int:pk>/publish", exams.exam_publish, name="manage-exam-publish"),
     path("exams/<int:pk>/enrolments", exams.exam_enrolments, name="manage-exam-enrolments"),
+    path("exams/<int:pk>/delete", exams.exam_delete, name="manage-exam-delete"),
+    path("exams/<int:pk>/sessions/<int:spk>/delete", exams.session_delete, name="manage-session-delete"),
     path("students/", people.student_list, name="manage-students"),
     path("students/new", people.student_new, name="manage-student-new"),
     path("students/import", people.students_import, name="manage-students-import"),
     path("students/<int:pk>/face", proctoring_pages.student_face, name="manage-student-face"),
+    path("students/<int:pk>/delete", people.student_delete, name="manage-student-delete"),
     path("people/<int:pk>/invite", people.person_invite, name="manage-person-invite"),
     path("settings/", people.settings_page, name="manage-settings"),
     # The invitee's page: uid and token travel in the query string (see people.password_set).

@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.admin import ScopedAdmin, institution_admin_site
+from accounts.admin import DeletesThroughService, ScopedAdmin, institution_admin_site
 from accounts.errors import AppError
+from exams import services
 from exams.authoring import exam_set_status
 from exams.models import Exam
 from exams.statuses import ExamStatus
@@ -33,7 +34,12 @@ STATUS_ACTIONS = [_set_status(ExamStatus.PUBLISHED, "publish"), _set_status(Exam
                   _set_status(ExamStatus.ARCHIVED, "archive")]
 
 
-class ExamAdmin(ScopedAdmin):
+class ExamDeletes(DeletesThroughService):
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        services.exam_delete(exam=obj, actor=request.user)
+
+
+class ExamAdmin(ExamDeletes, ScopedAdmin):
     list_display = ["title", "status", "opens_at", "closes_at", "duration_minutes"]
     list_filter = ["status"]
     search_fields = ["title"]
@@ -52,7 +58,7 @@ institution_admin_site.register(Exam, ExamAdmin)
 
 
 @admin.register(Exam)
-class PlatformExamAdmin(admin.ModelAdmin):
+class PlatformExamAdmin(ExamDeletes):
     list_display = ["title", "institution", "status"]
     list_filter = ["institution", "status"]
     readonly_fields = ["status"]

@@ -72,8 +72,10 @@ class ExamDetailView(ExamAPIView):
         data.is_valid(raise_exception=True)
         return Response(ExamOutput(services.exam_update(exam=exam, **data.validated_data)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        services.exam_delete(exam=access_exam_by_id(actor=request.user, exam_id=pk))
+        """Delete an exam with its sessions; their biometric data is erased everywhere."""
+        services.exam_delete(exam=access_exam_by_id(actor=request.user, exam_id=pk), actor=request.user)
         return Response(status=204)
 
 
@@ -144,6 +146,14 @@ class SessionDetailView(TenantAPIView):
     @extend_schema(responses={200: SessionOutput})
     def get(self, request: Request, pk: int) -> Response:
         return Response(SessionOutput(access_session_by_id(actor=request.user, session_id=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        """Admins delete a session; its frames, incidents and their files are erased everywhere."""
+        if request.user.role != Role.ADMIN and not request.user.is_superuser:
+            raise AppError("Only admins can delete a session.", code="forbidden", status_code=403)
+        services.session_delete(session=access_session_by_id(actor=request.user, session_id=pk), actor=request.user)
+        return Response(status=204)
 
 
 class SessionTransitionView(TenantAPIView):

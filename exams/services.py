@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit
+from accounts.deletion import Erasure, erase_dependents
 from accounts.errors import AppError, Conflict
 from accounts.models import Role, User
 from exams import policy
@@ -78,8 +79,22 @@ def exam_update(
     return exam
 
 
-def exam_delete(*, exam: Exam) -> None:
+@transaction.atomic
+def exam_delete(*, exam: Exam, actor: User | None) -> None:
+    """Delete an exam with its sessions, erasing their biometric data everywhere (accounts.deletion)."""
+    erase_dependents(Erasure(exam_ids=(exam.pk,)))
+    audit(institution_id=exam.institution_id, actor=actor, action="exam.delete", target=exam,
+          data={"sessions": exam.sessions.count()})
     exam.delete()
+
+
+@transaction.atomic
+def session_delete(*, session: ExamSession, actor: User | None) -> None:
+    """Delete a session (answers, frames, incidents), erasing its biometric data everywhere."""
+    erase_dependents(Erasure(session_ids=(session.pk,)))
+    audit(institution_id=session.institution_id, actor=actor, action="session.delete", target=session,
+          data={"exam": session.exam_id, "student": session.student_id})
+    session.delete()
 
 
 def session_create(*, exam: Exam, student: User) -> ExamSession:

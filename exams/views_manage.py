@@ -131,6 +131,33 @@ def question_delete(request: HttpRequest, pk: int, qpk: int) -> HttpResponse:
     return render(request, "manage/question_delete.html", {"exam": exam, "question": question, "section": "exams"})
 
 
+@admin_page
+@require_http_methods(["GET", "POST"])
+def exam_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the exam and erases its sessions' biometric data everywhere."""
+    exam = _exam(pk)
+    if request.method == "POST":
+        services.exam_delete(exam=exam, actor=request.user)
+        messages.success(request, f"“{exam.title}” deleted, with its sessions and their frames.")
+        return redirect("manage-exams")
+    return render(request, "manage/exam_delete.html", {
+        "exam": exam, "section": "exams", "sessions": ExamSession.objects.filter(exam=exam).count(),
+    })
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def session_delete(request: HttpRequest, pk: int, spk: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes one student's session (answers, frames, incidents)."""
+    exam = _exam(pk)
+    session = get_object_or_404(ExamSession.objects.filter(exam=exam).select_related("student"), pk=spk)
+    if request.method == "POST":
+        services.session_delete(session=session, actor=request.user)
+        messages.success(request, f"The session of {session.student} was deleted, with its frames.")
+        return redirect("manage-exam-enrolments", pk=exam.pk)
+    return render(request, "manage/session_delete.html", {"exam": exam, "session": session, "section": "exams"})
+
+
 PUBLISH_ACTIONS = {"publish": ExamStatus.PUBLISHED, "unpublish": ExamStatus.DRAFT, "archive": ExamStatus.ARCHIVED}
 
 

@@ -7,12 +7,16 @@ class ProctoringConfig(AppConfig):
     name = "proctoring"
 
     def ready(self) -> None:
+        from accounts.deletion import register_eraser
         from exams.identity import register_identity_source
         from proctoring.analysis import set_face_store_factory
+        from proctoring.erasure import erase_biometrics
         from proctoring.face_store import DatabaseFaceStore
         from proctoring.selectors import latest_identity_check
 
         # Face collections live in the database, so every web and worker process sees the same ones.
         set_face_store_factory(DatabaseFaceStore)
+        # Deleting a student, exam, session or institution erases their biometric data everywhere.
+        register_eraser(erase_biometrics)
         # The exam's start check reads identity checks through this, so exams never imports proctoring.
         register_identity_source(latest_identity_check)

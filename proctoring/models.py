@@ -181,3 +181,5 @@ class PurgeRecord(TenantOwned):
     frames = models.PositiveIntegerField()
     bytes = models.PositiveBigIntegerField()
     older_than = models.DateTimeField()
+    faces = models.PositiveIntegerField(default=0)
+    incidents = models.PositiveIntegerField(default=0)  # whose copied findings were cleared

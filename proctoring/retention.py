@@ -1,31 +1,59 @@
-"""Retention: frames older than the institution's retention are deleted, with a record of it.
+"""Retention: biometric data older than the institution's retention is erased, with a record of it.
 
-Evidence of incidents still waiting for review is kept until it has been reviewed.
+- Frames received more than ``frame_retention_days`` ago lose their image, the engine's findings
+  (landmarks, boxes) and the name in their checks; the pass/fail verdicts stay for the timeline.
+- Incidents started before the same cutoff lose the findings and names they copied from their
+  evidence frame. Incidents still waiting for review keep all their evidence (frames included)
+  until they have been reviewed.
+- Reference faces are erased (engine collection, DynamoDB, file, row) ``face_retention_days``
+  after the student's last sitting ended. A sitting that has not ended holds the face while its
+  exam can still be sat (no closing time, or one after the cutoff, and not archived). A face with
+  no sittings, or registered without a student, is erased that many days after registration.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts import tenancy
 from accounts.models import Institution
-from proctoring.models import Frame, Incident, PurgeRecord, ReviewStatus
+from exams.models import ExamSession, ExamStatus
+from exams.policy import CHECK_PERSON_RECOGNITION
+from proctoring.models import FaceRegistration, Frame, Incident, PurgeRecord, ReviewStatus
+from proctoring.services import face_delete
+
+logger = logging.getLogger(__name__)
 
 
-def purge_expired_frames() -> dict[str, int]:
-    totals = {"frames": 0, "bytes": 0}
+def purge_expired() -> dict[str, int]:
+    """Run every institution's retention (the hourly ``proctoring.purge_frames`` task)."""
+    totals = {"frames": 0, "bytes": 0, "incidents": 0, "faces": 0}
     for institution in Institution.objects.all():
         with tenancy.tenant_scope(institution):
-            frames, size = purge_institution(institution)
-        totals["frames"] += frames
-        totals["bytes"] += size
+            for key, value in purge_institution(institution).items():
+                totals[key] += value
     return totals
 
 
-def purge_institution(institution: Institution) -> tuple[int, int]:
-    cutoff = timezone.now() - timedelta(days=institution.frame_retention_days)
+def purge_institution(institution: Institution) -> dict[str, int]:
+    now = timezone.now()
+    frame_cutoff = now - timedelta(days=institution.frame_retention_days)
+    frames, size = _purge_frames(frame_cutoff)
+    incidents = _purge_incidents(frame_cutoff)
+    faces = _purge_faces(now - timedelta(days=institution.face_retention_days))
+    if frames or incidents or faces:
+        PurgeRecord.objects.create(institution=institution, frames=frames, bytes=size, incidents=incidents,
+                                   faces=faces, older_than=frame_cutoff)
+    return {"frames": frames, "bytes": size, "incidents": incidents, "faces": faces}
+
+
+def _purge_frames(cutoff: datetime) -> tuple[int, int]:
     pending = Incident.objects.filter(review_status=ReviewStatus.PENDING)
     kept = set()
     for field in ("first_frame_id", "last_frame_id", "evidence_frame_id"):
@@ -39,11 +67,51 @@ def purge_institution(institution: Institution) -> tuple[int, int]:
             except OSError:
                 pass
             frame.image.delete(save=False)
+        frame.findings = None
+        frame.checks = without_names(frame.checks)
         frame.purged_at = timezone.now()
-        frame.save(update_fields=["image", "purged_at"])
+        frame.save(update_fields=["image", "findings", "checks", "purged_at"])
         count += 1
-    if count:
-        PurgeRecord.objects.create(institution=institution, frames=count, bytes=size, older_than=cutoff)
     return count, size
 
 
+def _purge_incidents(cutoff: datetime) -> int:
+    expired = (Incident.objects.filter(started_at__lt=cutoff).exclude(review_status=ReviewStatus.PENDING)
+               .filter(Q(details__has_key="findings") | Q(details__has_key="checks")))
+    count = 0
+    for incident in expired.iterator():
+        details = {key: value for key, value in incident.details.items() if key != "findings"}
+        if "checks" in details:
+            details["checks"] = without_names(details["checks"])
+        if details != incident.details:
+            incident.details = details
+            incident.save(update_fields=["details"])
+            count += 1
+    return count
+
+
+def without_names(checks: Any) -> Any:
+    """The five checks with the matched person's name blanked out (the verdicts stay)."""
+    if not isinstance(checks, list):
+        return checks
+    return [{**check, "Details": ""} if isinstance(check, dict) and check.get("TestName") == CHECK_PERSON_RECOGNITION
+            else check for check in checks]
+
+
+def _purge_faces(cutoff: datetime) -> int:
+    holding = ExamSession.objects.filter(student_id=OuterRef("student_id")).filter(
+        Q(ended_at__gte=cutoff)
+        | Q(ended_at__isnull=True) & ~Q(exam__status=ExamStatus.ARCHIVED)
+        & (Q(exam__closes_at__isnull=True) | Q(exam__closes_at__gte=cutoff))
+    )
+    expired = FaceRegistration.objects.filter(created_at__lt=cutoff).exclude(Exists(holding))
+    count = 0
+    for registration in list(expired):
+        try:
+            with transaction.atomic():
+                face_delete(registration=registration)
+        except Exception:  # noqa: BLE001 - the engine is down: the next run erases it
+            logger.exception("Could not erase reference face %s; retrying at the next run.", registration.pk)
+        else:
+            count += 1
+    return count

@@ -46,4 +46,4 @@ def requeue_stale_frames() -> int:
 
 @shared_task(name="proctoring.purge_frames")
 def purge_frames() -> dict[str, int]:
-    return retention.purge_expired_frames()
+    return retention.purge_expired()  # frames, incidents' copied findings, reference faces

@@ -116,12 +116,25 @@ def put_incident(payload: dict[str, Any]) -> None:
             raise  # the same or a newer version is there already: done
 
 
+# A deleted incident's tombstone carries this version, so no put of it (conditional on a higher
+# version) can land after the delete and bring it back, whatever order the relay sends them in.
+TOMBSTONE_VERSION = 2**53
+
+
+def delete_incident(payload: dict[str, Any], *, sequence: int = 0) -> None:
+    """Erase an incident of a deleted session (proctoring.erasure): a tombstone with its key only."""
+    client().put_item(TableName=incidents_table(), Item={
+        **incident_key(payload["institution_id"], payload["session_id"], payload["started_at"], payload["id"]),
+        "Deleted": {"BOOL": True}, "Version": {"N": str(TOMBSTONE_VERSION)},
+    })
+
+
 def incidents_of_session(institution_id: int, session_id: int) -> list[dict[str, Any]]:
     response = client().query(
         TableName=incidents_table(), KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"INSTITUTION#{institution_id}#SESSION#{session_id}"}},
     )
-    return response["Items"]
+    return [item for item in response["Items"] if not item.get("Deleted", {}).get("BOOL")]  # not tombstones
 
 
 def get_face(external_image_id: str) -> dict[str, Any] | None:
@@ -129,4 +142,5 @@ def get_face(external_image_id: str) -> dict[str, Any] | None:
     return response.get("Item")
 
 
-SENDERS = {"faces.put": put_face, "faces.delete": delete_face, "incidents.put": put_incident}
+SENDERS = {"faces.put": put_face, "faces.delete": delete_face, "incidents.put": put_incident,
+           "incidents.delete": delete_incident}

@@ -58,7 +58,8 @@ def test_it_purges_frames_past_retention_but_keeps_evidence_under_review(tenant_
                                 is_open=False, review_status=ReviewStatus.DISMISSED)
     paths = {f.pk: f.image.path for f in (old, recent, tenant_a.frame, reviewed_evidence)}
 
-    assert tasks.purge_frames() == {"frames": 2, "bytes": 2 * len(b"\xff\xd8 frame \xff\xd9")}
+    assert tasks.purge_frames() == {"frames": 2, "bytes": 2 * len(b"\xff\xd8 frame \xff\xd9"), "incidents": 0,
+                                    "faces": 0}
 
     assert not os.path.exists(paths[old.pk]) and not os.path.exists(paths[reviewed_evidence.pk])
     assert os.path.exists(paths[recent.pk]) and os.path.exists(paths[tenant_a.frame.pk])
@@ -67,7 +68,7 @@ def test_it_purges_frames_past_retention_but_keeps_evidence_under_review(tenant_
         assert old.purged_at is not None and not old.image
         record = PurgeRecord.objects.get()
     assert record.frames == 2
-    assert retention.purge_expired_frames() == {"frames": 0, "bytes": 0}  # idempotent
+    assert retention.purge_expired() == {"frames": 0, "bytes": 0, "incidents": 0, "faces": 0}  # idempotent
 
 
 def test_it_honours_each_institutions_retention(tenant_a: Tenant, tenant_b: Tenant) -> None:

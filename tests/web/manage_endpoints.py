@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from accounts import tenancy
-from exams.models import Question
-from tests.accounts.test_tenancy import Endpoint, exam, student
+from exams.models import ExamSession, Question
+from tests.accounts.test_tenancy import Endpoint, exam, session, student
 from tests.conftest import Tenant
 
 
@@ -27,6 +27,12 @@ def _question_path(key: int, action: str) -> str:
     return f"/exams/{getattr(key, 'exam_pk', key)}/questions/{key}/{action}"
 
 
+def _session_path(session_id: int) -> str:
+    with tenancy.tenant_scope(None):
+        exam_id = ExamSession.objects.filter(pk=session_id).values_list("exam_id", flat=True).first() or session_id
+    return f"/exams/{exam_id}/sessions/{session_id}/delete"
+
+
 MANAGE_ENDPOINTS: list[Endpoint] = [
     Endpoint("manage-exam-edit", "GET", lambda i: f"/exams/{i}/edit", exam, "admin", "proctor"),
     Endpoint("manage-exam-edit", "POST", lambda i: f"/exams/{i}/edit", exam, "admin", "student",
@@ -39,4 +45,7 @@ MANAGE_ENDPOINTS: list[Endpoint] = [
     Endpoint("manage-exam-enrolments", "GET", lambda i: f"/exams/{i}/enrolments", exam, "admin", "student"),
     Endpoint("manage-student-face", "GET", lambda i: f"/students/{i}/face", student, "admin", "proctor"),
     Endpoint("manage-person-invite", "GET", lambda i: f"/people/{i}/invite", student, "admin", "student"),
+    Endpoint("manage-student-delete", "GET", lambda i: f"/students/{i}/delete", student, "admin", "proctor"),
+    Endpoint("manage-exam-delete", "GET", lambda i: f"/exams/{i}/delete", exam, "admin", "student"),
+    Endpoint("manage-session-delete", "GET", lambda k: _session_path(k), session, "admin", "proctor"),
 ]
