@@ -71,7 +71,8 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     expect(saved.first).to_have_text(NOT_SAVED)
     expect(saved.last).to_have_text(NOT_SAVED)
     expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
-    expect(page.locator("#frame-state")).to_have_text(re.compile(r"Offline — ([3-9]|\d\d) frames kept"), timeout=TIMEOUT)
+    kept_frames = re.compile(r"Offline — ([3-9]|\d\d) frames kept")
+    expect(page.locator("#frame-state")).to_have_text(kept_frames, timeout=TIMEOUT)
     shots.take(page, "offline")
     assert stored(tenant_a, session) == {}
     kept = json.loads(page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')"))
