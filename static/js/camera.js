@@ -6,7 +6,7 @@
 
   // Milliseconds to add to the browser's clock to get the server's (from the Date header), so that the
   // capture time of a frame kept offline is on the server's clock.
-  let clockOffset = 0;
+  let clockOffset = 0, clockKnown = false;
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -15,7 +15,10 @@
 
   function noteClock(response) {
     const date = Date.parse(response.headers.get("Date") || "");
-    if (!isNaN(date)) { clockOffset = date + 500 - Date.now(); }  // Date has whole seconds: take the middle
+    if (!isNaN(date)) {  // Date has whole seconds: take the middle of the second
+      clockOffset = date + 500 - Date.now();
+      clockKnown = true;
+    }
   }
 
   // Rejects only when the server could not be reached (offline, connection refused).
@@ -72,10 +75,11 @@
   }
 
   // Post a frame of a session; answers at once with 202 and a status_url (no page waits on analysis).
-  // ``capturedAt``: the browser's time of capture, sent only when the frame is late (kept offline).
+  // ``capturedAt``: the browser's time of capture, sent on the server's clock once that is known (a
+  // frame kept offline then lands on the timeline when it was taken, not when it arrived).
   function sendFrame(sessionId, image, capturedAt) {
     const body = {image: image, session: sessionId};
-    if (capturedAt && Date.now() - capturedAt > 3000) {
+    if (capturedAt && clockKnown) {
       body.captured_at = new Date(capturedAt + clockOffset).toISOString();
     }
     return api("/process", body);

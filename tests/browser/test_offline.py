@@ -71,7 +71,7 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     expect(saved.first).to_have_text(NOT_SAVED)
     expect(saved.last).to_have_text(NOT_SAVED)
     expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
-    kept_frames = re.compile(r"Offline — ([3-9]|\d\d) frames kept")
+    kept_frames = re.compile(r"Offline — ([4-9]|\d\d) frames kept")
     expect(page.locator("#frame-state")).to_have_text(kept_frames, timeout=TIMEOUT)
     shots.take(page, "offline")
     assert stored(tenant_a, session) == {}
@@ -82,14 +82,14 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     page.route(ANSWERS_API, lambda route: route.abort())
     came_back = timezone.now()
     page.context.set_offline(False)
-    expect(page.locator("#frame-state")).to_have_text("")
+    expect(page.locator("#frame-state")).to_have_text("", timeout=TIMEOUT)
     with tenancy.tenant_scope(tenant_a.institution):
         late = [f for f in Frame.objects.filter(session=session) if f.received_at >= came_back]
-    taken_offline = [f for f in late if f.captured_at != f.received_at]
+    # Four frames kept, taken at least two seconds apart: the two oldest arrive well after they were taken.
+    taken_offline = [f for f in late if f.received_at - f.captured_at > timedelta(seconds=2.5)]
     assert len(taken_offline) >= 2, [(f.captured_at, f.received_at) for f in late]
     for frame in taken_offline:  # on the server's clock, as the page reads it from Date (whole seconds)
         assert went_offline - timedelta(seconds=2) <= frame.captured_at <= came_back + timedelta(seconds=2)
-    assert max(f.received_at - f.captured_at for f in taken_offline) > timedelta(seconds=4)
 
     # A reload loses nothing: the answers come back from the device and are sent once the server answers.
     page.reload()
@@ -98,7 +98,7 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
     assert stored(tenant_a, session) == {}
     page.unroute(ANSWERS_API)
-    expect(page.locator("#save-state")).to_have_text("All answers saved.")
+    expect(page.locator("#save-state")).to_have_text("All answers saved.", timeout=TIMEOUT)  # after a backoff
     expect(saved.first).to_have_text("Saved")
     shots.take(page, "back-online")
     assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Written without a network.")}
@@ -121,7 +121,7 @@ def test_it_submits_when_the_network_is_back_with_the_values_of_the_form(
     assert stored(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS
 
     page.context.set_offline(False)
-    expect(page.locator(".big")).to_have_text("Your exam has been submitted.")
+    expect(page.locator(".big")).to_have_text("Your exam has been submitted.", timeout=TIMEOUT)
     assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Sent with the submit form.")}
     assert session.status == SessionStatus.SUBMITTED
     with tenancy.tenant_scope(tenant_a.institution):
