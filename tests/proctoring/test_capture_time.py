@@ -85,6 +85,8 @@ def test_it_refuses_a_capture_time_in_the_future_or_before_the_session_began(ten
     began = session.consent_at or session.started_at or session.created_at
     before = send(tenant_a, session, began - services.CAPTURE_CLOCK_SKEW - timedelta(seconds=5))
     assert before.status_code == 400 and "before the session began" in before.json()["error"]["message"]
+    for extreme in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:00"):
+        assert send(tenant_a, session, extreme).status_code == 400
     with tenancy.tenant_scope(tenant_a.institution):
         assert not Frame.objects.filter(session=session).exists()
 
