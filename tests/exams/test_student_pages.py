@@ -44,3 +44,14 @@ def test_it_runs_the_camera_check_from_static_scripts_only(tenant_a: Tenant) -> 
     sources = [re.search(rb'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
     assert sources[-2:] == [b"/static/js/camera.js", b"/static/js/check.js"]
     assert b'data-needs-identity="' in page.content
+
+
+def test_it_clears_the_kept_answers_from_a_static_script_on_the_done_page(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status=SessionStatus.SUBMITTED)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/done")
+    assert page.status_code == 200
+    scripts = scripts_of(page.content)
+    assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
+    assert b'src="/static/js/done.js"' in page.content
+    assert f'id="session-done" data-session="{tenant_a.session.pk}"'.encode() in page.content
