@@ -113,6 +113,9 @@ def session_submit_with_answers(*, session: ExamSession, student: User,
             question = questions.get(question_id)
             if question is None:
                 raise AppError("Unknown question.", code="invalid", details={"question": ["Not in this exam."]})
+            if "\x00" in raw:  # no database text column holds NUL
+                raise AppError("Answers cannot contain NUL characters.", code="invalid",
+                               details={"value": ["Contains a NUL character."]})
             if question.kind == QuestionKind.MULTIPLE_CHOICE:
                 try:
                     value: Any = int(raw)

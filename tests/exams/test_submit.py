@@ -73,3 +73,12 @@ def test_it_ignores_form_values_after_time_ran_out(tenant_a: Tenant) -> None:
                                                       follow=True)
     assert b"Time ran out" in response.content
     assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.EXPIRED
+
+
+def test_it_refuses_a_nul_byte_in_a_submitted_answer(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    _, text = questions(tenant_a)
+    response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit",
+                                                      {f"q{text.pk}": "bad\x00text"}, follow=True)
+    assert response.status_code == 200 and b"Answers cannot contain NUL characters." in response.content
+    assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS
