@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -140,6 +141,42 @@ def session_submit(*, session: ExamSession, student: User) -> ExamSession:
     if session.status == SessionStatus.EXPIRED:
         raise Conflict("Time ran out; your saved answers were kept.", code="session_expired")
     return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
+
+
+def session_submit_with_answers(*, session: ExamSession, student: User,
+                                form_answers: Mapping[int, str]) -> ExamSession:
+    """Save the answers the submit form carries (question id -> the form's value), then submit.
+
+    One transaction: either every sent answer is saved and the session submitted, or nothing changes.
+    A choice question's value is the option's index; an empty text for a never-answered question is
+    not an answer.
+    """
+    session = expire_if_due(session)
+    if session.status == SessionStatus.EXPIRED:
+        raise Conflict("Time ran out; your saved answers were kept.", code="session_expired")
+    questions = {q.pk: q for q in Question.objects.filter(exam_id=session.exam_id, pk__in=list(form_answers))}
+    answered = set(Answer.objects.filter(session=session).values_list("question_id", flat=True))
+    with transaction.atomic():
+        ExamSession.objects.select_for_update().filter(pk=session.pk).first()  # no autosave in between
+        for question_id, raw in form_answers.items():
+            question = questions.get(question_id)
+            if question is None:
+                raise AppError("Unknown question.", code="invalid", details={"question": ["Not in this exam."]})
+            if "\x00" in raw:  # no database text column holds NUL
+                raise AppError("Answers cannot contain NUL characters.", code="invalid",
+                               details={"value": ["Contains a NUL character."]})
+            if question.kind == QuestionKind.MULTIPLE_CHOICE:
+                try:
+                    value: Any = int(raw)
+                except ValueError as exc:
+                    raise AppError("Pick one of the options.", code="invalid",
+                                   details={"value": ["Not an option."]}) from exc
+            elif raw == "" and question_id not in answered:
+                continue
+            else:
+                value = raw
+            answer_save(session=session, question_id=question_id, value=value)
+        return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
 
 
 def score(session: ExamSession) -> tuple[int, int]:

@@ -95,10 +95,20 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
 def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     try:
-        taking.session_submit(session=session, student=request.user)
+        taking.session_submit_with_answers(session=session, student=request.user,
+                                           form_answers=_form_answers(request))
     except AppError as exc:
         messages.error(request, exc.message)
     return redirect("session-done", pk=session.pk)
+
+
+def _form_answers(request: HttpRequest) -> dict[int, str]:
+    """The exam form's answers: fields ``q<question id>`` (the last value when one is repeated)."""
+    answers = {}
+    for name, value in request.POST.items():
+        if name.startswith("q") and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19:
+            answers[int(name[1:])] = value
+    return answers
 
 
 @login_required

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 from django.http import FileResponse, Http404
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -23,7 +26,9 @@ from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
 from proctoring.review import browser_event
 
-MAX_WAIT_SECONDS = 30.0
+# ``?wait`` polls the database inside a (sync) web worker: a few waiting requests would stall the site,
+# so it is capped hard. Pages never wait: they follow the 202's status_url.
+MAX_WAIT_SECONDS = 2.0
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
 
@@ -119,24 +124,31 @@ class ProcessView(TenantAPIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("wait", float, description="Seconds to wait for the analysis.")],
+        parameters=[OpenApiParameter("wait", float, description=(
+            f"With a session: seconds to wait for the analysis before answering 202, at most "
+            f"{MAX_WAIT_SECONDS:g} (larger values are capped; a web worker is held meanwhile). Default: no "
+            "wait. Follow the 202's status_url instead. Without a session the check is always synchronous."))],
         request={"application/json": {"type": "object", "properties": {
-            "image": {"type": "string", "format": "byte"}, "session": {"type": "integer"}}}},
+            "image": {"type": "string", "format": "byte"}, "session": {"type": "integer"},
+            "captured_at": {"type": "string", "format": "date-time", "description": (
+                "With a session: when the frame was taken, for frames kept while offline (ISO-8601 with a "
+                "time zone; not in the future, not before the session began). Default: now.")}}}},
         responses={200: {"type": "array"}, 202: {"type": "object"}},
     )
     def post(self, request: Request) -> Response:
-        data = _fields(request, {"image", "session"})
+        data = _fields(request, {"image", "session", "captured_at"})
         image = _image_from(request)
-        wait = self._wait(request, default=None if data.get("session") else MAX_WAIT_SECONDS)
         if data.get("session") in (None, ""):
             return self._check_now(request, image)
+        wait = self._wait(request)
+        captured_at = _captured_at(data.get("captured_at"))
         try:
             session_id = int(data["session"])
         except (TypeError, ValueError) as exc:
             raise AppError("'session' must be a session id.", code="invalid",
                            details={"session": ["Not an id."]}) from exc
         session = access_session_by_id(actor=request.user, session_id=session_id)
-        frame = services.frame_ingest(session=session, actor=request.user, image=image)
+        frame = services.frame_ingest(session=session, actor=request.user, image=image, captured_at=captured_at)
         if wait:
             frame = _await_analysis(frame.pk, wait)
             if frame.status == FrameStatus.DONE:
@@ -147,14 +159,17 @@ class ProcessView(TenantAPIView):
         return Response({"frame": frame.pk, "status": frame.status,
                          "status_url": f"/api/v1/frames/{frame.pk}/"}, status=202)
 
-    def _wait(self, request: Request, default: float | None) -> float | None:
+    def _wait(self, request: Request) -> float | None:
         raw = request.query_params.get("wait")
         if raw is None:
-            return default
+            return None
         try:
-            return max(0.0, min(float(raw), MAX_WAIT_SECONDS))
+            seconds = float(raw)
         except ValueError as exc:
             raise AppError("'wait' must be a number of seconds.", code="invalid") from exc
+        if not math.isfinite(seconds):
+            raise AppError("'wait' must be a number of seconds.", code="invalid")
+        return max(0.0, min(seconds, MAX_WAIT_SECONDS))
 
     def _check_now(self, request: Request, image: bytes) -> Response:
         if request.user.role not in STAFF or request.user.institution_id is None:
@@ -169,6 +184,20 @@ class ProcessView(TenantAPIView):
         return Response(outcome.results)
 
 
+def _captured_at(raw: Any) -> datetime | None:
+    """An optional ISO-8601 capture time with a time zone (bounds are the service's)."""
+    if raw in (None, ""):
+        return None
+    try:
+        moment = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise AppError("'captured_at' must be an ISO-8601 time with a time zone.", code="invalid",
+                       details={"captured_at": ["Not an ISO-8601 time with a time zone."]})
+    return moment
+
+
 def _await_analysis(frame_id: int, seconds: float) -> Frame:
     deadline = time.monotonic() + seconds
     while True:
@@ -181,7 +210,7 @@ def _await_analysis(frame_id: int, seconds: float) -> Frame:
 class FrameOutput(serializers.ModelSerializer):
     class Meta:
         model = Frame
-        fields = ["id", "session", "status", "received_at", "analysed_at", "checks", "error"]
+        fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "error"]
 
 
 class FrameDetailView(TenantAPIView):

@@ -44,7 +44,7 @@ def _publish(incident: Incident) -> None:
 def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     """Advance the session's streaks with this frame; answers incidents opened or closed by it."""
     newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
-    if newer.filter(received_at__gt=frame.received_at).exists():
+    if newer.filter(captured_at__gt=frame.captured_at).exists():
         return []
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
     changed = []
@@ -62,12 +62,12 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
 
 def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
     if streak.frames == 0:
-        streak.since, streak.since_frame = frame.received_at, frame
+        streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
     if streak.incident_id:
         Incident.objects.filter(pk=streak.incident_id).update(last_frame=frame, frame_count=streak.frames)
         return []
-    held_for = (frame.received_at - streak.since).total_seconds()
+    held_for = (frame.captured_at - streak.since).total_seconds()
     if streak.frames < exam.debounce_frames and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
         return []
     incident = Incident.objects.create(
@@ -86,7 +86,7 @@ def _clears(streak: CheckStreak, frame: Frame) -> list[Incident]:
     if streak.incident_id:
         incident = Incident.objects.select_related("session").get(pk=streak.incident_id)
         incident.is_open = False
-        incident.ended_at = frame.received_at
+        incident.ended_at = frame.captured_at
         incident.version += 1
         incident.save(update_fields=["is_open", "ended_at", "version"])
         _publish(incident)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -76,6 +77,9 @@ class Frame(TenantOwned):
     session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="frames")
     image = models.FileField(storage=private_storage, upload_to=_frame_image_path, blank=True)
     received_at = models.DateTimeField(db_index=True)
+    # When the browser took the frame: later than received_at never; earlier when it was kept while
+    # offline and sent on reconnect. The timeline, reports and incident rules place frames here.
+    captured_at = models.DateTimeField(db_index=True)
     status = models.CharField(max_length=16, choices=FrameStatus.choices, default=FrameStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     analysed_at = models.DateTimeField(null=True, blank=True)
@@ -85,8 +89,14 @@ class Frame(TenantOwned):
     purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["received_at", "id"]
+        ordering = ["captured_at", "id"]
         indexes = [models.Index(fields=["status", "received_at"])]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A frame sent live was taken when it arrived; only frames kept offline carry their own time.
+        if self.captured_at is None:
+            self.captured_at = self.received_at
+        super().save(*args, **kwargs)
 
 
 class IncidentKind(models.TextChoices):

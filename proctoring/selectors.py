@@ -16,11 +16,11 @@ from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
     """Running sessions with their latest analysed frame and open incidents (a fixed number of queries)."""
     latest = (Frame.objects.filter(session=OuterRef("pk"), status=FrameStatus.DONE)
-              .order_by("-received_at").values("pk")[:1])
+              .order_by("-captured_at").values("pk")[:1])
     sessions = list(ExamSession.objects.filter(exam=exam, status__in=ACCEPTS_FRAMES)
                     .select_related("student").annotate(latest_frame=Subquery(latest)))
     frames = Frame.objects.filter(pk__in=[s.latest_frame for s in sessions if s.latest_frame]).only(
-        "pk", "received_at", "checks")
+        "pk", "captured_at", "checks")
     frame_of = {frame.pk: frame for frame in frames}
     open_incidents: dict[int, list[dict[str, Any]]] = {}
     for incident in Incident.objects.filter(session__in=sessions, is_open=True).order_by("started_at"):
@@ -32,7 +32,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
         frame = frame_of.get(session.latest_frame)
         result.append({
             "session": session.pk, "student": str(session.student), "status": session.status,
-            "frame": frame.pk if frame else None, "frame_at": frame.received_at if frame else None,
+            "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
         })
     return result
@@ -47,10 +47,10 @@ def review_queue(*, exam_id: int | None = None) -> QuerySet[Incident]:
 def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
     """The frames just before, during and after an incident."""
     frames = Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE)
-    before = list(frames.filter(received_at__lt=incident.started_at).order_by("-received_at")[:count])
+    before = list(frames.filter(captured_at__lt=incident.started_at).order_by("-captured_at")[:count])
     end = incident.ended_at or incident.started_at
-    during = list(frames.filter(received_at__gte=incident.started_at, received_at__lte=end).order_by("received_at")[:6])
-    after = list(frames.filter(received_at__gt=end).order_by("received_at")[:count])
+    during = list(frames.filter(captured_at__gte=incident.started_at, captured_at__lte=end).order_by("captured_at")[:6])
+    after = list(frames.filter(captured_at__gt=end).order_by("captured_at")[:count])
     return list(reversed(before)) + during + after
 
 

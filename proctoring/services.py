@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +23,10 @@ from proctoring.models import FaceRegistration, Frame, FrameStatus
 from proctoring.outbox import outbox_add
 
 logger = logging.getLogger(__name__)
+
+# How far a browser's capture time may lie after the server's clock, or before the session began
+# (the page corrects its clock from the server's Date header; this absorbs what is left).
+CAPTURE_CLOCK_SKEW = timedelta(seconds=30)
 
 UNINDEXED_REASONS = {
     "EXCEEDS_MAX_FACES": "more than one face is in the photo",
@@ -130,8 +135,11 @@ def face_delete(*, registration: FaceRegistration) -> None:
             transaction.on_commit(lambda: image.storage.delete(image.name))
 
 
-def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
-    """Store a frame of a running session and queue its analysis (on commit)."""
+def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at: datetime | None = None) -> Frame:
+    """Store a frame of a running session and queue its analysis (on commit).
+
+    ``captured_at``: when the browser took the frame, for frames kept while offline; absent means now.
+    """
     if session.student_id != actor.pk:
         if actor.role == Role.STUDENT:
             raise NotFound("Not found.")
@@ -143,12 +151,29 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict(f"The session is {session.get_status_display().lower()}; it takes no more frames.",
                        code="session_not_running")
+    received_at = timezone.now()
+    captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
     with transaction.atomic():
-        frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now())
+        frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
+                      captured_at=captured_at)
         frame.image.save("frame.jpg", ContentFile(image), save=False)
         frame.save()
         transaction.on_commit(lambda: enqueue_analysis(frame.pk))
     return frame
+
+
+def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, received_at: datetime) -> datetime:
+    """The capture time to keep: the browser's, bounded by the session's start and by now (plus skew)."""
+    if captured_at is None:
+        return received_at
+    if captured_at > received_at + CAPTURE_CLOCK_SKEW:
+        raise AppError("'captured_at' is in the future.", code="invalid",
+                       details={"captured_at": ["Later than the server's clock allows."]})
+    began = session.consent_at or session.started_at or session.created_at
+    if captured_at < began - CAPTURE_CLOCK_SKEW:
+        raise AppError("'captured_at' is before the session began.", code="invalid",
+                       details={"captured_at": ["Before the session began."]})
+    return min(captured_at, received_at)
 
 
 def enqueue_analysis(frame_id: int) -> bool:

@@ -69,7 +69,7 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
     incidents = list(Incident.objects.filter(session=session).order_by("started_at"))
     risk_score, items = review.risk(incidents)
     frames = list(Frame.objects.filter(session=session, status=FrameStatus.DONE)
-                  .order_by("received_at").values("received_at", "checks"))
+                  .order_by("captured_at").values("captured_at", "checks"))
     return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
             "frames": frames, "counts": review.summary_counts(incidents), "score": score(session)}
 
@@ -85,7 +85,7 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[str, Any]]) -> dict[str, Any]:
     """Geometry of the timeline picture: one row per incident kind over the session's duration."""
-    start = session.started_at or (frames[0]["received_at"] if frames else session.created_at)
+    start = session.started_at or (frames[0]["captured_at"] if frames else session.created_at)
     end = session.ended_at or timezone.now()
     if incidents:
         start = min(start, incidents[0].started_at)
@@ -102,7 +102,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
                  "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
-    ticks = [{"x": x(f["received_at"]), "bad": any(not c["Success"] for c in f["checks"] or [])} for f in frames]
+    ticks = [{"x": x(f["captured_at"]), "bad": any(not c["Success"] for c in f["checks"] or [])} for f in frames]
     minutes = int(span // 60)
     step = max(1, minutes // 6)
     axis = [{"x": x(start + timedelta(minutes=m)), "label": f"{m} min"} for m in range(0, minutes + 1, step)]

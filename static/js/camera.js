@@ -1,24 +1,49 @@
-// OpenProctor webcam helper: start the camera, grab JPEG frames, send them to /process.
-// No libraries; used by the camera check and the exam page.
+// OpenProctor webcam helper: start the camera, grab JPEG frames, send them to /process, follow their
+// analysis, and keep frames taken while offline until the network is back. No libraries; used by the
+// camera check (check.js) and the exam page (exam.js).
 (function () {
   "use strict";
+
+  // Milliseconds to add to the browser's clock to get the server's (from the Date header), so that the
+  // capture time of a frame kept offline is on the server's clock.
+  let clockOffset = 0, clockKnown = false;
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  async function api(path, body) {
-    const response = await fetch(path, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-      body: JSON.stringify(body),
-    });
+  function noteClock(response) {
+    const date = Date.parse(response.headers.get("Date") || "");
+    if (!isNaN(date)) {  // Date has whole seconds: take the middle of the second
+      clockOffset = date + 500 - Date.now();
+      clockKnown = true;
+    }
+  }
+
+  // Rejects only when the server could not be reached (offline, connection refused).
+  async function request(method, path, body) {
+    const options = {method: method, credentials: "same-origin", cache: "no-store",
+                     headers: {"X-CSRFToken": csrfToken()}};
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, options);
+    noteClock(response);
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }
     return {ok: response.ok, status: response.status, data: data};
   }
+
+  function api(path, body) { return request("POST", path, body); }
+  function getJSON(path) { return request("GET", path); }
+
+  function errorMessage(result, fallback) {
+    return (result && result.data && result.data.error && result.data.error.message) || fallback;
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
   async function startCamera(video) {
     const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
@@ -43,16 +68,81 @@
       card.setAttribute("data-test", check.TestName);
       card.innerHTML = '<span class="dot"></span><span class="name"></span><span class="detail"></span>';
       card.querySelector(".name").textContent = check.TestName;
-      card.querySelector(".detail").textContent = check.Details === "0" ? "" : check.Details;
+      const detail = check.Details;
+      card.querySelector(".detail").textContent = (detail === "0" || detail === 0 || detail == null) ? "" : String(detail);
       container.appendChild(card);
     });
   }
 
-  async function sendFrame(sessionId, video, canvas, waitSeconds) {
-    const image = grab(video, canvas);
-    return api("/process?wait=" + (waitSeconds || 10), {image: image, session: sessionId});
+  // Post a frame of a session; answers at once with 202 and a status_url (no page waits on analysis).
+  // ``capturedAt``: the browser's time of capture, sent on the server's clock once that is known (a
+  // frame kept offline then lands on the timeline when it was taken, not when it arrived).
+  function sendFrame(sessionId, image, capturedAt) {
+    const body = {image: image, session: sessionId};
+    if (capturedAt && clockKnown) {
+      body.captured_at = new Date(capturedAt + clockOffset).toISOString();
+    }
+    return api("/process", body);
   }
 
-  window.OpenProctor = {api: api, startCamera: startCamera, grab: grab, sendFrame: sendFrame,
-                        renderChecks: renderChecks, csrfToken: csrfToken};
+  // Follow a queued frame's status URL briefly; answers the frame once analysed (or failed), else null.
+  async function followStatus(url, seconds) {
+    const until = Date.now() + (seconds || 8) * 1000;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 1000)) {
+      let result = null;
+      try { result = await getJSON(url); } catch (e) { return null; }
+      if (!result.ok || !result.data) { return null; }
+      if (result.data.status !== "pending") { return result.data; }
+      if (Date.now() + delay > until) { return null; }
+      await sleep(delay);
+    }
+  }
+
+  // Frames waiting to be sent, oldest first, bounded in count and bytes (the oldest go first when full).
+  function FrameQueue(sessionId, limits) {
+    this.sessionId = sessionId;
+    this.maxFrames = (limits && limits.maxFrames) || 20;
+    this.maxBytes = (limits && limits.maxBytes) || 5 * 1024 * 1024;
+    this.items = [];
+    this.bytes = 0;
+    this.dropped = 0;
+    this.offline = false;
+  }
+  FrameQueue.prototype.size = function () { return this.items.length; };
+  FrameQueue.prototype.push = function (image, capturedAt) {
+    this.items.push({image: image, capturedAt: capturedAt || Date.now()});
+    this.bytes += image.length;
+    while (this.items.length > this.maxFrames || (this.bytes > this.maxBytes && this.items.length > 1)) {
+      this.bytes -= this.items.shift().image.length;
+      this.dropped += 1;
+    }
+  };
+  // Send what is queued, oldest first, so that the incident rules see frames in the order they were
+  // taken. Answers {sent, last, offline, retry, over}: ``last`` is the newest frame's answer.
+  FrameQueue.prototype.flush = async function () {
+    const outcome = {sent: 0, last: null, offline: false, retry: false, over: false};
+    while (this.items.length) {
+      const item = this.items[0];
+      let result;
+      try { result = await sendFrame(this.sessionId, item.image, item.capturedAt); } catch (e) {
+        this.offline = outcome.offline = true;
+        return outcome;
+      }
+      this.offline = false;
+      if (result.status === 429 || result.status === 408 || result.status >= 500) {
+        outcome.retry = true;  // rate-limited or a server fault: keep the frame, try again next time
+        return outcome;
+      }
+      this.items.shift();
+      this.bytes -= item.image.length;
+      outcome.sent += 1;
+      outcome.last = result;
+      if (result.status === 409) { outcome.over = true; return outcome; }
+    }
+    return outcome;
+  };
+
+  window.OpenProctor = {api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
+                        startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
+                        FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken};
 })();

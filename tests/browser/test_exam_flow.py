@@ -44,6 +44,8 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     base = live_server.url
     page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
+    frame_posts: list[str] = []
+    page.on("request", lambda request: frame_posts.append(request.url) if "/process" in request.url else None)
 
     page.goto(f"{base}/accounts/login/")
     shots.take(page, "login")
@@ -82,6 +84,8 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     assert session.status == SessionStatus.SUBMITTED and session.consent_version == 1
     assert len(frames) >= 2 and all(len(f.checks) == 5 for f in frames)
     assert answers == {"What": (1, ""), "Defi": (None, "The mean squared deviation from the mean.")}
+    # Neither the camera check nor the exam page waits on analysis: they follow the 202's status URL.
+    assert frame_posts and all(url == f"{base}/process" for url in frame_posts), frame_posts
 
 
 def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(

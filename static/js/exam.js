@@ -1,0 +1,274 @@
+// The exam page: answers saved as they change and never lost (queued in localStorage while the server
+// cannot be reached, retried with backoff, flushed before submit), webcam frames every capture interval
+// (kept while offline, sent with their capture time on reconnect), the countdown and browser events.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("exam-form");
+  if (!form) { return; }
+  const sessionId = +form.dataset.session;
+  const interval = (+form.dataset.interval || 10) * 1000;
+  const doneUrl = form.dataset.doneUrl;
+  const video = document.getElementById("cam"), canvas = document.getElementById("grab");
+  const strip = document.getElementById("checks"), frameState = document.getElementById("frame-state");
+  const saveState = document.getElementById("save-state"), submitButton = document.getElementById("submit-exam");
+
+  function leave() { window.location = doneUrl; }
+
+  // --- Answers --------------------------------------------------------------------------------------
+  // ``pending`` maps question id -> latest unsaved value; it lives in localStorage so that a reload (or
+  // a crash) while the server is unreachable loses nothing.
+  const storageKey = "openproctor:answers:" + sessionId;
+  const fieldsets = {};
+  document.querySelectorAll("fieldset.exam-question").forEach(function (f) { fieldsets[f.dataset.question] = f; });
+  let pending = {};
+  try { pending = JSON.parse(window.localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { pending = {}; }
+  let flushing = null, again = false, retryDelay = 1000, retryTimer = null, reconnecting = false;
+
+  function persist() {
+    try {
+      if (Object.keys(pending).length) { window.localStorage.setItem(storageKey, JSON.stringify(pending)); }
+      else { window.localStorage.removeItem(storageKey); }
+    } catch (e) { /* storage full or disabled: the in-memory queue still retries */ }
+  }
+
+  function mark(questionId, state, text) {
+    const fieldset = fieldsets[questionId];
+    if (!fieldset) { return; }
+    fieldset.dataset.save = state;
+    fieldset.querySelector(".saved").textContent = text;
+  }
+
+  function showOverall() {
+    const waiting = Object.keys(pending).length;
+    if (!waiting) {
+      saveState.textContent = "All answers saved.";
+      saveState.dataset.state = "saved";
+    } else if (reconnecting) {
+      saveState.textContent = "Not saved — reconnecting… (" + waiting + " answer" + (waiting > 1 ? "s" : "") +
+        " kept on this device)";
+      saveState.dataset.state = "offline";
+    } else {
+      saveState.textContent = "Saving…";
+      saveState.dataset.state = "saving";
+    }
+  }
+
+  function valueOf(fieldset) {
+    if (fieldset.dataset.kind === "choice") {
+      const checked = fieldset.querySelector("input[type=radio]:checked");
+      return checked ? +checked.value : null;
+    }
+    return fieldset.querySelector("textarea").value;
+  }
+
+  function restore(questionId, value) {
+    const fieldset = fieldsets[questionId];
+    if (!fieldset) { delete pending[questionId]; return; }
+    if (fieldset.dataset.kind === "choice") {
+      fieldset.querySelectorAll("input[type=radio]").forEach(function (input) { input.checked = +input.value === value; });
+    } else {
+      fieldset.querySelector("textarea").value = value;
+    }
+  }
+
+  function queue(questionId, value) {
+    pending[questionId] = value;
+    persist();
+    mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? "Not saved — reconnecting…" : "Saving…");
+    showOverall();
+  }
+
+  // Send every pending answer once; answers true when nothing is left pending.
+  async function sendPending() {
+    for (const questionId of Object.keys(pending)) {
+      const value = pending[questionId];
+      let result;
+      try {
+        result = await OpenProctor.api("/api/v1/sessions/" + sessionId + "/answers", {question: +questionId, value: value});
+      } catch (e) {
+        result = null;  // the server could not be reached
+      }
+      if (result && result.ok) {
+        if (pending[questionId] === value) { delete pending[questionId]; mark(questionId, "saved", "Saved"); }
+      } else if (result && result.status === 409) {
+        pending = {};  // the exam is over: nothing can be saved any more
+        persist();
+        leave();
+        return false;
+      } else if (result && [400, 404, 413, 422].indexOf(result.status) >= 0) {
+        // The server refused this value: retrying cannot help, say why.
+        if (pending[questionId] === value) { delete pending[questionId]; }
+        mark(questionId, "error", OpenProctor.errorMessage(result, "Not saved"));
+      } else {
+        return false;  // offline, a server fault or a rate limit: keep everything, retry later
+      }
+      persist();
+    }
+    return true;
+  }
+
+  function flush() {
+    if (flushing) { again = true; return flushing; }
+    clearTimeout(retryTimer);
+    flushing = (async function () {
+      let done;
+      do {
+        again = false;
+        done = await sendPending();
+      } while (done && again);
+      persist();
+      reconnecting = !done;
+      if (done) {
+        retryDelay = 1000;
+      } else {
+        Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
+        retryTimer = setTimeout(flush, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 30000);
+      }
+      showOverall();
+      flushing = null;
+      return done;
+    })();
+    return flushing;
+  }
+
+  Object.keys(fieldsets).forEach(function (questionId) {
+    const fieldset = fieldsets[questionId];
+    let timer = null;
+    fieldset.addEventListener("change", function () {
+      clearTimeout(timer);
+      queue(questionId, valueOf(fieldset));
+      flush();
+    });
+    fieldset.addEventListener("input", function () {
+      if (fieldset.dataset.kind !== "text") { return; }
+      queue(questionId, valueOf(fieldset));  // kept at once; sent when typing pauses
+      clearTimeout(timer);
+      timer = setTimeout(flush, 800);
+    });
+  });
+  window.addEventListener("online", function () { retryDelay = 1000; flush(); });
+  window.addEventListener("offline", function () {
+    reconnecting = true;
+    Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
+    showOverall();
+  });
+
+  // Answers kept from an earlier visit are newer than the page's: show them and send them.
+  Object.keys(pending).forEach(function (id) { restore(id, pending[id]); });
+  Object.keys(pending).forEach(function (id) { mark(id, "saving", "Saving…"); });
+  if (Object.keys(pending).length) { showOverall(); flush(); }
+
+  // Submit: flush what is pending, wait until the server answers, then post the form (which carries the
+  // current value of every answer; the server saves them and submits in one transaction).
+  let submitting = false;
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    if (submitting) { return; }
+    if (!window.confirm("Submit your exam? You cannot change your answers afterwards.")) { return; }
+    submitting = true;
+    submitButton.disabled = true;
+    for (let delay = 1000; ; delay = Math.min(delay * 2, 15000)) {
+      await flush();
+      let probe = null;
+      try { probe = await OpenProctor.getJSON("/api/v1/sessions/" + sessionId + "/"); } catch (e) { probe = null; }
+      if (probe && probe.ok && probe.data && probe.data.status !== "in_progress") { leave(); return; }
+      if (probe && probe.status < 500) { break; }
+      saveState.textContent = "Not submitted — reconnecting… Your exam is submitted as soon as the connection is back.";
+      saveState.dataset.state = "offline";
+      await new Promise(function (resolve) {
+        const timer = setTimeout(resolve, delay);
+        window.addEventListener("online", function () { clearTimeout(timer); resolve(); }, {once: true});
+      });
+    }
+    saveState.textContent = "Submitting…";
+    HTMLFormElement.prototype.submit.call(form);
+  });
+
+  // --- Countdown; when time is up the server expires the session ---------------------------------------
+  const timerEl = document.getElementById("timer"), deadline = Date.parse(timerEl.dataset.deadline);
+  function tick() {
+    const left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+    const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+    timerEl.textContent = (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
+    timerEl.classList.toggle("low", left < 300);
+    if (left === 0) { flush().finally(leave); return; }
+    setTimeout(tick, 1000);
+  }
+  if (!isNaN(deadline)) { tick(); }
+
+  // --- Browser events become incidents; never block the exam ------------------------------------------
+  function report(kind, detail) {
+    OpenProctor.api("/api/v1/sessions/" + sessionId + "/events", {kind: kind, detail: detail || ""}).catch(function () {});
+  }
+  document.addEventListener("visibilitychange", function () { if (document.hidden) { report("tab_hidden", "tab hidden"); } });
+  window.addEventListener("blur", function () { if (!document.hidden) { report("tab_hidden", "window lost focus"); } });
+  const fullscreenButton = document.getElementById("fullscreen");
+  fullscreenButton.addEventListener("click", function () {
+    if (document.documentElement.requestFullscreen) { document.documentElement.requestFullscreen().catch(function () {}); }
+  });
+  document.addEventListener("fullscreenchange", function () {
+    fullscreenButton.hidden = !!document.fullscreenElement;
+    if (!document.fullscreenElement) { report("fullscreen_exit", "left full screen"); }
+  });
+  ["copy", "paste", "cut"].forEach(function (name) { document.addEventListener(name, function () { report("copy_paste", name); }); });
+
+  // --- Webcam frames every capture interval ---------------------------------------------------------
+  // Posted without waiting (202); the strip follows the newest frame's status URL. Frames taken while
+  // the server cannot be reached stay queued (bounded) and go, oldest first, when it answers again.
+  const frames = new OpenProctor.FrameQueue(sessionId, {maxFrames: 20, maxBytes: 5 * 1024 * 1024});
+  let busy = false, ticks = 0, following = 0;
+
+  function showFrames(outcome) {
+    if (frames.size() && (outcome.offline || frames.offline)) {
+      frameState.textContent = "Offline — " + frames.size() + " frame" + (frames.size() > 1 ? "s" : "") +
+        " kept, sent when the connection is back.";
+      frameState.dataset.state = "offline";
+    } else {
+      frameState.textContent = "";
+      frameState.dataset.state = "online";
+    }
+  }
+
+  async function follow(result) {
+    const token = ++following;
+    let checks = null;
+    if (Array.isArray(result.data)) {
+      checks = result.data;
+    } else if (result.status === 202 && result.data && result.data.status_url) {
+      const frame = await OpenProctor.followStatus(result.data.status_url, Math.min(8, interval / 1000));
+      checks = frame && frame.status === "done" ? frame.checks : null;
+    }
+    if (token !== following || !Array.isArray(checks)) { return; }
+    OpenProctor.renderChecks(strip, checks);
+    strip.dataset.frames = (+strip.dataset.frames || 0) + 1;
+  }
+
+  async function capture() {
+    if (busy) { return; }
+    busy = true;
+    ticks += 1;
+    try {
+      // With a backlog, take every other frame so that the queue drains under a per-interval rate limit.
+      if (frames.size() < 2 || ticks % 2 === 0) { frames.push(OpenProctor.grab(video, canvas), Date.now()); }
+      const outcome = await frames.flush();
+      showFrames(outcome);
+      if (outcome.over) { leave(); return; }
+      if (outcome.last && outcome.last.ok) { follow(outcome.last); }
+    } finally {
+      busy = false;
+    }
+  }
+  window.addEventListener("online", function () { capture(); });
+  OpenProctor.startCamera(video).then(function (stream) {
+    capture();
+    setInterval(capture, interval);
+    stream.getVideoTracks().forEach(function (track) {
+      track.addEventListener("ended", function () { report("camera_stopped", "camera track ended"); });
+    });
+  }).catch(function () {
+    report("camera_stopped", "camera unavailable or denied");
+    strip.innerHTML = '<div class="check fail"><span class="dot"></span><span class="name">Camera unavailable</span></div>';
+  });
+})();

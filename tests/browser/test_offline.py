@@ -1,0 +1,130 @@
+"""The network drops mid-exam: answers wait on the device and arrive, submit waits for the network and
+saves what the form holds, and frames taken offline arrive with the time they were taken."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts import tenancy
+from exams.models import Answer, ExamSession, Question
+from exams.statuses import SessionStatus
+from proctoring.models import Frame
+from tests.browser.conftest import Shots, sign_in
+from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.conftest import PASSWORD, Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ANSWERS_API = re.compile(r".*/api/v1/sessions/\d+/answers$")
+NOT_SAVED = "Not saved — reconnecting…"
+
+
+def running_exam(tenant: Tenant) -> ExamSession:
+    """The proctored exam, already past consent and the identity check (those pages are not under test)."""
+    session = proctored_exam(tenant)
+    now = timezone.now()
+    with tenancy.tenant_scope(tenant.institution):
+        ExamSession.objects.filter(pk=session.pk).update(status=SessionStatus.IN_PROGRESS, started_at=now,
+                                                          consent_at=now, consent_version=1,
+                                                          identity_verified_at=now)
+        session.refresh_from_db()
+    return session
+
+
+def open_exam(camera_browser: Any, base: str, tenant: Tenant, session: ExamSession) -> Page:
+    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    sign_in(page, base, tenant.student.email, PASSWORD)
+    page.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(page.locator("#checks .check")).to_have_count(5)  # frames flow and their analysis is shown
+    return page
+
+
+def answer(page: Page, text: str) -> None:
+    page.check('input[name^="q"][value="1"]')
+    page.fill("textarea", text)
+    page.locator("textarea").blur()
+
+
+def stored(tenant: Tenant, session: ExamSession) -> dict[str, tuple[int | None, str]]:
+    with tenancy.tenant_scope(tenant.institution):
+        session.refresh_from_db()
+        return {a.question.kind: (a.choice, a.text) for a in Answer.objects.filter(session=session)}
+
+
+def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = running_exam(tenant_a)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+
+    went_offline = timezone.now()
+    page.context.set_offline(True)
+    answer(page, "Written without a network.")
+    saved = page.locator("fieldset.exam-question .saved")
+    expect(saved.first).to_have_text(NOT_SAVED)
+    expect(saved.last).to_have_text(NOT_SAVED)
+    expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
+    kept_frames = re.compile(r"Offline — ([4-9]|\d\d) frames kept")
+    expect(page.locator("#frame-state")).to_have_text(kept_frames, timeout=TIMEOUT)
+    shots.take(page, "offline")
+    assert stored(tenant_a, session) == {}
+    kept = json.loads(page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')"))
+    assert sorted(kept.values(), key=str) == [1, "Written without a network."]
+
+    # The network is back, but the answers endpoint still fails: the frames go, the answers wait.
+    page.route(ANSWERS_API, lambda route: route.abort())
+    came_back = timezone.now()
+    page.context.set_offline(False)
+    expect(page.locator("#frame-state")).to_have_text("", timeout=TIMEOUT)
+    with tenancy.tenant_scope(tenant_a.institution):
+        late = [f for f in Frame.objects.filter(session=session) if f.received_at >= came_back]
+    # Four frames kept, taken at least two seconds apart: the two oldest arrive well after they were taken.
+    taken_offline = [f for f in late if f.received_at - f.captured_at > timedelta(seconds=2.5)]
+    assert len(taken_offline) >= 2, [(f.captured_at, f.received_at) for f in late]
+    for frame in taken_offline:  # on the server's clock, as the page reads it from Date (whole seconds)
+        assert went_offline - timedelta(seconds=2) <= frame.captured_at <= came_back + timedelta(seconds=2)
+
+    # A reload loses nothing: the answers come back from the device and are sent once the server answers.
+    page.reload()
+    expect(page.locator("textarea")).to_have_value("Written without a network.")
+    expect(page.locator('input[name^="q"][value="1"]')).to_be_checked()
+    expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
+    assert stored(tenant_a, session) == {}
+    page.unroute(ANSWERS_API)
+    expect(page.locator("#save-state")).to_have_text("All answers saved.", timeout=TIMEOUT)  # after a backoff
+    expect(saved.first).to_have_text("Saved")
+    shots.take(page, "back-online")
+    assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Written without a network.")}
+    assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None
+
+
+def test_it_submits_when_the_network_is_back_with_the_values_of_the_form(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = running_exam(tenant_a)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+    # Autosave never gets through: what arrives can only come from the submitted form.
+    page.route(ANSWERS_API, lambda route: route.abort())
+    page.context.set_offline(True)
+    answer(page, "Sent with the submit form.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#submit-exam")
+    expect(page.locator("#save-state")).to_contain_text("Not submitted — reconnecting…")
+    shots.take(page, "submit-offline")
+    assert stored(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS
+
+    page.context.set_offline(False)
+    expect(page.locator(".big")).to_have_text("Your exam has been submitted.", timeout=TIMEOUT)
+    # The answers kept on the device (autosave never got through) are cleared once the exam is over.
+    page.wait_for_function(f"localStorage.getItem('openproctor:answers:{session.pk}') === null")
+    assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Sent with the submit form.")}
+    assert session.status == SessionStatus.SUBMITTED
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Question.objects.filter(exam=session.exam).count() == 2

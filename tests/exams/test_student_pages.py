@@ -1,0 +1,57 @@
+"""The student's pages run no inline script (so a Content-Security-Policy can forbid them) and pass
+their data in data-* attributes to static scripts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accounts import tenancy
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
+from tests.conftest import Tenant, page_client_for
+from tests.exams.test_taking import running
+
+pytestmark = pytest.mark.django_db
+
+SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script>", re.S)
+
+
+def scripts_of(content: bytes) -> list[tuple[bytes, bytes]]:
+    return SCRIPT.findall(content)
+
+
+def test_it_runs_the_exam_page_from_static_scripts_only(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{session.pk}/exam")
+    assert page.status_code == 200
+    scripts = scripts_of(page.content)
+    assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
+    sources = [re.search(rb'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
+    assert sources[-2:] == [b"/static/js/camera.js", b"/static/js/exam.js"]
+    assert f'data-session="{session.pk}"'.encode() in page.content
+    assert f'data-done-url="/sessions/{session.pk}/done"'.encode() in page.content
+
+
+def test_it_runs_the_camera_check_from_static_scripts_only(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status=SessionStatus.CHECKING)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/check")
+    assert page.status_code == 200
+    scripts = scripts_of(page.content)
+    assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
+    sources = [re.search(rb'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
+    assert sources[-2:] == [b"/static/js/camera.js", b"/static/js/check.js"]
+    assert b'data-needs-identity="' in page.content
+
+
+def test_it_clears_the_kept_answers_from_a_static_script_on_the_done_page(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status=SessionStatus.SUBMITTED)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/done")
+    assert page.status_code == 200
+    scripts = scripts_of(page.content)
+    assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
+    assert b'src="/static/js/done.js"' in page.content
+    assert f'id="session-done" data-session="{tenant_a.session.pk}"'.encode() in page.content

@@ -1,0 +1,84 @@
+"""Submitting the exam page's form saves the answers it carries, then submits, in one transaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts import tenancy
+from exams.models import Answer, ExamSession
+from exams.statuses import SessionStatus
+from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.exams.test_taking import questions, running
+
+pytestmark = pytest.mark.django_db
+
+
+def answers_of(tenant: Tenant, session: ExamSession) -> dict[int, tuple[int | None, str]]:
+    with tenancy.tenant_scope(tenant.institution):
+        session.refresh_from_db()
+        return {a.question_id: (a.choice, a.text) for a in Answer.objects.filter(session=session)}
+
+
+def test_it_saves_the_values_the_submit_form_carries(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    # An autosave that arrived earlier holds an older value: the form's current value wins.
+    api_client_for(tenant_a.student).post(f"/api/v1/sessions/{session.pk}/answers",
+                                          {"question": text.pk, "value": "First draft."}, format="json")
+    response = page_client_for(tenant_a.student).post(
+        f"/sessions/{session.pk}/submit", {f"q{choice.pk}": "1", f"q{text.pk}": "Final answer.", "other": "x"})
+    assert response.status_code == 302
+    assert answers_of(tenant_a, session) == {choice.pk: (1, ""), text.pk: (None, "Final answer.")}
+    assert session.status == SessionStatus.SUBMITTED
+
+
+def test_it_records_no_answer_for_an_untouched_text_question(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {f"q{text.pk}": ""})
+    assert answers_of(tenant_a, session) == {}
+    assert session.status == SessionStatus.SUBMITTED
+
+
+def test_it_saves_nothing_and_stays_in_progress_when_a_sent_answer_is_invalid(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    client = page_client_for(tenant_a.student)
+    response = client.post(f"/sessions/{session.pk}/submit", {f"q{text.pk}": "Kept?", f"q{choice.pk}": "7"},
+                           follow=True)
+    assert response.status_code == 200 and b"Pick one of the options." in response.content
+    assert answers_of(tenant_a, session) == {}
+    assert session.status == SessionStatus.IN_PROGRESS
+    response = client.post(f"/sessions/{session.pk}/submit", {f"q{choice.pk}": "one"}, follow=True)
+    assert response.status_code == 200 and session.status == SessionStatus.IN_PROGRESS
+
+
+def test_it_refuses_answers_for_another_exams_question(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    session = running(tenant_a)
+    others = running(tenant_b)
+    foreign = questions(tenant_b)[1]
+    page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {f"q{foreign.pk}": "Mine now"})
+    assert answers_of(tenant_b, others) == {}
+    assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS
+
+
+def test_it_ignores_form_values_after_time_ran_out(tenant_a: Tenant) -> None:
+    from datetime import timedelta
+
+    session = running(tenant_a)
+    choice, _ = questions(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=session.pk).update(started_at=session.started_at - timedelta(hours=5))
+    response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {f"q{choice.pk}": "1"},
+                                                      follow=True)
+    assert b"Time ran out" in response.content
+    assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.EXPIRED
+
+
+def test_it_refuses_a_nul_byte_in_a_submitted_answer(tenant_a: Tenant) -> None:
+    session = running(tenant_a)
+    _, text = questions(tenant_a)
+    response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit",
+                                                      {f"q{text.pk}": "bad\x00text"}, follow=True)
+    assert response.status_code == 200 and b"Answers cannot contain NUL characters." in response.content
+    assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS

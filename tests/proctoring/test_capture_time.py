@@ -1,0 +1,147 @@
+"""Frames kept offline by the browser arrive with their capture time; ``?wait`` never holds a worker long."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from accounts import tenancy
+from exams.models import ExamSession
+from proctoring import selectors, services
+from proctoring.models import Frame, FrameStatus, Incident
+from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.proctoring.conftest import b64, start_session
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def send(tenant: Tenant, session: ExamSession, captured_at: Any = None, fixture: str = "signer1_b.jpg",
+         path: str = "/process") -> Any:
+    body: dict[str, Any] = {"image": b64(fixture), "session": session.pk}
+    if captured_at is not None:
+        body["captured_at"] = captured_at.isoformat() if isinstance(captured_at, datetime) else captured_at
+    return api_client_for(tenant.student).post(path, body, format="json")
+
+
+def begun(tenant: Tenant, *, minutes: int = 5, debounce_frames: int = 1) -> ExamSession:
+    """A running session that began some minutes ago."""
+    session = start_session(tenant, debounce_frames=debounce_frames)
+    earlier = timezone.now() - timedelta(minutes=minutes)
+    with tenancy.tenant_scope(tenant.institution):
+        ExamSession.objects.filter(pk=session.pk).update(created_at=earlier, started_at=earlier)
+        session.refresh_from_db()
+    return session
+
+
+def frame_of(tenant: Tenant, response: Any) -> Frame:
+    assert response.status_code == 202, response.content
+    with tenancy.tenant_scope(tenant.institution):
+        return Frame.objects.get(pk=response.json()["frame"])
+
+
+def test_it_keeps_the_capture_time_of_a_frame_sent_late(tenant_a: Tenant) -> None:
+    session = begun(tenant_a)
+    taken = timezone.now() - timedelta(seconds=40)
+    frame = frame_of(tenant_a, send(tenant_a, session, taken))
+    assert frame.captured_at == taken and frame.received_at > taken + timedelta(seconds=39)
+    status = api_client_for(tenant_a.student).get(f"/api/v1/frames/{frame.pk}/").json()
+    assert datetime.fromisoformat(status["captured_at"].replace("Z", "+00:00")) == taken
+
+
+def test_it_takes_the_arrival_time_when_no_capture_time_is_sent(tenant_a: Tenant) -> None:
+    frame = frame_of(tenant_a, send(tenant_a, start_session(tenant_a)))
+    assert frame.captured_at == frame.received_at
+
+
+def test_it_clamps_a_capture_time_a_little_ahead_to_the_arrival_time(tenant_a: Tenant) -> None:
+    frame = frame_of(tenant_a, send(tenant_a, start_session(tenant_a), timezone.now() + timedelta(seconds=10)))
+    assert frame.captured_at == frame.received_at
+
+
+@pytest.mark.parametrize("captured_at", [
+    "yesterday", "2026-13-45T10:00:00+00:00", "2026-01-01T10:00:00", 1700000000, ["2026-01-01"],
+])
+def test_it_refuses_a_capture_time_that_is_not_an_aware_iso_time(tenant_a: Tenant, captured_at: Any) -> None:
+    session = start_session(tenant_a)
+    response = send(tenant_a, session, captured_at)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"] == {"captured_at": ["Not an ISO-8601 time with a time zone."]}
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert not Frame.objects.filter(session=session).exists()
+
+
+def test_it_refuses_a_capture_time_in_the_future_or_before_the_session_began(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a)
+    ahead = send(tenant_a, session, timezone.now() + services.CAPTURE_CLOCK_SKEW + timedelta(seconds=5))
+    assert ahead.status_code == 400 and "future" in ahead.json()["error"]["message"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+    began = session.consent_at or session.started_at or session.created_at
+    before = send(tenant_a, session, began - services.CAPTURE_CLOCK_SKEW - timedelta(seconds=5))
+    assert before.status_code == 400 and "before the session began" in before.json()["error"]["message"]
+    for extreme in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:00"):
+        assert send(tenant_a, session, extreme).status_code == 400
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert not Frame.objects.filter(session=session).exists()
+
+
+def test_it_opens_an_incident_at_the_time_the_frame_was_taken(tenant_a: Tenant) -> None:
+    session = begun(tenant_a, debounce_frames=1)
+    taken = timezone.now() - timedelta(minutes=2)
+    frame = frame_of(tenant_a, send(tenant_a, session, taken, fixture="two_signers.jpg"))
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(session=session, kind="multiple_faces")
+    assert frame.captured_at == taken and incident.started_at == taken
+
+
+def done_frame(tenant: Tenant, session: ExamSession, *, received_at: datetime, captured_at: datetime) -> Frame:
+    frame = Frame(institution=tenant.institution, session=session, received_at=received_at, captured_at=captured_at,
+                  status=FrameStatus.DONE, checks=[{"TestName": "Face Detection", "Success": True, "Details": 1}])
+    frame.image.save("f.jpg", ContentFile(b"\xff\xd8 not really a jpeg \xff\xd9"))
+    return frame
+
+
+def test_it_places_frames_on_the_timeline_and_around_incidents_at_their_capture_time(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a)
+    start = timezone.now() - timedelta(minutes=10)
+    minute = timedelta(minutes=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=session.pk).update(started_at=start, ended_at=start + 10 * minute)
+        session.refresh_from_db()
+        live = done_frame(tenant_a, session, received_at=start + 5 * minute, captured_at=start + 5 * minute)
+        # Taken offline at minute 2, received at minute 8 just before the live frame of minute 8.
+        late = done_frame(tenant_a, session, received_at=start + 8 * minute, captured_at=start + 2 * minute)
+        newest = done_frame(tenant_a, session, received_at=start + 8 * minute + timedelta(seconds=1),
+                            captured_at=start + 8 * minute)
+        incident = Incident.objects.create(institution=tenant_a.institution, session=session, kind="no_face",
+                                           severity="low", started_at=start + minute, ended_at=start + 3 * minute,
+                                           evidence_frame=late)
+        around = selectors.frames_around(incident)
+    assert around == [late, live, newest]  # the late frame lies during the incident, the others after it
+    left, right = 150, 900 - 30
+    ticks = [round(left + (right - left) * share, 1) for share in (0.2, 0.5, 0.8)]
+    page = page_client_for(tenant_a.proctor).get(f"/sessions/{session.pk}/report")
+    assert page.status_code == 200
+    assert re.findall(rb'<rect x="([\d.]+)" y="\d+" width="2"', page.content) == [str(x).encode() for x in ticks]
+
+
+def test_it_caps_the_wait_for_analysis_so_no_worker_is_held(tenant_a: Tenant, monkeypatch: Any) -> None:
+    monkeypatch.setattr(services, "enqueue_analysis", lambda frame_id: False)  # the frame stays pending
+    session = start_session(tenant_a)
+    began = time.monotonic()
+    response = send(tenant_a, session, path="/process?wait=30")
+    elapsed = time.monotonic() - began
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+    assert elapsed < 4.0, f"/process?wait=30 held the worker {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("wait", ["soon", "nan", "inf"])
+def test_it_refuses_a_wait_that_is_not_a_number_of_seconds(tenant_a: Tenant, wait: str) -> None:
+    response = send(tenant_a, start_session(tenant_a), path=f"/process?wait={wait}")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
