@@ -14,10 +14,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env, env_bool, env_int, env_list
+from config.filemodes import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+private_dir(VAR_DIR)  # the embedded database and biometric files live here: owner only (700)
 
 # DEBUG defaults on so that a fresh checkout runs with nothing configured (as healthchecks does);
 # a deployment sets DEBUG=0 and must then provide a secret key and its host names.
@@ -106,6 +107,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a Celery worker process started by the tests sees the same data.
     # One per test run (pid), so that concurrent runs on one checkout do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    if str(DATABASES["default"]["NAME"]) not in {"", ":memory:"}:
+        private_file(Path(DATABASES["default"]["NAME"]))  # 600: it holds face embeddings and findings
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
