@@ -244,3 +244,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- /healthz: worker liveness and backlog (503 past these) --------------------------------------
+# A running worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL seconds (config.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10)
+HEALTH_WORKER_MAX_SILENCE = env_int("HEALTH_WORKER_MAX_SILENCE", 60)
+# The sweeper requeues a lost frame after a minute; pending much longer means nobody analyses them.
+HEALTH_FRAME_BACKLOG_MAX_AGE = env_int("HEALTH_FRAME_BACKLOG_MAX_AGE", 180)
+# The relay runs every 30 s and backs off up to 10 minutes per message while DynamoDB is down.
+HEALTH_OUTBOX_BACKLOG_MAX_AGE = env_int("HEALTH_OUTBOX_BACKLOG_MAX_AGE", 900)
