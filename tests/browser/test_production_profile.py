@@ -184,6 +184,11 @@ def test_it_loads_the_staff_pages_and_api_docs_without_csp_violations(
     expect(admin.locator(".choice-only")).to_be_visible()
     admin.goto(f"{production_server}/exams/{exam_id}/live")
     expect(admin.locator("#live-state")).to_contain_text("session(s) in progress")
+    admin.goto(f"{production_server}/students/{student_id}/face")
+    admin.click("#webcam-start")
+    admin.click("#webcam-take")
+    expect(admin.locator("#webcam-shot")).to_be_visible()
+    assert admin.input_value("#id_captured").startswith("data:image/jpeg;base64,")
 
     docs = browser.new_page()
     violations_docs = Violations(docs)
