@@ -11,7 +11,11 @@ PORT ?= 8000
 # The full stack profile: local PostgreSQL, Redis, Celery workers and dynalite.
 STACK_DB ?= openproctor
 DYNAMODB_PORT ?= 4567
-STACK_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
+# The production profile (DEBUG=0) on plain http on this machine: a generated SECRET_KEY kept in
+# var/secret-key (600), no HTTPS redirect, HSTS or Secure-only cookies (a TLS proxy in production).
+STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED_HOSTS=127.0.0.1,localhost \
+	SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0 SECURE_COOKIES=0 \
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$(DYNAMODB_PORT) \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
@@ -44,20 +48,26 @@ run: deps
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
+# The web server, the Celery worker and beat run under supervisord (scripts/supervisord.conf), which
+# restarts any of them that dies; Ctrl-C stops all three. Static files are collected into var/static
+# for WhiteNoise (DEBUG=0 serves nothing from static/ itself).
 stack: deps node_modules/.installed
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	mkdir -p var/log var/run
 	$(STACK_ENV) $(MANAGE) migrate --noinput
+	$(STACK_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
 	$(STACK_ENV) $(MANAGE) loaddemo
-	$(STACK_ENV) scripts/background.sh start worker $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2
-	@echo "Serving OpenProctor (stack profile) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends the worker and dynalite)"
-	$(STACK_ENV) $(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 4 --access-logfile -
+	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite)"
+	@echo "Logs in var/log; status: $(VENV)/bin/supervisorctl -c scripts/supervisord.conf status"
+	$(STACK_ENV) VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisord -c scripts/supervisord.conf
 
 worker: deps
 	$(STACK_ENV) $(VENV)/bin/celery -A config worker --beat --loglevel=INFO
 
 stop:
+	-VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisorctl -c scripts/supervisord.conf shutdown 2>/dev/null
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
 

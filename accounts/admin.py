@@ -44,6 +44,11 @@ class InstitutionAdminSite(admin.AdminSite):
 
         return wrapper
 
+    def get_urls(self) -> list[Any]:
+        """Without Django's ``r/<content_type>/<id>/`` "view on site" shortcut: it looks objects up
+        across institutions (and no model here has a public URL to redirect to)."""
+        return [url for url in super().get_urls() if getattr(url, "name", None) != "view_on_site"]
+
 
 institution_admin_site = InstitutionAdminSite(name="manage")
 
@@ -66,6 +71,8 @@ class DeletesThroughService(admin.ModelAdmin):
 
 class ScopedAdmin(admin.ModelAdmin):
     """Full rights for the institution's admins, on their own institution's rows only."""
+
+    view_on_site = False  # the site has no r/ shortcut (InstitutionAdminSite.get_urls)
 
     def _allowed(self, request: HttpRequest) -> bool:
         return getattr(request.user, "role", "") == Role.ADMIN

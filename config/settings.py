@@ -14,10 +14,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env, env_bool, env_int, env_list
+from config.filemodes import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+private_dir(VAR_DIR)  # the embedded database and biometric files live here: owner only (700)
 
 # DEBUG defaults on so that a fresh checkout runs with nothing configured (as healthchecks does);
 # a deployment sets DEBUG=0 and must then provide a secret key and its host names.
@@ -35,8 +36,11 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Cookies only over HTTPS (the production setting, behind the TLS proxy). SECURE_COOKIES=0 is
+    # for a DEBUG=0 profile served over plain http on this machine (make stack): browsers other
+    # than Chromium drop Secure cookies on http://127.0.0.1.
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_CONTENT_TYPE_NOSNIFF = True
     SECURE_REFERRER_POLICY = "same-origin"
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -44,6 +48,29 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from this site only —
+# no inline scripts or style attributes (pages pass data in data-* attributes or json_script
+# blocks), no third-party hosts. The webcam needs only getUserMedia (srcObject, not a URL); its
+# captures travel as data:/blob: URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+    # TEMPORARY, until the student pages' inline scripts move to static/js (the browser slice of
+    # issue 8): the student flow lives under /sessions/. Remove this line once they have moved.
+    "EXCLUDE_URL_PREFIXES": ["/sessions/"],
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -55,6 +82,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets, served from here (no CDN)
     "accounts",
     "exams",
     "proctoring",
@@ -62,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -107,6 +136,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that a Celery worker process started by the tests sees the same data.
     # One per test run (pid), so that concurrent runs on one checkout do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    if str(DATABASES["default"]["NAME"]) not in {"", ":memory:"}:
+        private_file(Path(DATABASES["default"]["NAME"]))  # 600: it holds face embeddings and findings
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -192,6 +223,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's pinned copies, through the static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Failed logins allowed per client address and per account in LOGIN_THROTTLE_WINDOW seconds.
 LOGIN_THROTTLE_LIMIT = env_int("LOGIN_THROTTLE_LIMIT", 10)
@@ -215,3 +250,12 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- /healthz: worker liveness and backlog (503 past these) --------------------------------------
+# A running worker writes a heartbeat every WORKER_HEARTBEAT_INTERVAL seconds (config.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10)
+HEALTH_WORKER_MAX_SILENCE = env_int("HEALTH_WORKER_MAX_SILENCE", 60)
+# The sweeper requeues a lost frame after a minute; pending much longer means nobody analyses them.
+HEALTH_FRAME_BACKLOG_MAX_AGE = env_int("HEALTH_FRAME_BACKLOG_MAX_AGE", 180)
+# The relay runs every 30 s and backs off up to 10 minutes per message while DynamoDB is down.
+HEALTH_OUTBOX_BACKLOG_MAX_AGE = env_int("HEALTH_OUTBOX_BACKLOG_MAX_AGE", 900)

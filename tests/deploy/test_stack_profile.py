@@ -1,0 +1,31 @@
+"""make stack is the production profile: DEBUG=0 with a persisted secret, collected static files,
+and the processes under supervisord (their restart is tested in test_supervisor.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_it_runs_the_stack_with_debug_off_collected_static_files_and_a_supervisor() -> None:
+    commands = subprocess.run(["make", "-n", "stack"], cwd=ROOT, capture_output=True, text=True, check=True,
+                              timeout=60).stdout.splitlines()
+    django = [line for line in commands
+              if not line.startswith("echo") and ("manage.py" in line or "supervisord" in line)]
+    assert django and all("DEBUG=0" in line for line in django)
+    assert all("SECRET_KEY=$(scripts/secret_key.sh var/secret-key)" in line for line in django)
+    assert any("manage.py collectstatic --noinput" in line for line in commands)
+    assert commands[-1].endswith("supervisord -c scripts/supervisord.conf")
+    assert not any("gunicorn" in line or "celery" in line for line in commands)  # only under supervisord
+
+
+def test_it_keeps_the_generated_secret_key_private_and_stable(tmp_path: Path) -> None:
+    key_file = tmp_path / "var" / "secret-key"
+    first = subprocess.run([ROOT / "scripts" / "secret_key.sh", key_file], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    again = subprocess.run([ROOT / "scripts" / "secret_key.sh", key_file], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert len(first) >= 50 and first == again
+    assert key_file.stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,89 @@
+"""make stack's supervisord (scripts/supervisord.conf) restarts a Celery worker killed with SIGKILL,
+and /healthz, served by the same supervisor's gunicorn at DEBUG=0, is healthy again from the new
+worker's heartbeat. (That /healthz turns 503 when the worker is silent: tests/deploy/test_healthz.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.celery_worker import WORKER_REDIS_URL, database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "scripts" / "supervisord.conf"
+PORT = 8132  # the deploy helper's range of ports (8130-8139)
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _health() -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (OSError, ValueError):
+            pass  # the server is not up yet
+        time.sleep(0.5)
+    raise AssertionError(f"Timed out waiting for: {what}")
+
+
+def test_it_restarts_a_killed_worker_and_healthz_follows(tmp_path: Path) -> None:
+    import redis
+
+    redis.Redis.from_url(WORKER_REDIS_URL).flushdb()
+    var = tmp_path / "var"
+    (var / "log").mkdir(parents=True)
+    (var / "run").mkdir()
+    env = {**os.environ, "VAR_DIR": str(var), "HOST": "127.0.0.1", "PORT": str(PORT),
+           "DATABASE_URL": database_url(), "REDIS_URL": WORKER_REDIS_URL, "DEBUG": "0",
+           "SECRET_KEY": "test-only-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
+           "SECURE_SSL_REDIRECT": "0", "WORKER_HEARTBEAT_INTERVAL": "1", "HEALTH_WORKER_MAX_SILENCE": "4"}
+    env.pop("DYNAMODB_ENDPOINT_URL", None)
+    supervisor = subprocess.Popen([str(BIN / "supervisord"), "-c", str(CONFIG)], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def ctl(*args: str) -> str:
+        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(CONFIG), *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    try:
+        _until(lambda: _health()[0] == 200, 90, "/healthz 200 with the supervised worker's heartbeat")
+        status = ctl("status")
+        assert all(f"{name}" in status for name in ("web", "worker", "beat")) and status.count("RUNNING") == 3
+        first = int(ctl("pid", "worker"))
+
+        os.kill(first, signal.SIGKILL)
+        killed_at = time.time()
+        _until(lambda: ctl("pid", "worker").isdigit() and int(ctl("pid", "worker")) not in {0, first},
+               30, "supervisord to start a new worker")
+        # Healthy again only from a heartbeat written after the kill, i.e. by the new worker.
+        _until(lambda: _health()[0] == 200 and _health()[1]["checks"]["worker"]["heartbeat_age_s"]
+               < time.time() - killed_at, 60, "/healthz 200 with the new worker's heartbeat")
+        assert "exited: worker (terminated by SIGKILL" in (var / "log" / "supervisord.log").read_text()
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
