@@ -160,7 +160,26 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# A message taken by a worker that died is given to another after this many seconds (Redis
+# transport); the frame sweeper leaves such frames to the broker (proctoring/queueing.py).
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 600)
+# Publishing happens inside web requests, so a dead broker (connection refused) or a hung one
+# (accepts, never answers) must cost well under a second in all: socket_timeout bounds each
+# command (a hung Redis costs up to three of them), the connect timeout each connection, and the
+# publish retries once (a pooled connection is stale after a Redis restart). Measured in
+# tests/proctoring/test_faults.py.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.3
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT, "socket_connect_timeout": 0.3,
+    "socket_timeout": float(env("BROKER_SOCKET_TIMEOUT", "0.25")),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+# Results are kept only for tasks somebody waits on; the frame and relay tasks ignore theirs, so
+# queueing them never touches the result backend (whose reconnect loop alone took 19 s).
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.3
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+}
 
 # --- AWS: DynamoDB stores and the Rekognition backend ------------------------------------------
 AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
@@ -208,7 +227,4 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames", "schedule": 60.0},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
 }
-# A dead broker must not hold a request for long: the frame is stored, the sweeper requeues it.
-CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

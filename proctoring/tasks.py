@@ -20,7 +20,7 @@ STALE_AFTER = timedelta(seconds=60)
 
 
 @shared_task(
-    name="proctoring.analyze_frame", bind=True, acks_late=True, max_retries=8,
+    name="proctoring.analyze_frame", bind=True, acks_late=True, max_retries=8, ignore_result=True,
     autoretry_for=(ClientError, BotoCoreError, OperationalError, ConnectionError),
     retry_backoff=2, retry_backoff_max=120, retry_jitter=True,
 )
@@ -30,7 +30,7 @@ def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
     return {"frame": frame.pk, "status": frame.status, "checks": frame.checks}
 
 
-@shared_task(name="proctoring.relay_outbox")
+@shared_task(name="proctoring.relay_outbox", ignore_result=True)
 def relay_outbox() -> dict[str, int]:
     return outbox.relay()
 

@@ -92,3 +92,40 @@ def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> Non
         if celery_app.control.ping(timeout=0.5):
             return
     raise RuntimeError("The Celery worker did not answer a ping within a minute.")
+
+
+@contextmanager
+def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test alone, on a free loopback port, without persistence: yields its
+    URL and process, so that a test may kill, stop (SIGSTOP) or restart it without touching others."""
+    from tests.dynalite import free_port
+
+    port = free_port()
+    process = _start_redis(port)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    import redis
+
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port, socket_connect_timeout=0.2).ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+
+
+def restart_redis(url: str) -> subprocess.Popen[bytes]:
+    """Start a redis-server again on the port of ``url`` (after the test killed the first one)."""
+    return _start_redis(int(url.rsplit(":", 1)[1].split("/")[0]))

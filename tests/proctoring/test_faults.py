@@ -19,7 +19,7 @@ from exams import services as exam_services
 from exams.statuses import SessionStatus
 from proctoring import tasks
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.celery_worker import ROOT, running_worker, using_broker
+from tests.celery_worker import ROOT, own_redis, running_worker, using_broker
 from tests.conftest import Tenant, api_client_for
 from tests.proctoring.conftest import b64, image, start_session
 
@@ -136,6 +136,32 @@ def test_it_keeps_a_frame_when_redis_is_down_and_analyses_it_later(tenant_a: Ten
     assert tasks.requeue_stale_frames() >= 1
     frame.refresh_from_db()
     assert frame.status == FrameStatus.DONE and len(frame.checks) == 5
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+def test_it_answers_a_frame_within_a_second_when_redis_is_unreachable(tenant_a: Tenant, fault: str) -> None:
+    session = start_session(tenant_a)
+    body = image("signer1_b.jpg")
+    with own_redis() as (url, redis_server), using_broker(url):
+        assert post(tenant_a, body, session=session).status_code == 202  # warm: the pool holds a connection
+        if fault == "killed":
+            redis_server.kill()
+            redis_server.wait()
+        else:
+            os.kill(redis_server.pid, signal.SIGSTOP)  # accepts connections, never answers
+        try:
+            timings = []
+            for _ in range(2):
+                started = time.monotonic()
+                response = post(tenant_a, body, session=session)
+                timings.append(time.monotonic() - started)
+                assert response.status_code == 202
+        finally:
+            if fault == "hung":
+                os.kill(redis_server.pid, signal.SIGCONT)
+    assert max(timings) < 1.0, timings
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Frame.objects.filter(session=session, status=FrameStatus.PENDING).count() == 3  # kept for the sweeper
 
 
 def test_it_completes_a_frame_whose_worker_was_killed_mid_task(tenant_a: Tenant, settings: Any,
