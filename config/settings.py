@@ -172,6 +172,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 0.3
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT, "socket_connect_timeout": 0.3,
     "socket_timeout": float(env("BROKER_SOCKET_TIMEOUT", "0.25")),
+    # How often a worker looks for messages past the visibility timeout (kombu: every
+    # interval x throttle seconds, 100 s by default); the fault tests shorten both.
+    "unacked_restore_interval": env_int("BROKER_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("BROKER_UNACKED_RESTORE_THROTTLE", 10),
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 # Results are kept only for tasks somebody waits on; the frame and relay tasks ignore theirs, so

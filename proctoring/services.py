@@ -14,7 +14,7 @@ from accounts.errors import AppError, Conflict, Unprocessable
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import checks, incidents
+from proctoring import checks, incidents, queueing
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.images import check_image
@@ -147,7 +147,12 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
 
 
 def enqueue_analysis(frame_id: int) -> bool:
-    """Queue analyze_frame; a broker outage leaves the frame pending for requeue_stale_frames."""
+    """Queue analyze_frame; a broker outage leaves the frame pending for requeue_stale_frames.
+
+    The publish is bounded (config/settings.py: broker socket timeouts, one retry), so a dead or
+    hung Redis costs the request well under a second. Only a publish that succeeded is recorded
+    as queued: the sweeper queues again exactly the frames without a live message.
+    """
     from proctoring.tasks import analyze_frame
 
     try:
@@ -155,6 +160,7 @@ def enqueue_analysis(frame_id: int) -> bool:
     except Exception:  # noqa: BLE001 - kombu raises several types when Redis is down
         logger.warning("Could not queue frame %s; it stays pending and will be requeued.", frame_id, exc_info=True)
         return False
+    queueing.mark_queued(frame_ids=[frame_id])
     return True
 
 
