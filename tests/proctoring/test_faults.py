@@ -6,18 +6,20 @@ import base64
 import io
 import os
 import signal
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 from PIL import Image
 
 from accounts import tenancy
 from exams import services as exam_services
 from exams.statuses import SessionStatus
-from proctoring import queueing, tasks
+from proctoring import checks, incidents, queueing, services, tasks
 from proctoring.models import Frame, FrameStatus, Incident
 from tests.celery_worker import own_redis, restart_redis, running_worker, using_broker
 from tests.conftest import Tenant, api_client_for
@@ -280,3 +282,94 @@ def _wait_for(condition: Any, timeout: float = 60) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
+
+
+def _pending_frames(tenant: Tenant, session: Any, count: int) -> list[Frame]:
+    """Frames stored while the broker is down: pending, their analysis not queued."""
+    with using_broker("redis://127.0.0.1:1/0"):
+        responses = [post(tenant, image("empty_room.jpg"), session=session) for _ in range(count)]
+    return [Frame.unscoped.get(pk=r.json()["frame"]) for r in responses]
+
+
+@pytest.fixture
+def unscoped() -> Any:
+    """Run as the analysis task does: across tenants."""
+    with tenancy.tenant_scope(None):
+        yield
+
+
+@pytest.mark.usefixtures("unscoped")
+def test_it_does_not_analyse_a_finished_frame_again(tenant_a: Tenant, monkeypatch: Any) -> None:
+    session = start_session(tenant_a)
+    (frame,) = _pending_frames(tenant_a, session, 1)
+    services.frame_analyze(frame_id=frame.pk)
+
+    def engine_called(**kwargs: Any) -> Any:
+        raise AssertionError("a finished frame went to the engine again")
+
+    monkeypatch.setattr(services, "analyze_image", engine_called)
+    assert services.frame_analyze(frame_id=frame.pk).status == FrameStatus.DONE  # a redelivery: nothing to do
+
+
+@pytest.mark.usefixtures("unscoped")
+def test_it_keeps_one_result_when_two_deliveries_of_a_frame_race(tenant_a: Tenant, monkeypatch: Any) -> None:
+    session = start_session(tenant_a, debounce_frames=1)
+    (frame,) = _pending_frames(tenant_a, session, 1)
+    real = services.analyze_image
+    calls = []
+
+    def racing(**kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # while this delivery is in the engine, another one finishes the frame
+            services.frame_analyze(frame_id=frame.pk)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "analyze_image", racing)
+    services.frame_analyze(frame_id=frame.pk)
+    frame.refresh_from_db()
+    assert len(calls) == 2 and frame.attempts == 1
+    incident = Incident.unscoped.get(session=session, kind="no_face")
+    assert incident.frame_count == 1 and incident.version == 1  # the frame counted once
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers: Postgres only")
+@pytest.mark.usefixtures("unscoped")
+def test_it_judges_the_frames_of_a_session_one_at_a_time(tenant_a: Tenant, monkeypatch: Any) -> None:
+    session = start_session(tenant_a, debounce_frames=2)
+    first, second = _pending_frames(tenant_a, session, 2)
+    result = services.analyze_image(institution_id=tenant_a.institution.pk, image=image("empty_room.jpg"),
+                                     policy=checks.Policy.of_exam(session.exam), student_id=session.student_id)
+    monkeypatch.setattr(services, "analyze_image", lambda **kwargs: result)
+    real_apply = incidents.apply_frame
+    first_in, second_in = threading.Event(), threading.Event()
+
+    def apply_frame(**kwargs: Any) -> Any:
+        if kwargs["frame"].pk == first.pk:
+            first_in.set()
+            second_in.wait(timeout=3)  # without the session lock, the second frame is judged meanwhile
+        else:
+            second_in.set()
+        return real_apply(**kwargs)
+
+    monkeypatch.setattr(incidents, "apply_frame", apply_frame)
+    errors: list[BaseException] = []
+
+    def analyse(frame_id: int) -> None:
+        try:
+            with tenancy.tenant_scope(None):
+                services.frame_analyze(frame_id=frame_id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections["default"].close()
+
+    threads = [threading.Thread(target=analyse, args=(first.pk,))]
+    threads[0].start()
+    assert first_in.wait(timeout=30)
+    threads.append(threading.Thread(target=analyse, args=(second.pk,)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    incident = Incident.unscoped.get(session=session, kind="no_face")
+    assert incident.frame_count == 2 and incident.first_frame_id == first.pk and incident.last_frame_id == second.pk
