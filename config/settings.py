@@ -227,8 +227,11 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "relay-outbox": {"task": "proctoring.relay_outbox", "schedule": 30.0},
-    "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames", "schedule": 60.0},
+    "relay-outbox": {"task": "proctoring.relay_outbox", "schedule": float(env_int("OUTBOX_RELAY_EVERY", 30))},
+    "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames",
+                             "schedule": float(env_int("FRAME_REQUEUE_EVERY", 60))},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
 }
+# A pending frame is a candidate for the sweeper after this many seconds (proctoring/queueing.py).
+FRAME_REQUEUE_AFTER_SECONDS = env_int("FRAME_REQUEUE_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

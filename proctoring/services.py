@@ -196,6 +196,7 @@ def frame_analyze(*, frame_id: int) -> Frame:
     frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
     if frame.status != FrameStatus.PENDING:
         return frame
+    logger.info("Analysing frame %s of session %s.", frame.pk, frame.session_id)
     session = frame.session
     with frame.image.open("rb") as handle:
         image = handle.read()

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -16,7 +17,6 @@ from proctoring import outbox, queueing, retention, services
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
-STALE_AFTER = timedelta(seconds=60)
 
 
 @shared_task(
@@ -44,9 +44,10 @@ def requeue_stale_frames() -> int:
     the broker: queueing it again would only analyse it twice.
     """
     with tenancy.tenant_scope(None):
-        stale = Frame.objects.filter(status=FrameStatus.PENDING, received_at__lt=timezone.now() - STALE_AFTER)
+        stale_after = timedelta(seconds=settings.FRAME_REQUEUE_AFTER_SECONDS)
+        stale = Frame.objects.filter(status=FrameStatus.PENDING, received_at__lt=timezone.now() - stale_after)
         ids = list(stale.order_by("received_at").values_list("id", flat=True)[:1000])
-        queueing.prune(older_than=STALE_AFTER.total_seconds(), still_pending=lambda frame_ids: Frame.objects.filter(
+        queueing.prune(older_than=stale_after.total_seconds(), still_pending=lambda frame_ids: Frame.objects.filter(
             pk__in=frame_ids, status=FrameStatus.PENDING).values_list("id", flat=True))
     return sum(services.enqueue_analysis(frame_id) for frame_id in queueing.lost_frames(frame_ids=ids))
 

@@ -125,7 +125,7 @@ def test_it_requires_a_session_for_students(tenant_a: Tenant) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "session_required"
 
 
-def test_it_keeps_a_frame_when_redis_is_down_and_analyses_it_later(tenant_a: Tenant, monkeypatch: Any) -> None:
+def test_it_keeps_a_frame_when_redis_is_down_and_analyses_it_later(tenant_a: Tenant, settings: Any) -> None:
     session = start_session(tenant_a)
     with using_broker("redis://127.0.0.1:1/0"):  # nothing listens there
         response = post(tenant_a, image("signer1_b.jpg"), session=session)
@@ -134,7 +134,7 @@ def test_it_keeps_a_frame_when_redis_is_down_and_analyses_it_later(tenant_a: Ten
         frame = Frame.objects.get(pk=response.json()["frame"])
     assert frame.status == FrameStatus.PENDING and frame.image
 
-    monkeypatch.setattr(tasks, "STALE_AFTER", timedelta(0))  # Redis is back; the sweeper runs
+    settings.FRAME_REQUEUE_AFTER_SECONDS = 0  # Redis is back; the sweeper runs
     assert tasks.requeue_stale_frames() >= 1
     frame.refresh_from_db()
     assert frame.status == FrameStatus.DONE and len(frame.checks) == 5
