@@ -83,6 +83,8 @@ class FaultRun:
         self.events: list[str] = []
         self.sent: list[int] = []  # frame ids answered 202
         self.refused: collections.Counter[str] = collections.Counter()
+        self.latencies: list[tuple[float, float]] = []  # (when sent, seconds) of each POST /process
+        self.redis_down: tuple[float, float] = (0.0, 0.0)
         self.lock = threading.Lock()
         self.t0 = time.monotonic()
 
@@ -206,6 +208,7 @@ class FaultRun:
             client.headers["Authorization"] = f"Token {token}"
             while time.monotonic() < until:
                 body = {"image": pictures[n % len(pictures)], "session": session_id}
+                started = time.monotonic()
                 try:
                     response = client.post(url, json=body, timeout=30)
                 except requests.RequestException as exc:
@@ -213,6 +216,7 @@ class FaultRun:
                         self.refused[type(exc).__name__] += 1
                 else:
                     with self.lock:
+                        self.latencies.append((started, time.monotonic() - started))
                         if response.status_code == 202:
                             self.sent.append(response.json()["frame"])
                             n += 1
@@ -244,8 +248,10 @@ class FaultRun:
         self.note("worker started again (the supervisor's job)")
         time.sleep(span * 0.2)
         self.kill("redis")
+        down = time.monotonic()
         self.note("redis-server SIGKILLed (no persistence: its queue is gone)")
         time.sleep(5)
+        self.redis_down = (down, time.monotonic())
         self.start_redis()
         self.note("redis-server started again, empty")
         time.sleep(span * 0.2)
@@ -329,6 +335,11 @@ class FaultRun:
         for line in self.events:
             print(line)
         print(f"frames sent (202): {len(sent)}   refused: {dict(self.refused) or 0}")
+        during = sorted(d for at, d in self.latencies if self.redis_down[0] <= at <= self.redis_down[1])
+        overall = sorted(d for _, d in self.latencies)
+        if overall:
+            print(f"POST /process latency: median {overall[len(overall) // 2]:.3f} s, max {overall[-1]:.3f} s; "
+                  f"while Redis was down: {len(during)} requests, max {max(during, default=0):.3f} s")
         print(f"frames stored: {len(stored)}   analysed: {len(analysed)}   failed (bad image): {len(failed)}   "
               f"still pending: {len(stored - analysed - failed)}")
         print(f"analyses started twice (a worker killed mid-analysis): {len(started_twice)} {started_twice[:10]}")
