@@ -138,7 +138,10 @@ class FaultRun:
 
     def start_web(self) -> None:
         self.start("web", [str(VENV_BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{self.args.web_port}",
-                           "-w", "2", "--threads", "4", "--timeout", "60"])
+                           "-w", "2", "--threads", "4", "--timeout", "60",
+                           # Longer than a student's interval: an idle keep-alive closed just as the
+                           # next frame goes out would read as a refused frame.
+                           "--keep-alive", "10"])
         self.wait_port(self.args.web_port, timeout=60)
 
     @staticmethod
