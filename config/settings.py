@@ -192,7 +192,30 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# A message taken by a worker that died is given to another after this many seconds (Redis
+# transport); the frame sweeper leaves such frames to the broker (proctoring/queueing.py).
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 600)
+# Publishing happens inside web requests, so a dead broker (connection refused) or a hung one
+# (accepts, never answers) must cost well under a second in all: socket_timeout bounds each
+# command (a hung Redis costs up to three of them), the connect timeout each connection, and the
+# publish retries once (a pooled connection is stale after a Redis restart). Measured in
+# tests/proctoring/test_faults.py.
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.3
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT, "socket_connect_timeout": 0.3,
+    "socket_timeout": float(env("BROKER_SOCKET_TIMEOUT", "0.25")),
+    # How often a worker looks for messages past the visibility timeout (kombu: every
+    # interval x throttle seconds, 100 s by default); the fault tests shorten both.
+    "unacked_restore_interval": env_int("BROKER_UNACKED_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": env_int("BROKER_UNACKED_RESTORE_THROTTLE", 10),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+# Results are kept only for tasks somebody waits on; the frame and relay tasks ignore theirs, so
+# queueing them never touches the result backend (whose reconnect loop alone took 19 s).
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 0.3
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+}
 
 # --- AWS: DynamoDB stores and the Rekognition backend ------------------------------------------
 AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
@@ -242,13 +265,13 @@ LOGGING = {
 }
 
 CELERY_BEAT_SCHEDULE = {
-    "relay-outbox": {"task": "proctoring.relay_outbox", "schedule": 30.0},
-    "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames", "schedule": 60.0},
+    "relay-outbox": {"task": "proctoring.relay_outbox", "schedule": float(env_int("OUTBOX_RELAY_EVERY", 30))},
+    "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames",
+                             "schedule": float(env_int("FRAME_REQUEUE_EVERY", 60))},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
 }
-# A dead broker must not hold a request for long: the frame is stored, the sweeper requeues it.
-CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# A pending frame is a candidate for the sweeper after this many seconds (proctoring/queueing.py).
+FRAME_REQUEUE_AFTER_SECONDS = env_int("FRAME_REQUEUE_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- /healthz: worker liveness and backlog (503 past these) --------------------------------------

@@ -33,7 +33,7 @@ def incident_payload(incident: Incident) -> dict[str, Any]:
         "kind": incident.kind, "severity": incident.severity, "is_open": incident.is_open,
         "started_at": incident.started_at.isoformat(), "version": incident.version,
         "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
-        "frame_count": incident.frame_count,
+        "frame_count": incident.frame_count, "review_status": incident.review_status,
     }
 
 
@@ -65,7 +65,12 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
     if streak.incident_id:
-        Incident.objects.filter(pk=streak.incident_id).update(last_frame=frame, frame_count=streak.frames)
+        # A new version, mirrored: DynamoDB's frame count follows an open incident as it grows.
+        incident = Incident.objects.select_related("session").get(pk=streak.incident_id)
+        incident.last_frame, incident.frame_count = frame, streak.frames
+        incident.version += 1
+        incident.save(update_fields=["last_frame", "frame_count", "version"])
+        _publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
     if streak.frames < exam.debounce_frames and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):

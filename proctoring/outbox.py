@@ -20,6 +20,9 @@ from proctoring.stores import dynamodb
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=10)
+# How long a claimed message is left to its relay before another may send it: longer than one
+# send can take (boto3: 2 s connect + 5 s read, two attempts).
+CLAIM_LEASE = timedelta(seconds=60)
 
 
 def outbox_add(*, topic: str, payload: dict[str, Any]) -> OutboxMessage | None:
@@ -43,28 +46,34 @@ def _enqueue_relay() -> None:
 
 
 def relay(*, limit: int = 200) -> dict[str, int]:
-    """Send due messages; answers counts of sent and failed."""
+    """Send due messages; answers counts of sent and failed.
+
+    Each message is claimed by moving its ``next_attempt_at`` a lease ahead in a short UPDATE,
+    then sent with no transaction or row lock held across the network call, then marked sent
+    (or given its back-off). A relay that dies mid-send leaves the claim to expire, and another
+    relay sends the message again: every DynamoDB write is conditional, so a second or
+    out-of-order delivery changes nothing.
+    """
     sent = failed = 0
     now = timezone.now()
     due = (OutboxMessage.objects.filter(sent_at__isnull=True, next_attempt_at__lte=now)
-           .order_by("id").values_list("id", flat=True)[:limit])
-    for message_id in list(due):
-        with transaction.atomic():
-            message = (OutboxMessage.objects.select_for_update(skip_locked=True)
-                       .filter(pk=message_id, sent_at__isnull=True).first())
-            if message is None:
-                continue  # another relay has it
-            try:
-                dynamodb.SENDERS[message.topic](message.payload)
-            except Exception as exc:  # noqa: BLE001 - any failure: keep it and retry later
-                message.attempts += 1
-                message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                message.next_attempt_at = timezone.now() + min(MAX_BACKOFF, timedelta(seconds=2**message.attempts))
-                message.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-                failed += 1
-                break  # one destination: when it is down, the rest would only wait for their time-outs
-            else:
-                message.sent_at = timezone.now()
-                message.save(update_fields=["sent_at"])
-                sent += 1
+           .order_by("id").values_list("id", "next_attempt_at")[:limit])
+    for message_id, due_at in list(due):
+        # Claim: only one relay's UPDATE matches the next_attempt_at it read.
+        claimed = OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True, next_attempt_at=due_at).update(
+            next_attempt_at=timezone.now() + CLAIM_LEASE)
+        if not claimed:
+            continue  # another relay has it
+        message = OutboxMessage.objects.get(pk=message_id)
+        try:
+            dynamodb.SENDERS[message.topic](message.payload, sequence=message.pk)
+        except Exception as exc:  # noqa: BLE001 - any failure: keep it and retry later
+            attempts = message.attempts + 1
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                attempts=attempts, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=timezone.now() + min(MAX_BACKOFF, timedelta(seconds=2**attempts)))
+            failed += 1
+            break  # one destination: when it is down, the rest would only wait for their time-outs
+        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now())
+        sent += 1
     return {"sent": sent, "failed": failed}

@@ -15,7 +15,7 @@ from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessab
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import checks, incidents
+from proctoring import checks, incidents, queueing
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.images import check_image
@@ -177,7 +177,12 @@ def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, re
 
 
 def enqueue_analysis(frame_id: int) -> bool:
-    """Queue analyze_frame; a broker outage leaves the frame pending for requeue_stale_frames."""
+    """Queue analyze_frame; a broker outage leaves the frame pending for requeue_stale_frames.
+
+    The publish is bounded (config/settings.py: broker socket timeouts, one retry), so a dead or
+    hung Redis costs the request well under a second. Only a publish that succeeded is recorded
+    as queued: the sweeper queues again exactly the frames without a live message.
+    """
     from proctoring.tasks import analyze_frame
 
     try:
@@ -185,6 +190,7 @@ def enqueue_analysis(frame_id: int) -> bool:
     except Exception:  # noqa: BLE001 - kombu raises several types when Redis is down
         logger.warning("Could not queue frame %s; it stays pending and will be requeued.", frame_id, exc_info=True)
         return False
+    queueing.mark_queued(frame_ids=[frame_id])
     return True
 
 
@@ -220,6 +226,7 @@ def frame_analyze(*, frame_id: int) -> Frame:
     frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
     if frame.status != FrameStatus.PENDING:
         return frame
+    logger.info("Analysing frame %s of session %s.", frame.pk, frame.session_id)
     session = frame.session
     with frame.image.open("rb") as handle:
         image = handle.read()

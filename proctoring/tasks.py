@@ -8,40 +8,48 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
 from accounts import tenancy
-from proctoring import outbox, retention, services
+from proctoring import outbox, queueing, retention, services
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
-STALE_AFTER = timedelta(seconds=60)
 
 
 @shared_task(
-    name="proctoring.analyze_frame", bind=True, acks_late=True, max_retries=8,
+    name="proctoring.analyze_frame", bind=True, acks_late=True, max_retries=8, ignore_result=True,
     autoretry_for=(ClientError, BotoCoreError, OperationalError, ConnectionError),
     retry_backoff=2, retry_backoff_max=120, retry_jitter=True,
 )
 def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
     with tenancy.tenant_scope(None):
         frame = services.frame_analyze(frame_id=frame_id)
+    queueing.mark_finished(frame_id=frame.pk)
     return {"frame": frame.pk, "status": frame.status, "checks": frame.checks}
 
 
-@shared_task(name="proctoring.relay_outbox")
+@shared_task(name="proctoring.relay_outbox", ignore_result=True)
 def relay_outbox() -> dict[str, int]:
     return outbox.relay()
 
 
 @shared_task(name="proctoring.requeue_stale_frames")
 def requeue_stale_frames() -> int:
-    """Queue again frames still pending a minute after arrival (broker outage, worker killed)."""
+    """Queue again frames pending for a minute whose message was lost (proctoring/queueing.py).
+
+    A frame that waits behind a backlog, or whose worker died mid-task, still has its message in
+    the broker: queueing it again would only analyse it twice.
+    """
     with tenancy.tenant_scope(None):
-        stale = Frame.objects.filter(status=FrameStatus.PENDING, received_at__lt=timezone.now() - STALE_AFTER)
-        ids = list(stale.values_list("id", flat=True)[:1000])
-    return sum(services.enqueue_analysis(frame_id) for frame_id in ids)
+        stale_after = timedelta(seconds=settings.FRAME_REQUEUE_AFTER_SECONDS)
+        stale = Frame.objects.filter(status=FrameStatus.PENDING, received_at__lt=timezone.now() - stale_after)
+        ids = list(stale.order_by("received_at").values_list("id", flat=True)[:1000])
+        queueing.prune(older_than=stale_after.total_seconds(), still_pending=lambda frame_ids: Frame.objects.filter(
+            pk__in=frame_ids, status=FrameStatus.PENDING).values_list("id", flat=True))
+    return sum(services.enqueue_analysis(frame_id) for frame_id in queueing.lost_frames(frame_ids=ids))
 
 
 @shared_task(name="proctoring.purge_frames")

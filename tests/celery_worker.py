@@ -29,33 +29,41 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _redis_or_fail() -> None:
+def _redis_or_fail(url: str) -> None:
     import redis
 
     try:
-        redis.Redis.from_url(WORKER_REDIS_URL, socket_connect_timeout=3).ping()
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         raise RuntimeError(
-            f"Redis is not reachable at {WORKER_REDIS_URL} ({exc}). Start it with scripts/services.sh redis."
+            f"Redis is not reachable at {url} ({exc}). Start it with scripts/services.sh redis."
         ) from exc
 
 
 @contextmanager
-def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``celery worker`` against the test database and Redis; point this process's app at it."""
-    _redis_or_fail()
+def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = "", flush: bool = True,
+                   gated: bool = False, log_name: str = "test-worker.log") -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``celery worker`` against the test database and Redis; point this process's app at it.
+
+    ``redis_url``: another Redis than TEST_REDIS_URL (a test's own, see ``own_redis``); ``flush``:
+    empty it first; ``gated``: the engine waits inside its analysis (tests/gated_worker.py).
+    """
+    url = redis_url or WORKER_REDIS_URL
+    _redis_or_fail(url)
     import redis
 
-    redis.Redis.from_url(WORKER_REDIS_URL).flushdb()  # no stale messages from an earlier run
-    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": WORKER_REDIS_URL, **(extra_env or {})}
-    log = open(ROOT / "var" / "test-worker.log", "wb")  # noqa: SIM115 - closed below
+    if flush:
+        redis.Redis.from_url(url).flushdb()  # no stale messages from an earlier run
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": url, **(extra_env or {})}
+    log = open(ROOT / "var" / log_name, "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "tests.gated_worker" if gated else "celery", "-A", "config", "worker",
+         "--pool=solo", "--loglevel=INFO",
          "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        with using_broker(WORKER_REDIS_URL):
+        with using_broker(url):
             _wait_until_ready(worker)
             yield worker
     finally:
@@ -92,3 +100,40 @@ def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> Non
         if celery_app.control.ping(timeout=0.5):
             return
     raise RuntimeError("The Celery worker did not answer a ping within a minute.")
+
+
+@contextmanager
+def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test alone, on a free loopback port, without persistence: yields its
+    URL and process, so that a test may kill, stop (SIGSTOP) or restart it without touching others."""
+    from tests.dynalite import free_port
+
+    port = free_port()
+    process = _start_redis(port)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    import redis
+
+    process = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis(port=port, socket_connect_timeout=0.2).ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"redis-server did not start on port {port}") from None
+            time.sleep(0.05)
+
+
+def restart_redis(url: str) -> subprocess.Popen[bytes]:
+    """Start a redis-server again on the port of ``url`` (after the test killed the first one)."""
+    return _start_redis(int(url.rsplit(":", 1)[1].split("/")[0]))

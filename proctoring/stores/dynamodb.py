@@ -1,8 +1,10 @@
 """The DynamoDB tables: the sample's faces table and the incidents event log.
 
 Writes arrive here only from the outbox relay (proctoring.outbox), so an outage delays them and
-never drops one. Puts of incidents are conditional on the incident's version: a retry of a put
-that already landed is recognised and counted as done, never written twice.
+never drops one. Every put is conditional, so writes may arrive in any order and any number of
+times: an incident's on its version (each change in Postgres bumps it), a face's on the outbox
+sequence of the write (a deletion leaves a tombstone, so a late put cannot bring a face back).
+Each sender takes the payload and ``sequence``, the outbox message id.
 """
 
 from __future__ import annotations
@@ -69,17 +71,39 @@ def setup_tables() -> list[str]:
     return created
 
 
-def put_face(payload: dict[str, Any]) -> None:
-    client().put_item(TableName=faces_table(), Item={
+def put_face(payload: dict[str, Any], *, sequence: int) -> None:
+    """Put a face, unless a later write of it (its deletion) is there already."""
+    _put_if_newer(faces_table(), {
         "ExternalImageId": {"S": payload["ExternalImageId"]},
         "CollectionId": {"S": payload["CollectionId"]},
         "FullName": {"S": payload["FullName"]},
         "InstitutionId": {"N": str(payload["InstitutionId"])},
+        "Seq": {"N": str(sequence)},
     })
 
 
-def delete_face(payload: dict[str, Any]) -> None:
-    client().delete_item(TableName=faces_table(), Key={"ExternalImageId": {"S": payload["ExternalImageId"]}})
+def delete_face(payload: dict[str, Any], *, sequence: int) -> None:
+    """Replace the face with a tombstone: its id and sequence, nothing personal.
+
+    Relays may send a face's put and its delete in either order (two relays, a retry after a
+    time-out). A plain delete arriving first would let the late put bring the face back; the
+    tombstone's sequence makes that put fail its condition instead.
+    """
+    _put_if_newer(faces_table(), {
+        "ExternalImageId": {"S": payload["ExternalImageId"]}, "Deleted": {"BOOL": True}, "Seq": {"N": str(sequence)},
+    })
+
+
+def _put_if_newer(table: str, item: dict[str, Any]) -> None:
+    try:
+        client().put_item(
+            TableName=table, Item=item,
+            ConditionExpression="attribute_not_exists(Seq) OR Seq < :seq",
+            ExpressionAttributeValues={":seq": item["Seq"]},
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise  # the same or a later write is there already: done
 
 
 def incident_key(institution_id: int, session_id: int, started_at: str, incident_id: int) -> dict[str, Any]:
@@ -89,7 +113,7 @@ def incident_key(institution_id: int, session_id: int, started_at: str, incident
     }
 
 
-def put_incident(payload: dict[str, Any]) -> None:
+def put_incident(payload: dict[str, Any], *, sequence: int = 0) -> None:
     """Put an incident at its version, unless that version or a later one is already there."""
     item = {
         **incident_key(payload["institution_id"], payload["session_id"], payload["started_at"], payload["id"]),
@@ -102,6 +126,7 @@ def put_incident(payload: dict[str, Any]) -> None:
         "FrameCount": {"N": str(payload["frame_count"])},
         "StudentId": {"N": str(payload["student_id"])},
         "ExamId": {"N": str(payload["exam_id"])},
+        "ReviewStatus": {"S": payload.get("review_status") or "pending"},
     }
     if payload.get("ended_at"):
         item["EndedAt"] = {"S": payload["ended_at"]}
@@ -138,8 +163,11 @@ def incidents_of_session(institution_id: int, session_id: int) -> list[dict[str,
 
 
 def get_face(external_image_id: str) -> dict[str, Any] | None:
-    response = client().get_item(TableName=faces_table(), Key={"ExternalImageId": {"S": external_image_id}})
-    return response.get("Item")
+    """The face's item; None when there is none or only its tombstone."""
+    response = client().get_item(TableName=faces_table(), Key={"ExternalImageId": {"S": external_image_id}},
+                                 ConsistentRead=True)
+    item = response.get("Item")
+    return None if item is None or item.get("Deleted", {}).get("BOOL") else item
 
 
 SENDERS = {"faces.put": put_face, "faces.delete": delete_face, "incidents.put": put_incident,
