@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,15 +38,17 @@ class TokenView(APIView):
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         password = data.validated_data["password"]
-        if throttle.login_blocked(request, email):
-            raise AppError(
-                "Too many failed attempts. Try again later.", code="throttled", status_code=429
-            )
-        user = authenticate(request, email=email, password=password)
+        if throttle.address_blocked(request):
+            raise Throttled(wait=settings.LOGIN_ADDRESS_FAILURE_WINDOW, detail=throttle.LOCKED_OUT_MESSAGE)
+        # django-axes counts failures on the HttpRequest (its middleware answers a lockout).
+        user = authenticate(request._request, email=email, password=password)
         if user is None:
-            throttle.record_login_failure(request, email)
+            throttle.record_address_failure(request)
+            if getattr(request._request, "axes_locked_out", False):
+                raise AppError(throttle.LOCKED_OUT_MESSAGE, code="throttled", status_code=429)
             raise AppError("Email or password is wrong.", code="invalid_credentials", status_code=400)
-        throttle.clear_login_failures(request, email)
+        # As a page login does: django-axes clears this account's failures from this address.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
         return Response(self.Output({"token": services.user_api_token(user=user)}).data)
 
 

@@ -14,27 +14,22 @@ from exams.models import Exam, ExamSession
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page with failed-attempt throttling per client address and account."""
+    """Django's login page. django-axes locks an account out from one client address after
+    repeated failures (its middleware answers with accounts.throttle.axes_lockout_response); a
+    client address that fails across many accounts is refused here."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        email = request.POST.get("username", "")
-        if throttle.login_blocked(request, email):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
+        if throttle.address_blocked(request):
+            form = throttle.locked_out_form(request)
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        throttle.record_login_failure(self.request, self.request.POST.get("username", ""))
+        throttle.record_address_failure(self.request)
         return super().form_invalid(form)
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        throttle.clear_login_failures(self.request, form.get_user().email)
-        return super().form_valid(form)
 
 
 @login_required

@@ -8,6 +8,7 @@ run in-process, the local analysis engine, no DynamoDB. ``DATABASE_URL``, ``REDI
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "accounts",
     "exams",
     "proctoring",
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "accounts.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into accounts.throttle.axes_lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,6 +113,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,6 +190,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "accounts.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # Cache-backed (Redis in the stack), keyed by the real client address, allowing when Redis is down.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttle.AnonThrottle",
+        "accounts.throttle.UserThrottle",
+        "accounts.throttle.ScopedThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_RATE_ANON", "60/min"),
+        "user": env("API_RATE_USER", "600/min"),
+        "faces": env("API_RATE_FACES", "30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenProctor API",
@@ -192,9 +209,32 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
-# Failed logins allowed per client address and per account in LOGIN_THROTTLE_WINDOW seconds.
-LOGIN_THROTTLE_LIMIT = env_int("LOGIN_THROTTLE_LIMIT", 10)
-LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 300)
+
+# --- Abuse limits (accounts.throttle, proctoring.limits) -----------------------------------------
+# Proxies in front of the app that append to X-Forwarded-For: the client is the address the nearest
+# trusted proxy appended; anything left of it is the client's own claim. 0 ignores the header. A
+# deployment (DEBUG=0) sits behind the TLS proxy that SECURE_PROXY_SSL_HEADER already trusts.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0 if DEBUG else 1)
+# Failed logins, counted by django-axes in the database (works without Redis), per account and
+# client address together: an email alone never locks its owner out everywhere.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.throttle.axes_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.axes_lockout_response"
+AXES_VERBOSE = False
+# Failed logins per client address over all accounts (password spraying), in the cache; high enough
+# for an exam hall behind one address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
+LOGIN_ADDRESS_FAILURE_WINDOW = env_int("LOGIN_ADDRESS_FAILURE_WINDOW", 900)
+# Frames: per session about one per capture interval of the exam over FRAME_RATE_WINDOW seconds,
+# plus FRAME_RATE_BURST (frames captured offline are sent together); bytes per user per window.
+FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
+FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 5)
+FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
+FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
 
 LOGGING = {
     "version": 1,

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, Tenant, api_client_for
@@ -28,24 +31,101 @@ def test_it_refuses_a_wrong_password_with_an_error_envelope(tenant_a: Tenant) ->
     assert response.json()["error"]["code"] == "invalid_credentials"
 
 
-def test_it_throttles_repeated_failed_token_attempts(tenant_a: Tenant, settings: Any) -> None:
-    settings.LOGIN_THROTTLE_LIMIT = 3
-    client = APIClient()
-    for _ in range(3):
-        client.post("/api/v1/auth/token", {"email": "admin@alpha.test", "password": "nope"}, format="json")
-    blocked = client.post("/api/v1/auth/token", {"email": "admin@alpha.test", "password": PASSWORD}, format="json")
+def token(email: str, password: str, address: str = "10.0.0.1", **headers: str) -> Any:
+    return APIClient().post("/api/v1/auth/token", {"email": email, "password": password}, format="json",
+                            REMOTE_ADDR=address, **headers)
+
+
+def test_it_locks_an_account_out_from_the_failing_address_only(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(2):
+        assert token("admin@alpha.test", "nope").status_code == 400
+    assert token("admin@alpha.test", "nope").status_code == 429  # the third failure locks
+    blocked = token("Admin@Alpha.test", PASSWORD)  # the right password, any case of the email
     assert blocked.status_code == 429
     assert blocked.json()["error"]["code"] == "throttled"
+    assert int(blocked["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+    # Whoever knows the email cannot lock its owner out of another address (another exam hall).
+    assert token("admin@alpha.test", PASSWORD, address="10.0.0.2").status_code == 200
+    # Nor another account of the same address.
+    assert token("proctor@alpha.test", PASSWORD).status_code == 200
 
 
-def test_it_throttles_the_login_page(tenant_a: Tenant, settings: Any) -> None:
-    settings.LOGIN_THROTTLE_LIMIT = 2
-    client = Client()
+def test_it_lets_the_account_in_again_after_the_cool_off(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
     for _ in range(2):
-        assert client.post("/accounts/login/", {"username": "admin@alpha.test", "password": "x"}).status_code == 200
+        token("admin@alpha.test", "nope")
+    assert token("admin@alpha.test", PASSWORD).status_code == 429
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+    assert token("admin@alpha.test", PASSWORD).status_code == 200
+
+
+def test_it_forgets_failures_after_a_successful_sign_in(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(2):
+        token("admin@alpha.test", "nope")
+    assert token("admin@alpha.test", PASSWORD).status_code == 200
+    for _ in range(2):
+        token("admin@alpha.test", "nope")
+    assert token("admin@alpha.test", PASSWORD).status_code == 200
+
+
+def test_it_throttles_the_login_page_per_account_and_address(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    client = Client(REMOTE_ADDR="10.0.0.1")
+    assert client.post("/accounts/login/", {"username": "admin@alpha.test", "password": "x"}).status_code == 200
+    assert client.post("/accounts/login/", {"username": "admin@alpha.test", "password": "x"}).status_code == 429
     blocked = client.post("/accounts/login/", {"username": "admin@alpha.test", "password": PASSWORD})
     assert blocked.status_code == 429
-    assert b"Too many failed attempts" in blocked.content
+    assert b"Too many failed attempts" in blocked.content and b"Sign in" in blocked.content
+    assert "_auth_user_id" not in client.session
+    elsewhere = Client(REMOTE_ADDR="10.0.0.2").post("/accounts/login/",
+                                                     {"username": "admin@alpha.test", "password": PASSWORD})
+    assert elsewhere.status_code == 302
+
+
+def test_it_refuses_an_address_that_fails_across_many_accounts(tenant_a: Tenant, settings: Any) -> None:
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    for number in range(3):
+        assert token(f"nobody{number}@alpha.test", "guess").status_code == 400
+    refused = token("proctor@alpha.test", PASSWORD)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "throttled"
+    assert "Retry-After" in refused
+    page = Client(REMOTE_ADDR="10.0.0.1").post("/accounts/login/", {"username": "proctor@alpha.test",
+                                                                     "password": PASSWORD})
+    assert page.status_code == 429
+    assert token("proctor@alpha.test", PASSWORD, address="10.0.0.2").status_code == 200
+
+
+def test_it_takes_the_client_address_from_the_trusted_proxy(tenant_a: Tenant, settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.AXES_FAILURE_LIMIT = 2
+    # Behind one proxy (REMOTE_ADDR is the proxy): the last X-Forwarded-For entry is the client's;
+    # what the client wrote before it changes nothing.
+    for spoof in ("1.1.1.1", "2.2.2.2"):
+        token("admin@alpha.test", "nope", address="192.0.2.1", HTTP_X_FORWARDED_FOR=f"{spoof}, 10.0.0.1")
+    assert token("admin@alpha.test", PASSWORD, address="192.0.2.1",
+                 HTTP_X_FORWARDED_FOR="3.3.3.3, 10.0.0.1").status_code == 429
+    # Another client behind the same proxy is not locked out.
+    assert token("admin@alpha.test", PASSWORD, address="192.0.2.1",
+                 HTTP_X_FORWARDED_FOR="10.0.0.2").status_code == 200
+
+
+def test_it_ignores_forwarded_for_without_a_trusted_proxy(tenant_a: Tenant, settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    settings.AXES_FAILURE_LIMIT = 2
+    for spoof in ("1.1.1.1", "2.2.2.2"):
+        token("admin@alpha.test", "nope", HTTP_X_FORWARDED_FOR=spoof)
+    assert token("admin@alpha.test", PASSWORD, HTTP_X_FORWARDED_FOR="3.3.3.3").status_code == 429
+
+
+def test_it_signs_in_with_redis_unreachable(tenant_a: Tenant, settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:1/0"}}  # nothing listens there
+    assert token("admin@alpha.test", "nope").status_code == 400
+    assert token("admin@alpha.test", PASSWORD).status_code == 200
+    page = Client().post("/accounts/login/", {"username": "admin@alpha.test", "password": PASSWORD})
+    assert page.status_code == 302
 
 
 def test_it_signs_in_on_the_login_page_and_shows_the_dashboard(tenant_a: Tenant) -> None:
