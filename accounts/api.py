@@ -6,6 +6,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
@@ -20,7 +21,7 @@ from accounts.models import Role, User
 
 
 class TokenView(APIView):
-    """Exchange an email and password for the user's API token."""
+    """Exchange an email and password for a new API token, shown once; it expires at ``expiry``."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -31,6 +32,7 @@ class TokenView(APIView):
 
     class Output(serializers.Serializer):
         token = serializers.CharField()
+        expiry = serializers.DateTimeField(allow_null=True)
 
     @extend_schema(request=Input, responses={200: Output}, auth=[])
     def post(self, request: Request) -> Response:
@@ -49,7 +51,32 @@ class TokenView(APIView):
             raise AppError("Email or password is wrong.", code="invalid_credentials", status_code=400)
         # As a page login does: django-axes clears this account's failures from this address.
         user_logged_in.send(sender=type(user), request=request._request, user=user)
-        return Response(self.Output({"token": services.user_api_token(user=user)}).data)
+        instance, key = services.token_issue(user=user)
+        return Response(self.Output({"token": key, "expiry": instance.expiry}).data)
+
+
+class LogoutView(TenantAPIView):
+    """Revoke the API token this request is made with."""
+
+    allowed_roles = tuple(Role.values)
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.auth, AuthToken):
+            raise AppError("Sign out with the API token to revoke it.", code="token_required")
+        services.token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class LogoutAllView(TenantAPIView):
+    """Revoke every API token of the signed-in user."""
+
+    allowed_roles = tuple(Role.values)
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.user_tokens_revoke(user=request.user)
+        return Response(status=204)
 
 
 class UserOutput(serializers.ModelSerializer):

@@ -99,6 +99,17 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.full_name or self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way to change a password (the password page, /manage/, `changepassword`, services)
+        # ends in set_password() and this save, so API tokens are revoked here, once for all of them.
+        # (A hash upgrade on login saves the password without set_password(): tokens stay.)
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            from accounts.services import user_tokens_revoke
+
+            user_tokens_revoke(user=self)
+
     @property
     def is_institution_admin(self) -> bool:
         return self.role == Role.ADMIN

@@ -54,7 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "axes",
     "accounts",
@@ -181,7 +181,7 @@ if ANALYSIS_BACKEND not in {"local", "rekognition"}:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not authenticated" into a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -202,6 +202,12 @@ REST_FRAMEWORK = {
         "faces": env("API_RATE_FACES", "30/min"),
     },
 }
+# API tokens (django-rest-knox): only a hash is stored; each expires; a password change revokes them all.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)  # the oldest beyond this are revoked
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenProctor API",
     "DESCRIPTION": "Multi-tenant online exams with webcam proctoring.",

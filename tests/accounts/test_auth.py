@@ -8,6 +8,8 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
+from knox.crypto import hash_token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, Tenant, api_client_for
@@ -18,7 +20,7 @@ def test_it_issues_a_token_that_authenticates_api_calls(tenant_a: Tenant) -> Non
                                 format="json")
     assert response.status_code == 200
     token = response.json()["token"]
-    assert re.fullmatch(r"[0-9a-f]{40}", token)
+    assert re.fullmatch(r"[0-9a-f]{64}", token)
     me = APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me")
     assert me.json()["email"] == "admin@alpha.test"
     assert me.json()["institution"] == "alpha"
@@ -175,3 +177,71 @@ def test_it_renders_the_dashboard_for_every_role(tenant_a: Tenant, role: str) ->
     assert response.status_code == 200
     assert b"alpha exam" in response.content
     assert (b'id="my-exams"' in response.content) == (role == "student")
+
+
+def test_it_stores_only_a_hash_of_the_token(tenant_a: Tenant) -> None:
+    key = token("admin@alpha.test", PASSWORD).json()["token"]
+    stored = AuthToken.objects.get(user=tenant_a.admin)
+    assert key not in (stored.digest, stored.token_key) and stored.digest == hash_token(key)
+
+
+def test_it_answers_the_tokens_expiry_and_refuses_it_after(tenant_a: Tenant) -> None:
+    response = token("admin@alpha.test", PASSWORD).json()
+    assert response["expiry"]
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {response['token']}")
+    assert client.get("/api/v1/me").status_code == 200
+    AuthToken.objects.filter(user=tenant_a.admin).update(expiry=timezone.now() - timedelta(seconds=1))
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "authentication_failed"
+
+
+def test_it_revokes_the_token_a_client_signs_out_with(tenant_a: Tenant) -> None:
+    first, second = api_client_for(tenant_a.admin), api_client_for(tenant_a.admin)
+    assert first.post("/api/v1/auth/logout").status_code == 204
+    assert first.get("/api/v1/me").status_code == 401
+    assert second.get("/api/v1/me").status_code == 200
+
+
+def test_it_revokes_every_token_of_the_user_on_logout_all(tenant_a: Tenant) -> None:
+    first, second, other = (api_client_for(u) for u in (tenant_a.admin, tenant_a.admin, tenant_a.proctor))
+    assert first.post("/api/v1/auth/logout-all").status_code == 204
+    assert first.get("/api/v1/me").status_code == 401 and second.get("/api/v1/me").status_code == 401
+    assert other.get("/api/v1/me").status_code == 200
+
+
+def test_it_needs_a_token_to_sign_a_token_out(tenant_a: Tenant) -> None:
+    client = APIClient()
+    client.force_login(tenant_a.admin)
+    response = client.post("/api/v1/auth/logout")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "token_required"
+
+
+def test_it_revokes_every_token_when_the_password_changes(tenant_a: Tenant) -> None:
+    api = api_client_for(tenant_a.student)
+    page = Client()
+    page.force_login(tenant_a.student)
+    new = "a-new-long-passphrase-7"
+    page.post("/accounts/password/", {"old_password": PASSWORD, "new_password1": new, "new_password2": new})
+    assert api.get("/api/v1/me").status_code == 401
+    assert not AuthToken.objects.filter(user=tenant_a.student).exists()
+
+
+def test_it_keeps_tokens_when_a_user_is_saved_without_a_new_password(tenant_a: Tenant) -> None:
+    api = api_client_for(tenant_a.student)
+    tenant_a.student.full_name = "Renamed"
+    tenant_a.student.save()
+    assert api.get("/api/v1/me").status_code == 200
+
+
+def test_it_keeps_a_bounded_number_of_tokens_per_user(tenant_a: Tenant, settings: Any) -> None:
+    settings.API_TOKENS_PER_USER = 2
+    oldest = api_client_for(tenant_a.admin)
+    newer = [api_client_for(tenant_a.admin) for _ in range(2)]
+    assert oldest.get("/api/v1/me").status_code == 401
+    assert all(client.get("/api/v1/me").status_code == 200 for client in newer)
+
+
+@pytest.mark.parametrize("header", [b"Token \xff\xfe", b"Token abc\x00def", b"Token " + b"g" * 64])
+def test_it_answers_401_for_a_malformed_token(db: Any, header: bytes) -> None:
+    response = APIClient().get("/api/v1/me", HTTP_AUTHORIZATION=header.decode("latin-1"))
+    assert response.status_code == 401 and response.json()["error"]["code"] == "authentication_failed"
