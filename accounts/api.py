@@ -29,6 +29,8 @@ class TokenView(APIView):
     class Input(StrictSerializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=256, trim_whitespace=False)
+        institution = serializers.SlugField(required=False, help_text=(
+            "The institution's slug; needed only when the email and password fit accounts at several."))
 
     class Output(serializers.Serializer):
         token = serializers.CharField()
@@ -43,11 +45,16 @@ class TokenView(APIView):
         if throttle.address_blocked(request):
             raise Throttled(wait=settings.LOGIN_ADDRESS_FAILURE_WINDOW, detail=throttle.LOCKED_OUT_MESSAGE)
         # django-axes counts failures on the HttpRequest (its middleware answers a lockout).
-        user = authenticate(request._request, email=email, password=password)
+        user = authenticate(request._request, email=email, password=password,
+                            institution=data.validated_data.get("institution"))
         if user is None:
-            throttle.record_address_failure(request)
             if getattr(request._request, "axes_locked_out", False):
+                throttle.record_address_failure(request)
                 raise AppError(throttle.LOCKED_OUT_MESSAGE, code="throttled", status_code=429)
+            if getattr(request._request, "login_needs_institution", False):
+                raise AppError("This email and password fit accounts at several institutions; send "
+                               "'institution' too.", code="institution_required")
+            throttle.record_address_failure(request)
             raise AppError("Email or password is wrong.", code="invalid_credentials", status_code=400)
         # As a page login does: django-axes clears this account's failures from this address.
         user_logged_in.send(sender=type(user), request=request._request, user=user)

@@ -37,7 +37,8 @@ def user_create(
     email = email.strip().lower()
     if role not in Role.values:
         raise AppError(f"Unknown role '{role}'.", code="invalid_role")
-    if User.objects.filter(email__iexact=email).exists():
+    # Only this institution's accounts: whether another institution has the address is not ours to tell.
+    if User.objects.filter(institution=institution, email__iexact=email).exists():
         raise Conflict("A user with this email already exists.", code="email_taken")
     user = User(
         email=email,

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -13,12 +16,34 @@ from accounts.models import Role
 from exams.models import Exam, ExamSession
 
 
+class LoginForm(AuthenticationForm):
+    """Email and password; the institution's slug only when they fit accounts at several."""
+
+    institution = forms.SlugField(required=False, max_length=50)
+    needs_institution = False
+
+    def clean(self) -> dict[str, Any]:
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            self.user_cache = authenticate(self.request, username=username, password=password,
+                                           institution=self.cleaned_data.get("institution") or None)
+            if self.user_cache is None:
+                if getattr(self.request, "login_needs_institution", False):
+                    self.needs_institution = True
+                    raise ValidationError("This email and password fit accounts at several institutions: enter "
+                                          "your institution's short name too.", code="institution_required")
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
 class LoginView(auth_views.LoginView):
     """Django's login page. django-axes locks an account out from one client address after
     repeated failures (its middleware answers with accounts.throttle.axes_lockout_response); a
     client address that fails across many accounts is refused here."""
 
     template_name = "accounts/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -6,12 +6,16 @@ from typing import Any
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from accounts import services
+from accounts.models import User
 from tests.conftest import PASSWORD, Tenant, api_client_for
 
 
@@ -245,3 +249,67 @@ def test_it_keeps_a_bounded_number_of_tokens_per_user(tenant_a: Tenant, settings
 def test_it_answers_401_for_a_malformed_token(db: Any, header: bytes) -> None:
     response = APIClient().get("/api/v1/me", HTTP_AUTHORIZATION=header.decode("latin-1"))
     assert response.status_code == 401 and response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_it_adds_a_user_whose_email_another_institution_uses(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    # Emails are unique per institution: beta's admin learns nothing about alpha's people.
+    client = api_client_for(tenant_b.admin)
+    taken_elsewhere = client.post("/api/v1/users/", {"email": "Student@Alpha.test", "role": "student"},
+                                  format="json")
+    fresh = client.post("/api/v1/users/", {"email": "nobody@alpha.test", "role": "student"}, format="json")
+    assert taken_elsewhere.status_code == fresh.status_code == 201
+    assert set(taken_elsewhere.json()) == set(fresh.json())
+    assert taken_elsewhere.json()["institution"] == "beta"
+    again = client.post("/api/v1/users/", {"email": "student@alpha.test", "role": "student"}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "email_taken"
+
+
+def test_it_adds_and_imports_on_pages_an_email_another_institution_uses(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    admin = Client()
+    admin.force_login(tenant_b.admin)
+    response = admin.post("/students/new", {"email": "student@alpha.test", "full_name": "Same Address"})
+    assert response.status_code == 302
+    upload = SimpleUploadedFile("s.csv", b"email,name,student_number\nproctor@alpha.test,Pat,7\n", "text/csv")
+    imported = admin.post("/students/import", {"file": upload})
+    assert len(imported.context["invites"]) == 1  # the import-done page
+    assert User.objects.filter(institution=tenant_b.institution, email="proctor@alpha.test").exists()
+    manage = admin.post("/manage/accounts/user/add/", {"email": "admin@alpha.test", "full_name": "A",
+                                                        "role": "proctor", "is_active": "on"})
+    assert manage.status_code == 302, manage.content[:500]
+    assert User.objects.filter(email="admin@alpha.test").count() == 2
+
+
+def test_it_signs_each_account_of_a_shared_email_in_with_its_own_password(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    services.user_create(institution=tenant_b.institution, email="student@alpha.test", role="student",
+                         password="another-long-passphrase-9")
+    alpha = token("student@alpha.test", PASSWORD).json()["token"]
+    beta = token("student@alpha.test", "another-long-passphrase-9").json()["token"]
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {alpha}").get("/api/v1/me").json()["institution"] == "alpha"
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {beta}").get("/api/v1/me").json()["institution"] == "beta"
+    assert token("student@alpha.test", "wrong").status_code == 400
+
+
+def test_it_asks_for_the_institution_when_one_password_fits_two_accounts(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    services.user_create(institution=tenant_b.institution, email="student@alpha.test", role="student",
+                         password=PASSWORD)
+    ambiguous = token("student@alpha.test", PASSWORD)
+    assert ambiguous.status_code == 400 and ambiguous.json()["error"]["code"] == "institution_required"
+    chosen = APIClient().post("/api/v1/auth/token", {"email": "student@alpha.test", "password": PASSWORD,
+                                                     "institution": "beta"}, format="json")
+    me = APIClient(HTTP_AUTHORIZATION=f"Token {chosen.json()['token']}").get("/api/v1/me").json()
+    assert me["institution"] == "beta"
+
+    page = Client()
+    asked = page.post("/accounts/login/", {"username": "student@alpha.test", "password": PASSWORD})
+    assert asked.status_code == 200 and b'name="institution"' in asked.content
+    signed_in = page.post("/accounts/login/", {"username": "student@alpha.test", "password": PASSWORD,
+                                               "institution": "alpha"})
+    assert signed_in.status_code == 302
+    assert int(page.session["_auth_user_id"]) == tenant_a.student.pk
+
+
+def test_it_keeps_platform_user_emails_unique(db: Any) -> None:
+    User.objects.create_superuser("root@platform.test", PASSWORD)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create_superuser("root@platform.test", PASSWORD)
+    assert User.objects.get_by_natural_key("Root@Platform.test").is_superuser
