@@ -88,6 +88,11 @@ def test_it_throttles_the_login_page_per_account_and_address(tenant_a: Tenant, s
     elsewhere = Client(REMOTE_ADDR="10.0.0.2").post("/accounts/login/",
                                                      {"username": "admin@alpha.test", "password": PASSWORD})
     assert elsewhere.status_code == 302
+    # Another account from the same address is not locked; the email's case does not escape the lock.
+    assert Client(REMOTE_ADDR="10.0.0.1").post(
+        "/accounts/login/", {"username": "proctor@alpha.test", "password": PASSWORD}).status_code == 302
+    assert Client(REMOTE_ADDR="10.0.0.1").post(
+        "/accounts/login/", {"username": "ADMIN@alpha.test", "password": PASSWORD}).status_code == 429
 
 
 def test_it_refuses_an_address_that_fails_across_many_accounts(tenant_a: Tenant, settings: Any) -> None:
@@ -277,6 +282,10 @@ def test_it_adds_and_imports_on_pages_an_email_another_institution_uses(tenant_a
                                                         "role": "proctor", "is_active": "on"})
     assert manage.status_code == 302, manage.content[:500]
     assert User.objects.filter(email="admin@alpha.test").count() == 2
+    duplicate = admin.post("/manage/accounts/user/add/", {"email": "Admin@Alpha.test", "full_name": "B",
+                                                           "role": "proctor", "is_active": "on"})
+    assert duplicate.status_code == 200
+    assert duplicate.context["adminform"].form.errors["email"] == ["A user with this email already exists."]
 
 
 def test_it_signs_each_account_of_a_shared_email_in_with_its_own_password(tenant_a: Tenant, tenant_b: Tenant) -> None:
