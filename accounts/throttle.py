@@ -61,6 +61,27 @@ def axes_client_ip(request: HttpRequest) -> str | None:
     return address if _is_address(address) else None
 
 
+# After a cache failure the limits are skipped for RATE_LIMIT_CACHE_RETRY seconds (per process), so
+# that a hung Redis costs one socket timeout now and then, not one on every request.
+_cache_down_until = 0.0
+
+
+def cache_usable() -> bool:
+    return time.monotonic() >= _cache_down_until
+
+
+def cache_failed(what: str) -> None:
+    global _cache_down_until
+    _cache_down_until = time.monotonic() + settings.RATE_LIMIT_CACHE_RETRY
+    logger.warning("%s not checked: the cache is unreachable; limits are off for %s s.",
+                   what, settings.RATE_LIMIT_CACHE_RETRY, exc_info=True)
+
+
+def reset_cache_breaker() -> None:
+    global _cache_down_until
+    _cache_down_until = 0.0
+
+
 def window_hit(key: str, *, limit: int, window: int, cost: int = 1) -> int | None:
     """Count ``cost`` against ``key`` over a sliding window of ``window`` seconds.
 
@@ -73,6 +94,8 @@ def window_hit(key: str, *, limit: int, window: int, cost: int = 1) -> int | Non
     index, elapsed = divmod(now, window)
     fraction = elapsed / window
     current, previous = f"rl:{key}:{int(index)}", f"rl:{key}:{int(index) - 1}"
+    if not cache_usable():
+        return None
     try:
         cache.add(current, 0, timeout=2 * window + 1)  # add() only sets when absent: the window's first hit
         try:
@@ -82,7 +105,7 @@ def window_hit(key: str, *, limit: int, window: int, cost: int = 1) -> int | Non
             total = cost
         before = int(cache.get(previous) or 0)
     except Exception:  # noqa: BLE001 - redis-py raises several types when Redis is down
-        logger.warning("Rate limit %s not checked: the cache is unreachable.", key, exc_info=True)
+        cache_failed(f"Rate limit {key}")
         return None
     if before * (1 - fraction) + total <= limit:
         return None
@@ -95,10 +118,12 @@ def window_hit(key: str, *, limit: int, window: int, cost: int = 1) -> int | Non
 def window_total(key: str, *, window: int) -> float:
     """The sliding-window total for ``key`` (0 when the cache is unreachable)."""
     index, elapsed = divmod(time.time(), window)
+    if not cache_usable():
+        return 0
     try:
         counts = cache.get_many([f"rl:{key}:{int(index)}", f"rl:{key}:{int(index) - 1}"])
     except Exception:  # noqa: BLE001
-        logger.warning("Rate limit %s not read: the cache is unreachable.", key, exc_info=True)
+        cache_failed(f"Rate limit {key}")
         return 0
     return int(counts.get(f"rl:{key}:{int(index)}", 0)) + int(
         counts.get(f"rl:{key}:{int(index) - 1}", 0)) * (1 - elapsed / window)
@@ -167,11 +192,12 @@ class _FailOpen:
         return client_address(request)
 
     def allow_request(self, request: Any, view: Any) -> bool:
+        if not cache_usable():
+            return True
         try:
             return super().allow_request(request, view)  # type: ignore[misc]
         except Exception:  # noqa: BLE001 - redis-py raises several types when Redis is down
-            logger.warning("API throttle %s not checked: the cache is unreachable.",
-                           getattr(self, "scope", "?"), exc_info=True)
+            cache_failed(f"API throttle {getattr(self, 'scope', '?')}")
             return True
 
 

@@ -149,8 +149,11 @@ MAX_REQUEST_BODY = env_int("MAX_REQUEST_BODY", 10 * 1024 * 1024)
 
 # --- Redis: Celery broker and results, cache, rate limits ---------------------------------------
 REDIS_URL = env("REDIS_URL")
+# Rate limits live in the cache: a hung Redis must cost a request well under a second (accounts.throttle).
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": REDIS_CACHE_OPTIONS}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
@@ -239,6 +242,8 @@ LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
 LOGIN_ADDRESS_FAILURE_WINDOW = env_int("LOGIN_ADDRESS_FAILURE_WINDOW", 900)
 # Frames: per session about one per capture interval of the exam over FRAME_RATE_WINDOW seconds,
 # plus FRAME_RATE_BURST (frames captured offline are sent together); bytes per user per window.
+# After a cache error, limits are skipped (requests allowed) for this many seconds per process.
+RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
 FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 5)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)

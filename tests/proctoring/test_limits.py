@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import socket
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from PIL import Image
 from accounts import tenancy, throttle
 from proctoring import services
 from proctoring.models import Frame
-from tests.conftest import Tenant, api_client_for
+from tests.conftest import PASSWORD, Tenant, api_client_for
 from tests.proctoring.conftest import start_session
 
 UNREACHABLE_REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -92,6 +95,38 @@ def test_it_takes_frames_when_the_cache_is_unreachable(tenant_a: Tenant, setting
     for _ in range(3):
         assert send(session, tenant_a.student).status_code == 202
     assert frames_of(tenant_a, session) == 3
+
+
+def test_it_counts_nothing_and_allows_when_the_cache_is_unreachable(settings: Any) -> None:
+    settings.CACHES = UNREACHABLE_REDIS
+    assert throttle.window_hit("k", limit=0, window=60) is None  # over the limit, but nobody can tell
+    assert not throttle.cache_usable()  # and the next checks skip the cache for a while
+
+
+@pytest.fixture
+def hung_redis(settings: Any) -> Iterator[None]:
+    """A Redis that accepts connections and never answers (the kernel completes the handshake)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": f"redis://127.0.0.1:{server.getsockname()[1]}/0",
+                                       "OPTIONS": settings.REDIS_CACHE_OPTIONS}}
+        yield
+
+
+def test_it_answers_at_once_while_redis_hangs(tenant_a: Tenant, hung_redis: None) -> None:
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    body = {"image": base64.b64encode(jpeg()).decode(), "session": session.pk}
+    started = time.monotonic()
+    statuses = [client.post("/process", body, format="json").status_code for _ in range(5)]
+    statuses.append(client.post("/api/v1/auth/token", {"email": "admin@alpha.test", "password": PASSWORD},
+                                format="json").status_code)
+    elapsed = time.monotonic() - started
+    assert statuses == [202] * 5 + [200]
+    # One socket timeout trips the breaker; the limits are then skipped, not waited on, each time.
+    assert elapsed < 2.5, elapsed
 
 
 def test_it_does_not_double_the_allowance_at_a_window_boundary(monkeypatch: Any) -> None:
