@@ -104,7 +104,8 @@ def test_it_refuses_an_address_that_fails_across_many_accounts(tenant_a: Tenant,
     assert "Retry-After" in refused
     page = Client(REMOTE_ADDR="10.0.0.1").post("/accounts/login/", {"username": "proctor@alpha.test",
                                                                      "password": PASSWORD})
-    assert page.status_code == 429
+    assert page.status_code == 429 and "Retry-After" in page
+    assert b"Too many failed attempts" in page.content
     assert token("proctor@alpha.test", PASSWORD, address="10.0.0.2").status_code == 200
 
 
