@@ -241,11 +241,12 @@ AXES_VERBOSE = False
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
 LOGIN_ADDRESS_FAILURE_WINDOW = env_int("LOGIN_ADDRESS_FAILURE_WINDOW", 900)
 # Frames: per session about one per capture interval of the exam over FRAME_RATE_WINDOW seconds,
-# plus FRAME_RATE_BURST (frames captured offline are sent together); bytes per user per window.
+# plus FRAME_RATE_BURST: the browser keeps up to about 20 frames taken offline and sends them together
+# when back online. The byte cap per user bounds what a burst can weigh.
 # After a cache error, limits are skipped (requests allowed) for this many seconds per process.
 RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
 FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
-FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 5)
+FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
 FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
 
