@@ -236,6 +236,7 @@ AXES_USERNAME_CALLABLE = "accounts.throttle.axes_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.throttle.axes_client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.throttle.axes_lockout_response"
 AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in (address, browser) kept forever
 # Failed logins per client address over all accounts (password spraying), in the cache; high enough
 # for an exam hall behind one address.
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessLog
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.test import Client
@@ -74,6 +74,7 @@ def test_it_forgets_failures_after_a_successful_sign_in(tenant_a: Tenant, settin
     for _ in range(2):
         token("admin@alpha.test", "nope")
     assert token("admin@alpha.test", PASSWORD).status_code == 200
+    assert not AccessLog.objects.exists()  # failures are counted; successful sign-ins are not logged
 
 
 def test_it_throttles_the_login_page_per_account_and_address(tenant_a: Tenant, settings: Any) -> None:
