@@ -241,11 +241,11 @@ AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in (address, browse
 # for an exam hall behind one address.
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
 LOGIN_ADDRESS_FAILURE_WINDOW = env_int("LOGIN_ADDRESS_FAILURE_WINDOW", 900)
+# After a cache error, limits are skipped (requests allowed) for this many seconds per process.
+RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
 # Frames: per session about one per capture interval of the exam over FRAME_RATE_WINDOW seconds,
 # plus FRAME_RATE_BURST: the browser keeps up to about 20 frames taken offline and sends them together
 # when back online. The byte cap per user bounds what a burst can weigh.
-# After a cache error, limits are skipped (requests allowed) for this many seconds per process.
-RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
 FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)

@@ -14,10 +14,11 @@ from accounts.errors import AppError, Conflict, Unprocessable
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import checks, incidents, limits
+from proctoring import checks, incidents
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.images import check_image
+from proctoring.limits import check_frame_rate
 from proctoring.models import FaceRegistration, Frame, FrameStatus
 from proctoring.outbox import outbox_add
 
@@ -138,7 +139,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes) -> Frame:
                        code="session_not_running")
     if actor.role == Role.STUDENT and session.student_id != actor.pk:
         raise AppError("Not found.", code="not_found", status_code=404)
-    limits.check_frame_rate(session=session, user=actor, size=len(image))
+    check_frame_rate(session=session, user=actor, size=len(image))
     with transaction.atomic():
         frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now())
         frame.image.save("frame.jpg", ContentFile(image), save=False)
