@@ -27,7 +27,7 @@ class TokenView(APIView):
     permission_classes = [AllowAny]
 
     class Input(StrictSerializer):
-        email = serializers.EmailField()
+        email = serializers.EmailField(max_length=254)  # the column's length (and django-axes' 255)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
         institution = serializers.SlugField(required=False, help_text=(
             "The institution's slug; needed only when the email and password fit accounts at several."))

@@ -42,6 +42,12 @@ def token(email: str, password: str, address: str = "10.0.0.1", **headers: str) 
                             REMOTE_ADDR=address, **headers)
 
 
+def test_it_refuses_an_email_longer_than_the_column(db: Any) -> None:
+    email = "a" * 60 + "@" + ".".join(["b" * 60] * 4) + ".test"  # valid, 311 characters
+    response = token(email, "x")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+
+
 def test_it_locks_an_account_out_from_the_failing_address_only(tenant_a: Tenant, settings: Any) -> None:
     settings.AXES_FAILURE_LIMIT = 3
     for _ in range(2):
