@@ -112,6 +112,13 @@ class InstitutionUserForm(forms.ModelForm):
         model = User
         fields = ["email", "full_name", "student_number", "role", "is_active"]
 
+    def clean_email(self) -> str:
+        # The constraint is per institution, which this form does not hold: check in the admin's scope.
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.in_scope().filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("A user with this email already exists.")
+        return email
+
     def clean_password(self) -> str:
         password = self.cleaned_data.get("password") or ""
         if password:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,17 +21,20 @@ from accounts.models import Role, User
 
 
 class TokenView(APIView):
-    """Exchange an email and password for the user's API token."""
+    """Exchange an email and password for a new API token, shown once; it expires at ``expiry``."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
     class Input(StrictSerializer):
-        email = serializers.EmailField()
+        email = serializers.EmailField(max_length=254)  # the column's length (and django-axes' 255)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
+        institution = serializers.SlugField(required=False, help_text=(
+            "The institution's slug; needed only when the email and password fit accounts at several."))
 
     class Output(serializers.Serializer):
         token = serializers.CharField()
+        expiry = serializers.DateTimeField(allow_null=True)
 
     @extend_schema(request=Input, responses={200: Output}, auth=[])
     def post(self, request: Request) -> Response:
@@ -35,16 +42,48 @@ class TokenView(APIView):
         data.is_valid(raise_exception=True)
         email = data.validated_data["email"].strip().lower()
         password = data.validated_data["password"]
-        if throttle.login_blocked(request, email):
-            raise AppError(
-                "Too many failed attempts. Try again later.", code="throttled", status_code=429
-            )
-        user = authenticate(request, email=email, password=password)
+        if throttle.address_blocked(request):
+            raise Throttled(wait=settings.LOGIN_ADDRESS_FAILURE_WINDOW, detail=throttle.LOCKED_OUT_MESSAGE)
+        # django-axes counts failures on the HttpRequest (its middleware answers a lockout).
+        user = authenticate(request._request, email=email, password=password,
+                            institution=data.validated_data.get("institution"))
         if user is None:
-            throttle.record_login_failure(request, email)
+            if getattr(request._request, "axes_locked_out", False):
+                throttle.record_address_failure(request)
+                raise AppError(throttle.LOCKED_OUT_MESSAGE, code="throttled", status_code=429)
+            if getattr(request._request, "login_needs_institution", False):
+                raise AppError("This email and password fit accounts at several institutions; send "
+                               "'institution' too.", code="institution_required")
+            throttle.record_address_failure(request)
             raise AppError("Email or password is wrong.", code="invalid_credentials", status_code=400)
-        throttle.clear_login_failures(request, email)
-        return Response(self.Output({"token": services.user_api_token(user=user)}).data)
+        # As a page login does: django-axes clears this account's failures from this address.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
+        instance, key = services.token_issue(user=user)
+        return Response(self.Output({"token": key, "expiry": instance.expiry}).data)
+
+
+class LogoutView(TenantAPIView):
+    """Revoke the API token this request is made with."""
+
+    allowed_roles = tuple(Role.values)
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.auth, AuthToken):
+            raise AppError("Sign out with the API token to revoke it.", code="token_required")
+        services.token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class LogoutAllView(TenantAPIView):
+    """Revoke every API token of the signed-in user."""
+
+    allowed_roles = tuple(Role.values)
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        services.user_tokens_revoke(user=request.user)
+        return Response(status=204)
 
 
 class UserOutput(serializers.ModelSerializer):

@@ -6,6 +6,8 @@ from accounts import api
 
 urlpatterns = [
     path("auth/token", api.TokenView.as_view(), name="api-token"),
+    path("auth/logout", api.LogoutView.as_view(), name="api-logout"),
+    path("auth/logout-all", api.LogoutAllView.as_view(), name="api-logout-all"),
     path("me", api.MeView.as_view(), name="api-me"),
     path("users/", api.UserListView.as_view(), name="api-users"),
     path("users/<int:pk>/", api.UserDetailView.as_view(), name="api-user-detail"),

@@ -65,6 +65,11 @@ class UserManager(BaseUserManager["User"]):
         fields.update(is_staff=True, is_superuser=True, institution=None, role="")
         return self._create(email, password, **fields)
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The platform user (no institution) with this email: ``createsuperuser`` and the like.
+        Institution users sign in through accounts.backends.EmailBackend."""
+        return self.get(email__iexact=username or "", institution__isnull=True)
+
     def in_scope(self) -> models.QuerySet[User]:
         """Users of the active institution (raises outside a tenant scope)."""
         institution_id = current_institution_id()
@@ -76,7 +81,9 @@ class User(AbstractUser):
     """A person. Platform superusers have no institution; everyone else has one and one role."""
 
     username = None  # type: ignore[assignment]
-    email = models.EmailField(unique=True)
+    # Unique per institution (constraints below), not platform-wide: a global rule would tell one
+    # institution's admin that an address is registered at another. Stored lower-case.
+    email = models.EmailField(db_index=True)
     full_name = models.CharField(max_length=200, blank=True)
     student_number = models.CharField(max_length=64, blank=True)
     institution = models.ForeignKey(
@@ -92,6 +99,9 @@ class User(AbstractUser):
     class Meta:
         ordering = ["email"]
         constraints = [
+            models.UniqueConstraint(fields=["institution", "email"], name="user_email_unique_in_institution"),
+            models.UniqueConstraint(fields=["email"], condition=models.Q(institution__isnull=True),
+                                    name="user_email_unique_among_platform_users"),
             models.CheckConstraint(
                 name="user_has_institution_and_role_or_is_superuser",
                 condition=(
@@ -103,6 +113,17 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.full_name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Every way to change a password (the password page, /manage/, `changepassword`, services)
+        # ends in set_password() and this save, so API tokens are revoked here, once for all of them.
+        # (A hash upgrade on login saves the password without set_password(): tokens stay.)
+        password_changed = self._password is not None and not self._state.adding  # type: ignore[attr-defined]
+        super().save(*args, **kwargs)
+        if password_changed:
+            from accounts.services import user_tokens_revoke
+
+            user_tokens_revoke(user=self)
 
     @property
     def is_institution_admin(self) -> bool:

@@ -123,7 +123,7 @@ def students_import(*, institution: Institution, data: bytes) -> ImportResult:
     Every row is validated first (email, duplicates in the file, existing accounts); any error
     imports nothing and the result lists each bad row.
     """
-    result = _parse(data)
+    result = _parse(data, institution=institution)
     if not result.ok:
         return result
     try:
@@ -139,7 +139,7 @@ def students_import(*, institution: Institution, data: bytes) -> ImportResult:
     return result
 
 
-def _parse(data: bytes) -> ImportResult:
+def _parse(data: bytes, *, institution: Institution) -> ImportResult:
     if len(data) > MAX_IMPORT_BYTES:
         return ImportResult(problem=f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
     try:
@@ -168,7 +168,7 @@ def _parse(data: bytes) -> ImportResult:
         return ImportResult(problem="The file has a header row but no students.")
     if len(rows) > MAX_IMPORT_ROWS:
         return ImportResult(problem=f"The file has {len(rows)} students; import at most {MAX_IMPORT_ROWS} at once.")
-    _validate(rows)
+    _validate(rows, institution=institution)
     return ImportResult(rows=rows)
 
 
@@ -176,7 +176,7 @@ def _cell(cells: list[str], position: int) -> str:
     return cells[position].strip() if position < len(cells) else ""
 
 
-def _validate(rows: list[ImportRow]) -> None:
+def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
     first_line: dict[str, int] = {}
     for row in rows:
         row.email = row.email.lower()
@@ -193,7 +193,8 @@ def _validate(rows: list[ImportRow]) -> None:
         if row.email in first_line:
             row.errors.append(f"The email is already on line {first_line[row.email]} of the file.")
         first_line.setdefault(row.email, row.line)
-    existing = set(User.objects.filter(email__in=list(first_line)).values_list("email", flat=True))
+    existing = set(User.objects.filter(institution=institution, email__in=list(first_line))
+                   .values_list("email", flat=True))
     for row in rows:
         if row.email in existing:
             row.errors.append("An account with this email already exists.")

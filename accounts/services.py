@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.errors import AppError, Conflict
 from accounts.models import Institution, Role, User
@@ -36,7 +37,8 @@ def user_create(
     email = email.strip().lower()
     if role not in Role.values:
         raise AppError(f"Unknown role '{role}'.", code="invalid_role")
-    if User.objects.filter(email__iexact=email).exists():
+    # Only this institution's accounts: whether another institution has the address is not ours to tell.
+    if User.objects.filter(institution=institution, email__iexact=email).exists():
         raise Conflict("A user with this email already exists.", code="email_taken")
     user = User(
         email=email,
@@ -57,10 +59,28 @@ def user_create(
     return user
 
 
+def token_issue(*, user: User) -> tuple[AuthToken, str]:
+    """A new API token: answers the stored row (a hash and the expiry) and the key, which is shown
+    once and stored nowhere. Beyond API_TOKENS_PER_USER, the user's oldest tokens are revoked."""
+    instance, key = AuthToken.objects.create(user=user)
+    stale = AuthToken.objects.filter(user=user).order_by("-created").values_list("digest", flat=True)
+    AuthToken.objects.filter(digest__in=list(stale[settings.API_TOKENS_PER_USER:])).delete()
+    return instance, key
+
+
 def user_api_token(*, user: User) -> str:
-    """The user's API token (DRF's 40-hex-digit key), created on first use."""
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """A new API token's key for the user (see token_issue)."""
+    return token_issue(user=user)[1]
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    token.delete()
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Revoke every API token of the user (logout everywhere; a password change). Answers how many."""
+    deleted, _ = AuthToken.objects.filter(user=user).delete()
+    return deleted
 
 
 def user_update(

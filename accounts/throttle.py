@@ -1,35 +1,213 @@
-"""Failed-login throttling shared by the login page and the token endpoint (cache-backed)."""
+"""Rate limits: the real client address, fail-open counters in the cache, DRF throttles, login lockout.
+
+Failed logins are counted by django-axes in the database (so sign-in works with Redis down), per
+account *and* client address together: someone who knows an email can lock it out only from their
+own address. A second, cache-backed counter caps failures per client address (password spraying
+across many accounts) at a limit high enough for an exam hall behind one NAT address.
+
+Everything counted in the cache fails open: with Redis unreachable a request is allowed and the
+outage is logged, because refusing every login or frame would be worse than an unthrottled minute.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
+import logging
+import math
+import time
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.forms.utils import ErrorDict
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from rest_framework import throttling
+
+logger = logging.getLogger(__name__)
+
+LOCKED_OUT_MESSAGE = "Too many failed attempts. Wait a few minutes and try again."
 
 
-def _keys(request: HttpRequest, email: str) -> list[str]:
-    address = request.META.get("REMOTE_ADDR", "unknown")
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return [f"login-fail:ip:{address}", f"login-fail:acct:{account}"]
+def client_address(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or the entry that the nearest trusted proxy appended.
+
+    With ``TRUSTED_PROXY_COUNT = n`` the n-th ``X-Forwarded-For`` entry from the right is the
+    client's (each proxy appends the address it received from); anything left of it was written by
+    the client and is ignored. With 0, the header is ignored altogether.
+    """
+    remote = request.META.get("REMOTE_ADDR") or "unknown"
+    count = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if count <= 0 or not forwarded:
+        return remote
+    addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+    chosen = addresses[-min(count, len(addresses))] if addresses else remote
+    return chosen if _is_address(chosen) else remote
 
 
-def login_blocked(request: HttpRequest, email: str) -> bool:
-    """True once the client address or the account has too many recent failures."""
-    counts = cache.get_many(_keys(request, email))
-    return any(count >= settings.LOGIN_THROTTLE_LIMIT for count in counts.values())
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
-def record_login_failure(request: HttpRequest, email: str) -> None:
-    for key in _keys(request, email):
-        # add() only sets when absent, so the window starts at the first failure.
-        cache.add(key, 0, timeout=settings.LOGIN_THROTTLE_WINDOW)
+def axes_client_ip(request: HttpRequest) -> str | None:
+    """django-axes stores the address in an inet column: a valid address or None."""
+    address = client_address(request)
+    return address if _is_address(address) else None
+
+
+# After a cache failure the limits are skipped for RATE_LIMIT_CACHE_RETRY seconds (per process), so
+# that a hung Redis costs one socket timeout now and then, not one on every request.
+_cache_down_until = 0.0
+
+
+def cache_usable() -> bool:
+    return time.monotonic() >= _cache_down_until
+
+
+def cache_failed(what: str) -> None:
+    global _cache_down_until
+    _cache_down_until = time.monotonic() + settings.RATE_LIMIT_CACHE_RETRY
+    logger.warning("%s not checked: the cache is unreachable; limits are off for %s s.",
+                   what, settings.RATE_LIMIT_CACHE_RETRY, exc_info=True)
+
+
+def reset_cache_breaker() -> None:
+    global _cache_down_until
+    _cache_down_until = 0.0
+
+
+def window_hit(key: str, *, limit: int, window: int, cost: int = 1) -> int | None:
+    """Count ``cost`` against ``key`` over a sliding window of ``window`` seconds.
+
+    Answers None while the total stays within ``limit``, else the seconds to wait. The window
+    slides as Cloudflare's counters do: this fixed window's total plus the previous one's, weighted
+    by how much of it still overlaps, so a boundary never doubles the allowance. An unreachable
+    cache allows the hit (logged).
+    """
+    now = time.time()
+    index, elapsed = divmod(now, window)
+    fraction = elapsed / window
+    current, previous = f"rl:{key}:{int(index)}", f"rl:{key}:{int(index) - 1}"
+    if not cache_usable():
+        return None
+    try:
+        cache.add(current, 0, timeout=2 * window + 1)  # add() only sets when absent: the window's first hit
         try:
-            cache.incr(key)
+            total = cache.incr(current, cost)
         except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=settings.LOGIN_THROTTLE_WINDOW)
+            cache.set(current, cost, timeout=2 * window + 1)
+            total = cost
+        before = int(cache.get(previous) or 0)
+    except Exception:  # noqa: BLE001 - redis-py raises several types when Redis is down
+        cache_failed(f"Rate limit {key}")
+        return None
+    if before * (1 - fraction) + total <= limit:
+        return None
+    if total > limit or before == 0:
+        return max(1, math.ceil(window - elapsed))
+    # Wait until enough of the previous window has slid out.
+    return max(1, math.ceil(window * (1 - (limit - total) / before) - elapsed))
 
 
-def clear_login_failures(request: HttpRequest, email: str) -> None:
-    cache.delete_many(_keys(request, email)[1:])
+def window_total(key: str, *, window: int) -> float:
+    """The sliding-window total for ``key`` (0 when the cache is unreachable)."""
+    index, elapsed = divmod(time.time(), window)
+    if not cache_usable():
+        return 0
+    try:
+        counts = cache.get_many([f"rl:{key}:{int(index)}", f"rl:{key}:{int(index) - 1}"])
+    except Exception:  # noqa: BLE001
+        cache_failed(f"Rate limit {key}")
+        return 0
+    return int(counts.get(f"rl:{key}:{int(index)}", 0)) + int(
+        counts.get(f"rl:{key}:{int(index) - 1}", 0)) * (1 - elapsed / window)
+
+
+# --- Failed logins per client address (spraying) -------------------------------------------------
+
+
+def _address_key(request: HttpRequest) -> str:
+    return f"login-fail:ip:{client_address(request)}"
+
+
+def address_blocked(request: HttpRequest) -> bool:
+    """True once the client address has LOGIN_ADDRESS_FAILURE_LIMIT failures in the window."""
+    failures = window_total(_address_key(request), window=settings.LOGIN_ADDRESS_FAILURE_WINDOW)
+    return failures >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
+
+
+def record_address_failure(request: HttpRequest) -> None:
+    window_hit(_address_key(request), limit=settings.LOGIN_ADDRESS_FAILURE_LIMIT,
+               window=settings.LOGIN_ADDRESS_FAILURE_WINDOW)
+
+
+# --- django-axes hooks (settings AXES_*) ---------------------------------------------------------
+
+
+def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The account a login attempt names: the login form sends ``username``, the API ``email``."""
+    credentials = credentials or {}
+    value = credentials.get("email") or credentials.get("username")
+    return str(value).strip().lower() if value else None
+
+
+def axes_lockout_response(request: HttpRequest, response: HttpResponse | None,
+                          credentials: dict[str, Any] | None) -> HttpResponse:
+    """What a locked-out login attempt answers: the error envelope for the API, the page otherwise."""
+    from accounts.errors import error_response  # not at import: DRF imports this module while accounts.errors loads
+
+    if request.path.startswith("/api/"):
+        locked: HttpResponse = error_response("throttled", LOCKED_OUT_MESSAGE, 429)
+    else:
+        locked = render(request, "accounts/login.html",
+                        {"form": locked_out_form(request), "next": request.POST.get("next", "")}, status=429)
+    locked["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return locked
+
+
+def locked_out_form(request: HttpRequest) -> AuthenticationForm:
+    """The login form showing the lock-out message, without authenticating (a bound form would)."""
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    form._errors, form.cleaned_data = ErrorDict(), {}
+    form.add_error(None, LOCKED_OUT_MESSAGE)
+    return form
+
+
+# --- DRF throttles: keyed by the real client address, failing open --------------------------------
+
+
+class _FailOpen:
+    """Reads its rate from settings at request time and allows the request when the cache is down."""
+
+    def get_rate(self) -> str | None:
+        return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)  # type: ignore[attr-defined]
+
+    def get_ident(self, request: Any) -> str:
+        return client_address(request)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if not cache_usable():
+            return True
+        try:
+            return super().allow_request(request, view)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - redis-py raises several types when Redis is down
+            cache_failed(f"API throttle {getattr(self, 'scope', '?')}")
+            return True
+
+
+class AnonThrottle(_FailOpen, throttling.AnonRateThrottle):
+    pass
+
+
+class UserThrottle(_FailOpen, throttling.UserRateThrottle):
+    pass
+
+
+class ScopedThrottle(_FailOpen, throttling.ScopedRateThrottle):
+    """Views that set ``throttle_scope`` get that scope's rate on top of the user/anon rate."""

@@ -8,6 +8,7 @@ run in-process, the local analysis engine, no DynamoDB. ``DATABASE_URL``, ``REDI
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -80,9 +81,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's assets, served from here (no CDN)
+    "axes",
     "accounts",
     "exams",
     "proctoring",
@@ -101,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.AppErrorPageMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into accounts.throttle.axes_lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -141,6 +145,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.EmailBackend"]
+# An email is unique per institution (accounts.models.User), which EmailBackend handles.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -173,8 +181,11 @@ MAX_REQUEST_BODY = env_int("MAX_REQUEST_BODY", 10 * 1024 * 1024)
 
 # --- Redis: Celery broker and results, cache, rate limits ---------------------------------------
 REDIS_URL = env("REDIS_URL")
+# Rate limits live in the cache: a hung Redis must cost a request well under a second (accounts.throttle).
+REDIS_CACHE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": REDIS_CACHE_OPTIONS}}
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
@@ -230,7 +241,7 @@ if ANALYSIS_BACKEND not in {"local", "rekognition"}:
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header turns "not authenticated" into a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -239,7 +250,24 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "accounts.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # Cache-backed (Redis in the stack), keyed by the real client address, allowing when Redis is down.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttle.AnonThrottle",
+        "accounts.throttle.UserThrottle",
+        "accounts.throttle.ScopedThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_RATE_ANON", "60/min"),
+        "user": env("API_RATE_USER", "600/min"),
+        "faces": env("API_RATE_FACES", "30/min"),
+    },
 }
+# API tokens (django-rest-knox): only a hash is stored; each expires; a password change revokes them all.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 24)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)  # the oldest beyond this are revoked
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenProctor API",
     "DESCRIPTION": "Multi-tenant online exams with webcam proctoring.",
@@ -256,6 +284,36 @@ LOGIN_THROTTLE_LIMIT = env_int("LOGIN_THROTTLE_LIMIT", 10)
 LOGIN_THROTTLE_WINDOW = env_int("LOGIN_THROTTLE_WINDOW", 300)
 # A session starts only on an identity pass (Person Recognition on a frame of the session) this recent.
 IDENTITY_PASS_MAX_AGE = env_int("IDENTITY_PASS_MAX_AGE", 300)
+
+# --- Abuse limits (accounts.throttle, proctoring.limits) -----------------------------------------
+# Proxies in front of the app that append to X-Forwarded-For: the client is the address the nearest
+# trusted proxy appended; anything left of it is the client's own claim. 0 ignores the header. A
+# deployment (DEBUG=0) sits behind the TLS proxy that SECURE_PROXY_SSL_HEADER already trusts.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0 if DEBUG else 1)
+# Failed logins, counted by django-axes in the database (works without Redis), per account and
+# client address together: an email alone never locks its owner out everywhere.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.throttle.axes_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.axes_lockout_response"
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful sign-in (address, browser) kept forever
+# Failed logins per client address over all accounts (password spraying), in the cache; high enough
+# for an exam hall behind one address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 100)
+LOGIN_ADDRESS_FAILURE_WINDOW = env_int("LOGIN_ADDRESS_FAILURE_WINDOW", 900)
+# After a cache error, limits are skipped (requests allowed) for this many seconds per process.
+RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
+# Frames: per session about one per capture interval of the exam over FRAME_RATE_WINDOW seconds,
+# plus FRAME_RATE_BURST: the browser keeps up to about 20 frames taken offline and sends them together
+# when back online. The byte cap per user bounds what a burst can weigh.
+FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
+FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
+FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
+FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
 
 LOGGING = {
     "version": 1,

@@ -67,6 +67,7 @@ class FaceIndexView(TenantAPIView):
     """Register a face (admins): JSON ``{"image": base64, "fullName"}`` or multipart."""
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    throttle_scope = "faces"  # each registration runs the engine: REST_FRAMEWORK's "faces" rate
 
     @extend_schema(request={"application/json": {"type": "object", "properties": {
         "image": {"type": "string", "format": "byte"}, "fullName": {"type": "string"},

@@ -19,6 +19,7 @@ from proctoring import checks, incidents, queueing
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.images import check_image
+from proctoring.limits import check_frame_rate
 from proctoring.models import FaceRegistration, Frame, FrameStatus
 from proctoring.outbox import outbox_add
 
@@ -153,6 +154,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
                        code="session_not_running")
     received_at = timezone.now()
     captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
+    check_frame_rate(session=session, user=actor, size=len(image))
     with transaction.atomic():
         frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
                       captured_at=captured_at)

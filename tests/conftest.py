@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts import services, tenancy
+from accounts import services, tenancy, throttle
 from accounts.models import Institution, Role, User
 from exams.models import Exam, ExamSession
 from exams.services import session_create
@@ -72,9 +72,11 @@ def _fast_password_hashing(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Any:
-    cache.clear()  # login throttles live in the cache
+    cache.clear()  # rate limits live in the cache
+    throttle.reset_cache_breaker()
     yield
     cache.clear()
+    throttle.reset_cache_breaker()
 
 
 @pytest.fixture(autouse=True)

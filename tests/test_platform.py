@@ -66,7 +66,7 @@ def test_it_creates_an_institution_and_prints_the_admins_token(db: Any) -> None:
     call_command("createinstitution", "acme", "--name", "Acme University", "--admin-email", "Boss@Acme.test",
                  "--admin-password", "a-long-enough-passphrase-1", stdout=out, stderr=StringIO())
     lines = out.getvalue().splitlines()
-    assert any(re.fullmatch(r"[0-9a-f]{40}", line) for line in lines)
+    assert any(re.fullmatch(r"[0-9a-f]{64}", line) for line in lines)
     admin = User.objects.get(email="boss@acme.test")
     assert admin.institution.slug == "acme" and admin.role == "admin"
 

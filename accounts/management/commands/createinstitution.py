@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
@@ -27,5 +28,6 @@ class Command(BaseCommand):
             )
         except AppError as exc:
             raise CommandError(f"{exc.message} {exc.details or ''}".strip()) from exc
-        self.stderr.write(f"Created institution '{institution.slug}' with admin {admin.email}. API token:")
+        self.stderr.write(f"Created institution '{institution.slug}' with admin {admin.email}. "
+                          f"API token (shown once; it expires in {settings.REST_KNOX['TOKEN_TTL']}):")
         self.stdout.write(services.user_api_token(user=admin))

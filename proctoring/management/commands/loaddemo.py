@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 slug=DEMO_SLUG, defaults={"name": "Demo University"}
             )
             for email, name, role, number in DEMO_PEOPLE:
-                if User.objects.filter(email=email).exists():
+                if User.objects.filter(institution=institution, email=email).exists():
                     continue
                 password = secrets.token_urlsafe(12)
                 services.user_create(institution=institution, email=email, password=password,
@@ -49,7 +49,8 @@ class Command(BaseCommand):
                         institution=institution, title="Introduction to Statistics — Midterm",
                         description="A short demo exam.", status=ExamStatus.PUBLISHED,
                         opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=30),
-                        duration_minutes=45, created_by=User.objects.get(email=DEMO_PEOPLE[0][0]),
+                        duration_minutes=45,
+                        created_by=User.objects.get(institution=institution, email=DEMO_PEOPLE[0][0]),
                     )
         credentials_file.write_text("".join(f"{email} {pw}\n" for email, pw in known.items()))
         credentials_file.chmod(0o600)
