@@ -8,19 +8,22 @@ from typing import Any
 from botocore.exceptions import ClientError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_base import TenantAPIView, paginated
+from accounts.api_base import QueryFilters, TenantAPIView, id_filter, paginated, query_filters
 from accounts.errors import AppError
 from accounts.models import Role, User
+from accounts.parsers import StrictJSONParser
 from exams.models import ExamSession
+from exams.policy import ALL_CHECKS
 from proctoring import checks, selectors, services
 from proctoring.images import check_image, decode_base64
-from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
+from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind
 
 MAX_WAIT_SECONDS = 30.0
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -60,7 +63,7 @@ class FaceOutput(serializers.ModelSerializer):
 class FaceIndexView(TenantAPIView):
     """Register a face (admins): JSON ``{"image": base64, "fullName"}`` or multipart."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request={"application/json": {"type": "object", "properties": {
         "image": {"type": "string", "format": "byte"}, "fullName": {"type": "string"},
@@ -75,8 +78,11 @@ class FaceIndexView(TenantAPIView):
                 student = User.objects.in_scope().get(pk=int(data["student"]), role=Role.STUDENT)
             except (User.DoesNotExist, TypeError, ValueError) as exc:
                 raise AppError("Unknown student.", code="invalid", details={"student": ["Unknown student."]}) from exc
-        if not isinstance(data.get("fullName"), str):
-            raise AppError("'fullName' is required.", code="invalid", details={"fullName": ["Required."]})
+        full_name = serializers.CharField(max_length=FaceRegistration._meta.get_field("full_name").max_length)
+        try:
+            full_name.run_validation(data.get("fullName"))
+        except serializers.ValidationError as exc:
+            raise AppError(f"'fullName': {exc.detail[0]}", code="invalid", details={"fullName": exc.detail}) from exc
         registration = services.face_register(institution=request.user.institution, actor=request.user,
                                               image=image, full_name=data["fullName"], student=student)
         return Response({"ExternalImageId": str(registration.external_image_id)})
@@ -102,6 +108,7 @@ class FaceDetailView(TenantAPIView):
 
 
 class FaceImageView(TenantAPIView):
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, external_image_id: Any) -> FileResponse:
         registration = get_object_or_404(FaceRegistration.objects.all(), external_image_id=external_image_id)
         return _private_file(registration.image)
@@ -115,17 +122,36 @@ def _private_file(field: Any) -> FileResponse:
     return response
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class CheckDetails(serializers.JSONField):
+    """A count (Person Detection, Face Detection), a name, a list of labels, or "0"."""
+
+
+class CheckOutput(serializers.Serializer):
+    """One item of the sample's /process answer."""
+
+    TestName = serializers.ChoiceField(choices=ALL_CHECKS)
+    Success = serializers.BooleanField()
+    Details = CheckDetails()
+
+
+class FrameQueuedOutput(serializers.Serializer):
+    frame = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=FrameStatus.choices)
+    status_url = serializers.CharField()
+
+
 class ProcessView(TenantAPIView):
     """Check a frame. Without ``session``: analysed at once (staff only). With it: stored and queued."""
 
     allowed_roles = tuple(Role.values)
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         parameters=[OpenApiParameter("wait", float, description="Seconds to wait for the analysis.")],
         request={"application/json": {"type": "object", "properties": {
             "image": {"type": "string", "format": "byte"}, "session": {"type": "integer"}}}},
-        responses={200: {"type": "array"}, 202: {"type": "object"}},
+        responses={200: CheckOutput(many=True), 202: FrameQueuedOutput},
     )
     def post(self, request: Request) -> Response:
         data = _fields(request, {"image", "session"})
@@ -201,6 +227,7 @@ class FrameDetailView(TenantAPIView):
 class FrameImageView(TenantAPIView):
     allowed_roles = STAFF
 
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
         return _private_file(get_object_or_404(Frame.objects.all(), pk=pk).image)
 
@@ -215,13 +242,13 @@ class IncidentOutput(serializers.ModelSerializer):
 class IncidentListView(TenantAPIView):
     allowed_roles = STAFF
 
-    @extend_schema(responses={200: IncidentOutput(many=True)},
-                   parameters=[OpenApiParameter("session", int), OpenApiParameter("kind", str)])
+    class Filters(QueryFilters):
+        session = id_filter()
+        kind = serializers.ChoiceField(choices=IncidentKind.choices, required=False)
+
+    @extend_schema(responses={200: IncidentOutput(many=True)}, parameters=[Filters])
     def get(self, request: Request) -> Response:
-        incidents = Incident.objects.all()
-        for name in ("session", "kind"):
-            if request.query_params.get(name):
-                incidents = incidents.filter(**{name: request.query_params[name]})
+        incidents = Incident.objects.all().filter(**query_filters(request, self.Filters))
         return paginated(request, self, incidents, IncidentOutput)
 
 
