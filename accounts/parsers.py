@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils import json
 
 from accounts.text import text_problem
@@ -26,8 +26,7 @@ class StrictJSONParser(JSONParser):
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
-        parser_context = parser_context or {}
-        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        encoding = get_encoding(parser_context or {})
         try:
             data = json.load(codecs.getreader(encoding)(stream), parse_constant=json.strict_constant)
         except RecursionError as exc:
