@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 
 
 class ErrorDetail(serializers.Serializer):
@@ -35,6 +36,20 @@ class AutoSchema(SpectacularAutoSchema):
         if self.method == "DELETE":
             return None
         return super().get_response_serializers()
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        body = super()._get_request_body(direction)
+        # The sample's endpoints take the same fields as JSON (base64 image) or multipart (image file); a
+        # body declared only as JSON is documented for multipart too, with the image as a file.
+        parsers = getattr(self.view, "parser_classes", [])
+        content = (body or {}).get("content", {})
+        json_schema = content.get("application/json", {}).get("schema", {})
+        if any(issubclass(p, MultiPartParser) for p in parsers) and "properties" in json_schema \
+                and "multipart/form-data" not in content:
+            properties = {name: ({"type": "string", "format": "binary"} if prop.get("format") == "byte" else prop)
+                          for name, prop in json_schema["properties"].items()}
+            content["multipart/form-data"] = {"schema": {**json_schema, "properties": properties}}
+        return body
 
     def _get_paginator(self) -> Any:
         # Only GET lists are pages; a POST answering a list (the sample's /process) is a bare array.
