@@ -294,3 +294,15 @@ def test_it_treats_another_institutions_id_in_a_body_or_query_as_missing(
     if foreign.status_code == 200:
         assert foreign.json()["count"] == 0
     assert (_counts(tenant_a), _counts(tenant_b)) == before
+
+
+@pytest.mark.parametrize("query", ["/review/?exam={id}"])
+def test_it_treats_another_institutions_id_in_a_page_query_as_missing(
+    query: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    client = page_client_for(tenant_b.proctor)
+    foreign = client.get(query.format(id=tenant_a.exam.pk))
+    missing = client.get(query.format(id=MISSING_ID))
+    assert foreign.status_code == missing.status_code == 200
+    assert without_csrf(foreign.content) == without_csrf(missing.content)
+    assert tenant_a.exam.title.encode() not in foreign.content
