@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from knox.models import AuthToken
 from rest_framework import serializers
 from rest_framework.exceptions import Throttled
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import roster, selectors, services, throttle
-from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
+from accounts.api_base import QueryFilters, StrictSerializer, TenantAPIView, created, paginated, query_filters
 from accounts.errors import AppError
 from accounts.models import Role, User
 
@@ -106,15 +106,18 @@ class UserListView(TenantAPIView):
     """An institution's users (admins only); POST adds one."""
 
     class Input(StrictSerializer):
-        email = serializers.EmailField()
+        email = serializers.EmailField(max_length=User._meta.get_field("email").max_length)
         role = serializers.ChoiceField(choices=Role.choices)
         full_name = serializers.CharField(max_length=200, required=False, default="")
         student_number = serializers.CharField(max_length=64, required=False, default="")
         password = serializers.CharField(max_length=256, required=False, trim_whitespace=False)
 
-    @extend_schema(responses={200: UserOutput(many=True)}, parameters=[OpenApiParameter("role", str)])
+    class Filters(QueryFilters):
+        role = serializers.ChoiceField(choices=Role.choices, required=False)
+
+    @extend_schema(responses={200: UserOutput(many=True)}, parameters=[Filters])
     def get(self, request: Request) -> Response:
-        users: QuerySet[User] = selectors.user_list(role=request.query_params.get("role"))
+        users: QuerySet[User] = selectors.user_list(role=query_filters(request, self.Filters).get("role"))
         return paginated(request, self, users, UserOutput)
 
     @extend_schema(request=Input, responses={201: UserOutput})

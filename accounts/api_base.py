@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import permissions, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +13,45 @@ from rest_framework.views import APIView
 
 from accounts import tenancy
 from accounts.models import Role
+
+
+class Pagination(LimitOffsetPagination):
+    """``?limit=`` and ``?offset=`` that answer 400 when they are not integers in range.
+
+    DRF's own class ignores a bad value and passes any size through, so ``?limit=10**30`` reached the
+    database as an out-of-range LIMIT (a 500 on PostgreSQL).
+    """
+
+    default_limit = 50
+    max_limit = 200
+    max_offset = 1_000_000_000
+
+    def get_limit(self, request: Request) -> int:
+        return _bounded_int(request, self.limit_query_param, default=self.default_limit, low=1, high=self.max_limit)
+
+    def get_offset(self, request: Request) -> int:
+        return _bounded_int(request, self.offset_query_param, default=0, low=0, high=self.max_offset)
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, self.max_offset)}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"] = {**parameter["schema"], "minimum": low, "maximum": high}
+        return parameters
+
+
+def _bounded_int(request: Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ValidationError({name: [f"Must be an integer from {low} to {high}."]})
+    return value
 
 
 class TenantAPIView(APIView):
@@ -22,6 +62,8 @@ class TenantAPIView(APIView):
     """
 
     allowed_roles: tuple[str, ...] = (Role.ADMIN,)
+    # Read by ``paginated`` and by drf-spectacular, which then documents list responses as pages.
+    pagination_class = Pagination
 
     def get_permissions(self) -> list[permissions.BasePermission]:
         return [permissions.IsAuthenticated(), HasRole(self.allowed_roles)]
@@ -53,9 +95,28 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class QueryFilters(serializers.Serializer):
+    """A list view's query-string filters, validated like a body (``?exam=abc`` is a 400, not a 500).
+
+    Unknown parameters (``limit``, ``offset``, ``format``) are left to whoever reads them.
+    """
+
+
+def query_filters(request: Request, filters: type[QueryFilters]) -> dict[str, Any]:
+    """The validated filters that were given (empty ones are left out)."""
+    data = filters(data=request.query_params)
+    data.is_valid(raise_exception=True)
+    return {name: value for name, value in data.validated_data.items() if value not in (None, "")}
+
+
+def id_filter() -> serializers.IntegerField:
+    """An optional id in a query string: a positive 64-bit integer (the primary keys' type)."""
+    return serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
 def paginated(request: Request, view: APIView, queryset: Any, serializer: type[serializers.Serializer]) -> Response:
     """``{"count", "next", "previous", "results"}`` with ?limit= and ?offset=."""
-    paginator = LimitOffsetPagination()
+    paginator = (getattr(view, "pagination_class", None) or Pagination)()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 

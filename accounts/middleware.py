@@ -3,10 +3,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
 
 from accounts import tenancy
 from accounts.errors import AppError, error_response
+from accounts.text import text_problem
 
 # Paths whose clients expect JSON errors (the API and the sample-compatible endpoints).
 API_PREFIXES = ("/api/", "/faces/", "/process")
@@ -77,3 +80,37 @@ class AppErrorPageMiddleware:
         title = "Not found" if exception.status_code == 404 else "That did not work"
         return render(request, "error.html", {"title": title, "message": exception.message},
                       status=exception.status_code)
+
+
+class RejectUnstorableTextMiddleware:
+    """Refuses query strings and form fields holding text the database cannot store (NUL, lone surrogates).
+
+    One place for every view: a page that reads ``request.POST["note"]`` or an API filter that reads
+    ``request.query_params["kind"]`` would otherwise pass a NUL to PostgreSQL and answer 500. JSON
+    bodies are checked by ``accounts.parsers.StrictJSONParser``. Runs after ``BodySizeLimitMiddleware``
+    so that an oversized form is refused before it is parsed here.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            problem = _problem_in(request.GET) or (_problem_in(request.POST) if request.method == "POST" else None)
+        except MultiPartParserError:
+            problem = "a malformed multipart body"
+        if problem is None:
+            return self.get_response(request)
+        message = f"The request contains {problem}."
+        if request.path.startswith(API_PREFIXES):
+            return error_response("malformed_request", message, 400)
+        return render(request, "error.html", {"title": "Bad request", "message": message}, status=400)
+
+
+def _problem_in(params: QueryDict) -> str | None:
+    for key, values in params.lists():
+        for text in (key, *values):
+            problem = text_problem(text)
+            if problem:
+                return problem
+    return None

@@ -68,9 +68,6 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     },
-    # TEMPORARY, until the student pages' inline scripts move to static/js (the browser slice of
-    # issue 8): the student flow lives under /sessions/. Remove this line once they have moved.
-    "EXCLUDE_URL_PREFIXES": ["/sessions/"],
 }
 
 INSTALLED_APPS = [
@@ -95,6 +92,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.middleware.BodySizeLimitMiddleware",
+    "accounts.middleware.RejectUnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -245,10 +243,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["accounts.parsers.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "accounts.schema.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "accounts.api_base.Pagination",
     "PAGE_SIZE": 50,
     # Cache-backed (Redis in the stack), keyed by the real client address, allowing when Redis is down.
     "DEFAULT_THROTTLE_CLASSES": [
@@ -268,6 +266,8 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
 }
 API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)  # the oldest beyond this are revoked
+# Deepest JSON body the API accepts (objects and arrays); answers and events are shallow.
+MAX_JSON_DEPTH = env_int("MAX_JSON_DEPTH", 32)
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpenProctor API",
     "DESCRIPTION": "Multi-tenant online exams with webcam proctoring.",
@@ -278,6 +278,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; name each choice set after its vocabulary, not a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "ExamStatusEnum": "exams.models.ExamStatus",
+        "SessionStatusEnum": "exams.statuses.SessionStatus",
+        "FrameStatusEnum": "proctoring.models.FrameStatus",
+    },
 }
 # Failed logins allowed per client address and per account in LOGIN_THROTTLE_WINDOW seconds.
 LOGIN_THROTTLE_LIMIT = env_int("LOGIN_THROTTLE_LIMIT", 10)

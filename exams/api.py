@@ -1,11 +1,19 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
+from accounts.api_base import (
+    QueryFilters,
+    StrictSerializer,
+    TenantAPIView,
+    created,
+    id_filter,
+    paginated,
+    query_filters,
+)
 from accounts.errors import AppError
 from accounts.models import Role, User
 from exams import authoring, services, taking
@@ -108,11 +116,15 @@ class SessionListView(ExamAPIView):
         exam = serializers.IntegerField()
         student = serializers.IntegerField()
 
-    @extend_schema(responses={200: SessionOutput(many=True)}, parameters=[OpenApiParameter("exam", int)])
+    class Filters(QueryFilters):
+        exam = id_filter()
+
+    @extend_schema(responses={200: SessionOutput(many=True)}, parameters=[Filters])
     def get(self, request: Request) -> Response:
+        filters = query_filters(request, self.Filters)
         sessions = sessions_for(actor=request.user)
-        if request.query_params.get("exam"):
-            sessions = sessions.filter(exam_id=request.query_params["exam"])
+        if "exam" in filters:
+            sessions = sessions.filter(exam_id=filters["exam"])
         return paginated(request, self, sessions, SessionOutput)
 
     @extend_schema(request=Input, responses={201: SessionOutput})

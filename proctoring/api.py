@@ -10,26 +10,38 @@ from typing import Any
 from botocore.exceptions import ClientError
 from django.http import FileResponse, Http404
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_base import StrictSerializer, TenantAPIView, created, paginated
+from accounts.api_base import (
+    QueryFilters,
+    StrictSerializer,
+    TenantAPIView,
+    created,
+    id_filter,
+    paginated,
+    query_filters,
+)
 from accounts.errors import AppError
 from accounts.models import Role, User
+from accounts.parsers import StrictJSONParser
 from exams.access import access_exam_by_id, access_session_by_id
+from exams.policy import ALL_CHECKS
 from proctoring import checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.images import check_image, decode_base64
-from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident
+from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind
 from proctoring.review import browser_event
 
 # ``?wait`` polls the database inside a (sync) web worker: a few waiting requests would stall the site,
 # so it is capped hard. Pages never wait: they follow the 202's status_url.
 MAX_WAIT_SECONDS = 2.0
 STAFF = (Role.ADMIN, Role.PROCTOR)
+FULL_NAME_MAX = FaceRegistration._meta.get_field("full_name").max_length
 
 
 def _image_from(request: Request) -> bytes:
@@ -66,11 +78,11 @@ class FaceOutput(serializers.ModelSerializer):
 class FaceIndexView(TenantAPIView):
     """Register a face (admins): JSON ``{"image": base64, "fullName"}`` or multipart."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
     throttle_scope = "faces"  # each registration runs the engine: REST_FRAMEWORK's "faces" rate
 
     @extend_schema(request={"application/json": {"type": "object", "properties": {
-        "image": {"type": "string", "format": "byte"}, "fullName": {"type": "string"},
+        "image": {"type": "string", "format": "byte"}, "fullName": {"type": "string", "maxLength": FULL_NAME_MAX},
         "student": {"type": "integer"}}}}, responses={200: {"type": "object", "properties": {
             "ExternalImageId": {"type": "string", "format": "uuid"}}}})
     def post(self, request: Request) -> Response:
@@ -84,6 +96,9 @@ class FaceIndexView(TenantAPIView):
                 raise AppError("Unknown student.", code="invalid", details={"student": ["Unknown student."]}) from exc
         if not isinstance(data.get("fullName"), str):
             raise AppError("'fullName' is required.", code="invalid", details={"fullName": ["Required."]})
+        if len(data["fullName"]) > FULL_NAME_MAX:  # the column's length: PostgreSQL would refuse it with a 500
+            raise AppError(f"'fullName' has at most {FULL_NAME_MAX} characters.", code="invalid",
+                           details={"fullName": [f"At most {FULL_NAME_MAX} characters."]})
         registration = services.face_register(institution=request.user.institution, actor=request.user,
                                               image=image, full_name=data["fullName"], student=student)
         return Response({"ExternalImageId": str(registration.external_image_id)})
@@ -106,6 +121,7 @@ class FaceDetailView(TenantAPIView):
 
 
 class FaceImageView(TenantAPIView):
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, external_image_id: Any) -> FileResponse:
         return _private_file(access_face_by_id(actor=request.user, external_image_id=external_image_id).image)
 
@@ -118,11 +134,30 @@ def _private_file(field: Any) -> FileResponse:
     return response
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class CheckDetails(serializers.JSONField):
+    """A count (Person Detection, Face Detection), a name, a list of labels, or "0"."""
+
+
+class CheckOutput(serializers.Serializer):
+    """One item of the sample's /process answer."""
+
+    TestName = serializers.ChoiceField(choices=ALL_CHECKS)
+    Success = serializers.BooleanField()
+    Details = CheckDetails()
+
+
+class FrameQueuedOutput(serializers.Serializer):
+    frame = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=FrameStatus.choices)
+    status_url = serializers.CharField()
+
+
 class ProcessView(TenantAPIView):
     """Check a frame. Without ``session``: analysed at once (staff only). With it: stored and queued."""
 
     allowed_roles = tuple(Role.values)
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         parameters=[OpenApiParameter("wait", float, description=(
@@ -134,7 +169,7 @@ class ProcessView(TenantAPIView):
             "captured_at": {"type": "string", "format": "date-time", "description": (
                 "With a session: when the frame was taken, for frames kept while offline (ISO-8601 with a "
                 "time zone; not in the future, not before the session began). Default: now.")}}}},
-        responses={200: {"type": "array"}, 202: {"type": "object"}},
+        responses={200: CheckOutput(many=True), 202: FrameQueuedOutput},
     )
     def post(self, request: Request) -> Response:
         data = _fields(request, {"image", "session", "captured_at"})
@@ -228,6 +263,7 @@ class FrameDetailView(TenantAPIView):
 class FrameImageView(TenantAPIView):
     allowed_roles = STAFF
 
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
         return _private_file(access_frame_by_id(actor=request.user, frame_id=pk).image)
 
@@ -242,13 +278,13 @@ class IncidentOutput(serializers.ModelSerializer):
 class IncidentListView(TenantAPIView):
     allowed_roles = STAFF
 
-    @extend_schema(responses={200: IncidentOutput(many=True)},
-                   parameters=[OpenApiParameter("session", int), OpenApiParameter("kind", str)])
+    class Filters(QueryFilters):
+        session = id_filter()
+        kind = serializers.ChoiceField(choices=IncidentKind.choices, required=False)
+
+    @extend_schema(responses={200: IncidentOutput(many=True)}, parameters=[Filters])
     def get(self, request: Request) -> Response:
-        incidents = Incident.objects.all()
-        for name in ("session", "kind"):
-            if request.query_params.get(name):
-                incidents = incidents.filter(**{name: request.query_params[name]})
+        incidents = Incident.objects.all().filter(**query_filters(request, self.Filters))
         return paginated(request, self, incidents, IncidentOutput)
 
 

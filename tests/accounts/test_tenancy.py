@@ -6,6 +6,7 @@ fails until the line is there.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from accounts import tenancy
 from tests.conftest import Tenant, api_client_for, page_client_for
@@ -112,6 +114,13 @@ ENDPOINTS = [
              "admin", "student"),
 ]
 
+# The institution-admin pages keep their rows beside their tests (they import Endpoint from here). They are
+# appended before any table below is built: a table built first (the wrong-role one was) silently skips them.
+from tests.web.manage_endpoints import MANAGE_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += MANAGE_ENDPOINTS
+WRONG_ROLE = [e for e in ENDPOINTS if e.denied_role]
+
 # Routes with a parameter that address no tenant object, and why.
 NOT_TENANT_OBJECTS = {
     "manage:app_list": "an app label, not an object",
@@ -161,7 +170,7 @@ def test_it_serves_the_owner(endpoint: Endpoint, tenant_a: Tenant, tenant_b: Ten
     assert response.status_code < 400 or response.status_code == 409, response.content[:300]
 
 
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.denied_role], ids=str)
+@pytest.mark.parametrize("endpoint", WRONG_ROLE, ids=str)
 def test_it_answers_403_for_the_wrong_role(endpoint: Endpoint, tenant_a: Tenant) -> None:
     response = call(client_for(endpoint, tenant_a.user(endpoint.denied_role)), endpoint, endpoint.obj(tenant_a))
     assert response.status_code == 403
@@ -198,7 +207,104 @@ def test_it_covers_every_route_that_takes_an_id() -> None:
     assert with_parameters - covered == set()
 
 
-# The institution-admin pages keep their rows beside their tests (they import Endpoint from here).
-from tests.web.manage_endpoints import MANAGE_ENDPOINTS  # noqa: E402
 
-ENDPOINTS += MANAGE_ENDPOINTS
+def test_it_runs_every_row_in_every_table(request: pytest.FixtureRequest) -> None:
+    """Each table's parametrisation holds every row, the /manage/ pages included."""
+    from tests.web.manage_endpoints import MANAGE_ENDPOINTS
+
+    module = request.module
+    by_test = {name: [m for m in getattr(module, name).pytestmark if m.name == "parametrize"][0].args[1]
+               for name in ("test_it_answers_404_for_another_institutions_object_as_for_a_missing_one",
+                            "test_it_serves_the_owner", "test_it_answers_403_for_the_wrong_role",
+                            "test_it_turns_away_anonymous_callers")}
+    assert all(row in rows for rows in by_test.values() for row in MANAGE_ENDPOINTS if row.denied_role)
+    assert by_test["test_it_answers_403_for_the_wrong_role"] == [e for e in ENDPOINTS if e.denied_role]
+    assert all(rows == ENDPOINTS for name, rows in by_test.items() if "wrong_role" not in name)
+
+
+# Ids that arrive in a body or a query string, not in the path: another institution's id must be treated
+# exactly as a missing one (same status, same body) and must change nothing.
+
+@dataclass(frozen=True)
+class IdInput:
+    name: str
+    method: str
+    role: str  # the tenant B role that sends it
+    path: Callable[[Tenant], str]  # given tenant B
+    body: Callable[[Tenant, Any], dict[str, Any] | None]  # (tenant B, the id under test) -> body
+    obj: Callable[[Tenant], Any]  # the tenant A object whose id is sent
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def question_of(t: Tenant) -> int:
+    from tests.web.manage_endpoints import question
+
+    return int(question(t))
+
+
+ID_INPUTS = [
+    IdInput("session create: exam", "POST", "admin", lambda b: "/api/v1/sessions/",
+            lambda b, i: {"exam": i, "student": b.student.pk}, exam),
+    IdInput("session create: student", "POST", "admin", lambda b: "/api/v1/sessions/",
+            lambda b, i: {"exam": b.exam.pk, "student": i}, student),
+    IdInput("sessions ?exam=", "GET", "proctor", lambda b: "/api/v1/sessions/?exam={id}", lambda b, i: None, exam),
+    IdInput("incidents ?session=", "GET", "proctor", lambda b: "/api/v1/incidents/?session={id}",
+            lambda b, i: None, session),
+    IdInput("face register: student", "POST", "admin", lambda b: "/faces/index",
+            lambda b, i: {"image": "aGVsbG8=", "fullName": "x", "student": i}, student),
+    IdInput("process: session", "POST", "student", lambda b: "/process",
+            lambda b, i: {"image": "aGVsbG8=", "session": i}, session),
+    IdInput("answer: question", "POST", "student", lambda b: f"/api/v1/sessions/{b.session.pk}/answers",
+            lambda b, i: {"question": i, "value": "x"}, question_of),
+]
+
+
+def _running(t: Tenant) -> None:
+    from exams.models import ExamSession
+
+    with tenancy.tenant_scope(t.institution):
+        ExamSession.objects.filter(pk=t.session.pk).update(status="in_progress", started_at=timezone.now())
+
+
+def _counts(t: Tenant) -> tuple[int, ...]:
+    from exams.models import Answer, ExamSession
+    from proctoring.models import FaceRegistration, Frame
+
+    with tenancy.tenant_scope(None):
+        return tuple(m.objects.filter(institution=t.institution).count()
+                     for m in (ExamSession, Answer, FaceRegistration, Frame))
+
+
+@pytest.mark.parametrize("case", ID_INPUTS, ids=str)
+def test_it_treats_another_institutions_id_in_a_body_or_query_as_missing(
+    case: IdInput, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    _running(tenant_b)
+    client = api_client_for(tenant_b.user(case.role))
+    before = (_counts(tenant_a), _counts(tenant_b))
+
+    def send(object_id: Any) -> Any:
+        path = case.path(tenant_b).replace("{id}", str(object_id))
+        body = case.body(tenant_b, object_id)
+        return client.generic(case.method, path, json.dumps(body) if body is not None else "", "application/json")
+
+    foreign, missing = send(case.obj(tenant_a)), send(MISSING_ID)
+    assert 200 <= missing.status_code < 500
+    assert (foreign.status_code, foreign.json()) == (missing.status_code, missing.json())
+    if foreign.status_code == 200:
+        assert foreign.json()["count"] == 0
+    assert (_counts(tenant_a), _counts(tenant_b)) == before
+
+
+@pytest.mark.parametrize("query", ["/review/?exam={id}"])
+def test_it_treats_another_institutions_id_in_a_page_query_as_missing(
+    query: str, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    client = page_client_for(tenant_b.proctor)
+    foreign = client.get(query.format(id=tenant_a.exam.pk))
+    missing = client.get(query.format(id=MISSING_ID))
+    assert foreign.status_code == missing.status_code == 200
+    assert without_csrf(foreign.content) == without_csrf(missing.content)
+    assert tenant_a.exam.title.encode() not in foreign.content

@@ -13,9 +13,6 @@ from django.test import Client
 from tests.conftest import Tenant, page_client_for
 
 ROOT = Path(__file__).resolve().parents[2]
-# TEMPORARY: the student pages' inline scripts move to static/js in the browser slice of issue 8
-# (settings.CONTENT_SECURITY_POLICY["EXCLUDE_URL_PREFIXES"] says the same); drop these then.
-PENDING = {"student/check.html", "student/exam.html"}
 
 
 def _directives(header: str) -> dict[str, list[str]]:
@@ -41,8 +38,6 @@ def test_it_has_no_inline_script_event_handler_or_style_attribute_in_the_templat
     offenders = []
     for path in sorted((ROOT / "templates").rglob("*.html")):
         name = str(path.relative_to(ROOT / "templates"))
-        if name in PENDING:
-            continue
         text = path.read_text()
         for tag in re.findall(r"<script\b[^>]*>", text):
             if "src=" not in tag and 'type="application/json"' not in tag:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_drop_plaintext_api_tokens'),
+        ('accounts', '0004_drop_plaintext_api_tokens'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 

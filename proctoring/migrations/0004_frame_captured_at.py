@@ -13,7 +13,7 @@ def copy_received_at(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("proctoring", "0002_sessions_questions_reviews")]
+    dependencies = [("proctoring", "0003_purgerecord_faces_incidents")]
 
     operations = [
         migrations.AddField(model_name="frame", name="captured_at",
