@@ -29,7 +29,7 @@ class TokenView(APIView):
     class Input(StrictSerializer):
         email = serializers.EmailField(max_length=254)  # the column's length (and django-axes' 255)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
-        institution = serializers.SlugField(required=False, help_text=(
+        institution = serializers.SlugField(required=False, max_length=50, help_text=(
             "The institution's slug; needed only when the email and password fit accounts at several."))
 
     class Output(serializers.Serializer):

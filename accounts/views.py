@@ -54,7 +54,3 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         throttle.record_address_failure(self.request)
         return super().form_invalid(form)
-
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        throttle.clear_login_failures(self.request, form.get_user().email)
-        return super().form_valid(form)

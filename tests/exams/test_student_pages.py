@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 
 from accounts import tenancy
 from exams.models import ExamSession
@@ -36,7 +37,10 @@ def test_it_runs_the_exam_page_from_static_scripts_only(tenant_a: Tenant) -> Non
 
 def test_it_runs_the_camera_check_from_static_scripts_only(tenant_a: Tenant) -> None:
     with tenancy.tenant_scope(tenant_a.institution):
-        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status=SessionStatus.CHECKING)
+        # In the checks with consent to the current text (else the page sends the student back to consent).
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(
+            status=SessionStatus.CHECKING, consent_at=timezone.now(),
+            consent_version=tenant_a.institution.consent_version)
     page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/check")
     assert page.status_code == 200
     scripts = scripts_of(page.content)
