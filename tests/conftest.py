@@ -71,6 +71,18 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _celery_conf_unchanged() -> Iterator[None]:
+    """Celery reads Django's settings once, on first use: load them before a test overrides a setting
+    (e.g. CELERY_TASK_ALWAYS_EAGER), and put the app's own values back after it, so that no test leaves
+    later ones sending tasks to a broker nobody consumes."""
+    from config.celery import app
+
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    yield
+    app.conf.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache() -> Any:
     cache.clear()  # rate limits live in the cache
     throttle.reset_cache_breaker()
