@@ -3,6 +3,7 @@ and the processes under supervisord (their restart is tested in test_supervisor.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,8 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_it_runs_the_stack_with_debug_off_collected_static_files_and_a_supervisor() -> None:
-    commands = subprocess.run(["make", "-n", "stack"], cwd=ROOT, capture_output=True, text=True, check=True,
-                              timeout=60).stdout.splitlines()
+    # Run as a top-level make even under `make test`, which would otherwise add "Leaving directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    commands = subprocess.run(["make", "--no-print-directory", "-n", "stack"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
     django = [line for line in commands
               if not line.startswith("echo") and ("manage.py" in line or "supervisord" in line)]
     assert django and all("DEBUG=0" in line for line in django)
