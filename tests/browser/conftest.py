@@ -96,3 +96,15 @@ def sign_in(page: Page, base: str, email: str, password: str) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+def wait_until_true(page: Page, expression: str, timeout_ms: int = 10_000) -> None:
+    """Poll a JavaScript expression until it is true. Playwright's `wait_for_function` re-evaluates its
+    predicate with `eval` inside the page, which the pages' Content Security Policy forbids; `evaluate`
+    goes through the debugging protocol, which the policy does not govern."""
+    waited = 0
+    while not page.evaluate(expression):
+        if waited >= timeout_ms:
+            raise AssertionError(f"Still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(100)
+        waited += 100

@@ -16,7 +16,7 @@ from accounts import tenancy
 from exams.models import Answer, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring.models import Frame
-from tests.browser.conftest import Shots, sign_in
+from tests.browser.conftest import Shots, sign_in, wait_until_true
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
@@ -123,7 +123,7 @@ def test_it_submits_when_the_network_is_back_with_the_values_of_the_form(
     page.context.set_offline(False)
     expect(page.locator(".big")).to_have_text("Your exam has been submitted.", timeout=TIMEOUT)
     # The answers kept on the device (autosave never got through) are cleared once the exam is over.
-    page.wait_for_function(f"localStorage.getItem('openproctor:answers:{session.pk}') === null")
+    wait_until_true(page, f"localStorage.getItem('openproctor:answers:{session.pk}') === null")
     assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Sent with the submit form.")}
     assert session.status == SessionStatus.SUBMITTED
     with tenancy.tenant_scope(tenant_a.institution):
