@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
@@ -155,12 +155,22 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     received_at = timezone.now()
     captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
     check_frame_rate(session=session, user=actor, size=len(image))
-    with transaction.atomic():
-        frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
-                      captured_at=captured_at)
-        frame.image.save("frame.jpg", ContentFile(image), save=False)
-        frame.save()
-        transaction.on_commit(lambda: enqueue_analysis(frame.pk))
+    frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
+                  captured_at=captured_at)
+    try:
+        with transaction.atomic():
+            frame.image.save("frame.jpg", ContentFile(image), save=False)
+            frame.save()
+            transaction.on_commit(lambda: enqueue_analysis(frame.pk))
+    except BaseException as exc:
+        # No row, no file: a frame that was not stored leaves no biometric file behind.
+        if frame.image.name:
+            frame.image.storage.delete(frame.image.name)
+        if isinstance(exc, IntegrityError):
+            # The session was deleted while the frame was being stored (the foreign key is checked
+            # at commit): the same answer as for a session that no longer exists.
+            raise NotFound("Not found.") from exc
+        raise
     return frame
 
 
@@ -223,15 +233,25 @@ def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
     return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), expected_external_ids=expected)
 
 
-def frame_analyze(*, frame_id: int) -> Frame:
-    """Analyse a stored frame, keep the result and apply the incident rules. Idempotent."""
-    frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
+def frame_analyze(*, frame_id: int) -> Frame | None:
+    """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
+
+    None: the frame was erased (its session, exam or student deleted) before or while it was analysed.
+    """
+    frame = Frame.objects.select_related("session__exam").filter(pk=frame_id).first()
+    if frame is None:
+        return None
     if frame.status != FrameStatus.PENDING:
         return frame
     logger.info("Analysing frame %s of session %s.", frame.pk, frame.session_id)
     session = frame.session
-    with frame.image.open("rb") as handle:
-        image = handle.read()
+    try:
+        with frame.image.open("rb") as handle:
+            image = handle.read()
+    except FileNotFoundError:
+        if not Frame.objects.filter(pk=frame_id).exists():
+            return None  # erased after it was read: its file went on the erasure's commit
+        raise
     try:
         analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image,
                                           policy=checks.Policy.of_exam(session.exam), student_id=session.student_id)
@@ -244,8 +264,12 @@ def frame_analyze(*, frame_id: int) -> Frame:
         frame.refresh_from_db()
         return frame
     with transaction.atomic():
-        ExamSession.objects.select_for_update(of=("self",)).get(pk=session.pk)  # one frame of a session at a time
-        frame = Frame.objects.select_related("session__exam").get(pk=frame_id)
+        # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
+        if not list(ExamSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).values_list("pk")):
+            return None
+        frame = Frame.objects.select_related("session__exam").filter(pk=frame_id).first()
+        if frame is None:
+            return None
         if frame.status != FrameStatus.PENDING:
             return frame  # a concurrent retry finished first
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()

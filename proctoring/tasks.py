@@ -27,7 +27,10 @@ logger = logging.getLogger(__name__)
 def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
     with tenancy.tenant_scope(None):
         frame = services.frame_analyze(frame_id=frame_id)
-    queueing.mark_finished(frame_id=frame.pk)
+    queueing.mark_finished(frame_id=frame_id)
+    if frame is None:
+        logger.info("Frame %s was erased with its session; nothing to analyse.", frame_id)
+        return {"frame": frame_id, "status": "erased", "checks": []}
     return {"frame": frame.pk, "status": frame.status, "checks": frame.checks}
 
 

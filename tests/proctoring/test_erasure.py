@@ -513,3 +513,39 @@ def test_it_keeps_a_deleted_incident_deleted_when_a_late_put_arrives(tenant_a: T
         ExpressionAttributeValues={":pk": {"S": f"INSTITUTION#{trail.institution_id}#SESSION#{trail.session_id}"}},
     )["Items"]
     assert len(raw) == 2 and all(set(item) == {"pk", "sk", "Deleted", "Version"} for item in raw)  # nothing personal
+
+
+def test_it_stores_nothing_for_a_frame_sent_while_its_session_is_deleted(
+    tenant_a: Tenant, monkeypatch: Any, settings: Any
+) -> None:
+    """The session goes between the upload's checks and its commit: 404, and neither a row nor a file
+    (the foreign key is checked at commit; without the clean-up: a 500 and an orphan biometric file)."""
+    from proctoring import services as proctoring_services
+
+    session = start_session(tenant_a)
+    real_rate_check = proctoring_services.check_frame_rate
+
+    def deleted_meanwhile(**kwargs: Any) -> None:
+        real_rate_check(**kwargs)
+        with tenancy.tenant_scope(tenant_a.institution):
+            exam_services.session_delete(session=ExamSession.objects.get(pk=session.pk), actor=None)
+
+    monkeypatch.setattr(proctoring_services, "check_frame_rate", deleted_meanwhile)
+    before = {path for path in Path(settings.PRIVATE_MEDIA_ROOT).rglob("*") if path.is_file()}
+    response = process(tenant_a, "signer1_a.jpg", session=session, user=tenant_a.student, wait=None)
+
+    assert response.status_code == 404, response.content
+    with tenancy.tenant_scope(None):
+        assert not Frame.objects.filter(session_id=session.pk).exists()
+    assert {path for path in Path(settings.PRIVATE_MEDIA_ROOT).rglob("*") if path.is_file()} == before
+
+
+def test_it_drops_the_analysis_of_a_frame_erased_before_it_ran(tenant_a: Tenant, dynamo: str) -> None:
+    """A queued frame whose session is deleted before a worker takes it: the task ends quietly."""
+    from proctoring import tasks
+
+    trail = leave_a_trail(tenant_a)
+    with tenancy.tenant_scope(None):
+        frame_id = Frame.objects.filter(session_id=trail.session_id).values_list("pk", flat=True).first()
+        exam_services.session_delete(session=ExamSession.objects.get(pk=trail.session_id), actor=None)
+    assert tasks.analyze_frame.apply(args=[frame_id]).get() == {"frame": frame_id, "status": "erased", "checks": []}
