@@ -136,7 +136,7 @@ def _private_file(field: Any) -> FileResponse:
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
 class CheckDetails(serializers.JSONField):
-    """A count (Person Detection, Face Detection), a name, a list of labels, or "0"."""
+    """A count (Person Detection, Face Detection), a name, labels joined by ", ", or "0"."""
 
 
 class CheckOutput(serializers.Serializer):
@@ -244,6 +244,9 @@ def _await_analysis(frame_id: int, seconds: float) -> Frame:
 
 
 class FrameOutput(serializers.ModelSerializer):
+    checks = CheckOutput(many=True, read_only=True, help_text="The five checks, as /process answers them; "
+                         "empty until the frame is analysed.")
+
     class Meta:
         model = Frame
         fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "error"]
