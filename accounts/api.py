@@ -44,6 +44,9 @@ class TokenView(APIView):
         password = data.validated_data["password"]
         if throttle.address_blocked(request):
             raise Throttled(wait=settings.LOGIN_ADDRESS_FAILURE_WINDOW, detail=throttle.LOCKED_OUT_MESSAGE)
+        wait = throttle.account_locked_for(request, email)
+        if wait:
+            raise Throttled(wait=wait, detail=throttle.LOCKED_OUT_MESSAGE)
         # django-axes counts failures on the HttpRequest (its middleware answers a lockout).
         user = authenticate(request._request, email=email, password=password,
                             institution=data.validated_data.get("institution"))

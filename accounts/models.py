@@ -138,6 +138,22 @@ class User(AbstractUser):
         return self.role == Role.STUDENT
 
 
+class LoginLockout(models.Model):
+    """Lock-outs of one account from one client address, so that each one lasts longer than the last
+    (accounts/throttle.py). Not tenant-owned: like django-axes' own rows, it is keyed by what was typed."""
+
+    username = models.CharField(max_length=255)
+    ip_address = models.GenericIPAddressField(null=True)
+    count = models.PositiveIntegerField(default=0)  # lock-outs in a row, none more than a day apart
+    locked_until = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["username", "ip_address"])]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip_address}: {self.count} until {self.locked_until:%Y-%m-%d %H:%M}"
+
+
 from accounts.audit import AuditEvent  # noqa: E402  (registered with this app; defined beside its helper)
 
 __all__ = ["AuditEvent", "Institution", "Role", "User"]

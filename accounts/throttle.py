@@ -15,14 +15,17 @@ import ipaddress
 import logging
 import math
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
+from django.db import transaction
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from rest_framework import throttling
 
 logger = logging.getLogger(__name__)
@@ -147,6 +150,60 @@ def record_address_failure(request: HttpRequest) -> None:
                window=settings.LOGIN_ADDRESS_FAILURE_WINDOW)
 
 
+# --- Growing lock-outs per account and address ---------------------------------------------------
+# django-axes locks an account out from one address for AXES_COOLOFF_TIME. It cannot let the next
+# lock-out last longer: one cool-off both locks and expires its rows, and its cleaner applies the
+# requesting account's cool-off to every row. So each lock-out is also recorded here (LoginLockout),
+# and the login views refuse the account from that address until the longer wait is over.
+
+
+def lockout_length(count: int) -> timedelta:
+    """The wait after the ``count``-th lock-out in a row: the cool-off, doubled each time, capped."""
+    base: timedelta = settings.AXES_COOLOFF_TIME
+    return min(base * 2 ** max(0, min(count, 32) - 1), settings.LOGIN_COOLOFF_MAX)
+
+
+def lockout_signalled(sender: Any, request: HttpRequest, username: str | None, ip_address: str | None,
+                      **kwargs: Any) -> None:
+    """django-axes' ``user_locked_out``: the account is locked out from this address (again)."""
+    from accounts.models import LoginLockout
+
+    if not username:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        lockout = LoginLockout.objects.select_for_update().filter(username=username, ip_address=ip_address).first()
+        if lockout is None:
+            lockout = LoginLockout(username=username, ip_address=ip_address, locked_until=now)
+        elif lockout.locked_until > now:
+            return  # the same lock-out, signalled again by a refused attempt
+        elif now - lockout.locked_until > settings.LOGIN_LOCKOUT_MEMORY:
+            lockout.count = 0
+        lockout.count += 1
+        lockout.locked_until = now + lockout_length(lockout.count)
+        lockout.save()
+
+
+def account_locked_for(request: HttpRequest, username: str) -> int | None:
+    """Seconds until ``username`` may try again from this request's address, or None."""
+    from accounts.models import LoginLockout
+
+    until = (LoginLockout.objects.filter(username=username.strip().lower(), ip_address=axes_client_ip(request),
+                                         locked_until__gt=timezone.now())
+             .values_list("locked_until", flat=True).first())
+    if until is None:
+        return None
+    return max(1, math.ceil((until - timezone.now()).total_seconds()))
+
+
+def forget_lockouts(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """A successful sign-in from an address starts its lock-outs afresh (as django-axes' failures)."""
+    from accounts.models import LoginLockout
+
+    if request is not None and getattr(user, "email", None):
+        LoginLockout.objects.filter(username=user.email.strip().lower(), ip_address=axes_client_ip(request)).delete()
+
+
 # --- django-axes hooks (settings AXES_*) ---------------------------------------------------------
 
 
@@ -167,7 +224,9 @@ def axes_lockout_response(request: HttpRequest, response: HttpResponse | None,
     else:
         locked = render(request, "accounts/login.html",
                         {"form": locked_out_form(request), "next": request.POST.get("next", "")}, status=429)
-    locked["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    username = axes_username(request, credentials)
+    wait = account_locked_for(request, username) if username else None
+    locked["Retry-After"] = str(wait or int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return locked
 
 

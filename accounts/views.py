@@ -36,18 +36,21 @@ class LoginForm(AuthenticationForm):
 
 class LoginView(auth_views.LoginView):
     """Django's login page. django-axes locks an account out from one client address after
-    repeated failures (its middleware answers with accounts.throttle.axes_lockout_response); a
-    client address that fails across many accounts is refused here."""
+    repeated failures (its middleware answers with accounts.throttle.axes_lockout_response); each
+    further lock-out lasts longer, and a client address that fails across many accounts is refused, here."""
 
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = throttle.account_locked_for(request, str(request.POST.get("username", "")))
         if throttle.address_blocked(request):
+            wait = max(wait or 0, settings.LOGIN_ADDRESS_FAILURE_WINDOW)
+        if wait:
             response = self.render_to_response(self.get_context_data(form=throttle.locked_out_form(request)),
                                                status=429)
-            response["Retry-After"] = str(settings.LOGIN_ADDRESS_FAILURE_WINDOW)
+            response["Retry-After"] = str(wait)
             return response
         return super().post(request, *args, **kwargs)
 

@@ -300,6 +300,10 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0 if DEBUG else 1)
 # client address together: an email alone never locks its owner out everywhere.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+# Each further lock-out of the same account from the same address doubles the wait (accounts.throttle),
+# up to LOGIN_COOLOFF_MAX_HOURS; a day without one starts again from LOGIN_COOLOFF_MINUTES.
+LOGIN_COOLOFF_MAX = timedelta(hours=env_int("LOGIN_COOLOFF_MAX_HOURS", 24))
+LOGIN_LOCKOUT_MEMORY = timedelta(hours=env_int("LOGIN_LOCKOUT_MEMORY_HOURS", 24))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.throttle.axes_username"

@@ -15,7 +15,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import User
+from accounts.models import LoginLockout, User
 from tests.conftest import PASSWORD, Tenant, api_client_for
 
 
@@ -68,8 +68,46 @@ def test_it_lets_the_account_in_again_after_the_cool_off(tenant_a: Tenant, setti
     for _ in range(2):
         token("admin@alpha.test", "nope")
     assert token("admin@alpha.test", PASSWORD).status_code == 429
-    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+    _cool_off_passes(settings)
     assert token("admin@alpha.test", PASSWORD).status_code == 200
+    assert not LoginLockout.objects.exists()  # a sign-in starts the lock-outs afresh
+
+
+def _cool_off_passes(settings: Any) -> None:
+    """The clock moves past the current lock-out (django-axes' failures and the growing wait)."""
+    AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+    LoginLockout.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+
+
+def test_it_makes_each_further_lock_out_last_twice_as_long(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    base = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    for expected in (base, 2 * base, 4 * base):
+        token("admin@alpha.test", "nope")
+        locked = token("admin@alpha.test", "nope")
+        assert locked.status_code == 429 and int(locked["Retry-After"]) == expected
+        # django-axes' own lock-out ends after the base cool-off; the longer wait still holds ...
+        AccessAttempt.objects.update(attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+        refused = token("admin@alpha.test", PASSWORD)
+        assert refused.status_code == 429 and expected - 5 <= int(refused["Retry-After"]) <= expected
+        page = Client(REMOTE_ADDR="10.0.0.1").post("/accounts/login/", {"username": "admin@alpha.test",
+                                                                        "password": PASSWORD})
+        assert page.status_code == 429 and int(page["Retry-After"]) <= expected
+        # ... for that address only.
+        assert token("admin@alpha.test", PASSWORD, address="10.0.0.2").status_code == 200
+        _cool_off_passes(settings)
+    assert token("admin@alpha.test", PASSWORD).status_code == 200
+
+
+def test_it_starts_the_lock_outs_afresh_after_a_quiet_day(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    for _ in range(2):
+        token("admin@alpha.test", "nope")
+    AccessAttempt.objects.all().delete()
+    LoginLockout.objects.update(locked_until=timezone.now() - settings.LOGIN_LOCKOUT_MEMORY - timedelta(minutes=1))
+    token("admin@alpha.test", "nope")
+    again = token("admin@alpha.test", "nope")
+    assert again.status_code == 429 and int(again["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
 
 
 def test_it_forgets_failures_after_a_successful_sign_in(tenant_a: Tenant, settings: Any) -> None:
