@@ -171,6 +171,9 @@ def lockout_signalled(sender: Any, request: HttpRequest, username: str | None, i
     if not username:
         return
     now = timezone.now()
+    # Rows of lock-outs over a day ago hold an email and an address for no purpose any more.
+    LoginLockout.objects.filter(locked_until__lt=now - settings.LOGIN_LOCKOUT_MEMORY).exclude(
+        username=username, ip_address=ip_address).delete()
     with transaction.atomic():
         lockout = LoginLockout.objects.select_for_update().filter(username=username, ip_address=ip_address).first()
         if lockout is None:

@@ -370,3 +370,12 @@ def test_it_keeps_platform_user_emails_unique(db: Any) -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
         User.objects.create_superuser("root@platform.test", PASSWORD)
     assert User.objects.get_by_natural_key("Root@Platform.test").is_superuser
+
+
+def test_it_forgets_lock_outs_older_than_a_day(tenant_a: Tenant, settings: Any) -> None:
+    settings.AXES_FAILURE_LIMIT = 2
+    LoginLockout.objects.create(username="gone@alpha.test", ip_address="10.0.0.9", count=3,
+                                locked_until=timezone.now() - settings.LOGIN_LOCKOUT_MEMORY - timedelta(minutes=1))
+    for _ in range(2):
+        token("admin@alpha.test", "nope")
+    assert list(LoginLockout.objects.values_list("username", flat=True)) == ["admin@alpha.test"]
