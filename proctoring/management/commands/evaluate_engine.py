@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from proctoring.analysis.calibration import FOLDS
 from proctoring.analysis.evaluation import evaluate, format_report
 
 
@@ -16,9 +17,13 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=Path, default=settings.BASE_DIR.parent / "shared" / "data" / "images")
         parser.add_argument("--roc", type=Path, default=settings.VAR_DIR / "roc.png",
                             help="where to write the verification ROC (PNG)")
+        parser.add_argument("--folds", type=int, default=FOLDS,
+                            help="identity-grouped folds for choosing the verification threshold")
 
     def handle(self, *args: Any, **options: Any) -> None:
         images: Path = options["images"]
+        if options["folds"] < 2:
+            raise CommandError("--folds must be at least 2.")
         if not (images / "manifest.csv").exists():
             raise CommandError(f"{images} has no manifest.csv.")
-        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"])))
+        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"], folds=options["folds"])))
