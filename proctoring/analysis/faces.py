@@ -195,16 +195,23 @@ def _deg(value: float) -> float:
     return round(min(180.0, max(-180.0, value)), 4)
 
 
-# Similarity calibration. SFace cosine on the dev photos: same person 5th percentile 0.54,
-# different people max 0.356 (evaluate_engine; shared/MODELS.md says 0.36); the cosine at 0.1%
-# false matches is 0.352. Issue 3 asks that the default FaceMatchThreshold (90) sit at about 0.1%
-# false matches on the evaluation set, so 90 is placed just above the highest impostor cosine:
-# a logistic in the cosine with slope 14.65 and 90 at cosine 0.365, so that
-#   cosine 0.25 -> 63, 0.315 -> 80 (Rekognition's default threshold), 0.365 -> 90,
-#   0.45 -> 96.9, 0.54 -> 99.2.
-# (MODELS.md suggested 90 near cosine 0.45: stricter, but it rejects ~3% of genuine pairs here.)
-SIMILARITY_AT_90 = 0.365
-SIMILARITY_SLOPE = 14.65
+# Similarity calibration: 1:1 pairs of the dev photos (shared/data/images: A identity sets, the
+# webcam clips in A/B/F, G webcam enrolment frames and phone selfies; 99 photos of 36 people,
+# 100 genuine / 4748 impostor pairs), measured by
+#   python manage.py evaluate_engine --images ../shared/data/images        (calibration.py)
+# Thresholds are chosen for FMR <= 0.1% on 4 of 5 folds split by *identity* and measured on the
+# fifth. 90 sits at the median of the five fold thresholds (0.4822 -> 0.483, rounded up so the
+# impostor pair at 0.4822 stays below 90 after rounding); 80 (Rekognition's default) at the median
+# fold threshold for FMR <= 1% (0.334). A logistic through both: cosine 0 -> 39, 0.2 -> 66,
+# 0.334 -> 80, 0.4 -> 85, 0.483 -> 90, 0.55 -> 93, 0.7 -> 97.
+# Held out (pooled over folds) at the fold thresholds, single-reference pairs: FNMR 2.0% (2/100),
+# FMR 0.47% (4/853); webcam-like pairs FNMR 3.3% (2/60), FMR 0.53% (4/758): issue 9's target
+# (FMR <= 0.1% with FNMR <= 2%) is missed, and 758 held-out impostor pairs can't show 0.1%
+# anyway. Best of a student's references (>= 2): webcam FNMR 2.1% (1/48), FMR 0.61% (2/330).
+# The impostors above 0.45 are all laptop-webcam frames of young men filmed in one room (G).
+# The former mapping (90 at cosine 0.365) let 0.59% of webcam-like impostor pairs through.
+SIMILARITY_AT_90 = 0.483
+SIMILARITY_SLOPE = 5.442  # ln(9/4) / (0.483 - 0.334): 80 at cosine 0.334
 SIMILARITY_CENTRE = SIMILARITY_AT_90 - math.log(9.0) / SIMILARITY_SLOPE
 
 
