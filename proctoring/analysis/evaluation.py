@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from exams.policy import DEFAULT_FACE_MATCH_THRESHOLD
 
-from .calibration import FOLDS, format_verification, verification_report
+from .calibration import FOLDS, REPEATS, format_verification, verification_report
 
 LABEL_CONFIDENCE = 55.0
 UNSAFE_CONFIDENCE = 50.0
@@ -51,6 +51,7 @@ def evaluate(
     split: str | None = None,
     match_threshold: float = DEFAULT_FACE_MATCH_THRESHOLD,
     folds: int = FOLDS,
+    repeats: int = REPEATS,
 ) -> dict[str, Any]:
     """Run the backend on every photo of the manifest and compute the figures (see module doc).
 
@@ -82,7 +83,7 @@ def evaluate(
     report.update(_counts(results))
     report.update(_objects(results))
     report.update(_unsafe(results))
-    report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds)
+    report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report
 
 

@@ -122,3 +122,11 @@ def test_it_counts_a_photo_without_a_face_as_a_miss(tmp_path: Path) -> None:
     assert [s.found for s in samples] == [True, False]
     r = c.rates(c.make_pairs(samples), threshold=-1.0)  # even a threshold that accepts anything
     assert (r.genuine, r.false_rejects) == (1, 1)
+
+
+def test_it_says_when_too_few_impostors_can_show_the_target() -> None:
+    assert c.upper_bound(0, 3000) == pytest.approx(3 / 3000, rel=0.01)  # the rule of three
+    assert c.verdict(c.Rates(100, 1, 300, 0)).startswith("meets FMR<=0.1% with FNMR<=2% as seen, but too few")
+    assert c.verdict(c.Rates(100, 1, 5000, 0)).startswith("MEETS")
+    assert c.verdict(c.Rates(100, 3, 5000, 0)).startswith("MISSES")
+    assert c.verdict(c.Rates(100, 1, 5000, 6)).startswith("MISSES")

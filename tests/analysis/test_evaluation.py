@@ -46,7 +46,7 @@ def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> 
     assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
     text = format_report(report)
     assert "face count exact (clear faces)   100.0% (4/4)" in text
-    assert "at the default threshold 90" in text and "held out, pooled over folds" in text
+    assert "at the default threshold 90" in text and "held out, pooled over 10 splits x 5 folds" in text
 
 
 def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:
