@@ -11,12 +11,12 @@ face, SFace on the landmark-aligned crop), once per photo; a trial then compares
   the FMR) and counted apart.
 - A *multi-reference trial* is what the product does with several registrations: a probe photo
   against every other photo of the claimed identity, scored by the best (or the mean of the top
-  two) cosine.
+  two) cosine. It is webcam-like when the probe is; a quality gate judges the probe only.
 - Thresholds are chosen for FMR <= ``TARGET_FMR`` on training folds and measured on the held-out
   fold. Folds split *identities*: a trial is in a fold's test set when all its identities are in
   the fold, in its training set when none is; trials across the split are in neither, so no
   identity is ever both chosen on and measured on.
-- Webcam-like: at least one side is a webcam frame, a phone selfie or a frame of a webcam clip.
+- Webcam-like (pairs): at least one side is a webcam frame, a phone selfie or a frame of a webcam clip.
 - Groups: each ``extra_tags`` dimension=value (``capture`` is derived for untagged photos: a
   video clip frame is ``webcam_clip``, anything else ``photo``); a trial is in a group when every
   photo in it carries that value.
