@@ -9,8 +9,9 @@ on the local engine and on Rekognition. Ground truth per image: ``num_clear_face
 - Person count: Person label instances equal ``num_people``.
 - Objects: image-level presence of Mobile Phone / Laptop / Book at MinConfidence 55.
 - Unsafe content: every photo is safe, so any moderation label at 50 is a false positive.
-- Verification: the largest face of each single-identity photo is indexed, then each photo is
-  searched against all of them; genuine pairs share the identity, impostor pairs don't.
+- Verification: 1:1 genuine and impostor pairs of single-identity photos, at the product's default
+  FaceMatchThreshold, per group, and cross-validated by identity (``calibration``). These figures
+  are the local engine's (its decode, YuNet, SFace), whatever ``backend`` is.
 """
 
 from __future__ import annotations
@@ -19,18 +20,18 @@ import csv
 import re
 import statistics
 import time
-import uuid
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from botocore.exceptions import ClientError
 
+from exams.policy import DEFAULT_FACE_MATCH_THRESHOLD
+
+from .calibration import FOLDS, REPEATS, format_verification, verification_report
+
 LABEL_CONFIDENCE = 55.0
 UNSAFE_CONFIDENCE = 50.0
-MATCH_THRESHOLD = 90.0
 OBJECT_CLASSES = {
     "phone": (re.compile(r"\b(mobile |cell )?phone\b"), "Mobile Phone"),
     "laptop": (re.compile(r"\blaptops?\b"), "Laptop"),
@@ -48,6 +49,9 @@ def evaluate(
     backend: Any = None,
     roc_path: str | Path | None = None,
     split: str | None = None,
+    match_threshold: float = DEFAULT_FACE_MATCH_THRESHOLD,
+    folds: int = FOLDS,
+    repeats: int = REPEATS,
 ) -> dict[str, Any]:
     """Run the backend on every photo of the manifest and compute the figures (see module doc).
 
@@ -79,7 +83,7 @@ def evaluate(
     report.update(_counts(results))
     report.update(_objects(results))
     report.update(_unsafe(results))
-    report["verification"] = _verification(backend, root, rows, roc_path)
+    report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report
 
 
@@ -177,98 +181,6 @@ def _unsafe(results: list[tuple[dict, dict]]) -> dict[str, Any]:
     }
 
 
-def _identity(row: dict) -> str:
-    identity = row.get("identity", "").strip()
-    if not identity or ";" in identity or "(" in identity:
-        return ""  # no identity, or several people: not a verification sample
-    return identity
-
-
-def _verification(
-    backend: Any, root: Path, rows: Sequence[dict], roc_path: str | Path | None
-) -> dict[str, Any]:
-    samples = [(r, _identity(r)) for r in rows if _identity(r)]
-    collection = f"evaluation-{uuid.uuid4().hex[:12]}"
-    backend.create_collection(CollectionId=collection)
-    try:
-        indexed: dict[str, str] = {}
-        for row, identity in samples:
-            data = (root / row["file"]).read_bytes()
-            try:
-                response = backend.index_faces(
-                    CollectionId=collection, Image={"Bytes": data}, ExternalImageId=_ext(row),
-                    MaxFaces=1, QualityFilter="NONE",
-                )
-            except ClientError:
-                continue
-            for record in response["FaceRecords"]:
-                indexed[record["Face"]["FaceId"]] = identity
-        genuine: list[float] = []
-        impostor: list[float] = []
-        per_identity: dict[str, list[float]] = defaultdict(list)
-        missed = 0
-        for row, identity in samples:
-            data = (root / row["file"]).read_bytes()
-            try:
-                response = backend.search_faces_by_image(
-                    CollectionId=collection, Image={"Bytes": data}, MaxFaces=4096,
-                    FaceMatchThreshold=0,
-                )
-            except ClientError:
-                missed += 1
-                continue
-            for match in response["FaceMatches"]:
-                face = match["Face"]
-                if face.get("ExternalImageId") == _ext(row):
-                    continue  # the photo itself
-                other = indexed.get(face["FaceId"])
-                if other is None:
-                    continue
-                if other == identity:
-                    genuine.append(match["Similarity"])
-                    per_identity[identity].append(match["Similarity"])
-                else:
-                    impostor.append(match["Similarity"])
-    finally:
-        backend.delete_collection(CollectionId=collection)
-    g, i = np.asarray(genuine), np.asarray(impostor)
-    result: dict[str, Any] = {
-        "samples": len(samples),
-        "no_face": missed,
-        "genuine_pairs": int(g.size),
-        "impostor_pairs": int(i.size),
-    }
-    if g.size == 0 or i.size == 0:
-        return result
-    for fmr in (0.001, 0.01):
-        threshold = _threshold_at(i, fmr)
-        result[f"tmr_at_fmr_{fmr:g}"] = round(float((g > threshold).mean()), 4)
-        result[f"threshold_at_fmr_{fmr:g}"] = round(threshold, 2)
-    result["tmr_at_90"] = round(float((g >= MATCH_THRESHOLD).mean()), 4)
-    result["fmr_at_90"] = round(float((i >= MATCH_THRESHOLD).mean()), 4)
-    result["genuine_min"] = round(float(g.min()), 2)
-    result["impostor_max"] = round(float(i.max()), 2)
-    threshold = _threshold_at(i, 0.01)
-    result["per_identity"] = {
-        name: {"pairs": len(s), "tmr_at_fmr_0.01": round(float(np.mean(np.array(s) > threshold)), 4)}
-        for name, s in sorted(per_identity.items())
-    }
-    if roc_path is not None:
-        result["roc_png"] = str(write_roc(g, i, Path(roc_path)))
-    return result
-
-
-def _ext(row: dict) -> str:
-    return re.sub(r"[^a-zA-Z0-9_.\-:]", "_", row["file"])[:255]
-
-
-def _threshold_at(impostor: np.ndarray, fmr: float) -> float:
-    """The lowest threshold whose false-match rate (scores strictly above it) is <= fmr."""
-    ordered = np.sort(impostor)[::-1]
-    allowed = int(np.floor(fmr * ordered.size))
-    return float(ordered[allowed]) if allowed < ordered.size else float(ordered[-1])
-
-
 def roc_points(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     thresholds = np.unique(np.concatenate([genuine, impostor, [101.0]]))[::-1]
     fmr = np.array([(impostor > t).mean() for t in thresholds])
@@ -347,27 +259,7 @@ def format_report(report: dict[str, Any], details: bool = True) -> str:
         f"unsafe false positives           {report['unsafe_false_positives']}"
         f" (highest safe score {report['unsafe_max_safe_score']})",
     ]
-    v = report["verification"]
-    lines.append(
-        f"verification: {v['samples']} photos, {v.get('genuine_pairs', 0)} genuine / "
-        f"{v.get('impostor_pairs', 0)} impostor pairs, {v.get('no_face', 0)} without a face"
-    )
-    if "tmr_at_fmr_0.01" in v:
-        lines += [
-            f"  TMR at FMR 0.1%                {100 * v['tmr_at_fmr_0.001']:.1f}%"
-            f" (threshold {v['threshold_at_fmr_0.001']})",
-            f"  TMR at FMR 1%                  {100 * v['tmr_at_fmr_0.01']:.1f}%"
-            f" (threshold {v['threshold_at_fmr_0.01']})",
-            f"  at similarity 90: TMR {100 * v['tmr_at_90']:.1f}%, FMR {100 * v['fmr_at_90']:.2f}%"
-            f"; genuine min {v['genuine_min']}, impostor max {v['impostor_max']}",
-            "  per identity (TMR at FMR 1%):",
-        ]
-        for name, figures in v["per_identity"].items():
-            lines.append(
-                f"    {name:24s} {100 * figures['tmr_at_fmr_0.01']:5.1f}% of {figures['pairs']} pairs"
-            )
-        if "roc_png" in v:
-            lines.append(f"  ROC: {v['roc_png']}")
+    lines += format_verification(report["verification"])
     if details:
         lines += ["count misses:"] + [f"  {m}" for m in report["count_misses"]]
         lines += ["object misses:"] + [f"  {m}" for m in report["object_misses"]]

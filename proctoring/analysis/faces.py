@@ -195,16 +195,25 @@ def _deg(value: float) -> float:
     return round(min(180.0, max(-180.0, value)), 4)
 
 
-# Similarity calibration. SFace cosine on the dev photos: same person 5th percentile 0.54,
-# different people max 0.356 (evaluate_engine; shared/MODELS.md says 0.36); the cosine at 0.1%
-# false matches is 0.352. Issue 3 asks that the default FaceMatchThreshold (90) sit at about 0.1%
-# false matches on the evaluation set, so 90 is placed just above the highest impostor cosine:
-# a logistic in the cosine with slope 14.65 and 90 at cosine 0.365, so that
-#   cosine 0.25 -> 63, 0.315 -> 80 (Rekognition's default threshold), 0.365 -> 90,
-#   0.45 -> 96.9, 0.54 -> 99.2.
-# (MODELS.md suggested 90 near cosine 0.45: stricter, but it rejects ~3% of genuine pairs here.)
-SIMILARITY_AT_90 = 0.365
-SIMILARITY_SLOPE = 14.65
+# Similarity calibration, from 1:1 trials on the dev photos (shared/data/images: A identity sets,
+# the webcam clips in A/B/F, G laptop-webcam enrolment frames and phone selfies; 99 photos of 36
+# people, 100 genuine / 4748 impostor pairs, every photo with a face), produced by
+#   python manage.py evaluate_engine --images ../shared/data/images     (analysis/calibration.py)
+# The product scores a frame by its best cosine over the student's references, so that is the
+# rule calibrated: a threshold is chosen for FMR <= 0.1% on 4 of 5 folds that split *identities*
+# and measured on the fifth, over 10 different splits (50 folds). 90 sits at the median fold
+# threshold, cosine 0.5131 (rounded up to 0.514 so that the impostor trial there stays under 90);
+# 80, Rekognition's default, at the median fold threshold for FMR <= 1%, 0.390. A logistic through
+# both: cosine 0 -> 24, 0.2 -> 54, 0.39 -> 80, 0.45 -> 86, 0.514 -> 90, 0.6 -> 94, 0.7 -> 97.
+# Held out at those fold thresholds, webcam-like probes: best of >= 2 references FNMR 2.1%
+# (10/480), FMR 0.12% (4/3271, 95% upper bound 0.28%); one reference (pairs; their own median fold
+# threshold 0.472) FNMR 4.7% (28/600), FMR 0.19% (14/7473). Issue 9's target, FMR <= 0.1% with
+# FNMR <= 2%, is missed by SFace either way. At 0.514 itself, in-sample: pairs FNMR 4% (4/100;
+# webcam-like 4/60: two ASL clip frames with a hand on the forehead, two near-profile webcam
+# frames), FMR 0/4748. Every impostor above 0.45 is a pair of laptop-webcam frames of young men
+# filmed in one room (G). The former mapping (90 at 0.365) let 0.59% of webcam-like pairs through.
+SIMILARITY_AT_90 = 0.514
+SIMILARITY_SLOPE = 6.540  # ln(9/4) / (0.514 - 0.390): 80 at cosine 0.390
 SIMILARITY_CENTRE = SIMILARITY_AT_90 - math.log(9.0) / SIMILARITY_SLOPE
 
 

@@ -40,12 +40,13 @@ def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> 
     assert report["objects"]["laptop"]["recall"] == (1, 1)
     assert report["unsafe_false_positives"] == 0
     verification = report["verification"]
-    assert verification["genuine_pairs"] == 2 and verification["impostor_pairs"] == 10
-    assert verification["tmr_at_fmr_0.01"] == 1.0
+    assert verification["genuine_pairs"] == 1 and verification["impostor_pairs"] == 5
+    assert verification["default"]["overall"].false_rejects == 0
+    assert verification["default"]["overall"].false_matches == 0
     assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
     text = format_report(report)
     assert "face count exact (clear faces)   100.0% (4/4)" in text
-    assert "TMR at FMR 1%" in text
+    assert "at the default threshold 90" in text and "held out, pooled over 10 splits x 5 folds" in text
 
 
 def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from proctoring.analysis.calibration import FOLDS, REPEATS
 from proctoring.analysis.evaluation import evaluate, format_report
 
 
@@ -16,9 +17,16 @@ class Command(BaseCommand):
         parser.add_argument("--images", type=Path, default=settings.BASE_DIR.parent / "shared" / "data" / "images")
         parser.add_argument("--roc", type=Path, default=settings.VAR_DIR / "roc.png",
                             help="where to write the verification ROC (PNG)")
+        parser.add_argument("--folds", type=int, default=FOLDS,
+                            help="identity-grouped folds for choosing the verification threshold")
+        parser.add_argument("--repeats", type=int, default=REPEATS,
+                            help="how many different splits into folds the held-out figures pool")
 
     def handle(self, *args: Any, **options: Any) -> None:
         images: Path = options["images"]
+        if options["folds"] < 2 or options["repeats"] < 1:
+            raise CommandError("--folds must be at least 2 and --repeats at least 1.")
         if not (images / "manifest.csv").exists():
             raise CommandError(f"{images} has no manifest.csv.")
-        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"])))
+        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"], folds=options["folds"],
+                                          repeats=options["repeats"])))
