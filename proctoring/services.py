@@ -239,7 +239,8 @@ def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
         options = {}
         if CHECK_PERSON_RECOGNITION in policy.checks_enabled:
             registrations = list(FaceRegistration.objects.filter(
-                institution_id=institution_id, student_id=student_id).exclude(face_id="").order_by("created_at"))
+                institution_id=institution_id, collection_id=collection_id, student_id=student_id,
+            ).exclude(face_id="").order_by("created_at"))
             own_names = {r.face_id: r.full_name for r in registrations}
             references = [_reference(engine, r) for r in registrations]
             options = {"CollectionId": collection_id, "References": [r for r in references if r is not None]}

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from .errors import INVALID_PARAMETER, error_code
 from .verification import verdict
 
+UNCOMPARABLE = {INVALID_PARAMETER, "InvalidImageFormatException", "ImageTooLargeException"}
 DEFAULT_THRESHOLD = 80.0  # Rekognition's own default for SearchFacesByImage and CompareFaces
 
 
@@ -118,11 +119,12 @@ class RekognitionBackend:
 
     def _compare(self, image: dict, reference: dict) -> dict | None:
         # SimilarityThreshold 0: the similarity is wanted even below the threshold. No face in
-        # the frame or in the reference is InvalidParameterException: no comparison, no match.
+        # the frame or in the reference (InvalidParameterException), or a reference photo that
+        # Rekognition can't read: no comparison, no match. A bad frame fails the other calls.
         try:
             answer = self.client.compare_faces(SourceImage=image, TargetImage=reference, SimilarityThreshold=0)
         except ClientError as exc:
-            if error_code(exc) == INVALID_PARAMETER and "face" in str(exc).lower():
+            if error_code(exc) in UNCOMPARABLE:
                 return None
             raise
         return answer  # type: ignore[no-any-return]

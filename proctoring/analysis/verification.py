@@ -22,7 +22,9 @@ proctoring.analysis.tools.verification_quality ../shared/data/images``). Every o
 faces verified its own person whatever its quality, so each cut-off sits below the whole dev range
 of faces that verified at a frontal pose, and above what the dev set never shows:
 - Brightness: darkest verifying face 24.0 (1st percentile 24.1): too dark below 20.
-- Sharpness: blurriest verifying face 23.0 (1st percentile 29.7): blurred below 20.
+- Sharpness: blurriest verifying face 23.0 (1st percentile 29.7): blurred below 20. Sharpness
+  falls with contrast: a dev photo darkened to Brightness 22 scores Sharpness 8, so a soft face
+  under Brightness 30 is called too dark (dev faces under 30 all have Sharpness 50 or more).
 - Face height / frame height: smallest 0.119 (5th percentile 0.148; the lowest genuine
   similarity, 90.4, is a face at 0.139): too far below 0.10 (36 px in a 640x360 webcam frame).
 - Pose: 90% of dev faces are within |Yaw| 28 and |Pitch| 12.7; the turned ones (Yaw 34-81, Pitch
@@ -40,6 +42,7 @@ REASONS = (
 )
 MIN_BRIGHTNESS = 20.0
 MIN_SHARPNESS = 20.0
+DIM_BRIGHTNESS = 30.0  # dim light flattens contrast, and Sharpness with it: soft and dim is too dark
 MIN_FACE_HEIGHT = 0.10  # of the frame's height
 MAX_YAW = 30.0
 MAX_PITCH = 25.0
@@ -57,13 +60,14 @@ def largest(face_details: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 def unclear_reason(detail: dict[str, Any]) -> str | None:
     """Why this face is not clear enough for a non-match to mean anything; None when it is."""
     quality, pose, box = detail.get("Quality") or {}, detail.get("Pose") or {}, detail.get("BoundingBox") or {}
-    if quality.get("Brightness", 100.0) < MIN_BRIGHTNESS:
+    brightness, sharpness = quality.get("Brightness", 100.0), quality.get("Sharpness", 100.0)
+    if brightness < MIN_BRIGHTNESS or (brightness < DIM_BRIGHTNESS and sharpness < MIN_SHARPNESS):
         return "too_dark"
     if box.get("Height", 1.0) < MIN_FACE_HEIGHT:
         return "too_far"
     if abs(pose.get("Yaw", 0.0)) > MAX_YAW or abs(pose.get("Pitch", 0.0)) > MAX_PITCH:
         return "turned_away"
-    if quality.get("Sharpness", 100.0) < MIN_SHARPNESS:
+    if sharpness < MIN_SHARPNESS:
         return "blurred"
     return None
 

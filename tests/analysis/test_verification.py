@@ -153,6 +153,7 @@ FRONTAL = {"BoundingBox": {"Width": 0.3, "Height": 0.4, "Left": 0.3, "Top": 0.2}
 @pytest.mark.parametrize(("change", "reason"), [
     ({}, "not_matching"),
     ({"Quality": {"Brightness": 10.0, "Sharpness": 90.0}}, "too_dark"),
+    ({"Quality": {"Brightness": 25.0, "Sharpness": 8.0}}, "too_dark"),  # dim light flattens sharpness too
     ({"BoundingBox": {"Width": 0.05, "Height": 0.08, "Left": 0.3, "Top": 0.2}}, "too_far"),
     ({"Pose": {"Roll": 0.0, "Yaw": 50.0, "Pitch": 2.0}}, "turned_away"),
     ({"Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": -40.0}}, "turned_away"),
