@@ -191,7 +191,7 @@ def test_a_students_responses_never_name_another_person(tenant_a: Tenant) -> Non
     for response in answers:
         body = response.content.decode(errors="replace")
         assert "Olga" not in body and OTHER_NAME not in body, (response.request["PATH_INFO"], body[:500])
-        assert "Similarity" not in body and "FaceId" not in body
+        assert not {"similarity", "faceid", "face_id"} & set(body.lower().replace('"', " ").split()), body[:500]
     # The staff's session-less check keeps the sample's 1:N answer, which names whoever matches.
     staff = api_client_for(tenant_a.proctor).post("/process", {"image": b64("signer2_a.jpg")}, format="json")
     assert recognition(staff.json()) == {"TestName": "Person Recognition", "Success": True, "Details": OTHER_NAME}
