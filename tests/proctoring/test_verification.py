@@ -182,7 +182,9 @@ def test_a_students_responses_never_name_another_person(tenant_a: Tenant) -> Non
     answers += [student.get(f"/api/v1/frames/{frame.pk}/image") for frame in frames]  # staff only: refused
     answers += [student.get(path) for path in ("/api/v1/faces/", f"/api/v1/sessions/{session.pk}/",
                                                "/api/v1/sessions/")]
-    answers.append(student.post("/process", {"image": b64("signer2_a.jpg")}, format="json"))  # 1:N: staff only
+    searched = student.post("/process", {"image": b64("signer2_a.jpg")}, format="json")  # 1:N is staff only
+    assert searched.status_code == 400 and searched.json()["error"]["code"] == "session_required"
+    answers.append(searched)
     pages = page_client_for(tenant_a.student)
     answers += [pages.get(f"/sessions/{session.pk}/{step}", follow=True)
                 for step in ("start", "consent", "check", "exam", "done")]
