@@ -19,6 +19,8 @@ from exams.models import ExamSession
 class IdentityCheck:
     passed: bool
     at: datetime  # when the frame was taken (received)
+    reason: str = ""  # the verification's reason code (proctoring.analysis.verification.REASONS)
+    message: str = ""  # a short sentence for the student about that reason
 
 
 IdentitySource = Callable[[ExamSession], "IdentityCheck | None"]

@@ -33,6 +33,7 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.policy import ALL_CHECKS
 from proctoring import checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
+from proctoring.identity import REASON_MESSAGES
 from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind
 from proctoring.review import browser_event
@@ -243,13 +244,29 @@ def _await_analysis(frame_id: int, seconds: float) -> Frame:
         time.sleep(0.05)
 
 
+class IdentityOutput(serializers.Serializer):
+    """The frame's 1:1 identity check, as the session's student may see it."""
+
+    passed = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=list(REASON_MESSAGES))
+    message = serializers.CharField()
+
+
 class FrameOutput(serializers.ModelSerializer):
     checks = CheckOutput(many=True, read_only=True, help_text="The five checks, as /process answers them; "
                          "empty until the frame is analysed.")
+    identity = serializers.SerializerMethodField(help_text=(
+        "The identity check against the student's own registered photos, with the reason when it fails; "
+        "null until the frame is analysed, or when the exam does not check identity."))
 
     class Meta:
         model = Frame
-        fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "error"]
+        fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "identity",
+                  "error"]
+
+    @extend_schema_field(IdentityOutput(allow_null=True))
+    def get_identity(self, frame: Frame) -> dict[str, Any] | None:
+        return selectors.frame_identity(frame)
 
 
 class FrameDetailView(TenantAPIView):

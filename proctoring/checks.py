@@ -6,7 +6,7 @@ Pure functions: no ORM. ``evaluate`` answers the sample's array of ``{"TestName"
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,18 +41,34 @@ def _label_names(label: dict[str, Any]) -> set[str]:
     return {label["Name"], *(alias["Name"] for alias in label.get("Aliases", []))}
 
 
+# A session frame's failed 1:1 verification, by reason, means these incident kinds. Only a clear,
+# frontal, well-lit face that is not the student's suggests someone else; a face that can't be
+# judged is its own, lower kind; a student without a reference face is the institution's to fix.
+VERIFICATION_KINDS = {
+    "not_matching": IncidentKind.WRONG_PERSON,
+    "no_face": IncidentKind.NO_FACE,
+    "several_faces": IncidentKind.MULTIPLE_FACES,
+    "too_dark": IncidentKind.FACE_NOT_VERIFIABLE,
+    "too_far": IncidentKind.FACE_NOT_VERIFIABLE,
+    "turned_away": IncidentKind.FACE_NOT_VERIFIABLE,
+    "blurred": IncidentKind.FACE_NOT_VERIFIABLE,
+}
+
+
 def evaluate(
     analysis: dict[str, Any],
     policy: Policy,
     *,
     name_of: Callable[[str], str | None],
-    expected_external_ids: Iterable[str] | None = None,
+    own_name: str | None = None,
 ) -> Outcome:
     """Judge one frame.
 
-    ``name_of(external_image_id)`` looks a matched face up (None: not registered any more).
-    ``expected_external_ids``: in an exam session, the student's own registrations; None outside
-    a session, where any registered face passes Person Recognition as in the sample.
+    A session frame carries ``Verification`` (the 1:1 check against the student's own references):
+    Person Recognition passes when it passed, and names at most ``own_name`` (the student's name
+    on the matched registration), never anyone else. Outside a session (``FaceMatches`` of a 1:N
+    search, as in the sample) any registered face passes, named by ``name_of(external_image_id)``
+    (None: not registered any more).
     """
     labels = [label for label in analysis["Labels"] if label["Confidence"] >= policy.min_confidence]
     interesting = {name.lower() for name in policy.objects_of_interest}
@@ -67,19 +83,25 @@ def evaluate(
     unsafe = sorted({
         label["Name"] for label in analysis["ModerationLabels"] if label["Confidence"] >= policy.min_confidence
     })
-    match = next(
-        (m for m in analysis["FaceMatches"] if m["Similarity"] >= policy.face_match_threshold), None
-    )
-    external_id = match["Face"].get("ExternalImageId") if match else None
-    full_name = name_of(external_id) if external_id else None
-    expected = None if expected_external_ids is None else set(expected_external_ids)
-    recognised = bool(full_name) and (expected is None or external_id in expected)
-
-    outcome = Outcome(results=[], matched_external_id=external_id if full_name else None)
+    verification = analysis.get("Verification")
+    outcome = Outcome(results=[])
+    if verification is not None:
+        recognised = verification["Passed"] is True
+        recognition: tuple[bool, str | int] = (recognised, (own_name or "0") if recognised else "0")
+        recognition_kinds = set() if recognised else _verification_kinds(verification)
+    else:
+        match = next(
+            (m for m in analysis["FaceMatches"] if m["Similarity"] >= policy.face_match_threshold), None
+        )
+        external_id = match["Face"].get("ExternalImageId") if match else None
+        full_name = name_of(external_id) if external_id else None
+        outcome.matched_external_id = external_id if full_name else None
+        recognition = (bool(full_name), full_name or "0")
+        recognition_kinds = set() if faces == 0 else {IncidentKind.UNREGISTERED_FACE}
     verdicts: dict[str, tuple[bool, str | int]] = {
         p.CHECK_OBJECTS: (not found, ", ".join(found) if found else "0"),
         p.CHECK_PERSON_DETECTION: (people == 1, people),  # numbers, as the sample answers them
-        p.CHECK_PERSON_RECOGNITION: (recognised, full_name or "0"),
+        p.CHECK_PERSON_RECOGNITION: recognition,
         p.CHECK_FACE_DETECTION: (faces == 1, faces),
         p.CHECK_UNSAFE: (not unsafe, ", ".join(unsafe) if unsafe else "0"),
     }
@@ -89,22 +111,24 @@ def evaluate(
         success, details = verdicts[name]
         outcome.results.append({"TestName": name, "Success": success, "Details": details})
         if not success:
-            outcome.kinds |= _kinds(name, people=people, faces=faces, matched=bool(full_name))
+            outcome.kinds |= recognition_kinds if name == p.CHECK_PERSON_RECOGNITION else _kinds(
+                name, people=people, faces=faces)
     return outcome
 
 
-def _kinds(check: str, *, people: int, faces: int, matched: bool) -> set[str]:
+def _verification_kinds(verification: dict[str, Any]) -> set[str]:
+    kind = VERIFICATION_KINDS.get(str(verification.get("Reason")))
+    return {kind} if kind else set()
+
+
+def _kinds(check: str, *, people: int, faces: int) -> set[str]:
     if check == p.CHECK_OBJECTS:
         return {IncidentKind.OBJECT_OF_INTEREST}
     if check == p.CHECK_PERSON_DETECTION:
         return {IncidentKind.NO_PERSON if people == 0 else IncidentKind.MULTIPLE_PEOPLE}
     if check == p.CHECK_FACE_DETECTION:
         return {IncidentKind.NO_FACE if faces == 0 else IncidentKind.MULTIPLE_FACES}
-    if check == p.CHECK_UNSAFE:
-        return {IncidentKind.UNSAFE_CONTENT}
-    if faces == 0:  # Person Recognition without a face: no_face already says it
-        return set()
-    return {IncidentKind.WRONG_PERSON if matched else IncidentKind.UNREGISTERED_FACE}
+    return {IncidentKind.UNSAFE_CONTENT}
 
 
 def as_seen_by(results: list[dict[str, Any]] | None, *, viewer: Any, student: Any) -> list[dict[str, Any]]:

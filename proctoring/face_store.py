@@ -131,3 +131,11 @@ class DatabaseFaceStore:
     def search(self, collection_id: str, vector: np.ndarray, k: int) -> list[tuple[FaceRecord, float]]:
         records, matrix = self._matrix(collection_id)
         return nearest(records, matrix, vector, k)
+
+    def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
+        face_ids = list(face_ids)
+        if not self.collection_exists(collection_id):
+            raise CollectionNotFound(collection_id)
+        found = StoredFace.objects.filter(collection_id=collection_id, face_id__in=face_ids)
+        rows = {row.face_id: row for row in found}
+        return [_record(rows[face_id]) for face_id in face_ids if face_id in rows]

@@ -12,7 +12,7 @@ import io
 import warnings
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from accounts.errors import AppError
 
@@ -20,6 +20,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Rekognition's limit
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 80
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+REENCODE_QUALITY = 95
 
 
 def decode_base64(value: Any) -> bytes:
@@ -70,3 +71,28 @@ def _complete(fmt: str, data: bytes) -> bool:
     """A whole file ends with its end marker (JPEG EOI; PNG IEND), give or take trailing padding."""
     tail = data[-64:]
     return b"\xff\xd9" in tail if fmt == "JPEG" else b"IEND" in tail
+
+
+def reencode(data: bytes) -> bytes:
+    """Decode every pixel of a checked image and encode it afresh as a JPEG.
+
+    What is kept is what was decoded, nothing else: no bytes after the end marker, no metadata
+    (EXIF location included; the orientation is applied first), no half-written scan that a
+    tacked-on end marker made look whole. An image that does not decode in full is refused.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # check_image already refused bombs
+            with Image.open(io.BytesIO(data)) as opened:
+                opened.load()
+                image = ImageOps.exif_transpose(opened)
+                if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                    rgba = image.convert("RGBA")  # transparent pixels on white, as a viewer shows them
+                    image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+                image = image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise AppError("The image is truncated or damaged: it could not be decoded in full.",
+                       code="invalid_image") from exc
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=REENCODE_QUALITY)
+    return out.getvalue()

@@ -21,9 +21,13 @@ SEVERITY = {
     IncidentKind.MULTIPLE_FACES: Severity.MEDIUM,
     IncidentKind.UNREGISTERED_FACE: Severity.MEDIUM,
     IncidentKind.NO_FACE: Severity.LOW,
+    IncidentKind.FACE_NOT_VERIFIABLE: Severity.LOW,
     IncidentKind.NO_PERSON: Severity.LOW,
 }
 FRAME_KINDS = list(SEVERITY)
+# Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
+# else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
+MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
 
 
 def incident_payload(incident: Incident) -> dict[str, Any]:
@@ -73,6 +77,8 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
         _publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
+    if streak.frames < MIN_FRAMES.get(streak.kind, 1):
+        return []
     if streak.frames < exam.debounce_frames and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
         return []
     incident = Incident.objects.create(

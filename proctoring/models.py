@@ -101,6 +101,7 @@ class Frame(TenantOwned):
 
 class IncidentKind(models.TextChoices):
     NO_FACE = "no_face", "No face"
+    FACE_NOT_VERIFIABLE = "face_not_verifiable", "Face not clear enough to verify"
     MULTIPLE_FACES = "multiple_faces", "Several faces"
     MULTIPLE_PEOPLE = "multiple_people", "Several people"
     NO_PERSON = "no_person", "Nobody in view"

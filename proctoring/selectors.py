@@ -10,6 +10,7 @@ from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
+from proctoring.identity import REASON_MESSAGES
 from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
 
@@ -54,12 +55,26 @@ def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
     return list(reversed(before)) + during + after
 
 
+def frame_identity(frame: Frame) -> dict[str, Any] | None:
+    """What the session's student may know of a frame's 1:1 check: passed, reason and its message;
+    never a similarity or whom else it resembles. None before analysis or without a verification."""
+    verification = (frame.findings or {}).get("Verification") if frame.status == FrameStatus.DONE else None
+    if not isinstance(verification, dict):
+        return None
+    reason = str(verification.get("Reason") or "")
+    return {"passed": verification.get("Passed") is True, "reason": reason,
+            "message": REASON_MESSAGES.get(reason, "")}
+
+
 def latest_identity_check(session: ExamSession) -> IdentityCheck | None:
-    """The Person Recognition outcome of the session's latest analysed frame (registered in exams.identity)."""
+    """The Person Recognition outcome of the session's latest analysed frame, with the verification's
+    reason (registered in exams.identity)."""
     frame = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE)
-             .order_by("-received_at", "-pk").only("received_at", "checks").first())
+             .order_by("-received_at", "-pk").only("received_at", "checks", "findings", "status").first())
     if frame is None:
         return None
     passed = any(c.get("TestName") == CHECK_PERSON_RECOGNITION and c.get("Success") is True
                  for c in frame.checks or [])
-    return IdentityCheck(passed=passed, at=frame.received_at)
+    identity = frame_identity(frame) or {}
+    return IdentityCheck(passed=passed, at=frame.received_at, reason=identity.get("reason", ""),
+                         message=identity.get("message", ""))

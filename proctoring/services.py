@@ -14,11 +14,12 @@ from django.utils import timezone
 from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
+from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
 from proctoring import checks, incidents, queueing
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
-from proctoring.images import check_image
+from proctoring.images import check_image, reencode
 from proctoring.limits import check_frame_rate
 from proctoring.models import FaceRegistration, Frame, FrameStatus
 from proctoring.outbox import outbox_add
@@ -68,8 +69,13 @@ def _ensure_collection(engine: Any, collection_id: str) -> None:
 def face_register(
     *, institution: Institution, actor: User, image: bytes, full_name: str, student: User | None = None
 ) -> FaceRegistration:
-    """Index exactly one usable face into the institution's collection and record it everywhere."""
+    """Index exactly one usable face into the institution's collection and record it everywhere.
+
+    The photo is decoded in full and re-encoded first: the engine indexes, and storage keeps, only
+    the freshly encoded pixels.
+    """
     check_image(image)
+    image = reencode(image)
     full_name = full_name.strip()
     if not full_name:
         raise AppError("'fullName' is required.", code="invalid", details={"fullName": ["Required."]})
@@ -218,19 +224,41 @@ def _names(institution_id: int) -> Any:
 
 def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
                   student_id: int | None = None) -> tuple[dict[str, Any], checks.Outcome]:
-    """Run the engine once and judge the frame. ``student_id``: the session's student, if any."""
+    """Run the engine once and judge the frame.
+
+    ``student_id``: the session's student. Their frame is verified 1:1 against all of *their*
+    registered faces and nobody else's (``Verification`` in the answer); without a session, the
+    sample's 1:N search of the institution's collection names whoever matches (staff only).
+    """
     engine = get_backend()
     collection_id = collection_id_for(institution_id)
     _ensure_collection(engine, collection_id)
-    analysis = engine.analyze(
-        Image={"Bytes": image}, CollectionId=collection_id, MinConfidence=policy.min_confidence,
-        FaceMatchThreshold=policy.face_match_threshold,
-    )
-    expected = None
+    options: dict[str, Any] = {"CollectionId": collection_id}
+    own_names: dict[str, str] = {}
     if student_id is not None:
-        expected = [str(x) for x in FaceRegistration.objects.filter(student_id=student_id)
-                    .values_list("external_image_id", flat=True)]
-    return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), expected_external_ids=expected)
+        options = {}
+        if CHECK_PERSON_RECOGNITION in policy.checks_enabled:
+            registrations = list(FaceRegistration.objects.filter(
+                institution_id=institution_id, collection_id=collection_id, student_id=student_id,
+            ).exclude(face_id="").order_by("created_at"))
+            own_names = {r.face_id: r.full_name for r in registrations}
+            references = [_reference(engine, r) for r in registrations]
+            options = {"CollectionId": collection_id, "References": [r for r in references if r is not None]}
+    analysis = engine.analyze(Image={"Bytes": image}, MinConfidence=policy.min_confidence,
+                              FaceMatchThreshold=policy.face_match_threshold, **options)
+    verification = analysis.get("Verification") or {}
+    own_name = own_names.get(verification.get("FaceId") or "") if verification.get("Passed") else None
+    return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
+
+
+def _reference(engine: Any, registration: FaceRegistration) -> dict[str, Any] | None:
+    """A reference face for ``analyze``; its photo only for backends that compare photos."""
+    if not getattr(engine, "reference_images", False):
+        return {"FaceId": registration.face_id}
+    if not registration.image:
+        return None
+    with registration.image.open("rb") as handle:
+        return {"FaceId": registration.face_id, "Image": {"Bytes": handle.read()}}
 
 
 def frame_analyze(*, frame_id: int) -> Frame | None:

@@ -81,7 +81,8 @@ def main() -> int:
         call(base, "POST", f"/api/v1/sessions/{session['id']}/transition", student, {"to": to})
     state = call(base, "GET", f"/api/v1/sessions/{session['id']}/", student)[1]["status"]
     print(f"session {session['id']}: {state}")
-    for fixture in ("A/A_fr_biden.jpg", "A/A_fr_biden.jpg", "F/F_fr_obama-240p.jpg"):
+    # Three frames of someone else: a "someone else" incident needs a sustained stretch (incidents.MIN_FRAMES).
+    for fixture in ("A/A_fr_biden.jpg", "A/A_fr_biden.jpg", "A/A_fr_biden.jpg", "F/F_fr_obama-240p.jpg"):
         status, body = call(base, "POST", "/process?wait=20", student,
                             {"image": b64(images, fixture), "session": session["id"]})
         print(f"session frame {fixture}: {status} " + ", ".join(

@@ -63,6 +63,10 @@ class FaceStore(Protocol):
     ) -> list[tuple[FaceRecord, float]]:
         """The k nearest faces by cosine similarity, best first. Raises CollectionNotFound."""
 
+    def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
+        """Those faces of the collection that exist, in the order asked (1:1 verification reads
+        one person's references only). Raises CollectionNotFound."""
+
 
 class _Collection:
     """Records plus a contiguous (capacity x 128) matrix; deletion swaps in the last row."""
@@ -164,6 +168,12 @@ class MemoryFaceStore:
             if count == 0 or k <= 0:
                 return []
             return nearest(collection.records, collection.matrix[:count], probe, k)
+
+    def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
+        with self._lock:
+            collection = self._get(collection_id)
+            rows = [collection.index.get(face_id) for face_id in face_ids]
+            return [collection.records[row] for row in rows if row is not None]
 
 
 def nearest(

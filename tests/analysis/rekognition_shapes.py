@@ -51,11 +51,33 @@ def validate_output(operation: str, response: dict) -> None:
 
 
 def validate_analyze(response: dict) -> None:
-    assert set(response) == set(ANALYZE_MEMBERS), f"analyze keys: {sorted(response)}"
+    """The four Rekognition members; with References, also our ``Verification`` member."""
+    assert set(response) - {"Verification"} == set(ANALYZE_MEMBERS), f"analyze keys: {sorted(response)}"
     found: list[str] = []
     for key, (operation, member) in ANALYZE_MEMBERS.items():
         _walk(output_shape(operation).members[member], response[key], f"analyze.{key}", found)
+    if "Verification" in response:
+        found += verification_problems(response["Verification"])
     assert not found, "\n".join(found)
+
+
+def verification_problems(value: Any) -> list[str]:
+    """Departures from the Verification contract: Passed, Reason, Similarity (0..100), FaceId."""
+    from proctoring.analysis.verification import REASONS
+
+    if not isinstance(value, dict) or set(value) != {"Passed", "Reason", "Similarity", "FaceId"}:
+        return [f"analyze.Verification: keys {sorted(value) if isinstance(value, dict) else value!r}"]
+    found = []
+    if not isinstance(value["Passed"], bool) or value["Reason"] not in REASONS:
+        found.append(f"analyze.Verification: Passed/Reason {value['Passed']!r}/{value['Reason']!r}")
+    if value["Passed"] != (value["Reason"] == "match"):
+        found.append("analyze.Verification: Passed exactly when Reason is match")
+    similarity = value["Similarity"]
+    if similarity is not None and not (isinstance(similarity, float) and 0.0 <= similarity <= 100.0):
+        found.append(f"analyze.Verification.Similarity: {similarity!r}")
+    if (similarity is None) != (value["FaceId"] is None):
+        found.append("analyze.Verification: Similarity and FaceId come together")
+    return found
 
 
 def _walk(shape: Shape, value: Any, path: str, found: list[str]) -> None:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from proctoring.analysis.rekognition import RekognitionBackend, default_client
-from tests.analysis.rekognition_shapes import validate_analyze
+from tests.analysis.rekognition_shapes import validate_analyze, validate_output
 
 IMAGE = {"Bytes": b"\xff\xd8\xff\xe0 jpeg bytes"}
 BOX = {"Width": 0.2, "Height": 0.3, "Left": 0.4, "Top": 0.1}
@@ -135,6 +135,71 @@ def test_it_lets_other_errors_through(stubbed: tuple[RekognitionBackend, Stubber
         backend.analyze(Image=IMAGE, CollectionId="x")
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
     assert error.value.operation_name == "SearchFacesByImage"
+
+
+REFERENCE = {"Bytes": b"\xff\xd8\xff\xe0 reference photo"}
+OTHER_REFERENCE = {"Bytes": b"\xff\xd8\xff\xe0 another reference photo"}
+OTHER_FACE_ID = "22222222-2222-4333-8444-555555555555"
+COMPARED_FACE = {key: FACES["FaceDetails"][0][key] for key in ("BoundingBox", "Confidence", "Landmarks", "Pose",
+                                                                "Quality")}
+
+
+def compared(similarity: float) -> dict:
+    return {"SourceImageFace": {"BoundingBox": BOX, "Confidence": 99.9},
+            "FaceMatches": [{"Similarity": similarity, "Face": COMPARED_FACE}], "UnmatchedFaces": []}
+
+
+def test_it_passes_compare_faces_through(stubbed: tuple[RekognitionBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    stubber.add_response("compare_faces", compared(97.5), {"SourceImage": IMAGE, "TargetImage": REFERENCE,
+                                                           "SimilarityThreshold": 90, "QualityFilter": "AUTO"})
+    response = backend.compare_faces(SourceImage=IMAGE, TargetImage=REFERENCE, SimilarityThreshold=90,
+                                     QualityFilter="AUTO")
+    validate_output("CompareFaces", response)
+    assert response["FaceMatches"][0]["Similarity"] == 97.5
+
+
+def test_it_verifies_with_one_compare_faces_per_reference_and_no_search(
+    stubbed: tuple[RekognitionBackend, Stubber],
+) -> None:
+    backend, stubber = stubbed
+    stubber.add_response("detect_labels", LABELS, {"Image": IMAGE, "MinConfidence": 70})
+    stubber.add_response("detect_faces", FACES, {"Image": IMAGE})
+    stubber.add_response("detect_moderation_labels", MODERATION, {"Image": IMAGE, "MinConfidence": 70})
+    stubber.add_response("compare_faces", compared(42.0),
+                         {"SourceImage": IMAGE, "TargetImage": REFERENCE, "SimilarityThreshold": 0})
+    stubber.add_response("compare_faces", compared(96.5),
+                         {"SourceImage": IMAGE, "TargetImage": OTHER_REFERENCE, "SimilarityThreshold": 0})
+    response = backend.analyze(Image=IMAGE, CollectionId="exam-1", MinConfidence=70, FaceMatchThreshold=90,
+                               References=[{"FaceId": FACE_ID, "Image": REFERENCE},
+                                           {"FaceId": OTHER_FACE_ID, "Image": OTHER_REFERENCE}])
+    validate_analyze(response)
+    assert response["Verification"] == {"Passed": True, "Reason": "match", "Similarity": 96.5,
+                                        "FaceId": OTHER_FACE_ID}
+    assert [(m["Similarity"], m["Face"]["FaceId"]) for m in response["FaceMatches"]] == [(96.5, OTHER_FACE_ID)]
+
+
+def test_it_answers_why_a_frame_is_not_verified(stubbed: tuple[RekognitionBackend, Stubber]) -> None:
+    backend, stubber = stubbed
+    for references, compare, reason in (
+        ([{"FaceId": FACE_ID, "Image": REFERENCE}], compared(41.0), "not_matching"),
+        ([{"FaceId": FACE_ID, "Image": REFERENCE}], None, "no_face"),
+        ([], None, "no_reference"),
+    ):
+        faces = FACES if reason != "no_face" else {"FaceDetails": []}
+        stubber.add_response("detect_labels", LABELS, {"Image": IMAGE})
+        stubber.add_response("detect_faces", faces, {"Image": IMAGE})
+        stubber.add_response("detect_moderation_labels", MODERATION, {"Image": IMAGE})
+        if references and compare is not None:
+            stubber.add_response("compare_faces", compare,
+                                 {"SourceImage": IMAGE, "TargetImage": REFERENCE, "SimilarityThreshold": 0})
+        elif references:
+            stubber.add_client_error("compare_faces", "InvalidParameterException",
+                                     "There are no faces in the image. Should be at least 1.", 400)
+        response = backend.analyze(Image=IMAGE, References=references)
+        validate_analyze(response)
+        assert response["Verification"]["Reason"] == reason and response["Verification"]["Passed"] is False
+        assert response["FaceMatches"] == []
 
 
 class BarrierClient:

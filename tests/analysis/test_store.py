@@ -101,3 +101,17 @@ def test_it_stays_consistent_under_concurrent_writers() -> None:
     assert len(page) == 800 and not more
     probe = batches[3][5].vector
     assert store.search("c", probe, 1)[0][0].face_id == batches[3][5].face_id
+
+
+def test_it_reads_faces_by_id_within_their_collection_only() -> None:
+    store = MemoryFaceStore()
+    store.create_collection("c")
+    store.create_collection("other")
+    records, elsewhere = random_records(3), random_records(1, seed=5)
+    store.add_faces("c", records)
+    store.add_faces("other", elsewhere)
+    wanted = [records[2].face_id, "missing", elsewhere[0].face_id, records[0].face_id]
+    assert [r.face_id for r in store.get_faces("c", wanted)] == [records[2].face_id, records[0].face_id]
+    assert np.array_equal(store.get_faces("c", [records[1].face_id])[0].vector, records[1].vector)
+    with pytest.raises(CollectionNotFound):
+        store.get_faces("x", [records[0].face_id])

@@ -49,3 +49,17 @@ def test_it_raises_for_a_missing_collection(db: Any) -> None:
                  lambda: store.delete_collection("nope"), lambda: store.list_faces("nope", offset=0, limit=5)):
         with pytest.raises(CollectionNotFound):
             call()
+
+
+def test_it_reads_faces_by_id_within_their_collection_only(db: Any) -> None:
+    store = DatabaseFaceStore()
+    store.create_collection("c")
+    store.create_collection("other")
+    mine, theirs = [record(1), record(2)], record(3)
+    store.add_faces("c", mine)
+    store.add_faces("other", [theirs])
+    found = store.get_faces("c", [mine[1].face_id, theirs.face_id, "missing", mine[0].face_id])
+    assert [r.face_id for r in found] == [mine[1].face_id, mine[0].face_id]
+    assert np.array_equal(found[0].vector, mine[1].vector)
+    with pytest.raises(CollectionNotFound):
+        DatabaseFaceStore().get_faces("nope", [mine[0].face_id])

@@ -8,7 +8,8 @@ import pytest
 
 from accounts import tenancy
 from proctoring import outbox
-from proctoring.models import FaceRegistration, Frame, Incident, OutboxMessage, StoredFace
+from proctoring.incidents import MIN_FRAMES
+from proctoring.models import FaceRegistration, Frame, Incident, IncidentKind, OutboxMessage, StoredFace
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant, api_client_for
 from tests.proctoring.conftest import b64, image, start_session
@@ -91,32 +92,44 @@ def test_it_fails_person_and_face_detection_for_two_people(tenant_a: Tenant) -> 
     assert checks["Person Detection"] == {"TestName": "Person Detection", "Success": False, "Details": 2}
 
 
-def test_it_analyses_session_frames_and_opens_a_wrong_person_incident_once(tenant_a: Tenant, dynamo: str) -> None:
+def test_it_opens_a_wrong_person_incident_once_the_1to1_check_fails_for_a_sustained_stretch(
+    tenant_a: Tenant, dynamo: str
+) -> None:
     from accounts import services as account_services
 
     other = account_services.user_create(institution=tenant_a.institution, email="other@alpha.test",
                                          role="student", full_name="Other")
-    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    own_id = register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
     register(tenant_a, "signer2_a.jpg", "Olga Other", student=other)
     session = start_session(tenant_a, debounce_frames=1)
 
     ok = process(tenant_a, "signer1_b.jpg", session=session, user=tenant_a.student)
     assert ok.status_code == 200 and all(c["Success"] for c in ok.json())
-    wrong = by_name(process(tenant_a, "signer2_a.jpg", session=session, user=tenant_a.student).json())
-    # The student never learns whom the photo matched; the staff's view of the frame keeps it.
-    assert wrong["Person Recognition"] == {"TestName": "Person Recognition", "Success": False, "Details": "0"}
+    for _ in range(MIN_FRAMES[IncidentKind.WRONG_PERSON]):
+        with tenancy.tenant_scope(tenant_a.institution):
+            assert not Incident.objects.filter(session=session).exists()  # one odd frame accuses nobody
+        wrong = by_name(process(tenant_a, "signer2_a.jpg", session=session, user=tenant_a.student).json())
+        assert wrong["Person Recognition"] == {"TestName": "Person Recognition", "Success": False, "Details": "0"}
     with tenancy.tenant_scope(tenant_a.institution):
-        frame_id = Frame.objects.filter(session=session).latest("received_at").pk
-    seen = {role: by_name(api_client_for(user).get(f"/api/v1/frames/{frame_id}/").json()["checks"])
+        frame = Frame.objects.filter(session=session).latest("received_at")
+        own_face = FaceRegistration.objects.get(external_image_id=own_id).face_id
+    # Verified 1:1 against Sam's own face: nobody is named, not even to staff, who get the score.
+    seen = {role: api_client_for(user).get(f"/api/v1/frames/{frame.pk}/").json()
             for role, user in (("student", tenant_a.student), ("proctor", tenant_a.proctor))}
-    assert seen["student"]["Person Recognition"]["Details"] == "0"
-    assert seen["proctor"]["Person Recognition"]["Details"] == "Olga Other"
+    for answer in seen.values():
+        assert by_name(answer["checks"])["Person Recognition"]["Details"] == "0"
+        assert answer["identity"] == {"passed": False, "reason": "not_matching",
+                                      "message": "This doesn't match your registered photo."}
+    verification = frame.findings["Verification"]
+    assert verification["Reason"] == "not_matching" and verification["FaceId"] == own_face
+    assert verification["Similarity"] < 90
+    assert frame.findings["FaceMatches"] == []
 
     with tenancy.tenant_scope(tenant_a.institution):
         incidents = list(Incident.objects.filter(session=session))
-        assert [(i.kind, i.is_open) for i in incidents] == [("wrong_person", True)]
+        assert [(i.kind, i.is_open, i.frame_count) for i in incidents] == [("wrong_person", True, 3)]
         assert incidents[0].evidence_frame.image
-        assert incidents[0].details["findings"]["FaceMatches"]
+        assert incidents[0].details["findings"]["Verification"]["Reason"] == "not_matching"
     outbox.relay()  # a second relay must not duplicate anything
     items = dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)
     assert [(item["Kind"]["S"], item["IncidentId"]["N"]) for item in items] == [("wrong_person", str(incidents[0].pk))]

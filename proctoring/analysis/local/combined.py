@@ -4,7 +4,7 @@ from one decode, with the heavy models on helper threads."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -12,9 +12,11 @@ import numpy as np
 
 from .. import faces as face_ops
 from .. import moderation, nanodet, objects
+from ..errors import INVALID_PARAMETER, client_error
 from ..imaging import Frame, decode
 from ..models import thread_count
-from ..store import CollectionNotFound, FaceStore
+from ..store import CollectionNotFound, FaceRecord, FaceStore
+from ..verification import verdict
 from .quality import clear as clear_of
 from .shapes import face_answer, not_found, validate
 
@@ -36,18 +38,26 @@ class CombinedAnalysis:
         *,
         Image: dict,
         CollectionId: str | None = None,
+        References: Sequence[dict] | None = None,
         MinConfidence: float | None = None,
         FaceMatchThreshold: float | None = None,
     ) -> dict:
         """Labels, FaceDetails, FaceMatches (largest face) and ModerationLabels from one decode.
 
-        MinConfidence applies to labels and moderation labels (default 55). FaceMatches is empty
-        when there is no face or no CollectionId. YOLO, and NanoDet with open_nsfw, run on
-        two helper threads while faces are detected and embedded here.
+        MinConfidence applies to labels and moderation labels (default 55). Without References,
+        FaceMatches is the 1:N search of the largest face in CollectionId (empty when there is no
+        face or no CollectionId). With References (``[{"FaceId": ...}, ...]``: one person's
+        reference faces, stored in CollectionId), nobody else is searched: FaceMatches lists the
+        references the largest face matches, and ``Verification`` says whether it is that person
+        (see ``analysis.verification``). YOLO, and NanoDet with open_nsfw, run on two helper
+        threads while faces are detected and embedded here.
         """
         operation = "Analyze"
         validate("DetectLabels", {"Image": Image, "MinConfidence": MinConfidence})
-        if CollectionId is not None:
+        references: list[FaceRecord] | None = None
+        if References is not None:
+            references = self._references(References, CollectionId, Image, FaceMatchThreshold, operation)
+        elif CollectionId is not None:
             validate("SearchFacesByImage", {
                 "CollectionId": CollectionId, "Image": Image,
                 "FaceMatchThreshold": FaceMatchThreshold,
@@ -63,16 +73,71 @@ class CombinedAnalysis:
         clear = clear_of(found, frame)
         details = [face_ops.face_detail(f, frame.bgr) for f in clear]
         matches: list[dict] = []
-        if clear and CollectionId is not None:
+        best: tuple[float, str] | None = None
+        if references is not None:
+            best, matches = self._verify(references, frame, clear, threshold)
+        elif clear and CollectionId is not None:
             matches = self._matches(CollectionId, frame, clear[0], threshold, None, operation)
         extra, probability = second.result()
         detections = nanodet.merge(first.result(), extra)
-        return {
+        response = {
             "Labels": labels(frame, detections, found, minimum, None),
             "FaceDetails": details,
             "FaceMatches": matches,
             "ModerationLabels": moderation.moderation_labels(probability, minimum),
         }
+        if references is not None:
+            response["Verification"] = verdict(
+                face_details=details, best=best, threshold=threshold, references=len(references)
+            )
+        return response
+
+    def _references(
+        self,
+        references: Sequence[dict],
+        collection_id: str | None,
+        image: dict,
+        threshold: float | None,
+        operation: str,
+    ) -> list[FaceRecord]:
+        """The stored faces that ``References`` names; their ``Image`` is not needed here."""
+        if not isinstance(references, (list, tuple)) or not all(
+            isinstance(r, dict) and isinstance(r.get("FaceId"), str) for r in references
+        ):
+            raise client_error(INVALID_PARAMETER, "References must be a list of {FaceId, Image}.", operation)
+        for reference in references:
+            if "Image" in reference:
+                validate("CompareFaces", {"SourceImage": image, "TargetImage": reference["Image"],
+                                          "SimilarityThreshold": threshold})
+        face_ids = [r["FaceId"] for r in references]
+        if not face_ids:
+            return []
+        if collection_id is None:
+            raise client_error(
+                INVALID_PARAMETER, "References need the CollectionId that holds their faces.", operation
+            )
+        validate("DeleteFaces", {"CollectionId": collection_id, "FaceIds": face_ids})  # the same id rules
+        try:
+            return self.store.get_faces(collection_id, face_ids)
+        except CollectionNotFound:
+            raise not_found(collection_id, operation) from None
+
+    def _verify(
+        self, references: list[FaceRecord], frame: Frame, clear: list[face_ops.Face], threshold: float
+    ) -> tuple[tuple[float, str] | None, list[dict]]:
+        """The largest face against one person's references only: best (similarity, FaceId), matches."""
+        if not clear or not references:
+            return None, []
+        vector = face_ops.embed(frame.bgr, clear[0])
+        scored = sorted(
+            ((face_ops.similarity(float(np.dot(r.vector, vector))), r) for r in references),
+            key=lambda pair: -pair[0],
+        )
+        matches = [
+            {"Similarity": score, "Face": face_answer(record, with_version=False)}
+            for score, record in scored if score >= threshold
+        ]
+        return (scored[0][0], scored[0][1].face_id), matches
 
     # -- helpers ----------------------------------------------------------------------------
 

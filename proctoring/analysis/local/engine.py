@@ -16,19 +16,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .. import faces as face_ops
 from .. import moderation, nanodet, objects
 from ..errors import INVALID_PARAMETER, RESOURCE_ALREADY_EXISTS, client_error
-from ..imaging import DEFAULT_WORK_SIDE, decode
+from ..imaging import DEFAULT_WORK_SIDE, Frame, decode
 from ..store import CollectionExists, CollectionNotFound, FaceRecord, FaceStore, MemoryFaceStore
 from .combined import DEFAULT_MIN_CONFIDENCE, CombinedAnalysis, labels
-from .quality import clear_faces, quality_bar, quality_reasons
+from .quality import QualityBar, clear_faces, quality_bar, quality_reasons
 from .shapes import FACE_MODEL_VERSION, LABEL_MODEL_VERSION, MODERATION_MODEL_VERSION, face_answer, not_found
 from .shapes import validate as _validate
 
 DEFAULT_MODERATION_CONFIDENCE = 50.0  # Rekognition's DetectModerationLabels default
-DEFAULT_MATCH_THRESHOLD = 80.0  # Rekognition's SearchFacesByImage default
+DEFAULT_MATCH_THRESHOLD = 80.0  # Rekognition's SearchFacesByImage and CompareFaces default
 DEFAULT_LIST_PAGE = 1000
+MAX_COMPARED_FACES = 100  # CompareFaces compares the largest 100 faces of the target
 
 
 class LocalEngine(CombinedAnalysis):
@@ -37,6 +40,8 @@ class LocalEngine(CombinedAnalysis):
     Thread-safe: models are shared per process and locked around inference; the store must be
     thread-safe too.
     """
+
+    reference_images = False  # verification reads the stored vectors of the references' FaceIds
 
     def __init__(self, store: FaceStore | None = None, *, work_side: int = DEFAULT_WORK_SIDE):
         self.store: FaceStore = store if store is not None else MemoryFaceStore()
@@ -195,6 +200,59 @@ class LocalEngine(CombinedAnalysis):
             "FaceMatches": matches,
             "FaceModelVersion": FACE_MODEL_VERSION,
         }
+
+    def compare_faces(
+        self,
+        *,
+        SourceImage: dict,
+        TargetImage: dict,
+        SimilarityThreshold: float | None = None,
+        QualityFilter: str | None = None,
+    ) -> dict:
+        """The largest face of SourceImage against every face of TargetImage (at most 100).
+
+        As Rekognition: QualityFilter defaults to NONE here; a source or target without a face
+        (after the filter) is an InvalidParameterException; faces below SimilarityThreshold
+        (default 80) are listed as UnmatchedFaces; FaceMatches come best first.
+        """
+        operation = "CompareFaces"
+        _validate(operation, {
+            "SourceImage": SourceImage, "TargetImage": TargetImage,
+            "SimilarityThreshold": SimilarityThreshold, "QualityFilter": QualityFilter,
+        })
+        bar = quality_bar(QualityFilter or "NONE", operation)
+        source = decode(SourceImage, operation, self.work_side)
+        target = decode(TargetImage, operation, self.work_side)
+        sources, targets = self._usable(source, bar), self._usable(target, bar)[:MAX_COMPARED_FACES]
+        if not sources or not targets:
+            raise client_error(
+                INVALID_PARAMETER, "There are no faces in the image. Should be at least 1.", operation
+            )
+        face, detail = sources[0]
+        probe = face_ops.embed(source.bgr, face)
+        threshold = DEFAULT_MATCH_THRESHOLD if SimilarityThreshold is None else SimilarityThreshold
+        matches, unmatched = [], []
+        for other, compared in targets:
+            score = face_ops.similarity(float(np.dot(probe, face_ops.embed(target.bgr, other))))
+            if score >= threshold:
+                matches.append({"Similarity": score, "Face": compared})
+            else:
+                unmatched.append(compared)
+        matches.sort(key=lambda match: -match["Similarity"])
+        return {
+            "SourceImageFace": {"BoundingBox": detail["BoundingBox"], "Confidence": detail["Confidence"]},
+            "FaceMatches": matches,
+            "UnmatchedFaces": unmatched,
+        }
+
+    def _usable(self, frame: Frame, bar: QualityBar | None) -> list[tuple[face_ops.Face, dict]]:
+        """Detected faces, largest first, with their FaceDetail, that pass the quality bar."""
+        usable = []
+        for face in face_ops.detect(frame.bgr):
+            detail = face_ops.face_detail(face, frame.bgr)
+            if not quality_reasons(face, detail, frame, bar):
+                usable.append((face, detail))
+        return usable
 
     def detect_faces(self, *, Image: dict, Attributes: Sequence[str] | None = None) -> dict:
         _validate("DetectFaces", {"Image": Image, "Attributes": Attributes})
