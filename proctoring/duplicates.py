@@ -38,11 +38,11 @@ class Duplicate:
                 "Similarity": round(self.similarity, 1)}
 
 
-def face_duplicates(*, engine: Any, institution_id: int, collection_id: str, image: bytes, face_id: str,
-                    full_name: str, student: User | None) -> list[Duplicate]:
+def face_duplicates(*, engine: Any, institution_id: int, collection_id: str, image: bytes, full_name: str,
+                    student: User | None) -> list[Duplicate]:
     """Other people's registrations matching the largest face of ``image``, most similar first.
 
-    Precondition: the face was just indexed as ``face_id`` (it matches itself; that match is skipped).
+    The face just indexed from ``image`` matches itself, but has no registration row yet: it is not listed.
     """
     try:
         found = engine.search_faces_by_image(CollectionId=collection_id, Image={"Bytes": image},
@@ -51,8 +51,7 @@ def face_duplicates(*, engine: Any, institution_id: int, collection_id: str, ima
         if error_code(exc) == "InvalidParameterException":  # the search found no face where indexing did
             return []
         raise
-    similarity = {m["Face"]["FaceId"]: m["Similarity"] for m in found.get("FaceMatches", [])
-                  if m["Face"]["FaceId"] != face_id}
+    similarity = {m["Face"]["FaceId"]: m["Similarity"] for m in found.get("FaceMatches", [])}
     registrations = (FaceRegistration.objects.filter(institution_id=institution_id, face_id__in=similarity)
                      .select_related("student"))
     others = [Duplicate(r, similarity[r.face_id]) for r in registrations

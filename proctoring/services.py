@@ -116,7 +116,7 @@ def face_register(
     registration.face_id = records[0]["Face"]["FaceId"]
     try:
         duplicates = face_duplicates(engine=engine, institution_id=institution.pk, collection_id=collection_id,
-                                     image=image, face_id=registration.face_id, full_name=full_name, student=student)
+                                     image=image, full_name=full_name, student=student)
         if duplicates and not confirm_duplicate:
             raise duplicate_error(duplicates)
         with transaction.atomic():
