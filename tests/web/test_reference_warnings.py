@@ -110,3 +110,12 @@ def test_a_student_without_a_face_is_told_what_to_do(tenant_a: Tenant, db: Any) 
         FaceRegistration.objects.create(institution=tenant_a.institution, collection_id="c", face_id="n",
                                         full_name="Nadia", student=nadia)
     assert 'id="no-reference"' not in page_client_for(nadia).get("/").content.decode()
+
+
+def test_a_student_whose_identity_exams_are_over_is_not_told(tenant_a: Tenant, db: Any) -> None:
+    nadia = student(tenant_a, "Nadia")
+    exam = exam_with(tenant_a, IDENTITY)
+    enrol(tenant_a, exam, nadia)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(exam=exam, student=nadia).update(status="submitted")
+    assert 'id="no-reference"' not in page_client_for(nadia).get("/").content.decode()
