@@ -19,6 +19,8 @@ from proctoring.access import access_face_by_id
 from proctoring.forms import FaceForm
 from proctoring.models import FaceRegistration
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 @admin_page
 @require_http_methods(["GET", "POST"])
@@ -59,7 +61,8 @@ def _duplicate_warning(error: AppError, image: bytes) -> dict[str, Any]:
     registrations = {str(r.external_image_id): r for r in FaceRegistration.objects.filter(
         external_image_id__in=[m["ExternalImageId"] for m in matches]).select_related("student")}
     return {
-        "photo": "data:image/jpeg;base64," + base64.b64encode(image).decode(),
+        "photo": f"data:image/{'png' if image.startswith(PNG_SIGNATURE) else 'jpeg'};base64,"
+                 + base64.b64encode(image).decode(),
         "threshold": error.details["threshold"],
         "matches": [{"registration": registrations[m["ExternalImageId"]], "similarity": m["Similarity"]}
                     for m in matches if m["ExternalImageId"] in registrations],
