@@ -17,7 +17,7 @@ from accounts.selectors import has_reference_face
 from exams import authoring, services
 from exams.forms import EnrolForm, ExamForm, QuestionForm
 from exams.models import Exam, ExamSession, ExamStatus, Question
-from exams.policy import CHECK_PERSON_RECOGNITION
+from exams.selectors import students_without_reference
 
 
 def _exam(pk: int) -> Exam:
@@ -179,7 +179,7 @@ def exam_publish(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, f"“{exam.title}” is now {exam.get_status_display().lower()}.")
                 if to == ExamStatus.PUBLISHED:
-                    _warn_without_face(request, exam, _enrolled_without_face(exam), just_enrolled=False)
+                    _warn_without_face(request, exam, students_without_reference(exam=exam), just_enrolled=False)
         if request.POST.get("next") == "list":
             return redirect("manage-exams")
         return redirect("manage-exam-edit" if request.POST.get("next") == "edit" else "manage-exam-publish", pk=exam.pk)
@@ -187,28 +187,13 @@ def exam_publish(request: HttpRequest, pk: int) -> HttpResponse:
         "exam": exam, "section": "exams",
         "question_count": Question.objects.filter(exam=exam).count(),
         "enrolled_count": ExamSession.objects.filter(exam=exam).count(),
-        "checks_identity": checks_identity(exam), "without_face": _enrolled_without_face(exam),
+        "without_face": students_without_reference(exam=exam),
     }
     return render(request, "manage/exam_publish.html", context)
 
 
 def _students_with_face() -> Any:
     return User.objects.in_scope().filter(role=Role.STUDENT).annotate(has_face=has_reference_face())
-
-
-def checks_identity(exam: Exam) -> bool:
-    return CHECK_PERSON_RECOGNITION in (exam.checks_enabled or [])
-
-
-def _enrolled_without_face(exam: Exam, student_ids: list[int] | None = None) -> list[User]:
-    """Enrolled students who have no reference face, when the exam checks identity (else none matter)."""
-    if not checks_identity(exam):
-        return []
-    enrolled = ExamSession.objects.filter(exam=exam).values("student_id")
-    students = _students_with_face().filter(pk__in=enrolled, has_face=False)
-    if student_ids is not None:
-        students = students.filter(pk__in=student_ids)
-    return list(students.order_by("full_name", "email"))
 
 
 def _warn_without_face(request: HttpRequest, exam: Exam, students: list[User], *, just_enrolled: bool) -> None:
@@ -239,8 +224,8 @@ def exam_enrolments(request: HttpRequest, pk: int) -> HttpResponse:
             show_error(form, error)
         else:
             messages.success(request, f"Enrolled {len(added)} student{'s' if len(added) != 1 else ''}.")
-            _warn_without_face(request, exam, _enrolled_without_face(exam, [s.student_id for s in added]),
-                               just_enrolled=True)
+            _warn_without_face(request, exam, students_without_reference(
+                exam=exam, student_ids=[s.student_id for s in added]), just_enrolled=True)
             return redirect("manage-exam-enrolments", pk=exam.pk)
     faces = set(_students_with_face().filter(has_face=True, pk__in=[s.student_id for s in sessions])
                 .values_list("pk", flat=True))

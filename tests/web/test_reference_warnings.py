@@ -15,7 +15,7 @@ from exams.models import Exam, ExamSession, ExamStatus, Question
 from exams.services import session_create
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import FaceRegistration
-from tests.conftest import Tenant, page_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 
 IDENTITY = ["Face Detection", "Person Recognition"]
 
@@ -119,3 +119,21 @@ def test_a_student_whose_identity_exams_are_over_is_not_told(tenant_a: Tenant, d
     with tenancy.tenant_scope(tenant_a.institution):
         ExamSession.objects.filter(exam=exam, student=nadia).update(status="submitted")
     assert 'id="no-reference"' not in page_client_for(nadia).get("/").content.decode()
+
+
+def test_the_api_publishes_and_enrols_with_a_warning(tenant_a: Tenant, db: Any) -> None:
+    client = api_client_for(tenant_a.admin)
+    exam = exam_with(tenant_a, IDENTITY)
+    nadia = student(tenant_a, "Nadia")
+    enrolled = client.post("/api/v1/sessions/", {"exam": exam.pk, "student": nadia.pk}, format="json")
+    assert enrolled.status_code == 201
+    [warning] = enrolled.json()["warnings"]
+    assert (warning["code"], warning["students"]) == ("students_without_reference", [nadia.pk])
+    with_face = client.post("/api/v1/sessions/", {"exam": exam.pk, "student": tenant_a.student.pk}, format="json")
+    assert with_face.status_code == 201 and with_face.json()["warnings"] == []
+
+    published = client.post(f"/api/v1/exams/{exam.pk}/status", {"to": "published"}, format="json")
+    assert published.status_code == 200 and published.json()["status"] == "published"
+    assert [w["students"] for w in published.json()["warnings"]] == [[nadia.pk]]
+    unpublished = client.post(f"/api/v1/exams/{exam.pk}/status", {"to": "draft"}, format="json")
+    assert unpublished.json()["warnings"] == []
