@@ -13,7 +13,14 @@ from accounts import selectors
 from accounts.models import Role
 from exams.access import sessions_for
 from exams.models import Exam
+from exams.policy import CHECK_PERSON_RECOGNITION
+from exams.statuses import SessionStatus
+from proctoring.identity import REASON_MESSAGES
+from proctoring.models import FaceRegistration
 from proctoring.selectors import review_queue
+
+# Sessions a student may still start or continue.
+AHEAD = {SessionStatus.SCHEDULED, SessionStatus.CHECKING, SessionStatus.IN_PROGRESS}
 
 
 @login_required
@@ -28,4 +35,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["to_review"] = review_queue().count()
     if user.role == Role.STUDENT:
         context["sessions"] = sessions_for(actor=user).select_related("exam")
+        context["no_reference"] = _needs_a_reference(user, context["sessions"])
     return render(request, "accounts/dashboard.html", context)
+
+
+def _needs_a_reference(student: Any, sessions: Any) -> str | None:
+    """What a student without a reference face should do, when an exam still ahead of them checks identity."""
+    if FaceRegistration.objects.filter(student=student).exists():
+        return None
+    ahead = [s for s in sessions if s.status in AHEAD and CHECK_PERSON_RECOGNITION in (s.exam.checks_enabled or [])]
+    return REASON_MESSAGES["no_reference"] if ahead else None

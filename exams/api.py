@@ -19,6 +19,7 @@ from accounts.models import Role, User
 from exams import authoring, services, taking
 from exams.access import access_exam_by_id, access_session_by_id, sessions_for
 from exams.models import Exam, ExamSession
+from exams.selectors import reference_warnings
 from exams.statuses import ExamStatus, SessionStatus
 
 
@@ -91,16 +92,33 @@ class ExamStatusInput(StrictSerializer):
     to = serializers.ChoiceField(choices=ExamStatus.choices)
 
 
+class WarningOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="`students_without_reference`: enrolled students without a reference "
+                                 "face, in an exam that checks identity (Person Recognition).")
+    message = serializers.CharField()
+    students = serializers.ListField(child=serializers.IntegerField(), help_text="Their user ids.")
+
+
+class ExamStatusOutput(ExamOutput):
+    warnings = WarningOutput(many=True, read_only=True, help_text="Publishing went ahead; what the admin should "
+                             "still fix. Empty unless the exam was published.")
+
+    class Meta(ExamOutput.Meta):
+        fields = [*ExamOutput.Meta.fields, "warnings"]
+
+
 class ExamStatusView(ExamAPIView):
     """Publish, unpublish or archive an exam (admins): the publishing rules, a row lock, an audit event."""
 
-    @extend_schema(request=ExamStatusInput, responses={200: ExamOutput})
+    @extend_schema(request=ExamStatusInput, responses={200: ExamStatusOutput})
     def post(self, request: Request, pk: int) -> Response:
         exam = access_exam_by_id(actor=request.user, exam_id=pk)
         data = ExamStatusInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(ExamOutput(authoring.exam_set_status(exam_id=exam.pk, to=data.validated_data["to"],
-                                                             actor=request.user)).data)
+        to = data.validated_data["to"]
+        exam = authoring.exam_set_status(exam_id=exam.pk, to=to, actor=request.user)
+        warnings = reference_warnings(exam=exam) if to == ExamStatus.PUBLISHED else []
+        return Response({**ExamOutput(exam).data, "warnings": warnings})
 
 
 class SessionOutput(serializers.ModelSerializer):
@@ -127,7 +145,15 @@ class SessionListView(ExamAPIView):
             sessions = sessions.filter(exam_id=filters["exam"])
         return paginated(request, self, sessions, SessionOutput)
 
-    @extend_schema(request=Input, responses={201: SessionOutput})
+    class CreatedOutput(SessionOutput):
+        warnings = WarningOutput(many=True, read_only=True, help_text="The enrolment went ahead; what the admin "
+                                 "should still fix (the student has no reference face for an exam that checks "
+                                 "identity).")
+
+        class Meta(SessionOutput.Meta):
+            fields = [*SessionOutput.Meta.fields, "warnings"]
+
+    @extend_schema(request=Input, responses={201: CreatedOutput})
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,7 +162,9 @@ class SessionListView(ExamAPIView):
         if exam is None or student is None:
             raise AppError("Unknown exam or student.", code="invalid",
                            details={"exam" if exam is None else "student": ["Not found."]})
-        return created(SessionOutput(services.session_create(exam=exam, student=student)).data)
+        session = services.session_create(exam=exam, student=student)
+        return created({**SessionOutput(session).data,
+                        "warnings": reference_warnings(exam=exam, student_ids=[student.pk])})
 
 
 # Staff may only end a session. Students move their own session forward, and only through the

@@ -17,6 +17,7 @@ from accounts.selectors import has_reference_face
 from exams import authoring, services
 from exams.forms import EnrolForm, ExamForm, QuestionForm
 from exams.models import Exam, ExamSession, ExamStatus, Question
+from exams.selectors import students_without_reference
 
 
 def _exam(pk: int) -> Exam:
@@ -177,6 +178,8 @@ def exam_publish(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, error.message)
             else:
                 messages.success(request, f"“{exam.title}” is now {exam.get_status_display().lower()}.")
+                if to == ExamStatus.PUBLISHED:
+                    _warn_without_face(request, exam, students_without_reference(exam=exam), just_enrolled=False)
         if request.POST.get("next") == "list":
             return redirect("manage-exams")
         return redirect("manage-exam-edit" if request.POST.get("next") == "edit" else "manage-exam-publish", pk=exam.pk)
@@ -184,12 +187,25 @@ def exam_publish(request: HttpRequest, pk: int) -> HttpResponse:
         "exam": exam, "section": "exams",
         "question_count": Question.objects.filter(exam=exam).count(),
         "enrolled_count": ExamSession.objects.filter(exam=exam).count(),
+        "without_face": students_without_reference(exam=exam),
     }
     return render(request, "manage/exam_publish.html", context)
 
 
 def _students_with_face() -> Any:
     return User.objects.in_scope().filter(role=Role.STUDENT).annotate(has_face=has_reference_face())
+
+
+def _warn_without_face(request: HttpRequest, exam: Exam, students: list[User], *, just_enrolled: bool) -> None:
+    """A warning, not a refusal: the admin may register the faces before the exam opens."""
+    if not students:
+        return
+    one = len(students) == 1
+    verb = ("was" if one else "were") if just_enrolled else ("is" if one else "are")
+    shown = ", ".join(str(s) for s in students[:10]) + (f" and {len(students) - 10} more" if len(students) > 10 else "")
+    messages.warning(request, f"{len(students)} student{'' if one else 's'} without a reference face {verb} enrolled: "
+                              f"{shown}. “{exam.title}” checks identity, which cannot recognise them until their "
+                              "face is registered.")
 
 
 @admin_page
@@ -208,6 +224,8 @@ def exam_enrolments(request: HttpRequest, pk: int) -> HttpResponse:
             show_error(form, error)
         else:
             messages.success(request, f"Enrolled {len(added)} student{'s' if len(added) != 1 else ''}.")
+            _warn_without_face(request, exam, students_without_reference(
+                exam=exam, student_ids=[s.student_id for s in added]), just_enrolled=True)
             return redirect("manage-exam-enrolments", pk=exam.pk)
     faces = set(_students_with_face().filter(has_face=True, pk__in=[s.student_id for s in sessions])
                 .values_list("pk", flat=True))

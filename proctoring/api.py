@@ -66,6 +66,15 @@ def _fields(request: Request, allowed: set[str]) -> dict[str, Any]:
     return data
 
 
+def _flag(raw: Any, name: str) -> bool:
+    """A boolean of a JSON body (true/false) or of a form ("true"/"false", "1"/"0"); absent is false."""
+    if raw in (None, "", False, "false", "0"):
+        return False
+    if raw in (True, "true", "1"):
+        return True
+    raise AppError(f"'{name}' must be true or false.", code="invalid", details={name: ["Must be a boolean."]})
+
+
 class FaceOutput(serializers.ModelSerializer):
     ExternalImageId = serializers.UUIDField(source="external_image_id")
     FullName = serializers.CharField(source="full_name")
@@ -84,10 +93,19 @@ class FaceIndexView(TenantAPIView):
 
     @extend_schema(request={"application/json": {"type": "object", "properties": {
         "image": {"type": "string", "format": "byte"}, "fullName": {"type": "string", "maxLength": FULL_NAME_MAX},
-        "student": {"type": "integer"}}}}, responses={200: {"type": "object", "properties": {
-            "ExternalImageId": {"type": "string", "format": "uuid"}}}})
+        "student": {"type": "integer"},
+        "confirmDuplicate": {"type": "boolean", "default": False, "description": (
+            "Register the face even though it matches a face registered to another person (a different "
+            "student, or another name) above the face-match threshold. Without it such a photo is refused "
+            "with 409 `duplicate_face`, whose details list the matching registrations (`matches`: "
+            "ExternalImageId, FullName, student, Similarity) and the `threshold`; nothing is stored. A "
+            "confirmed duplicate is recorded in the audit log.")}}}},
+        responses={200: {"type": "object", "properties": {"ExternalImageId": {"type": "string", "format": "uuid"}}},
+                   409: {"type": "object", "description": (
+                       "`duplicate_face`: the face matches another person's registration; or "
+                       "`too_many_references`: the student already has the most reference faces allowed.")}})
     def post(self, request: Request) -> Response:
-        data = _fields(request, {"image", "fullName", "student"})
+        data = _fields(request, {"image", "fullName", "student", "confirmDuplicate"})
         image = _image_from(request)
         student = None
         if data.get("student") not in (None, ""):
@@ -101,7 +119,8 @@ class FaceIndexView(TenantAPIView):
             raise AppError(f"'fullName' has at most {FULL_NAME_MAX} characters.", code="invalid",
                            details={"fullName": [f"At most {FULL_NAME_MAX} characters."]})
         registration = services.face_register(institution=request.user.institution, actor=request.user,
-                                              image=image, full_name=data["fullName"], student=student)
+                                              image=image, full_name=data["fullName"], student=student,
+                                              confirm_duplicate=_flag(data.get("confirmDuplicate"), "confirmDuplicate"))
         return Response({"ExternalImageId": str(registration.external_image_id)})
 
 
@@ -122,6 +141,10 @@ class FaceDetailView(TenantAPIView):
 
 
 class FaceImageView(TenantAPIView):
+    """A reference photo, for staff: admins register them, proctors compare them with identity evidence."""
+
+    allowed_roles = STAFF
+
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, external_image_id: Any) -> FileResponse:
         return _private_file(access_face_by_id(actor=request.user, external_image_id=external_image_id).image)

@@ -16,6 +16,8 @@ class FaceForm(forms.Form):
     photo = forms.FileField(required=False, label="Upload a photo",
                             help_text="A JPEG or PNG of the student alone, facing the camera, in good light.")
     captured = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Sent by the duplicate warning's "register anyway" button, with the same photo in ``captured``.
+    confirm_duplicate = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

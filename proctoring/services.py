@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.audit import audit
 from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
@@ -19,6 +20,7 @@ from exams.statuses import ACCEPTS_FRAMES
 from proctoring import checks, incidents, queueing
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
+from proctoring.duplicates import duplicate_error, face_duplicates
 from proctoring.images import check_image, reencode
 from proctoring.limits import check_frame_rate
 from proctoring.models import FaceRegistration, Frame, FrameStatus
@@ -44,6 +46,11 @@ UNINDEXED_REASONS = {
 }
 
 
+# Verification compares a frame with each of a student's references: a few cover glasses, light and
+# age; more would only slow every check.
+MAX_REFERENCES = 5
+
+
 def collection_id_for(institution_id: int) -> str:
     return f"openproctor-institution-{institution_id}"
 
@@ -67,12 +74,15 @@ def _ensure_collection(engine: Any, collection_id: str) -> None:
 
 
 def face_register(
-    *, institution: Institution, actor: User, image: bytes, full_name: str, student: User | None = None
+    *, institution: Institution, actor: User, image: bytes, full_name: str, student: User | None = None,
+    confirm_duplicate: bool = False,
 ) -> FaceRegistration:
     """Index exactly one usable face into the institution's collection and record it everywhere.
 
     The photo is decoded in full and re-encoded first: the engine indexes, and storage keeps, only
-    the freshly encoded pixels.
+    the freshly encoded pixels. A face that matches another person's registration is refused (409
+    ``duplicate_face``, nothing kept anywhere) unless ``confirm_duplicate``; a confirmed duplicate is
+    audited with what it matched.
     """
     check_image(image)
     image = reencode(image)
@@ -81,6 +91,9 @@ def face_register(
         raise AppError("'fullName' is required.", code="invalid", details={"fullName": ["Required."]})
     if student is not None and (student.institution_id != institution.pk or student.role != Role.STUDENT):
         raise AppError("The student does not exist.", code="invalid", details={"student": ["Unknown student."]})
+    if student is not None and FaceRegistration.objects.filter(student=student).count() >= MAX_REFERENCES:
+        raise Conflict(f"A student has at most {MAX_REFERENCES} reference faces: delete one before adding another.",
+                       code="too_many_references", details={"max": MAX_REFERENCES})
     engine = get_backend()
     collection_id = collection_id_for(institution.pk)
     _ensure_collection(engine, collection_id)
@@ -106,9 +119,17 @@ def face_register(
                             details={"reasons": reasons or ["NO_FACE"]})
     registration.face_id = records[0]["Face"]["FaceId"]
     try:
+        duplicates = face_duplicates(engine=engine, institution_id=institution.pk, collection_id=collection_id,
+                                     image=image, full_name=full_name, student=student)
+        if duplicates and not confirm_duplicate:
+            raise duplicate_error(duplicates)
         with transaction.atomic():
             registration.image.save("reference.jpg", ContentFile(image), save=False)
             registration.save()
+            if duplicates:
+                audit(institution_id=institution.pk, actor=actor, action="face.duplicate_confirmed",
+                      target=registration, data={"student": registration.student_id, "full_name": full_name,
+                                                 "matches": [d.as_details() for d in duplicates]})
             outbox_add(topic="faces.put", payload={
                 "ExternalImageId": str(registration.external_image_id), "CollectionId": collection_id,
                 "FullName": full_name, "InstitutionId": institution.pk,

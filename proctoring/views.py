@@ -20,6 +20,7 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.models import Exam, ExamSession
 from exams.taking import score
 from proctoring import review, selectors
+from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -59,7 +60,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("incident-detail", pk=following.pk) if following else redirect("review-queue")
     evidence = incident.evidence_frame
     return render(request, "proctor/incident.html", {
-        "incident": incident, "frames": selectors.frames_around(incident),
+        "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
         "checks": evidence.checks if evidence else [],
         "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
     })

@@ -1,7 +1,11 @@
-"""Institution-admin pages of proctoring: a student's reference face."""
+"""Institution-admin pages of proctoring: a student's reference faces."""
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,30 +15,72 @@ from accounts.errors import AppError
 from accounts.models import Role, User
 from accounts.pages import admin_page, form_data, form_files
 from proctoring import services as proctoring_services
+from proctoring.access import access_face_by_id
 from proctoring.forms import FaceForm
 from proctoring.models import FaceRegistration
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @admin_page
 @require_http_methods(["GET", "POST"])
 def student_face(request: HttpRequest, pk: int) -> HttpResponse:
-    """Register a reference face, or replace the current one once the new one is accepted."""
+    """A student's reference faces: add one (upload or webcam), after a confirmation when it matches another
+    person's face; each listed with its photo and a link to delete it."""
     student = get_object_or_404(User.objects.in_scope().filter(role=Role.STUDENT), pk=pk)
-    current = list(FaceRegistration.objects.filter(student=student).order_by("-created_at"))
     form = FaceForm(form_data(request), form_files(request))
+    duplicate: dict[str, Any] | None = None
     if request.method == "POST" and form.is_valid():
+        image = form.cleaned_data["image"]
         try:
             proctoring_services.face_register(
-                institution=request.user.institution, actor=request.user, image=form.cleaned_data["image"],
+                institution=request.user.institution, actor=request.user, image=image,
                 full_name=student.full_name or student.email, student=student,
+                confirm_duplicate=form.cleaned_data["confirm_duplicate"],
             )
         except AppError as error:
-            form.add_error(None, error.message)
+            if error.code == "duplicate_face":
+                duplicate = _duplicate_warning(error, image)
+            else:
+                form.add_error(None, error.message)
         else:
-            for old in current:
-                proctoring_services.face_delete(registration=old)
-            messages.success(request, f"Reference face {'replaced' if current else 'registered'} for {student}.")
+            count = FaceRegistration.objects.filter(student=student).count()
+            messages.success(request, f"Reference face registered for {student} ({count} in all).")
             return redirect("manage-student-face", pk=student.pk)
-    return render(request, "manage/student_face.html",
-                  {"student": student, "current": current[0] if current else None, "form": form,
-                   "section": "students"})
+    faces = list(FaceRegistration.objects.filter(student=student).select_related("created_by")
+                 .order_by("created_at"))
+    return render(request, "manage/student_face.html", {
+        "student": student, "faces": faces, "form": form, "duplicate": duplicate, "section": "students",
+        "max_faces": proctoring_services.MAX_REFERENCES, "full": len(faces) >= proctoring_services.MAX_REFERENCES,
+    })
+
+
+def _duplicate_warning(error: AppError, image: bytes) -> dict[str, Any]:
+    """What the admin confirms: the photo (sent again with the confirmation) and the faces it matches."""
+    matches = error.details["matches"]
+    registrations = {str(r.external_image_id): r for r in FaceRegistration.objects.filter(
+        external_image_id__in=[m["ExternalImageId"] for m in matches]).select_related("student")}
+    return {
+        "photo": f"data:image/{'png' if image.startswith(PNG_SIGNATURE) else 'jpeg'};base64,"
+                 + base64.b64encode(image).decode(),
+        "threshold": error.details["threshold"],
+        "matches": [{"registration": registrations[m["ExternalImageId"]], "similarity": m["Similarity"]}
+                    for m in matches if m["ExternalImageId"] in registrations],
+    }
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def face_delete(request: HttpRequest, external_image_id: Any) -> HttpResponse:
+    """GET asks for confirmation; POST erases the reference face from every store."""
+    face = access_face_by_id(actor=request.user, external_image_id=external_image_id)
+    back = ("manage-student-face", face.student_id) if face.student_id else ("manage-students", None)
+    if request.method == "POST":
+        try:
+            proctoring_services.face_delete(registration=face)
+        except (BotoCoreError, ClientError):
+            messages.error(request, "The face engine is unavailable, so nothing was deleted. Try again shortly.")
+        else:
+            messages.success(request, "Reference face deleted everywhere it was stored.")
+        return redirect(back[0], pk=back[1]) if back[1] else redirect(back[0])
+    return render(request, "manage/face_delete.html", {"face": face, "section": "students"})

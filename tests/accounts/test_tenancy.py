@@ -76,7 +76,7 @@ ENDPOINTS = [
              {"full_name": "x"}),
     Endpoint("api-face-detail", "GET", lambda i: f"/api/v1/faces/{i}/", face, "admin", "proctor"),
     Endpoint("api-face-detail", "DELETE", lambda i: f"/api/v1/faces/{i}/", face, "admin", "student"),
-    Endpoint("api-face-image", "GET", lambda i: f"/api/v1/faces/{i}/image", face, "admin", "proctor"),
+    Endpoint("api-face-image", "GET", lambda i: f"/api/v1/faces/{i}/image", face, "proctor", "student"),
     Endpoint("api-frame-detail", "GET", lambda i: f"/api/v1/frames/{i}/", frame, "proctor", None),
     Endpoint("api-frame-image", "GET", lambda i: f"/api/v1/frames/{i}/image", frame, "proctor", "student"),
     Endpoint("api-incident-detail", "GET", lambda i: f"/api/v1/incidents/{i}/", incident, "proctor", "student"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts import tenancy
 from exams.models import ExamSession, Question
-from tests.accounts.test_tenancy import Endpoint, exam, session, student
+from tests.accounts.test_tenancy import Endpoint, exam, face, session, student
 from tests.conftest import Tenant
 
 
@@ -44,6 +44,7 @@ MANAGE_ENDPOINTS: list[Endpoint] = [
     Endpoint("manage-exam-publish", "GET", lambda i: f"/exams/{i}/publish", exam, "admin", "proctor"),
     Endpoint("manage-exam-enrolments", "GET", lambda i: f"/exams/{i}/enrolments", exam, "admin", "student"),
     Endpoint("manage-student-face", "GET", lambda i: f"/students/{i}/face", student, "admin", "proctor"),
+    Endpoint("manage-face-delete", "GET", lambda i: f"/faces/{i}/delete", face, "admin", "proctor"),
     Endpoint("manage-person-invite", "GET", lambda i: f"/people/{i}/invite", student, "admin", "student"),
     Endpoint("manage-student-delete", "GET", lambda i: f"/students/{i}/delete", student, "admin", "proctor"),
     Endpoint("manage-exam-delete", "GET", lambda i: f"/exams/{i}/delete", exam, "admin", "student"),

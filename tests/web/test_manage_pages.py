@@ -275,7 +275,7 @@ def test_it_refuses_a_csv_over_one_megabyte(admin: Client, tenant_a: Tenant) -> 
     assert response.context["form"].errors["file"] == ["The file is larger than 1 MB. Split it and import the parts."]
 
 
-def test_it_registers_then_replaces_a_reference_face(admin: Client, tenant_a: Tenant) -> None:
+def test_it_registers_a_reference_face_then_adds_another(admin: Client, tenant_a: Tenant) -> None:
     student = tenant_a.student
     with scoped(tenant_a):
         FaceRegistration.objects.filter(student=student).delete()  # the fixture's stand-in, not a real face
@@ -293,10 +293,11 @@ def test_it_registers_then_replaces_a_reference_face(admin: Client, tenant_a: Te
 
     capture = "data:image/jpeg;base64," + base64.b64encode((FIXTURES / "signer1_b.jpg").read_bytes()).decode()
     response = admin.post(path, {"captured": capture}, follow=True)
-    assert "Reference face replaced" in response.content.decode()
+    assert "Reference face registered for alpha Student (2 in all)." in response.content.decode()
     with scoped(tenant_a):
-        second = FaceRegistration.objects.get(student=student)
-    assert second.pk != first.pk
+        faces = list(FaceRegistration.objects.filter(student=student).order_by("created_at"))
+    assert [f.pk for f in faces][0] == first.pk and len(faces) == 2  # the first one stays
+    assert all(f"/api/v1/faces/{f.external_image_id}/image" in response.content.decode() for f in faces)
 
 
 def test_it_shows_the_refusal_of_a_photo_without_a_face(admin: Client, tenant_a: Tenant) -> None:

@@ -1,0 +1,126 @@
+"""Identity on the staff's pages, in a real browser: the duplicate-face warning and its confirmation, the
+reviewer's side-by-side panel, the missing-face warnings; screenshots at 1280 and 390 px."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts import services as account_services
+from accounts import tenancy
+from accounts.models import Role
+from exams.models import Exam, Question
+from exams.services import session_create
+from proctoring import services as proctoring_services
+from proctoring.models import FaceRegistration, Frame, Incident
+from tests.browser.conftest import Shots, sign_in
+from tests.conftest import PASSWORD, Tenant
+from tests.proctoring.conftest import FIXTURES, image
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def fits_a_phone(page: Page) -> None:
+    """Nothing wider than a 390 px screen: no sideways scrolling."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(size or {"width": 1280, "height": 900})
+    assert width <= 390, f"{page.url} is {width} px wide on a phone"
+
+
+def images_loaded(page: Page, selector: str) -> int:
+    return page.eval_on_selector_all(selector, "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
+
+
+def test_an_admin_is_warned_of_a_duplicate_face_and_confirms_it(live_server: Any, tenant_a: Tenant,
+                                                                  camera_browser: Any, shots: Shots) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        FaceRegistration.objects.filter(pk=tenant_a.face.pk).delete()
+        proctoring_services.face_register(institution=tenant_a.institution, actor=tenant_a.admin,
+                                          image=image("signer1_a.jpg"), full_name="alpha Student",
+                                          student=tenant_a.student)
+    olga = account_services.user_create(institution=tenant_a.institution, email="olga@alpha.test",
+                                        role=Role.STUDENT, full_name="Olga Other")
+    page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, live_server.url, tenant_a.admin.email, PASSWORD)
+
+    page.goto(f"{live_server.url}/students/{olga.pk}/face")
+    page.set_input_files("#id_photo", str(FIXTURES / "signer1_b.jpg"))  # the other student's face
+    page.click("#face-form button[type=submit]")
+    warning = page.locator("#duplicate-warning")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("alpha Student")
+    expect(warning).to_contain_text("% similar")
+    assert images_loaded(page, "#duplicate-warning img") == 2  # the new photo and the registered face
+    shots.take(page, "duplicate-warning")
+    fits_a_phone(page)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert not FaceRegistration.objects.filter(student=olga).exists()
+
+    page.click("#confirm-duplicate")
+    expect(page.locator(".msg.success")).to_contain_text("Reference face registered for Olga Other (1 in all).")
+    expect(page.locator("#face-list li")).to_have_count(1)
+    shots.take(page, "duplicate-confirmed")
+    fits_a_phone(page)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert FaceRegistration.objects.filter(student=olga).count() == 1
+    assert errors == []
+
+
+def test_a_reviewer_sees_reference_evidence_and_similarity_side_by_side(live_server: Any, tenant_a: Tenant,
+                                                                         camera_browser: Any, shots: Shots) -> None:
+    tenant_a.face.image.save("reference.jpg", ContentFile(image("signer1_a.jpg")))
+    with tenancy.tenant_scope(tenant_a.institution):
+        second = FaceRegistration(institution=tenant_a.institution, collection_id="c", face_id="second",
+                                  full_name="alpha Student", student=tenant_a.student)
+        second.image.save("reference.jpg", ContentFile(image("signer1_b.jpg")))
+        frame = Frame(institution=tenant_a.institution, session=tenant_a.session, received_at=timezone.now(),
+                      status="done", findings={"Verification": {"Passed": False, "Reason": "not_matching",
+                                                                "Similarity": 23.4, "FaceId": "second"}})
+        frame.image.save("frame.jpg", ContentFile(image("signer2_a.jpg")))
+        incident = Incident.objects.create(institution=tenant_a.institution, session=tenant_a.session,
+                                           kind="wrong_person", severity="high", started_at=frame.received_at,
+                                           evidence_frame=frame, details={"findings": frame.findings})
+    page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, live_server.url, tenant_a.proctor.email, PASSWORD)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    panel = page.locator("#identity-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#identity-similarity")).to_have_text("23.4%")
+    assert images_loaded(page, "#identity-panel img") == 3  # two references and the evidence
+    columns = page.eval_on_selector_all(".identity-compare > *", "cols => cols.map(c => c.getBoundingClientRect().top)")
+    assert len(set(round(top) for top in columns)) == 1  # side by side at desktop width
+    shots.take(page, "identity-incident")
+    fits_a_phone(page)
+
+
+def test_missing_faces_are_flagged_to_the_admin_and_the_student(live_server: Any, tenant_a: Tenant,
+                                                                camera_browser: Any, shots: Shots) -> None:
+    nadia = account_services.user_create(institution=tenant_a.institution, email="nadia@alpha.test",
+                                         role=Role.STUDENT, full_name="Nadia Noface", password=PASSWORD)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam = Exam.objects.create(institution=tenant_a.institution, title="Identity exam",
+                                   checks_enabled=["Face Detection", "Person Recognition"])
+        Question.objects.create(institution=tenant_a.institution, exam=exam, prompt="Why?", kind="text", position=1)
+        session_create(exam=exam, student=nadia)
+    page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, live_server.url, tenant_a.admin.email, PASSWORD)
+    page.goto(f"{live_server.url}/exams/{exam.pk}/publish")
+    expect(page.locator("#missing-faces")).to_contain_text("Nadia Noface")
+    page.click("button[value=publish]")
+    expect(page.locator(".msg.warning")).to_contain_text("Nadia Noface")
+    shots.take(page, "published-with-missing-faces")
+    fits_a_phone(page)
+
+    student = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    sign_in(student, live_server.url, nadia.email, PASSWORD)
+    expect(student.locator("#no-reference")).to_contain_text("ask your institution to register one")
+    shots.take(student, "student-without-a-face")
+    fits_a_phone(student)
