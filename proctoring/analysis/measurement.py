@@ -3,8 +3,10 @@
 Every image goes through the product's own path (``services.analyze_image`` without the ORM):
 ``engine.analyze(Image, MinConfidence=policy.min_confidence, FaceMatchThreshold=...)`` and then
 ``checks.evaluate(analysis, policy)``, under ``checks.Policy()``, the default every new exam gets.
-A session frame of a student with registered photos is verified 1:1 against them (``References``):
-their other captures, indexed as registration does it (MaxFaces 1, QualityFilter MEDIUM).
+A session frame of a student with other photos is verified 1:1 against them (``References``):
+their other captures, indexed as registration does it (MaxFaces 1, QualityFilter MEDIUM, no second
+face); a photo registration refuses is no reference. A student without any (no other capture, or
+all refused) could not sit an exam: their frames' recognition is not judged, and counted apart.
 
 Figures (ground truth from the manifest; an image that fails to decode or analyse counts against
 every figure it is in: a miss, a wrong count, a false flag):
@@ -105,6 +107,7 @@ class Observation:
     # Every face YuNet finds: (score, whether it passes the clear-face rule but for the score).
     face_probe: tuple[tuple[float, bool], ...] | None = None  # None: the backend is not local
     recognition_judged: bool = False  # Person Recognition had the student's references
+    unregistrable: bool = False  # the student has other captures, but registration refused them all
     error: str = ""
 
     @property
@@ -144,7 +147,7 @@ def observe(
     data: bytes | None,
     backend: Any,
     policy: Any,
-    references: Sequence[str] = (),
+    references: Sequence[str] | None = None,
 ) -> Observation:
     """Analyse one image exactly as ``services.analyze_image`` does, then probe its label scores."""
     from proctoring import checks  # needs Django's apps: imported here, the analysis package stays pure
@@ -155,7 +158,7 @@ def observe(
         objects_truth=objects_of(row), clean=is_clean_webcam_frame(row),
     )
     options: dict[str, Any] = {}
-    if references:
+    if references is not None:  # a session frame: verified 1:1 against the student's own faces
         options = {"CollectionId": COLLECTION, "References": [{"FaceId": f} for f in references]}
     try:
         if data is None:
@@ -169,7 +172,7 @@ def observe(
     outcome = checks.evaluate(analysis, policy, name_of=lambda _: None, own_name=row.get("identity") or None)
     verdicts = {r["TestName"]: (r["Success"], r["Details"]) for r in outcome.results}
     return replace(base, analysis=analysis, checks=verdicts, probe=probe, face_probe=face_probe,
-                   recognition_judged=bool(references))
+                   recognition_judged=references is not None)
 
 
 def probe_faces(data: bytes, backend: Any) -> tuple[tuple[float, bool], ...] | None:
@@ -199,17 +202,26 @@ def observe_all(
         path = root / row["file"]
         data = path.read_bytes() if path.is_file() else None
         identity, capture = identity_of(row), capture_of(row)
-        refs = [face_id for other_capture, face_id in registered.get(identity, []) if other_capture != capture]
-        result.append(observe(row, data, backend, policy, refs if identity else ()))
+        # An exam's student has a registered photo: where none of theirs (other captures of them)
+        # could be registered, recognition is not judged (``unregistrable`` says how often).
+        refs = [face_id for other, face_id in registered.get(identity, []) if other != capture and face_id]
+        observation = observe(row, data, backend, policy, refs or None)
+        unregistrable = not refs and any(other != capture for other, _ in registered.get(identity, []))
+        result.append(replace(observation, unregistrable=unregistrable))
     return result
 
 
-def register_references(root: Path, rows: Sequence[dict[str, str]], backend: Any) -> dict[str, list[tuple[str, str]]]:
-    """Every single-identity photo indexed as registration indexes one: identity -> [(capture, FaceId)]."""
+def register_references(
+    root: Path, rows: Sequence[dict[str, str]], backend: Any
+) -> dict[str, list[tuple[str, str]]]:
+    """Every single-identity photo indexed as registration indexes one: identity -> [(capture,
+    FaceId)], the FaceId empty where registration refused the photo (no usable face)."""
     try:
         backend.create_collection(CollectionId=COLLECTION)
     except ClientError:
         pass  # it exists: a second run on the same store
+    from proctoring.services import _another_face as another_face  # registration's own rule
+
     registered: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
         identity = identity_of(row)
@@ -220,9 +232,11 @@ def register_references(root: Path, rows: Sequence[dict[str, str]], backend: Any
             indexed = backend.index_faces(CollectionId=COLLECTION, Image={"Bytes": path.read_bytes()},
                                           MaxFaces=1, QualityFilter="MEDIUM", DetectionAttributes=["DEFAULT"])
         except ClientError:
-            continue
-        for record in indexed.get("FaceRecords", [])[:1]:
-            registered.setdefault(identity, []).append((capture_of(row), record["Face"]["FaceId"]))
+            indexed = {}
+        records = indexed.get("FaceRecords", [])
+        if records and another_face(records[0], indexed.get("UnindexedFaces", [])):
+            records = []  # registration refuses a photo with a second person in it
+        registered.setdefault(identity, []).append((capture_of(row), records[0]["Face"]["FaceId"] if records else ""))
     return registered
 
 
@@ -464,7 +478,10 @@ def figures(observations: Iterable[Observation], decide: Decider, policy: Any) -
         for name, bad in failing.items():
             f.flagged_by[name] = f.flagged_by.get(name, 0) + bad
         if o.failed or any(failing.values()):
-            f.flagged.append(f"{o.file}: {', '.join(n for n, bad in failing.items() if bad) or why}")
+            reason = ((o.analysis or {}).get("Verification") or {}).get("Reason")
+            names = [f"{n} ({reason})" if n == p.CHECK_PERSON_RECOGNITION and reason else n
+                     for n, bad in failing.items() if bad]
+            f.flagged.append(f"{o.file}: {', '.join(names) or why}")
         f.flagged_by["failed to analyse"] = f.flagged_by.get("failed to analyse", 0) + o.failed
     return f
 
@@ -490,6 +507,7 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
         "images": len(observations),
         "failed": [f"{o.file}: {o.error}" for o in observations if o.failed],
         "clean_frames": [o.file for o in observations if o.clean],
+        "unregistrable": sum(o.clean and o.unregistrable for o in observations),
         "folds": choices,
         "fitted_choice": everything,
         "leave_one_source_out": k >= len({o.source for o in observations}),
@@ -614,7 +632,8 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
         ),
         f"clean frames: {len(m['clean_frames'])} webcam-like frames (G photos, webcam clip frames) of 1 person with"
         " 1 clear face and no objects, outside category F;",
-        f"  5 checks on the {product.clean_flagged[1]} whose student has another capture to register (MEDIUM).",
+        f"  5 checks on the {product.clean_flagged[1]} whose student has another capture registered as registration"
+        f" does (MEDIUM); {m['unregistrable']} more whose other photos registration refused are left out.",
         "raw = the YOLO-scale score a cutoff stands for; the current map (objects.calibrated) reports 85 only",
         "  from raw >= 0.667 whatever the floor, so a cutoff below that needs a new calibration, not a floor.",
         f"  fitted on all:  {_choice_text(m['fitted_choice'])}",
