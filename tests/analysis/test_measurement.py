@@ -26,8 +26,9 @@ def label(name: str, confidence: float) -> dict[str, Any]:
 class FakeBackend:
     """Canned answers per image (the image bytes are its name); records every call."""
 
-    def __init__(self, answers: dict[str, tuple[int, list[dict[str, Any]]]], failing: set[str] = frozenset()):
-        self.answers, self.failing, self.calls = answers, failing, []
+    def __init__(self, answers: dict[str, tuple[int, list[dict[str, Any]]]], failing: set[str] = frozenset(),
+                 refused: set[str] = frozenset()):
+        self.answers, self.failing, self.refused, self.calls = answers, failing, refused, []
 
     def _answer(self, data: bytes) -> tuple[int, list[dict[str, Any]]]:
         name = data.decode()
@@ -39,8 +40,12 @@ class FakeBackend:
         self.calls.append(("analyze", kwargs))
         faces, labels = self._answer(kwargs["Image"]["Bytes"])
         minimum = kwargs["MinConfidence"]
-        return {"Labels": [lab for lab in labels if lab["Confidence"] >= minimum],
-                "FaceDetails": [{}] * faces, "FaceMatches": [], "ModerationLabels": []}
+        answer = {"Labels": [lab for lab in labels if lab["Confidence"] >= minimum],
+                  "FaceDetails": [{}] * faces, "FaceMatches": [], "ModerationLabels": []}
+        if "References" in kwargs:
+            passed = bool(kwargs["References"]) and faces == 1
+            answer["Verification"] = {"Passed": passed, "Reason": "match" if passed else "no_reference"}
+        return answer
 
     def detect_labels(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(("detect_labels", kwargs))
@@ -50,13 +55,17 @@ class FakeBackend:
         return {}
 
     def index_faces(self, **kwargs: Any) -> dict[str, Any]:
-        return {"FaceRecords": []}
+        name = kwargs["Image"]["Bytes"].decode()
+        if name in self.refused:
+            return {"FaceRecords": [], "UnindexedFaces": []}
+        return {"FaceRecords": [{"Face": {"FaceId": f"face-{name}", "BoundingBox": {"Height": 0.4}}}],
+                "UnindexedFaces": []}
 
 
 def row(file: str, source: str, faces: int, people: int, objects: str = "", capture: str = "webcam",
-        category: str = "G") -> dict[str, str]:
+        category: str = "G", identity: str = "") -> dict[str, str]:
     return {"file": file, "source": source, "num_clear_faces": str(faces), "num_people": str(people),
-            "objects": objects, "extra_tags": f"capture={capture}", "category": category, "identity": "",
+            "objects": objects, "extra_tags": f"capture={capture}", "category": category, "identity": identity,
             "split": "dev"}
 
 
@@ -122,6 +131,26 @@ def test_it_counts_an_image_that_fails_to_analyse_as_a_miss() -> None:
         assert f.clean_flagged_detection == (1, 1) and f.clean_flagged == (1, 1)
         assert f.flagged_by["failed to analyse"] == 1
     assert len(m.measure(observations, Policy(), 2)["failed"]) == 2
+
+
+def test_it_verifies_a_clean_frame_against_the_students_other_registered_captures(tmp_path: Path) -> None:
+    rows = [
+        row("ann_1.jpg", "s1", 1, 1, identity="ann"),
+        row("ann_2.jpg", "s1", 1, 1, identity="ann"),  # registration refuses it (say, a profile)
+        row("bob_1.jpg", "s2", 1, 1, identity="bob"),  # bob has no other photo
+    ]
+    for r in rows:
+        (tmp_path / r["file"]).write_bytes(r["file"].encode())
+    backend = FakeBackend({r["file"]: (1, [person(95)]) for r in rows}, refused={"ann_2.jpg"})
+    observations = {o.file: o for o in m.observe_all(tmp_path, rows, backend, Policy())}
+    references = {kw["Image"]["Bytes"].decode(): kw.get("References") for name, kw in backend.calls
+                  if name == "analyze"}
+    assert references == {"ann_1.jpg": None, "ann_2.jpg": [{"FaceId": "face-ann_1.jpg"}], "bob_1.jpg": None}
+    assert observations["ann_2.jpg"].recognition_judged  # never against its own capture
+    assert observations["ann_1.jpg"].unregistrable and not observations["ann_1.jpg"].recognition_judged
+    assert not observations["bob_1.jpg"].unregistrable
+    f = m.figures(observations.values(), m.product_decider(Policy()), Policy())
+    assert f.clean_flagged == (0, 1) and f.clean_flagged_detection == (0, 3)
 
 
 def test_it_never_reports_a_cutoff_on_the_images_that_chose_it() -> None:
