@@ -27,25 +27,30 @@ def make_dataset(root: Path) -> Path:
     images.mkdir()
     with open(images / "manifest.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["file", "split", "num_people", "num_clear_faces", "objects", "identity"])
+        writer.writerow(["file", "split", "num_people", "num_clear_faces", "objects", "identity", "source"])
         for name, people, faces, objects, identity in ROWS:
             shutil.copy(FIXTURES / name, images / name)
-            writer.writerow([name, "dev", people, faces, objects, identity])
+            writer.writerow([name, "dev", people, faces, objects, identity, name.split("_")[0]])
     return images
 
 
 def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> None:
-    report = evaluate(make_dataset(tmp_path), backend=engine, roc_path=tmp_path / "roc.png")
-    assert report["face_count_exact"] == (4, 4)
-    assert report["objects"]["laptop"]["recall"] == (1, 1)
-    assert report["unsafe_false_positives"] == 0
+    report = evaluate(make_dataset(tmp_path), backend=engine, roc_path=tmp_path / "roc.png", detection_folds=2)
+    detection = report["detection"]
+    assert detection["images"] == 6 and detection["failed"] == []
+    product = detection["product"]
+    assert product.face_count == (4, 4)
+    assert product.unsafe == 0
+    assert detection["face_probe_agrees"] == (6, 6)
+    assert detection["person_probe_agrees"] == (6, 6)
+    assert len(detection["folds"]) == 2
     verification = report["verification"]
     assert verification["genuine_pairs"] == 1 and verification["impostor_pairs"] == 5
     assert verification["default"]["overall"].false_rejects == 0
     assert verification["default"]["overall"].false_matches == 0
     assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
     text = format_report(report)
-    assert "face count exact (clear faces)   100.0% (4/4)" in text
+    assert "face count exact (clear-face images)     100.0% (4/4)" in text
     assert "at the default threshold 90" in text and "held out, pooled over 10 splits x 5 folds" in text
 
 

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from proctoring.analysis.calibration import FOLDS, REPEATS
 from proctoring.analysis.evaluation import evaluate, format_report
+from proctoring.analysis.measurement import FOLDS as DETECTION_FOLDS
 
 
 class Command(BaseCommand):
@@ -21,12 +22,18 @@ class Command(BaseCommand):
                             help="identity-grouped folds for choosing the verification threshold")
         parser.add_argument("--repeats", type=int, default=REPEATS,
                             help="how many different splits into folds the held-out figures pool")
+        parser.add_argument("--detection-folds", type=int, default=DETECTION_FOLDS,
+                            help="source-grouped folds for the detection figures (>= the number of sources: "
+                                 "leave one source out)")
+        parser.add_argument("--no-verification", action="store_true", help="detection figures only")
+        parser.add_argument("--brief", action="store_true", help="leave out the per-image misses")
 
     def handle(self, *args: Any, **options: Any) -> None:
         images: Path = options["images"]
-        if options["folds"] < 2 or options["repeats"] < 1:
-            raise CommandError("--folds must be at least 2 and --repeats at least 1.")
+        if options["folds"] < 2 or options["repeats"] < 1 or options["detection_folds"] < 2:
+            raise CommandError("--folds and --detection-folds must be at least 2 and --repeats at least 1.")
         if not (images / "manifest.csv").exists():
             raise CommandError(f"{images} has no manifest.csv.")
-        self.stdout.write(format_report(evaluate(images, roc_path=options["roc"], folds=options["folds"],
-                                          repeats=options["repeats"])))
+        report = evaluate(images, roc_path=options["roc"], folds=options["folds"], repeats=options["repeats"],
+                          detection_folds=options["detection_folds"], verification=not options["no_verification"])
+        self.stdout.write(format_report(report, details=not options["brief"]))
