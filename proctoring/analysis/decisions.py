@@ -8,9 +8,11 @@ The rule "k of n" accepts when at least k frames reach the threshold, i.e. when 
 frame score does, so a decision trial is a ``Trial`` whose score is that k-th best score and the
 whole of ``calibration`` (rates, thresholds, identity folds) applies unchanged.
 
-- Frames are distinct captures (``origin``) of a webcam-like photo; a genuine trial's references
-  are the claimed identity's *other* captures, never one of its frames. An impostor trial is n
-  frames of one person against all of another identity's captures.
+- A *session* is h distinct captures (``origin``) of one person's webcam-like photos; its frames
+  are n of them. A genuine trial's references are the claimed identity's captures outside the
+  session, never one of its frames; an impostor trial's are all of another identity's captures.
+  Rules compared side by side share h, so they are measured on the same sessions and the same
+  references (a one-frame rule is each frame of the session alone).
 - Honesty about the counts: every split into folds holds each trial out at most once, so the
   unique held-out counts (and their 95% upper bounds) are the first split's; the figures pooled
   over all splits count each trial about ``repeats`` times and only smooth the fold luck.
@@ -38,9 +40,13 @@ from .calibration import (
     upper_bound,
 )
 
-# (k, n): accept when k of n frames match. (1, 3) is the incident's view: a "someone else"
-# incident needs 3 failing frames, so a genuine student is flagged only when none of 3 passes.
-RULES: tuple[tuple[int, int], ...] = ((1, 1), (2, 2), (1, 2), (2, 3), (3, 3), (1, 3))
+# (k, n, h): accept when k of n frames match, in sessions of h captures. (1, 3, 3) is the
+# incident's view: a "someone else" incident needs 3 failing frames, so a genuine student is
+# flagged only when none of 3 passes, and an impostor escapes when any one does.
+RULES: tuple[tuple[int, int, int], ...] = (
+    (1, 1, 2), (2, 2, 2), (1, 2, 2),
+    (1, 1, 3), (2, 3, 3), (3, 3, 3), (1, 3, 3),
+)
 
 
 def kth_best(scores: Sequence[float | None], k: int) -> float | None:
@@ -55,34 +61,37 @@ def make_decision_trials(
     n: int,
     fuse: Callable[[list[float]], float] = best,
     min_references: int = 1,
+    session: int | None = None,
 ) -> list[Trial]:
-    """Every set of n webcam-like captures of one person against every claimed identity that
-    keeps ``min_references`` captures outside the set (see the module doc)."""
-    if not 1 <= k <= n:
-        raise ValueError(f"a rule needs 1 <= k <= n, got {k} of {n}")
+    """Every n of every ``session`` (default n) webcam-like captures of one person against every
+    claimed identity that keeps ``min_references`` captures outside the session."""
+    h = n if session is None else session
+    if not 1 <= k <= n <= h:
+        raise ValueError(f"a rule needs 1 <= k <= n <= session, got {k} of {n} in {h}")
     by_identity: dict[str, list[FaceSample]] = {}
     for sample in samples:
         by_identity.setdefault(sample.identity, []).append(sample)
     trials = []
     for person, photos in sorted(by_identity.items()):
         webcam = _one_per_capture([p for p in photos if p.webcam_like])
-        for frames in combinations(webcam, n):
-            origins = {f.origin for f in frames}
+        for held in combinations(webcam, h):
+            origins = {f.origin for f in held}
             for claimed, candidates in sorted(by_identity.items()):
                 refs = [r for r in candidates if r.found and r.origin not in origins]
                 if len(refs) < min_references:
                     continue
-                scores = [
-                    fuse([_cosine(f.vector, r.vector) for r in refs]) if f.vector is not None else None
-                    for f in frames
-                ]
-                trials.append(Trial(
-                    identities=frozenset({person, claimed}),
-                    genuine=person == claimed,
-                    score=kth_best(scores, k),
-                    webcam_like=True,
-                    groups=_groups([*frames, *refs]),
-                ))
+                for frames in combinations(held, n):
+                    scores = [
+                        fuse([_cosine(f.vector, r.vector) for r in refs]) if f.vector is not None else None
+                        for f in frames
+                    ]
+                    trials.append(Trial(
+                        identities=frozenset({person, claimed}),
+                        genuine=person == claimed,
+                        score=kth_best(scores, k),
+                        webcam_like=True,
+                        groups=_groups([*frames, *refs]),
+                    ))
     return trials
 
 
@@ -98,6 +107,7 @@ def _one_per_capture(photos: list[FaceSample]) -> list[FaceSample]:
 class RuleFigures:
     k: int
     n: int
+    session: int
     genuine: int  # unique decision trials
     impostor: int
     first_split: Rates  # held out once each: the counts the bounds rest on
@@ -120,13 +130,13 @@ def decision_report(
     samples: Sequence[FaceSample],
     splits: Sequence[Sequence[set[str]]],
     default_cosine: float,
-    rules: Sequence[tuple[int, int]] = RULES,
+    rules: Sequence[tuple[int, int, int]] = RULES,
 ) -> list[RuleFigures]:
     """Each rule's threshold chosen on training folds for a decision FMR <= 0.1%, measured held
     out; rules without both genuine and impostor trials are left out."""
     figures = []
-    for k, n in rules:
-        trials = make_decision_trials(samples, k, n)
+    for k, n, h in rules:
+        trials = make_decision_trials(samples, k, n, session=h)
         genuine = sum(t.genuine for t in trials)
         if not genuine or genuine == len(trials):
             continue
@@ -134,7 +144,7 @@ def decision_report(
         every = [fold for run in runs for fold in run]
         thresholds = sorted(f.threshold for f in every)
         figures.append(RuleFigures(
-            k, n, genuine, len(trials) - genuine,
+            k, n, h, genuine, len(trials) - genuine,
             first_split=pooled(f.overall for f in runs[0]),
             repeated=pooled(f.overall for f in every),
             median_threshold=thresholds[len(thresholds) // 2],
@@ -168,8 +178,8 @@ def format_decisions(figures: Sequence[RuleFigures], default_cosine: float, grou
     ]
     for f in figures:
         lines += [
-            f"    {f.k} of {f.n}: {f.genuine} genuine / {f.impostor} impostor decision trials; "
-            f"median fold threshold cosine {f.median_threshold:.3f}",
+            f"    {f.k} of {f.n} (sessions of {f.session} captures): {f.genuine} genuine / "
+            f"{f.impostor} impostor decision trials; median fold threshold cosine {f.median_threshold:.3f}",
             f"      held out        {_counts(f.first_split)}",
             f"      all splits      FNMR {_pct(f.repeated.fnmr)}  FMR {_pct(f.repeated.fmr)}"
             "  (pooled over every split: each trial once per split)",
@@ -177,7 +187,7 @@ def format_decisions(figures: Sequence[RuleFigures], default_cosine: float, grou
         ]
         overall = f.first_split
         for (dim, value), r in f.groups.items():
-            if dim == "capture" or not r.genuine and not r.impostor:
+            if not r.genuine and not r.impostor:
                 continue
             flag = " "
             if (r.fnmr or 0) > group_factor * (overall.fnmr or 0) and r.false_rejects:

@@ -90,7 +90,7 @@ def people(count: int, captures: int = 3) -> list[c.FaceSample]:
 def test_it_counts_each_trial_once_for_the_bounds_and_pools_the_splits_apart() -> None:
     samples = people(10)
     folds = c.identity_folds(samples, k=5)
-    figures = d.decision_report(samples, [folds, folds, folds], default_cosine=0.5, rules=[(2, 2)])
+    figures = d.decision_report(samples, [folds, folds, folds], default_cosine=0.5, rules=[(2, 2, 2)])
     (f,) = figures
     assert (f.k, f.n) == (2, 2)
     assert f.genuine == 10 * 3  # three pairs of frames per person, each against the capture left
@@ -105,11 +105,11 @@ def test_it_counts_each_trial_once_for_the_bounds_and_pools_the_splits_apart() -
 def test_it_reports_decisions_with_their_counts_and_bounds() -> None:
     samples = people(10)
     folds = c.identity_folds(samples, k=5)
-    lines = d.format_decisions(d.decision_report(samples, [folds], 0.5, rules=[(2, 2), (1, 3)]), 0.5, 2.0)
+    lines = d.format_decisions(d.decision_report(samples, [folds], 0.5, rules=[(2, 2, 2), (1, 3, 3)]), 0.5, 2.0)
     text = "\n".join(lines)
     assert "decisions over frames" in text
-    assert "2 of 2: 30 genuine / 270 impostor decision trials" in text
-    assert "1 of 3: 10 genuine" not in text  # three frames leave no reference with 3 captures: no trials
+    assert "2 of 2 (sessions of 2 captures): 30 genuine / 270 impostor decision trials" in text
+    assert "1 of 3 (sessions" not in text  # a session of 3 leaves no reference of 3 captures: no trials
     assert "FNMR   0.0% (0/30, <=" in text
     assert d.format_decisions([], 0.5, 2.0) == []
 
