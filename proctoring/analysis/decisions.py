@@ -28,13 +28,16 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from .calibration import (
+    GATE,
     FaceSample,
+    Gate,
     Rates,
     Trial,
     _cosine,
     _groups,
     best,
     cross_validate,
+    judge_all,
     pooled,
     rates,
     upper_bound,
@@ -47,6 +50,9 @@ RULES: tuple[tuple[int, int, int], ...] = (
     (1, 1, 2), (2, 2, 2), (1, 2, 2),
     (1, 1, 3), (2, 3, 3), (3, 3, 3), (1, 3, 3),
 )
+# The same with frames the quality gate refuses left out: what an incident that counts only
+# clear frontal faces as "not matching" (turned away is its own kind) would see.
+GATED_RULES: tuple[tuple[int, int, int], ...] = ((1, 1, 2), (2, 2, 2), (1, 2, 2))
 
 
 def kth_best(scores: Sequence[float | None], k: int) -> float | None:
@@ -62,9 +68,11 @@ def make_decision_trials(
     fuse: Callable[[list[float]], float] = best,
     min_references: int = 1,
     session: int | None = None,
+    gate: Gate = judge_all,
 ) -> list[Trial]:
     """Every n of every ``session`` (default n) webcam-like captures of one person against every
-    claimed identity that keeps ``min_references`` captures outside the session."""
+    claimed identity that keeps ``min_references`` captures outside the session. A frame that
+    ``gate`` refuses to judge (turned away, too small, blurred) is never one of a session's."""
     h = n if session is None else session
     if not 1 <= k <= n <= h:
         raise ValueError(f"a rule needs 1 <= k <= n <= session, got {k} of {n} in {h}")
@@ -73,7 +81,7 @@ def make_decision_trials(
         by_identity.setdefault(sample.identity, []).append(sample)
     trials = []
     for person, photos in sorted(by_identity.items()):
-        webcam = _one_per_capture([p for p in photos if p.webcam_like])
+        webcam = _one_per_capture([p for p in photos if p.webcam_like and (not p.found or gate(p))])
         for held in combinations(webcam, h):
             origins = {f.origin for f in held}
             for claimed, candidates in sorted(by_identity.items()):
@@ -108,6 +116,7 @@ class RuleFigures:
     k: int
     n: int
     session: int
+    gated: bool  # frames the quality gate refuses are left out of the sessions
     genuine: int  # unique decision trials
     impostor: int
     first_split: Rates  # held out once each: the counts the bounds rest on
@@ -115,6 +124,7 @@ class RuleFigures:
     median_threshold: float
     at_default: Rates  # in-sample, at the product's default cosine
     groups: dict[tuple[str, str], Rates]  # held out, first split
+    refused_frames: int = 0  # webcam-like frames the gate left out (gated rules only)
 
 
 def _held_out_groups(trials: Sequence[Trial], folds: Sequence[set[str]]) -> dict[tuple[str, str], Rates]:
@@ -131,12 +141,14 @@ def decision_report(
     splits: Sequence[Sequence[set[str]]],
     default_cosine: float,
     rules: Sequence[tuple[int, int, int]] = RULES,
+    gated_rules: Sequence[tuple[int, int, int]] = GATED_RULES,
 ) -> list[RuleFigures]:
     """Each rule's threshold chosen on training folds for a decision FMR <= 0.1%, measured held
     out; rules without both genuine and impostor trials are left out."""
     figures = []
-    for k, n, h in rules:
-        trials = make_decision_trials(samples, k, n, session=h)
+    runs_of = [(rule, False) for rule in rules] + [(rule, True) for rule in gated_rules]
+    for (k, n, h), gated in runs_of:
+        trials = make_decision_trials(samples, k, n, session=h, gate=GATE if gated else judge_all)
         genuine = sum(t.genuine for t in trials)
         if not genuine or genuine == len(trials):
             continue
@@ -144,12 +156,13 @@ def decision_report(
         every = [fold for run in runs for fold in run]
         thresholds = sorted(f.threshold for f in every)
         figures.append(RuleFigures(
-            k, n, h, genuine, len(trials) - genuine,
+            k, n, h, gated, genuine, len(trials) - genuine,
             first_split=pooled(f.overall for f in runs[0]),
             repeated=pooled(f.overall for f in every),
             median_threshold=thresholds[len(thresholds) // 2],
             at_default=rates(trials, default_cosine),
             groups=_held_out_groups(trials, splits[0]),
+            refused_frames=sum(s.webcam_like and s.found and not GATE(s) for s in samples) if gated else 0,
         ))
     return figures
 
@@ -178,8 +191,10 @@ def format_decisions(figures: Sequence[RuleFigures], default_cosine: float, grou
     ]
     for f in figures:
         lines += [
-            f"    {f.k} of {f.n} (sessions of {f.session} captures): {f.genuine} genuine / "
-            f"{f.impostor} impostor decision trials; median fold threshold cosine {f.median_threshold:.3f}",
+            f"    {f.k} of {f.n} (sessions of {f.session} captures{', quality gate' if f.gated else ''}): "
+            f"{f.genuine} genuine / "
+            f"{f.impostor} impostor decision trials; median fold threshold cosine {f.median_threshold:.3f}"
+            + (f"; {f.refused_frames} frames refused by the gate (a reason, not a verdict)" if f.gated else ""),
             f"      held out        {_counts(f.first_split)}",
             f"      all splits      FNMR {_pct(f.repeated.fnmr)}  FMR {_pct(f.repeated.fmr)}"
             "  (pooled over every split: each trial once per split)",

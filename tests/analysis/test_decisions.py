@@ -74,6 +74,17 @@ def test_a_rule_of_k_frames_needs_k_frames_to_pass() -> None:
     assert not among(max(best_of), two_of_two)
 
 
+def test_a_frame_the_quality_gate_refuses_is_never_a_frame_of_a_session() -> None:
+    ann = [frame(f"a{i}", "ann", unit(1, 0.05 * i)) for i in range(3)]
+    turned = c.FaceSample("a3", "ann", "a3", (("capture", "webcam"),), unit(0, 1), height=200, sharpness=90, yaw=70)
+    clear = [c.FaceSample(s.file, s.identity, s.origin, s.tags, s.vector, height=200, sharpness=90) for s in ann]
+    everything = d.make_decision_trials([*clear, turned], 1, 1, session=2)
+    gated = d.make_decision_trials([*clear, turned], 1, 1, session=2, gate=c.GATE)
+    assert min(t.score for t in everything if t.genuine) < 0.2  # the turned frame fails ...
+    assert min(t.score for t in gated if t.genuine) > 0.9  # ... and is left out, not failed
+    assert len([t for t in gated if t.genuine]) == 2 * 3  # 3 sessions of the 3 clear frames, 2 frames each
+
+
 def people(count: int, captures: int = 3) -> list[c.FaceSample]:
     """``count`` people, far apart, each with ``captures`` close webcam frames."""
     rng = np.random.default_rng(0)
@@ -90,7 +101,7 @@ def people(count: int, captures: int = 3) -> list[c.FaceSample]:
 def test_it_counts_each_trial_once_for_the_bounds_and_pools_the_splits_apart() -> None:
     samples = people(10)
     folds = c.identity_folds(samples, k=5)
-    figures = d.decision_report(samples, [folds, folds, folds], default_cosine=0.5, rules=[(2, 2, 2)])
+    figures = d.decision_report(samples, [folds, folds, folds], default_cosine=0.5, rules=[(2, 2, 2)], gated_rules=[])
     (f,) = figures
     assert (f.k, f.n) == (2, 2)
     assert f.genuine == 10 * 3  # three pairs of frames per person, each against the capture left
@@ -105,7 +116,8 @@ def test_it_counts_each_trial_once_for_the_bounds_and_pools_the_splits_apart() -
 def test_it_reports_decisions_with_their_counts_and_bounds() -> None:
     samples = people(10)
     folds = c.identity_folds(samples, k=5)
-    lines = d.format_decisions(d.decision_report(samples, [folds], 0.5, rules=[(2, 2, 2), (1, 3, 3)]), 0.5, 2.0)
+    figures = d.decision_report(samples, [folds], 0.5, rules=[(2, 2, 2), (1, 3, 3)], gated_rules=[])
+    lines = d.format_decisions(figures, 0.5, 2.0)
     text = "\n".join(lines)
     assert "decisions over frames" in text
     assert "2 of 2 (sessions of 2 captures): 30 genuine / 270 impostor decision trials" in text
