@@ -14,6 +14,7 @@ from accounts.models import Role
 from exams.access import sessions_for
 from exams.models import Exam
 from proctoring.selectors import review_queue
+from proctoring.views_identity import pending_requests
 
 
 @login_required
@@ -26,6 +27,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["people"] = selectors.user_list()[:50]
     if user.role in (Role.ADMIN, Role.PROCTOR):
         context["to_review"] = review_queue().count()
+        context["to_approve"] = len(pending_requests())
     if user.role == Role.STUDENT:
         context["sessions"] = sessions_for(actor=user).select_related("exam")
     return render(request, "accounts/dashboard.html", context)
