@@ -21,4 +21,6 @@ urlpatterns = [
     path("identity/", views_identity.identity_queue, name="identity-queue"),
     path("identity/<int:pk>/", views_identity.identity_request, name="identity-request"),
     path("identity/<int:pk>/<str:which>.jpg", views_identity.identity_photo, name="identity-photo"),
+    path("identity/<int:pk>/references/<int:number>.jpg", views_identity.identity_reference,
+         name="identity-reference"),
 ]

@@ -3,6 +3,8 @@ reference photos, the ID photo and the live frame side by side, and the photos t
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -44,11 +46,26 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Photo ID of {approval.session.student} {decision}.")
             return redirect("identity-queue")
-    references = list(FaceRegistration.objects.filter(student_id=approval.session.student_id).exclude(image="")
-                      .order_by("created_at"))
+    references = _references(approval)
     return render(request, "proctor/identity_request.html", {
         "approval": approval, "references": references, "similarity": approvals.approval_similarity(approval=approval),
     })
+
+
+def _references(approval: IdentityApproval) -> list[FaceRegistration]:
+    """The student's own reference photos, oldest first (numbered from 1 in the page's URLs)."""
+    return list(FaceRegistration.objects.filter(student_id=approval.session.student_id).exclude(image="")
+                .order_by("created_at", "pk"))
+
+
+@login_required
+@role_required(*STAFF)
+def identity_reference(request: HttpRequest, pk: int, number: int) -> FileResponse:
+    """Reference photo ``number`` of the request's student: only that student's, to staff of the institution."""
+    references = _references(access_approval_by_id(actor=request.user, approval_id=pk))
+    if not 1 <= number <= len(references):
+        raise Http404
+    return _photo(references[number - 1].image)
 
 
 @login_required
@@ -56,7 +73,10 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
 def identity_photo(request: HttpRequest, pk: int, which: str) -> FileResponse:
     """The ID photo or the live frame of a request, to staff of its institution only."""
     approval = access_approval_by_id(actor=request.user, approval_id=pk)
-    field = {"id": approval.id_photo, "live": approval.live_photo}.get(which)
+    return _photo({"id": approval.id_photo, "live": approval.live_photo}.get(which))
+
+
+def _photo(field: Any) -> FileResponse:
     if not field:
         raise Http404
     response = FileResponse(field.open("rb"), content_type="image/jpeg")

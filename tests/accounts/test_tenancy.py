@@ -136,6 +136,8 @@ ENDPOINTS = [
              {"decision": "approved"}),
     Endpoint("identity-photo", "GET", lambda i: f"/identity/{i}/id.jpg", approval, "proctor", "student"),
     Endpoint("identity-photo", "GET", lambda i: f"/identity/{i}/live.jpg", approval, "admin", "student"),
+    Endpoint("identity-reference", "GET", lambda i: f"/identity/{i}/references/1.jpg", approval, "proctor",
+             "student"),
     Endpoint("manage:exams_exam_change", "GET", lambda i: f"/manage/exams/exam/{i}/change/", exam, "admin", "proctor"),
     Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
     Endpoint("manage:exams_exam_history", "GET", lambda i: f"/manage/exams/exam/{i}/history/", exam, "admin",

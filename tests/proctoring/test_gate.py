@@ -167,9 +167,11 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
     assert queue.status_code == 200 and f"/identity/{approval.pk}/" in queue.content.decode()
     page = proctor.get(f"/identity/{approval.pk}/").content.decode()
     for photo in (f"/identity/{approval.pk}/id.jpg", f"/identity/{approval.pk}/live.jpg",
-                  f"/api/v1/faces/{tenant_a.face.external_image_id}/image"):
+                  f"/identity/{approval.pk}/references/1.jpg"):
         assert photo in page
     assert proctor.get(f"/identity/{approval.pk}/id.jpg").status_code == 200
+    assert proctor.get(f"/identity/{approval.pk}/references/1.jpg").status_code == 200
+    assert proctor.get(f"/identity/{approval.pk}/references/2.jpg").status_code == 404  # only their own photo
     response = proctor.post(f"/identity/{approval.pk}/", {"decision": "approved", "note": "Card matches."})
     assert response.status_code == 302
 
@@ -216,7 +218,8 @@ def test_only_staff_of_the_institution_see_a_request(tenant_a: Tenant, tenant_b:
     at_gate(tenant_a)
     gate_frame(tenant_a, passed=False)
     approval_id = ask_a_proctor(tenant_a).json()["request"]
-    for path in (f"/identity/{approval_id}/", f"/identity/{approval_id}/live.jpg", f"/identity/{approval_id}/id.jpg"):
+    for path in (f"/identity/{approval_id}/", f"/identity/{approval_id}/live.jpg", f"/identity/{approval_id}/id.jpg",
+                 f"/identity/{approval_id}/references/1.jpg"):
         assert page_client_for(tenant_b.proctor).get(path).status_code == 404
         assert page_client_for(tenant_a.student).get(path).status_code in (403, 404)
         assert page_client_for(tenant_a.admin).get(path).status_code == 200
