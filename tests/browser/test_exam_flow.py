@@ -59,7 +59,7 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     page.check("#agree")
     page.click("#consent-continue")
 
-    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.")
+    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
     expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)  # once the head turned left, then right
     expect(page.locator("#camera-state")).to_have_text("All checks passed: you can start the exam.")
     shots.take(page, "camera-check")

@@ -40,8 +40,8 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
     to_the_gate(page, live_server.url, tenant_a, session)
 
     # The right face: identity matches, and the page asks for the head turn.
-    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.")
-    expect(page.locator("#liveness-instruction")).to_have_text("Slowly turn your head to your left…")
+    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
+    expect(page.locator("#liveness-instruction")).to_have_text("Slowly turn your head to your left…", timeout=TIMEOUT)
     for _ in range(600):  # a photo cannot turn: after several more frames, still no pass
         if analysed_frames(tenant_a, session) >= 6:
             break
@@ -64,13 +64,14 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     student.set_default_timeout(TIMEOUT)
     to_the_gate(student, base, tenant_a, session)
 
-    expect(student.locator("#identity-reason")).to_have_text("This doesn't match your registered photo.")
-    expect(student.locator("#fallback")).to_be_visible()
+    expect(student.locator("#identity-reason")).to_have_text("This doesn't match your registered photo.",
+                                                             timeout=TIMEOUT)
+    expect(student.locator("#fallback")).to_be_visible(timeout=TIMEOUT)
     shots.take(student, "not-matching")
     student.click("#capture-id")  # (the student holds their ID card up to the camera)
     student.click("#capture-live")
     student.click("#send-id")
-    expect(student.locator("#waiting")).to_be_visible()
+    expect(student.locator("#waiting")).to_be_visible(timeout=TIMEOUT)
     expect(student.locator("#camera-state")).to_have_text("Waiting for a proctor…")
     shots.take(student, "waiting")
 
@@ -88,7 +89,8 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     expect(proctor.locator("body")).to_contain_text("approved")
 
     # The student's page updates by itself, the head turn passes, and the exam starts.
-    expect(student.locator("#approval-state")).to_have_text("A proctor confirmed your identity from your photo ID.")
+    expect(student.locator("#approval-state")).to_have_text(
+        "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
     expect(student.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)
     shots.take(student, "approved")
     student.click("#begin")

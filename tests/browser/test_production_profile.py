@@ -135,7 +135,7 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     page.goto(f"{production_server}/sessions/{session.pk}/start")
     page.check("#agree")
     page.click("#consent-continue")
-    expect(page.locator("#begin")).to_be_enabled()
+    expect(page.locator("#begin")).to_be_enabled(timeout=TIMEOUT)  # once the head turned left, then right
     page.click("#begin")
     expect(page.locator("#checks .check")).to_have_count(5)
     page.fill("textarea", "The mean squared deviation from the mean.")
