@@ -23,6 +23,11 @@ from typing import Any
 
 # A frontal pose: the first face within this yaw becomes the student's own baseline.
 FRONTAL_DEGREES = 20.0
+# Yaw from five landmarks is unreliable near profile: the landmarks of a near-profile face flip sides
+# and its estimate jumps between about -70 and +80 degrees on one still photo (scripts/measure_liveness.py,
+# G_yudas1337_fahrul_02). Frames beyond this are skipped rather than read as a turn.
+TRUSTED_DEGREES = 50.0
+STEADY_DEGREES = 10.0
 
 STEP_FACE = "face"  # waiting for a frontal face
 STEP_LEFT = "left"  # waiting for a turn to the student's left
@@ -51,18 +56,25 @@ class Liveness:
 def judge(samples: Iterable[tuple[datetime, float | None]], *, turn_degrees: float) -> Liveness:
     """Judge the challenge on ``samples``: (capture time, yaw of the one clear face or None), oldest first.
 
-    Frames without exactly one face are skipped. The first frontal face sets the baseline; then a
-    yaw at least ``turn_degrees`` above it (the student's left), then one at least as far below it
-    (their right), in that order.
+    The baseline is the student's own frontal pose, seen on two consecutive frames (each within
+    FRONTAL_DEGREES, and within STEADY_DEGREES of each other): a near-profile photo, whose yaw jumps
+    about, rarely reads frontal twice in a row. Then a yaw at least ``turn_degrees`` above the
+    baseline (the student's left), then one at least as far below it (their right), in that order.
+    Frames without exactly one face, or turned past TRUSTED_DEGREES, are skipped (and break a
+    frontal pair).
     """
     baseline: float | None = None
+    previous: float | None = None  # the last frame's yaw while looking for the frontal pair
     step = STEP_FACE
     for at, yaw in samples:
-        if yaw is None:
+        if yaw is None or abs(yaw) > TRUSTED_DEGREES:
+            previous = None
             continue
         if step == STEP_FACE:
-            if abs(yaw) <= FRONTAL_DEGREES:
-                baseline, step = yaw, STEP_LEFT
+            frontal = abs(yaw) <= FRONTAL_DEGREES
+            if frontal and previous is not None and abs(yaw - previous) <= STEADY_DEGREES:
+                baseline, step = (yaw + previous) / 2, STEP_LEFT
+            previous = yaw if frontal else None
         elif step == STEP_LEFT:
             if baseline is not None and yaw - baseline >= turn_degrees:
                 step = STEP_RIGHT

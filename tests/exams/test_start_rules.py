@@ -38,8 +38,8 @@ def ready(tenant: Tenant, *, identity: bool = True, liveness_seconds_ago: float 
         status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant.institution.consent_version)
     ExamSession.unscoped.filter(pk=tenant.session.pk).update()
     Frame.unscoped.filter(session=tenant.session).delete()  # the tenancy fixture's pending frame
-    for index, yaw in enumerate((0.0, 30.0, -30.0)):
-        _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + 3 - index, yaw=yaw)
+    for index, yaw in enumerate((0.0, 0.0, 30.0, -30.0)):
+        _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + 4 - index, yaw=yaw)
     if identity:
         _frame(tenant, PASS)
     tenant.session.refresh_from_db()

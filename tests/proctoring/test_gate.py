@@ -54,7 +54,7 @@ def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1
 
 def turn_head(tenant: Tenant, *, passed: bool = True) -> None:
     """Frames of a student who looks at the camera, turns left, turns right and looks back (newest last)."""
-    for index, yaw in enumerate((0.0, LEFT, RIGHT, 0.0)):
+    for index, yaw in enumerate((0.0, 2.0, LEFT, RIGHT, 0.0)):
         gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=20 - 4 * index)
 
 
@@ -100,7 +100,7 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
 def test_it_forgets_a_liveness_pass_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
     settings.LIVENESS_PASS_MAX_AGE = 60
     at_gate(tenant_a)
-    for index, yaw in enumerate((0.0, LEFT, RIGHT)):
+    for index, yaw in enumerate((0.0, 0.0, LEFT, RIGHT)):
         gate_frame(tenant_a, passed=True, yaw=yaw, seconds_ago=90 - index)
     gate_frame(tenant_a, passed=True)
     assert code_of(begin(tenant_a)) == "liveness_not_verified"
