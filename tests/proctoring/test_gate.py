@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import tenancy
 from accounts.audit import AuditEvent
+from accounts.models import User
 from exams import services as exam_services
 from exams import taking
 from exams.models import ExamSession
@@ -162,10 +163,16 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
         format="json")
     assert frame.status_code == 409  # no frames while a proctor decides
 
+    with tenancy.tenant_scope(tenant_a.institution):  # another student's reference is not shown
+        other = User.objects.create(institution=tenant_a.institution, email="other@alpha.test", role="student")
+        FaceRegistration.objects.create(institution=tenant_a.institution, collection_id="c", face_id="f2",
+                                        full_name="Other Student", student=other,
+                                        image=ContentFile(image("signer2_a.jpg"), name="other.jpg"))
     proctor = page_client_for(tenant_a.proctor)
     queue = proctor.get("/identity/")
     assert queue.status_code == 200 and f"/identity/{approval.pk}/" in queue.content.decode()
     page = proctor.get(f"/identity/{approval.pk}/").content.decode()
+    assert "Other Student" not in page and "Registered photo 2" not in page
     for photo in (f"/identity/{approval.pk}/id.jpg", f"/identity/{approval.pk}/live.jpg",
                   f"/identity/{approval.pk}/references/1.jpg"):
         assert photo in page
