@@ -117,6 +117,8 @@
       result = null;
     }
     if (result && result.ok) {
+      captured.id = captured.live = null;  // a new request (after a denial) takes new photos
+      $("id-preview").hidden = $("live-preview").hidden = true;
       waiting = true;
       $("fallback").hidden = true;
       $("waiting").hidden = false;

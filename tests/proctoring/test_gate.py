@@ -169,6 +169,7 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
                                         full_name="Other Student", student=other,
                                         image=ContentFile(image("signer2_a.jpg"), name="other.jpg"))
     proctor = page_client_for(tenant_a.proctor)
+    assert "1</strong> student waiting for a photo-ID check" in proctor.get("/").content.decode()
     queue = proctor.get("/identity/")
     assert queue.status_code == 200 and f"/identity/{approval.pk}/" in queue.content.decode()
     page = proctor.get(f"/identity/{approval.pk}/").content.decode()
