@@ -18,6 +18,7 @@ from exams.statuses import SessionStatus
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import FaceRegistration
 from proctoring.selectors import review_queue
+from proctoring.views_identity import pending_requests
 
 # Sessions a student may still start or continue.
 AHEAD = {SessionStatus.SCHEDULED, SessionStatus.CHECKING, SessionStatus.IN_PROGRESS}
@@ -33,6 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["people"] = selectors.user_list()[:50]
     if user.role in (Role.ADMIN, Role.PROCTOR):
         context["to_review"] = review_queue().count()
+        context["to_approve"] = len(pending_requests())
     if user.role == Role.STUDENT:
         context["sessions"] = sessions_for(actor=user).select_related("exam")
         context["no_reference"] = _needs_a_reference(user, context["sessions"])

@@ -62,8 +62,14 @@ class ExamForm(forms.Form):
         help_text="How often the student's webcam sends a frame.",
     )
 
+    require_photo_id = forms.BooleanField(
+        required=False, initial=False, label="Require a photo ID from every student",
+        help_text="Before the exam starts, a proctor compares each student's photo ID with their live camera "
+                  "image and registered photo (with the Person Recognition check on).",
+    )
+
     POLICY_FIELDS = ("checks_enabled", "min_confidence", "face_match_threshold", "objects_of_interest",
-                     "debounce_frames", "debounce_seconds", "capture_interval_seconds")
+                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id")
 
     @classmethod
     def initial_for(cls, exam: Exam) -> dict[str, Any]:

@@ -49,6 +49,9 @@ class Exam(TenantOwned):
     capture_interval_seconds = models.PositiveIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(300)]
     )
+    require_photo_id = models.BooleanField(
+        default=False, help_text="Every student shows a photo ID that a proctor approves before starting.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -70,7 +73,7 @@ class ExamSession(TenantOwned):
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="sessions")
     student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exam_sessions")
-    status = models.CharField(max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
+    status = models.CharField(max_length=24, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -79,6 +82,10 @@ class ExamSession(TenantOwned):
     consent_version = models.PositiveIntegerField(null=True, blank=True)
     consent_text = models.TextField(blank=True)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
+    # A proctor approved the student's photo ID at the gate's fallback: the start check takes it as
+    # the identity pass of this session (proctoring.approvals.identity_request_decide sets it).
+    identity_approved_at = models.DateTimeField(null=True, blank=True)
+    liveness_verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

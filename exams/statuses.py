@@ -8,6 +8,8 @@ from django.db import models
 class SessionStatus(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     CHECKING = "checking", "Identity and camera check"
+    # The student asked for a proctor to check their photo ID (the gate's fallback); no frames meanwhile.
+    AWAITING_APPROVAL = "awaiting_approval", "Waiting for a proctor to check the photo ID"
     IN_PROGRESS = "in_progress", "In progress"
     SUBMITTED = "submitted", "Submitted"
     EXPIRED = "expired", "Expired"
@@ -17,7 +19,9 @@ class SessionStatus(models.TextChoices):
 S = SessionStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.SCHEDULED: frozenset({S.CHECKING, S.EXPIRED, S.TERMINATED}),
-    S.CHECKING: frozenset({S.IN_PROGRESS, S.EXPIRED, S.TERMINATED}),
+    S.CHECKING: frozenset({S.IN_PROGRESS, S.AWAITING_APPROVAL, S.EXPIRED, S.TERMINATED}),
+    # Back to the checks once a proctor decided (proctoring.approvals.identity_request_decide).
+    S.AWAITING_APPROVAL: frozenset({S.CHECKING, S.EXPIRED, S.TERMINATED}),
     S.IN_PROGRESS: frozenset({S.SUBMITTED, S.EXPIRED, S.TERMINATED}),
     S.SUBMITTED: frozenset(),
     S.EXPIRED: frozenset(),
@@ -26,6 +30,23 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # Frames are accepted while the student is being checked or is writing the exam.
 ACCEPTS_FRAMES = frozenset({S.CHECKING, S.IN_PROGRESS})
 FINISHED = frozenset({S.SUBMITTED, S.EXPIRED, S.TERMINATED})
+
+
+class ApprovalStatus(models.TextChoices):
+    """A photo-ID request of the gate's fallback (proctoring.models.IdentityApproval)."""
+
+    PENDING = "pending", "Waiting for a proctor"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+
+
+A = ApprovalStatus
+# A request is decided once; a student whose request was denied may send a new one.
+APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    A.PENDING: frozenset({A.APPROVED, A.DENIED}),
+    A.APPROVED: frozenset(),
+    A.DENIED: frozenset(),
+}
 
 
 class ExamStatus(models.TextChoices):

@@ -14,6 +14,7 @@ from accounts.errors import AppError, Conflict
 from accounts.models import User
 from exams.access import access_session_by_id
 from exams.identity import IdentityCheck, latest_identity_check
+from exams.liveness import latest_liveness_pass
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.services import audit, session_transition
@@ -38,8 +39,12 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
     """Raise the first reason ``session`` may not start; the one rule the pages and the API share.
 
     A session starts only when its exam is published and open, the student consented to the
-    institution's *current* consent text, and — when the exam checks identity — the latest analysed
-    frame of this session passed Person Recognition less than IDENTITY_PASS_MAX_AGE seconds ago.
+    institution's *current* consent text, and — when the exam checks identity —
+    - the identity passed: the latest analysed frame of this session passed Person Recognition less
+      than IDENTITY_PASS_MAX_AGE seconds ago, or a proctor approved the student's photo ID for this
+      session (the gate's fallback); when the exam requires a photo ID, only the approval counts;
+    - the student passed the liveness challenge (head turned as asked on this session's frames)
+      less than LIVENESS_PASS_MAX_AGE seconds ago: a photo held up to the camera never does.
     Answers the identity check that let it in (None when the exam does not check identity).
     """
     now = now or timezone.now()
@@ -49,11 +54,20 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
         raise Conflict("Give your consent first.", code="consent_required")
     if CHECK_PERSON_RECOGNITION not in exam.checks_enabled:
         return None
+    approved_at = session.identity_approved_at
+    if exam.require_photo_id and approved_at is None:
+        raise Conflict("This exam needs a proctor to check your photo ID first.", code="photo_id_required")
     check = latest_identity_check(session)
     max_age = timedelta(seconds=settings.IDENTITY_PASS_MAX_AGE)
-    if check is None or not check.passed or now - check.at > max_age:
+    if approved_at is not None:
+        check = IdentityCheck(passed=True, at=approved_at)
+    elif check is None or not check.passed or now - check.at > max_age:
         raise Conflict("We could not confirm your identity yet: look at the camera and try again.",
                        code="identity_not_verified")
+    alive_at = latest_liveness_pass(session)
+    if alive_at is None or now - alive_at > timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE):
+        raise Conflict("Turn your head as asked: first to your left, then to your right.",
+                       code="liveness_not_verified")
     return check
 
 
@@ -84,6 +98,9 @@ def session_check_in(*, session: ExamSession, student: User) -> ExamSession:
         _check_exam_available(session.exam, timezone.now(), starting=False)
         if not consent_is_current(session):
             raise Conflict("Give your consent first.", code="consent_required")
+        if session.status != SessionStatus.SCHEDULED:  # e.g. waiting for a proctor: only their decision moves it
+            raise Conflict(f"A session that is {session.get_status_display().lower()} cannot go back to its checks.",
+                           code="invalid_transition", details={"from": session.status, "to": "checking"})
         return session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
 
 
@@ -95,7 +112,10 @@ def session_begin(*, session: ExamSession, student: User) -> ExamSession:
             raise Conflict(f"A session that is {session.get_status_display().lower()} cannot start.",
                            code="invalid_transition", details={"from": session.status, "to": "in_progress"})
         check = session_start_check(session=session)
-        ExamSession.objects.filter(pk=session.pk).update(identity_verified_at=check.at if check else None)
+        ExamSession.objects.filter(pk=session.pk).update(
+            identity_verified_at=check.at if check else None,
+            liveness_verified_at=timezone.now() if check else None,
+        )
         return session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=student)
 
 

@@ -19,6 +19,7 @@ from exams.statuses import SessionStatus
 STEP_OF_STATUS = {
     SessionStatus.SCHEDULED: "session-consent",
     SessionStatus.CHECKING: "session-check",
+    SessionStatus.AWAITING_APPROVAL: "session-check",  # the check page says a proctor is deciding
     SessionStatus.IN_PROGRESS: "session-exam",
 }
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from accounts.errors import NotFound
 from accounts.models import Role, User
 from exams.access import sessions_for
-from proctoring.models import FaceRegistration, Frame, Incident
+from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident
 
 
 def _is_student(actor: User) -> bool:
@@ -47,3 +47,13 @@ def access_face_by_id(*, actor: User, external_image_id: Any) -> FaceRegistratio
     if face is None:
         raise NotFound("Not found.")
     return face
+
+
+def access_approval_by_id(*, actor: User, approval_id: int) -> IdentityApproval:
+    """Photo-ID requests are for staff; a student reaches none by id, not even their own."""
+    approvals = IdentityApproval.objects.none() if _is_student(actor) else IdentityApproval.objects.all()
+    approval = approvals.select_related("session__student", "session__exam", "decided_by").filter(
+        pk=approval_id).first()
+    if approval is None:
+        raise NotFound("Not found.")
+    return approval

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from proctoring import api
+from proctoring import api, api_gate
 
 urlpatterns = [
     path("faces/", api.FaceListView.as_view(), name="api-faces"),
@@ -15,4 +15,7 @@ urlpatterns = [
     path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
     # A browser event becomes an incident, so the endpoint lives with incidents (exams never imports proctoring).
     path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
+    path("sessions/<int:pk>/gate", api_gate.GateStatusView.as_view(), name="api-session-gate"),
+    path("sessions/<int:pk>/identity-requests", api_gate.IdentityRequestView.as_view(),
+         name="api-session-identity-requests"),
 ]

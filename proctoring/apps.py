@@ -9,9 +9,11 @@ class ProctoringConfig(AppConfig):
     def ready(self) -> None:
         from accounts.deletion import register_eraser
         from exams.identity import register_identity_source
+        from exams.liveness import register_liveness_source
         from proctoring.analysis import set_face_store_factory
         from proctoring.erasure import erase_biometrics
         from proctoring.face_store import DatabaseFaceStore
+        from proctoring.gate import latest_liveness_pass
         from proctoring.selectors import latest_identity_check
 
         # Face collections live in the database, so every web and worker process sees the same ones.
@@ -20,3 +22,4 @@ class ProctoringConfig(AppConfig):
         register_eraser(erase_biometrics)
         # The exam's start check reads identity checks through this, so exams never imports proctoring.
         register_identity_source(latest_identity_check)
+        register_liveness_source(latest_liveness_pass)

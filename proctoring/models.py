@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.tenancy import TenantOwned
+from exams.statuses import ApprovalStatus
 from proctoring.storage import private_storage
 
 
@@ -16,6 +17,10 @@ def _face_image_path(instance: FaceRegistration, filename: str) -> str:
 
 def _frame_image_path(instance: Frame, filename: str) -> str:
     return f"frames/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.jpg"
+
+
+def _approval_image_path(instance: IdentityApproval, filename: str) -> str:
+    return f"identity/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.jpg"
 
 
 class FaceRegistration(TenantOwned):
@@ -97,6 +102,34 @@ class Frame(TenantOwned):
         if self.captured_at is None:
             self.captured_at = self.received_at
         super().save(*args, **kwargs)
+
+
+class IdentityApproval(TenantOwned):
+    """The gate's fallback: a photo of the student's ID card and a live frame, for a proctor to decide.
+
+    Both photos are biometric: private storage, staff-only views, erased with the session
+    (proctoring.erasure) and by retention. Status changes only through proctoring.approvals.
+    """
+
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="identity_approvals")
+    status = models.CharField(max_length=16, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING)
+    id_photo = models.FileField(storage=private_storage, upload_to=_approval_image_path, blank=True)
+    live_photo = models.FileField(storage=private_storage, upload_to=_approval_image_path, blank=True)
+    # Best similarity (0-100) of the live photo to the student's own references; None: not measured yet.
+    similarity = models.FloatField(null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session"], condition=models.Q(status=ApprovalStatus.PENDING),
+                                    name="one_pending_identity_approval_per_session"),
+        ]
 
 
 class IncidentKind(models.TextChoices):

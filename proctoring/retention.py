@@ -5,6 +5,8 @@
 - Incidents started before the same cutoff lose the findings and names they copied from their
   evidence frame. Incidents still waiting for review keep all their evidence (frames included)
   until they have been reviewed.
+- Photo-ID requests of the gate (ID photo, live frame) lose both photos once decided and received
+  before the same cutoff; a request still waiting for a proctor keeps them.
 - Reference faces are erased (engine collection, DynamoDB, file, row) ``face_retention_days``
   after the student's last sitting ended. A sitting that has not ended holds the face while its
   exam can still be sat (no closing time, or one after the cutoff, and not archived). A face with
@@ -25,7 +27,8 @@ from accounts import tenancy
 from accounts.models import Institution
 from exams.models import ExamSession, ExamStatus
 from exams.policy import CHECK_PERSON_RECOGNITION
-from proctoring.models import FaceRegistration, Frame, Incident, PurgeRecord, ReviewStatus
+from exams.statuses import ApprovalStatus
+from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident, PurgeRecord, ReviewStatus
 from proctoring.services import face_delete
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ def purge_institution(institution: Institution) -> dict[str, int]:
     now = timezone.now()
     frame_cutoff = now - timedelta(days=institution.frame_retention_days)
     frames, size = _purge_frames(frame_cutoff)
+    size += _purge_identity_photos(frame_cutoff)
     incidents = _purge_incidents(frame_cutoff)
     faces = _purge_faces(now - timedelta(days=institution.face_retention_days))
     if frames or incidents or faces:
@@ -73,6 +77,24 @@ def _purge_frames(cutoff: datetime) -> tuple[int, int]:
         frame.save(update_fields=["image", "findings", "checks", "purged_at"])
         count += 1
     return count, size
+
+
+def _purge_identity_photos(cutoff: datetime) -> int:
+    """Erase the photos of decided photo-ID requests older than ``cutoff``; answers the bytes freed."""
+    expired = (IdentityApproval.objects.filter(requested_at__lt=cutoff, purged_at__isnull=True)
+               .exclude(status=ApprovalStatus.PENDING))
+    size = 0
+    for approval in expired.iterator():
+        for field in (approval.id_photo, approval.live_photo):
+            if field:
+                try:
+                    size += field.size
+                except OSError:
+                    pass
+                field.delete(save=False)
+        approval.purged_at = timezone.now()
+        approval.save(update_fields=["id_photo", "live_photo", "purged_at"])
+    return size
 
 
 def _purge_incidents(cutoff: datetime) -> int:

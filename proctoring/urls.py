@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from exams import views_student
-from proctoring import views
+from proctoring import views, views_identity
 
 urlpatterns = [
     path("sessions/<int:pk>/start", views_student.session_start, name="session-start"),
@@ -18,4 +18,9 @@ urlpatterns = [
     path("exams/<int:pk>/report.csv", views.exam_report_csv, name="exam-report-csv"),
     path("review/", views.review_queue, name="review-queue"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("identity/", views_identity.identity_queue, name="identity-queue"),
+    path("identity/<int:pk>/", views_identity.identity_request, name="identity-request"),
+    path("identity/<int:pk>/<str:which>.jpg", views_identity.identity_photo, name="identity-photo"),
+    path("identity/<int:pk>/references/<int:number>.jpg", views_identity.identity_reference,
+         name="identity-reference"),
 ]

@@ -1,24 +1,76 @@
 // The camera and identity check: send a frame every two seconds, follow its analysis through the
-// status URL (the request itself never waits), and enable "Start the exam" once face and identity pass.
+// status URL (the request itself never waits), then read the gate's status: the identity verdict with
+// its reason, the liveness challenge, the photo-ID fallback and whether the exam may start (the
+// server's one start rule decides; this page only shows it).
 (function () {
   "use strict";
 
   const root = document.getElementById("camera-check");
   if (!root) { return; }
   const sessionId = +root.dataset.session;
-  const needsIdentity = root.dataset.needsIdentity === "true";
+  const gateUrl = root.dataset.gateUrl, requestUrl = root.dataset.requestUrl;
   const video = document.getElementById("preview"), canvas = document.getElementById("grab");
   const state = document.getElementById("camera-state"), begin = document.getElementById("begin");
+  const $ = function (id) { return document.getElementById(id); };
+  let waiting = root.dataset.status === "awaiting_approval";
+  let faceOk = false;
+  const captured = {id: null, live: null};
 
   function show(checks) {
-    OpenProctor.renderChecks(document.getElementById("checks"), checks);
+    OpenProctor.renderChecks($("checks"), checks);
     const byName = Object.fromEntries(checks.map(function (c) { return [c.TestName, c]; }));
-    const face = byName["Face Detection"], person = byName["Person Recognition"];
-    const faceOk = !face || face.Success, identityOk = !needsIdentity || (person && person.Success);
-    state.textContent = !faceOk ? "No single face found: look at the camera." :
-      (!identityOk ? "Face found — checking that it is you…" : "Face found and identity confirmed.");
-    state.className = "state " + (faceOk && identityOk ? "ok" : "wait");
-    begin.disabled = !(faceOk && identityOk);
+    const face = byName["Face Detection"];
+    faceOk = !face || face.Success;
+    state.textContent = faceOk ? "Face found." : "No single face found: look at the camera.";
+    state.className = "state " + (faceOk ? "ok" : "wait");
+  }
+
+  function showGate(gate) {
+    waiting = gate.status === "awaiting_approval";
+    const identity = gate.identity, reason = $("identity-reason");
+    if (reason && identity) {
+      reason.hidden = false;
+      reason.textContent = identity.message;
+      reason.className = "state " + (identity.passed ? "ok" : "bad");
+      reason.setAttribute("data-reason", identity.reason);
+    }
+    if ($("liveness")) {
+      const live = gate.liveness;
+      $("liveness-instruction").textContent = live.instruction;
+      $("liveness").setAttribute("data-step", live.step);
+      const order = ["face", "left", "right", "done"], at = order.indexOf(live.step);
+      document.querySelectorAll("#liveness-steps li").forEach(function (item) {
+        const index = order.indexOf(item.getAttribute("data-step"));
+        item.className = index < at ? "done" : (index === at ? "current" : "");
+      });
+    }
+    $("waiting").hidden = !waiting;
+    $("fallback").hidden = waiting || !gate.fallback;
+    const approval = $("approval-state");
+    approval.hidden = true;
+    if (gate.identity_approved) {
+      approval.hidden = false;
+      approval.textContent = "A proctor confirmed your identity from your photo ID.";
+      approval.className = "state ok";
+    } else if (gate.approval && gate.approval.status === "denied" && !waiting) {
+      approval.hidden = false;
+      approval.textContent = "A proctor could not confirm your identity: " + gate.approval.note;
+      approval.className = "state bad";
+    }
+    begin.disabled = !gate.can_start;
+    if (gate.can_start) {
+      state.textContent = "All checks passed: you can start the exam.";
+      state.className = "state ok";
+    } else if (waiting) {
+      state.textContent = "Waiting for a proctor…";
+      state.className = "state wait";
+    }
+  }
+
+  async function refreshGate() {
+    let result;
+    try { result = await OpenProctor.getJSON(gateUrl); } catch (e) { return; }
+    if (result.ok && result.data) { showGate(result.data); }
   }
 
   async function checkOnce() {
@@ -34,17 +86,49 @@
       const frame = await OpenProctor.followStatus(result.data.status_url, 10);
       if (frame && frame.status === "done" && Array.isArray(frame.checks)) { show(frame.checks); }
       else if (frame && frame.error) { state.textContent = frame.error; }
-    } else if (result.ok && Array.isArray(result.data)) {
-      show(result.data);
-    } else {
+    } else if (result.status !== 409) {  // 409: the session is waiting for a proctor
       state.textContent = OpenProctor.errorMessage(result, "The frame could not be checked; retrying…");
     }
   }
 
   async function loop() {
-    await checkOnce();
-    setTimeout(loop, 2000);
+    if (!waiting) { await checkOnce(); }
+    await refreshGate();
+    setTimeout(loop, waiting ? 3000 : 2000);
   }
+
+  function capture(which) {
+    const image = OpenProctor.grab(video, canvas);
+    captured[which] = image;
+    const preview = $(which + "-preview");
+    preview.src = "data:image/jpeg;base64," + image;
+    preview.hidden = false;
+    $("send-id").disabled = !(captured.id && captured.live);
+  }
+
+  $("capture-id").addEventListener("click", function () { capture("id"); });
+  $("capture-live").addEventListener("click", function () { capture("live"); });
+  $("send-id").addEventListener("click", async function () {
+    $("send-id").disabled = true;
+    let result;
+    try {
+      result = await OpenProctor.api(requestUrl, {id_photo: captured.id, live_photo: captured.live});
+    } catch (e) {
+      result = null;
+    }
+    if (result && result.ok) {
+      captured.id = captured.live = null;  // a new request (after a denial) takes new photos
+      $("id-preview").hidden = $("live-preview").hidden = true;
+      waiting = true;
+      $("fallback").hidden = true;
+      $("waiting").hidden = false;
+    } else {
+      state.textContent = OpenProctor.errorMessage(result, "Your photos could not be sent; try again.");
+      state.className = "state bad";
+      $("send-id").disabled = false;
+    }
+  });
+
   OpenProctor.startCamera(video).then(loop).catch(function () {
     state.textContent = "Camera unavailable or permission denied. Allow the camera and reload the page.";
     state.className = "state bad";

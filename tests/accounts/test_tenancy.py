@@ -65,6 +65,32 @@ def session(t: Tenant) -> int:
     return t.session.pk
 
 
+def approval(t: Tenant) -> int:
+    """A photo-ID request of the tenant's session (made directly; the gate's tests make them for real)."""
+    from django.core.files.base import ContentFile
+
+    from proctoring.models import IdentityApproval
+
+    with tenancy.tenant_scope(t.institution):
+        existing = IdentityApproval.objects.filter(session=t.session).first()
+        if existing is not None:
+            return existing.pk
+        request = IdentityApproval(institution=t.institution, session=t.session)
+        request.id_photo.save("id.jpg", ContentFile(b"\xff\xd8 not really a jpeg \xff\xd9"), save=False)
+        request.live_photo.save("live.jpg", ContentFile(b"\xff\xd8 not really a jpeg \xff\xd9"), save=False)
+        request.save()
+    return request.pk
+
+
+def _photos() -> dict[str, str]:
+    import base64
+
+    from tests.proctoring.conftest import image
+
+    photo = base64.b64encode(image("signer1_a.jpg")).decode()
+    return {"id_photo": photo, "live_photo": photo}
+
+
 ENDPOINTS = [
     Endpoint("api-exam-detail", "GET", lambda i: f"/api/v1/exams/{i}/", exam, "proctor", "student"),
     Endpoint("api-exam-detail", "PATCH", lambda i: f"/api/v1/exams/{i}/", exam, "admin", "proctor", {"title": "x"}),
@@ -102,6 +128,16 @@ ENDPOINTS = [
     Endpoint("incident-detail", "POST", lambda i: f"/incidents/{i}/", incident, "proctor", "student",
              {"decision": "dismissed", "note": "x"}),
     Endpoint("exam-detail", "GET", lambda i: f"/exams/{i}/", exam, "proctor", "student"),
+    Endpoint("api-session-gate", "GET", lambda i: f"/api/v1/sessions/{i}/gate", session, "student", None),
+    Endpoint("api-session-identity-requests", "POST", lambda i: f"/api/v1/sessions/{i}/identity-requests", session,
+             "student", "proctor", _photos()),
+    Endpoint("identity-request", "GET", lambda i: f"/identity/{i}/", approval, "proctor", "student"),
+    Endpoint("identity-request", "POST", lambda i: f"/identity/{i}/", approval, "proctor", "student",
+             {"decision": "approved"}),
+    Endpoint("identity-photo", "GET", lambda i: f"/identity/{i}/id.jpg", approval, "proctor", "student"),
+    Endpoint("identity-photo", "GET", lambda i: f"/identity/{i}/live.jpg", approval, "admin", "student"),
+    Endpoint("identity-reference", "GET", lambda i: f"/identity/{i}/references/1.jpg", approval, "proctor",
+             "student"),
     Endpoint("manage:exams_exam_change", "GET", lambda i: f"/manage/exams/exam/{i}/change/", exam, "admin", "proctor"),
     Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
     Endpoint("manage:exams_exam_history", "GET", lambda i: f"/manage/exams/exam/{i}/history/", exam, "admin",

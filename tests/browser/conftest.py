@@ -27,8 +27,8 @@ OUTPUT = ROOT / "test-output" / "browser"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
-    """A one-frame Y4M video of a fixture photo (Chromium loops it as the camera)."""
+def _yuv420(fixture: str, width: int, height: int) -> bytes:
+    """One Y4M frame (4:2:0) of a fixture photo, centred on a black canvas."""
     picture = Image.open(io.BytesIO(image(fixture))).convert("RGB")
     canvas = Image.new("RGB", (width, height))
     picture.thumbnail((width, height))
@@ -36,28 +36,55 @@ def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) ->
     y, cb, cr = (np.asarray(plane, dtype=np.uint8) for plane in canvas.convert("YCbCr").split())
     u = cb.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).astype(np.uint8)
     v = cr.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3)).astype(np.uint8)
+    return b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes()
+
+
+def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
+    """A one-frame Y4M video of a fixture photo (Chromium loops it as the camera)."""
+    frame = _yuv420(fixture, width, height)
     path = folder / f"{Path(fixture).stem}.y4m"
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(2):
-            out.write(b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes())
+            out.write(frame)
     return path
+
+
+def y4m_sequence(shots: list[tuple[str, int]], folder: Path, width: int = 640, height: int = 480) -> Path:
+    """A Y4M video at one frame per second that shows each (fixture, seconds) in turn; Chromium loops it.
+    Photos of a person in several head poses make a head that turns."""
+    path = folder / "sequence.y4m"
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F1:1 Ip A1:1 C420jpeg\n".encode())
+        for fixture, seconds in shots:
+            frame = _yuv420(fixture, width, height)
+            for _ in range(seconds):
+                out.write(frame)
+    return path
+
+
+# Real frames of one woman turning her head (Intel's head-pose sample): looking at the camera, turning to her
+# left, to her right, then facing the camera long enough for the student to press "Start".
+HEAD_TURN = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 4),
+             ("headpose_woman_her_right.jpg", 4), ("headpose_woman_front.jpg", 12)]
 
 
 @pytest.fixture
 def camera_browser(tmp_path: Path) -> Iterator[Any]:
-    """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo."""
+    """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo (or, given a list of
+    (fixture, seconds), those photos in turn)."""
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is not installed: make test installs Debian's chromium package.")
     with sync_playwright() as playwright:
         browsers: list[Browser] = []
 
-        def launch(fixture: str | None = None) -> Browser:
+        def launch(fixture: str | list[tuple[str, int]] | None = None) -> Browser:
             args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
             if fixture:
-                args.append(f"--use-file-for-fake-video-capture={y4m_from(fixture, tmp_path)}")
+                video = y4m_sequence(fixture, tmp_path) if isinstance(fixture, list) else y4m_from(fixture, tmp_path)
+                args.append(f"--use-file-for-fake-video-capture={video}")
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
             browsers.append(browser)
             return browser

@@ -13,7 +13,7 @@ from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.browser.conftest import Shots, sign_in
+from tests.browser.conftest import HEAD_TURN, Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 45_000  # ms: the first frame also loads the analysis models
 
 
-def proctored_exam(tenant: Tenant, **policy: Any) -> ExamSession:
-    """A published exam with two questions, the student enrolled and their face registered."""
+def proctored_exam(tenant: Tenant, reference: str = "signer1_a.jpg", **policy: Any) -> ExamSession:
+    """A published exam with two questions, the student enrolled and their face (``reference``) registered."""
     with tenancy.tenant_scope(tenant.institution):
         exam = Exam.objects.create(institution=tenant.institution, title="Statistics midterm", status="published",
                                    duration_minutes=30, capture_interval_seconds=2, **policy)
@@ -32,7 +32,7 @@ def proctored_exam(tenant: Tenant, **policy: Any) -> ExamSession:
                                 prompt="Define variance in one sentence.")
         session = exam_services.session_create(exam=exam, student=tenant.student)
         proctoring_services.face_register(institution=tenant.institution, actor=tenant.admin,
-                                          image=image("signer1_a.jpg"), full_name="Alpha Student",
+                                          image=image(reference), full_name="Alpha Student",
                                           student=tenant.student)
     return session
 
@@ -40,9 +40,9 @@ def proctored_exam(tenant: Tenant, **policy: Any) -> ExamSession:
 def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:
-    session = proctored_exam(tenant_a)
+    session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     base = live_server.url
-    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     frame_posts: list[str] = []
     page.on("request", lambda request: frame_posts.append(request.url) if "/process" in request.url else None)
@@ -59,8 +59,9 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     page.check("#agree")
     page.click("#consent-continue")
 
-    expect(page.locator("#camera-state")).to_have_text("Face found and identity confirmed.")
-    expect(page.locator("#begin")).to_be_enabled()
+    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
+    expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)  # once the head turned left, then right
+    expect(page.locator("#camera-state")).to_have_text("All checks passed: you can start the exam.")
     shots.take(page, "camera-check")
     page.click("#begin")
 

@@ -23,7 +23,7 @@ from exams import services as exam_services
 from exams.models import Answer, Exam, ExamSession, Question
 from proctoring import services as proctoring_services
 from proctoring.models import Frame, FrameStatus
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import HEAD_TURN, sign_in
 from tests.celery_worker import database_url
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
@@ -79,7 +79,7 @@ def _get(url: str) -> tuple[int, str, dict[str, str]]:
         return error.code, error.read().decode(errors="replace"), dict(error.headers)
 
 
-def proctored_exam(tenant: Tenant) -> ExamSession:
+def proctored_exam(tenant: Tenant, reference: str = "signer1_a.jpg") -> ExamSession:
     with tenancy.tenant_scope(tenant.institution):
         exam = Exam.objects.create(institution=tenant.institution, title="Production profile exam",
                                    status="published", duration_minutes=30, capture_interval_seconds=2)
@@ -87,7 +87,7 @@ def proctored_exam(tenant: Tenant) -> ExamSession:
                                 prompt="Define variance in one sentence.")
         session = exam_services.session_create(exam=exam, student=tenant.student)
         proctoring_services.face_register(institution=tenant.institution, actor=tenant.admin,
-                                          image=image("signer1_a.jpg"), full_name="Alpha Student",
+                                          image=image(reference), full_name="Alpha Student",
                                           student=tenant.student)
     return session
 
@@ -123,9 +123,9 @@ def test_it_serves_static_files_and_leaks_nothing_with_debug_off(production_serv
 def test_it_runs_the_student_flow_against_a_debug_off_server(
     production_server: str, tenant_a: Tenant, camera_browser: Any, settings: Any
 ) -> None:
-    session = proctored_exam(tenant_a)
+    session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     server_passwords(settings, tenant_a.student)
-    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     static = []
     page.on("response", lambda response: static.append((response.url, response.status))
@@ -135,7 +135,7 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     page.goto(f"{production_server}/sessions/{session.pk}/start")
     page.check("#agree")
     page.click("#consent-continue")
-    expect(page.locator("#begin")).to_be_enabled()
+    expect(page.locator("#begin")).to_be_enabled(timeout=TIMEOUT)  # once the head turned left, then right
     page.click("#begin")
     expect(page.locator("#checks .check")).to_have_count(5)
     page.fill("textarea", "The mean squared deviation from the mean.")
@@ -169,7 +169,7 @@ def test_it_loads_the_staff_pages_and_api_docs_without_csp_violations(
     for path in ["/", "/exams/", f"/exams/{exam_id}/edit", f"/exams/{exam_id}/questions",
                  f"/exams/{exam_id}/enrolments", f"/exams/{exam_id}/publish", "/students/",
                  "/students/new", "/students/import", f"/students/{student_id}/face", f"/people/{student_id}/invite",
-                 "/settings/", "/review/", f"/exams/{exam_id}/live", f"/exams/{exam_id}/report",
+                 "/settings/", "/review/", "/identity/", f"/exams/{exam_id}/live", f"/exams/{exam_id}/report",
                  f"/sessions/{session.pk}/report", "/manage/", "/manage/exams/exam/",
                  f"/manage/exams/exam/{exam_id}/change/", "/accounts/password/"]:
         response = admin.goto(production_server + path)

@@ -21,20 +21,25 @@ PASS = [{"TestName": "Person Recognition", "Success": True, "Details": "alpha St
 FAIL = [{"TestName": "Person Recognition", "Success": False, "Details": "0"}]
 
 
-def _frame(tenant: Tenant, checks: list[dict[str, Any]], *, seconds_ago: float = 5) -> Frame:
+def _frame(tenant: Tenant, checks: list[dict[str, Any]], *, seconds_ago: float = 5, yaw: float | None = None) -> Frame:
+    findings = None if yaw is None else {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}]}
     with tenancy.tenant_scope(tenant.institution):
         return Frame.objects.create(institution=tenant.institution, session=tenant.session, status=FrameStatus.DONE,
-                                    received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks)
+                                    received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks,
+                                    findings=findings)
 
 
-def ready(tenant: Tenant, *, identity: bool = True) -> ExamSession:
-    """A published exam, consent to the current text, the session in its checks, a fresh identity pass."""
+def ready(tenant: Tenant, *, identity: bool = True, liveness_seconds_ago: float = 30) -> ExamSession:
+    """A published exam, consent to the current text, the session in its checks, a liveness pass (the head
+    turned left then right, on frames that did not pass identity) and a fresh identity pass."""
     tenant.exam.status = "published"
     tenant.exam.save()
     ExamSession.unscoped.filter(pk=tenant.session.pk).update(
         status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant.institution.consent_version)
     ExamSession.unscoped.filter(pk=tenant.session.pk).update()
     Frame.unscoped.filter(session=tenant.session).delete()  # the tenancy fixture's pending frame
+    for index, yaw in enumerate((0.0, 0.0, 30.0, -30.0)):
+        _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + 4 - index, yaw=yaw)
     if identity:
         _frame(tenant, PASS)
     tenant.session.refresh_from_db()
@@ -100,8 +105,8 @@ def test_it_refuses_to_start_without_an_identity_pass_on_this_session(tenant_a: 
 
 
 def test_it_refuses_an_identity_pass_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
-    settings.IDENTITY_PASS_MAX_AGE = 300
-    ready(tenant_a, identity=False)
+    settings.IDENTITY_PASS_MAX_AGE, settings.LIVENESS_PASS_MAX_AGE = 300, 900
+    ready(tenant_a, identity=False, liveness_seconds_ago=400)
     _frame(tenant_a, PASS, seconds_ago=301)
     assert refused(start(tenant_a), "identity_not_verified")
     _frame(tenant_a, PASS, seconds_ago=10)

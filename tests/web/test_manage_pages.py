@@ -343,3 +343,14 @@ def test_it_adds_a_proctor(admin: Client, tenant_a: Tenant) -> None:
     assert (pat.role, pat.institution, pat.check_password(PASSWORD)) == ("proctor", tenant_a.institution, True)
     page = admin.get("/settings/").content.decode()
     assert "Pat Proctor" in page and "alpha Proctor" in page
+
+
+def test_it_sets_the_exams_photo_id_policy(admin: Client, tenant_a: Tenant) -> None:
+    path = f"/exams/{tenant_a.exam.pk}/edit"
+    assert "Require a photo ID from every student" in admin.get(path).content.decode()
+    assert admin.post(path, {**EXAM_FORM, "require_photo_id": "on"}).status_code == 302
+    tenant_a.exam.refresh_from_db()
+    assert tenant_a.exam.require_photo_id
+    assert admin.post(path, EXAM_FORM).status_code == 302  # an unticked box turns it off
+    tenant_a.exam.refresh_from_db()
+    assert not tenant_a.exam.require_photo_id

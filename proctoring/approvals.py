@@ -1,0 +1,134 @@
+"""The gate's fallback: a student who cannot pass the camera check sends a photo of their ID card and a
+live frame; a proctor compares them with the student's reference photos and approves or denies.
+
+Writes go through these services: the request moves the session to ``awaiting_approval``, the decision
+moves it back to its checks (an approval is recorded on the session, where the start check takes it as
+the identity pass). Every step is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.errors import AppError, Conflict
+from accounts.models import User
+from exams.access import access_session_by_id
+from exams.models import ExamSession
+from exams.services import audit, session_transition
+from exams.statuses import APPROVAL_TRANSITIONS, ApprovalStatus, SessionStatus
+from proctoring.analysis import faces as face_ops
+from proctoring.gate import fallback_offered
+from proctoring.images import check_image
+from proctoring.models import FaceRegistration, IdentityApproval
+
+logger = logging.getLogger(__name__)
+NOTE_MAX = 2000
+
+
+def identity_request_create(*, session: ExamSession, student: User, id_photo: bytes,
+                            live_photo: bytes) -> IdentityApproval:
+    """Ask a proctor to check the student's photo ID; the session waits in ``awaiting_approval``.
+
+    Precondition: ``student`` is the session's student (a student reaches only their own session).
+    Refused unless the gate offers the fallback now (proctoring.gate.fallback_offered).
+    """
+    check_image(id_photo)
+    check_image(live_photo)
+    approval: IdentityApproval | None = None
+    try:
+        with transaction.atomic():
+            session = access_session_by_id(actor=student, session_id=session.pk, for_update=True)
+            if session.student_id != student.pk:
+                raise AppError("Only the session's student can send their photo ID.", code="forbidden",
+                               status_code=403)
+            if session.status != SessionStatus.CHECKING:
+                raise Conflict(f"A session that is {session.get_status_display().lower()} takes no photo ID.",
+                               code="invalid_transition")
+            if not fallback_offered(session):
+                raise Conflict("Keep trying the camera check first.", code="fallback_not_offered")
+            approval = IdentityApproval(institution_id=session.institution_id, session=session)
+            approval.id_photo.save("id.jpg", ContentFile(id_photo), save=False)
+            approval.live_photo.save("live.jpg", ContentFile(live_photo), save=False)
+            approval.save()
+            audit(institution_id=session.institution_id, actor=student, action="identity.request", target=approval,
+                  data={"session": session.pk})
+            session_transition(session_id=session.pk, to=SessionStatus.AWAITING_APPROVAL, actor=student)
+    except BaseException:
+        if approval is not None:  # no row, no file: biometric files never outlive a request that failed
+            for field in (approval.id_photo, approval.live_photo):
+                if field.name:
+                    field.storage.delete(field.name)
+        raise
+    return approval
+
+
+@transaction.atomic
+def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "") -> IdentityApproval:
+    """Approve or deny a pending request (staff; the caller checked access). A denial says why: the
+    student reads the note. Either way the session goes back to its checks; an approval lets it start."""
+    if decision not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
+        raise AppError("Decide 'approved' or 'denied'.", code="invalid", details={"decision": ["Unknown."]})
+    note = note.strip()[:NOTE_MAX]
+    if decision == ApprovalStatus.DENIED and not note:
+        raise AppError("Say why the photo ID was denied: the student reads it.", code="invalid",
+                       details={"note": ["Required to deny."]})
+    approval = IdentityApproval.objects.select_for_update(of=("self",)).get(pk=approval_id)
+    if decision not in APPROVAL_TRANSITIONS[approval.status]:
+        raise Conflict(f"This request is already {approval.get_status_display().lower()}.",
+                       code="already_decided", details={"from": approval.status, "to": decision})
+    now = timezone.now()
+    previous = approval.status
+    approval.status, approval.decided_by, approval.decided_at, approval.note = decision, proctor, now, note
+    approval.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    audit(institution_id=approval.institution_id, actor=proctor, action=f"identity.{decision}", target=approval,
+          data={"from": previous, "session": approval.session_id, "note": note, "similarity": approval.similarity})
+    session = ExamSession.objects.select_for_update(of=("self",)).get(pk=approval.session_id)
+    if decision == ApprovalStatus.APPROVED:
+        ExamSession.objects.filter(pk=session.pk).update(identity_approved_at=now)
+    if session.status == SessionStatus.AWAITING_APPROVAL:
+        session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=proctor)
+    return approval
+
+
+def approval_similarity(*, approval: IdentityApproval) -> float | None:
+    """The best similarity (0-100) of the live photo to the student's own reference photos, kept on the
+    request. 1:1 comparisons only: never a search of anyone else's faces.
+
+    TODO(issue 9): use the engine's compare_faces once the interface has it (h-verify); this compares
+    with the local engine's own operations (YuNet + SFace), whatever ANALYSIS_BACKEND says.
+    """
+    if approval.similarity is not None or not approval.live_photo:
+        return approval.similarity
+    references = FaceRegistration.objects.filter(student_id=approval.session.student_id).exclude(image="")
+    try:
+        with approval.live_photo.open("rb") as handle:
+            live = _embedding(handle.read())
+        scores = []
+        for reference in references:
+            with reference.image.open("rb") as handle:
+                vector = _embedding(handle.read())
+            if live is not None and vector is not None:
+                scores.append(face_ops.similarity(float(np.dot(live, vector))))
+    except OSError:
+        logger.warning("Could not read the photos of identity request %s.", approval.pk, exc_info=True)
+        return None
+    if not scores:
+        return None
+    approval.similarity = max(scores)
+    IdentityApproval.objects.filter(pk=approval.pk).update(similarity=approval.similarity)
+    return approval.similarity
+
+
+def _embedding(data: bytes) -> np.ndarray | None:
+    """The SFace vector of the largest face in an image (None without a face)."""
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    found = face_ops.detect(bgr)
+    return face_ops.embed(bgr, found[0]) if found else None

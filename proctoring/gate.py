@@ -1,0 +1,149 @@
+"""Reads of the gate before an exam: the identity verdict of each frame, failed tries, liveness and
+the photo-ID fallback, as the student's check page follows them (``gate_status``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.errors import AppError
+from exams.models import ExamSession
+from exams.policy import CHECK_FACE_DETECTION, CHECK_PERSON_RECOGNITION
+from exams.statuses import ApprovalStatus, SessionStatus
+from proctoring import liveness
+from proctoring.identity import REASON_MESSAGES
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
+
+# The gate reads at most this many of a session's latest frames (a student stays there minutes, not hours).
+GATE_FRAMES = 200
+
+
+def frame_identity(frame: Frame, *, has_reference: bool) -> dict[str, Any] | None:
+    """``{"passed", "reason", "message"}`` of an analysed session frame (None: not analysed, or no
+    identity check). Reads the 1:1 verification of the frame when the pipeline recorded one
+    (``findings["Verification"]``); otherwise derives the reason from the five checks."""
+    if frame.status != FrameStatus.DONE:
+        return None
+    verification = (frame.findings or {}).get("Verification")
+    if isinstance(verification, dict) and verification.get("Reason") in REASON_MESSAGES:
+        passed, reason = verification.get("Passed") is True, str(verification["Reason"])
+    else:
+        checks = {c.get("TestName"): c for c in frame.checks or [] if isinstance(c, dict)}
+        recognition = checks.get(CHECK_PERSON_RECOGNITION)
+        if recognition is None:
+            return None
+        passed = recognition.get("Success") is True
+        reason = "match" if passed else _reason_without_verification(frame, checks, has_reference)
+    return {"passed": passed, "reason": reason, "message": REASON_MESSAGES[reason]}
+
+
+def _reason_without_verification(frame: Frame, checks: dict[str, Any], has_reference: bool) -> str:
+    if not has_reference:
+        return "no_reference"
+    faces: Any = None
+    if isinstance(frame.findings, dict) and isinstance(frame.findings.get("FaceDetails"), list):
+        faces = len(frame.findings["FaceDetails"])
+    elif CHECK_FACE_DETECTION in checks:
+        faces = checks[CHECK_FACE_DETECTION].get("Details")
+    if faces == 0:
+        return "no_face"
+    if isinstance(faces, int) and faces > 1:
+        return "several_faces"
+    return "not_matching"
+
+
+def _gate_frames(session: ExamSession) -> list[Frame]:
+    """The session's latest analysed frames, newest first."""
+    return list(Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE)
+                .order_by("-captured_at", "-pk").only("status", "captured_at", "checks", "findings")[:GATE_FRAMES])
+
+
+def has_reference(session: ExamSession) -> bool:
+    return FaceRegistration.objects.filter(student_id=session.student_id).exists()
+
+
+def session_liveness(session: ExamSession, *, now: datetime | None = None) -> liveness.Liveness:
+    """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds."""
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
+    frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
+              .order_by("captured_at", "pk").values_list("captured_at", "findings")[:GATE_FRAMES])
+    samples = [(at, liveness.yaw_of(findings)) for at, findings in frames]
+    return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES)
+
+
+def latest_liveness_pass(session: ExamSession) -> datetime | None:
+    """When the session last passed the liveness challenge (registered in exams.liveness)."""
+    return session_liveness(session).at
+
+
+def latest_approval(session: ExamSession) -> IdentityApproval | None:
+    return IdentityApproval.objects.filter(session_id=session.pk).order_by("-requested_at", "-pk").first()
+
+
+def fallback_offered(session: ExamSession, *, frames: list[Frame] | None = None,
+                     reference: bool | None = None) -> bool:
+    """Whether the student may ask a proctor to check their photo ID instead.
+
+    Always when the exam requires a photo ID; at once when the student has no reference photo;
+    after IDENTITY_FALLBACK_AFTER frames of the gate judged "not matching". Never twice at once,
+    and not once a proctor approved.
+    """
+    if session.identity_approved_at is not None:
+        return False
+    if IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.PENDING).exists():
+        return False
+    if session.exam.require_photo_id:
+        return True
+    reference = has_reference(session) if reference is None else reference
+    if not reference:
+        return True
+    return failed_tries(frames if frames is not None else _gate_frames(session), reference=reference) \
+        >= settings.IDENTITY_FALLBACK_AFTER
+
+
+def failed_tries(frames: list[Frame], *, reference: bool) -> int:
+    """How many of ``frames`` the identity check judged "not matching" (a clear face that is not theirs)."""
+    verdicts = (frame_identity(frame, has_reference=reference) for frame in frames)
+    return sum(1 for verdict in verdicts if verdict and verdict["reason"] == "not_matching")
+
+
+def gate_status(session: ExamSession) -> dict[str, Any]:
+    """What the student's check page shows: their identity verdict (never a name or a score), the
+    liveness step, the fallback and whether the exam may start now (exams.taking's one rule)."""
+    from exams.taking import session_start_check  # exams' rule; imported late as proctoring.selectors does
+
+    reference = has_reference(session)
+    frames = _gate_frames(session)
+    identity = next((v for v in (frame_identity(f, has_reference=reference) for f in frames[:1]) if v), None)
+    needs_identity = CHECK_PERSON_RECOGNITION in session.exam.checks_enabled
+    alive = session_liveness(session)
+    approval = latest_approval(session)
+    blocker = ""
+    can_start = False
+    if session.status == SessionStatus.CHECKING:
+        try:
+            session_start_check(session=session)
+        except AppError as exc:
+            blocker = exc.message
+        else:
+            can_start = True
+    return {
+        "status": session.status,
+        "identity": identity if needs_identity else None,
+        "failed_tries": failed_tries(frames, reference=reference) if needs_identity else 0,
+        "fallback": needs_identity and session.status == SessionStatus.CHECKING
+        and fallback_offered(session, frames=frames, reference=reference),
+        "photo_id_required": needs_identity and session.exam.require_photo_id,
+        "approval": None if approval is None else {
+            "status": approval.status, "note": approval.note if approval.status == ApprovalStatus.DENIED else "",
+        },
+        "identity_approved": session.identity_approved_at is not None,
+        "liveness": {"required": needs_identity, "passed": alive.passed, "step": alive.step,
+                     "instruction": alive.instruction},
+        "can_start": can_start,
+        "blocker": blocker,
+    }

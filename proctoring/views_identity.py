@@ -1,0 +1,84 @@
+"""Proctors' pages of the gate's fallback: the queue of photo-ID requests, one request with the
+reference photos, the ID photo and the live frame side by side, and the photos themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.decorators import role_required
+from accounts.errors import AppError
+from accounts.models import Role
+from exams.statuses import ApprovalStatus
+from proctoring import approvals
+from proctoring.access import access_approval_by_id
+from proctoring.models import FaceRegistration, IdentityApproval
+
+STAFF = (Role.ADMIN, Role.PROCTOR)
+
+
+def pending_requests() -> list[IdentityApproval]:
+    return list(IdentityApproval.objects.filter(status=ApprovalStatus.PENDING)
+                .select_related("session__student", "session__exam").order_by("requested_at")[:200])
+
+
+@login_required
+@role_required(*STAFF)
+def identity_queue(request: HttpRequest) -> HttpResponse:
+    return render(request, "proctor/identity_queue.html", {"requests": pending_requests()})
+
+
+@login_required
+@role_required(*STAFF)
+def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
+    approval = access_approval_by_id(actor=request.user, approval_id=pk)
+    if request.method == "POST":
+        decision = request.POST.get("decision", "")
+        try:
+            approvals.identity_request_decide(approval_id=approval.pk, proctor=request.user, decision=decision,
+                                              note=request.POST.get("note", ""))
+        except AppError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Photo ID of {approval.session.student} {decision}.")
+            return redirect("identity-queue")
+    references = _references(approval)
+    return render(request, "proctor/identity_request.html", {
+        "approval": approval, "references": references, "similarity": approvals.approval_similarity(approval=approval),
+    })
+
+
+def _references(approval: IdentityApproval) -> list[FaceRegistration]:
+    """The student's own reference photos, oldest first (numbered from 1 in the page's URLs)."""
+    return list(FaceRegistration.objects.filter(student_id=approval.session.student_id).exclude(image="")
+                .order_by("created_at", "pk"))
+
+
+@login_required
+@role_required(*STAFF)
+def identity_reference(request: HttpRequest, pk: int, number: int) -> FileResponse:
+    """Reference photo ``number`` of the request's student: only that student's, to staff of the institution."""
+    references = _references(access_approval_by_id(actor=request.user, approval_id=pk))
+    if not 1 <= number <= len(references):
+        raise Http404
+    return _photo(references[number - 1].image)
+
+
+@login_required
+@role_required(*STAFF)
+def identity_photo(request: HttpRequest, pk: int, which: str) -> FileResponse:
+    """The ID photo or the live frame of a request, to staff of its institution only."""
+    approval = access_approval_by_id(actor=request.user, approval_id=pk)
+    return _photo({"id": approval.id_photo, "live": approval.live_photo}.get(which))
+
+
+def _photo(field: Any) -> FileResponse:
+    if not field:
+        raise Http404
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response

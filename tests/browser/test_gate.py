@@ -1,0 +1,103 @@
+"""The gate in a browser: a still photo held up never passes the liveness challenge; a student whose face
+does not match reads why, sends their photo ID, a proctor approves it and the exam starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts import tenancy
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
+from proctoring.models import Frame, FrameStatus, IdentityApproval
+from tests.browser.conftest import HEAD_TURN, Shots, sign_in
+from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.conftest import PASSWORD, Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def to_the_gate(page: Any, base: str, tenant: Tenant, session: ExamSession) -> None:
+    sign_in(page, base, tenant.student.email, PASSWORD)
+    page.goto(f"{base}/sessions/{session.pk}/start")
+    page.check("#agree")
+    page.click("#consent-continue")
+
+
+def analysed_frames(tenant: Tenant, session: ExamSession) -> int:
+    with tenancy.tenant_scope(tenant.institution):
+        return Frame.objects.filter(session=session, status=FrameStatus.DONE).count()
+
+
+def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
+    page = camera_browser("headpose_woman_front.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    to_the_gate(page, live_server.url, tenant_a, session)
+
+    # The right face: identity matches, and the page asks for the head turn.
+    expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
+    expect(page.locator("#liveness-instruction")).to_have_text("Slowly turn your head to your left…", timeout=TIMEOUT)
+    for _ in range(600):  # a photo cannot turn: after several more frames, still no pass
+        if analysed_frames(tenant_a, session) >= 6:
+            break
+        page.wait_for_timeout(100)
+    assert analysed_frames(tenant_a, session) >= 6
+    expect(page.locator("#liveness")).to_have_attribute("data-step", "left")
+    expect(page.locator("#begin")).to_be_disabled()
+    shots.take(page, "still-photo")
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert ExamSession.objects.get(pk=session.pk).status == SessionStatus.CHECKING
+
+
+def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_them_in(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, settings: Any
+) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 2
+    session = proctored_exam(tenant_a, reference="signer1_a.jpg")  # registered: someone else's photo
+    base = live_server.url
+    student = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
+    student.set_default_timeout(TIMEOUT)
+    to_the_gate(student, base, tenant_a, session)
+
+    expect(student.locator("#identity-reason")).to_have_text("This doesn't match your registered photo.",
+                                                             timeout=TIMEOUT)
+    expect(student.locator("#fallback")).to_be_visible(timeout=TIMEOUT)
+    shots.take(student, "not-matching")
+    student.click("#capture-id")  # (the student holds their ID card up to the camera)
+    student.click("#capture-live")
+    student.click("#send-id")
+    expect(student.locator("#waiting")).to_be_visible(timeout=TIMEOUT)
+    expect(student.locator("#camera-state")).to_have_text("Waiting for a proctor…")
+    shots.take(student, "waiting")
+
+    proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    proctor.set_default_timeout(TIMEOUT)
+    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
+    proctor.goto(f"{base}/identity/")
+    proctor.locator("#identity-queue tr", has_text=str(tenant_a.student)).locator("text=Check").click()
+    for photo in ("img.reference", "img.id-photo", "img.live-photo"):
+        expect(proctor.locator(photo).last).to_be_visible()
+    expect(proctor.locator("#similarity")).to_contain_text("/ 100")
+    shots.take(proctor, "identity-request")
+    proctor.fill("#note", "Student card checked against the live frame.")
+    proctor.click("#approve")
+    expect(proctor.locator("body")).to_contain_text("approved")
+
+    # The student's page updates by itself, the head turn passes, and the exam starts.
+    expect(student.locator("#approval-state")).to_have_text(
+        "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
+    expect(student.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)
+    shots.take(student, "approved")
+    student.click("#begin")
+    expect(student.locator("#checks .check")).to_have_count(5)
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+        approval = IdentityApproval.objects.get(session=session)
+    assert session.status == SessionStatus.IN_PROGRESS and session.identity_approved_at is not None
+    assert approval.status == "approved" and approval.decided_by == tenant_a.proctor
+    assert approval.similarity is not None and approval.similarity < 90  # the live face is not the reference

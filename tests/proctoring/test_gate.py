@@ -1,0 +1,313 @@
+"""The gate before an exam: reasons, tries, liveness, and the photo-ID fallback a proctor decides."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from accounts import tenancy
+from accounts.audit import AuditEvent
+from accounts.models import User
+from exams import services as exam_services
+from exams import taking
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
+from proctoring import retention
+from proctoring.identity import REASON_MESSAGES
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
+from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.proctoring.conftest import image
+
+pytestmark = pytest.mark.django_db
+
+LEFT, RIGHT = 30.0, -30.0  # yaw of a head turned to the student's left / right
+
+
+def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
+    """A published exam that checks identity; the student consented and is at the camera check."""
+    for name, value in {"status": "published", **exam}.items():
+        setattr(tenant.exam, name, value)
+    tenant.exam.save()
+    ExamSession.unscoped.filter(pk=tenant.session.pk).update(
+        status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant.institution.consent_version)
+    Frame.unscoped.filter(session=tenant.session).delete()  # the tenancy fixture's pending frame
+    tenant.session.refresh_from_db()
+    return tenant.session
+
+
+def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5) -> Frame:
+    """An analysed frame of the gate as the pipeline stores it (without running the engine)."""
+    checks = [{"TestName": "Person Recognition", "Success": passed, "Details": "alpha Student" if passed else "0"},
+              {"TestName": "Face Detection", "Success": faces == 1, "Details": faces}]
+    findings = {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}] * faces,
+                "Labels": [], "FaceMatches": [], "ModerationLabels": []}
+    with tenancy.tenant_scope(tenant.institution):
+        return Frame.objects.create(institution=tenant.institution, session=tenant.session, status=FrameStatus.DONE,
+                                    received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks,
+                                    findings=findings)
+
+
+def turn_head(tenant: Tenant, *, passed: bool = True) -> None:
+    """Frames of a student who looks at the camera, turns left, turns right and looks back (newest last)."""
+    for index, yaw in enumerate((0.0, 2.0, LEFT, RIGHT, 0.0)):
+        gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=20 - 4 * index)
+
+
+def gate(tenant: Tenant, user: Any = None) -> dict[str, Any]:
+    response = api_client_for(user or tenant.student).get(f"/api/v1/sessions/{tenant.session.pk}/gate")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def ask_a_proctor(tenant: Tenant, *, live: str = "signer2_a.jpg") -> Any:
+    return api_client_for(tenant.student).post(
+        f"/api/v1/sessions/{tenant.session.pk}/identity-requests",
+        {"id_photo": base64.b64encode(image("grace_hopper.jpg")).decode(),
+         "live_photo": base64.b64encode(image(live)).decode()}, format="json")
+
+
+def begin(tenant: Tenant) -> Any:
+    return api_client_for(tenant.student).post(f"/api/v1/sessions/{tenant.session.pk}/transition",
+                                               {"to": "in_progress"}, format="json")
+
+
+def code_of(response: Any) -> str:
+    return response.json()["error"]["code"]
+
+
+def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None:
+    at_gate(tenant_a)
+    for _ in range(3):
+        gate_frame(tenant_a, passed=True, yaw=4.0)  # the right face, held still
+    status = gate(tenant_a)
+    assert status["identity"] == {"passed": True, "reason": "match", "message": "Matches your registered photo."}
+    assert status["liveness"]["step"] == "left" and not status["can_start"]
+    assert status["liveness"]["instruction"] == "Slowly turn your head to your left…"
+    assert begin(tenant_a).status_code == 409 and code_of(begin(tenant_a)) == "liveness_not_verified"
+    turn_head(tenant_a)
+    status = gate(tenant_a)
+    assert status["liveness"]["passed"] and status["can_start"], status
+    assert begin(tenant_a).status_code == 200
+    session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
+    assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
+
+
+def test_it_forgets_a_liveness_pass_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
+    settings.LIVENESS_PASS_MAX_AGE = 60
+    at_gate(tenant_a)
+    for index, yaw in enumerate((0.0, 0.0, LEFT, RIGHT)):
+        gate_frame(tenant_a, passed=True, yaw=yaw, seconds_ago=90 - index)
+    gate_frame(tenant_a, passed=True)
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+
+
+def test_it_tells_the_student_why_and_offers_the_fallback_after_a_few_tries(tenant_a: Tenant,
+                                                                            settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 3
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False, faces=0)
+    assert gate(tenant_a)["identity"]["message"] == REASON_MESSAGES["no_face"] == \
+        "We can't see your face: look at the camera."
+    gate_frame(tenant_a, passed=False, faces=2)
+    assert gate(tenant_a)["identity"]["reason"] == "several_faces"
+    for tries in (1, 2):
+        gate_frame(tenant_a, passed=False)
+        status = gate(tenant_a)
+        assert status["identity"] == {"passed": False, "reason": "not_matching",
+                                      "message": "This doesn't match your registered photo."}
+        assert status["failed_tries"] == tries and not status["fallback"]
+    assert code_of(ask_a_proctor(tenant_a)) == "fallback_not_offered"
+    gate_frame(tenant_a, passed=False)
+    status = gate(tenant_a)
+    assert status["failed_tries"] == 3 and status["fallback"]
+    # Never a name, a score or a registration of anyone in what the student reads.
+    text = str(status)
+    assert "alpha Student" not in text and "Similarity" not in text and "FaceId" not in text
+
+
+def test_it_reads_the_reason_of_a_1_to_1_verification_when_the_frame_has_one(tenant_a: Tenant) -> None:
+    at_gate(tenant_a)
+    frame = gate_frame(tenant_a, passed=False)
+    Frame.unscoped.filter(pk=frame.pk).update(findings={**frame.findings, "Verification": {
+        "Passed": False, "Reason": "too_dark", "Similarity": 12.0, "FaceId": "abc"}})
+    assert gate(tenant_a)["identity"] == {"passed": False, "reason": "too_dark",
+                                          "message": "It is too dark: add light in front of you."}
+
+
+def test_it_offers_the_fallback_at_once_without_a_reference_photo(tenant_a: Tenant) -> None:
+    at_gate(tenant_a)
+    FaceRegistration.unscoped.filter(student=tenant_a.student).delete()
+    gate_frame(tenant_a, passed=False)
+    status = gate(tenant_a)
+    assert status["identity"]["reason"] == "no_reference" and status["fallback"]
+
+
+def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    response = ask_a_proctor(tenant_a)
+    assert response.status_code == 201, response.content
+    approval = IdentityApproval.unscoped.get(pk=response.json()["request"])
+    assert ExamSession.unscoped.get(pk=tenant_a.session.pk).status == SessionStatus.AWAITING_APPROVAL
+    assert gate(tenant_a)["status"] == "awaiting_approval" and not gate(tenant_a)["fallback"]
+    assert code_of(ask_a_proctor(tenant_a)) == "invalid_transition"  # one request at a time
+    frame = api_client_for(tenant_a.student).post(
+        "/process", {"image": base64.b64encode(image("signer1_a.jpg")).decode(), "session": tenant_a.session.pk},
+        format="json")
+    assert frame.status_code == 409  # no frames while a proctor decides
+
+    with tenancy.tenant_scope(tenant_a.institution):  # another student's reference is not shown
+        other = User.objects.create(institution=tenant_a.institution, email="other@alpha.test", role="student")
+        FaceRegistration.objects.create(institution=tenant_a.institution, collection_id="c", face_id="f2",
+                                        full_name="Other Student", student=other,
+                                        image=ContentFile(image("signer2_a.jpg"), name="other.jpg"))
+    proctor = page_client_for(tenant_a.proctor)
+    assert "1</strong> student waiting for a photo-ID check" in proctor.get("/").content.decode()
+    queue = proctor.get("/identity/")
+    assert queue.status_code == 200 and f"/identity/{approval.pk}/" in queue.content.decode()
+    page = proctor.get(f"/identity/{approval.pk}/").content.decode()
+    assert "Other Student" not in page and "Registered photo 2" not in page
+    for photo in (f"/identity/{approval.pk}/id.jpg", f"/identity/{approval.pk}/live.jpg",
+                  f"/identity/{approval.pk}/references/1.jpg"):
+        assert photo in page
+    assert proctor.get(f"/identity/{approval.pk}/id.jpg").status_code == 200
+    assert proctor.get(f"/identity/{approval.pk}/references/1.jpg").status_code == 200
+    assert proctor.get(f"/identity/{approval.pk}/references/2.jpg").status_code == 404  # only their own photo
+    response = proctor.post(f"/identity/{approval.pk}/", {"decision": "approved", "note": "Card matches."})
+    assert response.status_code == 302
+
+    session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
+    approval.refresh_from_db()
+    assert session.status == SessionStatus.CHECKING and session.identity_approved_at is not None
+    assert approval.status == "approved" and approval.decided_by == tenant_a.proctor
+    actions = set(AuditEvent.unscoped.filter(institution=tenant_a.institution).values_list("action", flat=True))
+    assert {"identity.request", "identity.approved"} <= actions
+    status = gate(tenant_a)
+    assert status["identity_approved"] and not status["can_start"]  # the head turn is still asked for
+    turn_head(tenant_a, passed=False)  # still not matching the reference: the approval is the identity pass
+    assert begin(tenant_a).status_code == 200
+
+
+def test_a_denial_keeps_the_student_out_with_the_reason(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    turn_head(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    proctor = page_client_for(tenant_a.proctor)
+    proctor.post(f"/identity/{approval_id}/", {"decision": "denied", "note": ""})
+    assert IdentityApproval.unscoped.get(pk=approval_id).status == "pending"  # a denial must say why
+    proctor.post(f"/identity/{approval_id}/", {"decision": "denied", "note": "The card shows someone else."})
+    status = gate(tenant_a)
+    assert status["status"] == "checking" and not status["can_start"]
+    assert status["approval"] == {"status": "denied", "note": "The card shows someone else."}
+    assert code_of(begin(tenant_a)) == "identity_not_verified"
+    assert proctor.post(f"/identity/{approval_id}/", {"decision": "approved"}).status_code == 200  # decided once
+    assert IdentityApproval.unscoped.get(pk=approval_id).status == "denied"
+    assert "identity.denied" in AuditEvent.unscoped.values_list("action", flat=True)
+
+
+def test_an_exam_can_require_the_photo_id_of_everyone(tenant_a: Tenant) -> None:
+    at_gate(tenant_a, require_photo_id=True)
+    turn_head(tenant_a, passed=True)  # the face matches, yet a proctor must see the ID
+    status = gate(tenant_a)
+    assert status["photo_id_required"] and status["fallback"] and not status["can_start"]
+    assert code_of(begin(tenant_a)) == "photo_id_required"
+
+
+def test_only_staff_of_the_institution_see_a_request(tenant_a: Tenant, tenant_b: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    for path in (f"/identity/{approval_id}/", f"/identity/{approval_id}/live.jpg", f"/identity/{approval_id}/id.jpg",
+                 f"/identity/{approval_id}/references/1.jpg"):
+        assert page_client_for(tenant_b.proctor).get(path).status_code == 404
+        assert page_client_for(tenant_a.student).get(path).status_code in (403, 404)
+        assert page_client_for(tenant_a.admin).get(path).status_code == 200
+    assert page_client_for(tenant_b.admin).post(f"/identity/{approval_id}/", {"decision": "approved"}).status_code \
+        == 404
+    assert IdentityApproval.unscoped.get(pk=approval_id).status == "pending"
+    other = api_client_for(tenant_b.student).get(f"/api/v1/sessions/{tenant_a.session.pk}/gate")
+    assert other.status_code == 404
+
+
+def test_a_student_cannot_leave_the_proctors_decision_by_checking_in_again(tenant_a: Tenant,
+                                                                           settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    ask_a_proctor(tenant_a)
+    response = api_client_for(tenant_a.student).post(f"/api/v1/sessions/{tenant_a.session.pk}/transition",
+                                                     {"to": "checking"}, format="json")
+    assert response.status_code == 409
+    assert ExamSession.unscoped.get(pk=tenant_a.session.pk).status == SessionStatus.AWAITING_APPROVAL
+
+
+def test_the_proctor_sees_the_similarity_of_the_live_frame_to_the_references(tenant_a: Tenant,
+                                                                             settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        tenant_a.face.image.save("ref.jpg", ContentFile(image("signer1_a.jpg")))
+    gate_frame(tenant_a, passed=False)
+    same = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer1_b.jpg").json()["request"])
+    page = page_client_for(tenant_a.proctor).get(f"/identity/{same.pk}/").content.decode()
+    same.refresh_from_db()
+    assert same.similarity is not None and same.similarity >= 90 and f"{same.similarity:.1f} / 100" in page
+    IdentityApproval.unscoped.filter(pk=same.pk).update(status="denied")
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(status=SessionStatus.CHECKING)
+    other = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer2_a.jpg").json()["request"])
+    page_client_for(tenant_a.proctor).get(f"/identity/{other.pk}/")
+    other.refresh_from_db()
+    assert other.similarity is not None and other.similarity < 90
+
+
+def test_it_erases_the_id_photo_and_live_frame_with_the_session(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a).json()["request"])
+    files = [Path(approval.id_photo.path), Path(approval.live_photo.path)]
+    assert all(f.exists() for f in files)
+    with tenancy.tenant_scope(tenant_a.institution), pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.db.transaction.on_commit", lambda fn, robust=False: fn())
+        exam_services.session_delete(session=ExamSession.objects.get(pk=tenant_a.session.pk), actor=tenant_a.admin)
+    assert not IdentityApproval.unscoped.filter(pk=approval.pk).exists()
+    assert not any(f.exists() for f in files)
+
+
+def test_retention_erases_the_photos_of_decided_requests(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a).json()["request"])
+    files = [Path(approval.id_photo.path), Path(approval.live_photo.path)]
+    old = timezone.now() - timedelta(days=tenant_a.institution.frame_retention_days + 1)
+    IdentityApproval.unscoped.filter(pk=approval.pk).update(requested_at=old)
+    with tenancy.tenant_scope(tenant_a.institution):
+        retention.purge_institution(tenant_a.institution)
+    assert all(f.exists() for f in files)  # still waiting for a proctor: kept
+    page_client_for(tenant_a.proctor).post(f"/identity/{approval.pk}/", {"decision": "approved"})
+    with tenancy.tenant_scope(tenant_a.institution):
+        retention.purge_institution(tenant_a.institution)
+    approval.refresh_from_db()
+    assert not any(f.exists() for f in files) and approval.purged_at is not None and not approval.id_photo
+
+
+def test_the_start_rule_is_the_same_on_the_page(tenant_a: Tenant) -> None:
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=True)
+    page = page_client_for(tenant_a.student)
+    response = page.post(f"/sessions/{tenant_a.session.pk}/check", follow=True)
+    assert "Turn your head as asked" in response.content.decode()
+    turn_head(tenant_a)
+    assert page.post(f"/sessions/{tenant_a.session.pk}/check").status_code == 302
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert taking.ExamSession.objects.get(pk=tenant_a.session.pk).status == SessionStatus.IN_PROGRESS
