@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 
-import cv2
-import numpy as np
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +21,8 @@ from exams.access import access_session_by_id
 from exams.models import ExamSession
 from exams.services import audit, session_transition
 from exams.statuses import APPROVAL_TRANSITIONS, ApprovalStatus, SessionStatus
-from proctoring.analysis import faces as face_ops
+from proctoring.analysis import get_backend
+from proctoring.analysis.errors import INVALID_PARAMETER, error_code
 from proctoring.gate import fallback_offered
 from proctoring.images import check_image
 from proctoring.models import FaceRegistration, IdentityApproval
@@ -98,37 +98,33 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
 
 def approval_similarity(*, approval: IdentityApproval) -> float | None:
     """The best similarity (0-100) of the live photo to the student's own reference photos, kept on the
-    request. 1:1 comparisons only: never a search of anyone else's faces.
-
-    TODO(issue 9): use the engine's compare_faces once the interface has it (h-verify); this compares
-    with the local engine's own operations (YuNet + SFace), whatever ANALYSIS_BACKEND says.
+    request. 1:1 comparisons only (the engine's CompareFaces, on either backend): never a search of
+    anyone else's faces. None when a photo cannot be read or shows no face.
     """
     if approval.similarity is not None or not approval.live_photo:
         return approval.similarity
     references = FaceRegistration.objects.filter(student_id=approval.session.student_id).exclude(image="")
+    engine = get_backend()
+    scores = []
     try:
         with approval.live_photo.open("rb") as handle:
-            live = _embedding(handle.read())
-        scores = []
+            live = handle.read()
         for reference in references:
             with reference.image.open("rb") as handle:
-                vector = _embedding(handle.read())
-            if live is not None and vector is not None:
-                scores.append(face_ops.similarity(float(np.dot(live, vector))))
-    except OSError:
-        logger.warning("Could not read the photos of identity request %s.", approval.pk, exc_info=True)
+                source = handle.read()
+            try:
+                answer = engine.compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": live},
+                                              SimilarityThreshold=0)
+            except ClientError as exc:
+                if error_code(exc) != INVALID_PARAMETER:  # no face in one of them: nothing to compare
+                    raise
+                continue
+            scores.extend(match["Similarity"] for match in answer["FaceMatches"])
+    except (OSError, BotoCoreError, ClientError):
+        logger.warning("Could not compare the photos of identity request %s.", approval.pk, exc_info=True)
         return None
     if not scores:
         return None
     approval.similarity = max(scores)
     IdentityApproval.objects.filter(pk=approval.pk).update(similarity=approval.similarity)
     return approval.similarity
-
-
-def _embedding(data: bytes) -> np.ndarray | None:
-    """The SFace vector of the largest face in an image (None without a face)."""
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        return None
-    found = face_ops.detect(bgr)
-    return face_ops.embed(bgr, found[0]) if found else None

@@ -24,7 +24,8 @@ BAD_TEXT = ['"a\\u0000b"', '"\\ud800"', '"\\udfff x"']
 BAD_QUERY = {"integer": ["abc", "-1", "1.5", str(10**30), "%00", "1%00"], "string": ["%00", "a%00b"],
              "number": ["abc", "%00", "nan"]}
 # Text without a maxLength, each with its reason (the others are bounded by their column).
-UNBOUNDED_TEXT = {"image": "base64 image, bounded by the request body limit", "description": "TextField"}
+UNBOUNDED_TEXT = {"image": "base64 image, bounded by the request body limit", "description": "TextField",
+                  "id_photo": "base64 image, as image", "live_photo": "base64 image, as image"}
 
 
 @pytest.fixture
