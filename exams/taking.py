@@ -62,8 +62,10 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
     if approved_at is not None:
         check = IdentityCheck(passed=True, at=approved_at)
     elif check is None or not check.passed or now - check.at > max_age:
-        raise Conflict("We could not confirm your identity yet: look at the camera and try again.",
-                       code="identity_not_verified")
+        # The latest frame's own reason when it failed ("Face the camera.", ...), never anyone's name.
+        reason = check.message if check is not None and not check.passed and check.message else ""
+        raise Conflict(reason or "We could not confirm your identity yet: look at the camera and try again.",
+                       code="identity_not_verified", details={"reason": check.reason} if reason else None)
     alive_at = latest_liveness_pass(session)
     if alive_at is None or now - alive_at > timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE):
         raise Conflict("Turn your head as asked: first to your left, then to your right.",

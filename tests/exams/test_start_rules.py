@@ -120,6 +120,18 @@ def test_it_refuses_when_the_latest_frame_failed_recognition(tenant_a: Tenant) -
     assert refused(start(tenant_a), "identity_not_verified")
 
 
+def test_it_says_why_the_latest_frame_failed_the_identity_check(tenant_a: Tenant) -> None:
+    ready(tenant_a, identity=False)
+    frame = _frame(tenant_a, FAIL)
+    Frame.unscoped.filter(pk=frame.pk).update(findings={"Verification": {
+        "Passed": False, "Reason": "turned_away", "Similarity": 41.0, "FaceId": "f"}})
+    response = start(tenant_a)
+    assert refused(response, "identity_not_verified")
+    assert response.json()["error"]["message"] == "Face the camera."
+    assert response.json()["error"]["details"] == {"reason": "turned_away"}
+    assert "41" not in response.content.decode()  # never a score
+
+
 def test_it_starts_without_identity_when_the_exam_does_not_check_it(tenant_a: Tenant) -> None:
     ready(tenant_a, identity=False)
     tenant_a.exam.checks_enabled = ["Face Detection"]
