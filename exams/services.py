@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +108,18 @@ def session_create(*, exam: Exam, student: User) -> ExamSession:
     return session
 
 
+# Called inside session_transition's transaction with (session, previous status, when), once the new
+# status is saved. Proctoring registers one at ready() (it closes the incidents the frames opened), so
+# exams never imports proctoring; a hook that raises rolls the transition back.
+TransitionHook = Callable[[ExamSession, str, datetime], None]
+_transition_hooks: list[TransitionHook] = []
+
+
+def register_transition_hook(hook: TransitionHook) -> None:
+    if hook not in _transition_hooks:
+        _transition_hooks.append(hook)
+
+
 @transaction.atomic
 def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamSession:
     """The one way a session changes status: row lock, transition table, audit event."""
@@ -124,6 +137,8 @@ def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamS
     if to in FINISHED:
         session.ended_at = now
     session.save(update_fields=["status", "started_at", "ended_at"])
+    for hook in _transition_hooks:
+        hook(session, previous, now)
     audit(institution_id=session.institution_id, actor=actor, action="session.transition", target=session,
           data={"from": previous, "to": to})
     return session

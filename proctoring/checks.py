@@ -53,6 +53,11 @@ VERIFICATION_KINDS = {
     "turned_away": IncidentKind.FACE_NOT_VERIFIABLE,
     "blurred": IncidentKind.FACE_NOT_VERIFIABLE,
 }
+# One event, one incident: when checks of one frame fail for the same cause, the kind that says the
+# most keeps it. A second person box and a second face are one second person, and "several people"
+# (high) says more than "several faces" (medium); a second face with no second person box (a face
+# in the background, a partly visible person) still opens "several faces" on its own.
+ABSORBS = {IncidentKind.MULTIPLE_PEOPLE: {IncidentKind.MULTIPLE_FACES}}
 
 
 def evaluate(
@@ -113,6 +118,9 @@ def evaluate(
         if not success:
             outcome.kinds |= recognition_kinds if name == p.CHECK_PERSON_RECOGNITION else _kinds(
                 name, people=people, faces=faces)
+    for kind, absorbed in ABSORBS.items():
+        if kind in outcome.kinds:
+            outcome.kinds -= absorbed
     return outcome
 
 

@@ -1,15 +1,24 @@
-"""Incident rules: a condition that holds for N consecutive frames (or S seconds) opens an incident;
-the first frame without it closes the incident.
+"""Incident rules: a condition that holds on k of the session's latest n frames (or for S seconds)
+opens an incident; once it has not held for n frames running, the incident closes.
+
+k is the exam's ``debounce_frames``; the window n = 2k - 1 catches a condition that comes and goes
+(a phone raised between frames) while a single noisy frame never opens anything (k >= 2), and an
+incident does not close and reopen while the condition flickers. Accusing kinds (``MIN_FRAMES``)
+stay strict: k consecutive frames, and the first frame without closes.
 
 Called inside the analysis transaction with the session row locked, so frames of one session are
 judged one at a time. A frame older than the newest judged one (a late retry) does not move the
-streaks: its result is kept, but the timeline is not rewritten.
+streaks: its result is kept, but the timeline is not rewritten. Each change of the session's status
+(the pre-exam check ends, the exam starts, the session ends) closes what is open (``session_changed``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from exams.models import ExamSession
+from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, Severity
 from proctoring.outbox import outbox_add
 
@@ -30,6 +39,12 @@ FRAME_KINDS = list(SEVERITY)
 MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
 
 
+def rule(kind: str, exam: Any) -> tuple[int, int]:
+    """(k, n): the kind opens an incident when it holds on k of the latest n frames."""
+    k = max(1, exam.debounce_frames, MIN_FRAMES.get(kind, 1))
+    return (k, k) if kind in MIN_FRAMES else (k, 2 * k - 1)
+
+
 def incident_payload(incident: Incident) -> dict[str, Any]:
     return {
         "id": incident.pk, "institution_id": incident.institution_id, "session_id": incident.session_id,
@@ -38,6 +53,7 @@ def incident_payload(incident: Incident) -> dict[str, Any]:
         "started_at": incident.started_at.isoformat(), "version": incident.version,
         "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
         "frame_count": incident.frame_count, "review_status": incident.review_status,
+        "during_check": incident.during_check,
     }
 
 
@@ -47,6 +63,12 @@ def _publish(incident: Incident) -> None:
 
 def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     """Advance the session's streaks with this frame; answers incidents opened or closed by it."""
+    status = frame.session.status
+    if status not in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+        return []  # analysed after its stretch ended: the result is kept, nothing reopens
+    if status == SessionStatus.IN_PROGRESS and frame.session.started_at and \
+            frame.captured_at < frame.session.started_at:
+        return []  # taken during the check, analysed once the exam began
     newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
     if newer.filter(captured_at__gt=frame.captured_at).exists():
         return []
@@ -54,17 +76,24 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     changed = []
     for kind in FRAME_KINDS:
         streak = streaks.get(kind) or CheckStreak(session_id=frame.session_id, kind=kind)
-        if kind in kinds:
-            changed += _holds(streak, frame, exam)
-        elif streak.frames or streak.incident_id:
-            changed += _clears(streak, frame)
-        else:
+        if kind not in kinds and not (streak.window or streak.frames or streak.incident_id):
             continue
+        k, n = rule(kind, exam)
+        held = kind in kinds
+        if held:
+            streak.window = ((streak.window << 1) | 1) & ((1 << n) - 1)
+        else:
+            # An accusing kind needs consecutive frames: a frame without it starts over.
+            streak.window = 0 if kind in MIN_FRAMES else (streak.window << 1) & ((1 << n) - 1)
+        if held:
+            changed += _holds(streak, frame, exam, k)
+        elif not streak.window:
+            changed += _clears(streak, frame)
         streak.save()
     return changed
 
 
-def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
+def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Incident]:
     if streak.frames == 0:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
@@ -77,15 +106,17 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
         _publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
-    if streak.frames < MIN_FRAMES.get(streak.kind, 1):
+    recent = streak.window.bit_count()
+    if recent < MIN_FRAMES.get(streak.kind, 1):
         return []
-    if streak.frames < exam.debounce_frames and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
+    if recent < k and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
         return []
     incident = Incident.objects.create(
         institution_id=frame.institution_id, session_id=frame.session_id, kind=streak.kind,
         severity=SEVERITY[streak.kind], started_at=streak.since, first_frame=streak.since_frame,
         last_frame=frame, evidence_frame=frame, frame_count=streak.frames,
         details={"findings": frame.findings, "checks": frame.checks},
+        during_check=frame.session.status != SessionStatus.IN_PROGRESS,
     )
     streak.incident = incident
     _publish(incident)
@@ -95,12 +126,36 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any) -> list[Incident]:
 def _clears(streak: CheckStreak, frame: Frame) -> list[Incident]:
     closed = []
     if streak.incident_id:
-        incident = Incident.objects.select_related("session").get(pk=streak.incident_id)
-        incident.is_open = False
-        incident.ended_at = frame.captured_at
-        incident.version += 1
-        incident.save(update_fields=["is_open", "ended_at", "version"])
-        _publish(incident)
+        incident = Incident.objects.select_related("session", "last_frame").get(pk=streak.incident_id)
+        # It ended with the first frame after the last one that showed it.
+        after = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
+                                     captured_at__gt=incident.last_frame.captured_at).order_by("captured_at") \
+            if incident.last_frame else Frame.objects.none()
+        first_without = after.values_list("captured_at", flat=True).first()
+        _close(incident, first_without or frame.captured_at)
         closed.append(incident)
-    streak.frames, streak.since, streak.since_frame, streak.incident = 0, None, None, None
+    _reset(streak)
     return closed
+
+
+def _close(incident: Incident, at: datetime) -> None:
+    incident.is_open = False
+    incident.ended_at = at
+    incident.version += 1
+    incident.save(update_fields=["is_open", "ended_at", "version"])
+    _publish(incident)
+
+
+def _reset(streak: CheckStreak) -> None:
+    streak.frames, streak.window, streak.since, streak.since_frame, streak.incident = 0, 0, None, None, None
+
+
+def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
+    """A session changed status (the check ended, the exam began, the session ended): what the
+    frames opened closes now, mirrored, and the next stretch starts from empty streaks."""
+    if previous not in ACCEPTS_FRAMES:
+        return  # no frames were judged in the status it left
+    for incident in Incident.objects.select_related("session").filter(
+            session_id=session.pk, is_open=True, kind__in=FRAME_KINDS):
+        _close(incident, at)
+    CheckStreak.objects.filter(session_id=session.pk).delete()

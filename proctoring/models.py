@@ -180,6 +180,8 @@ class Incident(TenantOwned):
     review_note = models.TextField(blank=True)
     # Each write to Postgres bumps it; the DynamoDB put is conditional on it, so retries are idempotent.
     version = models.PositiveIntegerField(default=1)
+    # Seen during the identity and camera check before the exam: kept apart, never in the exam's risk.
+    during_check = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -190,11 +192,16 @@ class Incident(TenantOwned):
 
 
 class CheckStreak(models.Model):
-    """How long a condition has held in a session: the state of the debounce."""
+    """How long a condition has held in a session: the state of the debounce.
+
+    ``window`` holds the condition over the session's latest frames, one bit a frame (bit 0: the
+    latest); ``frames`` and ``since`` count from the first frame of the stretch the window is in.
+    """
 
     session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=32, choices=IncidentKind.choices)
     frames = models.PositiveIntegerField(default=0)
+    window = models.PositiveBigIntegerField(default=0)
     since = models.DateTimeField(null=True, blank=True)
     since_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

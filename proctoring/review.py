@@ -13,7 +13,7 @@ from accounts.errors import AppError, Conflict
 from accounts.models import User
 from exams.models import ExamSession
 from exams.services import audit
-from exams.statuses import ACCEPTS_FRAMES
+from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.incidents import incident_payload
 from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
@@ -55,6 +55,7 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
         incident = Incident.objects.create(
             institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
             is_open=False, started_at=now, ended_at=now, details={"source": "browser", "detail": detail[:500]},
+            during_check=session.status != SessionStatus.IN_PROGRESS,
         )
         incident.session = session
         outbox_add(topic="incidents.put", payload=incident_payload(incident))
@@ -71,14 +72,27 @@ class RiskItem:
     reason: str
 
 
+# Kinds that, overlapping in time, are one event seen by several checks: a second person (the person
+# box and the second face), somebody gone (no person and no face). The event counts once in the risk,
+# at the points of its worst incident; the others say which incident counted it.
+EVENTS = {
+    IncidentKind.MULTIPLE_PEOPLE: "second person", IncidentKind.MULTIPLE_FACES: "second person",
+    IncidentKind.NO_PERSON: "nobody in view", IncidentKind.NO_FACE: "nobody in view",
+}
+
+
 def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, list[RiskItem]]:
-    """A 0–100 score that explains itself: points per incident by severity, +1 per minute it lasted
-    beyond the first, doubled when a reviewer confirmed it, none when dismissed."""
+    """A 0–100 score that explains itself: points per event by severity, +1 per minute it lasted
+    beyond the first, doubled when a reviewer confirmed it, none when dismissed. Incidents of one
+    event (``EVENTS``, overlapping in time) count once; findings of the pre-exam check count never."""
     now = now or timezone.now()
     items = []
     for incident in incidents:
         if incident.review_status == ReviewStatus.DISMISSED:
             items.append(RiskItem(incident, 0, "dismissed by a reviewer"))
+            continue
+        if incident.during_check:
+            items.append(RiskItem(incident, 0, "during the check before the exam"))
             continue
         minutes = max(0, int(((incident.ended_at or now) - incident.started_at).total_seconds() // 60))
         points = SEVERITY_POINTS[incident.severity] + max(0, minutes - 1)
@@ -89,7 +103,22 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
             points *= 2
             reason += ", confirmed by a reviewer"
         items.append(RiskItem(incident, points, reason))
+    _count_events_once(items, now)
     return min(100, sum(item.points for item in items)), items
+
+
+def _count_events_once(items: list[RiskItem], now: datetime) -> None:
+    counted: list[RiskItem] = []
+    for item in sorted((i for i in items if i.points and i.incident.kind in EVENTS), key=lambda i: -i.points):
+        incident = item.incident
+        same = next((c for c in counted if EVENTS[c.incident.kind] == EVENTS[incident.kind]
+                     and c.incident.started_at <= (incident.ended_at or now)
+                     and incident.started_at <= (c.incident.ended_at or now)), None)
+        if same is None:
+            counted.append(item)
+        else:
+            item.points = 0
+            item.reason = f"the same event as {same.incident.get_kind_display().lower()} (counted there)"
 
 
 def summary_counts(incidents: list[Any]) -> dict[str, Any]:

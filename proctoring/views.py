@@ -88,8 +88,8 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     """Geometry of the timeline picture: one row per incident kind over the session's duration."""
     start = session.started_at or (frames[0]["captured_at"] if frames else session.created_at)
     end = session.ended_at or timezone.now()
-    if incidents:
-        start = min(start, incidents[0].started_at)
+    # The pre-exam check comes before the exam's start: the picture begins with it.
+    start = min([start, *(i.started_at for i in incidents), *(f["captured_at"] for f in frames[:1])])
     span = max((end - start).total_seconds(), 60.0)
     width, left, row = 900, 150, 26
 
@@ -100,15 +100,18 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     rows = []
     for index, kind in enumerate(kinds):
         bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"} for i in incidents if i.kind == kind]
+                 "check": i.during_check, "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"
+                 + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
     ticks = [{"x": x(f["captured_at"]), "bad": any(not c["Success"] for c in f["checks"] or [])} for f in frames]
     minutes = int(span // 60)
     step = max(1, minutes // 6)
     axis = [{"x": x(start + timedelta(minutes=m)), "label": f"{m} min"} for m in range(0, minutes + 1, step)]
+    marks = [{"x": x(moment), "label": label} for moment, label in
+             ((session.started_at, "Exam started"), (session.ended_at, "Exam ended")) if moment]
     return {"width": width, "height": frame_y + 40, "left": left, "rows": rows, "frame_y": frame_y,
-            "ticks": ticks, "axis": axis, "axis_y": frame_y + 30}
+            "ticks": ticks, "axis": axis, "axis_y": frame_y + 30, "marks": marks}
 
 
 def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:

@@ -130,6 +130,8 @@ def put_incident(payload: dict[str, Any], *, sequence: int = 0) -> None:
     }
     if payload.get("ended_at"):
         item["EndedAt"] = {"S": payload["ended_at"]}
+    if payload.get("during_check"):
+        item["DuringCheck"] = {"BOOL": True}  # seen in the check before the exam: not the exam's
     try:
         client().put_item(
             TableName=incidents_table(), Item=item,

@@ -1,0 +1,149 @@
+"""One incident per real event: one second person, k-of-n windows, the session's end, the pre-exam check."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from accounts import services as account_services
+from accounts import tenancy
+from exams import services as exam_services
+from exams import taking
+from exams.statuses import SessionStatus
+from proctoring import checks
+from proctoring.models import Frame, Incident
+from proctoring.review import risk
+from proctoring.stores import dynamodb
+from tests.conftest import Tenant, page_client_for
+from tests.proctoring.conftest import start_session
+from tests.proctoring.test_pipeline import process, register
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _analysis(*, people: int, faces: int) -> dict[str, Any]:
+    person = {"Name": "Person", "Confidence": 99.0, "Instances": [{"Confidence": 99.0}] * people}
+    return {"Labels": [person] if people else [], "FaceDetails": [{"Confidence": 99.0}] * faces,
+            "ModerationLabels": [], "FaceMatches": []}
+
+
+@pytest.mark.parametrize("people, faces, kinds", [
+    (2, 2, {"multiple_people"}),  # one second person: both checks fail, one kind
+    (1, 2, {"multiple_faces"}),  # a second face without a second person box still opens one
+    (2, 1, {"multiple_people"}),
+])
+def test_a_second_person_is_one_kind(people: int, faces: int, kinds: set[str]) -> None:
+    outcome = checks.evaluate(_analysis(people=people, faces=faces), checks.Policy(), name_of=lambda _: None)
+    assert outcome.kinds - {"unregistered_face"} == kinds
+
+
+def _incidents(tenant: Tenant, session: Any) -> list[Incident]:
+    with tenancy.tenant_scope(tenant.institution):
+        return list(Incident.objects.filter(session=session).order_by("started_at", "id"))
+
+
+def _frames(tenant: Tenant, session: Any) -> list[Frame]:
+    with tenancy.tenant_scope(tenant.institution):
+        return list(Frame.objects.filter(session=session))
+
+
+def test_a_second_person_opens_one_incident_and_counts_once(tenant_a: Tenant, dynamo: str) -> None:
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    incidents = _incidents(tenant_a, session)
+    assert [(i.kind, i.severity) for i in incidents] == [("multiple_people", "high")]
+    assert risk(incidents)[0] == 30
+    assert len(dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)) == 1
+
+
+def test_the_risk_counts_an_event_seen_by_two_checks_once() -> None:
+    now = timezone.now()
+    people = Incident(kind="multiple_people", severity="high", started_at=now - timedelta(seconds=30), ended_at=now)
+    faces = Incident(kind="multiple_faces", severity="medium", started_at=now - timedelta(seconds=10), ended_at=now)
+    later = Incident(kind="multiple_faces", severity="medium", started_at=now + timedelta(minutes=5),
+                     ended_at=now + timedelta(minutes=5))
+    score, items = risk([people, faces, later], now=now)
+    assert [item.points for item in items] == [30, 0, 15] and score == 45
+    assert items[1].reason == "the same event as several people (counted there)"
+
+
+def test_k_of_n_ignores_a_single_frame_and_catches_an_intermittent_one(tenant_a: Tenant, dynamo: str) -> None:
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=2)  # 2 of the latest 3 frames
+    for fixture in ("two_signers.jpg", "signer1_b.jpg", "signer1_b.jpg", "signer1_b.jpg"):
+        process(tenant_a, fixture, session=session, user=tenant_a.student)
+    assert _incidents(tenant_a, session) == []  # a single noisy frame
+    for fixture in ("two_signers.jpg", "signer1_b.jpg", "two_signers.jpg"):
+        process(tenant_a, fixture, session=session, user=tenant_a.student)
+    frames = _frames(tenant_a, session)
+    [incident] = _incidents(tenant_a, session)  # never two frames running, still caught
+    assert (incident.kind, incident.is_open, incident.frame_count) == ("multiple_people", True, 2)
+    assert incident.first_frame == frames[4] and incident.started_at == frames[4].captured_at
+    process(tenant_a, "signer1_b.jpg", session=session, user=tenant_a.student)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    [incident] = _incidents(tenant_a, session)  # flickering: the same incident, not a new one each time
+    assert incident.is_open and incident.frame_count == 3
+
+
+def test_wrong_person_still_needs_consecutive_frames(tenant_a: Tenant) -> None:
+    other = account_services.user_create(institution=tenant_a.institution, email="other@alpha.test",
+                                         role="student", full_name="Other")
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    register(tenant_a, "signer2_a.jpg", "Olga Other", student=other)
+    session = start_session(tenant_a, debounce_frames=1)
+    for fixture in ("signer2_a.jpg", "signer2_a.jpg", "signer1_b.jpg", "signer2_a.jpg", "signer2_a.jpg"):
+        process(tenant_a, fixture, session=session, user=tenant_a.student)
+    assert _incidents(tenant_a, session) == []  # 4 of the latest 5, never 3 running
+    process(tenant_a, "signer2_a.jpg", session=session, user=tenant_a.student)
+    assert [i.kind for i in _incidents(tenant_a, session)] == ["wrong_person"]
+
+
+def _end(session: Any, tenant: Tenant, to: str) -> None:
+    with tenancy.tenant_scope(tenant.institution):
+        session.refresh_from_db()
+        if to == SessionStatus.SUBMITTED:
+            taking.session_submit(session=session, student=tenant.student)
+        else:
+            exam_services.session_transition(session_id=session.pk, to=to, actor=None)
+
+
+@pytest.mark.parametrize("to", [SessionStatus.SUBMITTED, SessionStatus.EXPIRED, SessionStatus.TERMINATED])
+def test_open_incidents_close_when_the_session_ends(tenant_a: Tenant, dynamo: str, to: str) -> None:
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    assert [i.is_open for i in _incidents(tenant_a, session)] == [True]
+    _end(session, tenant_a, to)
+    session.refresh_from_db()
+    [incident] = _incidents(tenant_a, session)
+    assert session.status == to and not incident.is_open and incident.ended_at == session.ended_at
+    [item] = dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)
+    assert item["Open"] == {"BOOL": False} and item["Version"] == {"N": "2"}
+    assert item["EndedAt"] == {"S": session.ended_at.isoformat()}
+
+
+def test_pre_exam_findings_are_kept_apart_and_out_of_the_risk(tenant_a: Tenant, dynamo: str) -> None:
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1, until=SessionStatus.CHECKING)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)  # someone helps set up
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=tenant_a.student)
+    [check] = _incidents(tenant_a, session)
+    assert check.during_check and not check.is_open  # the check's stretch closed when the exam began
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    check, exam = _incidents(tenant_a, session)
+    assert (exam.kind, exam.during_check, exam.is_open) == ("multiple_people", False, True)
+    score, items = risk([check, exam])
+    assert score == 30 and items[0].points == 0 and items[0].reason == "during the check before the exam"
+    items = {i["IncidentId"]["N"]: i for i in dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)}
+    assert items[str(check.pk)]["DuringCheck"] == {"BOOL": True} and "DuringCheck" not in items[str(exam.pk)]
+
+    _end(session, tenant_a, SessionStatus.SUBMITTED)
+    html = page_client_for(tenant_a.proctor).get(f"/sessions/{session.pk}/report").content.decode()
+    assert 'id="risk-score">30<' in html
+    assert "Exam started" in html and "Exam ended" in html
+    assert "tl-bar high check" in html and "during the check before the exam" in html
