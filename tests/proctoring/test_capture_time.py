@@ -96,7 +96,7 @@ def test_it_opens_an_incident_at_the_time_the_frame_was_taken(tenant_a: Tenant) 
     taken = timezone.now() - timedelta(minutes=2)
     frame = frame_of(tenant_a, send(tenant_a, session, taken, fixture="two_signers.jpg"))
     with tenancy.tenant_scope(tenant_a.institution):
-        incident = Incident.objects.get(session=session, kind="multiple_faces")
+        incident = Incident.objects.get(session=session, kind="multiple_people")
     assert frame.captured_at == taken and incident.started_at == taken
 
 
