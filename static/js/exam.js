@@ -202,8 +202,19 @@
   function report(kind, detail) {
     OpenProctor.api("/api/v1/sessions/" + sessionId + "/events", {kind: kind, detail: detail || ""}).catch(function () {});
   }
-  document.addEventListener("visibilitychange", function () { if (document.hidden) { report("tab_hidden", "tab hidden"); } });
-  window.addEventListener("blur", function () { if (!document.hidden) { report("tab_hidden", "window lost focus"); } });
+  // Leaving the tab is reported a moment later, unless the page is unloaded meanwhile: a reload or a
+  // navigation of the exam page (submitting, leaving at the deadline) hides the document on its way
+  // out and fires pagehide in the same step, before any timer runs. That is not leaving the tab.
+  // pagehide fires only when the page really goes, so a cancelled navigation hides nothing.
+  let unloading = false, leaving = null;
+  function reportLeaving(detail) {
+    if (unloading || leaving !== null) { return; }
+    leaving = setTimeout(function () { leaving = null; if (!unloading) { report("tab_hidden", detail); } }, 300);
+  }
+  window.addEventListener("pagehide", function () { unloading = true; clearTimeout(leaving); leaving = null; });
+  window.addEventListener("pageshow", function () { unloading = false; });  // back from the back/forward cache
+  document.addEventListener("visibilitychange", function () { if (document.hidden) { reportLeaving("tab hidden"); } });
+  window.addEventListener("blur", function () { if (!document.hidden) { reportLeaving("window lost focus"); } });
   const fullscreenButton = document.getElementById("fullscreen");
   fullscreenButton.addEventListener("click", function () {
     if (document.documentElement.requestFullscreen) { document.documentElement.requestFullscreen().catch(function () {}); }

@@ -13,7 +13,7 @@ from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.browser.conftest import HEAD_TURN, Shots, sign_in
+from tests.browser.conftest import HEAD_TURN, Shots, sign_in, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -110,29 +110,64 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     shots.take(proctor, "proctor-dashboard")
     proctor.goto(f"{base}/exams/{session.exam_id}/live")
     card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
-    expect(card.locator(".incidents")).to_contain_text("Several faces")
+    expect(card.locator(".incidents")).to_contain_text("Several people")
     expect(card.locator("img")).to_be_visible()
     shots.take(proctor, "live")
 
     proctor.goto(f"{base}/review/")
-    expect(proctor.locator("#queue")).to_contain_text("Several faces")
+    expect(proctor.locator("#queue")).to_contain_text("Several people")
     shots.take(proctor, "review-queue")
-    proctor.locator("#queue tr", has_text="Several faces").locator("text=Review").click()
+    proctor.locator("#queue tr", has_text="Several people").locator("text=Review").click()
     expect(proctor.locator("img.evidence")).to_be_visible()
     shots.take(proctor, "incident")
     proctor.fill("#note", "Two people at the desk.")
     proctor.click("#confirm")
 
     with tenancy.tenant_scope(tenant_a.institution):
-        incident = Incident.objects.get(session=session, kind="multiple_faces")
+        incident = Incident.objects.get(session=session, kind="multiple_people")
     assert incident.review_status == "confirmed" and incident.reviewed_by == tenant_a.proctor
     assert incident.review_note == "Two people at the desk."
 
     proctor.goto(f"{base}/sessions/{session.pk}/report")
-    expect(proctor.locator("#risk-items")).to_contain_text("Several faces")
+    expect(proctor.locator("#risk-items")).to_contain_text("Several people")
     expect(proctor.locator("#risk-items")).to_contain_text("confirmed by a reviewer")
     assert int(proctor.inner_text("#risk-score")) > 0
     shots.take(proctor, "session-report")
     proctor.goto(f"{base}/exams/{session.exam_id}/report")
     expect(proctor.locator("#sessions")).to_contain_text(str(tenant_a.student))
     shots.take(proctor, "exam-report")
+
+
+def test_a_reload_of_the_exam_page_is_not_leaving_the_tab(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    session = proctored_exam(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    base = live_server.url
+    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    sign_in(page, base, tenant_a.student.email, PASSWORD)
+    page.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(page.locator("#checks .check")).to_have_count(5)
+    events: list[str] = []
+    page.on("request", lambda request: events.append(request.url) if request.url.endswith("/events") else None)
+
+    for _ in range(2):
+        page.reload()
+        expect(page.locator("#checks .check")).to_have_count(5)
+    page.wait_for_timeout(1000)  # longer than the page waits before it reports leaving
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert not Incident.objects.filter(session=session, kind="tab_hidden").exists() and not events
+
+    # Leaving the tab for real is still reported (headless Chromium never hides a page: say it is hidden).
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                  "document.dispatchEvent(new Event('visibilitychange'))")
+    wait_until_true(page, "performance.getEntriesByType('resource').some(e => e.name.endsWith('/events'))")
+    with tenancy.tenant_scope(tenant_a.institution):
+        for _ in range(50):
+            if Incident.objects.filter(session=session, kind="tab_hidden").exists():
+                break
+            page.wait_for_timeout(100)
+        assert Incident.objects.get(session=session, kind="tab_hidden").details["detail"] == "tab hidden"
