@@ -13,8 +13,8 @@ from accounts import tenancy
 from exams import services as exam_services
 from exams import taking
 from exams.statuses import SessionStatus
-from proctoring import checks
-from proctoring.models import Frame, Incident
+from proctoring import checks, incidents
+from proctoring.models import Frame, FrameStatus, Incident
 from proctoring.review import risk
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant, page_client_for
@@ -147,3 +147,18 @@ def test_pre_exam_findings_are_kept_apart_and_out_of_the_risk(tenant_a: Tenant, 
     assert 'id="risk-score">30<' in html
     assert "Exam started" in html and "Exam ended" in html
     assert "tl-bar high check" in html and "during the check before the exam" in html
+
+
+@pytest.mark.parametrize("late", ["taken during the check", "analysed after the end"])
+def test_a_frame_judged_after_its_stretch_ended_opens_nothing(tenant_a: Tenant, late: str) -> None:
+    session = start_session(tenant_a, debounce_frames=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+        taken = session.started_at - timedelta(seconds=5) if late == "taken during the check" else timezone.now()
+        if late == "analysed after the end":
+            exam_services.session_transition(session_id=session.pk, to=SessionStatus.TERMINATED, actor=None)
+        frame = Frame.objects.create(institution=tenant_a.institution, session=session, received_at=taken,
+                                     status=FrameStatus.DONE, checks=[])
+        frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
+        assert incidents.apply_frame(frame=frame, kinds={"multiple_people"}, exam=frame.session.exam) == []
+        assert not Incident.objects.filter(session=session).exists()
