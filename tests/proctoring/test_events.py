@@ -99,7 +99,10 @@ def test_wrong_person_still_needs_consecutive_frames(tenant_a: Tenant) -> None:
         process(tenant_a, fixture, session=session, user=tenant_a.student)
     assert _incidents(tenant_a, session) == []  # 4 of the latest 5, never 3 running
     process(tenant_a, "signer2_a.jpg", session=session, user=tenant_a.student)
-    assert [i.kind for i in _incidents(tenant_a, session)] == ["wrong_person"]
+    assert [(i.kind, i.is_open) for i in _incidents(tenant_a, session)] == [("wrong_person", True)]
+    process(tenant_a, "signer1_b.jpg", session=session, user=tenant_a.student)
+    [incident] = _incidents(tenant_a, session)  # and the first frame of the student closes it, as before
+    assert not incident.is_open and incident.ended_at == _frames(tenant_a, session)[-1].captured_at
 
 
 def _end(session: Any, tenant: Tenant, to: str) -> None:
