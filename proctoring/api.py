@@ -315,7 +315,7 @@ class IncidentOutput(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = ["id", "session", "kind", "severity", "is_open", "started_at", "ended_at", "first_frame",
-                  "last_frame", "evidence_frame", "frame_count", "review_status"]
+                  "last_frame", "evidence_frame", "frame_count", "review_status", "during_check"]
 
 
 class IncidentListView(TenantAPIView):
