@@ -17,7 +17,7 @@ from proctoring import checks, incidents
 from proctoring.models import Frame, FrameStatus, Incident
 from proctoring.review import risk
 from proctoring.stores import dynamodb
-from tests.conftest import Tenant, page_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import start_session
 from tests.proctoring.test_pipeline import process, register
 
@@ -165,3 +165,16 @@ def test_a_frame_judged_after_its_stretch_ended_opens_nothing(tenant_a: Tenant, 
         frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
         assert incidents.apply_frame(frame=frame, kinds={"multiple_people"}, exam=frame.session.exam) == []
         assert not Incident.objects.filter(session=session).exists()
+
+
+def test_browser_events_of_the_pre_exam_check_are_kept_apart(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a, until=SessionStatus.CHECKING)
+    client = api_client_for(tenant_a.student)
+    during = client.post(f"/api/v1/sessions/{session.pk}/events", {"kind": "tab_hidden"}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=tenant_a.student)
+    after = client.post(f"/api/v1/sessions/{session.pk}/events", {"kind": "tab_hidden"}, format="json")
+    listed = api_client_for(tenant_a.proctor).get(f"/api/v1/incidents/?session={session.pk}").json()["results"]
+    assert {i["id"]: i["during_check"] for i in listed} == {during.json()["incident"]: True,
+                                                            after.json()["incident"]: False}
+    assert risk(_incidents(tenant_a, session))[0] == 15
