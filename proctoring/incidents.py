@@ -39,6 +39,9 @@ FRAME_KINDS = list(SEVERITY)
 MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
 
 
+HELD = "1"  # in CheckStreak.window, one character a frame, latest first: "1" held, "0" did not
+
+
 def rule(kind: str, exam: Any) -> tuple[int, int]:
     """(k, n): the kind opens an incident when it holds on k of the latest n frames."""
     k = max(1, exam.debounce_frames, MIN_FRAMES.get(kind, 1))
@@ -80,14 +83,12 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
             continue
         k, n = rule(kind, exam)
         held = kind in kinds
-        if held:
-            streak.window = ((streak.window << 1) | 1) & ((1 << n) - 1)
-        else:
-            # An accusing kind needs consecutive frames: a frame without it starts over.
-            streak.window = 0 if kind in MIN_FRAMES else (streak.window << 1) & ((1 << n) - 1)
+        # An accusing kind needs consecutive frames: a frame without it starts over.
+        restart = not held and kind in MIN_FRAMES
+        streak.window = "" if restart else (("1" if held else "0") + streak.window)[:n]
         if held:
             changed += _holds(streak, frame, exam, k)
-        elif not streak.window:
+        elif HELD not in streak.window:
             changed += _clears(streak, frame)
         streak.save()
     return changed
@@ -106,7 +107,7 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Inciden
         _publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
-    recent = streak.window.bit_count()
+    recent = streak.window.count(HELD)
     if recent < MIN_FRAMES.get(streak.kind, 1):
         return []
     if recent < k and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
@@ -147,7 +148,7 @@ def _close(incident: Incident, at: datetime) -> None:
 
 
 def _reset(streak: CheckStreak) -> None:
-    streak.frames, streak.window, streak.since, streak.since_frame, streak.incident = 0, 0, None, None, None
+    streak.frames, streak.window, streak.since, streak.since_frame, streak.incident = 0, "", None, None, None
 
 
 def session_changed(session: ExamSession, previous: str, at: datetime) -> None:

@@ -194,14 +194,16 @@ class Incident(TenantOwned):
 class CheckStreak(models.Model):
     """How long a condition has held in a session: the state of the debounce.
 
-    ``window`` holds the condition over the session's latest frames, one bit a frame (bit 0: the
-    latest); ``frames`` and ``since`` count from the first frame of the stretch the window is in.
+    ``window`` says whether the condition held on each of the session's latest frames, one character
+    a frame, latest first ("1" held, "0" did not; at most 2 x 100 - 1 frames, the longest window an
+    exam's policy allows); ``frames`` and ``since`` count from the first frame of the stretch the
+    window is in.
     """
 
     session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=32, choices=IncidentKind.choices)
     frames = models.PositiveIntegerField(default=0)
-    window = models.PositiveBigIntegerField(default=0)
+    window = models.CharField(max_length=200, default="", blank=True)
     since = models.DateTimeField(null=True, blank=True)
     since_frame = models.ForeignKey(Frame, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -178,3 +178,18 @@ def test_browser_events_of_the_pre_exam_check_are_kept_apart(tenant_a: Tenant) -
     assert {i["id"]: i["during_check"] for i in listed} == {during.json()["incident"]: True,
                                                             after.json()["incident"]: False}
     assert risk(_incidents(tenant_a, session))[0] == 15
+
+
+def test_the_longest_window_an_exam_allows_is_kept(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a, debounce_frames=100)  # 100 of the latest 199 frames
+    start = timezone.now()
+    with tenancy.tenant_scope(tenant_a.institution):
+        opened = []
+        for index, held in enumerate([True] * 50 + [False] + [True] * 50):
+            frame = Frame.objects.create(institution=tenant_a.institution, session=session, status=FrameStatus.DONE,
+                                         received_at=start + timedelta(seconds=index), checks=[])
+            frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
+            kinds = {"object_of_interest"} if held else set()
+            opened += incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)
+            assert bool(opened) == (index == 100)
+    assert opened[0].frame_count == 100 and opened[0].started_at == start
