@@ -67,7 +67,7 @@ def _publish(incident: Incident) -> None:
 def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     """Advance the session's streaks with this frame; answers incidents opened or closed by it."""
     status = frame.session.status
-    if status not in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+    if status not in ACCEPTS_FRAMES:
         return []  # analysed after its stretch ended: the result is kept, nothing reopens
     if status == SessionStatus.IN_PROGRESS and frame.session.started_at and \
             frame.captured_at < frame.session.started_at:
@@ -85,7 +85,7 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         held = kind in kinds
         # An accusing kind needs consecutive frames: a frame without it starts over.
         restart = not held and kind in MIN_FRAMES
-        streak.window = "" if restart else (("1" if held else "0") + streak.window)[:n]
+        streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:n]
         if held:
             changed += _holds(streak, frame, exam, k)
         elif HELD not in streak.window:
