@@ -30,6 +30,7 @@ from proctoring.models import FaceRegistration, IdentityApproval
 from proctoring.services import face_register
 
 logger = logging.getLogger(__name__)
+UNCOMPARABLE = {INVALID_PARAMETER, "InvalidImageFormatException", "ImageTooLargeException"}
 NOTE_MAX = 2000
 
 
@@ -153,7 +154,7 @@ def approval_similarity(*, approval: IdentityApproval) -> float | None:
                 answer = engine.compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": live},
                                               SimilarityThreshold=0)
             except ClientError as exc:
-                if error_code(exc) != INVALID_PARAMETER:  # no face in one of them: nothing to compare
+                if error_code(exc) not in UNCOMPARABLE:  # no face, or a photo that does not decode: skip it
                     raise
                 continue
             scores.extend(match["Similarity"] for match in answer["FaceMatches"])

@@ -345,3 +345,18 @@ def test_a_live_photo_of_another_registered_person_is_not_kept_but_the_approval_
     assert "was not kept as a reference" in response.content.decode()
     assert FaceRegistration.unscoped.filter(student=tenant_a.student).count() == before
     assert IdentityApproval.unscoped.get(pk=approval_id).status == "approved"
+
+
+def test_a_reference_that_does_not_decode_is_skipped_not_fatal(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        tenant_a.face.image.save("broken.jpg", ContentFile(b"not an image"))
+        FaceRegistration.objects.create(institution=tenant_a.institution, collection_id=tenant_a.face.collection_id,
+                                        face_id="f-good", full_name="alpha Student", student=tenant_a.student,
+                                        image=ContentFile(image("signer1_a.jpg"), name="good.jpg"))
+    gate_frame(tenant_a, passed=False)
+    approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer1_b.jpg").json()["request"])
+    page_client_for(tenant_a.proctor).get(f"/identity/{approval.pk}/")
+    approval.refresh_from_db()
+    assert approval.similarity is not None and approval.similarity >= 90
