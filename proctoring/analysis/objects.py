@@ -3,8 +3,10 @@
 YOLOv4-tiny's scores are not on Rekognition's scale: phones rarely pass 0.3 even when plain to
 see. The reported Confidence is a per-class monotone map of the raw score (YOLO's scale; NanoDet's
 scores join it in ``nanodet.py``) calibrated so that Confidence 85, the product's default
-MinConfidence, stands for the same precision in every measured class (``CONFIDENCE_85``).
-Classes nobody measured keep the old map: their floor at 55, 1.0 at 100.
+MinConfidence, means the same in every measured class: for phone, laptop and book the same rate of
+images flagged that don't show the class, for people the best count (``CONFIDENCE_85`` says how
+it was chosen and the precision it stands for). Classes nobody measured keep the old map: their
+floor at 55, 1.0 at 100.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class LabelInfo:
     parents: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     category: str = ""
+    # Raw score trusted by the old map (55 there, for classes not in CONFIDENCE_85); also where
+    # NanoDet's own floor joins YOLO's scale, and the YOLO person that hides a face-made one.
     floor: float = DEFAULT_FLOOR
 
 
