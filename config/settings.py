@@ -330,6 +330,8 @@ RATE_LIMIT_CACHE_RETRY = env_int("RATE_LIMIT_CACHE_RETRY", 15)
 # when back online. The byte cap per user bounds what a burst can weigh.
 FRAME_RATE_WINDOW = env_int("FRAME_RATE_WINDOW", 60)
 FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
+# The identity gate's page sends a frame this often (static/js/check.js); the gate allows that rate.
+GATE_FRAME_INTERVAL = env_int("GATE_FRAME_INTERVAL", 2)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
 FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
 

@@ -9,6 +9,7 @@ the identity pass). Every step is audited.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
@@ -26,8 +27,10 @@ from proctoring.analysis.errors import INVALID_PARAMETER, error_code
 from proctoring.gate import fallback_offered
 from proctoring.images import check_image
 from proctoring.models import FaceRegistration, IdentityApproval
+from proctoring.services import face_register
 
 logger = logging.getLogger(__name__)
+UNCOMPARABLE = {INVALID_PARAMETER, "InvalidImageFormatException", "ImageTooLargeException"}
 NOTE_MAX = 2000
 
 
@@ -69,9 +72,22 @@ def identity_request_create(*, session: ExamSession, student: User, id_photo: by
 
 
 @transaction.atomic
-def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "") -> IdentityApproval:
+@dataclass(frozen=True)
+class Decision:
+    approval: IdentityApproval
+    reference_error: str = ""  # why the approved live photo could not be kept as a reference
+
+
+def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "",
+                            keep_reference: bool = False) -> Decision:
     """Approve or deny a pending request (staff; the caller checked access). A denial says why: the
-    student reads the note. Either way the session goes back to its checks; an approval lets it start."""
+    student reads the note. Either way the session goes back to its checks; an approval lets it start.
+
+    ``keep_reference``: an approved live photo also becomes one of the student's reference faces (so
+    later exams verify against it too), through the registration service with its checks (one clear
+    face, the cap per student, a face of another person refused). When it cannot be kept the approval
+    still stands and ``Decision.reference_error`` says why.
+    """
     if decision not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
         raise AppError("Decide 'approved' or 'denied'.", code="invalid", details={"decision": ["Unknown."]})
     note = note.strip()[:NOTE_MAX]
@@ -79,6 +95,7 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
         raise AppError("Say why the photo ID was denied: the student reads it.", code="invalid",
                        details={"note": ["Required to deny."]})
     approval = IdentityApproval.objects.select_for_update(of=("self",)).get(pk=approval_id)
+    reference_error = ""
     if decision not in APPROVAL_TRANSITIONS[approval.status]:
         raise Conflict(f"This request is already {approval.get_status_display().lower()}.",
                        code="already_decided", details={"from": approval.status, "to": decision})
@@ -91,9 +108,30 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
     session = ExamSession.objects.select_for_update(of=("self",)).get(pk=approval.session_id)
     if decision == ApprovalStatus.APPROVED:
         ExamSession.objects.filter(pk=session.pk).update(identity_approved_at=now)
+        if keep_reference:
+            reference_error = _keep_as_reference(approval=approval, proctor=proctor)
     if session.status == SessionStatus.AWAITING_APPROVAL:
         session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=proctor)
-    return approval
+    return Decision(approval=approval, reference_error=reference_error)
+
+
+def _keep_as_reference(*, approval: IdentityApproval, proctor: User) -> str:
+    """Register the approved live photo as the student's reference face; the reason it could not be, or ""."""
+    student = approval.session.student
+    try:
+        with approval.live_photo.open("rb") as handle:
+            live = handle.read()
+        with transaction.atomic():  # a refusal leaves no row behind, and the approval stands
+            registration = face_register(institution=student.institution, actor=proctor, image=live,
+                                         full_name=student.full_name or student.email, student=student)
+    except AppError as exc:
+        return exc.message
+    except OSError:
+        logger.warning("Could not read the live photo of identity request %s.", approval.pk, exc_info=True)
+        return "The live photo could not be read."
+    audit(institution_id=approval.institution_id, actor=proctor, action="identity.reference_kept", target=approval,
+          data={"session": approval.session_id, "face": str(registration.external_image_id)})
+    return ""
 
 
 def approval_similarity(*, approval: IdentityApproval) -> float | None:
@@ -116,7 +154,7 @@ def approval_similarity(*, approval: IdentityApproval) -> float | None:
                 answer = engine.compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": live},
                                               SimilarityThreshold=0)
             except ClientError as exc:
-                if error_code(exc) != INVALID_PARAMETER:  # no face in one of them: nothing to compare
+                if error_code(exc) not in UNCOMPARABLE:  # no face, or a photo that does not decode: skip it
                     raise
                 continue
             scores.extend(match["Similarity"] for match in answer["FaceMatches"])

@@ -39,12 +39,15 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         decision = request.POST.get("decision", "")
         try:
-            approvals.identity_request_decide(approval_id=approval.pk, proctor=request.user, decision=decision,
-                                              note=request.POST.get("note", ""))
+            decided = approvals.identity_request_decide(
+                approval_id=approval.pk, proctor=request.user, decision=decision, note=request.POST.get("note", ""),
+                keep_reference=request.POST.get("keep_reference") == "on")
         except AppError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Photo ID of {approval.session.student} {decision}.")
+            if decided.reference_error:
+                messages.warning(request, f"The live photo was not kept as a reference: {decided.reference_error}")
             return redirect("identity-queue")
     references = _references(approval)
     return render(request, "proctor/identity_request.html", {

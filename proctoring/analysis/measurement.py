@@ -26,11 +26,16 @@ Held out: images are split into folds by the manifest's ``source`` (so frames of
 photo set never straddle folds). Where a constant can be chosen by a simple rule, it is chosen on
 the training folds and measured on the held-out fold:
 
-- per object class, the label confidence from which the object counts (the product's is the
-  MinConfidence 85, reached through the class floor in ``objects.py``/``nanodet.py``): the lowest
-  cutoff that keeps false objects of that class at or below the target on the training images;
+- per object class, the label confidence from which the object counts: the lowest cutoff that
+  keeps false objects of that class at or below the target on the training images;
 - the Person instance confidence from which a person counts: the cutoff with the most exact
-  counts on the training images (ties: the one nearest the product's).
+  counts on the training images (ties: the highest, the strictest).
+
+The product's cut is the MinConfidence 85, which ``objects.calibrated`` puts, per class, at the raw
+score in ``objects.CONFIDENCE_85``: these rules' choice on all dev images (the "fitted" column,
+whose cutoffs the table shows at 85.0). A fold's rule compares each held-out score with the cut
+chosen on the other folds, which is what a map putting that cut at 85 would do (maps are monotone):
+the held-out column is the product as it would be had its calibration never seen the fold.
 
 The label scores come from a second call, ``detect_labels(MinConfidence=0)``, the same models on
 the same pixels. Face counting (the clear-face rule in ``faces.py``) and the unsafe-content
@@ -326,7 +331,13 @@ def choose_object_cutoff(train: Sequence[Observation], key: str, max_false: floa
 
 
 def choose_person_cutoff(train: Sequence[Observation], policy: Any) -> float:
-    """The instance confidence with the most exact person counts on ``train``; ties: nearest the product's."""
+    """The instance confidence with the most exact person counts on ``train``; ties: the highest.
+
+    The tie-break is the strictest cut, not the one nearest the product's: the product's 85 now
+    sits at the cut this rule chose on every dev image, held-out folds included (``objects.
+    CONFIDENCE_85``), so leaning towards it would let a held-out fold's images steer its own cut.
+    (Under the earlier map 85 stood above every best cut, and the two tie-breaks chose alike.)
+    """
     candidates = {policy.min_confidence, 0.0}
     for o in train:
         for label in o.probe:
@@ -337,7 +348,7 @@ def choose_person_cutoff(train: Sequence[Observation], policy: Any) -> float:
     def exact(cutoff: float) -> int:
         return sum(person_count(o, cutoff, policy) == o.people_truth for o in train)
 
-    return max(sorted(candidates), key=lambda c: (exact(c), -abs(c - policy.min_confidence)))
+    return max(sorted(candidates), key=lambda c: (exact(c), c))
 
 
 def choose_face_cutoff(train: Sequence[Observation]) -> float | None:
@@ -396,6 +407,9 @@ class Figures:
     flagged: list[str] = field(default_factory=list)  # clean frames and the checks that failed on them
     unsafe: int = 0
     misses: list[str] = field(default_factory=list)
+    # What a label at the cut stands for: per object class, images where it is found that show
+    # it; "person": people counted that are there (sum of min(counted, truth) over counted).
+    precision: dict[str, Rate] = field(default_factory=dict)
 
     @property
     def object_recall(self) -> Rate:
@@ -444,10 +458,16 @@ def figures(observations: Iterable[Observation], decide: Decider, policy: Any) -
 
     watched = {key for key, (_, name) in OBJECT_CLASSES.items()
                if {name.lower()} & {n.lower() for n in policy.objects_of_interest}}
-    f = Figures(recall={key: (0, 0) for key in OBJECT_CLASSES})
+    f = Figures(recall={key: (0, 0) for key in OBJECT_CLASSES},
+                precision={key: (0, 0) for key in (*OBJECT_CLASSES, "person")})
     for o in observations:
         v = decide(o)
         why = f"failed: {o.error}" if o.failed else ""
+        for key in v["found"]:
+            f.precision[key] = _add(f.precision[key], key in o.objects_truth)
+        hits, counted = f.precision["person"]
+        people = v["people"] or 0
+        f.precision["person"] = (hits + min(people, o.people_truth), counted + people)
         if o.faces_truth > 0:
             f.face_count = _add(f.face_count, v["faces"] == o.faces_truth)
         f.person_count = _add(f.person_count, v["people"] == o.people_truth)
@@ -558,21 +578,14 @@ def _bound(rate: Rate, target: Target) -> str:
     return f"<= {100 * upper_bound(hits, total):.0f}%"
 
 
-def raw_score(confidence: float, coco: str) -> float:
-    """The raw (YOLO-scale) score that the current map reports as ``confidence``."""
-    floor = objects.label_info(coco).floor
-    if confidence >= objects.CALIBRATED_FLOOR:
-        return floor + (confidence - objects.CALIBRATED_FLOOR) / (100.0 - objects.CALIBRATED_FLOOR) * (1.0 - floor)
-    return confidence * floor / objects.CALIBRATED_FLOOR
-
-
 def _choice_text(choice: Choice) -> str:
     cuts = ", ".join(
-        f"{key} {cut:.1f} (raw {raw_score(cut, COCO_OF[OBJECT_CLASSES[key][1]]):.3f})"
+        f"{key} {cut:.1f} (raw {objects.raw_score(cut, COCO_OF[OBJECT_CLASSES[key][1]]):.3f})"
         for key, cut in choice.object_cutoffs.items()
     )
     face = "product's" if choice.face_cutoff is None else f"{choice.face_cutoff:.3f}"
-    return f"{cuts}; person {choice.person_cutoff:.1f}; clear-face score {face}"
+    person = f"person {choice.person_cutoff:.1f} (raw {objects.raw_score(choice.person_cutoff, 'person'):.3f})"
+    return f"{cuts}; {person}; clear-face score {face}"
 
 
 def format_measurement(m: dict[str, Any], details: bool = True) -> str:
@@ -619,8 +632,9 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
     lines += [
         "rules: constants chosen by a stated rule, on all dev images (fitted) or on the other folds (held out):",
         "  object class: the lowest label confidence at which at most 5%/3 of the training images without",
-        "  the class show it; person: the Person instance confidence with the most exact counts; clear face:",
-        "  the YuNet score cut (faces.CLEAR_SCORE) with the most exact face counts (ties: nearest the product's).",
+        "  the class show it; person: the Person instance confidence with the most exact counts (ties: the",
+        "  highest); clear face: the YuNet score cut (faces.CLEAR_SCORE) with the most exact face counts (ties:",
+        "  nearest the product's).",
         "  Not re-fitted (tuned on these images, fitted figures only): faces.CLEAR_RELATIVE_HEIGHT,",
         "  CLEAR_MIN_PIXELS, PERSON_FACE_SCORE, the unsafe-content threshold, the verification threshold.",
         f"  the probes reproduce the product's counts at its own constants: faces on {agree}/{probed} images,"
@@ -634,8 +648,13 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
         " 1 clear face and no objects, outside category F;",
         f"  5 checks on the {product.clean_flagged[1]} whose student has another capture registered as registration"
         f" does (MEDIUM); {m['unregistrable']} more whose other photos registration refused are left out.",
-        "raw = the YOLO-scale score a cutoff stands for; the current map (objects.calibrated) reports 85 only",
-        "  from raw >= 0.667 whatever the floor, so a cutoff below that needs a new calibration, not a floor.",
+        "precision at the policy's cut (images where the class is found that show it; person: people counted that",
+        "  are there), product | fitted | held out: " + "; ".join(
+            f"{key} {_pct(product.precision[key]).strip()} | {_pct(fit.precision[key]).strip()} | "
+            f"{_pct(held.precision[key]).strip()}" for key in product.precision
+        ),
+        "raw = the YOLO-scale score a cutoff stands for under objects.calibrated, which puts each measured class's",
+        "  objects.CONFIDENCE_85 at 85: a fitted cutoff at 85.0 means the product's constant is the rule's choice.",
         f"  fitted on all:  {_choice_text(m['fitted_choice'])}",
     ]
     for n, choice in enumerate(m["folds"], 1):

@@ -73,8 +73,9 @@ _POINTS = {stride: _points(stride) for stride in STRIDES}
 def detect(bgr: np.ndarray) -> list[Detection]:
     """Phone / laptop / book detections, scores rescaled so each NanoDet floor meets YOLO's.
 
-    Detection.confidence calibrates from YOLO's per-class floor, so a NanoDet score at its own
-    floor is mapped onto YOLO's floor, keeping one calibration for both detectors.
+    Detection.confidence calibrates raw scores on YOLO's scale (``objects.CONFIDENCE_85``), so a
+    NanoDet score at its own floor is mapped onto YOLO's floor for the class, keeping one raw scale
+    and one calibration (chosen on the merged detections) for both detectors.
     """
     if not available():
         return []

@@ -1,10 +1,12 @@
 """COCO objects with YOLOv4-tiny (OpenCV DNN), reported as Rekognition labels.
 
 YOLOv4-tiny's scores are not on Rekognition's scale: phones rarely pass 0.3 even when plain to
-see. Each class therefore has a floor (the raw score from which we trust a detection) and the
-reported Confidence is a per-class monotone map that puts the floor at 55, Rekognition's default
-MinConfidence, and 1.0 at 100: ``55 + 45 * (s - floor) / (1 - floor)`` above the floor,
-``55 * s / floor`` below it.
+see. The reported Confidence is a per-class monotone map of the raw score (YOLO's scale; NanoDet's
+scores join it in ``nanodet.py``) calibrated so that Confidence 85, the product's default
+MinConfidence, means the same in every measured class: for phone, laptop and book the same rate of
+images flagged that don't show the class, for people the best count (``CONFIDENCE_85`` says how
+it was chosen and the precision it stands for). Classes nobody measured keep the old map: their
+floor at 55, 1.0 at 100.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ RAW_FLOOR = 0.15  # nothing weaker leaves the network
 NMS = 0.45
 DEFAULT_FLOOR = 0.35
 CALIBRATED_FLOOR = 55.0
+POLICY_CONFIDENCE = 85.0  # exams.policy's default MinConfidence
 
 COCO = (
     "person,bicycle,car,motorbike,aeroplane,bus,train,truck,boat,traffic light,fire hydrant,"
@@ -42,6 +45,8 @@ class LabelInfo:
     parents: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     category: str = ""
+    # Raw score trusted by the old map (55 there, for classes not in CONFIDENCE_85); also where
+    # NanoDet's own floor joins YOLO's scale, and the YOLO person that hides a face-made one.
     floor: float = DEFAULT_FLOOR
 
 
@@ -83,12 +88,55 @@ def label_info(coco_name: str) -> LabelInfo:
     return LABELS.get(coco_name) or LabelInfo(coco_name.title())
 
 
-def calibrated(score: float, floor: float) -> float:
-    if score >= floor:
-        value = CALIBRATED_FLOOR + (100.0 - CALIBRATED_FLOOR) * (score - floor) / (1.0 - floor)
+# The raw score each class reports as Confidence 85; below it Confidence is proportional to the
+# raw score (so 55, Rekognition's default MinConfidence, sits at 55/85 of it: a looser cut-off),
+# above it linear up to 100 at 1.0. Chosen on the 143 images of /work/shared/data/images by the
+# rules ``measurement.py`` applies per fold, here on all of them (the "fitted on all" line of
+# ``manage.py evaluate_engine --images /work/shared/data/images --brief``, which then reads 85.0):
+# - objects, ``choose_object_cutoff``: the lowest score at which at most 5%/3 of the images
+#   without the class show it (the false-object target shared by the three classes). What 85 means
+#   for every object class: at most 1.7% of the dev images without the class are flagged with it
+#   (phone 2/142, laptop 2/138, book 2/139); precision, images found that show it (fitted | held
+#   out): phone 1/3 | 1/3, laptop 5/7 | 5/8, book/notes 4/6 | 4/7 (only 1, 5 and 4 dev images show
+#   them, so precision is hardly measured; the equal false-flag rate is what 85 holds constant);
+# - person, ``choose_person_cutoff``: the Person instance score with the most exact counts (ties:
+#   the strictest). Precision at 85, people counted that are there: 155/157 (98.7%) fitted, 153/157
+#   (97.5%) held out; person count exact 93.7% fitted, 91.6% held out (5 folds by source).
+# The cuts are rounded away from the image that fixed them. Classes not listed keep the old map.
+CONFIDENCE_85: dict[str, float] = {
+    "person": 0.36566,  # rule's cut 0.365663, rounded down (that instance counts)
+    "cell phone": 0.12743,  # rule's cut 0.127422, rounded up (that negative stays below)
+    "laptop": 0.14073,  # 0.140724
+    "book": 0.16597,  # 0.165963
+}
+
+
+def calibrated(score: float, coco: str) -> float:
+    """Confidence 0-100 of a raw score of class ``coco``: monotone, 85 at ``CONFIDENCE_85``."""
+    cut = CONFIDENCE_85.get(coco)
+    if cut is None:
+        floor = label_info(coco).floor
+        if score >= floor:
+            value = CALIBRATED_FLOOR + (100.0 - CALIBRATED_FLOOR) * (score - floor) / (1.0 - floor)
+        else:
+            value = CALIBRATED_FLOOR * score / floor
+    elif score >= cut:
+        value = POLICY_CONFIDENCE + (100.0 - POLICY_CONFIDENCE) * (score - cut) / (1.0 - cut)
     else:
-        value = CALIBRATED_FLOOR * score / floor
+        value = POLICY_CONFIDENCE * score / cut
     return round(min(100.0, max(0.0, value)), 4)
+
+
+def raw_score(confidence: float, coco: str) -> float:
+    """The raw score that ``calibrated`` reports as ``confidence`` (its inverse, up to rounding)."""
+    cut = CONFIDENCE_85.get(coco)
+    if cut is None:
+        anchor, cut = CALIBRATED_FLOOR, label_info(coco).floor
+    else:
+        anchor = POLICY_CONFIDENCE
+    if confidence >= anchor:
+        return cut + (confidence - anchor) / (100.0 - anchor) * (1.0 - cut)
+    return confidence * cut / anchor
 
 
 YOLO: Lazy[cv2.dnn.DetectionModel] = Lazy(lambda: _build_yolo())
@@ -112,7 +160,7 @@ class Detection:
 
     @property
     def confidence(self) -> float:
-        return calibrated(self.score, label_info(self.coco).floor)
+        return calibrated(self.score, self.coco)
 
 
 def detect(bgr: np.ndarray) -> list[Detection]:

@@ -204,3 +204,25 @@ def test_it_measures_at_the_products_default_policy(tmp_path: Path) -> None:
     assert report["detection"]["product"].recall["phone"] == (0, 1)  # a phone at 70 is not found at 85
     text = format_report(report)
     assert "MinConfidence 85" in text and "phone recall" in text and ">= 85%" in text
+
+
+def test_it_breaks_person_ties_towards_the_strictest_cut_not_the_products() -> None:
+    # Every cut in (40, 90] counts both images right. The product's 85 now sits at the cut chosen
+    # on all images, held-out folds included: a tie-break towards it would let them steer their own cut.
+    rows = [row("one.jpg", "s1", 1, 1), row("two.jpg", "s1", 2, 2)]
+    backend = FakeBackend({"one.jpg": (1, [person(95, 40)]), "two.jpg": (2, [person(95, 90)])})
+    assert m.choose_person_cutoff(observe(rows, backend), Policy()) == 90
+
+
+def test_it_reports_the_precision_a_label_at_the_cut_stands_for() -> None:
+    rows = [row("laptop.jpg", "s1", 1, 1, "laptop", "photo"), row("desk.jpg", "s1", 1, 1, capture="photo"),
+            row("crowd.jpg", "s2", 2, 2, capture="photo")]
+    backend = FakeBackend({
+        "laptop.jpg": (1, [person(95), label("Laptop", 90)]),
+        "desk.jpg": (1, [person(95), label("Laptop", 88)]),  # a laptop that is not there
+        "crowd.jpg": (2, [person(95, 90, 86)]),  # a third person who is not there
+    })
+    f = m.figures(observe(rows, backend), m.product_decider(Policy()), Policy())
+    assert f.precision["laptop"] == (1, 2)
+    assert f.precision["phone"] == (0, 0)
+    assert f.precision["person"] == (4, 5)

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from accounts import tenancy
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
-from proctoring.models import Frame, FrameStatus, IdentityApproval
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from tests.browser.conftest import HEAD_TURN, Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
@@ -101,3 +101,19 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     assert session.status == SessionStatus.IN_PROGRESS and session.identity_approved_at is not None
     assert approval.status == "approved" and approval.decided_by == tenant_a.proctor
     assert approval.similarity is not None and approval.similarity < 90  # the live face is not the reference
+
+
+def test_a_student_without_a_reference_photo_is_told_why_and_offered_the_photo_id_check(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    session = proctored_exam(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        FaceRegistration.objects.filter(student=tenant_a.student).delete()  # never registered
+    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 390, "height": 844})
+    page.set_default_timeout(TIMEOUT)
+    to_the_gate(page, live_server.url, tenant_a, session)
+    expect(page.locator("#identity-reason")).to_have_text(
+        "You have no registered photo yet: ask your institution to register one.", timeout=TIMEOUT)
+    expect(page.locator("#fallback")).to_be_visible(timeout=TIMEOUT)  # at once: no tries to wait for
+    expect(page.locator("#begin")).to_be_disabled()
+    shots.take(page, "no-reference")

@@ -311,3 +311,52 @@ def test_the_start_rule_is_the_same_on_the_page(tenant_a: Tenant) -> None:
     assert page.post(f"/sessions/{tenant_a.session.pk}/check").status_code == 302
     with tenancy.tenant_scope(tenant_a.institution):
         assert taking.ExamSession.objects.get(pk=tenant_a.session.pk).status == SessionStatus.IN_PROGRESS
+
+
+def test_an_approved_live_photo_can_become_a_reference_face(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a, live="signer1_b.jpg").json()["request"]
+    before = FaceRegistration.unscoped.filter(student=tenant_a.student).count()
+    proctor = page_client_for(tenant_a.proctor)
+    response = proctor.post(f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on"})
+    assert response.status_code == 302
+    assert FaceRegistration.unscoped.filter(student=tenant_a.student).count() == before + 1
+    assert AuditEvent.unscoped.filter(action="identity.reference_kept", actor=tenant_a.proctor).exists()
+
+
+def test_a_live_photo_of_another_registered_person_is_not_kept_but_the_approval_stands(
+    tenant_a: Tenant, settings: Any
+) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    other = User.objects.create_user(institution=tenant_a.institution, email="olga@alpha.test", role="student",
+                                     full_name="Olga Other", password="x-Long-enough-9")
+    registered = api_client_for(tenant_a.admin).post("/faces/index", {
+        "image": base64.b64encode(image("signer2_a.jpg")).decode(), "fullName": "Olga Other", "student": other.pk},
+        format="json")
+    assert registered.status_code == 200, registered.content
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a, live="signer2_a.jpg").json()["request"]
+    before = FaceRegistration.unscoped.filter(student=tenant_a.student).count()
+    response = page_client_for(tenant_a.proctor).post(
+        f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on"}, follow=True)
+    assert "was not kept as a reference" in response.content.decode()
+    assert FaceRegistration.unscoped.filter(student=tenant_a.student).count() == before
+    assert IdentityApproval.unscoped.get(pk=approval_id).status == "approved"
+
+
+def test_a_reference_that_does_not_decode_is_skipped_not_fatal(tenant_a: Tenant, settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        tenant_a.face.image.save("broken.jpg", ContentFile(b"not an image"))
+        FaceRegistration.objects.create(institution=tenant_a.institution, collection_id=tenant_a.face.collection_id,
+                                        face_id="f-good", full_name="alpha Student", student=tenant_a.student,
+                                        image=ContentFile(image("signer1_a.jpg"), name="good.jpg"))
+    gate_frame(tenant_a, passed=False)
+    approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer1_b.jpg").json()["request"])
+    page_client_for(tenant_a.proctor).get(f"/identity/{approval.pk}/")
+    approval.refresh_from_db()
+    assert approval.similarity is not None and approval.similarity >= 90

@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from accounts import tenancy, throttle
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
 from proctoring import services
 from proctoring.models import Frame
 from tests.conftest import PASSWORD, Tenant, api_client_for
@@ -61,6 +63,20 @@ def test_it_takes_a_burst_then_about_one_frame_per_capture_interval(tenant_a: Te
     assert_throttled(refused)
     assert "capture interval" in refused.json()["error"]["message"]
     assert frames_of(tenant_a, session) == 4
+
+
+def test_it_takes_the_gates_faster_frames_before_the_exam_starts(tenant_a: Tenant, settings: Any) -> None:
+    """The identity gate sends a frame every 2 s for its liveness challenge, even in an exam that
+    captures one frame a minute; once the exam runs, the exam's own interval applies again."""
+    settings.FRAME_RATE_WINDOW, settings.FRAME_RATE_BURST, settings.GATE_FRAME_INTERVAL = 60, 2, 2
+    session = start_session(tenant_a)
+    session.exam.capture_interval_seconds = 60
+    session.exam.save()
+    ExamSession.unscoped.filter(pk=session.pk).update(status=SessionStatus.CHECKING)
+    session.refresh_from_db()
+    for _ in range(32):  # 60 s / 2 s + a burst of 2
+        assert send(session, tenant_a.student).status_code == 202
+    assert_throttled(send(session, tenant_a.student))
 
 
 def test_it_counts_each_session_apart(tenant_a: Tenant, settings: Any) -> None:
