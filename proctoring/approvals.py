@@ -71,13 +71,13 @@ def identity_request_create(*, session: ExamSession, student: User, id_photo: by
     return approval
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class Decision:
     approval: IdentityApproval
     reference_error: str = ""  # why the approved live photo could not be kept as a reference
 
 
+@transaction.atomic
 def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "",
                             keep_reference: bool = False) -> Decision:
     """Approve or deny a pending request (staff; the caller checked access). A denial says why: the
