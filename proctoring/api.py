@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -37,6 +37,7 @@ from proctoring.identity import REASON_MESSAGES
 from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind
 from proctoring.review import browser_event
+from proctoring.storage import private_file_response
 
 # ``?wait`` polls the database inside a (sync) web worker: a few waiting requests would stall the site,
 # so it is capped hard. Pages never wait: they follow the 202's status_url.
@@ -147,15 +148,7 @@ class FaceImageView(TenantAPIView):
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, external_image_id: Any) -> FileResponse:
-        return _private_file(access_face_by_id(actor=request.user, external_image_id=external_image_id).image)
-
-
-def _private_file(field: Any) -> FileResponse:
-    if not field:
-        raise Http404
-    response = FileResponse(field.open("rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
+        return private_file_response(access_face_by_id(actor=request.user, external_image_id=external_image_id).image)
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
@@ -308,7 +301,7 @@ class FrameImageView(TenantAPIView):
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> FileResponse:
-        return _private_file(access_frame_by_id(actor=request.user, frame_id=pk).image)
+        return private_file_response(access_frame_by_id(actor=request.user, frame_id=pk).image)
 
 
 class IncidentOutput(serializers.ModelSerializer):

@@ -7,9 +7,11 @@ Frames and reference photos are biometric data: their files are created 600 and 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
+from django.http import FileResponse, Http404
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -35,3 +37,12 @@ class PrivateStorage(FileSystemStorage):
 
 
 private_storage = PrivateStorage()
+
+
+def private_file_response(field: Any) -> FileResponse:
+    """Stream a biometric file to a caller whose access was checked; 404 when there is none."""
+    if not field:
+        raise Http404
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response

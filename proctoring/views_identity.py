@@ -3,8 +3,6 @@ reference photos, the ID photo and the live frame side by side, and the photos t
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -17,6 +15,7 @@ from exams.statuses import ApprovalStatus
 from proctoring import approvals
 from proctoring.access import access_approval_by_id
 from proctoring.models import FaceRegistration, IdentityApproval
+from proctoring.storage import private_file_response
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
@@ -68,7 +67,7 @@ def identity_reference(request: HttpRequest, pk: int, number: int) -> FileRespon
     references = _references(access_approval_by_id(actor=request.user, approval_id=pk))
     if not 1 <= number <= len(references):
         raise Http404
-    return _photo(references[number - 1].image)
+    return private_file_response(references[number - 1].image)
 
 
 @login_required
@@ -76,12 +75,6 @@ def identity_reference(request: HttpRequest, pk: int, number: int) -> FileRespon
 def identity_photo(request: HttpRequest, pk: int, which: str) -> FileResponse:
     """The ID photo or the live frame of a request, to staff of its institution only."""
     approval = access_approval_by_id(actor=request.user, approval_id=pk)
-    return _photo({"id": approval.id_photo, "live": approval.live_photo}.get(which))
+    return private_file_response({"id": approval.id_photo, "live": approval.live_photo}.get(which))
 
 
-def _photo(field: Any) -> FileResponse:
-    if not field:
-        raise Http404
-    response = FileResponse(field.open("rb"), content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-store"
-    return response
