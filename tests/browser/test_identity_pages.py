@@ -33,8 +33,16 @@ def fits_a_phone(page: Page) -> None:
     assert width <= 390, f"{page.url} is {width} px wide on a phone"
 
 
-def images_loaded(page: Page, selector: str) -> int:
-    return page.eval_on_selector_all(selector, "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
+def images_loaded(page: Page, selector: str, expected: int) -> int:
+    """How many images under ``selector`` have loaded, once ``expected`` have or after 10 s (they load after
+    the page shows: reading the count at once races them)."""
+    count = 0
+    for _ in range(100):
+        count = page.eval_on_selector_all(selector, "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length")
+        if count >= expected:
+            break
+        page.wait_for_timeout(100)
+    return count
 
 
 def test_an_admin_is_warned_of_a_duplicate_face_and_confirms_it(live_server: Any, tenant_a: Tenant,
@@ -58,7 +66,7 @@ def test_an_admin_is_warned_of_a_duplicate_face_and_confirms_it(live_server: Any
     expect(warning).to_be_visible()
     expect(warning).to_contain_text("alpha Student")
     expect(warning).to_contain_text("% similar")
-    assert images_loaded(page, "#duplicate-warning img") == 2  # the new photo and the registered face
+    assert images_loaded(page, "#duplicate-warning img", 2) == 2  # the new photo and the registered face
     shots.take(page, "duplicate-warning")
     fits_a_phone(page)
     with tenancy.tenant_scope(tenant_a.institution):
@@ -94,7 +102,7 @@ def test_a_reviewer_sees_reference_evidence_and_similarity_side_by_side(live_ser
     panel = page.locator("#identity-panel")
     expect(panel).to_be_visible()
     expect(page.locator("#identity-similarity")).to_have_text("23.4%")
-    assert images_loaded(page, "#identity-panel img") == 3  # two references and the evidence
+    assert images_loaded(page, "#identity-panel img", 3) == 3  # two references and the evidence
     columns = page.eval_on_selector_all(".identity-compare > *", "cols => cols.map(c => c.getBoundingClientRect().top)")
     assert len(set(round(top) for top in columns)) == 1  # side by side at desktop width
     shots.take(page, "identity-incident")
