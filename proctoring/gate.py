@@ -13,7 +13,7 @@ from accounts.errors import AppError
 from exams.models import ExamSession
 from exams.policy import CHECK_FACE_DETECTION, CHECK_PERSON_RECOGNITION
 from exams.statuses import ApprovalStatus, SessionStatus
-from proctoring import liveness
+from proctoring import liveness, selectors
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 
@@ -24,19 +24,18 @@ GATE_FRAMES = 200
 def frame_identity(frame: Frame, *, has_reference: bool) -> dict[str, Any] | None:
     """``{"passed", "reason", "message"}`` of an analysed session frame (None: not analysed, or no
     identity check). Reads the 1:1 verification of the frame when the pipeline recorded one
-    (``findings["Verification"]``); otherwise derives the reason from the five checks."""
+    (``selectors.frame_identity``); otherwise derives the reason from the five checks."""
     if frame.status != FrameStatus.DONE:
         return None
-    verification = (frame.findings or {}).get("Verification")
-    if isinstance(verification, dict) and verification.get("Reason") in REASON_MESSAGES:
-        passed, reason = verification.get("Passed") is True, str(verification["Reason"])
-    else:
-        checks = {c.get("TestName"): c for c in frame.checks or [] if isinstance(c, dict)}
-        recognition = checks.get(CHECK_PERSON_RECOGNITION)
-        if recognition is None:
-            return None
-        passed = recognition.get("Success") is True
-        reason = "match" if passed else _reason_without_verification(frame, checks, has_reference)
+    recorded = selectors.frame_identity(frame)
+    if recorded is not None and recorded["reason"] in REASON_MESSAGES:
+        return recorded
+    checks = {c.get("TestName"): c for c in frame.checks or [] if isinstance(c, dict)}
+    recognition = checks.get(CHECK_PERSON_RECOGNITION)
+    if recognition is None:
+        return None
+    passed = recognition.get("Success") is True
+    reason = "match" if passed else _reason_without_verification(frame, checks, has_reference)
     return {"passed": passed, "reason": reason, "message": REASON_MESSAGES[reason]}
 
 
