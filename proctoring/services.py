@@ -109,7 +109,7 @@ def face_register(
         raise engine_error(exc) from exc
     records = indexed.get("FaceRecords", [])
     reasons = sorted({r for face in indexed.get("UnindexedFaces", []) for r in face.get("Reasons", [])})
-    if records and _another_face(records[0], indexed.get("UnindexedFaces", [])):
+    if records and another_face(records[0], indexed.get("UnindexedFaces", [])):
         reasons = sorted({*reasons, "EXCEEDS_MAX_FACES"})
     if not records or "EXCEEDS_MAX_FACES" in reasons:
         if records:
@@ -142,7 +142,7 @@ def face_register(
     return registration
 
 
-def _another_face(record: dict[str, Any], unindexed: list[dict[str, Any]]) -> bool:
+def another_face(record: dict[str, Any], unindexed: list[dict[str, Any]]) -> bool:
     """A second face at least half the size of the indexed one (filtered or not) is another person."""
     height = record["Face"]["BoundingBox"]["Height"]
     return any(face["FaceDetail"]["BoundingBox"]["Height"] >= height / 2 for face in unindexed)

@@ -225,7 +225,7 @@ def register_references(
         backend.create_collection(CollectionId=COLLECTION)
     except ClientError:
         pass  # it exists: a second run on the same store
-    from proctoring.services import _another_face as another_face  # registration's own rule
+    from proctoring.services import another_face  # registration's own rule
 
     registered: dict[str, list[tuple[str, str]]] = {}
     for row in rows:
