@@ -74,20 +74,26 @@ stop:
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# The suite runs on SQLite (the embedded default) and on PostgreSQL side by side, each half with its own
+# Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).
+# The PostgreSQL half runs only the tests that use a database: the others answer the same on both
+# (tests/conftest.py, DATABASE_TESTS_ONLY).
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .
-	$(MAKE) test-sqlite
-	$(MAKE) test-postgres
+	mkdir -p var
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: dev-deps
 	@echo "=== Test suite on SQLite (embedded default) ==="
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest
+	set -o pipefail; env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest 2>&1 | tee var/test-sqlite.log
 
 test-postgres: dev-deps
-	@echo "=== Test suite on PostgreSQL ==="
+	@echo "=== Test suite on PostgreSQL (the tests that use a database) ==="
 	scripts/services.sh all
-	env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) $(VENV)/bin/pytest
+	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 \
+		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest -o cache_dir=.pytest_cache/postgres \
+		2>&1 | tee var/test-postgres.log
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench-nodeps.txt
 	command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)

@@ -42,7 +42,7 @@ def _redis_or_fail(url: str) -> None:
 
 @contextmanager
 def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = "", flush: bool = True,
-                   gated: bool = False, log_name: str = "test-worker.log") -> Iterator[subprocess.Popen[bytes]]:
+                   gated: bool = False, log_name: str = "") -> Iterator[subprocess.Popen[bytes]]:
     """Start ``celery worker`` against the test database and Redis; point this process's app at it.
 
     ``redis_url``: another Redis than TEST_REDIS_URL (a test's own, see ``own_redis``); ``flush``:
@@ -55,7 +55,8 @@ def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = 
     if flush:
         redis.Redis.from_url(url).flushdb()  # no stale messages from an earlier run
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": url, **(extra_env or {})}
-    log = open(ROOT / "var" / log_name, "wb")  # noqa: SIM115 - closed below
+    log_path = ROOT / "var" / (log_name or f"test-worker-{os.getpid()}.log")  # one per pytest process
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.gated_worker" if gated else "celery", "-A", "config", "worker",
          "--pool=solo", "--loglevel=INFO",
@@ -64,7 +65,7 @@ def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = 
     )
     try:
         with using_broker(url):
-            _wait_until_ready(worker)
+            _wait_until_ready(worker, log_path)
             yield worker
     finally:
         stop(worker)
@@ -92,11 +93,11 @@ def _forget_pools() -> None:
     celery_app._local.__dict__.pop("backend", None)
 
 
-def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> None:
+def _wait_until_ready(worker: subprocess.Popen[Any], log_path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(f"The Celery worker exited early; see {ROOT / 'var' / 'test-worker.log'}.")
+            raise RuntimeError(f"The Celery worker exited early; see {log_path}.")
         if celery_app.control.ping(timeout=0.5):
             return
     raise RuntimeError("The Celery worker did not answer a ping within a minute.")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,25 @@ def make_tenant(slug: str) -> Tenant:
         incident = Incident.objects.create(institution=institution, session=session, kind="no_face", severity="low",
                                            started_at=frame.received_at, evidence_frame=frame)
     return Tenant(institution, admin, proctor, student, exam, session, face, frame, incident)
+
+
+# make test runs the suite on SQLite and again on PostgreSQL. A test that never touches a database gives the
+# same answer on both, so the PostgreSQL half (DATABASE_TESTS_ONLY=1, set by the Makefile) leaves it to the
+# SQLite half and spends its time on what the database can change.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                     "live_server"}
+
+
+def uses_a_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if uses_a_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not uses_a_database(item)])
+    items[:] = kept
 
 
 @pytest.fixture(autouse=True)
