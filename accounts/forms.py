@@ -57,10 +57,13 @@ class SettingsForm(forms.Form):
         help_text="Students accept this before each exam. Changing it starts a new consent version.",
     )
     time_zone = forms.ChoiceField(
-        choices=zone_choices, label="Time zone",
+        choices=zone_choices, required=False, label="Time zone",
         help_text="Pages, exports and emails show times in this zone, and exam schedules are entered in it. "
                   "Each person may choose their own.",
     )
+
+    def clean_time_zone(self) -> str | None:
+        return self.cleaned_data["time_zone"] or None  # left out: unchanged
 
     @classmethod
     def initial_for(cls, institution: Institution) -> dict[str, Any]:

@@ -29,8 +29,9 @@ LINK_DAYS = max(1, settings.PASSWORD_RESET_TIMEOUT // (24 * 3600))
 
 
 def site_url(request: HttpRequest | None = None) -> str:
-    """Where links in emails point: SITE_URL when set, else the site the request came to."""
-    if settings.SITE_URL or request is None:
+    """Where links in emails point: the site the request came to (its host is one of ALLOWED_HOSTS,
+    as for Django's own reset form), else SITE_URL (emails sent without a request: reminders)."""
+    if request is None:
         return str(settings.SITE_URL)
     return request.build_absolute_uri("/").rstrip("/")
 

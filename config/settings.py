@@ -242,8 +242,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "OpenProctor <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# Links in emails sent without a request (exam reminders) start with this; invites and resets use
-# it too when set, else the address the admin or the student used.
+# Links in emails sent without a request (exam reminders) start with this; invites and resets link
+# to the address the admin or the student used.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 # Invite and password reset links (Django's token) work this long, and once.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_DAYS", 3) * 24 * 3600
