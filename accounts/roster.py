@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from accounts.deletion import Erasure, erase_dependents
-from accounts.errors import AppError
+from accounts.errors import AppError, Conflict
 from accounts.mail import token_query
 from accounts.models import Institution, Role, User
 from accounts.selectors import has_reference_face
@@ -86,9 +86,9 @@ def invite_resend(*, user: User, actor: User, base_url: str) -> None:
     from accounts.mail import queue_invite
 
     if user.has_usable_password():
-        raise AppError("This person has already chosen a password.", code="password_already_set")
+        raise Conflict("This person has already chosen a password.", code="password_already_set")
     if not user.is_active:
-        raise AppError("This account is deactivated.", code="inactive")
+        raise Conflict("This account is deactivated.", code="inactive")
     queue_invite(user=user, base_url=base_url)
     audit(institution_id=user.institution_id, actor=actor, action="user.invite", target=user, data={})
 
