@@ -153,3 +153,14 @@ def test_it_rate_limits_reset_requests_per_address_and_quietly_per_email(
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "Too many reset requests" in refused.content.decode()
     assert smtp_server.to("proctor@alpha.test") == []
+
+
+def test_an_invite_queued_before_the_person_chose_a_password_sends_nothing(
+        tenant_a: Tenant, smtp_server: Mailbox) -> None:
+    from accounts.mail import invite_deliver
+
+    pending = services.user_create(institution=tenant_a.institution, email="quick@alpha.test", role=Role.STUDENT)
+    pending.set_password(NEW_PASSWORD)
+    pending.save()  # chose it from an earlier link while this invite waited in the queue
+    assert invite_deliver(user_id=pending.pk, base_url="http://testserver") is False
+    assert smtp_server.messages == []
