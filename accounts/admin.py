@@ -110,7 +110,7 @@ class InstitutionUserForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["email", "full_name", "student_number", "role", "is_active"]
+        fields = ["email", "full_name", "student_number", "role", "is_active", "time_zone"]
 
     def clean_email(self) -> str:
         # The constraint is per institution, which this form does not hold: check in the admin's scope.
@@ -162,7 +162,7 @@ institution_admin_site.register(User, InstitutionUserAdmin)
 
 @admin.register(Institution)
 class PlatformInstitutionAdmin(DeletesThroughService):
-    list_display = ["name", "slug", "frame_retention_days", "face_retention_days", "created_at"]
+    list_display = ["name", "slug", "time_zone", "frame_retention_days", "face_retention_days", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
