@@ -100,7 +100,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     rows = []
     for index, kind in enumerate(kinds):
         bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "check": i.during_check, "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"
+                 "check": i.during_check, "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8

@@ -109,3 +109,12 @@ def test_the_csv_export_shows_times_in_the_viewers_zone_with_its_offset(new_york
     response = page_client_for(new_york.proctor).get(f"/exams/{new_york.exam.pk}/report.csv")
     row = next(csv.DictReader(io.StringIO(response.content.decode())))
     assert (row["started_at"], row["ended_at"]) == ("2030-07-15T09:05:00-04:00", "2030-07-15T10:00:00-04:00")
+
+
+def test_the_session_report_shows_incident_times_in_the_viewers_zone(new_york: Tenant) -> None:
+    from proctoring.models import Incident
+
+    with tenancy.tenant_scope(new_york.institution):
+        Incident.objects.filter(pk=new_york.incident.pk).update(started_at=datetime(2030, 7, 15, 13, 5, 7, tzinfo=UTC))
+    page = page_client_for(new_york.proctor).get(f"/sessions/{new_york.session.pk}/report").content.decode()
+    assert "09:05:07" in page and "13:05:07" not in page
