@@ -21,7 +21,7 @@ class PersonForm(forms.Form):
     full_name = forms.CharField(max_length=200, label="Full name")
     password = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        label="Initial password", help_text="Optional. Leave empty to hand out a one-time link instead.",
+        label="Initial password", help_text="Optional. Leave empty to email them a one-time link instead.",
     )
 
 
