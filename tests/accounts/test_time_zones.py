@@ -18,7 +18,7 @@ from accounts.models import Institution
 from accounts.services import user_time_zone_set
 from exams.models import Exam
 from exams.statuses import SessionStatus
-from tests.conftest import Tenant, page_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 
 SCHEDULE = {
     "title": "Local exam", "duration_minutes": "60", "checks_enabled": ["Face Detection"], "min_confidence": "80",
@@ -118,3 +118,10 @@ def test_the_session_report_shows_incident_times_in_the_viewers_zone(new_york: T
         Incident.objects.filter(pk=new_york.incident.pk).update(started_at=datetime(2030, 7, 15, 13, 5, 7, tzinfo=UTC))
     page = page_client_for(new_york.proctor).get(f"/sessions/{new_york.session.pk}/report").content.decode()
     assert "09:05:07" in page and "13:05:07" not in page
+
+
+def test_the_api_answers_times_in_the_token_users_zone_with_its_offset(new_york: Tenant) -> None:
+    with tenancy.tenant_scope(new_york.institution):
+        Exam.objects.filter(pk=new_york.exam.pk).update(opens_at=datetime(2030, 1, 15, 14, 0, tzinfo=UTC))
+    body = api_client_for(new_york.admin).get(f"/api/v1/exams/{new_york.exam.pk}/").json()
+    assert body["opens_at"] == "2030-01-15T09:00:00-05:00"
