@@ -20,6 +20,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts import roster
+from accounts.mail import queue_invite, site_url
 from accounts.models import Institution, Role, User
 
 
@@ -155,6 +156,11 @@ class InstitutionUserAdmin(UserDeletes, ScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return User.objects.in_scope().filter(is_superuser=False)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and not obj.has_usable_password():  # as on /students/: the person is emailed an invite
+            queue_invite(user=obj, base_url=site_url(request))
 
 
 institution_admin_site.register(User, InstitutionUserAdmin)

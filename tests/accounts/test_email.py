@@ -164,3 +164,13 @@ def test_an_invite_queued_before_the_person_chose_a_password_sends_nothing(
     pending.save()  # chose it from an earlier link while this invite waited in the queue
     assert invite_deliver(user_id=pending.pk, base_url="http://testserver") is False
     assert smtp_server.messages == []
+
+
+def test_a_person_added_without_a_password_in_the_admin_site_is_emailed_an_invite(
+        admin: Client, smtp_server: Mailbox, django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post("/manage/accounts/user/add/", {"email": "Pia@Alpha.test", "full_name": "Pia",
+                                                             "student_number": "", "role": "proctor",
+                                                             "is_active": "on", "password": ""})
+    assert response.status_code == 302
+    assert link_in(smtp_server.only("pia@alpha.test")).startswith("http://testserver/accounts/set-password?uid=")
