@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.TenantScopeMiddleware",
+    "accounts.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.AppErrorPageMiddleware",
@@ -226,6 +227,34 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
 }
 
+# --- Email: invites, password resets, exam reminders (accounts.mail) ------------------------------
+# SMTP when EMAIL_HOST is set (production); otherwise the embedded default prints each message on
+# the console (EMAIL_BACKEND may name the file backend instead, which writes them to EMAIL_FILE_PATH).
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "OpenProctor <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in emails sent without a request (exam reminders) start with this; invites and resets link
+# to the address the admin or the student used.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Invite and password reset links (Django's token) work this long, and once.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_DAYS", 3) * 24 * 3600
+# Password reset requests: per client address (then a 429 page) and per email address (then nothing
+# more is sent, on the same page as ever: which addresses have accounts is never told).
+PASSWORD_RESET_ADDRESS_LIMIT = env_int("PASSWORD_RESET_ADDRESS_LIMIT", 20)
+PASSWORD_RESET_EMAIL_LIMIT = env_int("PASSWORD_RESET_EMAIL_LIMIT", 3)
+PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
+# Enrolled students are mailed once, this many hours before their exam opens.
+EXAM_REMINDER_HOURS = env_int("EXAM_REMINDER_HOURS", 24)
+
 # --- AWS: DynamoDB stores and the Rekognition backend ------------------------------------------
 AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
 DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL")
@@ -347,6 +376,7 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames",
                              "schedule": float(env_int("FRAME_REQUEUE_EVERY", 60))},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
+    "exam-reminders": {"task": "exams.send_exam_reminders", "schedule": float(env_int("EXAM_REMINDER_EVERY", 300))},
 }
 # A pending frame is a candidate for the sweeper after this many seconds (proctoring/queueing.py).
 FRAME_REQUEUE_AFTER_SECONDS = env_int("FRAME_REQUEUE_AFTER_SECONDS", 60)

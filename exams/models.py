@@ -86,6 +86,9 @@ class ExamSession(TenantOwned):
     # the identity pass of this session (proctoring.approvals.identity_request_decide sets it).
     identity_approved_at = models.DateTimeField(null=True, blank=True)
     liveness_verified_at = models.DateTimeField(null=True, blank=True)
+    # When the reminder email before the exam opens was claimed for sending (exams.reminders): once per
+    # enrolment and schedule; moving the exam's opening clears it.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -75,9 +75,12 @@ def exam_update(
     }
     changes = {name: value for name, value in changes.items() if value is not KEEP}
     _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
+    rescheduled = "opens_at" in changes and changes["opens_at"] != exam.opens_at
     for name, value in changes.items():
         setattr(exam, name, value)
     exam.save(update_fields=[*changes, "updated_at"])
+    if rescheduled:  # the new opening time is worth a reminder of its own (exams.reminders)
+        ExamSession.objects.filter(exam=exam, reminder_sent_at__isnull=False).update(reminder_sent_at=None)
     return exam
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -100,7 +100,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     rows = []
     for index, kind in enumerate(kinds):
         bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "check": i.during_check, "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"
+                 "check": i.during_check, "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
@@ -142,6 +142,10 @@ def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
                                                                   for i in incidents)})
 
 
+def _local_iso(moment: datetime | None) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
 @login_required
 @role_required(*STAFF)
 def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
@@ -150,12 +154,14 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-report.csv"'
     writer = csv.writer(response)
     kinds = IncidentKind.values
-    writer.writerow(["session", "student", "email", "student_number", "status", "risk", "incidents", "reviewed",
-                     "open", "score", "max_score", *kinds])
+    # Times in the viewer's zone (accounts.middleware.TimeZoneMiddleware), with their UTC offset.
+    writer.writerow(["session", "student", "email", "student_number", "status", "started_at", "ended_at", "risk",
+                     "incidents", "reviewed", "open", "score", "max_score", *kinds])
     for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
         session, counts = row["session"], row["counts"]
         writer.writerow([session.pk, session.student.full_name, session.student.email,
-                         session.student.student_number, session.status, row["risk"], row["incidents"],
+                         session.student.student_number, session.status, _local_iso(session.started_at),
+                         _local_iso(session.ended_at), row["risk"], row["incidents"],
                          counts["reviewed"], counts["open"], *row["score"],
                          *(counts["by_kind"].get(kind, 0) for kind in kinds)])
     return response

@@ -148,3 +148,6 @@ def page_client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+from tests.smtp import smtp_server  # noqa: E402, F401  (a real SMTP server on loopback for email tests)
