@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.test import Client
 from django.utils import timezone
 
 from accounts import tenancy
@@ -150,3 +151,12 @@ def test_it_purges_objects_past_retention_from_the_bucket(s3: Bucket, tenant_a: 
     decided.refresh_from_db()
     assert decided.purged_at is not None and not decided.id_photo and not decided.live_photo
     assert PurgeRecord.unscoped.get().frames == 1
+
+
+def test_it_reports_the_bucket_on_healthz(s3: Bucket, settings: Any, db: Any) -> None:
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json()["checks"]["s3"]["status"] == "ok"
+    settings.STORAGES = {**settings.STORAGES, "private": {**settings.STORAGES["private"], "OPTIONS": {
+        **settings.STORAGES["private"]["OPTIONS"], "bucket_name": f"{s3.name}-missing"}}}
+    response = Client().get("/healthz")
+    assert response.status_code == 503 and response.json()["checks"]["s3"]["status"] == "down"
