@@ -66,7 +66,6 @@ class S3PrivateStorage(S3Storage):
     """
 
     default_acl = None  # no ACL header: the object stays private to the bucket's owner
-    querystring_auth = True
     file_overwrite = True
 
     def __init__(self, **options: Any) -> None:
@@ -75,7 +74,8 @@ class S3PrivateStorage(S3Storage):
             s3={"addressing_style": addressing_style} if addressing_style else {}, signature_version="s3v4",
             connect_timeout=options.pop("connect_timeout", 2), read_timeout=options.pop("read_timeout", 10),
             retries={"max_attempts": 3, "mode": "standard"}))
-        # A frame is one PutObject: no thread pool per upload (s3transfer's default starts ten threads).
+        # A frame is one PutObject: no thread pool per upload (boto3 builds a transfer manager, with
+        # its pool, for every upload_fileobj call).
         options.setdefault("transfer_config", TransferConfig(use_threads=False))
         super().__init__(**options)
 
