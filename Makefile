@@ -8,9 +8,12 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# The full stack profile: local PostgreSQL, Redis, Celery workers and dynalite.
+# The full stack profile: local PostgreSQL, Redis, Celery workers, dynalite and an S3-compatible
+# server (moto's server mode, requirements-stack.txt) holding the biometric files in S3_BUCKET.
 STACK_DB ?= openproctor
 DYNAMODB_PORT ?= 4567
+S3_PORT ?= 4569
+S3_BUCKET ?= openproctor-evidence
 # The production profile (DEBUG=0) on plain http on this machine: a generated SECRET_KEY kept in
 # var/secret-key (600), no HTTPS redirect, HSTS or Secure-only cookies (a TLS proxy in production).
 STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED_HOSTS=127.0.0.1,localhost \
@@ -18,6 +21,7 @@ STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$(DYNAMODB_PORT) \
+	S3_BUCKET=$(S3_BUCKET) S3_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT) \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
@@ -31,7 +35,11 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.stack-installed: $(VENV)/.installed requirements-stack.txt
+	$(PIP) install --quiet -r requirements-stack.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt requirements-stack.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -51,15 +59,17 @@ run: deps
 # The web server, the Celery worker and beat run under supervisord (scripts/supervisord.conf), which
 # restarts any of them that dies; Ctrl-C stops all three. Static files are collected into var/static
 # for WhiteNoise (DEBUG=0 serves nothing from static/ itself).
-stack: deps node_modules/.installed
+stack: deps $(VENV)/.stack-installed node_modules/.installed
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	scripts/background.sh start s3 $(PY) -m moto.server -H 127.0.0.1 -p $(S3_PORT)
 	mkdir -p var/log var/run
 	$(STACK_ENV) $(MANAGE) migrate --noinput
 	$(STACK_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
+	$(STACK_ENV) $(MANAGE) s3_setup
 	$(STACK_ENV) $(MANAGE) loaddemo
-	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite)"
+	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite and S3)"
 	@echo "Logs in var/log; status: $(VENV)/bin/supervisorctl -c scripts/supervisord.conf status"
 	$(STACK_ENV) VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisord -c scripts/supervisord.conf
 
@@ -70,6 +80,7 @@ stop:
 	-VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisorctl -c scripts/supervisord.conf shutdown 2>/dev/null
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
+	scripts/background.sh stop s3
 
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
@@ -101,12 +112,14 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements
 	$(PIP) install --quiet --no-deps -r requirements-bench-nodeps.txt
 	touch $@
 
-bench: deps node_modules/.installed $(VENV)/.bench-installed
+bench: deps $(VENV)/.stack-installed node_modules/.installed $(VENV)/.bench-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	scripts/background.sh start s3 $(PY) -m moto.server -H 127.0.0.1 -p $(S3_PORT)
 	$(STACK_ENV) $(MANAGE) migrate --noinput
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
+	$(STACK_ENV) $(MANAGE) s3_setup
 	@echo "=== Analysis engine (local) ==="
 	$(PY) -m proctoring.analysis.bench
 	@echo "=== Analysis engine accuracy (../shared/data/images) ==="

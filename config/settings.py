@@ -2,7 +2,7 @@
 
 With nothing set this is the embedded default: SQLite and media files under ``var/``, Celery tasks
 run in-process, the local analysis engine, no DynamoDB. ``DATABASE_URL``, ``REDIS_URL``,
-``DYNAMODB_ENDPOINT_URL`` / ``AWS_REGION`` and ``ANALYSIS_BACKEND`` switch on the full stack.
+``DYNAMODB_ENDPOINT_URL`` / ``AWS_REGION``, ``S3_BUCKET`` and ``ANALYSIS_BACKEND`` switch on the full stack.
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Frames and reference photos are biometric data: kept apart and never served from a public URL
-# (proctoring.storage); views stream them after checking the viewer's institution and role.
+# (proctoring.storage); views stream them after checking the viewer's institution and role. Local
+# files here unless S3_BUCKET is set (STORAGES, below).
 MEDIA_URL = "/media-not-public/"
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
 
@@ -260,6 +261,24 @@ AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
 DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL")
 DYNAMODB_ENABLED = env_bool("DYNAMODB_ENABLED", bool(DYNAMODB_ENDPOINT_URL))
 DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", "openproctor-")
+# Biometric files (frames, reference faces, ID photos): STORAGES["private"] (proctoring.storage).
+# Local files under PRIVATE_MEDIA_ROOT in the embedded default; with S3_BUCKET a private S3 bucket
+# (django-storages), so that web and worker nodes share no disk. S3_ENDPOINT_URL: an S3-compatible
+# server (make stack and the tests run one on loopback); credentials as for DynamoDB.
+S3_BUCKET = env("S3_BUCKET")
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "private": {"BACKEND": "proctoring.storage.LocalPrivateStorage"} if not S3_BUCKET else {
+        "BACKEND": "proctoring.storage.S3PrivateStorage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET, "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": env("S3_REGION", AWS_REGION), "location": env("S3_PREFIX", ""),
+            "addressing_style": env("S3_ADDRESSING_STYLE") or None,  # "path" for servers without bucket DNS names
+        },
+    },
+}
 ANALYSIS_BACKEND = env("ANALYSIS_BACKEND", "local")
 if ANALYSIS_BACKEND not in {"local", "rekognition"}:
     raise ImproperlyConfigured("ANALYSIS_BACKEND must be 'local' or 'rekognition'.")

@@ -20,7 +20,6 @@ from exams.models import Exam, ExamSession
 from exams.services import session_create
 from proctoring.analysis import reset_backends
 from proctoring.models import FaceRegistration, Frame, Incident
-from proctoring.storage import private_storage
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -114,16 +113,9 @@ def _clean_cache() -> Any:
 @pytest.fixture(autouse=True)
 def _private_media(settings: Any, tmp_path: Path) -> Iterator[None]:
     """Biometric files of each test go to its own folder; the engine starts afresh."""
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    _forget_storage_location()
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"  # proctoring.storage builds its storage afresh
     reset_backends()  # its face-store cache must not outlive the test database
     yield
-    _forget_storage_location()
-
-
-def _forget_storage_location() -> None:
-    for attribute in ("base_location", "location"):
-        private_storage.__dict__.pop(attribute, None)
 
 
 @pytest.fixture
