@@ -10,8 +10,8 @@ On every frame labelled in ``labels/looking_away.csv``, the largest YuNet face g
 pose (``faces.pose``, what the product uses) and (b) the 468-point mesh on a 1.5x square crop around
 the YuNet box at 192x192: yaw from the depth difference of the cheek points 234/454, pitch from that of
 forehead 10 and chin 152 (and the mesh's yaw alone). All are judged as ``looking_away`` judges them
-(deviation from the person's baseline) and printed as ROC AUC and the best recall at <= 5% false flags (in-sample), with the mesh's
-median time a face on one thread. Neither ai-edge-litert nor mediapipe is a dependency of the product.
+(deviation from the person's baseline) and printed as ROC AUC and the best recall at <= 5% false
+flags (in-sample), with the mesh's median time a face on one thread. Neither ai-edge-litert nor mediapipe is a dependency of the product.
 """
 
 from __future__ import annotations
