@@ -11,7 +11,8 @@ pose (``faces.pose``, what the product uses) and (b) the 468-point mesh on a 1.5
 the YuNet box at 192x192: yaw from the depth difference of the cheek points 234/454, pitch from that of
 forehead 10 and chin 152 (and the mesh's yaw alone). All are judged as ``looking_away`` judges them
 (deviation from the person's baseline) and printed as ROC AUC and the best recall at <= 5% false
-flags (in-sample), with the mesh's median time a face on one thread. Neither ai-edge-litert nor mediapipe is a dependency of the product.
+flags (in-sample), with the mesh's median time a face on one thread.
+Neither ai-edge-litert nor mediapipe is a dependency of the product.
 """
 
 from __future__ import annotations
