@@ -116,3 +116,11 @@ def test_a_new_exam_watches_for_looking_away_and_the_sample_policy_does_not(tena
         exam = exam_services.exam_create(actor=tenant_a.admin, title="New")
     assert exam.watch_looking_away and checks.Policy.of_exam(exam).looking_away
     assert not checks.SAMPLE_POLICY.looking_away
+
+
+def test_a_face_too_turned_to_verify_is_the_same_event_as_looking_away() -> None:
+    turned = {"Reason": "turned_away"}
+    assert attention.kinds_for({"Away": True}, {IncidentKind.FACE_NOT_VERIFIABLE}, turned) == {
+        IncidentKind.LOOKING_AWAY}
+    assert attention.kinds_for({"Away": False}, {IncidentKind.FACE_NOT_VERIFIABLE}, turned) == {
+        IncidentKind.FACE_NOT_VERIFIABLE}  # turned from the camera, but as the student sits: not away
