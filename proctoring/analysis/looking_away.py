@@ -154,8 +154,8 @@ def format_looking_away(m: dict[str, Any]) -> list[str]:
         f"{_gap(p_rec, at_least=TARGET_RECALL)} | {_gap(h_rec, at_least=TARGET_RECALL)}",
         f"  {'false flags (not away)':28s} {_pct(p_false):22s} {_pct(f_false):22s} {_pct(h_false):22s} <= 5%    "
         f"{_gap(p_false, at_most=TARGET_FALSE)} | {_gap(h_false, at_most=TARGET_FALSE)}",
-        f"  cut (degrees): product {m['product_cut']:g} (attention.AWAY_DEGREES), fitted {m['fitted_cut']:g}, "
-        f"per fold {', '.join(f'{c:g}' for c in m['fold_cuts'])}",
+        f"  cut (degrees): product {m['product_cut']:.1f} (attention.AWAY_DEGREES), fitted {m['fitted_cut']:.1f}, "
+        f"per fold {', '.join(f'{c:.1f}' for c in m['fold_cuts'])}",
         f"  no single face found (never flagged): {m['no_face'] or 'none'}",
         f"  missed at the product's cut: {m['missed'] or 'none'}",
         f"  false flags at the product's cut: {m['false_flags'] or 'none'}",

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from accounts import tenancy
 from exams import policy
 from exams import services as exam_services
+from exams.models import Exam
 from exams.statuses import SessionStatus
 from proctoring import attention
 from tests.browser.conftest import Shots, sign_in
@@ -27,8 +28,9 @@ def test_a_student_who_keeps_looking_away_is_told_and_the_proctor_sees_it(
     monkeypatch.setattr(attention, "BASELINE_FRAMES", 1)  # one frontal frame: the same rule, a shorter test
     without_recognition = [c for c in policy.ALL_CHECKS if c != policy.CHECK_PERSON_RECOGNITION]
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg", debounce_frames=1,
-                             capture_interval_seconds=1, checks_enabled=without_recognition)
+                             checks_enabled=without_recognition)
     with tenancy.tenant_scope(tenant_a.institution):
+        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
         for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
             exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
     base = live_server.url
