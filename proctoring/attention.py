@@ -22,10 +22,11 @@ in ``analysis/labels/looking_away.csv`` (15 away), ``analysis.looking_away``: at
 AWAY_DEGREES is the fitted cut (20.7: the lowest with <= 5% false flags) rounded up.
 MediaPipe's 468-point face mesh (``face_landmark.tflite`` from the ``mediapipe==0.10.21`` wheel, run
 under ``ai-edge-litert`` on a 1.5x crop around the YuNet box) was compared on the same labels and
-baselines (``analysis/tools/looking_away_mesh.py``): five points recall 13/15 at 4/93 false flags
-(AUC 0.925); the mesh 9/15 at 5/93 (AUC 0.880; its pitch hurts), its yaw alone 13/15 at 4/93 (AUC
-0.922), at 2.8 ms a face on one idle core (26 ms on this loaded 2-core machine). It does not help, and
-costs more than the ~2 ms allowed: the product keeps the five points, and the engine's cost is unchanged.
+baselines (``analysis/tools/looking_away_mesh.py``, best recall at <= 5% false flags, in-sample): five
+points 13/15 at 4/93 false flags (AUC 0.925); the mesh 9/15 at 3/93 (AUC 0.880: its pitch hurts), its
+yaw alone 13/15 at 4/93 (AUC 0.922); 2.8 ms a face on one thread at best on this 2-core machine (20-29 ms
+while it was shared). It does not help, and costs more than the ~2 ms allowed: the product keeps the
+five points, and the engine's cost is unchanged (judging a frame here takes ~20 microseconds).
 """
 
 from __future__ import annotations
