@@ -102,7 +102,8 @@ def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] |
     return {"Away": is_away(pose, baseline), "Baseline": False, "Deviation": round(deviation(pose, baseline), 2)}
 
 
-def kinds_for(attention: dict[str, Any] | None, kinds: set[str], verification: dict[str, Any] | None) -> set[str]:
+def kinds_for(*, attention: dict[str, Any] | None, kinds: set[str],
+              verification: dict[str, Any] | None) -> set[str]:
     """The frame's incident kinds with looking away added. One event, one incident: a face too
     turned to verify (``turned_away``) is the same event as looking away, which then says it."""
     if not attention or not attention.get("Away"):

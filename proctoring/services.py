@@ -328,7 +328,8 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
             attention_found = attention.judge(session=frame.session, analysis=analysis)
             if attention_found is not None:
                 analysis = {**analysis, "Attention": attention_found}
-            kinds = attention.kinds_for(attention_found, kinds, analysis.get("Verification"))
+            kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
+                                        verification=analysis.get("Verification"))
         frame.checks, frame.findings = outcome.results, analysis
         frame.attempts += 1
         incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TURNS_AWAY = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 60)]
 
 
-def test_a_student_who_keeps_looking_away_is_told_and_the_proctor_sees_it(
+def test_it_tells_a_student_who_keeps_looking_away_and_shows_the_proctor_the_incident(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(attention, "BASELINE_FRAMES", 1)  # one frontal frame: the same rule, a shorter test

@@ -60,7 +60,7 @@ def looking_away(session: ExamSession) -> list[Incident]:
     return list(Incident.objects.filter(session=session, kind=IncidentKind.LOOKING_AWAY))
 
 
-def test_a_glance_opens_nothing_and_a_sustained_look_away_opens_a_low_incident_per_student(
+def test_it_opens_a_low_incident_for_a_sustained_look_away_not_a_glance_against_each_students_baseline(
         tenant_a: Tenant) -> None:
     sam = tenant_a.student
     # Kim's webcam sits to one side: she faces her screen turned as in HER_LEFT, which is her baseline.
@@ -100,7 +100,7 @@ def test_it_is_not_judged_when_the_exams_policy_leaves_it_off(tenant_a: Tenant) 
         assert all("Attention" not in f.findings for f in Frame.objects.filter(session=session))
 
 
-def test_the_pre_exam_check_is_exempt_and_takes_no_baseline(tenant_a: Tenant) -> None:
+def test_it_exempts_the_pre_exam_check_and_takes_no_baseline_there(tenant_a: Tenant) -> None:
     session = start_session(tenant_a, until=SessionStatus.CHECKING)  # the check asks the student to turn
     turned = {"FaceDetails": [{"Pose": {"Yaw": -45.0, "Pitch": 20.0, "Roll": 0.0}}]}
     with tenancy.tenant_scope(tenant_a.institution):
@@ -109,7 +109,7 @@ def test_the_pre_exam_check_is_exempt_and_takes_no_baseline(tenant_a: Tenant) ->
     assert session.pose_baseline == []
 
 
-def test_a_new_exam_watches_for_looking_away_and_the_sample_policy_does_not(tenant_a: Tenant) -> None:
+def test_it_watches_new_exams_but_not_the_sample_policy(tenant_a: Tenant) -> None:
     from exams import services as exam_services
     from proctoring import checks
     with tenancy.tenant_scope(tenant_a.institution):
@@ -118,9 +118,10 @@ def test_a_new_exam_watches_for_looking_away_and_the_sample_policy_does_not(tena
     assert not checks.SAMPLE_POLICY.looking_away
 
 
-def test_a_face_too_turned_to_verify_is_the_same_event_as_looking_away() -> None:
+def test_it_counts_a_face_too_turned_to_verify_as_the_same_event_as_looking_away() -> None:
     turned = {"Reason": "turned_away"}
-    assert attention.kinds_for({"Away": True}, {IncidentKind.FACE_NOT_VERIFIABLE}, turned) == {
+    unverifiable = {IncidentKind.FACE_NOT_VERIFIABLE}
+    assert attention.kinds_for(attention={"Away": True}, kinds=unverifiable, verification=turned) == {
         IncidentKind.LOOKING_AWAY}
-    assert attention.kinds_for({"Away": False}, {IncidentKind.FACE_NOT_VERIFIABLE}, turned) == {
+    assert attention.kinds_for(attention={"Away": False}, kinds=unverifiable, verification=turned) == {
         IncidentKind.FACE_NOT_VERIFIABLE}  # turned from the camera, but as the student sits: not away
