@@ -62,6 +62,11 @@ class ExamForm(forms.Form):
         help_text="How often the student's webcam sends a frame.",
     )
 
+    watch_looking_away = forms.BooleanField(
+        required=False, initial=policy.DEFAULT_LOOKING_AWAY, label="Watch for looking away",
+        help_text="A low-severity incident when the student's head stays turned away from how they sat at "
+                  "the start of the exam (a glance is not one).",
+    )
     require_photo_id = forms.BooleanField(
         required=False, initial=False, label="Require a photo ID from every student",
         help_text="Before the exam starts, a proctor compares each student's photo ID with their live camera "
@@ -69,7 +74,8 @@ class ExamForm(forms.Form):
     )
 
     POLICY_FIELDS = ("checks_enabled", "min_confidence", "face_match_threshold", "objects_of_interest",
-                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id")
+                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id",
+                     "watch_looking_away")
 
     @classmethod
     def initial_for(cls, exam: Exam) -> dict[str, Any]:

@@ -49,6 +49,11 @@ class Exam(TenantOwned):
     capture_interval_seconds = models.PositiveIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(300)]
     )
+    watch_looking_away = models.BooleanField(
+        default=policy.DEFAULT_LOOKING_AWAY,
+        help_text="Open a (low) incident when the student's head stays turned away from their own "
+                  "start-of-exam pose.",
+    )
     require_photo_id = models.BooleanField(
         default=False, help_text="Every student shows a photo ID that a proctor approves before starting.",
     )
@@ -89,6 +94,9 @@ class ExamSession(TenantOwned):
     # When the reminder email before the exam opens was claimed for sending (exams.reminders): once per
     # enrolment and schedule; moving the exam's opening clears it.
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # The student's own frontal pose, [[yaw, pitch], ...] of the first frames of the exam
+    # (proctoring.attention): looking away is judged against it, not against the camera's axis.
+    pose_baseline = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -142,6 +142,7 @@ class IncidentKind(models.TextChoices):
     UNREGISTERED_FACE = "unregistered_face", "Unrecognised face"
     OBJECT_OF_INTEREST = "object_of_interest", "Forbidden object"
     UNSAFE_CONTENT = "unsafe_content", "Unsafe content"
+    LOOKING_AWAY = "looking_away", "Looking away"
     # Reported by the exam page itself (issue 5).
     TAB_HIDDEN = "tab_hidden", "Left the exam tab"
     FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"

@@ -19,7 +19,7 @@ from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.models import Exam, ExamSession
 from exams.taking import score
-from proctoring import review, selectors
+from proctoring import attention, review, selectors
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
 
@@ -43,6 +43,10 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     })
 
 
+# What a reviewer should know about a kind whose name alone does not say how it was judged.
+EXPLANATIONS = {IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE}
+
+
 @login_required
 @role_required(*STAFF)
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -61,6 +65,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = incident.evidence_frame
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
+        "explanation": EXPLANATIONS.get(incident.kind, ""),
         "checks": evidence.checks if evidence else [],
         "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
     })

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exams', '0006_debounce_frames_k_of_n_help'),
+        ('exams', '0007_looking_away'),
     ]
 
     operations = [

@@ -38,6 +38,16 @@ def test_it_finds_one_face_with_landmarks_pose_and_quality(engine: LocalEngine) 
     assert box["Left"] < eye_left["X"] < box["Left"] + box["Width"]
 
 
+@pytest.mark.parametrize(("fixture", "yaw_sign"),
+                         [("headpose_woman_her_right.jpg", -1), ("headpose_woman_her_left.jpg", 1)])
+def test_it_gives_a_turned_head_its_yaw_and_pitch_in_rekognitions_shape(
+        engine: LocalEngine, fixture: str, yaw_sign: int) -> None:
+    response = engine.detect_faces(Image={"Bytes": fixture_bytes(fixture)}, Attributes=["DEFAULT"])
+    validate_output("DetectFaces", response)  # Pose: Roll, Yaw, Pitch, each in [-180, 180]
+    pose = response["FaceDetails"][0]["Pose"]
+    assert set(pose) == {"Roll", "Yaw", "Pitch"} and yaw_sign * pose["Yaw"] > 20  # Yaw > 0: nose to image-right
+
+
 def test_it_finds_no_face_in_an_empty_room(engine: LocalEngine) -> None:
     response = engine.detect_faces(Image=EMPTY_ROOM)
     validate_output("DetectFaces", response)
