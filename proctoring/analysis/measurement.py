@@ -126,10 +126,13 @@ def objects_of(row: dict[str, str]) -> frozenset[str]:
 
 
 def is_clean_webcam_frame(row: dict[str, str]) -> bool:
-    """One person, one clear face, nothing on the desk, a webcam-like capture, not a hard case."""
-    capture = dict(tags_of(row)).get("capture")
+    """One person, one clear face, nothing on the desk, a webcam-like capture, not a hard case;
+    the student alone (no ``bystander`` tag: nobody else's limb in the frame) and facing the
+    camera (not ``head=away``: a near-profile frame is a student looking away, not a clean one)."""
+    tags = dict(tags_of(row))
     return (
-        capture in WEBCAM_CAPTURES and row.get("category") != "F"
+        tags.get("capture") in WEBCAM_CAPTURES and row.get("category") != "F"
+        and "bystander" not in tags and tags.get("head") != "away"
         and _int(row.get("num_people")) == 1 and _int(row.get("num_clear_faces")) == 1
         and not (row.get("objects") or "").strip()
     )
