@@ -104,7 +104,7 @@ def label_info(coco_name: str) -> LabelInfo:
 #   (97.5%) held out; person count exact 93.7% fitted, 91.6% held out (5 folds by source).
 # The cuts are rounded away from the image that fixed them. Classes not listed keep the old map.
 CONFIDENCE_85: dict[str, float] = {
-    "person": 0.36566,  # rule's cut 0.365663, rounded down (that instance counts)
+    "person": 0.31373,  # rule's cut 0.313738, rounded down (that instance counts)
     "cell phone": 0.12743,  # rule's cut 0.127422, rounded up (that negative stays below)
     "laptop": 0.14073,  # 0.140724
     "book": 0.16597,  # 0.165963
