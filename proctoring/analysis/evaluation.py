@@ -26,7 +26,7 @@ from .measurement import FOLDS as DETECTION_FOLDS
 from .measurement import format_measurement, measure, observe_all
 
 # Labels added in the repository to what the dev manifest says, each one seen in the image
-# (``seen`` says what): people partly visible, a bystander's limb, a head turned away.
+# (``seen`` says what): people partly visible, a bystander's limb, a head turned away, books.
 LABELS = Path(__file__).resolve().parent / "labels" / "manifest_labels.csv"
 
 
@@ -37,7 +37,7 @@ def read_manifest(images_dir: str | Path, labels: Path | None = LABELS) -> list[
 
 
 def with_labels(rows: list[dict[str, str]], labels: Path) -> list[dict[str, str]]:
-    """``rows`` with the repository's labels applied: a labelled count replaces the manifest's, a
+    """``rows`` with the repository's labels applied: a labelled count or objects text replaces the manifest's, a
     labelled tag is added to ``extra_tags``. A label applies only to the row with the same ``file``
     and ``source_path`` (another folder's image of the same name is left alone)."""
     with open(labels, newline="", encoding="utf-8") as fh:
@@ -47,7 +47,7 @@ def with_labels(rows: list[dict[str, str]], labels: Path) -> list[dict[str, str]
         label = extra.get((row["file"], row.get("source_path", "")))
         if label is not None:
             row = dict(row)
-            for column in ("num_people", "num_clear_faces"):
+            for column in ("num_people", "num_clear_faces", "objects"):
                 if label[column]:
                     row[column] = label[column]
             if label["add_tags"]:

@@ -64,18 +64,19 @@ def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:
 def test_the_repository_labels_apply_only_to_the_image_they_were_seen_in(tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text(
-        "file,source_path,num_people,num_clear_faces,add_tags,seen\n"
-        "G/a.jpg,train/a.jpg,2,,bystander=partial,a second person behind\n"
-        "G/b.jpg,train/b.jpg,,,head=away,profile\n"
+        "file,source_path,num_people,num_clear_faces,objects,add_tags,seen\n"
+        "G/a.jpg,train/a.jpg,2,,books on a shelf,bystander=partial,a second person behind\n"
+        "G/b.jpg,train/b.jpg,,,books,head=away,profile\n"
     )
     rows = [
-        {"file": "G/a.jpg", "source_path": "train/a.jpg", "num_people": "1", "num_clear_faces": "1",
+        {"file": "G/a.jpg", "source_path": "train/a.jpg", "num_people": "1", "num_clear_faces": "1", "objects": "",
          "extra_tags": "capture=webcam"},
         {"file": "G/b.jpg", "source_path": "elsewhere/b.jpg", "num_people": "1", "num_clear_faces": "1",
          "extra_tags": ""},
     ]
     labelled, other = with_labels(rows, labels)
     assert labelled["num_people"] == "2" and labelled["num_clear_faces"] == "1"
+    assert labelled["objects"] == "books on a shelf"
     assert labelled["extra_tags"] == "capture=webcam;bystander=partial"
     assert other == rows[1]  # same name, another image: left alone
     assert rows[0]["num_people"] == "1"  # the manifest's rows are not changed in place
