@@ -22,15 +22,22 @@ PERSON_FACE_SCORE = 0.78  # a face outside every person box adds a person (dog f
 DETECT_MIN_SIDE = 480  # small frames are upscaled so their faces reach YuNet's minimum size
 # YuNet is least sure of the faces it sees largest: on the dev photos, faces 400-560 px tall (close
 # selfies, portraits) score 0.84-0.89 where the same faces scaled to 160 px tall score 0.91-0.95
-# (a dog's face falls, 0.78 -> 0.62). A face taller than RESCORE_ABOVE keeps the better of its
-# score and the score YuNet gives it on a crop around it scaled to RESCORE_HEIGHT: so a close-up
-# student is not "no face". Webcam faces are seldom that tall: the second pass costs nothing there.
+# (120 px: 0.87-0.95; a dog's face falls, 0.78 -> 0.62 at 160 px). A face taller than
+# RESCORE_ABOVE that scores under RESCORE_BELOW keeps the better of its score and the score YuNet
+# gives it on a crop around it scaled to RESCORE_HEIGHT: so a close-up student is not "no face".
+# Webcam faces are seldom that tall, and one scoring 0.9 already passes every cut that counts
+# faces: the second pass (a 240x240 input, about a fifth of a 640x480 frame's) seldom runs.
 RESCORE_ABOVE = 240.0  # px, in the detector's input
-RESCORE_HEIGHT = 160.0
-RESCORE_CONTEXT = 2.2  # crop side, in face heights
+RESCORE_BELOW = 0.9
+RESCORE_HEIGHT = 120.0
+RESCORE_CONTEXT = 2.0  # crop side, in face heights
+RESCORE_SIDE = round(RESCORE_CONTEXT * RESCORE_HEIGHT)  # the crop detector's fixed input
 
 YUNET: Lazy[cv2.FaceDetectorYN] = Lazy(
     lambda: cv2.FaceDetectorYN.create(yunet_path(), "", (320, 320), DETECT_SCORE, 0.3, 5000)
+)
+YUNET_CROP: Lazy[cv2.FaceDetectorYN] = Lazy(
+    lambda: cv2.FaceDetectorYN.create(yunet_path(), "", (RESCORE_SIDE, RESCORE_SIDE), DETECT_SCORE, 0.3, 5000)
 )
 # Why SFace: the face embedders whose weights ship in a registry package were measured against it
 # on the same photos, pairs and identity folds (webcam-like, best of >= 2 references, held out):
@@ -86,9 +93,9 @@ def detect(bgr: np.ndarray) -> list[Face]:
         if rows is None:
             return []
         rows = rows.astype(np.float32)
-        for row in rows:
-            if row[3] > RESCORE_ABOVE:
-                row[14] = max(float(row[14]), _rescored(detector, image, row))
+    for row in rows:
+        if row[3] > RESCORE_ABOVE and row[14] < RESCORE_BELOW:
+            row[14] = max(float(row[14]), _rescored(image, row))
     if scale != 1.0:
         rows[:, :14] = rows[:, :14] / scale
     faces = [Face(row=row) for row in rows]
@@ -96,26 +103,29 @@ def detect(bgr: np.ndarray) -> list[Face]:
     return faces
 
 
-def _rescored(detector: cv2.FaceDetectorYN, image: np.ndarray, row: np.ndarray) -> float:
-    """YuNet's score for the face ``row`` on a crop around it scaled to RESCORE_HEIGHT (0: not
-    found there). The caller holds YUNET.lock."""
+def _rescored(image: np.ndarray, row: np.ndarray) -> float:
+    """YuNet's score for the face ``row`` on a square crop around it (padded where it leaves the
+    frame) scaled so the face is RESCORE_HEIGHT tall; 0 when YuNet finds it no more there. A second
+    detector with a fixed input size does this: resizing the first one's input back and forth
+    would cost more than the pass itself."""
     x, y, w, h = (float(v) for v in row[:4])
-    side = RESCORE_CONTEXT * max(w, h)
+    half = RESCORE_CONTEXT * max(w, h) / 2
     cx, cy = x + w / 2, y + h / 2
+    x0, y0, x1, y1 = round(cx - half), round(cy - half), round(cx + half), round(cy + half)
     H, W = image.shape[:2]
-    x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
-    x1, y1 = min(W, int(cx + side / 2)), min(H, int(cy + side / 2))
-    scale = RESCORE_HEIGHT / h
-    crop = cv2.resize(image[y0:y1, x0:x1], (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))),
-                      interpolation=cv2.INTER_AREA)
-    detector.setInputSize((crop.shape[1], crop.shape[0]))
-    _, found = detector.detect(crop)
+    crop = image[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
+    crop = cv2.copyMakeBorder(crop, max(0, -y0), max(0, y1 - H), max(0, -x0), max(0, x1 - W),
+                              cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    crop = cv2.resize(crop, (RESCORE_SIDE, RESCORE_SIDE), interpolation=cv2.INTER_AREA)
+    detector = YUNET_CROP.get()
+    with YUNET_CROP.lock:
+        _, found = detector.detect(crop)
     if found is None:
         return 0.0
-    # the same face: its centre within half a face of where the crop put it
-    fx, fy = (cx - x0) * scale, (cy - y0) * scale
+    # the same face: its centre within half a face of the crop's centre
     near = [float(f[14]) for f in found
-            if abs(f[0] + f[2] / 2 - fx) < RESCORE_HEIGHT / 2 and abs(f[1] + f[3] / 2 - fy) < RESCORE_HEIGHT / 2]
+            if max(abs(f[0] + f[2] / 2 - RESCORE_SIDE / 2), abs(f[1] + f[3] / 2 - RESCORE_SIDE / 2))
+            < RESCORE_SIDE / RESCORE_CONTEXT / 2]
     return max(near, default=0.0)
 
 

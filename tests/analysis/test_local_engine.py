@@ -41,7 +41,7 @@ def test_it_finds_one_face_with_landmarks_pose_and_quality(engine: LocalEngine) 
 
 def test_it_counts_a_close_up_face_it_is_least_sure_of_at_full_size(engine: LocalEngine) -> None:
     # A selfie-close face, 560 px tall: YuNet scores it 0.76 at that size (under faces.CLEAR_SCORE)
-    # and 0.94 once re-scored on a crop scaled to faces.RESCORE_HEIGHT.
+    # and over 0.9 once re-scored on a crop scaled to faces.RESCORE_HEIGHT.
     image = fixture_image("headpose_woman_front2.jpg")
     (face,) = faces.detect(np.asarray(image)[:, :, ::-1].copy())
     x, y, w, h = face.box
