@@ -29,10 +29,35 @@ from .calibration import FOLDS, REPEATS, format_verification, verification_repor
 from .measurement import FOLDS as DETECTION_FOLDS
 from .measurement import format_measurement, measure, observe_all
 
+# Labels added in the repository to what the dev manifest says, each one seen in the image
+# (``seen`` says what): people partly visible, a bystander's limb, a head turned away, books.
+LABELS = Path(__file__).resolve().parent / "labels" / "manifest_labels.csv"
 
-def read_manifest(images_dir: str | Path) -> list[dict[str, str]]:
+
+def read_manifest(images_dir: str | Path, labels: Path | None = LABELS) -> list[dict[str, str]]:
     with open(Path(images_dir) / "manifest.csv", newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    return with_labels(rows, labels) if labels is not None else rows
+
+
+def with_labels(rows: list[dict[str, str]], labels: Path) -> list[dict[str, str]]:
+    """``rows`` with the repository's labels applied: a labelled count or objects text replaces the manifest's, a
+    labelled tag is added to ``extra_tags``. A label applies only to the row with the same ``file``
+    and ``source_path`` (another folder's image of the same name is left alone)."""
+    with open(labels, newline="", encoding="utf-8") as fh:
+        extra = {(r["file"], r["source_path"]): r for r in csv.DictReader(fh)}
+    result = []
+    for row in rows:
+        label = extra.get((row["file"], row.get("source_path", "")))
+        if label is not None:
+            row = dict(row)
+            for column in ("num_people", "num_clear_faces", "objects"):
+                if label[column]:
+                    row[column] = label[column]
+            if label["add_tags"]:
+                row["extra_tags"] = ";".join(t for t in (row.get("extra_tags"), label["add_tags"]) if t)
+        result.append(row)
+    return result
 
 
 def default_policy() -> Any:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from proctoring.analysis import bench
-from proctoring.analysis.evaluation import evaluate, format_report
+from proctoring.analysis.evaluation import LABELS, evaluate, format_report, with_labels
 from proctoring.analysis.local import LocalEngine
 from tests.analysis.conftest import FIXTURES
 
@@ -59,3 +59,30 @@ def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:
     assert {"decode", "faces", "embedding", "objects", "unsafe", "analyze"} <= set(results[1])
     table = bench.format_table(results, 6, 2)
     assert "analyze: all checks + search" in table
+
+
+def test_the_repository_labels_apply_only_to_the_image_they_were_seen_in(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "file,source_path,num_people,num_clear_faces,objects,add_tags,seen\n"
+        "G/a.jpg,train/a.jpg,2,,books on a shelf,bystander=partial,a second person behind\n"
+        "G/b.jpg,train/b.jpg,,,books,head=away,profile\n"
+    )
+    rows = [
+        {"file": "G/a.jpg", "source_path": "train/a.jpg", "num_people": "1", "num_clear_faces": "1", "objects": "",
+         "extra_tags": "capture=webcam"},
+        {"file": "G/b.jpg", "source_path": "elsewhere/b.jpg", "num_people": "1", "num_clear_faces": "1",
+         "extra_tags": ""},
+    ]
+    labelled, other = with_labels(rows, labels)
+    assert labelled["num_people"] == "2" and labelled["num_clear_faces"] == "1"
+    assert labelled["objects"] == "books on a shelf"
+    assert labelled["extra_tags"] == "capture=webcam;bystander=partial"
+    assert other == rows[1]  # same name, another image: left alone
+    assert rows[0]["num_people"] == "1"  # the manifest's rows are not changed in place
+
+
+def test_every_repository_label_names_what_was_seen() -> None:
+    with open(LABELS, newline="", encoding="utf-8") as fh:
+        labels = list(csv.DictReader(fh))
+    assert labels and all(label["seen"].strip() and label["source_path"] for label in labels)
