@@ -273,13 +273,17 @@ def verification_section(v: dict[str, Any], command: str) -> list[str]:
         " rejects).",
         "",
         f"At the default FaceMatchThreshold {v['match_threshold']:g} (cosine {v['default_cosine']:.3f}), which"
-        " was placed on these very pairs (fitted):",
+        " was chosen on these very pairs (fitted; the held-out figures follow):",
         "",
         f"- all pairs: {_vrate(v['default']['overall'])}",
         f"- webcam-like pairs: {_vrate(v['default']['webcam'])}",
         "",
         f"Held out: the threshold for FMR <= 0.1% chosen on training folds that split identities, measured on"
         f" the held-out identities, pooled over {v['repeats']} splits x {v['folds']} folds:",
+        "",
+        "The product verifies a session frame by the best similarity of its largest face to any of the student's"
+        " references, after a quality check (`verification.py`): `pairs (one reference)` is a student with one"
+        " reference; `best of >=2 references, quality gate` comes closest to a student with several.",
         "",
         "| configuration | all pairs, held out | webcam-like, held out | target (webcam-like) |",
         "|---|---|---|---|",
@@ -301,6 +305,27 @@ def verification_section(v: dict[str, Any], command: str) -> list[str]:
         other = held.get((dimension, value))
         lines.append(f"| {dimension}={value} | {_vrate(rates)} | {_vrate(other) if other else '–'} |")
     lines += ["", f"\\* fewer than {FEW} genuine pairs: too few to say anything."]
+    return lines
+
+
+def limits_section(report: dict[str, Any], rows: Sequence[dict[str, str]], command: str) -> list[str]:
+    """What the figures cannot tell, read off the same data: conditions with a single labelled value
+    and groups too small to say anything."""
+    tags = [dict(tags_of(row)) for row in rows]
+    single = {d: values.pop() for d in sorted({k for t in tags for k in t})
+              if len(values := {t[d] for t in tags if d in t}) == 1}
+    small = [f"{d}={v} ({r.genuine} genuine pairs)" for (d, v), r in
+             (report.get("verification") or {}).get("groups", {}).items() if r.genuine < FEW]
+    lines = ["## What these figures cannot tell", "", f"Read off the same run (`{command}`):", ""]
+    lines += [f"- {d}: only `{v}` is labelled, so there is no figure for any other {d}." for d, v in single.items()]
+    if small:
+        lines.append(f"- too few genuine pairs (< {FEW}) to judge verification for: {', '.join(small)}.")
+    lines += [
+        f"- {len(rows)} images from {len({r.get('source') for r in rows})} sources: every rate has a wide"
+        " interval (`evaluate_engine` prints the 95% bounds); a held-out column is only as honest as the folds"
+        " are apart (detection folds never split a source; verification folds never split a person).",
+        "- the engine's constants were tuned on these images; no other labelled set is measured here.",
+    ]
     return lines
 
 
@@ -328,6 +353,7 @@ def render(report: dict[str, Any], rows: Sequence[dict[str, str]], images: Path,
     ]
     if "verification" in report:
         lines += ["", *verification_section(report["verification"], command)]
+    lines += ["", *limits_section(report, rows, command)]
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ from exams import taking
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring import gate as gate_reads
-from proctoring import retention
+from proctoring import liveness, retention
 from proctoring.identity import REASON_MESSAGES
 from proctoring.liveness import ORDERS, STEP_LEFT
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
@@ -105,23 +105,34 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
 
 
-def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(tenant_a: Tenant) -> None:
+def secret_asking(session: ExamSession, order: tuple[str, str]) -> str:
+    """A server secret under which ``session`` is asked for the turns in ``order``."""
+    return next(secret for secret in (f"test-secret-{n}" for n in range(64))
+                if liveness.challenge_order(session_id=session.pk, secret=secret) == order)
+
+
+@pytest.mark.parametrize("asked", ORDERS, ids=["left-first", "right-first"])
+def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(
+    tenant_a: Tenant, settings: Any, asked: tuple[str, str]
+) -> None:
     at_gate(tenant_a)
-    asked = gate_reads.challenge_order(tenant_a.session)
-    other = next(order for order in ORDERS if order != asked)
-    gate_frame(tenant_a, passed=True)
+    settings.SECRET_KEY = secret_asking(tenant_a.session, asked)
+    other = (asked[1], asked[0])
+    for seconds_ago in (40, 38):
+        gate_frame(tenant_a, passed=True, seconds_ago=seconds_ago)  # looking at the camera
     client = api_client_for(tenant_a.student)
     url = f"/api/v1/sessions/{tenant_a.session.pk}/gate"
-    # The page is told the order; nothing the client sends can set it.
-    assert client.get(url, {"order": ",".join(other), "liveness_order": other[0]}).json()["liveness"]["order"] \
-        == list(asked)
+    # The page is told the order and the first turn; nothing the client sends can set them.
+    shown = client.get(url, {"order": ",".join(other), "liveness_order": other[0]}).json()["liveness"]
+    assert shown["order"] == list(asked) and shown["instruction"] == FIRST_TURN[asked[0]]
     assert client.post(url, {"liveness": {"order": list(other)}}, format="json").status_code == 405
     turn_head(tenant_a, order=other)  # a recording of the other order
     status = gate(tenant_a)
     assert not status["liveness"]["passed"] and status["liveness"]["step"] == asked[1]
     assert code_of(begin(tenant_a)) == "liveness_not_verified"
-    turn_head(tenant_a)  # the order asked
-    assert gate(tenant_a)["liveness"]["passed"]
+    Frame.unscoped.filter(session=tenant_a.session).delete()
+    turn_head(tenant_a, order=asked)
+    assert gate(tenant_a)["liveness"]["passed"] and begin(tenant_a).status_code == 200
 
 
 def test_it_asks_sessions_for_both_orders() -> None:
