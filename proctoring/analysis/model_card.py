@@ -278,12 +278,12 @@ def verification_section(v: dict[str, Any], command: str) -> list[str]:
         f"- all pairs: {_vrate(v['default']['overall'])}",
         f"- webcam-like pairs: {_vrate(v['default']['webcam'])}",
         "",
-        f"Held out: the threshold for FMR <= 0.1% chosen on training folds that split identities, measured on"
-        f" the held-out identities, pooled over {v['repeats']} splits x {v['folds']} folds:",
-        "",
         "The product verifies a session frame by the best similarity of its largest face to any of the student's"
         " references, after a quality check (`verification.py`): `pairs (one reference)` is a student with one"
         " reference; `best of >=2 references, quality gate` comes closest to a student with several.",
+        "",
+        f"Held out: the threshold for FMR <= 0.1% chosen on training folds that split identities, measured on"
+        f" the held-out identities, pooled over {v['repeats']} splits x {v['folds']} folds:",
         "",
         "| configuration | all pairs, held out | webcam-like, held out | target (webcam-like) |",
         "|---|---|---|---|",
