@@ -52,11 +52,15 @@ def test_the_committed_card_lists_the_models_the_engine_loads(fixture_report: di
     # Every model object in the engine's modules is in the catalogue, and the evaluation loaded each one.
     import proctoring.analysis.local  # noqa: F401  (the engine imports every model module it uses)
 
-    in_engine = {id(value) for name, module in list(sys.modules.items()) if name.startswith("proctoring.analysis.")
-                 for value in vars(module).values() if isinstance(value, Lazy)}
-    listed = [lazy_of(model.lazy) for model in CATALOGUE]
-    assert in_engine == {id(lazy) for lazy in listed}
-    assert all(lazy.loaded for lazy in listed)
+    in_engine: dict[int, str] = {}
+    for name, module in sorted(sys.modules.items()):
+        if name.startswith("proctoring.analysis."):
+            for attribute, value in vars(module).items():
+                if isinstance(value, Lazy):
+                    in_engine.setdefault(id(value), f"{name}.{attribute}")
+    listed = {id(lazy_of(model.lazy)): lazy_of(model.lazy) for model in CATALOGUE}
+    assert set(in_engine) == set(listed), f"the engine's models: {sorted(in_engine.values())}"
+    assert all(lazy.loaded for lazy in listed.values())
     # ... and the committed card's model table is the one the catalogue, the installed wheels and the weight
     # files give now (regenerate with `make model-card` when it is not).
     assert section(COMMITTED.read_text(encoding="utf-8"), "Models") == "\n".join(model_card.models_section()) + "\n"
