@@ -114,12 +114,14 @@ def main() -> None:
         ("right", "F/F_iv_head-pose-face-detection-female_f000.jpg"))}
     for key, bgr in frames.items():
         print(f"   {key}: yaw {yaw_of(engine, bgr)}")
-    orders = {"front, front2, left, right": ["front", "front2", "left", "right"],
-              "front, front2, right, left (wrong order)": ["front", "front2", "right", "left"]}
-    for label, order in orders.items():
-        yaws = [yaw_of(engine, frames[key]) for key in order]
-        print(f"   {label}: passed by threshold "
-              f"{ {t: judge(samples(yaws), turn_degrees=t, order=LEFT_FIRST).passed for t in args.turn} }")
+    for asked in ORDERS:  # the server asks each session for one of the two orders
+        for turns in ORDERS:
+            keys = ["front", "front2", *turns]
+            yaws = [yaw_of(engine, frames[key]) for key in keys]
+            wrong = "" if turns == asked else " (wrong order)"
+            label = f"asked {' then '.join(asked)}, turned {', '.join(keys)}{wrong}"
+            print(f"   {label}: passed by threshold "
+                  f"{ {t: judge(samples(yaws), turn_degrees=t, order=asked).passed for t in args.turn} }")
     jitter = random.Random(7)
     runs = 40
     wins = dict.fromkeys(args.turn, 0)
