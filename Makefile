@@ -26,7 +26,7 @@ STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
-.PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps browser-deps clean
+.PHONY: run stack worker stop test test-sqlite test-postgres lint bench model-card deps dev-deps browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -127,6 +127,10 @@ bench: deps $(VENV)/.stack-installed node_modules/.installed $(VENV)/.bench-inst
 	@echo "=== Pipeline ==="
 	$(STACK_ENV) $(PY) scripts/bench_pipeline.py
 	$(STACK_ENV) $(PY) scripts/bench_face_store.py
+
+# docs/model-card.md: the engine's models, licences and figures by condition, measured on the dev set.
+model-card: deps
+	$(MANAGE) model_card --images ../shared/data/images --output docs/model-card.md
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

@@ -527,6 +527,10 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
         return next(c for c in choices if o.source in c.sources)
 
     probed = [o for o in observations if o.face_probe is not None]
+    # Kept with the figures so a subset of the images (a condition, in the model card) is judged
+    # by the very same verdicts, each image by its own fold's cut.
+    deciders = {"product": product_decider(policy), "fitted": chosen_decider(lambda o: everything, policy),
+                "held_out": chosen_decider(choice_of, policy)}
     return {
         "images": len(observations),
         "failed": [f"{o.file}: {o.error}" for o in observations if o.failed],
@@ -545,9 +549,9 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
                 for o in observations if not o.failed),
             sum(not o.failed for o in observations),
         ),
-        "product": figures(observations, product_decider(policy), policy),
-        "fitted": figures(observations, chosen_decider(lambda o: everything, policy), policy),
-        "held_out": figures(observations, chosen_decider(choice_of, policy), policy),
+        **{name: figures(observations, decide, policy) for name, decide in deciders.items()},
+        "deciders": deciders,
+        "observations": list(observations),
         "policy": policy,
     }
 

@@ -38,11 +38,16 @@
       const live = gate.liveness;
       $("liveness-instruction").textContent = live.instruction;
       $("liveness").setAttribute("data-step", live.step);
-      const order = ["face", "left", "right", "done"], at = order.indexOf(live.step);
-      document.querySelectorAll("#liveness-steps li").forEach(function (item) {
-        const index = order.indexOf(item.getAttribute("data-step"));
-        item.className = index < at ? "done" : (index === at ? "current" : "");
+      // The server chose the order of the turns for this session: list the steps in that order.
+      const order = ["face"].concat(live.order, ["done"]), at = order.indexOf(live.step);
+      const steps = $("liveness-steps");
+      order.forEach(function (step) {
+        const item = steps.querySelector('li[data-step="' + step + '"]');
+        if (!item) { return; }
+        steps.appendChild(item);
+        item.className = order.indexOf(step) < at ? "done" : (step === live.step ? "current" : "");
       });
+      steps.hidden = false;
     }
     $("waiting").hidden = !waiting;
     $("fallback").hidden = waiting || !gate.fallback;

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
+from typing import Any
 
 from proctoring.analysis import bench
-from proctoring.analysis.evaluation import LABELS, evaluate, format_report, with_labels
-from proctoring.analysis.local import LocalEngine
+from proctoring.analysis.evaluation import LABELS, format_report, with_labels
 from tests.analysis.conftest import FIXTURES
 
-ROWS = [
-    # file, num_people, num_clear_faces, objects, identity
-    ("signer1_a.jpg", 1, 1, "", "signer1"),
-    ("signer1_b.jpg", 1, 1, "", "signer1"),
-    ("signer2_a.jpg", 1, 1, "", "signer2"),
-    ("grace_hopper.jpg", 1, 1, "", "grace_hopper"),
-    ("desk_laptop.jpg", 0, 0, "laptop, tablet, papers", ""),
-    ("empty_room.jpg", 0, 0, "3 water bottles", ""),
-]
 
-
-def make_dataset(root: Path) -> Path:
-    images = root / "images"
-    images.mkdir()
-    with open(images / "manifest.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "split", "num_people", "num_clear_faces", "objects", "identity", "source"])
-        for name, people, faces, objects, identity in ROWS:
-            shutil.copy(FIXTURES / name, images / name)
-            writer.writerow([name, "dev", people, faces, objects, identity, name.split("_")[0]])
-    return images
-
-
-def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> None:
-    report = evaluate(make_dataset(tmp_path), backend=engine, roc_path=tmp_path / "roc.png", detection_folds=2)
+def test_it_evaluates_a_labelled_folder(labelled_images: Path, fixture_report: dict[str, Any]) -> None:
+    report = fixture_report
     detection = report["detection"]
     assert detection["images"] == 6 and detection["failed"] == []
     product = detection["product"]
@@ -48,7 +25,7 @@ def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> 
     assert verification["genuine_pairs"] == 1 and verification["impostor_pairs"] == 5
     assert verification["default"]["overall"].false_rejects == 0
     assert verification["default"]["overall"].false_matches == 0
-    assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
+    assert (labelled_images.parent / "roc.png").read_bytes().startswith(b"\x89PNG")
     text = format_report(report)
     assert "face count exact (clear-face images)     100.0% (4/4)" in text
     assert "at the default threshold 90" in text and "held out, pooled over 10 splits x 5 folds" in text

@@ -64,9 +64,10 @@ def y4m_sequence(shots: list[tuple[str, int]], folder: Path, width: int = 640, h
 
 
 # Real frames of one woman turning her head (Intel's head-pose sample): looking at the camera, turning to her
-# left, to her right, then facing the camera long enough for the student to press "Start".
+# left, to her right and to her left again (so a session asked for either order sees both turns in it), then
+# facing the camera long enough for the student to press "Start".
 HEAD_TURN = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 4),
-             ("headpose_woman_her_right.jpg", 4), ("headpose_woman_front.jpg", 12)]
+             ("headpose_woman_her_right.jpg", 4), ("headpose_woman_her_left.jpg", 4), ("headpose_woman_front.jpg", 12)]
 
 
 @pytest.fixture
