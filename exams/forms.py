@@ -68,8 +68,23 @@ class ExamForm(forms.Form):
                   "image and registered photo (with the Person Recognition check on).",
     )
 
+    microphone = forms.BooleanField(
+        required=False, initial=policy.MICROPHONE_FOR_NEW_EXAMS, label="Listen through the microphone",
+        help_text="Speech heard during the exam is kept as short clips for review; students consent to it "
+                  "separately. Silence and room noise never leave the student's computer.",
+    )
+    speech_window_seconds = forms.IntegerField(
+        min_value=10, max_value=3600, initial=policy.DEFAULT_SPEECH_WINDOW_SECONDS, label="Talking window (seconds)",
+        help_text="Talking is judged over this many seconds…",
+    )
+    speech_max_seconds = forms.IntegerField(
+        min_value=1, max_value=600, initial=policy.DEFAULT_SPEECH_MAX_SECONDS, label="Speech allowed (seconds)",
+        help_text="…and more speech than this within it opens a low-severity talking incident.",
+    )
+
     POLICY_FIELDS = ("checks_enabled", "min_confidence", "face_match_threshold", "objects_of_interest",
-                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id")
+                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id",
+                     "microphone", "speech_window_seconds", "speech_max_seconds")
 
     @classmethod
     def initial_for(cls, exam: Exam) -> dict[str, Any]:

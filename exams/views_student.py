@@ -14,6 +14,7 @@ from accounts.models import Role
 from exams import taking
 from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
+from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 
 STEP_OF_STATUS = {
@@ -55,8 +56,10 @@ def session_consent(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             taking.session_consent(session=session, student=request.user)
             return redirect("session-check", pk=session.pk)
-    return render(request, "student/consent.html", {"session": session, "step": 1,
-                                                     "institution": session.exam.institution})
+    return render(request, "student/consent.html", {
+        "session": session, "step": 1, "institution": session.exam.institution,
+        "microphone_text": MICROPHONE_CONSENT_TEXT if session.exam.microphone else "",
+    })
 
 
 @login_required
