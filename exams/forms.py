@@ -74,11 +74,13 @@ class ExamForm(forms.Form):
                   "separately. Silence and room noise never leave the student's computer.",
     )
     speech_window_seconds = forms.IntegerField(
-        min_value=10, max_value=3600, initial=policy.DEFAULT_SPEECH_WINDOW_SECONDS, label="Talking window (seconds)",
+        min_value=10, max_value=3600, initial=policy.DEFAULT_SPEECH_WINDOW_SECONDS, required=False,
+        label="Talking window (seconds)",
         help_text="Talking is judged over this many seconds…",
     )
     speech_max_seconds = forms.IntegerField(
-        min_value=1, max_value=600, initial=policy.DEFAULT_SPEECH_MAX_SECONDS, label="Speech allowed (seconds)",
+        min_value=1, max_value=600, initial=policy.DEFAULT_SPEECH_MAX_SECONDS, required=False,
+        label="Speech allowed (seconds)",
         help_text="…and more speech than this within it opens a low-severity talking incident.",
     )
 
@@ -92,6 +94,14 @@ class ExamForm(forms.Form):
         initial = {name: getattr(exam, name) for name in names}
         initial["objects_of_interest"] = ", ".join(exam.objects_of_interest)
         return initial
+
+    def clean_speech_window_seconds(self) -> int:
+        value = self.cleaned_data["speech_window_seconds"]  # left empty: the default
+        return policy.DEFAULT_SPEECH_WINDOW_SECONDS if value is None else value
+
+    def clean_speech_max_seconds(self) -> int:
+        value = self.cleaned_data["speech_max_seconds"]
+        return policy.DEFAULT_SPEECH_MAX_SECONDS if value is None else value
 
     def clean_checks_enabled(self) -> list[str]:
         chosen = set(self.cleaned_data["checks_enabled"])
