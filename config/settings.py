@@ -334,6 +334,10 @@ FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
 GATE_FRAME_INTERVAL = env_int("GATE_FRAME_INTERVAL", 2)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
 FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
+# Speech clips (16 kHz PCM, 32 kB a second, only speech is sent): at most this many bytes per user per
+# window, i.e. about 3 minutes of speech in 5 minutes.
+SPEECH_BYTES_PER_USER = env_int("SPEECH_BYTES_PER_USER", 6 * 1024 * 1024)
+SPEECH_BYTES_WINDOW = env_int("SPEECH_BYTES_WINDOW", 300)
 
 LOGGING = {
     "version": 1,

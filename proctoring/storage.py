@@ -1,6 +1,6 @@
 """Where biometric files live: a storage with no public URL. Views stream them after access checks.
 
-Frames and reference photos are biometric data: their files are created 600 and their folders 700
+Frames, reference photos and speech clips are biometric data: their files are created 600 and their folders 700
 (owner only), whatever the process's umask, so another account on the host cannot read them.
 """
 
@@ -39,10 +39,10 @@ class PrivateStorage(FileSystemStorage):
 private_storage = PrivateStorage()
 
 
-def private_file_response(field: Any) -> FileResponse:
+def private_file_response(field: Any, content_type: str = "image/jpeg") -> FileResponse:
     """Stream a biometric file to a caller whose access was checked; 404 when there is none."""
     if not field:
         raise Http404
-    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response = FileResponse(field.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     return response
