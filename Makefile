@@ -42,7 +42,7 @@ node_modules/.installed: package.json package-lock.json
 deps: $(VENV)/.installed
 dev-deps: $(VENV)/.dev-installed node_modules/.installed
 
-run: deps
+run: deps node_modules/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) loaddemo
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
@@ -71,8 +71,11 @@ stop:
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
 
+# Chromium for the browser tests; espeak-ng and sox voice and mix the test speech (tests/proctoring/test_speech.py,
+# tests/browser/test_listening.py, scripts/measure_speech.py).
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	(command -v espeak-ng && command -v sox) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox)
 
 test: dev-deps browser-deps
 	scripts/services.sh all

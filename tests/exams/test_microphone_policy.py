@@ -4,6 +4,7 @@ admin creates, with its own consent text shown at consent and recorded with it."
 from __future__ import annotations
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.utils import timezone
 
 from accounts import tenancy
@@ -57,3 +58,41 @@ def test_it_neither_shows_nor_records_a_microphone_consent_when_the_exam_does_no
     session.refresh_from_db()
     assert session.consent_at is not None and session.microphone_consent_text == ""
     assert timezone.now() >= session.consent_at
+
+
+def listening_session(tenant: Tenant, status: str, **fields: object) -> ExamSession:
+    with tenancy.tenant_scope(tenant.institution):
+        Exam.objects.filter(pk=tenant.exam.pk).update(status="published", microphone=True)
+        ExamSession.objects.filter(pk=tenant.session.pk).update(
+            status=status, consent_at=timezone.now(), consent_version=tenant.institution.consent_version,
+            microphone_consent_text=MICROPHONE_CONSENT_TEXT, started_at=timezone.now(), **fields)
+    return tenant.session
+
+
+def test_it_checks_the_microphone_with_a_level_meter_before_an_exam_that_listens(tenant_a: Tenant) -> None:
+    session = listening_session(tenant_a, "checking")
+    page = page_client_for(tenant_a.student).get(f"/sessions/{session.pk}/check")
+    assert b'<meter id="mic-level"' in page.content and b"/static/js/mic_check.js" in page.content
+
+
+def test_it_neither_checks_nor_listens_for_a_student_with_a_speech_accommodation(tenant_a: Tenant) -> None:
+    session = listening_session(tenant_a, "checking", speech_accommodation=True)
+    client = page_client_for(tenant_a.student)
+    assert b"mic-level" not in client.get(f"/sessions/{session.pk}/check").content
+    ExamSession.unscoped.filter(pk=session.pk).update(status="in_progress")
+    assert b"listen.js" not in client.get(f"/sessions/{session.pk}/exam").content
+
+
+def test_it_runs_the_browsers_voice_detection_from_our_static_files_with_wasm_allowed_on_that_page_only(
+    tenant_a: Tenant,
+) -> None:
+    session = listening_session(tenant_a, "in_progress")
+    page = page_client_for(tenant_a.student).get(f"/sessions/{session.pk}/exam")
+    assert b'src="/static/vendor/vad/bundle.min.js"' in page.content
+    assert b'data-vad-base="/static/vendor/vad/"' in page.content
+    assert "script-src 'self' 'wasm-unsafe-eval'" in page["Content-Security-Policy"]
+    dashboard = page_client_for(tenant_a.student).get("/")
+    assert "wasm-unsafe-eval" not in dashboard["Content-Security-Policy"]
+    for name in ("bundle.min.js", "vad.worklet.bundle.min.js", "silero_vad_v6.onnx", "ort-wasm-simd-threaded.wasm",
+                 "ort-wasm-simd-threaded.mjs"):
+        assert finders.find(f"vendor/vad/{name}"), name
