@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from django.conf import settings
+from playwright.sync_api import BrowserContext, expect
 
 from accounts import tenancy
 from exams import services as exam_services
@@ -19,8 +20,9 @@ from exams.models import Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 from proctoring.models import Incident, SpeechSegment
-from tests.browser.conftest import sign_in, wait_until_true
-from tests.conftest import PASSWORD, Tenant
+from accounts.models import User
+from tests.browser.conftest import wait_until_true
+from tests.conftest import Tenant, page_client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSAGE = "The answer to question three is forty two."
@@ -49,16 +51,22 @@ def listening_exam(tenant: Tenant) -> ExamSession:
     return session
 
 
+def signed_in(context: BrowserContext, base: str, user: User) -> BrowserContext:
+    """The context with ``user``'s session cookie (the sign-in page has its own tests)."""
+    cookie = page_client_for(user).cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": base}])
+    return context
+
+
 def test_it_sends_no_silence_and_turns_a_spoken_passage_into_a_talking_incident_with_a_playable_clip(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path,
 ) -> None:
     session = listening_exam(tenant_a)
     base = live_server.url
     browser = camera_browser(audio=microphone_wav(tmp_path))
-    student = browser.new_page()
+    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
     uploads: list[float] = []
     student.on("request", lambda request: uploads.append(time.monotonic()) if "/speech" in request.url else None)
-    sign_in(student, base, tenant_a.student.email, PASSWORD)
     student.goto(f"{base}/sessions/{session.pk}/exam")
     wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
     ready = time.monotonic()
@@ -73,8 +81,7 @@ def test_it_sends_no_silence_and_turns_a_spoken_passage_into_a_talking_incident_
         [segment] = SpeechSegment.objects.filter(session=session)
     assert incident.severity == "low" and segment.incident_id == incident.pk and segment.speech_seconds > 1
 
-    proctor = browser.new_context().new_page()
-    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
+    proctor = signed_in(browser.new_context(), base, tenant_a.proctor).new_page()
     proctor.goto(f"{base}/incidents/{incident.pk}/")
     expect(proctor.locator("#speech-clips audio")).to_have_count(1)
     proctor.evaluate("document.querySelector('#speech-clips audio').play()")
