@@ -15,12 +15,12 @@ from django.conf import settings
 from playwright.sync_api import BrowserContext, expect
 
 from accounts import tenancy
+from accounts.models import User
 from exams import services as exam_services
 from exams.models import Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 from proctoring.models import Incident, SpeechSegment
-from accounts.models import User
 from tests.browser.conftest import wait_until_true
 from tests.conftest import Tenant, page_client_for
 
