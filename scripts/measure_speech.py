@@ -11,6 +11,9 @@ The set (16 kHz mono, generated at run time):
 - noise-only tracks (no speech at all): room tone, a fan, keyboard typing, music; ``--noise-minutes``
   each.
 
+Real recordings, where Debian's alsa-utils is installed: its channel-test voice (/usr/share/sounds/alsa,
+a person saying "Front left", "Rear right", ...), 8 phrases x 3 at random gains, mixed the same ways.
+
 Two models, both Silero VAD v6 (the ONNX file of silero-vad 6.2.3 on the server; byte for byte the
 file @ricky0123/vad-web 0.0.31 ships as silero_vad_v6.onnx for the browser), each at its product's
 default settings, no tuning (so no threshold is fitted on this set):
@@ -119,6 +122,26 @@ def speech_track(rng: random.Random, folder: Path, count: int) -> Track:
         pieces += [voice, gap]
         at += (len(voice) + len(gap)) / RATE
     return Track("speech", np.concatenate(pieces), utterances)
+
+
+REAL_VOICES = Path("/usr/share/sounds/alsa")  # Debian's alsa-utils: a person saying "Front left", ...
+
+
+def real_track(rng: random.Random, rounds: int = 3) -> Track | None:
+    """Real recorded speech (alsa-utils' channel-test voice, 8 short phrases), each phrase ``rounds``
+    times at random gains, with 2-6 s gaps; None when alsa-utils is not installed."""
+    files = sorted(p for p in REAL_VOICES.glob("*.wav") if p.name != "Noise.wav") if REAL_VOICES.exists() else []
+    if not files:
+        return None
+    pieces, utterances, at = [np.zeros(RATE * 2, dtype=np.float32)], [], 2.0
+    for _ in range(rounds):
+        for path in rng.sample(files, len(files)):
+            voice = trim(sox(str(path))) * rng.uniform(0.3, 1.0)
+            gap = np.zeros(int(rng.uniform(2, 6) * RATE), dtype=np.float32)
+            utterances.append((at, at + len(voice) / RATE))
+            pieces += [voice, gap]
+            at += (len(voice) + len(gap)) / RATE
+    return Track("real voice", np.concatenate(pieces), utterances)
 
 
 def keyboard(seconds: float, rng: np.random.Generator) -> np.ndarray:
@@ -273,6 +296,16 @@ def main() -> None:
         mix(clean, "keyboard", folder, 10, args.seed), mix(clean, "music", folder, 10, args.seed),
         mix(clean, "music", folder, 0, args.seed), distant(clean, folder, args.seed),
     ]
+    real = real_track(rng)
+    if real is not None:
+        speech_tracks += [Track("real voice (alsa-utils) + room (30 dB SNR)", mix(real, "room", folder, 30,
+                                args.seed).samples, real.utterances),
+                          Track("real voice (alsa-utils) + fan (10 dB SNR)", mix(real, "fan", folder, 10,
+                                args.seed).samples, real.utterances),
+                          Track("real voice (alsa-utils) + music (0 dB SNR)", mix(real, "music", folder, 0,
+                                args.seed).samples, real.utterances),
+                          Track("real voice (alsa-utils), distant + room", distant(real, folder, args.seed).samples,
+                                real.utterances)]
     seconds = args.noise_minutes * 60
     noise_tracks = [Track(f"{kind} only", noise(kind, seconds, folder, args.seed + i) * (0.5 if kind == "music" else 1),
                           []) for i, kind in enumerate(("room", "fan", "keyboard", "music"))]
