@@ -236,6 +236,70 @@ def browser_segments(probs: np.ndarray) -> list[tuple[int, int]]:
     return segments
 
 
+HARNESS_JS = """
+async function runTrack(url, base) {
+  const detector = await vad.MicVAD.new({
+    model: "v6", baseAssetPath: base, onnxWASMBasePath: base, startOnLoad: false,
+    ortConfig: function (ort) { ort.env.wasm.numThreads = 1; ort.env.wasm.proxy = false; },
+    onSpeechEnd: function (audio) { segments.push([Math.max(0, frame + 1 - audio.length / 512), frame + 1]); },
+  });
+  const samples = new Float32Array(await (await fetch(url)).arrayBuffer());
+  const segments = [];
+  let frame = 0;
+  detector.frameProcessor.resume();
+  for (frame = 0; (frame + 1) * 512 <= samples.length; frame++) {
+    await detector.processFrame(samples.subarray(frame * 512, (frame + 1) * 512));
+  }
+  frame -= 1;
+
+  return segments;
+}
+"""
+
+
+def real_browser_segments(tracks: list[Track], folder: Path) -> list[list[tuple[int, int]]]:
+    """The segments vad-web itself cuts (its MicVAD, v6 model, defaults) in headless Chromium, fed the
+    track frame by frame (no microphone, so without the browser's noise suppression)."""
+    import http.server
+    import threading
+    from functools import partial
+
+    from playwright.sync_api import sync_playwright
+
+    from config.staticfinders import VENDOR_FILES
+
+    site = folder / "harness"
+    site.mkdir(exist_ok=True)
+    for path, (package, name) in VENDOR_FILES.items():
+        shutil.copy(ROOT / package / name, site / Path(path).name)
+    (site / "harness.js").write_text(HARNESS_JS)
+    (site / "index.html").write_text('<script src="bundle.min.js"></script><script src="harness.js"></script>')
+    for index, track in enumerate(tracks):
+        (site / f"track{index}.f32").write_bytes(track.samples.astype("<f4").tobytes())
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    results = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium") or "/usr/bin/chromium", headless=True,
+                args=["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+            page = browser.new_page()
+            page.goto(base)
+            for index in range(len(tracks)):
+                found = page.evaluate("([url, base]) => runTrack(url, base)", [f"{base}track{index}.f32", base])
+                results.append([(int(a), int(b)) for a, b in found])
+            browser.close()
+    finally:
+        server.shutdown()
+    return results
+
+
 def covered(utterance: tuple[float, float], mask: np.ndarray) -> bool:
     a, b = int(utterance[0] * RATE / STEP), max(int(utterance[0] * RATE / STEP) + 1, int(utterance[1] * RATE / STEP))
     return float(mask[a:b].mean()) >= 0.5
@@ -245,7 +309,7 @@ def runs(mask: np.ndarray) -> int:
     return int(np.sum(mask[1:] & ~mask[:-1]) + (1 if len(mask) and mask[0] else 0))
 
 
-def evaluate(track: Track) -> dict[str, float]:
+def evaluate(track: Track, real: list[tuple[int, int]] | None = None) -> dict[str, float]:
     from proctoring.audio import Clip, hear, probabilities, speech_mask
 
     probs = probabilities(track.samples)
@@ -262,7 +326,11 @@ def evaluate(track: Track) -> dict[str, float]:
             kept[a:b] = True
             kept_count += 1
     hours = len(track.samples) / RATE / 3600
-    result = {"hours": hours, "sent": len(sent), "kept": kept_count, "bytes_per_hour": sent_bytes / hours,
+    chromium = np.zeros(len(probs), dtype=bool)
+    for a, b in real or []:
+        chromium[a:b] = True
+    result = {"chromium_sent": len(real or []), "hours": hours, "sent": len(sent), "kept": kept_count,
+              "bytes_per_hour": sent_bytes / hours,
               "server_segments": runs(server), "server_false_seconds": float(server.sum()) * STEP / RATE}
     if track.utterances:
         n = len(track.utterances)
@@ -271,6 +339,8 @@ def evaluate(track: Track) -> dict[str, float]:
             "server_recall": sum(covered(u, server) for u in track.utterances) / n,
             "browser_recall": sum(covered(u, browser) for u in track.utterances) / n,
             "end_to_end_recall": sum(covered(u, kept) for u in track.utterances) / n,
+            "chromium_recall": (sum(covered(u, chromium) for u in track.utterances) / n
+                                if real is not None else -1),
             "speech_fraction": sum(b - a for a, b in track.utterances) * RATE / len(track.samples),
         })
     return result
@@ -282,6 +352,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--utterances", type=int, default=60)
     parser.add_argument("--noise-minutes", type=float, default=15)
+    parser.add_argument("--chromium", action="store_true",
+                        help="also run vad-web itself in headless Chromium on every track (needs chromium)")
     args = parser.parse_args()
     import django
 
@@ -312,18 +384,23 @@ def main() -> None:
     print(f"Set: {len(clean.utterances)} utterances, {len(clean.samples) / RATE / 60:.1f} min a speech track; "
           f"{len(noise_tracks)} x {args.noise_minutes:g} min of noise only (seed {args.seed}; "
           f"made in {time.monotonic() - began:.0f} s)\n")
-    print(f"{'speech track':58} {'server':>7} {'browser':>8} {'end2end':>8} {'sent':>5} {'kB/hour':>9}")
-    for track in speech_tracks:
-        r = evaluate(track)
+    real_runs: list[list[tuple[int, int]] | None] = [None] * (len(speech_tracks) + len(noise_tracks))
+    if args.chromium:
+        real_runs = list(real_browser_segments(speech_tracks + noise_tracks, folder))
+    print(f"{'speech track':58} {'server':>7} {'browser':>8} {'end2end':>8} {'chromium':>9} {'sent':>5} "
+          f"{'kB/hour':>9}")
+    for index, track in enumerate(speech_tracks):
+        r = evaluate(track, real_runs[index])
+        chromium = f"{r['chromium_recall']:9.1%}" if args.chromium else f"{'-':>9}"
         print(f"{track.name:58} {r['server_recall']:7.1%} {r['browser_recall']:8.1%} {r['end_to_end_recall']:8.1%} "
-              f"{r['sent']:5d} {r['bytes_per_hour'] / 1000:9.0f}")
+              f"{chromium} {r['sent']:5d} {r['bytes_per_hour'] / 1000:9.0f}")
         if track.name.startswith("speech+fan"):
             talkative = r
     print(f"\n{'noise only':20} {'server segs/h':>13} {'server s/h':>11} {'browser sent/h':>15} {'kept/h':>7} "
-          f"{'kB/hour':>9}")
+          f"{'chromium sent/h':>16} {'kB/hour':>9}")
     total_hours = server_segments = server_seconds = sent = kept = 0.0
-    for track in noise_tracks:
-        r = evaluate(track)
+    for index, track in enumerate(noise_tracks):
+        r = evaluate(track, real_runs[len(speech_tracks) + index])
         h = r["hours"]
         total_hours += h
         server_segments += r["server_segments"]
@@ -331,7 +408,8 @@ def main() -> None:
         sent += r["sent"]
         kept += r["kept"]
         print(f"{track.name:20} {r['server_segments'] / h:13.1f} {r['server_false_seconds'] / h:11.1f} "
-              f"{r['sent'] / h:15.1f} {r['kept'] / h:7.1f} {r['bytes_per_hour'] / 1000:9.0f}")
+              f"{r['sent'] / h:15.1f} {r['kept'] / h:7.1f} "
+              f"{(r['chromium_sent'] / h if args.chromium else float('nan')):16.1f} {r['bytes_per_hour'] / 1000:9.0f}")
         if track.name == "keyboard only":
             silent = r
     print(f"{'all noise':20} {server_segments / total_hours:13.1f} {server_seconds / total_hours:11.1f} "
