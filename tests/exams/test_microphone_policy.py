@@ -11,7 +11,7 @@ from accounts import tenancy
 from exams import services
 from exams.models import AuditEvent, Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
-from tests.conftest import Tenant, page_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +96,13 @@ def test_it_runs_the_browsers_voice_detection_from_our_static_files_with_wasm_al
     for name in ("bundle.min.js", "vad.worklet.bundle.min.js", "silero_vad_v6.onnx", "ort-wasm-simd-threaded.wasm",
                  "ort-wasm-simd-threaded.mjs"):
         assert finders.find(f"vendor/vad/{name}"), name
+
+
+def test_it_creates_exams_that_listen_through_the_api_unless_the_admin_says_otherwise(tenant_a: Tenant) -> None:
+    client = api_client_for(tenant_a.admin)
+    listening = client.post("/api/v1/exams/", {"title": "Spoken"}, format="json").json()
+    assert (listening["microphone"], listening["speech_max_seconds"]) == (True, 10)
+    quiet = client.post("/api/v1/exams/", {"title": "Quiet", "microphone": False}, format="json").json()
+    assert quiet["microphone"] is False
+    patched = client.patch(f"/api/v1/exams/{listening['id']}/", {"speech_max_seconds": 20}, format="json").json()
+    assert (patched["microphone"], patched["speech_max_seconds"]) == (True, 20)
