@@ -90,8 +90,9 @@ def read_wav(data: bytes) -> np.ndarray:
 
 def sox(source: str, *effects: str) -> np.ndarray:
     """Run sox on ``source`` (a file, or "-n" to synthesize) with ``effects``: 16 kHz mono 16-bit samples."""
-    out = subprocess.run([tool("sox"), source, "-r", str(RATE), "-c", "1", "-b", "16", "-t", "wav", "-", *effects],
-                         check=True, capture_output=True).stdout
+    # -R: repeatable (sox seeds its noise generators and dither the same way every run).
+    command = [tool("sox"), "-R", source, "-r", str(RATE), "-c", "1", "-b", "16", "-t", "wav", "-", *effects]
+    out = subprocess.run(command, check=True, capture_output=True).stdout
     return read_wav(out)
 
 
