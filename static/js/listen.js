@@ -50,8 +50,14 @@
     return;
   }
   const base = panel.dataset.vadBase;
+  // Our own audio context, resumed on the student's first click or key if the browser started it
+  // suspended (autoplay rules): a suspended context would hear nothing.
+  const context = new (window.AudioContext || window.webkitAudioContext)();
+  ["click", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function () { if (context.state === "suspended") { context.resume(); } });
+  });
   window.vad.MicVAD.new({
-    model: "v6", baseAssetPath: base, onnxWASMBasePath: base,
+    model: "v6", baseAssetPath: base, onnxWASMBasePath: base, audioContext: context,
     ortConfig: function (ort) { ort.env.wasm.numThreads = 1; ort.env.wasm.proxy = false; },
     onSpeechEnd: speechEnded,
   }).then(function (detector) {

@@ -15,6 +15,10 @@
 
   function measure(stream) {
     const context = new (window.AudioContext || window.webkitAudioContext)();
+    // Started suspended under the browser's autoplay rules: the meter would stay still until a click.
+    ["click", "keydown"].forEach(function (type) {
+      document.addEventListener(type, function () { if (context.state === "suspended") { context.resume(); } });
+    });
     const analyser = context.createAnalyser();
     analyser.fftSize = 1024;
     context.createMediaStreamSource(stream).connect(analyser);
