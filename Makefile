@@ -50,7 +50,7 @@ node_modules/.installed: package.json package-lock.json
 deps: $(VENV)/.installed
 dev-deps: $(VENV)/.dev-installed node_modules/.installed
 
-run: deps
+run: deps node_modules/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) loaddemo
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
@@ -82,8 +82,11 @@ stop:
 	scripts/background.sh stop dynalite
 	scripts/background.sh stop s3
 
+# Chromium for the browser tests; espeak-ng and sox voice and mix the test speech (tests/proctoring/test_speech.py,
+# tests/browser/test_listening.py, scripts/measure_speech.py).
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	(command -v espeak-ng && command -v sox) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox)
 
 # The suite runs on SQLite (the embedded default) and on PostgreSQL side by side, each half with its own
 # Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).

@@ -53,7 +53,8 @@ X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp): scripts, styles and everything else from this site only —
 # no inline scripts or style attributes (pages pass data in data-* attributes or json_script
 # blocks), no third-party hosts. The webcam needs only getUserMedia (srcObject, not a URL); its
-# captures travel as data:/blob: URLs.
+# captures travel as data:/blob: URLs. Only the exam page adds 'wasm-unsafe-eval' (exams.views_student):
+# it compiles the WebAssembly of its voice-activity detection; that allows no JavaScript eval.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -165,6 +166,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.staticfinders.VendorFinder",  # the five files of the browser's voice-activity detection
+]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -382,6 +388,10 @@ FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
 GATE_FRAME_INTERVAL = env_int("GATE_FRAME_INTERVAL", 2)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
 FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
+# Speech clips (16 kHz PCM, 32 kB a second, only speech is sent): at most this many bytes per user per
+# window, i.e. about 3 minutes of speech in 5 minutes.
+SPEECH_BYTES_PER_USER = env_int("SPEECH_BYTES_PER_USER", 6 * 1024 * 1024)
+SPEECH_BYTES_WINDOW = env_int("SPEECH_BYTES_WINDOW", 300)
 
 LOGGING = {
     "version": 1,

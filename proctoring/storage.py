@@ -1,6 +1,6 @@
 """Where biometric files live: Django's ``STORAGES["private"]``, a storage with no public URL.
 
-Frames, reference faces and the gate's ID photos are written and read only through the storage
+Frames, reference faces, the gate's ID photos and speech clips are written and read only through the storage
 API (save, open, size, delete), never through a filesystem path, so that the same code runs on:
 
 - ``LocalPrivateStorage`` (the embedded default): files under PRIVATE_MEDIA_ROOT, created 600 in
@@ -129,7 +129,7 @@ def _forget_private_storage(*, setting: str, **kwargs: Any) -> None:
         private_storage._wrapped = empty  # type: ignore[attr-defined]
 
 
-def private_file_response(field: Any) -> FileResponse:
+def private_file_response(field: Any, content_type: str = "image/jpeg") -> FileResponse:
     """Stream a biometric file to a caller whose access was checked; 404 when there is none."""
     if not field:
         raise Http404
@@ -137,6 +137,6 @@ def private_file_response(field: Any) -> FileResponse:
         handle = field.open("rb")
     except FileNotFoundError:
         raise Http404 from None  # erased (or never written) while its row still names it
-    response = FileResponse(handle, content_type="image/jpeg")
+    response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
     return response

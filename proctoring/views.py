@@ -19,7 +19,7 @@ from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.models import Exam, ExamSession
 from exams.taking import score
-from proctoring import attention, review, selectors
+from proctoring import attention, review, selectors, speech
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
 
@@ -66,7 +66,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
         "explanation": EXPLANATIONS.get(incident.kind, ""),
-        "checks": evidence.checks if evidence else [],
+        "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),
         "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
     })
 

@@ -62,8 +62,14 @@
       approval.textContent = "A proctor could not confirm your identity: " + gate.approval.note;
       approval.className = "state bad";
     }
-    begin.disabled = !gate.can_start;
-    if (gate.can_start) {
+    // An exam that listens also needs a working microphone (mic_check.js), as it needs the camera.
+    const microphone = window.OpenProctorMicrophone;
+    const micMissing = Boolean(microphone && microphone.required && !microphone.ok);
+    begin.disabled = !gate.can_start || micMissing;
+    if (gate.can_start && micMissing) {
+      state.textContent = "Your camera checks passed; the microphone is still missing (see below).";
+      state.className = "state bad";
+    } else if (gate.can_start) {
       state.textContent = "All checks passed: you can start the exam.";
       state.className = "state ok";
     } else if (waiting) {
