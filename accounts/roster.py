@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.urls import reverse
 
 from accounts.deletion import Erasure, erase_dependents
@@ -30,9 +30,13 @@ IMPORT_COLUMNS = ("email", "name", "student_number")
 
 
 def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[User]:
-    """The institution's students, each with ``has_face`` (a reference face is registered)."""
-    students = (User.objects.in_scope().filter(role=Role.STUDENT).annotate(has_face=has_reference_face())
-                .order_by("full_name", "email"))
+    """The institution's students, each with ``has_face`` (a reference face is registered) and
+    ``has_accommodation``."""
+    students = (User.objects.in_scope().filter(role=Role.STUDENT).annotate(
+        has_face=has_reference_face(),
+        # exams.Accommodation, through its reverse name (accounts does not import exams)
+        has_accommodation=ExpressionWrapper(Q(accommodation__isnull=False), output_field=BooleanField()),
+    ).order_by("full_name", "email"))
     if search:
         students = students.filter(
             Q(full_name__icontains=search) | Q(email__icontains=search) | Q(student_number__icontains=search)

@@ -24,6 +24,7 @@ urlpatterns: list = [
     path("students/import", people.students_import, name="manage-students-import"),
     path("students/<int:pk>/face", proctoring_pages.student_face, name="manage-student-face"),
     path("faces/<uuid:external_image_id>/delete", proctoring_pages.face_delete, name="manage-face-delete"),
+    path("students/<int:pk>/accommodation", exams.student_accommodation, name="manage-student-accommodation"),
     path("students/<int:pk>/delete", people.student_delete, name="manage-student-delete"),
     path("people/<int:pk>/invite", people.person_invite, name="manage-person-invite"),
     path("settings/", people.settings_page, name="manage-settings"),

@@ -16,7 +16,7 @@ from accounts.api_base import (
 )
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams import authoring, policy, services, taking
+from exams import accommodations, authoring, policy, services, taking
 from exams.access import access_exam_by_id, access_session_by_id, sessions_for
 from exams.models import Exam, ExamSession
 from exams.selectors import reference_warnings
@@ -243,3 +243,46 @@ class AnswerView(TenantAPIView):
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
                                     value=data.validated_data["value"])
         return Response({"question": answer.question_id, "saved_at": answer.updated_at})
+
+
+class AccommodationView(TenantAPIView):
+    """A student's accommodation: extra time on every exam they sit and checks they are exempt from.
+    Staff read it; admins set (PUT, replacing it) or remove (DELETE) it; every change is audited."""
+
+    class Input(StrictSerializer):
+        reason = serializers.CharField(max_length=accommodations.REASON_MAX)
+        extra_minutes = serializers.IntegerField(min_value=0, max_value=accommodations.MAX_EXTRA_MINUTES,
+                                                 required=False, default=0)
+        extra_percent = serializers.IntegerField(min_value=0, max_value=accommodations.MAX_EXTRA_PERCENT,
+                                                 required=False, default=0,
+                                                 help_text="Of each exam's duration, added to the extra minutes.")
+        exempt_checks = serializers.ListField(
+            child=serializers.ChoiceField(choices=sorted(policy.EXEMPTABLE)), required=False, default=list,
+            help_text="Incident kinds that never open an incident for this student.")
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        self.allowed_roles = (Role.ADMIN, Role.PROCTOR) if self.request.method == "GET" else (Role.ADMIN,)
+        return super().get_permissions()
+
+    def _student(self, request: Request, pk: int) -> User:
+        return accommodations.access_student_by_id(actor=request.user, student_id=pk)
+
+    @extend_schema(responses={200: {"type": "object"}})
+    def get(self, request: Request, pk: int) -> Response:
+        student = self._student(request, pk)
+        return Response({"student": student.pk,
+                         "accommodation": accommodations.accommodation_summary(
+                             accommodations.accommodation_of(student=student))})
+
+    @extend_schema(request=Input, responses={200: {"type": "object"}})
+    def put(self, request: Request, pk: int) -> Response:
+        student = self._student(request, pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        accommodation = accommodations.accommodation_set(actor=request.user, student=student, **data.validated_data)
+        return Response({"student": student.pk, "accommodation": accommodations.accommodation_summary(accommodation)})
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        accommodations.accommodation_remove(actor=request.user, student=self._student(request, pk))
+        return Response(status=204)

@@ -12,4 +12,5 @@ urlpatterns = [
     path("sessions/<int:pk>/", api.SessionDetailView.as_view(), name="api-session-detail"),
     path("sessions/<int:pk>/transition", api.SessionTransitionView.as_view(), name="api-session-transition"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),
+    path("students/<int:pk>/accommodation", api.AccommodationView.as_view(), name="api-student-accommodation"),
 ]

@@ -200,3 +200,13 @@ def _student_label(student: User) -> str:
     name = student.full_name or student.email
     number = f" · {student.student_number}" if student.student_number else ""
     return f"{name} ({student.email}){number}"
+
+
+class AccommodationForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Proctors see it with the accommodation badge.")
+    extra_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=0, label="Extra minutes")
+    extra_percent = forms.IntegerField(min_value=0, max_value=400, initial=0, label="Extra time (% of each exam)",
+                                       help_text="Added to the extra minutes; e.g. 50 for time and a half.")
+    exempt_checks = forms.MultipleChoiceField(
+        choices=list(policy.EXEMPTABLE.items()), required=False, widget=forms.CheckboxSelectMultiple,
+        label="Exempt from", help_text="These checks never open an incident for this student.")

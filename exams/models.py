@@ -12,7 +12,7 @@ from accounts.tenancy import TenantOwned
 from exams import policy
 from exams.statuses import ExamStatus, SessionStatus
 
-__all__ = ["Answer", "AuditEvent", "Exam", "ExamSession", "ExamStatus", "Question", "QuestionKind"]
+__all__ = ["Accommodation", "Answer", "AuditEvent", "Exam", "ExamSession", "ExamStatus", "Question", "QuestionKind"]
 
 
 class Exam(TenantOwned):
@@ -101,8 +101,6 @@ class ExamSession(TenantOwned):
     consent_text = models.TextField(blank=True)
     # The microphone consent as shown, when the exam listens; empty: not asked (or not given).
     microphone_consent_text = models.TextField(blank=True)
-    # Read-aloud or dictation software: the speech detector is off for this student in this exam.
-    speech_accommodation = models.BooleanField(default=False)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     # A proctor approved the student's photo ID at the gate's fallback: the start check takes it as
     # the identity pass of this session (proctoring.approvals.identity_request_decide sets it).
@@ -120,12 +118,33 @@ class ExamSession(TenantOwned):
         constraints = [models.UniqueConstraint(fields=["exam", "student"], name="one_session_per_student_and_exam")]
 
     @property
+    def accommodation(self) -> Accommodation | None:
+        """The student's accommodation (extra time, exempt checks), or None. Read once per instance."""
+        if not hasattr(self, "_accommodation"):
+            self._accommodation = Accommodation.unscoped.filter(
+                institution_id=self.institution_id, student_id=self.student_id).first()
+        return self._accommodation
+
+    @property
+    def extra_time(self) -> timedelta:
+        accommodation = self.accommodation
+        return accommodation.extra_time(self.exam.duration_minutes) if accommodation else timedelta(0)
+
+    @property
+    def exempt_checks(self) -> frozenset[str]:
+        """Incident kinds that never open an incident for this student (an accommodation's exemptions)."""
+        accommodation = self.accommodation
+        return frozenset(accommodation.exempt_checks or ()) if accommodation else frozenset()
+
+    @property
     def deadline(self) -> Any:
-        """When the exam time runs out: the duration after the start, capped by the exam's closing."""
+        """When the exam time runs out: the duration after the start, capped by the exam's closing;
+        an accommodation's extra time moves both (a student with extra time who starts late keeps it)."""
         if self.started_at is None:
             return None
-        end = self.started_at + timedelta(minutes=self.exam.duration_minutes)
-        return min(end, self.exam.closes_at) if self.exam.closes_at else end
+        extra = self.extra_time
+        end = self.started_at + timedelta(minutes=self.exam.duration_minutes) + extra
+        return min(end, self.exam.closes_at + extra) if self.exam.closes_at else end
 
     def __str__(self) -> str:
         return f"{self.student} — {self.exam}"
@@ -161,3 +180,28 @@ class Answer(TenantOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]
+
+
+class Accommodation(TenantOwned):
+    """A student's accommodations, set by an admin of their institution (exams.accommodations): extra
+    time on every exam they sit, and checks they are exempt from (incident kinds, exams.policy.EXEMPTABLE)."""
+
+    # The reverse name lets accounts' roster mark students who have one without importing exams.
+    student = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accommodation")
+    extra_minutes = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(24 * 60)])
+    extra_percent = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(400)],
+        help_text="Of each exam's duration, added to the extra minutes.",
+    )
+    exempt_checks = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=300, help_text="Shown to proctors with the accommodation.")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def extra_time(self, duration_minutes: int) -> timedelta:
+        return timedelta(minutes=self.extra_minutes) + timedelta(minutes=duration_minutes) * self.extra_percent / 100
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.reason}"

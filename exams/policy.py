@@ -38,3 +38,21 @@ MICROPHONE_CONSENT_TEXT = (
     "incident for a person to review; it never fails your exam by itself. If you use read-aloud or "
     "dictation software, ask your institution for a speech accommodation: it switches listening off."
 )
+
+
+# Accommodations (exams.accommodations): the checks a student can be exempted from, by the incident kind
+# each one opens (the values of proctoring.models.IncidentKind; exams does not import proctoring). Kinds
+# that accuse (someone else, a forbidden object, unsafe content) are never exempt.
+EXEMPTABLE = {
+    "looking_away": "Looking away (e.g. a medical reason for not facing the camera)",
+    "no_face": "No face (Face Detection)",
+    "face_not_verifiable": "Face not clear enough to verify",
+    "no_person": "Nobody in view",
+    "multiple_faces": "Several faces (a reader or scribe in the room)",
+    "multiple_people": "Several people (a reader or scribe in the room)",
+    "talking": "Talking (read-aloud or dictation software: the microphone is not listened to)",
+    "tab_hidden": "Left the exam tab (assistive software)",
+    "fullscreen_exit": "Left full screen (assistive software)",
+    "copy_paste": "Copy or paste (assistive software)",
+}
+EXEMPT_TALKING = "talking"

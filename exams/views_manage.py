@@ -14,8 +14,8 @@ from accounts.errors import AppError
 from accounts.models import Role, User
 from accounts.pages import admin_page, form_data, show_error
 from accounts.selectors import has_reference_face
-from exams import authoring, services
-from exams.forms import EnrolForm, ExamForm, QuestionForm
+from exams import accommodations, authoring, services
+from exams.forms import AccommodationForm, EnrolForm, ExamForm, QuestionForm
 from exams.models import Exam, ExamSession, ExamStatus, Question
 from exams.selectors import students_without_reference
 
@@ -232,3 +232,28 @@ def exam_enrolments(request: HttpRequest, pk: int) -> HttpResponse:
     rows = [(session, session.student_id in faces) for session in sessions]
     return render(request, "manage/exam_enrolments.html",
                   {"exam": exam, "rows": rows, "form": form, "candidates": candidates, "section": "exams"})
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def student_accommodation(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set, change or remove a student's accommodation (extra time, exempt checks); audited by the service."""
+    student = accommodations.access_student_by_id(actor=request.user, student_id=pk)
+    current = accommodations.accommodation_of(student=student)
+    if request.method == "POST" and request.POST.get("remove"):
+        accommodations.accommodation_remove(actor=request.user, student=student)
+        messages.success(request, f"Accommodation of {student.full_name or student.email} removed.")
+        return redirect("manage-students")
+    initial = ({"reason": current.reason, "extra_minutes": current.extra_minutes,
+                "extra_percent": current.extra_percent, "exempt_checks": current.exempt_checks} if current else None)
+    form = AccommodationForm(form_data(request), initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            accommodations.accommodation_set(actor=request.user, student=student, **form.cleaned_data)
+        except AppError as error:
+            show_error(form, error)
+        else:
+            messages.success(request, f"Accommodation of {student.full_name or student.email} saved.")
+            return redirect("manage-students")
+    return render(request, "manage/student_accommodation.html",
+                  {"student": student, "form": form, "current": current, "section": "students"})

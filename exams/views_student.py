@@ -15,7 +15,7 @@ from accounts.models import Role
 from exams import taking
 from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
-from exams.policy import MICROPHONE_CONSENT_TEXT
+from exams.policy import EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 
 STEP_OF_STATUS = {
@@ -32,7 +32,8 @@ def _own_session(request: HttpRequest, pk: int) -> ExamSession:
 
 def _listens(session: ExamSession) -> bool:
     """The exam listens to this student: its policy, their consent, and no speech accommodation."""
-    return bool(session.exam.microphone and session.microphone_consent_text and not session.speech_accommodation)
+    return bool(session.exam.microphone and session.microphone_consent_text
+                and EXEMPT_TALKING not in session.exempt_checks)
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:

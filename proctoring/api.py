@@ -366,10 +366,13 @@ class EventView(TenantAPIView):
         kind = serializers.CharField(max_length=32)
         detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=Input, responses={201: {"type": "object"}})
+    @extend_schema(request=Input, responses={201: {"type": "object"}, 200: {
+        "type": "object", "description": "The student is exempt from this kind (an accommodation): no incident."}})
     def post(self, request: Request, pk: int) -> Response:
         session = access_session_by_id(actor=request.user, session_id=pk)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         incident = browser_event(session=session, student=request.user, **data.validated_data)
+        if incident is None:
+            return Response({"incident": None, "kind": data.validated_data["kind"], "exempt": True})
         return created({"incident": incident.pk, "kind": incident.kind})

@@ -18,6 +18,7 @@ from accounts.api_base import StrictSerializer, TenantAPIView, created
 from accounts.errors import AppError
 from accounts.models import Role
 from exams.access import access_session_by_id
+from exams.policy import EXEMPT_TALKING
 from proctoring import audio, speech
 from proctoring.access import access_speech_by_id
 from proctoring.api import STAFF, _captured_at
@@ -117,4 +118,5 @@ class SpeechAccommodationView(TenantAPIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         session = speech.speech_accommodation_set(session=session, actor=request.user, on=data.validated_data["on"])
-        return Response({"session": session.pk, "speech_accommodation": session.speech_accommodation})
+        return Response({"session": session.pk,
+                         "speech_accommodation": EXEMPT_TALKING in session.exempt_checks})

@@ -89,6 +89,8 @@ def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] |
     while it is being taken (the caller saves the session)."""
     if not session.exam.watch_looking_away or session.status != SessionStatus.IN_PROGRESS:
         return None
+    if IncidentKind.LOOKING_AWAY in session.exempt_checks:
+        return None  # an accommodation (not facing the camera for a medical reason): not judged, not told
     pose = pose_of(analysis)
     if pose is None:
         return None  # no face or several: other checks say so

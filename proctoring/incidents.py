@@ -79,6 +79,9 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
     if newer.filter(captured_at__gt=frame.captured_at).exists():
         return []
+    # An accommodation's exempt checks (exams.accommodations) never hold for this student: the frame's
+    # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
+    kinds = set(kinds) - frame.session.exempt_checks
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
     changed = []
     for kind in FRAME_KINDS:

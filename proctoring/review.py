@@ -44,12 +44,15 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
     return incident
 
 
-def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident:
-    """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped)."""
+def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident | None:
+    """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped); None when
+    the student's accommodation exempts them from it (assistive software)."""
     if kind not in BROWSER_EVENTS:
         raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict("The session is not running.", code="session_not_running")
+    if kind in session.exempt_checks:
+        return None
     now = timezone.now()
     with transaction.atomic():
         incident = Incident.objects.create(

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from exams.accommodations import accommodation_summary, accommodations_by_student
 from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
@@ -29,6 +30,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
         open_incidents.setdefault(incident.session_id, []).append(
             {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
              "severity": incident.severity, "started_at": incident.started_at})
+    accommodations = accommodations_by_student(student_ids=[s.student_id for s in sessions])
     result = []
     for session in sessions:
         frame = frame_of.get(session.latest_frame)
@@ -36,6 +38,8 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             "session": session.pk, "student": str(session.student), "status": session.status,
             "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
+            "accommodation": accommodation_summary(accommodations.get(session.student_id),
+                                                   duration_minutes=exam.duration_minutes),
         })
     return result
 

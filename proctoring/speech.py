@@ -25,11 +25,12 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.exceptions import Throttled
 
-from accounts.audit import audit
 from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from accounts.models import Role, User
 from accounts.throttle import window_hit
+from exams.accommodations import SPEECH_REASON, accommodation_exempt
 from exams.models import ExamSession
+from exams.policy import EXEMPT_TALKING
 from exams.statuses import SessionStatus
 from proctoring import audio
 from proctoring.incidents import incident_payload
@@ -93,7 +94,7 @@ def listening_allowed(session: ExamSession) -> None:
         raise Conflict("This exam does not use the microphone.", code="microphone_off")
     if not session.microphone_consent_text:
         raise Conflict("The student has not consented to listening.", code="microphone_consent_required")
-    if session.speech_accommodation:
+    if EXEMPT_TALKING in session.exempt_checks:
         raise Conflict("Listening is off for this student (speech accommodation).", code="speech_accommodation")
     if session.status != SessionStatus.IN_PROGRESS:
         raise Conflict(f"The session is {session.get_status_display().lower()}; it takes no speech.",
@@ -154,13 +155,12 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
 
 
 def speech_accommodation_set(*, session: ExamSession, actor: User, on: bool) -> ExamSession:
-    """Switch the speech detector off (``on``: read-aloud or dictation software) or back on; audited."""
-    with transaction.atomic():
-        ExamSession.objects.filter(pk=session.pk).update(speech_accommodation=on)
-        audit(institution_id=session.institution_id, actor=actor, action="session.speech_accommodation",
-              target=session, data={"on": on})
-    session.refresh_from_db()
-    return session
+    """Switch the speech detector off (``on``: read-aloud or dictation software) or back on, for the
+    session's student: an exemption from ``talking`` in their accommodation (exams.accommodations, the
+    one source of truth), so it holds for every exam they sit; audited there."""
+    accommodation_exempt(actor=actor, student=session.student, check=EXEMPT_TALKING, exempt=on,
+                         reason=SPEECH_REASON)
+    return ExamSession.objects.select_related("exam", "student").get(pk=session.pk)
 
 
 def clips_of(incident: Incident) -> list[dict[str, Any]]:

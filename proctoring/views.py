@@ -17,6 +17,7 @@ from accounts.decorators import role_required
 from accounts.errors import AppError
 from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
+from exams.accommodations import accommodation_of, accommodation_summary
 from exams.models import Exam, ExamSession
 from exams.taking import score
 from proctoring import attention, review, selectors, speech
@@ -66,6 +67,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
         "explanation": EXPLANATIONS.get(incident.kind, ""),
+        "accommodation": accommodation_summary(accommodation_of(student=incident.session.student)),
         "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),
         "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
     })
@@ -76,7 +78,10 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
     risk_score, items = review.risk(incidents)
     frames = list(Frame.objects.filter(session=session, status=FrameStatus.DONE)
                   .order_by("captured_at").values("captured_at", "checks"))
+    accommodation = accommodation_summary(accommodation_of(student=session.student),
+                                          duration_minutes=session.exam.duration_minutes)
     return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
+            "accommodation": accommodation,
             "frames": frames, "counts": review.summary_counts(incidents), "score": score(session)}
 
 

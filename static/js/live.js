@@ -27,6 +27,10 @@
         const img = node.querySelector("img");
         if (s.frame && img.dataset.frame !== String(s.frame)) { img.src = "/api/v1/frames/" + s.frame + "/image"; img.dataset.frame = s.frame; }
         node.classList.toggle("has-frame", !!s.frame);
+        const note = node.querySelector(".accommodation-note"), a = s.accommodation;
+        note.hidden = !a;
+        node.querySelector(".accommodation-text").textContent = a ? [a.reason, a.extra_label ? "extra time " + a.extra_label : "",
+          a.exempt_labels.length ? "exempt from: " + a.exempt_labels.join("; ") : ""].filter(Boolean).join(" · ") : "";
         OpenProctor.renderChecks(node.querySelector(".checks"), s.checks);
         const list = node.querySelector(".incidents");
         list.innerHTML = "";

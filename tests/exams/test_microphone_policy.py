@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import tenancy
 from exams import services
-from exams.models import AuditEvent, Exam, ExamSession
+from exams.models import Accommodation, AuditEvent, Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from tests.conftest import Tenant, api_client_for, page_client_for
 
@@ -76,7 +76,10 @@ def test_it_checks_the_microphone_with_a_level_meter_before_an_exam_that_listens
 
 
 def test_it_neither_checks_nor_listens_for_a_student_with_a_speech_accommodation(tenant_a: Tenant) -> None:
-    session = listening_session(tenant_a, "checking", speech_accommodation=True)
+    session = listening_session(tenant_a, "checking")
+    with tenancy.tenant_scope(tenant_a.institution):
+        Accommodation.objects.create(institution=tenant_a.institution, student=tenant_a.student,
+                                     exempt_checks=["talking"], reason="Dictation software")
     client = page_client_for(tenant_a.student)
     assert b"mic-level" not in client.get(f"/sessions/{session.pk}/check").content
     ExamSession.unscoped.filter(pk=session.pk).update(status="in_progress")

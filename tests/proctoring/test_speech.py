@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts import tenancy
 from accounts.audit import AuditEvent
 from exams import services as exam_services
-from exams.models import Exam, ExamSession
+from exams.models import Accommodation, Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from proctoring import audio, retention
 from proctoring.models import Incident, ReviewStatus, SpeechSegment
@@ -135,7 +135,7 @@ def test_it_refuses_a_bad_clip_with_a_clear_code_and_stores_nothing(
 @pytest.mark.parametrize(("change", "code"), [
     ({"exam": {"microphone": False}}, "microphone_off"),
     ({"session": {"microphone_consent_text": ""}}, "microphone_consent_required"),
-    ({"session": {"speech_accommodation": True}}, "speech_accommodation"),
+    ({"accommodation": {"exempt_checks": ["talking"], "reason": "Read-aloud software"}}, "speech_accommodation"),
     ({"session": {"status": "submitted"}}, "session_not_running"),
 ])
 def test_it_takes_no_speech_unless_the_exam_listens_with_consent_and_no_accommodation(
@@ -145,6 +145,9 @@ def test_it_takes_no_speech_unless_the_exam_listens_with_consent_and_no_accommod
     with tenancy.tenant_scope(tenant_a.institution):
         Exam.objects.filter(pk=session.exam_id).update(**change.get("exam", {}))
         ExamSession.objects.filter(pk=session.pk).update(**change.get("session", {}))
+        if "accommodation" in change:
+            Accommodation.objects.create(institution=tenant_a.institution, student=tenant_a.student,
+                                         **change["accommodation"])
     response = send(tenant_a, session, spoken())
     assert response.status_code == 409 and response.json()["error"]["code"] == code
     assert segments(tenant_a) == [] and stored_files() == []
@@ -197,7 +200,9 @@ def test_it_switches_the_detector_off_for_a_student_with_a_speech_accommodation(
     assert response.status_code == 200 and response.json()["speech_accommodation"] is True
     assert send(tenant_a, session, spoken()).json()["error"]["code"] == "speech_accommodation"
     with tenancy.tenant_scope(tenant_a.institution):
-        assert AuditEvent.objects.get(action="session.speech_accommodation").data == {"on": True}
+        event = AuditEvent.objects.get(action="student.accommodation")
+    assert event.data["before"] is None and event.data["after"]["exempt_checks"] == ["talking"]
+    assert event.target_id == str(tenant_a.student.pk)  # the student's, for every exam they sit
     assert api_client_for(tenant_a.student).post(f"/api/v1/sessions/{session.pk}/speech-accommodation",
                                                  {"on": False}, format="json").status_code == 403
 
