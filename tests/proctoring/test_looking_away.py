@@ -125,3 +125,19 @@ def test_it_counts_a_face_too_turned_to_verify_as_the_same_event_as_looking_away
         IncidentKind.LOOKING_AWAY}
     assert attention.kinds_for(attention={"Away": False}, kinds=unverifiable, verification=turned) == {
         IncidentKind.FACE_NOT_VERIFIABLE}  # turned from the camera, but as the student sits: not away
+
+
+def test_it_opens_nothing_for_a_student_exempt_from_looking_away_and_face_detection(tenant_a: Tenant) -> None:
+    from exams.accommodations import accommodation_set
+    session = session_for(tenant_a, tenant_a.student)
+    with tenancy.tenant_scope(tenant_a.institution):
+        accommodation_set(actor=tenant_a.admin, student=tenant_a.student, reason="Medical: cannot face the camera",
+                          exempt_checks=["looking_away", "no_face", "no_person"])
+    for fixture in (FRONT, HER_RIGHT, HER_RIGHT, HER_RIGHT, "empty_room.jpg", "empty_room.jpg"):
+        send(session, tenant_a.student, fixture)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert list(Incident.objects.filter(session=session)) == []
+        frames = list(Frame.objects.filter(session=session).order_by("captured_at"))
+    assert len(frames) == 6 and all("Attention" not in f.findings for f in frames)  # not judged, not told
+    # What the engine saw is kept for a reviewer: the empty room still failed Face Detection.
+    assert any(not c["Success"] for c in frames[-1].checks if c["TestName"] == policy.CHECK_FACE_DETECTION)
