@@ -48,6 +48,10 @@ MANAGE_ENDPOINTS: list[Endpoint] = [
     Endpoint("manage-person-invite", "GET", lambda i: f"/people/{i}/invite", student, "admin", "student"),
     # Mails the invite again; the owner's student already has a password: 409, nothing sent.
     Endpoint("manage-person-invite", "POST", lambda i: f"/people/{i}/invite", student, "admin", "proctor"),
+    Endpoint("manage-student-accommodation", "GET", lambda i: f"/students/{i}/accommodation", student, "admin",
+             "proctor"),
+    Endpoint("manage-student-accommodation", "POST", lambda i: f"/students/{i}/accommodation", student, "admin",
+             "student", {"reason": "Extra time", "extra_minutes": "10", "extra_percent": "0"}),
     Endpoint("manage-student-delete", "GET", lambda i: f"/students/{i}/delete", student, "admin", "proctor"),
     Endpoint("manage-exam-delete", "GET", lambda i: f"/exams/{i}/delete", exam, "admin", "student"),
     Endpoint("manage-session-delete", "GET", lambda k: _session_path(k), session, "admin", "proctor"),
