@@ -18,6 +18,7 @@ urlpatterns: list = [
     path("exams/<int:pk>/publish", exams.exam_publish, name="manage-exam-publish"),
     path("exams/<int:pk>/enrolments", exams.exam_enrolments, name="manage-exam-enrolments"),
     path("exams/<int:pk>/delete", exams.exam_delete, name="manage-exam-delete"),
+    path("exams/<int:pk>/sessions/<int:spk>/control", exams.session_control, name="manage-session-control"),
     path("exams/<int:pk>/sessions/<int:spk>/delete", exams.session_delete, name="manage-session-delete"),
     path("students/", people.student_list, name="manage-students"),
     path("students/new", people.student_new, name="manage-student-new"),

@@ -131,7 +131,7 @@ class ExamStatusView(ExamAPIView):
 class SessionOutput(serializers.ModelSerializer):
     class Meta:
         model = ExamSession
-        fields = ["id", "exam", "student", "status", "started_at", "ended_at", "created_at"]
+        fields = ["id", "exam", "student", "status", "started_at", "ended_at", "unlocked_until", "created_at"]
 
 
 class SessionListView(ExamAPIView):
@@ -286,3 +286,38 @@ class AccommodationView(TenantAPIView):
     def delete(self, request: Request, pk: int) -> Response:
         accommodations.accommodation_remove(actor=request.user, student=self._student(request, pk))
         return Response(status=204)
+
+
+class SessionResetView(TenantAPIView):
+    """Admins start a student's sitting over (answers deleted; frames and incidents kept); audited."""
+
+    allowed_roles = (Role.ADMIN,)
+
+    class Input(StrictSerializer):
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=Input, responses={200: SessionOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_reset(session_id=session.pk, actor=request.user, **data.validated_data)
+        return Response(SessionOutput(session).data)
+
+
+class SessionUnlockView(TenantAPIView):
+    """Admins let an expired or terminated sitting run on for some minutes, answers kept; audited."""
+
+    allowed_roles = (Role.ADMIN,)
+
+    class Input(StrictSerializer):
+        minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+        reason = serializers.CharField(max_length=500)
+
+    @extend_schema(request=Input, responses={200: SessionOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_unlock(session_id=session.pk, actor=request.user, **data.validated_data)
+        return Response(SessionOutput(session).data)

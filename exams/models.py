@@ -112,6 +112,8 @@ class ExamSession(TenantOwned):
     # The student's own frontal pose, [[yaw, pitch], ...] of the first frames of the exam
     # (proctoring.attention): looking away is judged against it, not against the camera's axis.
     pose_baseline = models.JSONField(default=list, blank=True)
+    # An admin unlocked the sitting (exams.services.session_unlock): it runs at least until then.
+    unlocked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -139,12 +141,14 @@ class ExamSession(TenantOwned):
     @property
     def deadline(self) -> Any:
         """When the exam time runs out: the duration after the start, capped by the exam's closing;
-        an accommodation's extra time moves both (a student with extra time who starts late keeps it)."""
+        an accommodation's extra time moves both (a student with extra time who starts late keeps it);
+        an admin's unlock runs it at least until ``unlocked_until``."""
         if self.started_at is None:
             return None
         extra = self.extra_time
         end = self.started_at + timedelta(minutes=self.exam.duration_minutes) + extra
-        return min(end, self.exam.closes_at + extra) if self.exam.closes_at else end
+        end = min(end, self.exam.closes_at + extra) if self.exam.closes_at else end
+        return max(end, self.unlocked_until) if self.unlocked_until else end
 
     def __str__(self) -> str:
         return f"{self.student} — {self.exam}"

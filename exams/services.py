@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +15,7 @@ from accounts.errors import AppError, Conflict
 from accounts.models import Role, User
 from exams import policy
 from exams.models import Exam, ExamSession
-from exams.statuses import FINISHED, TRANSITIONS, SessionStatus
+from exams.statuses import FINISHED, RESET_FROM, TRANSITIONS, UNLOCK_FROM, SessionStatus
 
 
 def _check_window(opens_at: datetime | None, closes_at: datetime | None) -> None:
@@ -154,4 +154,59 @@ def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamS
         hook(session, previous, now)
     audit(institution_id=session.institution_id, actor=actor, action="session.transition", target=session,
           data={"from": previous, "to": to})
+    return session
+
+
+def _locked_for_admin(*, session_id: int, allowed: frozenset[str], what: str) -> ExamSession:
+    session = ExamSession.objects.select_for_update(of=("self",)).select_related("exam").get(pk=session_id)
+    if session.status not in allowed:
+        raise Conflict(f"A session that is {session.get_status_display().lower()} cannot be {what}.",
+                       code="invalid_transition", details={"from": session.status})
+    return session
+
+
+@transaction.atomic
+def session_reset(*, session_id: int, actor: User, reason: str) -> ExamSession:
+    """Start a student's sitting over (statuses.RESET_FROM -> scheduled): the checks, the clock, the
+    pose baseline and the answers go; frames, incidents and the audit trail of the first attempt stay.
+
+    Precondition: ``session_id`` came through ``access_session_by_id`` for ``actor`` (an admin).
+    """
+    session = _locked_for_admin(session_id=session_id, allowed=RESET_FROM, what="reset")
+    previous, now = session.status, timezone.now()
+    answers = session.answers.count()
+    session.answers.all().delete()
+    session.status = SessionStatus.SCHEDULED
+    session.started_at = session.ended_at = session.unlocked_until = None
+    session.identity_verified_at = session.identity_approved_at = session.liveness_verified_at = None
+    session.pose_baseline = []
+    session.save(update_fields=["status", "started_at", "ended_at", "unlocked_until", "identity_verified_at",
+                                "identity_approved_at", "liveness_verified_at", "pose_baseline"])
+    for hook in _transition_hooks:
+        hook(session, previous, now)
+    audit(institution_id=session.institution_id, actor=actor, action="session.reset", target=session,
+          data={"from": previous, "to": SessionStatus.SCHEDULED, "reason": reason.strip()[:500],
+                "answers_deleted": answers})
+    return session
+
+
+@transaction.atomic
+def session_unlock(*, session_id: int, actor: User, minutes: int, reason: str) -> ExamSession:
+    """Let a student whose time ran out or whose session was ended write on for ``minutes`` more
+    (statuses.UNLOCK_FROM -> in progress); answers are kept and the original start stays on record.
+
+    Precondition: ``session_id`` came through ``access_session_by_id`` for ``actor`` (an admin).
+    """
+    if not 1 <= minutes <= 24 * 60:
+        raise AppError("Give from 1 to 1440 minutes.", code="invalid", details={"minutes": ["From 1 to 1440."]})
+    session = _locked_for_admin(session_id=session_id, allowed=UNLOCK_FROM, what="unlocked")
+    previous, now = session.status, timezone.now()
+    session.status, session.ended_at = SessionStatus.IN_PROGRESS, None
+    session.unlocked_until = now + timedelta(minutes=minutes)
+    session.save(update_fields=["status", "ended_at", "unlocked_until"])
+    for hook in _transition_hooks:
+        hook(session, previous, now)
+    audit(institution_id=session.institution_id, actor=actor, action="session.unlock", target=session,
+          data={"from": previous, "to": SessionStatus.IN_PROGRESS, "minutes": minutes,
+                "until": session.unlocked_until.isoformat(), "reason": reason.strip()[:500]})
     return session

@@ -27,6 +27,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.EXPIRED: frozenset(),
     S.TERMINATED: frozenset(),
 }
+# What an admin may do outside the student's own flow (exams.services.session_reset / session_unlock),
+# and from which statuses: a reset starts the sitting over from scheduled (a crashed computer, a wrong
+# room); an unlock lets a student who ran out of time or was ended by mistake write on, answers kept.
+# A submitted session is never unlocked: the student handed it in.
+RESET_FROM = frozenset({S.CHECKING, S.AWAITING_APPROVAL, S.IN_PROGRESS, S.EXPIRED, S.TERMINATED, S.SUBMITTED})
+UNLOCK_FROM = frozenset({S.EXPIRED, S.TERMINATED})
 # Frames are accepted while the student is being checked or is writing the exam.
 ACCEPTS_FRAMES = frozenset({S.CHECKING, S.IN_PROGRESS})
 FINISHED = frozenset({S.SUBMITTED, S.EXPIRED, S.TERMINATED})

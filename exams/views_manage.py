@@ -257,3 +257,33 @@ def student_accommodation(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("manage-students")
     return render(request, "manage/student_accommodation.html",
                   {"student": student, "form": form, "current": current, "section": "students"})
+
+
+SESSION_ACTIONS = ("reset", "unlock")
+
+
+@admin_page
+@require_http_methods(["POST"])
+def session_control(request: HttpRequest, pk: int, spk: int) -> HttpResponse:
+    """POST ``action`` reset (start over) or unlock (``minutes`` more), with a ``reason``; from the enrolments page."""
+    exam = _exam(pk)
+    session = get_object_or_404(ExamSession.objects.filter(exam=exam).select_related("student"), pk=spk)
+    action, reason = request.POST.get("action", ""), request.POST.get("reason", "").strip()
+    try:
+        if action not in SESSION_ACTIONS:
+            raise AppError("Choose reset or unlock.", code="invalid")
+        if not reason:
+            raise AppError("Say why (it goes in the audit log).", code="invalid")
+        if action == "reset":
+            services.session_reset(session_id=session.pk, actor=request.user, reason=reason)
+            messages.success(request, f"The session of {session.student} starts over.")
+        else:
+            try:
+                minutes = int(request.POST.get("minutes", ""))
+            except ValueError:
+                raise AppError("Give the minutes as a number.", code="invalid") from None
+            services.session_unlock(session_id=session.pk, actor=request.user, minutes=minutes, reason=reason)
+            messages.success(request, f"The session of {session.student} is unlocked for {minutes} minutes.")
+    except AppError as error:
+        messages.error(request, error.message)
+    return redirect("manage-exam-enrolments", pk=exam.pk)

@@ -67,4 +67,9 @@ class Migration(migrations.Migration):
             model_name='examsession',
             name='speech_accommodation',
         ),
+        migrations.AddField(
+            model_name='examsession',
+            name='unlocked_until',
+            field=models.DateTimeField(blank=True, null=True),
+        ),
     ]

@@ -121,6 +121,10 @@ ENDPOINTS = [
              "admin", "student"),
     Endpoint("api-session-speech-accommodation", "POST", lambda i: f"/api/v1/sessions/{i}/speech-accommodation",
              session, "admin", "proctor", {"on": True}),
+    Endpoint("api-session-reset", "POST", lambda i: f"/api/v1/sessions/{i}/reset", session, "admin", "proctor",
+             {"reason": "x"}),  # the tenant's session is scheduled: 409, never reset
+    Endpoint("api-session-unlock", "POST", lambda i: f"/api/v1/sessions/{i}/unlock", session, "admin", "student",
+             {"minutes": 5, "reason": "x"}),  # scheduled: 409
     Endpoint("api-exam-live", "GET", lambda i: f"/api/v1/exams/{i}/live", exam, "proctor", "student"),
     Endpoint("session-start", "GET", lambda i: f"/sessions/{i}/start", session, "student", "proctor"),
     Endpoint("session-consent", "GET", lambda i: f"/sessions/{i}/consent", session, "student", "admin"),

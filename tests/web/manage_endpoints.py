@@ -54,5 +54,7 @@ MANAGE_ENDPOINTS: list[Endpoint] = [
              "student", {"reason": "Extra time", "extra_minutes": "10", "extra_percent": "0"}),
     Endpoint("manage-student-delete", "GET", lambda i: f"/students/{i}/delete", student, "admin", "proctor"),
     Endpoint("manage-exam-delete", "GET", lambda i: f"/exams/{i}/delete", exam, "admin", "student"),
+    Endpoint("manage-session-control", "POST", lambda k: _session_path(k).replace("/delete", "/control"), session,
+             "admin", "proctor", {"action": "reset", "reason": "x"}),  # scheduled: refused with a message, 302
     Endpoint("manage-session-delete", "GET", lambda k: _session_path(k), session, "admin", "proctor"),
 ]
