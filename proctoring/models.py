@@ -92,6 +92,11 @@ class Frame(TenantOwned):
     findings = models.JSONField(null=True, blank=True)  # the engine's raw answer
     error = models.TextField(blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # A frame that barely differed from the session's last fully analysed frame carries that frame's
+    # result (proctoring.skipping): ``checks`` and ``findings`` were judged on ``carried_from``'s picture.
+    carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Of a fully analysed frame: its small grey thumbnail, what later frames are compared with.
+    thumbnail = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["captured_at", "id"]

@@ -17,7 +17,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import checks, incidents, queueing
+from proctoring import checks, incidents, queueing, skipping
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -282,6 +282,16 @@ def _reference(engine: Any, registration: FaceRegistration) -> dict[str, Any] | 
         return {"FaceId": registration.face_id, "Image": {"Bytes": handle.read()}}
 
 
+def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institution_id: int,
+                     student_id: int) -> checks.Outcome:
+    """Judge a carried result again under the exam's policy now, naming the student as analyze_image does."""
+    verification = analysis.get("Verification") or {}
+    own_name = FaceRegistration.objects.filter(
+        institution_id=institution_id, student_id=student_id, face_id=verification.get("FaceId") or "-",
+    ).values_list("full_name", flat=True).first() if verification.get("Passed") else None
+    return checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
+
+
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
 
@@ -301,9 +311,17 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         if not Frame.objects.filter(pk=frame_id).exists():
             return None  # erased after it was read: its file went on the erasure's commit
         raise
+    policy = checks.Policy.of_exam(session.exam)
+    thumbnail = skipping.thumbnail(image)
+    source = skipping.carry_source(frame=frame, thumb=thumbnail)
     try:
-        analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image,
-                                          policy=checks.Policy.of_exam(session.exam), student_id=session.student_id)
+        if source is not None:
+            analysis = source.findings
+            outcome = _carried_outcome(analysis, policy=policy, institution_id=frame.institution_id,
+                                       student_id=session.student_id)
+        else:
+            analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image, policy=policy,
+                                              student_id=session.student_id)
     except ClientError as exc:
         if error_code(exc) not in {"InvalidImageFormatException", "ImageTooLargeException",
                                    "InvalidParameterException"}:
@@ -323,7 +341,9 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
             return frame  # a concurrent retry finished first
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
         frame.checks, frame.findings = outcome.results, analysis
+        frame.carried_from, frame.thumbnail = source, None if source is not None else thumbnail
         frame.attempts += 1
         incidents.apply_frame(frame=frame, kinds=outcome.kinds, exam=frame.session.exam)
-        frame.save(update_fields=["status", "analysed_at", "checks", "findings", "attempts"])
+        frame.save(update_fields=["status", "analysed_at", "checks", "findings", "carried_from", "thumbnail",
+                                  "attempts"])
     return frame
