@@ -30,6 +30,7 @@ import logging
 import warnings
 from datetime import timedelta
 
+import cv2
 import numpy as np
 from django.conf import settings
 from PIL import Image
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 THUMBNAIL_SIZE = (48, 36)  # width, height: 1,728 grey bytes a frame
 BLOCK = 4  # compared in 4x4-pixel blocks of the thumbnail (12 x 9 blocks, each about 53 px square at 640x480)
 SWAY = 1  # thumbnail pixels (about 13 px at 640x480) a detail may move and still count as unchanged
+BLUR = 0.6  # thumbnail pixels (Gaussian sigma)
 SCALE = 48.0  # the normalised thumbnails are compared on this scale: about grey levels for a typical frame
 
 
@@ -61,7 +63,7 @@ def thumbnail(image: bytes) -> bytes | None:
 def difference(a: bytes, b: bytes) -> float:
     """How much two thumbnails differ: the largest block's mean difference, each pixel compared with
     the closest value within ``SWAY`` pixels of it in the other thumbnail (both ways), after each
-    thumbnail is normalised to zero mean and unit contrast (times ``SCALE``).
+    thumbnail is slightly blurred and normalised to zero mean and unit contrast (times ``SCALE``).
 
     The normalisation absorbs auto-exposure and lighting changes of the whole picture; the sway
     absorbs a student's small movements and the camera's; what is left is something that appeared
@@ -75,7 +77,8 @@ def difference(a: bytes, b: bytes) -> float:
 
 
 def _normalised(grey: np.ndarray) -> np.ndarray:
-    values = grey.astype(np.float32)
+    # A slight blur first: a student's sub-pixel sway otherwise flickers every sharp edge.
+    values = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
     return (values - values.mean()) / (values.std() + 1.0) * SCALE
 
 

@@ -320,13 +320,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-sessions", action="store_true", help="only the threshold section")
+    parser.add_argument("--skip-threshold", action="store_true", help="only the sessions section")
     parser.add_argument("--max-age", type=int,
                         help="FRAME_SKIP_MAX_AGE_SECONDS for the sessions (default: the product's)")
     args = parser.parse_args()
     if not args.images.exists():
         args.images = Path("/work/shared/data/images")
-    rng = random.Random(args.seed)
-    threshold_section(args.images, rng)
+    if not args.skip_threshold:
+        threshold_section(args.images, random.Random(args.seed))
     if args.skip_sessions:
         return
     from django.db import connection
