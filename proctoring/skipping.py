@@ -4,9 +4,9 @@ analysed frame carries that frame's result forward instead of running the engine
 The difference is perceptual and cheap: both frames as small grey thumbnails (the JPEG decoded at
 1/8 scale, about a millisecond), each normalised to its own brightness and contrast (a camera's
 auto-exposure and lighting jitter move the whole picture, not a part of it), compared block by
-block, each pixel against its nearest match within a small sway; the largest block's difference
-decides, so a phone raised in one corner counts as much as a change across the whole picture
-(scripts/measure_skipping.py chose the threshold and measures what it saves).
+block after aligning their global shift, each pixel against its nearest match within a small sway;
+the largest block's difference decides, so a phone raised in one corner counts as much as a change
+across the whole picture (scripts/measure_skipping.py chose the threshold and measures what it saves).
 
 A frame is analysed in full when:
 - skipping is off (``FRAME_SKIP_THRESHOLD`` 0), or the session is at the gate: liveness needs a
@@ -63,7 +63,8 @@ def thumbnail(image: bytes) -> bytes | None:
 def difference(a: bytes, b: bytes) -> float:
     """How much two thumbnails differ: the largest block's mean difference, each pixel compared with
     the closest value within ``SWAY`` pixels of it in the other thumbnail (both ways), after each
-    thumbnail is slightly blurred and normalised to zero mean and unit contrast (times ``SCALE``).
+    thumbnail is slightly blurred and normalised to zero mean and unit contrast (times ``SCALE``)
+    and the second is aligned on the first.
 
     The normalisation absorbs auto-exposure and lighting changes of the whole picture; the sway
     absorbs a student's small movements and the camera's; what is left is something that appeared
@@ -71,6 +72,7 @@ def difference(a: bytes, b: bytes) -> float:
     """
     width, height = THUMBNAIL_SIZE
     x, y = (_normalised(np.frombuffer(t, dtype=np.uint8).reshape(height, width)) for t in (a, b))
+    y = _aligned(y, to=x)
     delta = np.maximum(_nearest(x, y), _nearest(y, x))
     blocks = delta.reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK).mean(axis=(1, 3))
     return float(blocks.max())
@@ -80,6 +82,16 @@ def _normalised(grey: np.ndarray) -> np.ndarray:
     # A slight blur first: a student's sub-pixel sway otherwise flickers every sharp edge.
     values = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
     return (values - values.mean()) / (values.std() + 1.0) * SCALE
+
+
+def _aligned(y: np.ndarray, *, to: np.ndarray) -> np.ndarray:
+    """``y`` moved onto ``to`` by their sub-pixel global shift (phase correlation), at most ``SWAY``
+    pixels and a half each way: a camera's or a whole body's small sway, not a real move."""
+    (dx, dy), _ = cv2.phaseCorrelate(to.astype(np.float64), y.astype(np.float64))
+    dx, dy = (float(np.clip(v, -SWAY - 0.5, SWAY + 0.5)) for v in (dx, dy))
+    shift = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return cv2.warpAffine(y, shift, (y.shape[1], y.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
