@@ -352,7 +352,7 @@ CELERY_BEAT_SCHEDULE = {
 # session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,
 # in about grey levels; 0 turns skipping off) carries that frame's result; every session is analysed in
 # full at least every FRAME_SKIP_MAX_AGE_SECONDS. Chosen and measured in scripts/measure_skipping.py.
-FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 7)
+FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 6)
 FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
 # A pending frame is a candidate for the sweeper after this many seconds (proctoring/queueing.py).
 FRAME_REQUEUE_AFTER_SECONDS = env_int("FRAME_REQUEUE_AFTER_SECONDS", 60)
