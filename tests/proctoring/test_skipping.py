@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from accounts import tenancy
+from exams import services as exam_services
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring import services
@@ -121,6 +122,18 @@ def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[in
     fresh = analysed(session, jittered("signer1_a.jpg"), after=3)
     assert len(engine_calls) == 2  # liveness needs each frame's own head pose; the verdict its own face
     assert fresh.carried_from is None
+
+
+def test_a_result_of_the_pre_exam_check_is_not_carried_into_the_exam(
+        tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a, until=SessionStatus.CHECKING)
+    analysed(session, image("signer1_a.jpg"), after=0)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS,
+                                         actor=tenant_a.student)
+    first_of_the_exam = analysed(session, jittered("signer1_a.jpg"), after=1)
+    assert len(engine_calls) == 2
+    assert first_of_the_exam.carried_from is None
 
 
 def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_calls: list[int]) -> None:
