@@ -295,6 +295,9 @@ def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institu
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
 
+    A frame of the exam that barely differs from the session's last fully analysed frame carries that
+    frame's engine answer (``carried_from``; proctoring.skipping), judged again under the exam's policy.
+
     None: the frame was erased (its session, exam or student deleted) before or while it was analysed.
     """
     frame = Frame.objects.select_related("session__exam").filter(pk=frame_id).first()
