@@ -74,6 +74,9 @@ class FrameStatus(models.TextChoices):
     PENDING = "pending", "Waiting for analysis"
     DONE = "done", "Analysed"
     FAILED = "failed", "Could not be analysed"
+    # Under overload: it waited past FRAME_SHED_AFTER_SECONDS while a newer frame of its session came in;
+    # the newer one is analysed instead (proctoring.services.frame_analyze).
+    SHED = "shed", "Not analysed: a newer frame was (overload)"
 
 
 class Frame(TenantOwned):

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -292,6 +293,14 @@ def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institu
     return checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
 
 
+def _superseded(frame: Frame) -> bool:
+    """Overload: the frame waited past FRAME_SHED_AFTER_SECONDS and its session has a newer frame."""
+    waited = timezone.now() - frame.received_at
+    if waited < timedelta(seconds=settings.FRAME_SHED_AFTER_SECONDS):
+        return False
+    return Frame.objects.filter(session_id=frame.session_id, captured_at__gt=frame.captured_at).exists()
+
+
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
 
@@ -304,6 +313,12 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     if frame is None:
         return None
     if frame.status != FrameStatus.PENDING:
+        return frame
+    if _superseded(frame):
+        logger.info("Shedding frame %s of session %s: a newer frame is waiting.", frame.pk, frame.session_id)
+        Frame.objects.filter(pk=frame.pk, status=FrameStatus.PENDING).update(
+            status=FrameStatus.SHED, analysed_at=timezone.now())
+        frame.refresh_from_db()
         return frame
     logger.info("Analysing frame %s of session %s.", frame.pk, frame.session_id)
     session = frame.session

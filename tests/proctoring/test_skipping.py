@@ -141,3 +141,48 @@ def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_cal
         response = api_client_for(tenant_a.admin).post("/process", {"image": b64("signer1_a.jpg")}, format="json")
         assert response.status_code == 200
     assert len(engine_calls) == 2
+
+
+def test_under_overload_it_analyses_the_newest_frame_and_sheds_the_older_one(
+        tenant_a: Tenant, engine_calls: list[int], settings: Any) -> None:
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from proctoring import selectors
+
+    settings.FRAME_SHED_AFTER_SECONDS = 10
+    session = registered_session(tenant_a)
+    now = timezone.now()
+    with tenancy.tenant_scope(None):
+        frames = []
+        for waited in (25, 12):  # both waited behind a backlog; the second is the newer
+            frame = Frame(institution_id=session.institution_id, session=session,
+                          received_at=now - timedelta(seconds=waited))
+            frame.image.save("frame.jpg", ContentFile(image("empty_room.jpg")), save=False)
+            frame.save()
+            frames.append(frame)
+        older, newer = (services.frame_analyze(frame_id=f.pk) for f in frames)
+    assert (older.status, newer.status) == ("shed", "done")
+    assert len(engine_calls) == 1
+    with tenancy.tenant_scope(tenant_a.institution):
+        live = {s["session"]: s for s in selectors.live_sessions(exam=session.exam)}
+    assert live[session.pk]["shed"] == 1 and live[session.pk]["frame"] == newer.pk
+
+
+def test_without_a_backlog_it_sheds_nothing(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    session = registered_session(tenant_a)
+    now = timezone.now()
+    with tenancy.tenant_scope(None):
+        frames = []
+        for taken in (8, 3):  # kept while offline, sent together just now
+            frame = Frame(institution_id=session.institution_id, session=session, received_at=now,
+                          captured_at=now - timedelta(seconds=taken))
+            frame.image.save("frame.jpg", ContentFile(image("empty_room.jpg" if taken == 8 else "signer1_a.jpg")),
+                             save=False)
+            frame.save()
+            frames.append(frame)
+        statuses = [services.frame_analyze(frame_id=f.pk).status for f in frames]  # type: ignore[union-attr]
+    assert statuses == ["done", "done"] and len(engine_calls) == 2
