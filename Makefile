@@ -8,9 +8,12 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# The full stack profile: local PostgreSQL, Redis, Celery workers and dynalite.
+# The full stack profile: local PostgreSQL, Redis, Celery workers, dynalite and an S3-compatible
+# server (moto's server mode, requirements-stack.txt) holding the biometric files in S3_BUCKET.
 STACK_DB ?= openproctor
 DYNAMODB_PORT ?= 4567
+S3_PORT ?= 4569
+S3_BUCKET ?= openproctor-evidence
 # The production profile (DEBUG=0) on plain http on this machine: a generated SECRET_KEY kept in
 # var/secret-key (600), no HTTPS redirect, HSTS or Secure-only cookies (a TLS proxy in production).
 STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED_HOSTS=127.0.0.1,localhost \
@@ -18,11 +21,12 @@ STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/$(STACK_DB) \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	DYNAMODB_ENDPOINT_URL=http://127.0.0.1:$(DYNAMODB_PORT) \
+	S3_BUCKET=$(S3_BUCKET) S3_ENDPOINT_URL=http://127.0.0.1:$(S3_PORT) \
 	AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-local} \
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
-.PHONY: run stack worker stop test test-sqlite test-postgres lint bench deps dev-deps browser-deps clean
+.PHONY: run stack worker stop test test-sqlite test-postgres lint bench model-card deps dev-deps browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +35,11 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.stack-installed: $(VENV)/.installed requirements-stack.txt
+	$(PIP) install --quiet -r requirements-stack.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt requirements-stack.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -42,7 +50,7 @@ node_modules/.installed: package.json package-lock.json
 deps: $(VENV)/.installed
 dev-deps: $(VENV)/.dev-installed node_modules/.installed
 
-run: deps
+run: deps node_modules/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) loaddemo
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
@@ -51,15 +59,17 @@ run: deps
 # The web server, the Celery worker and beat run under supervisord (scripts/supervisord.conf), which
 # restarts any of them that dies; Ctrl-C stops all three. Static files are collected into var/static
 # for WhiteNoise (DEBUG=0 serves nothing from static/ itself).
-stack: deps node_modules/.installed
+stack: deps $(VENV)/.stack-installed node_modules/.installed
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	scripts/background.sh start s3 $(PY) -m moto.server -H 127.0.0.1 -p $(S3_PORT)
 	mkdir -p var/log var/run
 	$(STACK_ENV) $(MANAGE) migrate --noinput
 	$(STACK_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
+	$(STACK_ENV) $(MANAGE) s3_setup
 	$(STACK_ENV) $(MANAGE) loaddemo
-	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite)"
+	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite and S3)"
 	@echo "Logs in var/log; status: $(VENV)/bin/supervisorctl -c scripts/supervisord.conf status"
 	$(STACK_ENV) VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisord -c scripts/supervisord.conf
 
@@ -70,24 +80,34 @@ stop:
 	-VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisorctl -c scripts/supervisord.conf shutdown 2>/dev/null
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
+	scripts/background.sh stop s3
 
+# Chromium for the browser tests; espeak-ng and sox voice and mix the test speech (tests/proctoring/test_speech.py,
+# tests/browser/test_listening.py, scripts/measure_speech.py).
 browser-deps:
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	(command -v espeak-ng && command -v sox) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox)
 
+# The suite runs on SQLite (the embedded default) and on PostgreSQL side by side, each half with its own
+# Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).
+# The PostgreSQL half runs only the tests that use a database: the others answer the same on both
+# (tests/conftest.py, DATABASE_TESTS_ONLY).
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .
-	$(MAKE) test-sqlite
-	$(MAKE) test-postgres
+	mkdir -p var
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: dev-deps
 	@echo "=== Test suite on SQLite (embedded default) ==="
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest
+	set -o pipefail; env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest 2>&1 | tee var/test-sqlite.log
 
 test-postgres: dev-deps
-	@echo "=== Test suite on PostgreSQL ==="
+	@echo "=== Test suite on PostgreSQL (the tests that use a database) ==="
 	scripts/services.sh all
-	env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) $(VENV)/bin/pytest
+	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 \
+		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest -o cache_dir=.pytest_cache/postgres \
+		2>&1 | tee var/test-postgres.log
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench-nodeps.txt
 	command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)
@@ -95,12 +115,14 @@ $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements
 	$(PIP) install --quiet --no-deps -r requirements-bench-nodeps.txt
 	touch $@
 
-bench: deps node_modules/.installed $(VENV)/.bench-installed
+bench: deps $(VENV)/.stack-installed node_modules/.installed $(VENV)/.bench-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
+	scripts/background.sh start s3 $(PY) -m moto.server -H 127.0.0.1 -p $(S3_PORT)
 	$(STACK_ENV) $(MANAGE) migrate --noinput
 	$(STACK_ENV) $(MANAGE) dynamodb_setup
+	$(STACK_ENV) $(MANAGE) s3_setup
 	@echo "=== Analysis engine (local) ==="
 	$(PY) -m proctoring.analysis.bench
 	@echo "=== Analysis engine accuracy (../shared/data/images) ==="
@@ -108,6 +130,10 @@ bench: deps node_modules/.installed $(VENV)/.bench-installed
 	@echo "=== Pipeline ==="
 	$(STACK_ENV) $(PY) scripts/bench_pipeline.py
 	$(STACK_ENV) $(PY) scripts/bench_face_store.py
+
+# docs/model-card.md: the engine's models, licences and figures by condition, measured on the dev set.
+model-card: deps
+	$(MANAGE) model_card --images ../shared/data/images --output docs/model-card.md
 
 lint: dev-deps
 	$(VENV)/bin/ruff check .

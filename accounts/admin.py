@@ -20,6 +20,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
 from accounts import roster
+from accounts.mail import queue_invite, site_url
 from accounts.models import Institution, Role, User
 
 
@@ -110,7 +111,7 @@ class InstitutionUserForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["email", "full_name", "student_number", "role", "is_active"]
+        fields = ["email", "full_name", "student_number", "role", "is_active", "time_zone"]
 
     def clean_email(self) -> str:
         # The constraint is per institution, which this form does not hold: check in the admin's scope.
@@ -156,13 +157,18 @@ class InstitutionUserAdmin(UserDeletes, ScopedAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return User.objects.in_scope().filter(is_superuser=False)
 
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and not obj.has_usable_password():  # as on /students/: the person is emailed an invite
+            queue_invite(user=obj, base_url=site_url(request))
+
 
 institution_admin_site.register(User, InstitutionUserAdmin)
 
 
 @admin.register(Institution)
 class PlatformInstitutionAdmin(DeletesThroughService):
-    list_display = ["name", "slug", "frame_retention_days", "face_retention_days", "created_at"]
+    list_display = ["name", "slug", "time_zone", "frame_retention_days", "face_retention_days", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 

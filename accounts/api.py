@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from accounts import roster, selectors, services, throttle
 from accounts.api_base import QueryFilters, StrictSerializer, TenantAPIView, created, paginated, query_filters
 from accounts.errors import AppError
+from accounts.mail import site_url
 from accounts.models import Role, User
 
 
@@ -127,7 +128,8 @@ class UserListView(TenantAPIView):
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_create(institution=request.user.institution, **data.validated_data)
+        user = services.user_create(institution=request.user.institution, invite_base_url=site_url(request),
+                                    **data.validated_data)
         return created(UserOutput(user).data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts import tenancy
 from accounts.models import Role
+from accounts.timezones import zone_for
 
 
 class Pagination(LimitOffsetPagination):
@@ -57,8 +59,9 @@ def _bounded_int(request: Request, name: str, *, default: int, low: int, high: i
 class TenantAPIView(APIView):
     """An API view that runs inside the authenticated user's tenant scope.
 
-    DRF authenticates inside the view (token auth), after the middleware has run, so the scope is
-    activated here; ``TenantScopeMiddleware`` resets it when the request ends.
+    DRF authenticates inside the view (token auth), after the middleware has run, so the scope and
+    the user's time zone (times in and out, with their offset) are activated here;
+    ``TenantScopeMiddleware`` and ``TimeZoneMiddleware`` reset them when the request ends.
     """
 
     allowed_roles: tuple[str, ...] = (Role.ADMIN,)
@@ -71,6 +74,7 @@ class TenantAPIView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         tenancy.activate(tenancy.scope_for_user(request.user))
+        timezone.activate(zone_for(request.user))
 
 
 class HasRole(permissions.BasePermission):

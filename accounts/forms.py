@@ -9,6 +9,11 @@ from django.core.files.uploadedfile import UploadedFile
 
 from accounts.models import Institution
 from accounts.roster import MAX_IMPORT_BYTES
+from accounts.timezones import zone_names
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in zone_names()]
 
 
 class PersonForm(forms.Form):
@@ -16,7 +21,7 @@ class PersonForm(forms.Form):
     full_name = forms.CharField(max_length=200, label="Full name")
     password = forms.CharField(
         required=False, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        label="Initial password", help_text="Optional. Leave empty to hand out a one-time link instead.",
+        label="Initial password", help_text="Optional. Leave empty to email them a one-time link instead.",
     )
 
 
@@ -51,8 +56,28 @@ class SettingsForm(forms.Form):
         max_length=10000, widget=forms.Textarea(attrs={"rows": 6}), label="Consent text",
         help_text="Students accept this before each exam. Changing it starts a new consent version.",
     )
+    time_zone = forms.ChoiceField(
+        choices=zone_choices, required=False, label="Time zone",
+        help_text="Pages, exports and emails show times in this zone, and exam schedules are entered in it. "
+                  "Each person may choose their own.",
+    )
+
+    def clean_time_zone(self) -> str | None:
+        return self.cleaned_data["time_zone"] or None  # left out: unchanged
 
     @classmethod
     def initial_for(cls, institution: Institution) -> dict[str, Any]:
-        return {"frame_retention_days": institution.frame_retention_days,
+        return {"time_zone": institution.time_zone, "frame_retention_days": institution.frame_retention_days,
                 "face_retention_days": institution.face_retention_days, "consent_text": institution.consent_text}
+
+
+class TimeZoneForm(forms.Form):
+    """A person's own time zone; empty follows the institution's."""
+
+    time_zone = forms.ChoiceField(required=False, label="Your time zone")
+
+    def __init__(self, *args: Any, institution_zone: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", f"Same as the institution ({institution_zone.replace('_', ' ')})"), *zone_choices()]

@@ -6,10 +6,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.utils import timezone
 
 from accounts import tenancy
 from accounts.errors import AppError, error_response
 from accounts.text import text_problem
+from accounts.timezones import zone_for
 
 # Paths whose clients expect JSON errors (the API and the sample-compatible endpoints).
 API_PREFIXES = ("/api/", "/faces/", "/process")
@@ -31,6 +33,18 @@ class TenantScopeMiddleware:
             return self.get_response(request)
         finally:
             tenancy.deactivate(token)
+
+
+class TimeZoneMiddleware:
+    """Shows every time of the request in the user's zone (theirs, else their institution's, else
+    TIME_ZONE): templates' dates, forms' datetimes (the exam schedule is typed in local time) and exports."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with timezone.override(zone_for(request.user)):
+            return self.get_response(request)
 
 
 class BodySizeLimitMiddleware:

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.tenancy import current_institution_id
+from accounts.timezones import default_time_zone, validate_time_zone
 
 DEFAULT_CONSENT_TEXT = (
     "This exam is proctored. Your webcam images are analysed automatically to check that you are "
@@ -30,6 +31,9 @@ class Institution(models.Model):
     )
     consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT)
     consent_version = models.PositiveIntegerField(default=1)
+    # Every time on its pages, exports and emails is shown in this zone (a user may choose their own),
+    # and the exam schedule form reads times in it.
+    time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,6 +94,8 @@ class User(AbstractUser):
         Institution, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
     )
     role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    # Empty: the institution's zone (accounts.timezones.zone_for).
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []

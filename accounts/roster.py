@@ -7,20 +7,19 @@ import io
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 
 from accounts.deletion import Erasure, erase_dependents
-from accounts.errors import AppError
+from accounts.errors import AppError, Conflict
+from accounts.mail import token_query
 from accounts.models import Institution, Role, User
 from accounts.selectors import has_reference_face
 from accounts.services import user_create
+from accounts.timezones import validate_time_zone
 
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_ROWS = 5000
@@ -43,13 +42,15 @@ def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[Us
 
 def person_add(
     *, institution: Institution, role: str, email: str, full_name: str, student_number: str = "",
-    password: str | None = None,
+    password: str | None = None, invite_base_url: str | None = None,
 ) -> User:
-    """A student or proctor; without a password the account waits for an invite link."""
+    """A student or proctor; without a password the account waits for an invite link, mailed to them
+    when ``invite_base_url`` is given."""
     if role not in (Role.STUDENT, Role.PROCTOR):
         raise AppError("Only students and proctors are added here.", code="invalid_role")
     return user_create(institution=institution, email=email, role=role, full_name=full_name.strip(),
-                       student_number=student_number.strip(), password=password or None)
+                       student_number=student_number.strip(), password=password or None,
+                       invite_base_url=invite_base_url)
 
 
 @transaction.atomic
@@ -79,13 +80,24 @@ def institution_delete(*, institution: Institution) -> None:
 # --- invite links ----------------------------------------------------------------------------------
 
 
+def invite_resend(*, user: User, actor: User, base_url: str) -> None:
+    """Mail the person their invite link again (audited)."""
+    from accounts.audit import audit
+    from accounts.mail import queue_invite
+
+    if user.has_usable_password():
+        raise Conflict("This person has already chosen a password.", code="password_already_set")
+    if not user.is_active:
+        raise Conflict("This account is deactivated.", code="inactive")
+    queue_invite(user=user, base_url=base_url)
+    audit(institution_id=user.institution_id, actor=actor, action="user.invite", target=user, data={})
+
+
 def invite_path(*, user: User) -> str:
     """A one-time link to choose a password (Django's reset token: it dies once a password is set)."""
     if user.has_usable_password():
         raise AppError("This person has already chosen a password.", code="password_already_set")
-    query = urlencode({"uid": urlsafe_base64_encode(force_bytes(user.pk)),
-                       "token": default_token_generator.make_token(user)})
-    return f"{reverse('password-set')}?{query}"
+    return f"{reverse('password-set')}?{urlencode(token_query(user))}"
 
 
 # --- CSV import ------------------------------------------------------------------------------------
@@ -117,8 +129,9 @@ class ImportResult:
         return not self.problem and not self.invalid_rows
 
 
-def students_import(*, institution: Institution, data: bytes) -> ImportResult:
-    """Import students from CSV (header ``email,name,student_number``): every row, or none.
+def students_import(*, institution: Institution, data: bytes, invite_base_url: str | None = None) -> ImportResult:
+    """Import students from CSV (header ``email,name,student_number``): every row, or none; with
+    ``invite_base_url`` each new student is mailed an invite once the import commits.
 
     Every row is validated first (email, duplicates in the file, existing accounts); any error
     imports nothing and the result lists each bad row.
@@ -130,7 +143,7 @@ def students_import(*, institution: Institution, data: bytes) -> ImportResult:
         with transaction.atomic():
             result.created = [
                 user_create(institution=institution, email=row.email, role=Role.STUDENT, full_name=row.name,
-                            student_number=row.student_number)
+                            student_number=row.student_number, invite_base_url=invite_base_url)
                 for row in result.rows
             ]
     except AppError as error:  # an account appeared between validation and creation
@@ -206,11 +219,11 @@ def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
 @transaction.atomic
 def institution_settings_update(
     *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str,
-    face_retention_days: int | None = None,
+    face_retention_days: int | None = None, time_zone: str | None = None,
 ) -> Institution:
-    """Save retention and consent text; a changed consent text is a new consent version.
+    """Save retention, consent text and time zone; a changed consent text is a new consent version.
 
-    ``face_retention_days``: None keeps the current one."""
+    ``face_retention_days``, ``time_zone``: None keeps the current one."""
     from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
@@ -222,13 +235,20 @@ def institution_settings_update(
     if face_retention_days is not None and face_retention_days != institution.face_retention_days:
         changed["face_retention_days"] = [institution.face_retention_days, face_retention_days]
         institution.face_retention_days = face_retention_days
+    if time_zone is not None and time_zone != institution.time_zone:
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError as exc:
+            raise AppError(exc.messages[0], code="invalid_time_zone", details={"time_zone": exc.messages}) from exc
+        changed["time_zone"] = [institution.time_zone, time_zone]
+        institution.time_zone = time_zone
     if consent_text != institution.consent_text.strip():
         institution.consent_text = consent_text
         institution.consent_version += 1
         changed["consent_version"] = [institution.consent_version - 1, institution.consent_version]
     if changed:
         institution.save(update_fields=["frame_retention_days", "face_retention_days", "consent_text",
-                                        "consent_version"])
+                                        "consent_version", "time_zone"])
         audit(institution_id=institution.pk, actor=actor, action="institution.settings", target=institution,
               data=changed)
     return institution

@@ -32,8 +32,12 @@ def user_create(
     password: str | None = None,
     full_name: str = "",
     student_number: str = "",
+    invite_base_url: str | None = None,
 ) -> User:
-    """Add a user to an institution. A password, when given, must pass the password validators."""
+    """Add a user to an institution. A password, when given, must pass the password validators.
+
+    Without a password the account waits for its invite: with ``invite_base_url`` (the site's address,
+    accounts.mail.site_url) the person is mailed the link once the transaction commits."""
     email = email.strip().lower()
     if role not in Role.values:
         raise AppError(f"Unknown role '{role}'.", code="invalid_role")
@@ -56,6 +60,10 @@ def user_create(
     else:
         user.set_unusable_password()
     user.save()
+    if password is None and invite_base_url is not None:
+        from accounts.mail import queue_invite
+
+        queue_invite(user=user, base_url=invite_base_url)
     return user
 
 
@@ -97,4 +105,18 @@ def user_update(
         if value is not None:
             setattr(user, field, value)
     user.save()
+    return user
+
+
+def user_time_zone_set(*, user: User, time_zone: str) -> User:
+    """Show the user times in ``time_zone`` (an IANA name), or in their institution's when it is empty."""
+    from accounts.timezones import validate_time_zone
+
+    if time_zone:
+        try:
+            validate_time_zone(time_zone)
+        except ValidationError as exc:
+            raise AppError(exc.messages[0], code="invalid_time_zone", details={"time_zone": exc.messages}) from exc
+    user.time_zone = time_zone
+    user.save(update_fields=["time_zone"])
     return user

@@ -4,13 +4,21 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.crypto import salted_hmac
+from django.views.decorators.http import require_http_methods
 
-from accounts import throttle
+from accounts import services, throttle
+from accounts.forms import TimeZoneForm
+from accounts.mail import queue_password_reset, site_url
 
 
 class LoginForm(AuthenticationForm):
@@ -57,3 +65,65 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         throttle.record_address_failure(self.request)
         return super().form_invalid(form)
+
+
+# --- password reset: Django's views and token, mailed by a Celery task ---------------------------
+
+RESET_LIMITED_MESSAGE = "Too many reset requests from your network. Wait a while and try again."
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's form, queueing the mail instead of sending it in the request. ``get_users`` is Django's:
+    every active account with this email and a password, at any institution (each is mailed its own link)."""
+
+    def save(self, *, request: HttpRequest | None = None, **_: Any) -> None:  # type: ignore[override]
+        for user in self.get_users(self.cleaned_data["email"]):
+            queue_password_reset(user=user, base_url=site_url(request))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Ask for a reset link. Whether the email has an account is never told: the same page follows
+    (and nothing is sent past PASSWORD_RESET_EMAIL_LIMIT requests for one address in the window).
+    A client address past PASSWORD_RESET_ADDRESS_LIMIT requests is refused with a 429."""
+
+    template_name = "accounts/password_reset.html"
+    form_class = PasswordResetRequestForm
+    success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        wait = throttle.window_hit(f"reset-addr:{throttle.client_address(request)}",
+                                  limit=settings.PASSWORD_RESET_ADDRESS_LIMIT, window=settings.PASSWORD_RESET_WINDOW)
+        if wait:
+            form = self.get_form()
+            form.errors.clear()
+            response = self.render_to_response(self.get_context_data(form=form, limited=RESET_LIMITED_MESSAGE),
+                                               status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        # Keyed by an HMAC of the address: the cache never holds the email itself.
+        email_key = salted_hmac("password-reset", form.cleaned_data["email"].strip().lower()).hexdigest()
+        if throttle.window_hit(f"reset-email:{email_key}", limit=settings.PASSWORD_RESET_EMAIL_LIMIT,
+                               window=settings.PASSWORD_RESET_WINDOW) is None:
+            form.save(request=self.request)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+# --- the signed-in person's own time zone ----------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def time_zone_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    institution_zone = user.institution.time_zone if user.institution_id else settings.TIME_ZONE
+    form = TimeZoneForm(request.POST if request.method == "POST" else None,
+                        initial={"time_zone": user.time_zone}, institution_zone=institution_zone)
+    if request.method == "POST" and form.is_valid():
+        services.user_time_zone_set(user=user, time_zone=form.cleaned_data["time_zone"])
+        shown = form.cleaned_data["time_zone"] or institution_zone
+        messages.success(request, f"Times are now shown in {shown.replace('_', ' ')}.")
+        return redirect("account-time-zone")
+    return render(request, "accounts/time_zone.html", {"form": form, "institution_zone": institution_zone})

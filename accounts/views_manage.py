@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import roster
 from accounts.errors import AppError
 from accounts.forms import ImportForm, PersonForm, SettingsForm, StudentForm
+from accounts.mail import site_url
 from accounts.models import Institution, Role, User
 from accounts.pages import admin_page, form_data, form_files, show_error
 
@@ -37,6 +38,7 @@ def _add_person(request: HttpRequest, form: PersonForm, role: str) -> User | Non
         return roster.person_add(
             institution=request.user.institution, role=role, email=data["email"], full_name=data["full_name"],
             student_number=data.get("student_number", ""), password=data["password"] or None,
+            invite_base_url=site_url(request),
         )
     except AppError as error:
         if error.code == "email_taken":
@@ -68,7 +70,8 @@ def student_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         student = _add_person(request, form, Role.STUDENT)
         if student is not None:
-            messages.success(request, f"{student.full_name} added. Register their reference face next.")
+            emailed = "" if student.has_usable_password() else f" An invite was emailed to {student.email}."
+            messages.success(request, f"{student.full_name} added.{emailed} Register their reference face next.")
             if not student.has_usable_password():
                 return redirect("manage-person-invite", pk=student.pk)
             return redirect("manage-student-face", pk=student.pk)
@@ -81,10 +84,12 @@ def students_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(form_data(request), form_files(request))
     result = None
     if request.method == "POST" and form.is_valid():
-        result = roster.students_import(institution=request.user.institution, data=form.cleaned_data["file"].read())
+        result = roster.students_import(institution=request.user.institution, data=form.cleaned_data["file"].read(),
+                                        invite_base_url=site_url(request))
         if result.ok:
             count = len(result.created)
-            messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}.")
+            messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}; each was emailed "
+                                      f"an invite.")
             invites = [(student, _invite_url(request, student)) for student in result.created]
             return render(request, "manage/student_import_done.html",
                           {"invites": invites, "section": "students"})
@@ -92,9 +97,15 @@ def students_import(request: HttpRequest) -> HttpResponse:
 
 
 @admin_page
+@require_http_methods(["GET", "POST"])
 def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
-    """A one-time password link for a student or proctor who has none (tokens are stateless: GET is safe)."""
+    """A one-time password link for a student or proctor who has none (tokens are stateless: GET is safe);
+    POST mails it to them again."""
     person = get_object_or_404(User.objects.in_scope().filter(role__in=[Role.STUDENT, Role.PROCTOR]), pk=pk)
+    if request.method == "POST":
+        roster.invite_resend(user=person, actor=request.user, base_url=site_url(request))
+        messages.success(request, f"The invite was emailed to {person.email} again.")
+        return redirect("manage-person-invite", pk=person.pk)
     link = None if person.has_usable_password() else _invite_url(request, person)
     section = "students" if person.role == Role.STUDENT else "settings"
     return render(request, "manage/invite.html", {"person": person, "link": link, "section": section})
@@ -135,7 +146,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     if which == "proctor" and proctor_form.is_valid():
         proctor = _add_person(request, proctor_form, Role.PROCTOR)
         if proctor is not None:
-            messages.success(request, f"{proctor} added as a proctor.")
+            emailed = "" if proctor.has_usable_password() else f" An invite was emailed to {proctor.email}."
+            messages.success(request, f"{proctor} added as a proctor.{emailed}")
             if not proctor.has_usable_password():
                 return redirect("manage-person-invite", pk=proctor.pk)
             return redirect("manage-settings")

@@ -1,4 +1,4 @@
-"""/healthz: the database always; Redis and DynamoDB when configured; the Celery worker's heartbeat
+"""/healthz: the database always; Redis, DynamoDB and the S3 bucket when configured; the Celery worker's heartbeat
 when tasks go through a broker; and the backlog (oldest pending frame, oldest unsent outbox
 message). 503 when a service is down, the worker is silent, or a backlog is older than its limit."""
 
@@ -47,6 +47,21 @@ def _check_dynamodb() -> None:
     client.list_tables(Limit=1)
 
 
+def _check_s3() -> None:
+    """The biometric files' bucket answers (a HEAD request with the app's credentials)."""
+    import boto3
+    from botocore.config import Config
+
+    options = settings.STORAGES["private"].get("OPTIONS", {})
+    client = boto3.client(
+        "s3",
+        region_name=options.get("region_name"),
+        endpoint_url=options.get("endpoint_url"),
+        config=Config(connect_timeout=2, read_timeout=2, retries={"max_attempts": 1}),
+    )
+    client.head_bucket(Bucket=options["bucket_name"])
+
+
 def _check_worker() -> dict[str, Any]:
     age = heartbeat_age()
     if age is None:
@@ -89,6 +104,8 @@ def _checks() -> dict[str, Callable[[], Any]]:
         checks["redis"] = _check_redis
     if settings.DYNAMODB_ENABLED:
         checks["dynamodb"] = _check_dynamodb
+    if settings.S3_BUCKET:
+        checks["s3"] = _check_s3
     if not settings.CELERY_TASK_ALWAYS_EAGER:  # tasks go through a broker: a worker must be alive
         checks["worker"] = _check_worker
     return checks

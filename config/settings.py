@@ -2,7 +2,7 @@
 
 With nothing set this is the embedded default: SQLite and media files under ``var/``, Celery tasks
 run in-process, the local analysis engine, no DynamoDB. ``DATABASE_URL``, ``REDIS_URL``,
-``DYNAMODB_ENDPOINT_URL`` / ``AWS_REGION`` and ``ANALYSIS_BACKEND`` switch on the full stack.
+``DYNAMODB_ENDPOINT_URL`` / ``AWS_REGION``, ``S3_BUCKET`` and ``ANALYSIS_BACKEND`` switch on the full stack.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp): scripts, styles and everything else from this site only —
 # no inline scripts or style attributes (pages pass data in data-* attributes or json_script
 # blocks), no third-party hosts. The webcam needs only getUserMedia (srcObject, not a URL); its
-# captures travel as data:/blob: URLs.
+# captures travel as data:/blob: URLs. Only the exam page adds 'wasm-unsafe-eval' (exams.views_student):
+# it compiles the WebAssembly of its voice-activity detection; that allows no JavaScript eval.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -98,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.TenantScopeMiddleware",
+    "accounts.middleware.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.AppErrorPageMiddleware",
@@ -164,11 +166,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "config.staticfinders.VendorFinder",  # the five files of the browser's voice-activity detection
+]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Frames and reference photos are biometric data: kept apart and never served from a public URL
-# (proctoring.storage); views stream them after checking the viewer's institution and role.
+# (proctoring.storage); views stream them after checking the viewer's institution and role. Local
+# files here unless S3_BUCKET is set (STORAGES, below).
 MEDIA_URL = "/media-not-public/"
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", str(MEDIA_ROOT / "private")))
 
@@ -226,11 +234,57 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
 }
 
+# --- Email: invites, password resets, exam reminders (accounts.mail) ------------------------------
+# SMTP when EMAIL_HOST is set (production); otherwise the embedded default prints each message on
+# the console (EMAIL_BACKEND may name the file backend instead, which writes them to EMAIL_FILE_PATH).
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "OpenProctor <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Links in emails sent without a request (exam reminders) start with this; invites and resets link
+# to the address the admin or the student used.
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Invite and password reset links (Django's token) work this long, and once.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_DAYS", 3) * 24 * 3600
+# Password reset requests: per client address (then a 429 page) and per email address (then nothing
+# more is sent, on the same page as ever: which addresses have accounts is never told).
+PASSWORD_RESET_ADDRESS_LIMIT = env_int("PASSWORD_RESET_ADDRESS_LIMIT", 20)
+PASSWORD_RESET_EMAIL_LIMIT = env_int("PASSWORD_RESET_EMAIL_LIMIT", 3)
+PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
+# Enrolled students are mailed once, this many hours before their exam opens.
+EXAM_REMINDER_HOURS = env_int("EXAM_REMINDER_HOURS", 24)
+
 # --- AWS: DynamoDB stores and the Rekognition backend ------------------------------------------
 AWS_REGION = env("AWS_REGION", env("AWS_DEFAULT_REGION", "us-east-1"))
 DYNAMODB_ENDPOINT_URL = env("DYNAMODB_ENDPOINT_URL")
 DYNAMODB_ENABLED = env_bool("DYNAMODB_ENABLED", bool(DYNAMODB_ENDPOINT_URL))
 DYNAMODB_TABLE_PREFIX = env("DYNAMODB_TABLE_PREFIX", "openproctor-")
+# Biometric files (frames, reference faces, ID photos): STORAGES["private"] (proctoring.storage).
+# Local files under PRIVATE_MEDIA_ROOT in the embedded default; with S3_BUCKET a private S3 bucket
+# (django-storages), so that web and worker nodes share no disk. S3_ENDPOINT_URL: an S3-compatible
+# server (make stack and the tests run one on loopback); credentials as for DynamoDB.
+S3_BUCKET = env("S3_BUCKET")
+S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "private": {"BACKEND": "proctoring.storage.LocalPrivateStorage"} if not S3_BUCKET else {
+        "BACKEND": "proctoring.storage.S3PrivateStorage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET, "endpoint_url": S3_ENDPOINT_URL or None,
+            "region_name": env("S3_REGION", AWS_REGION), "location": env("S3_PREFIX", ""),
+            "addressing_style": env("S3_ADDRESSING_STYLE") or None,  # "path" for servers without bucket DNS names
+        },
+    },
+}
 ANALYSIS_BACKEND = env("ANALYSIS_BACKEND", "local")
 if ANALYSIS_BACKEND not in {"local", "rekognition"}:
     raise ImproperlyConfigured("ANALYSIS_BACKEND must be 'local' or 'rekognition'.")
@@ -334,6 +388,10 @@ FRAME_RATE_BURST = env_int("FRAME_RATE_BURST", 20)
 GATE_FRAME_INTERVAL = env_int("GATE_FRAME_INTERVAL", 2)
 FRAME_BYTES_PER_USER = env_int("FRAME_BYTES_PER_USER", 48 * 1024 * 1024)
 FRAME_BYTES_WINDOW = env_int("FRAME_BYTES_WINDOW", 300)
+# Speech clips (16 kHz PCM, 32 kB a second, only speech is sent): at most this many bytes per user per
+# window, i.e. about 3 minutes of speech in 5 minutes.
+SPEECH_BYTES_PER_USER = env_int("SPEECH_BYTES_PER_USER", 6 * 1024 * 1024)
+SPEECH_BYTES_WINDOW = env_int("SPEECH_BYTES_WINDOW", 300)
 
 LOGGING = {
     "version": 1,
@@ -347,6 +405,7 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-frames": {"task": "proctoring.requeue_stale_frames",
                              "schedule": float(env_int("FRAME_REQUEUE_EVERY", 60))},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
+    "exam-reminders": {"task": "exams.send_exam_reminders", "schedule": float(env_int("EXAM_REMINDER_EVERY", 300))},
 }
 # Pay only for what changed (proctoring/skipping.py): an exam frame whose thumbnail differs from the
 # session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,

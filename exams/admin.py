@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import DeletesThroughService, ScopedAdmin, institution_admin_site
 from accounts.errors import AppError
-from exams import services
+from exams import policy, services
 from exams.authoring import exam_set_status
 from exams.models import Exam
 from exams.statuses import ExamStatus
@@ -34,7 +35,29 @@ STATUS_ACTIONS = [_set_status(ExamStatus.PUBLISHED, "publish"), _set_status(Exam
                   _set_status(ExamStatus.ARCHIVED, "archive")]
 
 
+class ExamAdminForm(forms.ModelForm):
+    """The speech limits fall back to their defaults when left empty (forms that predate them omit them)."""
+
+    DEFAULTS = {"speech_window_seconds": policy.DEFAULT_SPEECH_WINDOW_SECONDS,
+                "speech_max_seconds": policy.DEFAULT_SPEECH_MAX_SECONDS}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.DEFAULTS:
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name, default in self.DEFAULTS.items():
+            if name in self.fields and data.get(name) is None:
+                data[name] = default
+        return data
+
+
 class ExamDeletes(DeletesThroughService):
+    form = ExamAdminForm
+
     def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
         services.exam_delete(exam=obj, actor=request.user)
 

@@ -16,7 +16,7 @@ from accounts.api_base import (
 )
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams import authoring, services, taking
+from exams import authoring, policy, services, taking
 from exams.access import access_exam_by_id, access_session_by_id, sessions_for
 from exams.models import Exam, ExamSession
 from exams.selectors import reference_warnings
@@ -27,7 +27,7 @@ class ExamOutput(serializers.ModelSerializer):
     class Meta:
         model = Exam
         fields = ["id", "title", "description", "status", "opens_at", "closes_at", "duration_minutes",
-                  "created_at", "updated_at"]
+                  "microphone", "speech_window_seconds", "speech_max_seconds", "created_at", "updated_at"]
 
 
 class ExamInput(StrictSerializer):
@@ -38,6 +38,13 @@ class ExamInput(StrictSerializer):
     opens_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     closes_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False, default=60)
+    microphone = serializers.BooleanField(required=False, default=policy.MICROPHONE_FOR_NEW_EXAMS, help_text=(
+        "Listen for talking (speech clips as evidence, with the students' own consent); on for new exams."))
+    speech_window_seconds = serializers.IntegerField(min_value=10, max_value=3600, required=False,
+                                                     default=policy.DEFAULT_SPEECH_WINDOW_SECONDS)
+    speech_max_seconds = serializers.IntegerField(min_value=1, max_value=600, required=False,
+                                                  default=policy.DEFAULT_SPEECH_MAX_SECONDS, help_text=(
+        "More speech than this within the window opens a low-severity talking incident."))
 
 
 class ExamAPIView(TenantAPIView):

@@ -62,14 +62,36 @@ class ExamForm(forms.Form):
         help_text="How often the student's webcam sends a frame.",
     )
 
+    watch_looking_away = forms.BooleanField(
+        required=False, initial=policy.DEFAULT_LOOKING_AWAY, label="Watch for looking away",
+        help_text="A low-severity incident when the student's head stays turned away from how they sat at "
+                  "the start of the exam (a glance is not one).",
+    )
     require_photo_id = forms.BooleanField(
         required=False, initial=False, label="Require a photo ID from every student",
         help_text="Before the exam starts, a proctor compares each student's photo ID with their live camera "
                   "image and registered photo (with the Person Recognition check on).",
     )
 
+    microphone = forms.BooleanField(
+        required=False, initial=policy.MICROPHONE_FOR_NEW_EXAMS, label="Listen through the microphone",
+        help_text="Speech heard during the exam is kept as short clips for review; students consent to it "
+                  "separately. Silence and room noise never leave the student's computer.",
+    )
+    speech_window_seconds = forms.IntegerField(
+        min_value=10, max_value=3600, initial=policy.DEFAULT_SPEECH_WINDOW_SECONDS, required=False,
+        label="Talking window (seconds)",
+        help_text="Talking is judged over this many seconds…",
+    )
+    speech_max_seconds = forms.IntegerField(
+        min_value=1, max_value=600, initial=policy.DEFAULT_SPEECH_MAX_SECONDS, required=False,
+        label="Speech allowed (seconds)",
+        help_text="…and more speech than this within it opens a low-severity talking incident.",
+    )
+
     POLICY_FIELDS = ("checks_enabled", "min_confidence", "face_match_threshold", "objects_of_interest",
-                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id")
+                     "debounce_frames", "debounce_seconds", "capture_interval_seconds", "require_photo_id",
+                     "watch_looking_away", "microphone", "speech_window_seconds", "speech_max_seconds")
 
     @classmethod
     def initial_for(cls, exam: Exam) -> dict[str, Any]:
@@ -77,6 +99,14 @@ class ExamForm(forms.Form):
         initial = {name: getattr(exam, name) for name in names}
         initial["objects_of_interest"] = ", ".join(exam.objects_of_interest)
         return initial
+
+    def clean_speech_window_seconds(self) -> int:
+        value = self.cleaned_data["speech_window_seconds"]  # left empty: the default
+        return policy.DEFAULT_SPEECH_WINDOW_SECONDS if value is None else value
+
+    def clean_speech_max_seconds(self) -> int:
+        value = self.cleaned_data["speech_max_seconds"]
+        return policy.DEFAULT_SPEECH_MAX_SECONDS if value is None else value
 
     def clean_checks_enabled(self) -> list[str]:
         chosen = set(self.cleaned_data["checks_enabled"])

@@ -49,8 +49,26 @@ class Exam(TenantOwned):
     capture_interval_seconds = models.PositiveIntegerField(
         default=5, validators=[MinValueValidator(1), MaxValueValidator(300)]
     )
+    watch_looking_away = models.BooleanField(
+        default=policy.DEFAULT_LOOKING_AWAY,
+        help_text="Open a (low) incident when the student's head stays turned away from their own "
+                  "start-of-exam pose.",
+    )
     require_photo_id = models.BooleanField(
         default=False, help_text="Every student shows a photo ID that a proctor approves before starting.",
+    )
+    # Off for exams that existed before the microphone was added (and rows made by hand); the admin's
+    # services.exam_create and exam form turn it on for every new exam (policy.MICROPHONE_FOR_NEW_EXAMS).
+    microphone = models.BooleanField(
+        default=False, help_text="Listen for talking (speech clips as evidence); students consent to it separately.",
+    )
+    speech_window_seconds = models.PositiveIntegerField(
+        default=policy.DEFAULT_SPEECH_WINDOW_SECONDS, validators=[MinValueValidator(10), MaxValueValidator(3600)],
+        help_text="Talking is judged over this many seconds…",
+    )
+    speech_max_seconds = models.PositiveIntegerField(
+        default=policy.DEFAULT_SPEECH_MAX_SECONDS, validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="…and more speech than this within it opens a (low-severity) talking incident.",
     )
 
     class Meta:
@@ -81,11 +99,21 @@ class ExamSession(TenantOwned):
     consent_at = models.DateTimeField(null=True, blank=True)
     consent_version = models.PositiveIntegerField(null=True, blank=True)
     consent_text = models.TextField(blank=True)
+    # The microphone consent as shown, when the exam listens; empty: not asked (or not given).
+    microphone_consent_text = models.TextField(blank=True)
+    # Read-aloud or dictation software: the speech detector is off for this student in this exam.
+    speech_accommodation = models.BooleanField(default=False)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     # A proctor approved the student's photo ID at the gate's fallback: the start check takes it as
     # the identity pass of this session (proctoring.approvals.identity_request_decide sets it).
     identity_approved_at = models.DateTimeField(null=True, blank=True)
     liveness_verified_at = models.DateTimeField(null=True, blank=True)
+    # When the reminder email before the exam opens was claimed for sending (exams.reminders): once per
+    # enrolment and schedule; moving the exam's opening clears it.
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # The student's own frontal pose, [[yaw, pitch], ...] of the first frames of the exam
+    # (proctoring.attention): looking away is judged against it, not against the camera's axis.
+    pose_baseline = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

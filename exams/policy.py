@@ -12,6 +12,10 @@ ALL_CHECKS = [CHECK_OBJECTS, CHECK_PERSON_DETECTION, CHECK_PERSON_RECOGNITION, C
 DEFAULT_OBJECTS_OF_INTEREST = ["Mobile Phone", "Cell Phone"]
 DEFAULT_MIN_CONFIDENCE = 85.0
 DEFAULT_FACE_MATCH_THRESHOLD = 90.0
+# Looking away (proctoring.attention) is not one of the sample's five checks: it has no row in the
+# answer, only incidents. On for every new exam; exams made before it keep it off (exams 0007), and
+# the sample's stateless /process never judges it (no session, no baseline).
+DEFAULT_LOOKING_AWAY = True
 
 
 def default_checks() -> list[str]:
@@ -20,3 +24,17 @@ def default_checks() -> list[str]:
 
 def default_objects() -> list[str]:
     return list(DEFAULT_OBJECTS_OF_INTEREST)
+
+
+# Listening (issue 13): the microphone is a policy of its own, with its own consent.
+MICROPHONE_FOR_NEW_EXAMS = True
+DEFAULT_SPEECH_WINDOW_SECONDS = 60
+DEFAULT_SPEECH_MAX_SECONDS = 10
+MICROPHONE_CONSENT_TEXT = (
+    "This exam also listens through your microphone. Voice-activity detection runs in your browser: "
+    "silence and room noise never leave your computer. When it hears speech, a short clip of it "
+    "(a few seconds, with its start and end time) is sent and kept as evidence for a proctor, under "
+    "the same retention and erasure rules as your webcam images. Talking for a long time opens an "
+    "incident for a person to review; it never fails your exam by itself. If you use read-aloud or "
+    "dictation software, ask your institution for a speech accommodation: it switches listening off."
+)

@@ -41,6 +41,10 @@ def exam_create(
     face_match_threshold: float = policy.DEFAULT_FACE_MATCH_THRESHOLD,
     objects_of_interest: list[str] | None = None, debounce_frames: int = 2, debounce_seconds: int = 0,
     capture_interval_seconds: int = 5, require_photo_id: bool = False,
+    watch_looking_away: bool = policy.DEFAULT_LOOKING_AWAY,
+    microphone: bool = policy.MICROPHONE_FOR_NEW_EXAMS,
+    speech_window_seconds: int = policy.DEFAULT_SPEECH_WINDOW_SECONDS,
+    speech_max_seconds: int = policy.DEFAULT_SPEECH_MAX_SECONDS,
 ) -> Exam:
     """A new exam, always a draft: publishing goes through exams.authoring.exam_set_status."""
     _check_window(opens_at, closes_at)
@@ -52,6 +56,8 @@ def exam_create(
         objects_of_interest=policy.default_objects() if objects_of_interest is None else objects_of_interest,
         debounce_frames=debounce_frames, debounce_seconds=debounce_seconds,
         capture_interval_seconds=capture_interval_seconds, require_photo_id=require_photo_id,
+        watch_looking_away=watch_looking_away,
+        microphone=microphone, speech_window_seconds=speech_window_seconds, speech_max_seconds=speech_max_seconds,
     )
 
 
@@ -60,7 +66,8 @@ def exam_update(
     closes_at: datetime | None = KEEP, duration_minutes: int = KEEP, checks_enabled: list[str] = KEEP,
     min_confidence: float = KEEP, face_match_threshold: float = KEEP, objects_of_interest: list[str] = KEEP,
     debounce_frames: int = KEEP, debounce_seconds: int = KEEP, capture_interval_seconds: int = KEEP,
-    require_photo_id: bool = KEEP,
+    require_photo_id: bool = KEEP, watch_looking_away: bool = KEEP, microphone: bool = KEEP,
+    speech_window_seconds: int = KEEP, speech_max_seconds: int = KEEP,
 ) -> Exam:
     """Change an exam's description, schedule or policy (arguments left out keep their value).
 
@@ -72,12 +79,18 @@ def exam_update(
         "face_match_threshold": face_match_threshold, "objects_of_interest": objects_of_interest,
         "debounce_frames": debounce_frames, "debounce_seconds": debounce_seconds,
         "capture_interval_seconds": capture_interval_seconds, "require_photo_id": require_photo_id,
+        "watch_looking_away": watch_looking_away,
+        "microphone": microphone, "speech_window_seconds": speech_window_seconds,
+        "speech_max_seconds": speech_max_seconds,
     }
     changes = {name: value for name, value in changes.items() if value is not KEEP}
     _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
+    rescheduled = "opens_at" in changes and changes["opens_at"] != exam.opens_at
     for name, value in changes.items():
         setattr(exam, name, value)
     exam.save(update_fields=[*changes, "updated_at"])
+    if rescheduled:  # the new opening time is worth a reminder of its own (exams.reminders)
+        ExamSession.objects.filter(exam=exam, reminder_sent_at__isnull=False).update(reminder_sent_at=None)
     return exam
 
 

@@ -16,7 +16,7 @@ from exams.access import access_session_by_id
 from exams.identity import IdentityCheck, latest_identity_check
 from exams.liveness import latest_liveness_pass
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
-from exams.policy import CHECK_PERSON_RECOGNITION
+from exams.policy import CHECK_PERSON_RECOGNITION, MICROPHONE_CONSENT_TEXT
 from exams.services import audit, session_transition
 from exams.statuses import SessionStatus
 
@@ -74,19 +74,24 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
 
 
 def session_consent(*, session: ExamSession, student: User) -> ExamSession:
-    """Record consent to biometric processing (the text as shown) and move on to the checks."""
+    """Record consent to biometric processing (the text as shown) and move on to the checks.
+
+    When the exam listens, the microphone consent (shown beside the institution's text) is recorded
+    with it, as shown; an exam without the microphone records none.
+    """
     with transaction.atomic():
         session = _own_locked(session_id=session.pk, student=student)
         institution = session.exam.institution
         if session.status not in (SessionStatus.SCHEDULED, SessionStatus.CHECKING):
             raise Conflict("This session is past its checks.", code="invalid_transition")
         _check_exam_available(session.exam, timezone.now(), starting=False)
+        microphone_text = MICROPHONE_CONSENT_TEXT if session.exam.microphone else ""
         ExamSession.objects.filter(pk=session.pk).update(
             consent_at=timezone.now(), consent_version=institution.consent_version,
-            consent_text=institution.consent_text,
+            consent_text=institution.consent_text, microphone_consent_text=microphone_text,
         )
         audit(institution_id=session.institution_id, actor=student, action="session.consent", target=session,
-              data={"version": institution.consent_version})
+              data={"version": institution.consent_version, "microphone": bool(microphone_text)})
         if session.status == SessionStatus.SCHEDULED:
             session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
     session.refresh_from_db()

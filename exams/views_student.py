@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_update
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from accounts.models import Role
 from exams import taking
 from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
+from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 
 STEP_OF_STATUS = {
@@ -26,6 +28,11 @@ STEP_OF_STATUS = {
 
 def _own_session(request: HttpRequest, pk: int) -> ExamSession:
     return access_session_by_id(actor=request.user, session_id=pk)  # another's session: the same 404
+
+
+def _listens(session: ExamSession) -> bool:
+    """The exam listens to this student: its policy, their consent, and no speech accommodation."""
+    return bool(session.exam.microphone and session.microphone_consent_text and not session.speech_accommodation)
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
@@ -55,8 +62,10 @@ def session_consent(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             taking.session_consent(session=session, student=request.user)
             return redirect("session-check", pk=session.pk)
-    return render(request, "student/consent.html", {"session": session, "step": 1,
-                                                     "institution": session.exam.institution})
+    return render(request, "student/consent.html", {
+        "session": session, "step": 1, "institution": session.exam.institution,
+        "microphone_text": MICROPHONE_CONSENT_TEXT if session.exam.microphone else "",
+    })
 
 
 @login_required
@@ -75,11 +84,12 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
     has_face = request.user.face_registrations.exists()  # proctoring's relation, without importing it
     needs_identity = "Person Recognition" in session.exam.checks_enabled
     return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
-                                                   "needs_identity": needs_identity})
+                                                   "needs_identity": needs_identity, "listens": _listens(session)})
 
 
 @login_required
 @role_required(Role.STUDENT)
+@csp_update({"script-src": ["'wasm-unsafe-eval'"]})  # the voice-activity detection's WebAssembly, no JS eval
 def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     session = taking.expire_if_due(_own_session(request, pk))
     if (elsewhere := _at_step(session, "session-exam")) is not None:
@@ -87,7 +97,7 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     answers = {a.question_id: a for a in Answer.objects.filter(session=session)}
     questions = [(q, answers.get(q.pk)) for q in session.exam.questions.all()]
     return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
-                                                  "deadline": session.deadline})
+                                                  "deadline": session.deadline, "listens": _listens(session)})
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from accounts.errors import NotFound
 from accounts.models import Role, User
 from exams.access import sessions_for
-from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident
+from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident, SpeechSegment
 
 
 def _is_student(actor: User) -> bool:
@@ -57,3 +57,12 @@ def access_approval_by_id(*, actor: User, approval_id: int) -> IdentityApproval:
     if approval is None:
         raise NotFound("Not found.")
     return approval
+
+
+def access_speech_by_id(*, actor: User, segment_id: int) -> SpeechSegment:
+    """Speech clips are for staff, as frames' images are; a student reaches none by id."""
+    segments = SpeechSegment.objects.none() if _is_student(actor) else SpeechSegment.objects.all()
+    segment = segments.filter(pk=segment_id).first()
+    if segment is None:
+        raise NotFound("Not found.")
+    return segment

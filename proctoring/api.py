@@ -231,7 +231,7 @@ class ProcessView(TenantAPIView):
         check_image(image)
         try:
             _, outcome = services.analyze_image(institution_id=request.user.institution_id, image=image,
-                                                policy=checks.Policy())
+                                                policy=checks.SAMPLE_POLICY)
         except ClientError as exc:
             raise services.engine_error(exc) from exc
         return Response(outcome.results)
@@ -268,17 +268,27 @@ class IdentityOutput(serializers.Serializer):
     message = serializers.CharField()
 
 
+class AttentionOutput(serializers.Serializer):
+    """Whether the student seemed to look away from their own start-of-exam pose on this frame."""
+
+    away = serializers.BooleanField()
+    message = serializers.CharField(allow_blank=True)
+
+
 class FrameOutput(serializers.ModelSerializer):
     checks = CheckOutput(many=True, read_only=True, help_text="The five checks, as /process answers them; "
                          "empty until the frame is analysed.")
     identity = serializers.SerializerMethodField(help_text=(
         "The identity check against the student's own registered photos, with the reason when it fails; "
         "null until the frame is analysed, or when the exam does not check identity."))
+    attention = serializers.SerializerMethodField(help_text=(
+        "Looking away, judged against the student's own pose at the start of the exam; null when not judged "
+        "(before analysis, during the pre-exam check, or when the exam does not watch for it)."))
 
     class Meta:
         model = Frame
         fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "identity",
-                  "carried_from", "error"]
+                  "attention", "carried_from", "error"]
         extra_kwargs = {"carried_from": {"help_text": (
             "The frame whose result this one carries: it barely differed from that fully analysed frame, so "
             "the engine did not run again (null: analysed in full).")}}
@@ -286,6 +296,10 @@ class FrameOutput(serializers.ModelSerializer):
     @extend_schema_field(IdentityOutput(allow_null=True))
     def get_identity(self, frame: Frame) -> dict[str, Any] | None:
         return selectors.frame_identity(frame)
+
+    @extend_schema_field(AttentionOutput(allow_null=True))
+    def get_attention(self, frame: Frame) -> dict[str, Any] | None:
+        return selectors.frame_attention(frame)
 
 
 class FrameDetailView(TenantAPIView):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from proctoring import api, api_gate
+from proctoring import api, api_gate, api_speech
 
 urlpatterns = [
     path("faces/", api.FaceListView.as_view(), name="api-faces"),
@@ -15,6 +15,10 @@ urlpatterns = [
     path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
     # A browser event becomes an incident, so the endpoint lives with incidents (exams never imports proctoring).
     path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
+    path("sessions/<int:pk>/speech", api_speech.SpeechView.as_view(), name="api-session-speech"),
+    path("sessions/<int:pk>/speech-accommodation", api_speech.SpeechAccommodationView.as_view(),
+         name="api-session-speech-accommodation"),
+    path("speech/<int:pk>/clip", api_speech.SpeechClipView.as_view(), name="api-speech-clip"),
     path("sessions/<int:pk>/gate", api_gate.GateStatusView.as_view(), name="api-session-gate"),
     path("sessions/<int:pk>/identity-requests", api_gate.IdentityRequestView.as_view(),
          name="api-session-identity-requests"),

@@ -21,13 +21,20 @@ class Policy:
     min_confidence: float = p.DEFAULT_MIN_CONFIDENCE
     face_match_threshold: float = p.DEFAULT_FACE_MATCH_THRESHOLD
     objects_of_interest: tuple[str, ...] = tuple(p.DEFAULT_OBJECTS_OF_INTEREST)
+    # Judged across a session's frames (proctoring.attention), not by ``evaluate``: no answer row.
+    looking_away: bool = p.DEFAULT_LOOKING_AWAY
 
     @classmethod
     def of_exam(cls, exam: Any) -> Policy:
         return cls(
             checks_enabled=tuple(exam.checks_enabled), min_confidence=exam.min_confidence,
             face_match_threshold=exam.face_match_threshold, objects_of_interest=tuple(exam.objects_of_interest),
+            looking_away=exam.watch_looking_away,
         )
+
+
+# The sample's stateless /process: its five checks, nothing judged across frames.
+SAMPLE_POLICY = Policy(looking_away=False)
 
 
 @dataclass

@@ -11,6 +11,8 @@ accounts and exams calls ``erase_biometrics`` inside its transaction, before the
   findings they copied, go by the database's cascade;
 - photo-ID requests of the deleted sessions (the gate's fallback): their ID photos and live
   frames are removed on commit, the rows go by the cascade;
+- speech segments of the deleted sessions: their clips (voices) are removed on commit, the rows go
+  by the cascade;
 - incidents mirrored to DynamoDB are deleted there through the outbox;
 - an institution's face collection is deleted from the engine.
 """
@@ -32,7 +34,7 @@ from exams.models import ExamSession
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_NOT_FOUND, error_code
 from proctoring.incidents import incident_payload
-from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident
+from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident, SpeechSegment
 from proctoring.outbox import outbox_add
 from proctoring.services import collection_id_for, face_delete
 from proctoring.storage import private_storage
@@ -62,6 +64,8 @@ def erase_biometrics(erasure: Erasure) -> None:
         names = list(Frame.objects.filter(session__in=sessions).exclude(image="").values_list("image", flat=True))
         for pair in IdentityApproval.objects.filter(session__in=sessions).values_list("id_photo", "live_photo"):
             names += [name for name in pair if name]
+        clips = SpeechSegment.objects.filter(session__in=sessions).exclude(clip="")
+        names += list(clips.values_list("clip", flat=True))
     if names:
         transaction.on_commit(lambda: delete_files(private_storage, names), robust=True)
 

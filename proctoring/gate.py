@@ -71,7 +71,12 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None) -> li
     frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
               .order_by("captured_at", "pk").values_list("captured_at", "findings")[:GATE_FRAMES])
     samples = [(at, liveness.yaw_of(findings)) for at, findings in frames]
-    return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES)
+    return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
+
+
+def challenge_order(session: ExamSession) -> liveness.Order:
+    """The order of the head turns this session is asked for (server-chosen; see liveness.challenge_order)."""
+    return liveness.challenge_order(session_id=session.pk, secret=settings.SECRET_KEY)
 
 
 def latest_liveness_pass(session: ExamSession) -> datetime | None:
@@ -142,7 +147,7 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
         },
         "identity_approved": session.identity_approved_at is not None,
         "liveness": {"required": needs_identity, "passed": alive.passed, "step": alive.step,
-                     "instruction": alive.instruction},
+                     "order": list(alive.order), "instruction": alive.instruction},
         "can_start": can_start,
         "blocker": blocker,
     }

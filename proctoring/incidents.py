@@ -32,11 +32,15 @@ SEVERITY = {
     IncidentKind.NO_FACE: Severity.LOW,
     IncidentKind.FACE_NOT_VERIFIABLE: Severity.LOW,
     IncidentKind.NO_PERSON: Severity.LOW,
+    IncidentKind.LOOKING_AWAY: Severity.LOW,
 }
 FRAME_KINDS = list(SEVERITY)
 # Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
 # else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
 MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
+# Kinds that need at least this k (of 2k - 1) whatever the exam's debounce: a student glances at the
+# keyboard or the ceiling all the time; only a look away that lasts is worth a reviewer's time.
+MIN_WINDOW = {IncidentKind.LOOKING_AWAY: 3}
 
 
 HELD = "1"  # in CheckStreak.window, one character a frame, latest first: "1" held, "0" did not
@@ -44,7 +48,7 @@ HELD = "1"  # in CheckStreak.window, one character a frame, latest first: "1" he
 
 def rule(kind: str, exam: Any) -> tuple[int, int]:
     """(k, n): the kind opens an incident when it holds on k of the latest n frames."""
-    k = max(1, exam.debounce_frames, MIN_FRAMES.get(kind, 1))
+    k = max(1, exam.debounce_frames, MIN_FRAMES.get(kind, 1), MIN_WINDOW.get(kind, 1))
     return (k, k) if kind in MIN_FRAMES else (k, 2 * k - 1)
 
 

@@ -19,6 +19,10 @@ def _frame_image_path(instance: Frame, filename: str) -> str:
     return f"frames/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.jpg"
 
 
+def _speech_clip_path(instance: SpeechSegment, filename: str) -> str:
+    return f"speech/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.wav"
+
+
 def _approval_image_path(instance: IdentityApproval, filename: str) -> str:
     return f"identity/{instance.institution_id}/{instance.session_id}/{uuid.uuid4().hex}.jpg"
 
@@ -150,11 +154,14 @@ class IncidentKind(models.TextChoices):
     UNREGISTERED_FACE = "unregistered_face", "Unrecognised face"
     OBJECT_OF_INTEREST = "object_of_interest", "Forbidden object"
     UNSAFE_CONTENT = "unsafe_content", "Unsafe content"
+    LOOKING_AWAY = "looking_away", "Looking away"
     # Reported by the exam page itself (issue 5).
     TAB_HIDDEN = "tab_hidden", "Left the exam tab"
     FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"
     COPY_PASTE = "copy_paste", "Copy or paste"
     CAMERA_STOPPED = "camera_stopped", "Camera stopped"
+    # Heard through the microphone (issue 13).
+    TALKING = "talking", "Sustained talking"
 
 
 class Severity(models.TextChoices):
@@ -197,6 +204,33 @@ class Incident(TenantOwned):
             models.UniqueConstraint(fields=["session", "kind"], condition=models.Q(is_open=True),
                                     name="one_open_incident_per_session_and_kind"),
         ]
+
+
+class SpeechSegment(TenantOwned):
+    """A stretch of speech the student's browser heard, with its clip (16 kHz PCM WAV).
+
+    The clip is biometric (a voice): private storage, staff-only views, erased with the session
+    (proctoring.erasure) and by retention (proctoring.retention), like frames. ``speech_seconds``
+    and ``probability`` are what the server's own Silero VAD heard in it (proctoring.audio);
+    ``browser_probability`` is what the browser said.
+    """
+
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="speech_segments")
+    clip = models.FileField(storage=private_storage, upload_to=_speech_clip_path, blank=True)
+    clip_bytes = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    browser_probability = models.FloatField(null=True, blank=True)
+    speech_seconds = models.FloatField()
+    probability = models.FloatField()
+    # The talking incident this segment is evidence of (None: below the exam's limit so far).
+    incident = models.ForeignKey("Incident", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="speech_segments")
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
 
 
 class CheckStreak(models.Model):
@@ -244,3 +278,4 @@ class PurgeRecord(TenantOwned):
     older_than = models.DateTimeField()
     faces = models.PositiveIntegerField(default=0)
     incidents = models.PositiveIntegerField(default=0)  # whose copied findings were cleared
+    speech_clips = models.PositiveIntegerField(default=0)

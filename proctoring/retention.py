@@ -5,6 +5,9 @@
 - Incidents started before the same cutoff lose the findings and names they copied from their
   evidence frame. Incidents still waiting for review keep all their evidence (frames included)
   until they have been reviewed.
+- Speech segments received before the same cutoff lose their clip (the voice); their times and
+  measured seconds stay for the timeline. Clips that are evidence of an incident still waiting for
+  review are kept until it has been reviewed.
 - Photo-ID requests of the gate (ID photo, live frame) lose both photos once decided and received
   before the same cutoff; a request still waiting for a proctor keeps them.
 - Reference faces are erased (engine collection, DynamoDB, file, row) ``face_retention_days``
@@ -28,7 +31,15 @@ from accounts.models import Institution
 from exams.models import ExamSession, ExamStatus
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ApprovalStatus
-from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident, PurgeRecord, ReviewStatus
+from proctoring.models import (
+    FaceRegistration,
+    Frame,
+    IdentityApproval,
+    Incident,
+    PurgeRecord,
+    ReviewStatus,
+    SpeechSegment,
+)
 from proctoring.services import face_delete
 
 logger = logging.getLogger(__name__)
@@ -36,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 def purge_expired() -> dict[str, int]:
     """Run every institution's retention (the hourly ``proctoring.purge_frames`` task)."""
-    totals = {"frames": 0, "bytes": 0, "incidents": 0, "faces": 0}
+    totals = {"frames": 0, "bytes": 0, "incidents": 0, "faces": 0, "speech_clips": 0}
     for institution in Institution.objects.all():
         with tenancy.tenant_scope(institution):
             for key, value in purge_institution(institution).items():
@@ -49,12 +60,14 @@ def purge_institution(institution: Institution) -> dict[str, int]:
     frame_cutoff = now - timedelta(days=institution.frame_retention_days)
     frames, size = _purge_frames(frame_cutoff)
     size += _purge_identity_photos(frame_cutoff)
+    clips, clip_bytes = _purge_speech(frame_cutoff)
+    size += clip_bytes
     incidents = _purge_incidents(frame_cutoff)
     faces = _purge_faces(now - timedelta(days=institution.face_retention_days))
-    if frames or incidents or faces:
+    if frames or incidents or faces or clips:
         PurgeRecord.objects.create(institution=institution, frames=frames, bytes=size, incidents=incidents,
-                                   faces=faces, older_than=frame_cutoff)
-    return {"frames": frames, "bytes": size, "incidents": incidents, "faces": faces}
+                                   faces=faces, speech_clips=clips, older_than=frame_cutoff)
+    return {"frames": frames, "bytes": size, "incidents": incidents, "faces": faces, "speech_clips": clips}
 
 
 def _purge_frames(cutoff: datetime) -> tuple[int, int]:
@@ -75,6 +88,21 @@ def _purge_frames(cutoff: datetime) -> tuple[int, int]:
         frame.checks = without_names(frame.checks)
         frame.purged_at = timezone.now()
         frame.save(update_fields=["image", "findings", "thumbnail", "checks", "purged_at"])
+        count += 1
+    return count, size
+
+
+def _purge_speech(cutoff: datetime) -> tuple[int, int]:
+    """Erase the clips of speech segments received before ``cutoff``, except evidence still under review."""
+    expired = (SpeechSegment.objects.filter(received_at__lt=cutoff, purged_at__isnull=True)
+               .exclude(incident__review_status=ReviewStatus.PENDING))
+    count = size = 0
+    for segment in expired.iterator():
+        if segment.clip:
+            size += segment.clip_bytes
+            segment.clip.delete(save=False)
+        segment.purged_at = timezone.now()
+        segment.save(update_fields=["clip", "purged_at"])
         count += 1
     return count, size
 

@@ -12,6 +12,7 @@ from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
+from proctoring import attention
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
@@ -71,6 +72,16 @@ def frame_identity(frame: Frame) -> dict[str, Any] | None:
     reason = str(verification.get("Reason") or "")
     return {"passed": verification.get("Passed") is True, "reason": reason,
             "message": REASON_MESSAGES.get(reason, "")}
+
+
+def frame_attention(frame: Frame) -> dict[str, Any] | None:
+    """Whether the frame showed the student looking away from their start-of-exam pose, with what
+    they are told; None when it was not judged (before analysis, the check, the exam's policy off)."""
+    found = (frame.findings or {}).get("Attention") if frame.status == FrameStatus.DONE else None
+    if not isinstance(found, dict):
+        return None
+    away = found.get("Away") is True
+    return {"away": away, "message": attention.STUDENT_MESSAGE if away else ""}
 
 
 def latest_identity_check(session: ExamSession) -> IdentityCheck | None:

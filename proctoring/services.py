@@ -18,7 +18,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import checks, incidents, queueing, skipping
+from proctoring import attention, checks, incidents, queueing, skipping
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -358,10 +358,21 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         if frame.status != FrameStatus.PENDING:
             return frame  # a concurrent retry finished first
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
+        kinds = outcome.kinds
+        if frame.captured_at >= (frame.session.started_at or frame.captured_at):
+            # Looking away is judged against the student's start-of-exam pose, never during the check. A
+            # carried frame carries its source's judgement: judging the same pose again would count it
+            # twice in the student's baseline.
+            attention_found = analysis.get("Attention") if source is not None else attention.judge(
+                session=frame.session, analysis=analysis)
+            if attention_found is not None:
+                analysis = {**analysis, "Attention": attention_found}
+            kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
+                                        verification=analysis.get("Verification"))
         frame.checks, frame.findings = outcome.results, analysis
         frame.carried_from, frame.thumbnail = source, None if source is not None else thumbnail
         frame.attempts += 1
-        incidents.apply_frame(frame=frame, kinds=outcome.kinds, exam=frame.session.exam)
+        incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)
         frame.save(update_fields=["status", "analysed_at", "checks", "findings", "carried_from", "thumbnail",
                                   "attempts"])
     return frame

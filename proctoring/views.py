@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -19,7 +19,7 @@ from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.models import Exam, ExamSession
 from exams.taking import score
-from proctoring import review, selectors
+from proctoring import attention, review, selectors, speech
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
 
@@ -43,6 +43,10 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     })
 
 
+# What a reviewer should know about a kind whose name alone does not say how it was judged.
+EXPLANATIONS = {IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE}
+
+
 @login_required
 @role_required(*STAFF)
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -61,7 +65,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = incident.evidence_frame
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
-        "checks": evidence.checks if evidence else [],
+        "explanation": EXPLANATIONS.get(incident.kind, ""),
+        "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),
         "findings": json.dumps(incident.details.get("findings") or {}, indent=2)[:20000],
     })
 
@@ -100,7 +105,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     rows = []
     for index, kind in enumerate(kinds):
         bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "check": i.during_check, "title": f"{i.get_kind_display()} {i.started_at:%H:%M:%S}"
+                 "check": i.during_check, "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
@@ -142,6 +147,10 @@ def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
                                                                   for i in incidents)})
 
 
+def _local_iso(moment: datetime | None) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
 @login_required
 @role_required(*STAFF)
 def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
@@ -150,12 +159,14 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-report.csv"'
     writer = csv.writer(response)
     kinds = IncidentKind.values
-    writer.writerow(["session", "student", "email", "student_number", "status", "risk", "incidents", "reviewed",
-                     "open", "score", "max_score", *kinds])
+    # Times in the viewer's zone (accounts.middleware.TimeZoneMiddleware), with their UTC offset.
+    writer.writerow(["session", "student", "email", "student_number", "status", "started_at", "ended_at", "risk",
+                     "incidents", "reviewed", "open", "score", "max_score", *kinds])
     for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
         session, counts = row["session"], row["counts"]
         writer.writerow([session.pk, session.student.full_name, session.student.email,
-                         session.student.student_number, session.status, row["risk"], row["incidents"],
+                         session.student.student_number, session.status, _local_iso(session.started_at),
+                         _local_iso(session.ended_at), row["risk"], row["incidents"],
                          counts["reviewed"], counts["open"], *row["score"],
                          *(counts["by_kind"].get(kind, 0) for kind in kinds)])
     return response

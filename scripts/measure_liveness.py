@@ -30,7 +30,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proctoring.analysis.local.engine import LocalEngine  # noqa: E402
-from proctoring.liveness import TRUSTED_DEGREES, judge  # noqa: E402
+from proctoring.liveness import ORDERS, TRUSTED_DEGREES, judge  # noqa: E402
+
+LEFT_FIRST = ORDERS[0]  # the real frames below turn left, then right
 
 CLEAR = 84.0  # the engine's clear-face score (faces.CLEAR_SCORE), as a percentage
 
@@ -95,7 +97,9 @@ def main() -> None:
           f"max {swings[-1][0]:.1f} ({swings[-1][1]})")
 
     def passed(names: list[str], turn: float) -> list[str]:
-        return [n for n in names if judge(samples(attacks[n]), turn_degrees=turn).passed]
+        # a still photo must pass neither order the server may ask for
+        return [n for n in names if any(judge(samples(attacks[n]), turn_degrees=turn, order=o).passed
+                                        for o in ORDERS)]
 
     names = sorted(attacks)
     for turn in args.turn:
@@ -110,12 +114,14 @@ def main() -> None:
         ("right", "F/F_iv_head-pose-face-detection-female_f000.jpg"))}
     for key, bgr in frames.items():
         print(f"   {key}: yaw {yaw_of(engine, bgr)}")
-    orders = {"front, front2, left, right": ["front", "front2", "left", "right"],
-              "front, front2, right, left (wrong order)": ["front", "front2", "right", "left"]}
-    for label, order in orders.items():
-        yaws = [yaw_of(engine, frames[key]) for key in order]
-        print(f"   {label}: passed by threshold "
-              f"{ {t: judge(samples(yaws), turn_degrees=t).passed for t in args.turn} }")
+    for asked in ORDERS:  # the server asks each session for one of the two orders
+        for turns in ORDERS:
+            keys = ["front", "front2", *turns]
+            yaws = [yaw_of(engine, frames[key]) for key in keys]
+            wrong = "" if turns == asked else " (wrong order)"
+            label = f"asked {' then '.join(asked)}, turned {', '.join(keys)}{wrong}"
+            print(f"   {label}: passed by threshold "
+                  f"{ {t: judge(samples(yaws), turn_degrees=t, order=asked).passed for t in args.turn} }")
     jitter = random.Random(7)
     runs = 40
     wins = dict.fromkeys(args.turn, 0)
@@ -124,7 +130,7 @@ def main() -> None:
                                       jitter.uniform(0.9, 1.1), (jitter.uniform(-.05, .05), 0.0)))
                 for key in ("front", "front2", "left", "right")]
         for turn in args.turn:
-            wins[turn] += judge(samples(yaws), turn_degrees=turn).passed
+            wins[turn] += judge(samples(yaws), turn_degrees=turn, order=LEFT_FIRST).passed
     print(f"   with small perturbations, {runs} runs, first-try passes by threshold: {wins}")
 
     print("3. Cross-validated threshold: choose on one half of the still photos (the smallest threshold that")
@@ -133,7 +139,7 @@ def main() -> None:
     folds = [[n for n in names if zlib.crc32(n.encode()) % 2 == k] for k in (0, 1)]
     for k in (0, 1):
         chosen = next((t for t in sorted(args.turn) if not passed(folds[k], t)
-                       and judge(samples(real), turn_degrees=t).passed), None)
+                       and judge(samples(real), turn_degrees=t, order=LEFT_FIRST).passed), None)
         held_out = folds[1 - k]
         result = "no threshold qualifies" if chosen is None else \
             f"threshold {chosen:g}: held-out still photos passed {len(passed(held_out, chosen))}/{len(held_out)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ def _redis_or_fail(url: str) -> None:
 
 @contextmanager
 def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = "", flush: bool = True,
-                   gated: bool = False, log_name: str = "test-worker.log") -> Iterator[subprocess.Popen[bytes]]:
+                   gated: bool = False, log_name: str = "") -> Iterator[subprocess.Popen[bytes]]:
     """Start ``celery worker`` against the test database and Redis; point this process's app at it.
 
     ``redis_url``: another Redis than TEST_REDIS_URL (a test's own, see ``own_redis``); ``flush``:
@@ -55,7 +56,8 @@ def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = 
     if flush:
         redis.Redis.from_url(url).flushdb()  # no stale messages from an earlier run
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": url, **(extra_env or {})}
-    log = open(ROOT / "var" / log_name, "wb")  # noqa: SIM115 - closed below
+    log_path = ROOT / "var" / (log_name or f"test-worker-{os.getpid()}.log")  # one per pytest process
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
         [sys.executable, "-m", "tests.gated_worker" if gated else "celery", "-A", "config", "worker",
          "--pool=solo", "--loglevel=INFO",
@@ -64,11 +66,43 @@ def running_worker(extra_env: dict[str, str] | None = None, *, redis_url: str = 
     )
     try:
         with using_broker(url):
-            _wait_until_ready(worker)
+            _wait_until_ready(worker, log_path)
             yield worker
     finally:
         stop(worker)
         log.close()
+
+
+@contextmanager
+def running_workers(envs: list[dict[str, str]], *, folders: list[Path], gated: bool = False,
+                    ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start one worker per ``envs`` item at once, as separate nodes: each runs in its own working
+    directory (``folders``, where it also writes its log, worker.log) and shares only the services
+    (the test database, TEST_REDIS_URL and what its environment names) with the others."""
+    _redis_or_fail(WORKER_REDIS_URL)
+    import redis
+
+    redis.Redis.from_url(WORKER_REDIS_URL).flushdb()
+    started: list[tuple[subprocess.Popen[bytes], Any]] = []
+    names = [f"node{number}-{os.getpid()}@%h" for number in range(len(envs))]
+    try:
+        for name, folder, extra in zip(names, folders, envs, strict=True):
+            folder.mkdir(parents=True, exist_ok=True)
+            env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": WORKER_REDIS_URL,
+                   "PYTHONPATH": str(ROOT), **extra}
+            log = open(folder / "worker.log", "wb")  # noqa: SIM115 - closed below
+            started.append((subprocess.Popen(
+                [sys.executable, "-m", "tests.gated_worker" if gated else "celery", "-A", "config", "worker",
+                 "--pool=solo", "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+                 "-n", name], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        with using_broker(WORKER_REDIS_URL):
+            for (worker, _log), name, folder in zip(started, names, folders, strict=True):
+                _wait_until_ready(worker, folder / "worker.log", destination=name.replace("%h", socket.gethostname()))
+            yield [worker for worker, _log in started]
+    finally:
+        for worker, log in started:
+            stop(worker)
+            log.close()
 
 
 @contextmanager
@@ -92,12 +126,13 @@ def _forget_pools() -> None:
     celery_app._local.__dict__.pop("backend", None)
 
 
-def _wait_until_ready(worker: subprocess.Popen[Any], timeout: float = 60) -> None:
+def _wait_until_ready(worker: subprocess.Popen[Any], log_path: Path, timeout: float = 60,
+                     destination: str | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.poll() is not None:
-            raise RuntimeError(f"The Celery worker exited early; see {ROOT / 'var' / 'test-worker.log'}.")
-        if celery_app.control.ping(timeout=0.5):
+            raise RuntimeError(f"The Celery worker exited early; see {log_path}.")
+        if celery_app.control.ping(timeout=0.5, destination=[destination] if destination else None):
             return
     raise RuntimeError("The Celery worker did not answer a ping within a minute.")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from exams.models import Exam, ExamSession
 from exams.services import session_create
 from proctoring.analysis import reset_backends
 from proctoring.models import FaceRegistration, Frame, Incident
-from proctoring.storage import private_storage
 
 PASSWORD = "correct-horse-battery-staple-42"
 
@@ -64,6 +64,25 @@ def make_tenant(slug: str) -> Tenant:
     return Tenant(institution, admin, proctor, student, exam, session, face, frame, incident)
 
 
+# make test runs the suite on SQLite and again on PostgreSQL. A test that never touches a database gives the
+# same answer on both, so the PostgreSQL half (DATABASE_TESTS_ONLY=1, set by the Makefile) leaves it to the
+# SQLite half and spends its time on what the database can change.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback",
+                     "live_server"}
+
+
+def uses_a_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("DATABASE_TESTS_ONLY") != "1":
+        return
+    kept = [item for item in items if uses_a_database(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not uses_a_database(item)])
+    items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2's deliberate slowness would dominate the suite's run time; the algorithm is not under test.
@@ -94,16 +113,9 @@ def _clean_cache() -> Any:
 @pytest.fixture(autouse=True)
 def _private_media(settings: Any, tmp_path: Path) -> Iterator[None]:
     """Biometric files of each test go to its own folder; the engine starts afresh."""
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    _forget_storage_location()
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"  # proctoring.storage builds its storage afresh
     reset_backends()  # its face-store cache must not outlive the test database
     yield
-    _forget_storage_location()
-
-
-def _forget_storage_location() -> None:
-    for attribute in ("base_location", "location"):
-        private_storage.__dict__.pop(attribute, None)
 
 
 @pytest.fixture
@@ -128,3 +140,6 @@ def page_client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+from tests.smtp import smtp_server  # noqa: E402, F401  (a real SMTP server on loopback for email tests)

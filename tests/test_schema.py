@@ -57,7 +57,8 @@ def _pk_for(path: str, tenant: Tenant) -> int:
     """The tenant's own object for a path, so that generated cases also reach past the 404."""
     for prefix, obj in (("/api/v1/exams", tenant.exam), ("/api/v1/users", tenant.student),
                         ("/api/v1/sessions", tenant.session), ("/api/v1/frames", tenant.frame),
-                        ("/api/v1/incidents", tenant.incident)):
+                        ("/api/v1/incidents", tenant.incident),
+                        ("/api/v1/speech", tenant.frame)):  # no clip in the fixture: the id answers 404
         if path.startswith(prefix):
             return obj.pk
     raise AssertionError(path)

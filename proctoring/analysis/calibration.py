@@ -18,8 +18,9 @@ face, SFace on the landmark-aligned crop), once per photo; a trial then compares
   identity is ever both chosen on and measured on.
 - Webcam-like (pairs): at least one side is a webcam frame, a phone selfie or a frame of a webcam clip.
 - Groups: each ``extra_tags`` dimension=value (``capture`` is derived for untagged photos: a
-  video clip frame is ``webcam_clip``, anything else ``photo``); a trial is in a group when every
-  photo in it carries that value.
+  video clip frame is ``webcam_clip``, anything else ``photo``), and ``face_height``, the found
+  face's height in the original photo (``face_size``); a trial is in a group when every photo in it
+  carries that value.
 """
 
 from __future__ import annotations
@@ -120,6 +121,16 @@ def tags_of(row: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(tags.items()))
 
 
+# Face heights (pixels of the original image) that the card and the groups tell apart: under 80 px
+# the product's quality gate (GATE) refuses to judge a face as too far.
+FACE_SIZES = ((80.0, "<80px"), (160.0, "80-159px"), (math.inf, ">=160px"))
+
+
+def face_size(height: float) -> str:
+    """The ``face_height`` group of a face ``height`` pixels tall in the original image."""
+    return next(name for top, name in FACE_SIZES if height < top)
+
+
 def origin_of(row: dict[str, str]) -> str:
     match = DERIVED.search(row.get("notes") or "")
     return Path(match.group(1)).stem.lower() if match else Path(row["file"]).stem.lower()
@@ -153,10 +164,12 @@ def load_samples(
             samples.append(base)
             continue
         vector, face, frame = result
+        height = face.box[3] / frame.scale
         samples.append(
             FaceSample(
-                base.file, identity, base.origin, base.tags, vector,
-                height=face.box[3] / frame.scale,
+                base.file, identity, base.origin, tuple(sorted((*base.tags, ("face_height", face_size(height))))),
+                vector,
+                height=height,
                 sharpness=face_ops.quality(frame.bgr, face)["Sharpness"],
                 yaw=face_ops.pose(face.landmarks)["Yaw"],
             )
@@ -331,6 +344,17 @@ def group_rates(trials: Sequence[Trial], threshold: float) -> dict[tuple[str, st
     return {name: rates([t for t in trials if name in t.groups], threshold) for name in names}
 
 
+def held_out_group_rates(trials: Sequence[Trial], folds: Sequence[set[str]]) -> dict[tuple[str, str], Rates]:
+    """Each group's rates on the held-out folds, each at the threshold chosen on its training folds
+    (pooled over the folds of one split, so every trial counts once)."""
+    parts: dict[tuple[str, str], list[Rates]] = {}
+    for fold, result in zip(folds, cross_validate(trials, folds), strict=True):
+        test = [t for t in trials if t.identities <= fold]
+        for name in sorted({g for t in test for g in t.groups}):
+            parts.setdefault(name, []).append(rates([t for t in test if name in t.groups], result.threshold))
+    return {name: pooled(p) for name, p in sorted(parts.items())}
+
+
 def quality_gate(min_height: float, min_sharpness: float, max_yaw: float) -> Gate:
     """Refuses to judge a face that is too small, blurred or turned (the product then gives a
     reason such as too_far, blurred, turned_away instead of a verdict)."""
@@ -440,7 +464,7 @@ def verification_report(
         "match_threshold": match_threshold,
         "default_cosine": default,
         "default": {"overall": rates(pairs, default), "webcam": rates(webcam, default)},
-        "groups": group_rates(pairs, default),
+        "groups": group_rates(pairs, default),  # in-sample: the default was placed on these pairs
         "folds": folds,
         "repeats": repeats,
         "configurations": {},
@@ -449,6 +473,7 @@ def verification_report(
         return report
     for name, trials in _configurations(samples, upscaled):
         report["configurations"][name] = _summary(trials, splits)
+    report["held_out_groups"] = held_out_group_rates(pairs, splits[0])
     from .decisions import decision_report
 
     report["decisions"] = decision_report(samples, splits, default)
@@ -519,16 +544,19 @@ def format_verification(v: dict[str, Any]) -> list[str]:
         f"    all pairs         {_fmt(v['default']['overall'])}",
         f"    webcam-like pairs {_fmt(v['default']['webcam'])}",
         f"    target: {verdict(v['default']['webcam'])}",
-        "  per group (both photos in the group; '!' = FMR or FNMR over twice the overall figure):",
+        "  per group (both photos in the group; '!' = FMR or FNMR over twice the overall figure), in-sample at"
+        " the default | held out (threshold chosen on the other folds, first split):",
     ]
     overall = v["default"]["overall"]
+    held = v.get("held_out_groups", {})
     for (dim, value), r in v["groups"].items():
         flag = " "
         if r.fnmr is not None and overall.fnmr is not None and r.fnmr > GROUP_FACTOR * overall.fnmr:
             flag = "!"
         if r.fmr is not None and overall.fmr is not None and r.fmr > GROUP_FACTOR * overall.fmr:
             flag = "!"
-        lines.append(f"   {flag}{dim + '=' + value:24s} {_fmt(r)}")
+        other = held.get((dim, value))
+        lines.append(f"   {flag}{dim + '=' + value:24s} {_fmt(r)}" + (f" | {_fmt(other)}" if other else ""))
     for name, c in v["configurations"].items():
         fit = c["fitted"]
         lines += [

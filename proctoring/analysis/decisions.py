@@ -37,6 +37,7 @@ from .calibration import (
     _groups,
     best,
     cross_validate,
+    held_out_group_rates,
     judge_all,
     pooled,
     rates,
@@ -127,15 +128,6 @@ class RuleFigures:
     refused_frames: int = 0  # webcam-like frames the gate left out (gated rules only)
 
 
-def _held_out_groups(trials: Sequence[Trial], folds: Sequence[set[str]]) -> dict[tuple[str, str], Rates]:
-    parts: dict[tuple[str, str], list[Rates]] = {}
-    for fold, result in zip(folds, cross_validate(trials, folds), strict=True):
-        test = [t for t in trials if t.identities <= fold]
-        for name in sorted({g for t in test for g in t.groups}):
-            parts.setdefault(name, []).append(rates([t for t in test if name in t.groups], result.threshold))
-    return {name: pooled(p) for name, p in sorted(parts.items())}
-
-
 def decision_report(
     samples: Sequence[FaceSample],
     splits: Sequence[Sequence[set[str]]],
@@ -161,7 +153,7 @@ def decision_report(
             repeated=pooled(f.overall for f in every),
             median_threshold=thresholds[len(thresholds) // 2],
             at_default=rates(trials, default_cosine),
-            groups=_held_out_groups(trials, splits[0]),
+            groups=held_out_group_rates(trials, splits[0]),
             refused_frames=sum(s.webcam_like and s.found and not GATE(s) for s in samples) if gated else 0,
         ))
     return figures

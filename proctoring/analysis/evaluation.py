@@ -6,6 +6,9 @@ on the local engine and on Rekognition.
 - Detection (``measurement``): each photo analysed as an exam analyses a frame, under the
   product's default policy (``checks.Policy()``), judged by ``checks.evaluate``; every figure as
   fitted on the dev set and held out (folds by the manifest's ``source``), beside its target.
+- Looking away (``looking_away``): the head pose of the same analyses, judged as
+  ``proctoring.attention`` judges a session frame, on the frames labelled in
+  ``labels/looking_away.csv``; recall and false flags fitted and held out by source.
 - Verification: 1:1 genuine and impostor pairs of single-identity photos, at the product's default
   FaceMatchThreshold, per group, and cross-validated by identity (``calibration``). These figures
   are the local engine's (its decode, YuNet, SFace), whatever ``backend`` is.
@@ -21,14 +24,40 @@ import numpy as np
 
 from exams.policy import DEFAULT_FACE_MATCH_THRESHOLD
 
+from . import looking_away
 from .calibration import FOLDS, REPEATS, format_verification, verification_report
 from .measurement import FOLDS as DETECTION_FOLDS
 from .measurement import format_measurement, measure, observe_all
 
+# Labels added in the repository to what the dev manifest says, each one seen in the image
+# (``seen`` says what): people partly visible, a bystander's limb, a head turned away, books.
+LABELS = Path(__file__).resolve().parent / "labels" / "manifest_labels.csv"
 
-def read_manifest(images_dir: str | Path) -> list[dict[str, str]]:
+
+def read_manifest(images_dir: str | Path, labels: Path | None = LABELS) -> list[dict[str, str]]:
     with open(Path(images_dir) / "manifest.csv", newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    return with_labels(rows, labels) if labels is not None else rows
+
+
+def with_labels(rows: list[dict[str, str]], labels: Path) -> list[dict[str, str]]:
+    """``rows`` with the repository's labels applied: a labelled count or objects text replaces the manifest's, a
+    labelled tag is added to ``extra_tags``. A label applies only to the row with the same ``file``
+    and ``source_path`` (another folder's image of the same name is left alone)."""
+    with open(labels, newline="", encoding="utf-8") as fh:
+        extra = {(r["file"], r["source_path"]): r for r in csv.DictReader(fh)}
+    result = []
+    for row in rows:
+        label = extra.get((row["file"], row.get("source_path", "")))
+        if label is not None:
+            row = dict(row)
+            for column in ("num_people", "num_clear_faces", "objects"):
+                if label[column]:
+                    row[column] = label[column]
+            if label["add_tags"]:
+                row["extra_tags"] = ";".join(t for t in (row.get("extra_tags"), label["add_tags"]) if t)
+        result.append(row)
+    return result
 
 
 def default_policy() -> Any:
@@ -62,10 +91,13 @@ def evaluate(
     root = Path(images_dir)
     rows = [r for r in read_manifest(root) if split is None or r.get("split") == split]
     policy = default_policy()
+    observations = observe_all(root, rows, backend, policy)
     report: dict[str, Any] = {
         "images": len(rows),
-        "detection": measure(observe_all(root, rows, backend, policy), policy, detection_folds),
+        "detection": measure(observations, policy, detection_folds),
     }
+    if policy.looking_away:  # on in every new exam: measured on the frames labelled for it
+        report["looking_away"] = looking_away.measure({o.file: o.analysis for o in observations}, rows)
     if verification:
         report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report
@@ -122,6 +154,8 @@ def write_roc(genuine: np.ndarray, impostor: np.ndarray, path: Path) -> Path:
 def format_report(report: dict[str, Any], details: bool = True) -> str:
     """A plain-text table of ``evaluate``'s figures."""
     lines = [format_measurement(report["detection"], details)]
+    if "looking_away" in report:
+        lines += looking_away.format_looking_away(report["looking_away"])
     if "verification" in report:
         lines += format_verification(report["verification"])
     return "\n".join(lines)

@@ -20,9 +20,24 @@ CLEAR_RELATIVE_HEIGHT = 0.33  # ... and is at least this tall relative to the la
 CLEAR_MIN_PIXELS = 14.0  # ... and at least this tall in the original frame
 PERSON_FACE_SCORE = 0.78  # a face outside every person box adds a person (dog faces: < 0.78)
 DETECT_MIN_SIDE = 480  # small frames are upscaled so their faces reach YuNet's minimum size
+# YuNet is least sure of the faces it sees largest: on the dev photos, faces 400-560 px tall (close
+# selfies, portraits) score 0.84-0.89 where the same faces scaled to 160 px tall score 0.91-0.95
+# (120 px: 0.87-0.95; a dog's face falls, 0.78 -> 0.62 at 160 px). A face taller than
+# RESCORE_ABOVE that scores under RESCORE_BELOW keeps the better of its score and the score YuNet
+# gives it on a crop around it scaled to RESCORE_HEIGHT: so a close-up student is not "no face".
+# Webcam faces are seldom that tall, and one scoring 0.9 already passes every cut that counts
+# faces: the second pass (a 240x240 input, about a fifth of a 640x480 frame's) seldom runs.
+RESCORE_ABOVE = 240.0  # px, in the detector's input
+RESCORE_BELOW = 0.9
+RESCORE_HEIGHT = 120.0
+RESCORE_CONTEXT = 2.0  # crop side, in face heights
+RESCORE_SIDE = round(RESCORE_CONTEXT * RESCORE_HEIGHT)  # the crop detector's fixed input
 
 YUNET: Lazy[cv2.FaceDetectorYN] = Lazy(
     lambda: cv2.FaceDetectorYN.create(yunet_path(), "", (320, 320), DETECT_SCORE, 0.3, 5000)
+)
+YUNET_CROP: Lazy[cv2.FaceDetectorYN] = Lazy(
+    lambda: cv2.FaceDetectorYN.create(yunet_path(), "", (RESCORE_SIDE, RESCORE_SIDE), DETECT_SCORE, 0.3, 5000)
 )
 # Why SFace: the face embedders whose weights ship in a registry package were measured against it
 # on the same photos, pairs and identity folds (webcam-like, best of >= 2 references, held out):
@@ -75,14 +90,43 @@ def detect(bgr: np.ndarray) -> list[Face]:
     with YUNET.lock:
         detector.setInputSize((image.shape[1], image.shape[0]))
         _, rows = detector.detect(image)
-    if rows is None:
-        return []
-    rows = rows.astype(np.float32)
+        if rows is None:
+            return []
+        rows = rows.astype(np.float32)
+    for row in rows:
+        if row[3] > RESCORE_ABOVE and row[14] < RESCORE_BELOW:
+            row[14] = max(float(row[14]), _rescored(image, row))
     if scale != 1.0:
         rows[:, :14] = rows[:, :14] / scale
     faces = [Face(row=row) for row in rows]
     faces.sort(key=lambda f: f.area, reverse=True)
     return faces
+
+
+def _rescored(image: np.ndarray, row: np.ndarray) -> float:
+    """YuNet's score for the face ``row`` on a square crop around it (padded where it leaves the
+    frame) scaled so the face is RESCORE_HEIGHT tall; 0 when YuNet finds it no more there. A second
+    detector with a fixed input size does this: resizing the first one's input back and forth
+    would cost more than the pass itself."""
+    x, y, w, h = (float(v) for v in row[:4])
+    half = RESCORE_CONTEXT * max(w, h) / 2
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0, x1, y1 = round(cx - half), round(cy - half), round(cx + half), round(cy + half)
+    H, W = image.shape[:2]
+    crop = image[max(0, y0):min(H, y1), max(0, x0):min(W, x1)]
+    crop = cv2.copyMakeBorder(crop, max(0, -y0), max(0, y1 - H), max(0, -x0), max(0, x1 - W),
+                              cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    crop = cv2.resize(crop, (RESCORE_SIDE, RESCORE_SIDE), interpolation=cv2.INTER_AREA)
+    detector = YUNET_CROP.get()
+    with YUNET_CROP.lock:
+        _, found = detector.detect(crop)
+    if found is None:
+        return 0.0
+    # the same face: its centre within half a face of the crop's centre
+    near = [float(f[14]) for f in found
+            if max(abs(f[0] + f[2] / 2 - RESCORE_SIDE / 2), abs(f[1] + f[3] / 2 - RESCORE_SIDE / 2))
+            < RESCORE_SIDE / RESCORE_CONTEXT / 2]
+    return max(near, default=0.0)
 
 
 def embed(bgr: np.ndarray, face: Face) -> np.ndarray:

@@ -17,7 +17,8 @@ every figure it is in: a miss, a wrong count, a false flag):
   them where any is found. The default policy watches phones only; laptop and book are measured
   as an exam that lists them would see them (the same check, the same MinConfidence);
 - clean webcam frames flagged: webcam-like frames (G photos, frames of the webcam clips) of one
-  person with one clear face and nothing on the desk, outside category F (hard cases); flagged
+  person with one clear face and nothing on the desk, outside category F (hard cases), the student
+  alone (no ``bystander`` tag) and facing the camera (not ``head=away``); flagged
   when any enabled check fails. Person Recognition is judged on the frames whose student has
   another capture to register; the four detection checks on all of them;
 - unsafe false positives: every dev photo is safe, so any failed Unsafe Content check.
@@ -126,10 +127,13 @@ def objects_of(row: dict[str, str]) -> frozenset[str]:
 
 
 def is_clean_webcam_frame(row: dict[str, str]) -> bool:
-    """One person, one clear face, nothing on the desk, a webcam-like capture, not a hard case."""
-    capture = dict(tags_of(row)).get("capture")
+    """One person, one clear face, nothing on the desk, a webcam-like capture, not a hard case;
+    the student alone (no ``bystander`` tag: nobody else's limb in the frame) and facing the
+    camera (not ``head=away``: a near-profile frame is a student looking away, not a clean one)."""
+    tags = dict(tags_of(row))
     return (
-        capture in WEBCAM_CAPTURES and row.get("category") != "F"
+        tags.get("capture") in WEBCAM_CAPTURES and row.get("category") != "F"
+        and "bystander" not in tags and tags.get("head") != "away"
         and _int(row.get("num_people")) == 1 and _int(row.get("num_clear_faces")) == 1
         and not (row.get("objects") or "").strip()
     )
@@ -523,6 +527,10 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
         return next(c for c in choices if o.source in c.sources)
 
     probed = [o for o in observations if o.face_probe is not None]
+    # Kept with the figures so a subset of the images (a condition, in the model card) is judged
+    # by the very same verdicts, each image by its own fold's cut.
+    deciders = {"product": product_decider(policy), "fitted": chosen_decider(lambda o: everything, policy),
+                "held_out": chosen_decider(choice_of, policy)}
     return {
         "images": len(observations),
         "failed": [f"{o.file}: {o.error}" for o in observations if o.failed],
@@ -541,9 +549,9 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
                 for o in observations if not o.failed),
             sum(not o.failed for o in observations),
         ),
-        "product": figures(observations, product_decider(policy), policy),
-        "fitted": figures(observations, chosen_decider(lambda o: everything, policy), policy),
-        "held_out": figures(observations, chosen_decider(choice_of, policy), policy),
+        **{name: figures(observations, decide, policy) for name, decide in deciders.items()},
+        "deciders": deciders,
+        "observations": list(observations),
         "policy": policy,
     }
 
@@ -645,7 +653,7 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
             for name in sorted(product.flagged_by)
         ),
         f"clean frames: {len(m['clean_frames'])} webcam-like frames (G photos, webcam clip frames) of 1 person with"
-        " 1 clear face and no objects, outside category F;",
+        " 1 clear face and no objects, outside category F, alone and facing the camera (repository labels);",
         f"  5 checks on the {product.clean_flagged[1]} whose student has another capture registered as registration"
         f" does (MEDIUM); {m['unregistrable']} more whose other photos registration refused are left out.",
         "precision at the policy's cut (images where the class is found that show it; person: people counted that",

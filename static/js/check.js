@@ -38,11 +38,16 @@
       const live = gate.liveness;
       $("liveness-instruction").textContent = live.instruction;
       $("liveness").setAttribute("data-step", live.step);
-      const order = ["face", "left", "right", "done"], at = order.indexOf(live.step);
-      document.querySelectorAll("#liveness-steps li").forEach(function (item) {
-        const index = order.indexOf(item.getAttribute("data-step"));
-        item.className = index < at ? "done" : (index === at ? "current" : "");
+      // The server chose the order of the turns for this session: list the steps in that order.
+      const order = ["face"].concat(live.order, ["done"]), at = order.indexOf(live.step);
+      const steps = $("liveness-steps");
+      order.forEach(function (step) {
+        const item = steps.querySelector('li[data-step="' + step + '"]');
+        if (!item) { return; }
+        steps.appendChild(item);
+        item.className = order.indexOf(step) < at ? "done" : (step === live.step ? "current" : "");
       });
+      steps.hidden = false;
     }
     $("waiting").hidden = !waiting;
     $("fallback").hidden = waiting || !gate.fallback;
@@ -57,8 +62,14 @@
       approval.textContent = "A proctor could not confirm your identity: " + gate.approval.note;
       approval.className = "state bad";
     }
-    begin.disabled = !gate.can_start;
-    if (gate.can_start) {
+    // An exam that listens also needs a working microphone (mic_check.js), as it needs the camera.
+    const microphone = window.OpenProctorMicrophone;
+    const micMissing = Boolean(microphone && microphone.required && !microphone.ok);
+    begin.disabled = !gate.can_start || micMissing;
+    if (gate.can_start && micMissing) {
+      state.textContent = "Your camera checks passed; the microphone is still missing (see below).";
+      state.className = "state bad";
+    } else if (gate.can_start) {
       state.textContent = "All checks passed: you can start the exam.";
       state.className = "state ok";
     } else if (waiting) {

@@ -244,15 +244,24 @@
 
   async function follow(result) {
     const token = ++following;
-    let checks = null;
+    let checks = null, attention = null;
     if (Array.isArray(result.data)) {
       checks = result.data;
     } else if (result.status === 202 && result.data && result.data.status_url) {
       const frame = await OpenProctor.followStatus(result.data.status_url, Math.min(8, interval / 1000));
       checks = frame && frame.status === "done" ? frame.checks : null;
+      attention = frame && frame.status === "done" ? frame.attention : null;
     }
     if (token !== following || !Array.isArray(checks)) { return; }
     OpenProctor.renderChecks(strip, checks);
+    if (attention && attention.away) {
+      const note = document.createElement("div");
+      note.className = "check fail";
+      note.setAttribute("data-test", "Looking away");
+      note.innerHTML = '<span class="dot"></span><span class="name"></span>';
+      note.querySelector(".name").textContent = attention.message;
+      strip.appendChild(note);
+    }
     strip.dataset.frames = (+strip.dataset.frames || 0) + 1;
   }
 

@@ -42,7 +42,7 @@
         node.classList.toggle("alert-card", s.incidents.length > 0);
       });
       Object.keys(cards).forEach(function (id) { if (!seen.has(id)) { cards[id].remove(); delete cards[id]; } });
-      state.textContent = data.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString();
+      state.textContent = data.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined});
     } catch (e) { state.textContent = "Connection lost; retrying…"; }
     setTimeout(refresh, 3000);
   }

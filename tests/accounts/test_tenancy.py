@@ -163,6 +163,7 @@ NOT_TENANT_OBJECTS = {
     "manage:view_on_site": "content type + id redirect; our models have no public page",
     "manage:exams_exam_changelist": "",
     "manage:accounts_user_changelist": "",
+    "password_reset_confirm": "a one-time signed token; a wrong or foreign one opens nothing",
 }
 
 

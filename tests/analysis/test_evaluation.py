@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
+from typing import Any
 
 from proctoring.analysis import bench
-from proctoring.analysis.evaluation import evaluate, format_report
-from proctoring.analysis.local import LocalEngine
+from proctoring.analysis.evaluation import LABELS, format_report, with_labels
 from tests.analysis.conftest import FIXTURES
 
-ROWS = [
-    # file, num_people, num_clear_faces, objects, identity
-    ("signer1_a.jpg", 1, 1, "", "signer1"),
-    ("signer1_b.jpg", 1, 1, "", "signer1"),
-    ("signer2_a.jpg", 1, 1, "", "signer2"),
-    ("grace_hopper.jpg", 1, 1, "", "grace_hopper"),
-    ("desk_laptop.jpg", 0, 0, "laptop, tablet, papers", ""),
-    ("empty_room.jpg", 0, 0, "3 water bottles", ""),
-]
 
-
-def make_dataset(root: Path) -> Path:
-    images = root / "images"
-    images.mkdir()
-    with open(images / "manifest.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "split", "num_people", "num_clear_faces", "objects", "identity", "source"])
-        for name, people, faces, objects, identity in ROWS:
-            shutil.copy(FIXTURES / name, images / name)
-            writer.writerow([name, "dev", people, faces, objects, identity, name.split("_")[0]])
-    return images
-
-
-def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> None:
-    report = evaluate(make_dataset(tmp_path), backend=engine, roc_path=tmp_path / "roc.png", detection_folds=2)
+def test_it_evaluates_a_labelled_folder(labelled_images: Path, fixture_report: dict[str, Any]) -> None:
+    report = fixture_report
     detection = report["detection"]
     assert detection["images"] == 6 and detection["failed"] == []
     product = detection["product"]
@@ -48,7 +25,7 @@ def test_it_evaluates_a_labelled_folder(tmp_path: Path, engine: LocalEngine) -> 
     assert verification["genuine_pairs"] == 1 and verification["impostor_pairs"] == 5
     assert verification["default"]["overall"].false_rejects == 0
     assert verification["default"]["overall"].false_matches == 0
-    assert (tmp_path / "roc.png").read_bytes().startswith(b"\x89PNG")
+    assert (labelled_images.parent / "roc.png").read_bytes().startswith(b"\x89PNG")
     text = format_report(report)
     assert "face count exact (clear-face images)     100.0% (4/4)" in text
     assert "at the default threshold 90" in text and "held out, pooled over 10 splits x 5 folds" in text
@@ -59,3 +36,30 @@ def test_it_benchmarks_every_stage(tmp_path: Path, capsys: object) -> None:
     assert {"decode", "faces", "embedding", "objects", "unsafe", "analyze"} <= set(results[1])
     table = bench.format_table(results, 6, 2)
     assert "analyze: all checks + search" in table
+
+
+def test_the_repository_labels_apply_only_to_the_image_they_were_seen_in(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "file,source_path,num_people,num_clear_faces,objects,add_tags,seen\n"
+        "G/a.jpg,train/a.jpg,2,,books on a shelf,bystander=partial,a second person behind\n"
+        "G/b.jpg,train/b.jpg,,,books,head=away,profile\n"
+    )
+    rows = [
+        {"file": "G/a.jpg", "source_path": "train/a.jpg", "num_people": "1", "num_clear_faces": "1", "objects": "",
+         "extra_tags": "capture=webcam"},
+        {"file": "G/b.jpg", "source_path": "elsewhere/b.jpg", "num_people": "1", "num_clear_faces": "1",
+         "extra_tags": ""},
+    ]
+    labelled, other = with_labels(rows, labels)
+    assert labelled["num_people"] == "2" and labelled["num_clear_faces"] == "1"
+    assert labelled["objects"] == "books on a shelf"
+    assert labelled["extra_tags"] == "capture=webcam;bystander=partial"
+    assert other == rows[1]  # same name, another image: left alone
+    assert rows[0]["num_people"] == "1"  # the manifest's rows are not changed in place
+
+
+def test_every_repository_label_names_what_was_seen() -> None:
+    with open(LABELS, newline="", encoding="utf-8") as fh:
+        labels = list(csv.DictReader(fh))
+    assert labels and all(label["seen"].strip() and label["source_path"] for label in labels)

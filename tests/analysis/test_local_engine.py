@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image, ImageFilter
@@ -36,6 +37,31 @@ def test_it_finds_one_face_with_landmarks_pose_and_quality(engine: LocalEngine) 
     box = face["BoundingBox"]
     eye_left = face["Landmarks"][0]
     assert box["Left"] < eye_left["X"] < box["Left"] + box["Width"]
+
+
+@pytest.mark.parametrize(("fixture", "yaw_sign"),
+                         [("headpose_woman_her_right.jpg", -1), ("headpose_woman_her_left.jpg", 1)])
+def test_it_gives_a_turned_head_its_yaw_and_pitch_in_rekognitions_shape(
+        engine: LocalEngine, fixture: str, yaw_sign: int) -> None:
+    response = engine.detect_faces(Image={"Bytes": fixture_bytes(fixture)}, Attributes=["DEFAULT"])
+    validate_output("DetectFaces", response)  # Pose: Roll, Yaw, Pitch, each in [-180, 180]
+    pose = response["FaceDetails"][0]["Pose"]
+    assert set(pose) == {"Roll", "Yaw", "Pitch"} and yaw_sign * pose["Yaw"] > 20  # Yaw > 0: nose to image-right
+
+
+def test_it_counts_a_close_up_face_it_is_least_sure_of_at_full_size(engine: LocalEngine) -> None:
+    # A selfie-close face, 560 px tall: YuNet scores it 0.76 at that size (under faces.CLEAR_SCORE)
+    # and over 0.9 once re-scored on a crop scaled to faces.RESCORE_HEIGHT.
+    image = fixture_image("headpose_woman_front2.jpg")
+    (face,) = faces.detect(np.asarray(image)[:, :, ::-1].copy())
+    x, y, w, h = face.box
+    side = 1.4 * h
+    crop = image.crop((round(x + w / 2 - side / 2), round(y + h / 2 - side / 2),
+                       round(x + w / 2 + side / 2), round(y + h / 2 + side / 2)))
+    close_up = crop.resize((round(crop.width * 560 / h), round(crop.height * 560 / h)), Image.Resampling.BICUBIC)
+    response = engine.detect_faces(Image={"Bytes": encode(close_up)})
+    (detail,) = response["FaceDetails"]
+    assert detail["Confidence"] > faces.CLEAR_SCORE * 100
 
 
 def test_it_finds_no_face_in_an_empty_room(engine: LocalEngine) -> None:

@@ -226,3 +226,16 @@ def test_it_reports_the_precision_a_label_at_the_cut_stands_for() -> None:
     assert f.precision["laptop"] == (1, 2)
     assert f.precision["phone"] == (0, 0)
     assert f.precision["person"] == (4, 5)
+
+
+def test_a_clean_frame_is_one_student_alone_facing_the_camera() -> None:
+    assert m.is_clean_webcam_frame(row("a.jpg", "s", faces=1, people=1))
+    turned = row("b.jpg", "s", faces=1, people=1)
+    turned["extra_tags"] += ";head=away"
+    assert not m.is_clean_webcam_frame(turned)
+    glancing = row("c.jpg", "s", faces=1, people=1)
+    glancing["extra_tags"] += ";head=turned"  # both eyes still visible: still facing the camera
+    assert m.is_clean_webcam_frame(glancing)
+    beside = row("d.jpg", "s", faces=1, people=1)
+    beside["extra_tags"] += ";bystander=limb"
+    assert not m.is_clean_webcam_frame(beside)

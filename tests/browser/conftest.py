@@ -64,27 +64,31 @@ def y4m_sequence(shots: list[tuple[str, int]], folder: Path, width: int = 640, h
 
 
 # Real frames of one woman turning her head (Intel's head-pose sample): looking at the camera, turning to her
-# left, to her right, then facing the camera long enough for the student to press "Start".
+# left, to her right and to her left again (so a session asked for either order sees both turns in it), then
+# facing the camera long enough for the student to press "Start".
 HEAD_TURN = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 4),
-             ("headpose_woman_her_right.jpg", 4), ("headpose_woman_front.jpg", 12)]
+             ("headpose_woman_her_right.jpg", 4), ("headpose_woman_her_left.jpg", 4), ("headpose_woman_front.jpg", 12)]
 
 
 @pytest.fixture
 def camera_browser(tmp_path: Path) -> Iterator[Any]:
     """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo (or, given a list of
-    (fixture, seconds), those photos in turn)."""
+    (fixture, seconds), those photos in turn); ``audio``: a WAV its microphone plays, looped (media may
+    then play without a click, so that a test can play a clip)."""
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is not installed: make test installs Debian's chromium package.")
     with sync_playwright() as playwright:
         browsers: list[Browser] = []
 
-        def launch(fixture: str | list[tuple[str, int]] | None = None) -> Browser:
+        def launch(fixture: str | list[tuple[str, int]] | None = None, audio: Path | None = None) -> Browser:
             args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
             if fixture:
                 video = y4m_sequence(fixture, tmp_path) if isinstance(fixture, list) else y4m_from(fixture, tmp_path)
                 args.append(f"--use-file-for-fake-video-capture={video}")
+            if audio:
+                args += [f"--use-file-for-fake-audio-capture={audio}", "--autoplay-policy=no-user-gesture-required"]
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
             browsers.append(browser)
             return browser

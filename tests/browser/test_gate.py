@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from accounts import tenancy
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
+from proctoring.gate import challenge_order
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from tests.browser.conftest import HEAD_TURN, Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
@@ -41,13 +42,16 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
 
     # The right face: identity matches, and the page asks for the head turn.
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#liveness-instruction")).to_have_text("Slowly turn your head to your left…", timeout=TIMEOUT)
+    first = challenge_order(session)[0]  # the order the server asks this session for
+    expect(page.locator("#liveness-instruction")).to_have_text(f"Slowly turn your head to your {first}…",
+                                                               timeout=TIMEOUT)
     for _ in range(600):  # a photo cannot turn: after several more frames, still no pass
         if analysed_frames(tenant_a, session) >= 6:
             break
         page.wait_for_timeout(100)
     assert analysed_frames(tenant_a, session) >= 6
-    expect(page.locator("#liveness")).to_have_attribute("data-step", "left")
+    expect(page.locator("#liveness")).to_have_attribute("data-step", first)
+    expect(page.locator("#liveness-steps li").nth(1)).to_have_attribute("data-step", first)  # listed first
     expect(page.locator("#begin")).to_be_disabled()
     shots.take(page, "still-photo")
     with tenancy.tenant_scope(tenant_a.institution):

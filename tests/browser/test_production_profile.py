@@ -26,11 +26,12 @@ from proctoring.models import Frame, FrameStatus
 from tests.browser.conftest import HEAD_TURN, sign_in
 from tests.celery_worker import database_url
 from tests.conftest import PASSWORD, Tenant
+from tests.dynalite import free_port
 from tests.proctoring.conftest import image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-PORT = 8131  # the deploy helper's range of ports (8130-8139)
+PORT = free_port()  # its own: the SQLite and PostgreSQL halves of make test run side by side
 BASE = f"http://127.0.0.1:{PORT}"
 TIMEOUT = 90_000  # ms: the first frame also loads the analysis models in the server process
 
@@ -47,7 +48,7 @@ def production_server(tmp_path: Path) -> Iterator[str]:
                PRIVATE_MEDIA_ROOT=str(django_settings.PRIVATE_MEDIA_ROOT))
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
                    cwd=ROOT, env=env, check=True, timeout=120)
-    log_path = ROOT / "var" / "test-production-server.log"
+    log_path = ROOT / "var" / f"test-production-server-{os.getpid()}.log"
     log = log_path.open("wb")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{PORT}",

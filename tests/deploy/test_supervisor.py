@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from tests.celery_worker import WORKER_REDIS_URL, database_url
+from tests.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "scripts" / "supervisord.conf"
-PORT = 8132  # the deploy helper's range of ports (8130-8139)
+PORT = free_port()  # its own: the SQLite and PostgreSQL halves of make test run side by side
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.django_db(transaction=True)

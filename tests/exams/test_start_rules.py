@@ -12,6 +12,7 @@ from accounts import tenancy
 from exams import taking
 from exams.models import AuditEvent, ExamSession
 from exams.statuses import SessionStatus
+from proctoring.gate import challenge_order
 from proctoring.models import Frame, FrameStatus
 from tests.conftest import Tenant, api_client_for, page_client_for
 
@@ -31,14 +32,16 @@ def _frame(tenant: Tenant, checks: list[dict[str, Any]], *, seconds_ago: float =
 
 def ready(tenant: Tenant, *, identity: bool = True, liveness_seconds_ago: float = 30) -> ExamSession:
     """A published exam, consent to the current text, the session in its checks, a liveness pass (the head
-    turned left then right, on frames that did not pass identity) and a fresh identity pass."""
+    turned as asked, on frames that did not pass identity) and a fresh identity pass."""
     tenant.exam.status = "published"
     tenant.exam.save()
     ExamSession.unscoped.filter(pk=tenant.session.pk).update(
         status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant.institution.consent_version)
     ExamSession.unscoped.filter(pk=tenant.session.pk).update()
     Frame.unscoped.filter(session=tenant.session).delete()  # the tenancy fixture's pending frame
-    for index, yaw in enumerate((0.0, 0.0, 30.0, -30.0)):
+    yaw_of = {"left": 30.0, "right": -30.0}
+    first, second = challenge_order(tenant.session)  # the order of the turns the server asks this session for
+    for index, yaw in enumerate((0.0, 0.0, yaw_of[first], yaw_of[second])):
         _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + 4 - index, yaw=yaw)
     if identity:
         _frame(tenant, PASS)

@@ -4,7 +4,9 @@ import base64
 import functools
 import io
 import itertools
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from exams.statuses import SessionStatus
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant
 from tests.dynalite import dynalite
+from tests.s3_server import s3_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "images"
 _prefixes = itertools.count()
@@ -64,6 +67,56 @@ def dynamo(settings: Any, monkeypatch: Any, dynamodb_endpoint: str) -> str:
     dynamodb._client.cache_clear()
     dynamodb.setup_tables()
     return dynamodb_endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@dataclass
+class Bucket:
+    """The test's own bucket on the S3-compatible server, seen with boto3 (not through the app)."""
+
+    name: str
+    endpoint: str
+    client: Any
+
+    def keys(self) -> set[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
+
+
+def s3_environment(endpoint: str, bucket: str) -> dict[str, str]:
+    """The environment that puts a process's biometric files in ``bucket`` (as make stack does)."""
+    return {"S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@pytest.fixture
+def s3(settings: Any, monkeypatch: Any, s3_endpoint: str) -> Bucket:
+    """Biometric files of this test in a private bucket of its own on the S3-compatible server.
+
+    Ask for it before ``tenant_a``/``tenant_b``, so that their fixture files go there too."""
+    import boto3
+
+    from proctoring.storage import private_storage
+
+    name = f"test-{os.getpid()}-{next(_prefixes)}"
+    for key, value in s3_environment(s3_endpoint, name).items():
+        monkeypatch.setenv(key, value)
+    settings.S3_BUCKET = name
+    settings.STORAGES = {**settings.STORAGES, "private": {
+        "BACKEND": "proctoring.storage.S3PrivateStorage",
+        "OPTIONS": {"bucket_name": name, "endpoint_url": s3_endpoint, "region_name": "us-east-1"}}}
+    assert private_storage.setup_bucket() is True
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="local",
+                          aws_secret_access_key="local")
+    return Bucket(name, s3_endpoint, client)
 
 
 def start_session(tenant: Tenant, *, debounce_frames: int = 1, until: str = SessionStatus.IN_PROGRESS) -> ExamSession:

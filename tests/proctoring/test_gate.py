@@ -18,8 +18,10 @@ from exams import services as exam_services
 from exams import taking
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
-from proctoring import retention
+from proctoring import gate as gate_reads
+from proctoring import liveness, retention
 from proctoring.identity import REASON_MESSAGES
+from proctoring.liveness import ORDERS, STEP_LEFT
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import image
@@ -27,6 +29,8 @@ from tests.proctoring.conftest import image
 pytestmark = pytest.mark.django_db
 
 LEFT, RIGHT = 30.0, -30.0  # yaw of a head turned to the student's left / right
+YAW = {"left": LEFT, "right": RIGHT}
+FIRST_TURN = {"left": "Slowly turn your head to your left…", "right": "Slowly turn your head to your right…"}
 
 
 def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
@@ -53,9 +57,11 @@ def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1
                                     findings=findings)
 
 
-def turn_head(tenant: Tenant, *, passed: bool = True) -> None:
-    """Frames of a student who looks at the camera, turns left, turns right and looks back (newest last)."""
-    for index, yaw in enumerate((0.0, 2.0, LEFT, RIGHT, 0.0)):
+def turn_head(tenant: Tenant, *, passed: bool = True, order: tuple[str, str] | None = None) -> None:
+    """Frames of a student who looks at the camera, turns their head as the session asks (or in ``order``)
+    and looks back (newest last)."""
+    first, second = order or gate_reads.challenge_order(tenant.session)
+    for index, yaw in enumerate((0.0, 2.0, YAW[first], YAW[second], 0.0)):
         gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=20 - 4 * index)
 
 
@@ -87,8 +93,9 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
         gate_frame(tenant_a, passed=True, yaw=4.0)  # the right face, held still
     status = gate(tenant_a)
     assert status["identity"] == {"passed": True, "reason": "match", "message": "Matches your registered photo."}
-    assert status["liveness"]["step"] == "left" and not status["can_start"]
-    assert status["liveness"]["instruction"] == "Slowly turn your head to your left…"
+    first = gate_reads.challenge_order(tenant_a.session)[0]
+    assert status["liveness"]["step"] == first and not status["can_start"]
+    assert status["liveness"]["instruction"] == FIRST_TURN[first]
     assert begin(tenant_a).status_code == 409 and code_of(begin(tenant_a)) == "liveness_not_verified"
     turn_head(tenant_a)
     status = gate(tenant_a)
@@ -98,10 +105,47 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
 
 
+def secret_asking(session: ExamSession, order: tuple[str, str]) -> str:
+    """A server secret under which ``session`` is asked for the turns in ``order``."""
+    return next(secret for secret in (f"test-secret-{n}" for n in range(64))
+                if liveness.challenge_order(session_id=session.pk, secret=secret) == order)
+
+
+@pytest.mark.parametrize("asked", ORDERS, ids=["left-first", "right-first"])
+def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(
+    tenant_a: Tenant, settings: Any, asked: tuple[str, str]
+) -> None:
+    at_gate(tenant_a)
+    settings.SECRET_KEY = secret_asking(tenant_a.session, asked)
+    other = (asked[1], asked[0])
+    for seconds_ago in (40, 38):
+        gate_frame(tenant_a, passed=True, seconds_ago=seconds_ago)  # looking at the camera
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{tenant_a.session.pk}/gate"
+    # The page is told the order and the first turn; nothing the client sends can set them.
+    shown = client.get(url, {"order": ",".join(other), "liveness_order": other[0]}).json()["liveness"]
+    assert shown["order"] == list(asked) and shown["instruction"] == FIRST_TURN[asked[0]]
+    assert client.post(url, {"liveness": {"order": list(other)}}, format="json").status_code == 405
+    turn_head(tenant_a, order=other)  # a recording of the other order
+    status = gate(tenant_a)
+    assert not status["liveness"]["passed"] and status["liveness"]["step"] == asked[1]
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    Frame.unscoped.filter(session=tenant_a.session).delete()
+    turn_head(tenant_a, order=asked)
+    assert gate(tenant_a)["liveness"]["passed"] and begin(tenant_a).status_code == 200
+
+
+def test_it_asks_sessions_for_both_orders() -> None:
+    # Session ids from 1 to 40 under the test settings' secret: both orders occur.
+    orders = {gate_reads.challenge_order(ExamSession(pk=pk)) for pk in range(1, 41)}
+    assert orders == set(ORDERS) and (STEP_LEFT, STEP_LEFT) not in orders
+
+
 def test_it_forgets_a_liveness_pass_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
     settings.LIVENESS_PASS_MAX_AGE = 60
     at_gate(tenant_a)
-    for index, yaw in enumerate((0.0, 0.0, LEFT, RIGHT)):
+    first, second = gate_reads.challenge_order(tenant_a.session)
+    for index, yaw in enumerate((0.0, 0.0, YAW[first], YAW[second])):
         gate_frame(tenant_a, passed=True, yaw=yaw, seconds_ago=90 - index)
     gate_frame(tenant_a, passed=True)
     assert code_of(begin(tenant_a)) == "liveness_not_verified"

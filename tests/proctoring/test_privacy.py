@@ -59,7 +59,7 @@ def test_it_purges_frames_past_retention_but_keeps_evidence_under_review(tenant_
     paths = {f.pk: f.image.path for f in (old, recent, tenant_a.frame, reviewed_evidence)}
 
     assert tasks.purge_frames() == {"frames": 2, "bytes": 2 * len(b"\xff\xd8 frame \xff\xd9"), "incidents": 0,
-                                    "faces": 0}
+                                    "faces": 0, "speech_clips": 0}
 
     assert not os.path.exists(paths[old.pk]) and not os.path.exists(paths[reviewed_evidence.pk])
     assert os.path.exists(paths[recent.pk]) and os.path.exists(paths[tenant_a.frame.pk])
@@ -68,7 +68,8 @@ def test_it_purges_frames_past_retention_but_keeps_evidence_under_review(tenant_
         assert old.purged_at is not None and not old.image
         record = PurgeRecord.objects.get()
     assert record.frames == 2
-    assert retention.purge_expired() == {"frames": 0, "bytes": 0, "incidents": 0, "faces": 0}  # idempotent
+    assert retention.purge_expired() == {  # idempotent
+        "frames": 0, "bytes": 0, "incidents": 0, "faces": 0, "speech_clips": 0}
 
 
 def test_it_honours_each_institutions_retention(tenant_a: Tenant, tenant_b: Tenant) -> None:

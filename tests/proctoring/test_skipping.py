@@ -116,6 +116,19 @@ def test_a_phone_that_stays_in_view_keeps_its_incident_going(tenant_a: Tenant, e
     assert (incident.first_frame, incident.last_frame) == (frames[0], frames[3])
 
 
+def test_a_carried_frame_carries_its_looking_away_judgement_without_counting_the_pose_twice(
+        tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a)
+    session.exam.watch_looking_away = True
+    session.exam.save(update_fields=["watch_looking_away"])
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    carried = analysed(session, jittered("signer1_a.jpg"), after=6)
+    session.refresh_from_db()
+    assert carried.carried_from == first and len(engine_calls) == 1
+    assert carried.findings["Attention"] == first.findings["Attention"]
+    assert len(session.pose_baseline) == 1  # the student's baseline took the pose once
+
+
 def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[int]) -> None:
     session = registered_session(tenant_a, until=SessionStatus.CHECKING)
     analysed(session, image("signer1_a.jpg"), after=1)

@@ -46,6 +46,8 @@ MANAGE_ENDPOINTS: list[Endpoint] = [
     Endpoint("manage-student-face", "GET", lambda i: f"/students/{i}/face", student, "admin", "proctor"),
     Endpoint("manage-face-delete", "GET", lambda i: f"/faces/{i}/delete", face, "admin", "proctor"),
     Endpoint("manage-person-invite", "GET", lambda i: f"/people/{i}/invite", student, "admin", "student"),
+    # Mails the invite again; the owner's student already has a password: 409, nothing sent.
+    Endpoint("manage-person-invite", "POST", lambda i: f"/people/{i}/invite", student, "admin", "proctor"),
     Endpoint("manage-student-delete", "GET", lambda i: f"/students/{i}/delete", student, "admin", "proctor"),
     Endpoint("manage-exam-delete", "GET", lambda i: f"/exams/{i}/delete", exam, "admin", "student"),
     Endpoint("manage-session-delete", "GET", lambda k: _session_path(k), session, "admin", "proctor"),

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('proctoring', '0007_incident_during_check_streak_window'),
+        ('proctoring', '0011_incident_kinds_looking_away_and_talking'),
     ]
 
     operations = [

@@ -1,0 +1,114 @@
+"""Looking away: a session frame's head pose judged against the student's own start-of-exam pose.
+
+The engine's ``FaceDetails[].Pose`` (Yaw, Pitch in degrees, Rekognition's shape; YuNet's five
+landmarks, ``analysis.faces.pose``) of the frame's one face is compared with the student's
+baseline: the median pose of the first ``BASELINE_FRAMES`` frames of the exam that show one face
+roughly towards the camera (``|Yaw| <= BASELINE_MAX_YAW``, ``|Pitch| <= BASELINE_MAX_PITCH``), kept on
+the session (``ExamSession.pose_baseline``). So a webcam set off to the side, or a student who sits
+a little turned, is judged against how *they* sat, not against the camera's axis. A frame is "away"
+when ``max(|Yaw - yaw0|, PITCH_WEIGHT x |Pitch - pitch0|) > AWAY_DEGREES``; pitch is weighted up
+because a head nods through a smaller range than it turns, and five-point pitch is the noisier.
+
+A frame that is away holds ``IncidentKind.LOOKING_AWAY``; the incident rules (``incidents.rule``)
+open one only when it holds on 3 of the latest 5 frames at least (with a capture every 5 s, a look
+away of 10-25 s), so a glance at the keyboard is not an incident. Judged only while the exam runs:
+the pre-exam check asks the student to turn their head (liveness), and its frames never count.
+
+Measured by ``manage.py evaluate_engine --images ../shared/data/images`` on the 108 dev frames labelled
+in ``analysis/labels/looking_away.csv`` (15 away), ``analysis.looking_away``: at this cut, recall 86.7%
+(13/15) with 4.3% (4/93) frames not away flagged; held out by source, 86.7% and 6.5% (6/93). Targets
+(>= 90% at <= 5%) missed by one frame each: the two misses are a profile YuNet does not find at all
+(no face, its own incident) and a 30-degree turn with the eyes aside that five points put at 19 degrees.
+AWAY_DEGREES is the fitted cut (20.7: the lowest with <= 5% false flags) rounded up.
+MediaPipe's 468-point face mesh (``face_landmark.tflite`` from the ``mediapipe==0.10.21`` wheel, run
+under ``ai-edge-litert`` on a 1.5x crop around the YuNet box) was compared on the same labels and
+baselines (``analysis/tools/looking_away_mesh.py``, best recall at <= 5% false flags, in-sample): five
+points 13/15 at 4/93 false flags (AUC 0.925); the mesh 9/15 at 3/93 (AUC 0.880: its pitch hurts), its
+yaw alone 13/15 at 4/93 (AUC 0.922); 2.8 ms a face on one thread at best on this 2-core machine (20-29 ms
+while it was shared). It does not help, and costs more than the ~2 ms allowed: the product keeps the
+five points, and the engine's cost is unchanged (judging a frame here takes ~20 microseconds).
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
+from proctoring.models import IncidentKind
+
+AWAY_DEGREES = 21.0
+PITCH_WEIGHT = 1.5
+BASELINE_FRAMES = 3
+BASELINE_MAX_YAW = 30.0
+BASELINE_MAX_PITCH = 20.0
+NEUTRAL = (0.0, 0.0)
+
+STUDENT_MESSAGE = "You seem to be looking away from your screen: keep your eyes on the exam."
+REVIEWER_MESSAGE = ("The student's head stayed turned away from their own pose at the start of the exam on most of "
+                    "several frames in a row (a glance does not count). Check the frames: reading notes, a "
+                    "second screen or someone off camera?")
+
+
+def pose_of(analysis: dict[str, Any]) -> tuple[float, float] | None:
+    """(Yaw, Pitch) of the frame's only face; None without exactly one face or without a pose."""
+    details = analysis.get("FaceDetails") or []
+    if len(details) != 1 or not isinstance(details[0], dict):
+        return None
+    pose = details[0].get("Pose") or {}
+    yaw, pitch = pose.get("Yaw"), pose.get("Pitch")
+    if not isinstance(yaw, int | float) or not isinstance(pitch, int | float):
+        return None
+    return float(yaw), float(pitch)
+
+
+def baseline_of(poses: list[list[float]] | list[tuple[float, float]]) -> tuple[float, float]:
+    """The median (yaw, pitch) of the baseline frames; NEUTRAL (facing the camera) before any."""
+    if not poses:
+        return NEUTRAL
+    return statistics.median(p[0] for p in poses), statistics.median(p[1] for p in poses)
+
+
+def qualifies_for_baseline(pose: tuple[float, float]) -> bool:
+    return abs(pose[0]) <= BASELINE_MAX_YAW and abs(pose[1]) <= BASELINE_MAX_PITCH
+
+
+def deviation(pose: tuple[float, float], baseline: tuple[float, float]) -> float:
+    """How far, in degrees, the head is from the baseline (pitch weighted)."""
+    return max(abs(pose[0] - baseline[0]), PITCH_WEIGHT * abs(pose[1] - baseline[1]))
+
+
+def is_away(pose: tuple[float, float], baseline: tuple[float, float], *, cut: float = AWAY_DEGREES) -> bool:
+    return deviation(pose, baseline) > cut
+
+
+def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] | None:
+    """Judge a frame of ``session`` (locked by the caller); answers what goes in its findings
+    (``Attention``), or None when looking away is not judged on it. Updates the session's baseline
+    while it is being taken (the caller saves the session)."""
+    if not session.exam.watch_looking_away or session.status != SessionStatus.IN_PROGRESS:
+        return None
+    pose = pose_of(analysis)
+    if pose is None:
+        return None  # no face or several: other checks say so
+    taken = list(session.pose_baseline or [])
+    if len(taken) < BASELINE_FRAMES and qualifies_for_baseline(pose):
+        taken.append([round(pose[0], 2), round(pose[1], 2)])
+        session.pose_baseline = taken
+        session.save(update_fields=["pose_baseline"])
+        return {"Away": False, "Baseline": True, "Deviation": 0.0}
+    baseline = baseline_of(taken)
+    return {"Away": is_away(pose, baseline), "Baseline": False, "Deviation": round(deviation(pose, baseline), 2)}
+
+
+def kinds_for(*, attention: dict[str, Any] | None, kinds: set[str],
+              verification: dict[str, Any] | None) -> set[str]:
+    """The frame's incident kinds with looking away added. One event, one incident: a face too
+    turned to verify (``turned_away``) is the same event as looking away, which then says it."""
+    if not attention or not attention.get("Away"):
+        return kinds
+    kinds = set(kinds) | {IncidentKind.LOOKING_AWAY}
+    if (verification or {}).get("Reason") == "turned_away":
+        kinds.discard(IncidentKind.FACE_NOT_VERIFIABLE)
+    return kinds
