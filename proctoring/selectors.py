@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
@@ -29,6 +31,10 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
         open_incidents.setdefault(incident.session_id, []).append(
             {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
              "severity": incident.severity, "started_at": incident.started_at})
+    # Overload: frames of the last minute shed so that each student's newest frame is analysed.
+    shed = dict(Frame.objects.filter(session__in=sessions, status=FrameStatus.SHED,
+                                     received_at__gte=timezone.now() - timedelta(minutes=1))
+                .values_list("session").annotate(count=Count("pk")).values_list("session", "count"))
     result = []
     for session in sessions:
         frame = frame_of.get(session.latest_frame)
@@ -36,6 +42,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             "session": session.pk, "student": str(session.student), "status": session.status,
             "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
+            "shed": shed.get(session.pk, 0),
         })
     return result
 
