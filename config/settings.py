@@ -407,6 +407,15 @@ CELERY_BEAT_SCHEDULE = {
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
     "exam-reminders": {"task": "exams.send_exam_reminders", "schedule": float(env_int("EXAM_REMINDER_EVERY", 300))},
 }
+# Pay only for what changed (proctoring/skipping.py): an exam frame whose thumbnail differs from the
+# session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,
+# in about grey levels; 0 turns skipping off) carries that frame's result; every session is analysed in
+# full at least every FRAME_SKIP_MAX_AGE_SECONDS. Chosen and measured in scripts/measure_skipping.py.
+FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 6)
+FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
+# Under overload, shed load: a frame that waited this long for a worker while a newer frame of its
+# session arrived is not analysed (status "shed"); each student's newest frame is. The live view says so.
+FRAME_SHED_AFTER_SECONDS = env_int("FRAME_SHED_AFTER_SECONDS", 10)
 # A pending frame is a candidate for the sweeper after this many seconds (proctoring/queueing.py).
 FRAME_REQUEUE_AFTER_SECONDS = env_int("FRAME_REQUEUE_AFTER_SECONDS", 60)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

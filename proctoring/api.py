@@ -288,7 +288,10 @@ class FrameOutput(serializers.ModelSerializer):
     class Meta:
         model = Frame
         fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "identity",
-                  "attention", "error"]
+                  "attention", "carried_from", "error"]
+        extra_kwargs = {"carried_from": {"help_text": (
+            "The frame whose result this one carries: it barely differed from that fully analysed frame, so "
+            "the engine did not run again (null: analysed in full).")}}
 
     @extend_schema_field(IdentityOutput(allow_null=True))
     def get_identity(self, frame: Frame) -> dict[str, Any] | None:

@@ -78,6 +78,9 @@ class FrameStatus(models.TextChoices):
     PENDING = "pending", "Waiting for analysis"
     DONE = "done", "Analysed"
     FAILED = "failed", "Could not be analysed"
+    # Under overload: it waited past FRAME_SHED_AFTER_SECONDS while a newer frame of its session came in;
+    # the newer one is analysed instead (proctoring.services.frame_analyze).
+    SHED = "shed", "Not analysed: a newer frame was (overload)"
 
 
 class Frame(TenantOwned):
@@ -96,6 +99,11 @@ class Frame(TenantOwned):
     findings = models.JSONField(null=True, blank=True)  # the engine's raw answer
     error = models.TextField(blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # A frame that barely differed from the session's last fully analysed frame carries that frame's
+    # result (proctoring.skipping): ``checks`` and ``findings`` were judged on ``carried_from``'s picture.
+    carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Of a fully analysed frame: its small grey thumbnail, what later frames are compared with.
+    thumbnail = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["captured_at", "id"]

@@ -84,10 +84,10 @@ def _purge_frames(cutoff: datetime) -> tuple[int, int]:
             except OSError:
                 pass
             frame.image.delete(save=False)
-        frame.findings = None
+        frame.findings = frame.thumbnail = None
         frame.checks = without_names(frame.checks)
         frame.purged_at = timezone.now()
-        frame.save(update_fields=["image", "findings", "checks", "purged_at"])
+        frame.save(update_fields=["image", "findings", "thumbnail", "checks", "purged_at"])
         count += 1
     return count, size
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from exams.accommodations import accommodation_summary, accommodations_by_student
 from exams.identity import IdentityCheck
@@ -31,6 +33,10 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
              "severity": incident.severity, "started_at": incident.started_at})
     accommodations = accommodations_by_student(student_ids=[s.student_id for s in sessions])
+    # Overload: frames of the last minute shed so that each student's newest frame is analysed.
+    shed = dict(Frame.objects.filter(session__in=sessions, status=FrameStatus.SHED,
+                                     received_at__gte=timezone.now() - timedelta(minutes=1))
+                .values_list("session").annotate(count=Count("pk")).values_list("session", "count"))
     result = []
     for session in sessions:
         frame = frame_of.get(session.latest_frame)
@@ -40,6 +46,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
             "accommodation": accommodation_summary(accommodations.get(session.student_id),
                                                    duration_minutes=exam.duration_minutes),
+            "shed": shed.get(session.pk, 0),
         })
     return result
 

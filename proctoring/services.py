@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,7 +18,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import attention, checks, incidents, queueing
+from proctoring import attention, checks, incidents, queueing, skipping
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -282,8 +283,29 @@ def _reference(engine: Any, registration: FaceRegistration) -> dict[str, Any] | 
         return {"FaceId": registration.face_id, "Image": {"Bytes": handle.read()}}
 
 
+def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institution_id: int,
+                     student_id: int) -> checks.Outcome:
+    """Judge a carried result again under the exam's policy now, naming the student as analyze_image does."""
+    verification = analysis.get("Verification") or {}
+    own_name = FaceRegistration.objects.filter(
+        institution_id=institution_id, student_id=student_id, face_id=verification.get("FaceId") or "-",
+    ).values_list("full_name", flat=True).first() if verification.get("Passed") else None
+    return checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
+
+
+def _superseded(frame: Frame) -> bool:
+    """Overload: the frame waited past FRAME_SHED_AFTER_SECONDS and its session has a newer frame."""
+    waited = timezone.now() - frame.received_at
+    if waited < timedelta(seconds=settings.FRAME_SHED_AFTER_SECONDS):
+        return False
+    return Frame.objects.filter(session_id=frame.session_id, captured_at__gt=frame.captured_at).exists()
+
+
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
+
+    A frame of the exam that barely differs from the session's last fully analysed frame carries that
+    frame's engine answer (``carried_from``; proctoring.skipping), judged again under the exam's policy.
 
     None: the frame was erased (its session, exam or student deleted) before or while it was analysed.
     """
@@ -291,6 +313,12 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     if frame is None:
         return None
     if frame.status != FrameStatus.PENDING:
+        return frame
+    if _superseded(frame):
+        logger.info("Shedding frame %s of session %s: a newer frame is waiting.", frame.pk, frame.session_id)
+        Frame.objects.filter(pk=frame.pk, status=FrameStatus.PENDING).update(
+            status=FrameStatus.SHED, analysed_at=timezone.now())
+        frame.refresh_from_db()
         return frame
     logger.info("Analysing frame %s of session %s.", frame.pk, frame.session_id)
     session = frame.session
@@ -301,9 +329,17 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         if not Frame.objects.filter(pk=frame_id).exists():
             return None  # erased after it was read: its file went on the erasure's commit
         raise
+    policy = checks.Policy.of_exam(session.exam)
+    thumbnail = skipping.thumbnail(image)
+    source = skipping.carry_source(frame=frame, thumb=thumbnail)
     try:
-        analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image,
-                                          policy=checks.Policy.of_exam(session.exam), student_id=session.student_id)
+        if source is not None:
+            analysis = source.findings
+            outcome = _carried_outcome(analysis, policy=policy, institution_id=frame.institution_id,
+                                       student_id=session.student_id)
+        else:
+            analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image, policy=policy,
+                                              student_id=session.student_id)
     except ClientError as exc:
         if error_code(exc) not in {"InvalidImageFormatException", "ImageTooLargeException",
                                    "InvalidParameterException"}:
@@ -324,14 +360,19 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
         kinds = outcome.kinds
         if frame.captured_at >= (frame.session.started_at or frame.captured_at):
-            # Looking away is judged against the student's start-of-exam pose, never during the check.
-            attention_found = attention.judge(session=frame.session, analysis=analysis)
+            # Looking away is judged against the student's start-of-exam pose, never during the check. A
+            # carried frame carries its source's judgement: judging the same pose again would count it
+            # twice in the student's baseline.
+            attention_found = analysis.get("Attention") if source is not None else attention.judge(
+                session=frame.session, analysis=analysis)
             if attention_found is not None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
                                         verification=analysis.get("Verification"))
         frame.checks, frame.findings = outcome.results, analysis
+        frame.carried_from, frame.thumbnail = source, None if source is not None else thumbnail
         frame.attempts += 1
         incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)
-        frame.save(update_fields=["status", "analysed_at", "checks", "findings", "attempts"])
+        frame.save(update_fields=["status", "analysed_at", "checks", "findings", "carried_from", "thumbnail",
+                                  "attempts"])
     return frame

@@ -23,7 +23,8 @@
         const node = card(s);
         seen.add(String(s.session));
         node.querySelector(".student").textContent = s.student;
-        node.querySelector(".status").textContent = s.status.replace("_", " ");
+        node.querySelector(".status").textContent = s.status.replace("_", " ") +
+          (s.shed ? " · overloaded: newest frames only (" + s.shed + " skipped in the last minute)" : "");
         const img = node.querySelector("img");
         if (s.frame && img.dataset.frame !== String(s.frame)) { img.src = "/api/v1/frames/" + s.frame + "/image"; img.dataset.frame = s.frame; }
         node.classList.toggle("has-frame", !!s.frame);

@@ -32,6 +32,7 @@ class Endpoint:
     ok_role: str  # a role that may use it (answers 2xx/3xx)
     denied_role: str | None  # a role of the same institution that gets a 403
     body: dict[str, Any] | None = None
+    body_format: str = "json"  # of an API body: "multipart" for uploads
 
     @property
     def is_api(self) -> bool:
@@ -82,6 +83,25 @@ def approval(t: Tenant) -> int:
     return request.pk
 
 
+def speech_segment(t: Tenant) -> int:
+    """A speech clip of the tenant's session (made directly; tests/proctoring/test_speech.py uploads them)."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from proctoring.models import SpeechSegment
+
+    with tenancy.tenant_scope(t.institution):
+        existing = SpeechSegment.objects.filter(session=t.session).first()
+        if existing is not None:
+            return existing.pk
+        now = timezone.now()
+        segment = SpeechSegment(institution=t.institution, session=t.session, started_at=now, ended_at=now,
+                                received_at=now, speech_seconds=1.0, probability=0.9)
+        segment.clip.save("clip.wav", ContentFile(b"RIFF not really a wav"), save=False)
+        segment.save()
+    return segment.pk
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -119,8 +139,6 @@ ENDPOINTS = [
              "proctor", {"reason": "Extra time", "extra_minutes": 10}),
     Endpoint("api-student-accommodation", "DELETE", lambda i: f"/api/v1/students/{i}/accommodation", student,
              "admin", "student"),
-    Endpoint("api-session-speech-accommodation", "POST", lambda i: f"/api/v1/sessions/{i}/speech-accommodation",
-             session, "admin", "proctor", {"on": True}),
     Endpoint("api-session-reset", "POST", lambda i: f"/api/v1/sessions/{i}/reset", session, "admin", "proctor",
              {"reason": "x"}),  # the tenant's session is scheduled: 409, never reset
     Endpoint("api-session-unlock", "POST", lambda i: f"/api/v1/sessions/{i}/unlock", session, "admin", "student",
@@ -143,6 +161,12 @@ ENDPOINTS = [
     Endpoint("api-session-gate", "GET", lambda i: f"/api/v1/sessions/{i}/gate", session, "student", None),
     Endpoint("api-session-identity-requests", "POST", lambda i: f"/api/v1/sessions/{i}/identity-requests", session,
              "student", "proctor", _photos()),
+    Endpoint("api-session-speech", "POST", lambda i: f"/api/v1/sessions/{i}/speech", session, "student", "admin",
+             {"clip": b"wav", "started_at": "2026-01-01T00:00:00Z", "ended_at": "2026-01-01T00:00:01Z"},
+             "multipart"),
+    Endpoint("api-session-speech-accommodation", "POST", lambda i: f"/api/v1/sessions/{i}/speech-accommodation",
+             session, "admin", "proctor", {"on": True}),
+    Endpoint("api-speech-clip", "GET", lambda i: f"/api/v1/speech/{i}/clip", speech_segment, "proctor", "student"),
     Endpoint("identity-request", "GET", lambda i: f"/identity/{i}/", approval, "proctor", "student"),
     Endpoint("identity-request", "POST", lambda i: f"/identity/{i}/", approval, "proctor", "student",
              {"decision": "approved"}),
@@ -179,6 +203,22 @@ NOT_TENANT_OBJECTS = {
 }
 
 
+def silent_wav() -> Any:
+    """A fresh upload (one per call) of one second of 16 kHz mono silence."""
+    import io
+    import wave
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(b"\0\0" * 16000)
+    return SimpleUploadedFile("clip.wav", buffer.getvalue(), content_type="audio/wav")
+
+
 def without_csrf(content: bytes) -> bytes:
     return re.sub(rb'name="csrfmiddlewaretoken" value="[^"]*"', b"", content)
 
@@ -186,7 +226,8 @@ def without_csrf(content: bytes) -> bytes:
 def call(client: Any, endpoint: Endpoint, object_id: int) -> Any:
     kwargs: dict[str, Any] = {}
     if endpoint.body is not None:
-        kwargs = {"data": endpoint.body, "format": "json"} if endpoint.is_api else {"data": endpoint.body}
+        body = {name: silent_wav() if value == b"wav" else value for name, value in endpoint.body.items()}
+        kwargs = {"data": body, "format": endpoint.body_format} if endpoint.is_api else {"data": body}
     return getattr(client, endpoint.method.lower())(endpoint.path(object_id), **kwargs)
 
 

@@ -38,6 +38,8 @@ def test_it_has_no_inline_script_event_handler_or_style_attribute_in_the_templat
     offenders = []
     for path in sorted((ROOT / "templates").rglob("*.html")):
         name = str(path.relative_to(ROOT / "templates"))
+        if name.startswith("emails/"):
+            continue  # mail, not pages: mail clients drop stylesheets, and no browser applies our CSP to it
         text = path.read_text()
         for tag in re.findall(r"<script\b[^>]*>", text):
             if "src=" not in tag and 'type="application/json"' not in tag:

@@ -1,0 +1,125 @@
+"""Pay only for what changed: a session frame that barely differs from the session's last fully
+analysed frame carries that frame's result forward instead of running the engine again.
+
+The difference is perceptual and cheap: both frames as small grey thumbnails (the JPEG decoded at
+1/8 scale, about a millisecond), each normalised to its own brightness and contrast (a camera's
+auto-exposure and lighting jitter move the whole picture, not a part of it), compared block by
+block after aligning their global shift, each pixel against its nearest match within a small sway;
+the largest block's difference decides, so a phone raised in one corner counts as much as a change
+across the whole picture (scripts/measure_skipping.py chose the threshold and measures what it saves).
+
+A frame is analysed in full when:
+- skipping is off (``FRAME_SKIP_THRESHOLD`` 0), or the session is at the gate: liveness needs a
+  fresh head pose of every frame, and the identity verdict that lets a student in must come from
+  that student's own live frame, never a copy;
+- its session has no fully analysed frame in the same stretch (the check or the exam) taken at most
+  ``FRAME_SKIP_MAX_AGE_SECONDS`` before it: every student is fully analysed at least that often,
+  whatever the thumbnail says;
+- it differs from that frame by ``FRAME_SKIP_THRESHOLD`` or more.
+
+During the exam the 1:1 identity verdict is carried with the rest: another person's face in front
+of the camera changes the thumbnail far beyond the threshold (the face covers a large part of a
+webcam frame), and the forced full analysis bounds how long any verdict is trusted.
+The seed-compatible session-less ``/process`` has no session and never comes here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from datetime import timedelta
+
+import cv2
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from exams.statuses import SessionStatus
+from proctoring.models import Frame, FrameStatus
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = (48, 36)  # width, height: 1,728 grey bytes a frame
+BLOCK = 4  # compared in 4x4-pixel blocks of the thumbnail (12 x 9 blocks, each about 53 px square at 640x480)
+SWAY = 1  # thumbnail pixels (about 13 px at 640x480) a detail may move and still count as unchanged
+BLUR = 0.6  # thumbnail pixels (Gaussian sigma)
+SCALE = 48.0  # the normalised thumbnails are compared on this scale: about grey levels for a typical frame
+
+
+def thumbnail(image: bytes) -> bytes | None:
+    """The frame as a small grey picture (``THUMBNAIL_SIZE``); None when it cannot be decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            picture = Image.open(io.BytesIO(image))
+            picture.draft("L", (THUMBNAIL_SIZE[0] * 2, THUMBNAIL_SIZE[1] * 2))  # JPEG: decode at a DCT scale
+            grey = picture.convert("L").resize(THUMBNAIL_SIZE, Image.Resampling.BOX)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+    return grey.tobytes()
+
+
+def difference(a: bytes, b: bytes) -> float:
+    """How much two thumbnails differ: the largest block's mean difference, each pixel compared with
+    the closest value within ``SWAY`` pixels of it in the other thumbnail (both ways), after each
+    thumbnail is slightly blurred and normalised to zero mean and unit contrast (times ``SCALE``)
+    and the second is aligned on the first.
+
+    The normalisation absorbs auto-exposure and lighting changes of the whole picture; the sway
+    absorbs a student's small movements and the camera's; what is left is something that appeared
+    or went: a phone, a hand, a second face.
+    """
+    width, height = THUMBNAIL_SIZE
+    x, y = (_normalised(np.frombuffer(t, dtype=np.uint8).reshape(height, width)) for t in (a, b))
+    y = _aligned(y, to=x)
+    delta = np.maximum(_nearest(x, y), _nearest(y, x))
+    blocks = delta.reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK).mean(axis=(1, 3))
+    return float(blocks.max())
+
+
+def _normalised(grey: np.ndarray) -> np.ndarray:
+    # A slight blur first: a student's sub-pixel sway otherwise flickers every sharp edge.
+    values = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), BLUR)
+    return (values - values.mean()) / (values.std() + 1.0) * SCALE
+
+
+def _aligned(y: np.ndarray, *, to: np.ndarray) -> np.ndarray:
+    """``y`` moved onto ``to`` by their sub-pixel global shift (phase correlation), at most ``SWAY``
+    pixels and a half each way: a camera's or a whole body's small sway, not a real move."""
+    (dx, dy), _ = cv2.phaseCorrelate(to.astype(np.float64), y.astype(np.float64))
+    dx, dy = (float(np.clip(v, -SWAY - 0.5, SWAY + 0.5)) for v in (dx, dy))
+    shift = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    return cv2.warpAffine(y, shift, (y.shape[1], y.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """|x - y| at each pixel, taking y's closest value within SWAY pixels."""
+    height, width = x.shape
+    padded = np.pad(y, SWAY, mode="edge")
+    best = np.full_like(x, np.inf)
+    for dy in range(2 * SWAY + 1):
+        for dx in range(2 * SWAY + 1):
+            np.minimum(best, np.abs(x - padded[dy:dy + height, dx:dx + width]), out=best)
+    return best
+
+
+def carry_source(*, frame: Frame, thumb: bytes | None) -> Frame | None:
+    """The fully analysed frame whose result ``frame`` may carry forward, or None: analyse it in full."""
+    threshold = float(settings.FRAME_SKIP_THRESHOLD)
+    session = frame.session
+    if threshold <= 0 or thumb is None or session.status != SessionStatus.IN_PROGRESS:
+        return None
+    earliest = frame.captured_at - timedelta(seconds=settings.FRAME_SKIP_MAX_AGE_SECONDS)
+    if session.started_at and session.started_at > earliest:
+        earliest = session.started_at  # never carry a result of the pre-exam check into the exam
+    source = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, carried_from__isnull=True,
+                                   captured_at__gte=earliest, captured_at__lte=frame.captured_at)
+              .exclude(pk=frame.pk).exclude(thumbnail=None)
+              .order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings").first())
+    if source is None or source.findings is None:
+        return None
+    changed = difference(bytes(source.thumbnail), thumb)
+    logger.debug("Frame %s differs from frame %s by %.1f.", frame.pk, source.pk, changed)
+    return source if changed < threshold else None

@@ -1,0 +1,201 @@
+"""Pay only for what changed: exam frames that barely differ from the last fully analysed one carry its
+result; the real local engine runs otherwise (its calls are counted, nothing of ours is mocked)."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from PIL import Image, ImageEnhance
+
+from accounts import tenancy
+from exams import services as exam_services
+from exams.models import ExamSession
+from exams.statuses import SessionStatus
+from proctoring import services
+from proctoring.analysis import get_backend
+from proctoring.models import Frame, Incident
+from tests.conftest import Tenant, api_client_for
+from tests.proctoring.conftest import b64, image, start_session
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the local engine's analyze calls (the heavy stages), running the real engine each time."""
+    engine = get_backend()
+    calls: list[int] = []
+    analyze = engine.analyze
+
+    def counted(*args: Any, **kwargs: Any) -> dict:
+        calls.append(1)
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "analyze", counted)
+    return calls
+
+
+def jittered(name: str, brightness: float = 1.04) -> bytes:
+    """The same scene captured again: a little brighter, JPEG-encoded anew."""
+    out = io.BytesIO()
+    ImageEnhance.Brightness(Image.open(io.BytesIO(image(name))).convert("RGB")).enhance(brightness).save(
+        out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def registered_session(tenant: Tenant, *, register: bool = False, **kwargs: Any) -> ExamSession:
+    """A session of the tenant's student; ``register``: with their reference face (the 1:1 check passes)."""
+    if not register:
+        return start_session(tenant, **kwargs)
+    with tenancy.tenant_scope(tenant.institution):
+        services.face_register(institution=tenant.institution, actor=tenant.admin, student=tenant.student,
+                               full_name="Sam Signer", image=image("signer1_a.jpg"))
+    return start_session(tenant, **kwargs)
+
+
+def analysed(session: ExamSession, picture: bytes, *, after: float) -> Frame:
+    """A frame taken ``after`` seconds into the session, stored and analysed as the Celery task does."""
+    from django.core.files.base import ContentFile
+
+    session.refresh_from_db()
+    at = (session.started_at or session.consent_at or session.created_at) + timedelta(seconds=after)
+    with tenancy.tenant_scope(None):
+        frame = Frame(institution_id=session.institution_id, session=session, received_at=at, captured_at=at)
+        frame.image.save("frame.jpg", ContentFile(picture), save=False)
+        frame.save()
+        done = services.frame_analyze(frame_id=frame.pk)
+    assert done is not None and done.status == "done", done and done.error
+    return done
+
+
+def test_it_carries_a_near_identical_frame_forward_without_calling_the_engine(
+        tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a, register=True)
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    second = analysed(session, jittered("signer1_a.jpg"), after=6)
+    assert len(engine_calls) == 1
+    assert second.carried_from == first and first.carried_from is None
+    assert second.checks == first.checks and second.findings == first.findings
+    assert {"TestName": "Person Recognition", "Success": True, "Details": "Sam Signer"} in second.checks
+    shown = api_client_for(tenant_a.admin).get(f"/api/v1/frames/{second.pk}/").json()
+    assert shown["carried_from"] == first.pk  # reviewers see where the result came from
+
+
+def test_it_analyses_a_frame_that_changed(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a)
+    analysed(session, image("signer1_a.jpg"), after=1)
+    changed = analysed(session, image("signer2_with_second_person.jpg"), after=6)
+    assert len(engine_calls) == 2
+    assert changed.carried_from is None
+
+
+def test_it_analyses_in_full_once_the_last_full_analysis_is_older_than_the_maximum_age(
+        tenant_a: Tenant, engine_calls: list[int], settings: Any) -> None:
+    settings.FRAME_SKIP_MAX_AGE_SECONDS = 30
+    session = registered_session(tenant_a)
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    carried = analysed(session, jittered("signer1_a.jpg"), after=26)
+    forced = analysed(session, jittered("signer1_a.jpg", 0.97), after=32)
+    then = analysed(session, jittered("signer1_a.jpg", 1.02), after=37)
+    assert [carried.carried_from, forced.carried_from, then.carried_from] == [first, None, forced]
+    assert len(engine_calls) == 2
+
+
+def test_a_phone_that_stays_in_view_keeps_its_incident_going(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a, debounce_frames=2)
+    session.exam.objects_of_interest = ["Laptop"]  # the fixture's forbidden object: a laptop on the desk
+    session.exam.save(update_fields=["objects_of_interest"])
+    frames = [analysed(session, jittered("desk_laptop.jpg", 1 + i / 100), after=1 + 5 * i) for i in range(4)]
+    assert len(engine_calls) == 1 and all(f.carried_from == frames[0] for f in frames[1:])
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(session=session, kind="object_of_interest")
+    assert incident.is_open and incident.frame_count == 4
+    assert (incident.first_frame, incident.last_frame) == (frames[0], frames[3])
+
+
+def test_a_carried_frame_carries_its_looking_away_judgement_without_counting_the_pose_twice(
+        tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a)
+    session.exam.watch_looking_away = True
+    session.exam.save(update_fields=["watch_looking_away"])
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    carried = analysed(session, jittered("signer1_a.jpg"), after=6)
+    session.refresh_from_db()
+    assert carried.carried_from == first and len(engine_calls) == 1
+    assert carried.findings["Attention"] == first.findings["Attention"]
+    assert len(session.pose_baseline) == 1  # the student's baseline took the pose once
+
+
+def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a, until=SessionStatus.CHECKING)
+    analysed(session, image("signer1_a.jpg"), after=1)
+    fresh = analysed(session, jittered("signer1_a.jpg"), after=3)
+    assert len(engine_calls) == 2  # liveness needs each frame's own head pose; the verdict its own face
+    assert fresh.carried_from is None
+
+
+def test_a_result_of_the_pre_exam_check_is_not_carried_into_the_exam(
+        tenant_a: Tenant, engine_calls: list[int]) -> None:
+    session = registered_session(tenant_a, until=SessionStatus.CHECKING)
+    analysed(session, image("signer1_a.jpg"), after=0)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS,
+                                         actor=tenant_a.student)
+    first_of_the_exam = analysed(session, jittered("signer1_a.jpg"), after=1)
+    assert len(engine_calls) == 2
+    assert first_of_the_exam.carried_from is None
+
+
+def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    for _ in range(2):
+        response = api_client_for(tenant_a.admin).post("/process", {"image": b64("signer1_a.jpg")}, format="json")
+        assert response.status_code == 200
+    assert len(engine_calls) == 2
+
+
+def test_under_overload_it_analyses_the_newest_frame_and_sheds_the_older_one(
+        tenant_a: Tenant, engine_calls: list[int], settings: Any) -> None:
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from proctoring import selectors
+
+    settings.FRAME_SHED_AFTER_SECONDS = 10
+    session = registered_session(tenant_a)
+    now = timezone.now()
+    with tenancy.tenant_scope(None):
+        frames = []
+        for waited in (25, 12):  # both waited behind a backlog; the second is the newer
+            frame = Frame(institution_id=session.institution_id, session=session,
+                          received_at=now - timedelta(seconds=waited))
+            frame.image.save("frame.jpg", ContentFile(image("empty_room.jpg")), save=False)
+            frame.save()
+            frames.append(frame)
+        older, newer = (services.frame_analyze(frame_id=f.pk) for f in frames)
+    assert (older.status, newer.status) == ("shed", "done")
+    assert len(engine_calls) == 1
+    with tenancy.tenant_scope(tenant_a.institution):
+        live = {s["session"]: s for s in selectors.live_sessions(exam=session.exam)}
+    assert live[session.pk]["shed"] == 1 and live[session.pk]["frame"] == newer.pk
+
+
+def test_without_a_backlog_it_sheds_nothing(tenant_a: Tenant, engine_calls: list[int]) -> None:
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    session = registered_session(tenant_a)
+    now = timezone.now()
+    with tenancy.tenant_scope(None):
+        frames = []
+        for taken in (8, 3):  # kept while offline, sent together just now
+            frame = Frame(institution_id=session.institution_id, session=session, received_at=now,
+                          captured_at=now - timedelta(seconds=taken))
+            frame.image.save("frame.jpg", ContentFile(image("empty_room.jpg" if taken == 8 else "signer1_a.jpg")),
+                             save=False)
+            frame.save()
+            frames.append(frame)
+        statuses = [services.frame_analyze(frame_id=f.pk).status for f in frames]  # type: ignore[union-attr]
+    assert statuses == ["done", "done"] and len(engine_calls) == 2
