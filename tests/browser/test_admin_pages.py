@@ -29,6 +29,7 @@ def test_it_renders_every_admin_page_in_a_browser(live_server: Any, tenant_a: Te
         ("exam-edit", f"/exams/{exam}/edit"), ("questions", f"/exams/{exam}/questions"),
         ("enrolments", f"/exams/{exam}/enrolments"), ("students", "/students/"), ("student-new", "/students/new"),
         ("students-import", "/students/import"), ("student-face", f"/students/{student}/face"),
+        ("student-accommodation", f"/students/{student}/accommodation"),
         ("settings", "/settings/"), ("review-queue", "/review/"), ("exam-report", f"/exams/{exam}/report"),
     ]
     for label, path in pages:

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from accounts import tenancy
 from exams import services as exam_services
+from exams.accommodations import accommodation_set
 from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
@@ -96,6 +97,9 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     with tenancy.tenant_scope(tenant_a.institution):
         exam_services.session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=tenant_a.student)
         exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=tenant_a.student)
+        # Extra time only: an accommodation shows on the tile and exempts nothing here.
+        accommodation_set(actor=tenant_a.admin, student=tenant_a.student, reason="Extra time (dyslexia)",
+                          extra_percent=25)
     base = live_server.url
     student = camera_browser("two_signers.jpg").new_page(viewport={"width": 1280, "height": 900})
     student.set_default_timeout(TIMEOUT)
@@ -111,6 +115,7 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     proctor.goto(f"{base}/exams/{session.exam_id}/live")
     card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
     expect(card.locator(".incidents")).to_contain_text("Several people")
+    expect(card.locator(".accommodation-note")).to_contain_text("Extra time (dyslexia) · extra time +25%")
     expect(card.locator("img")).to_be_visible()
     shots.take(proctor, "live")
 
