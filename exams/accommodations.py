@@ -68,6 +68,13 @@ def accommodations_by_student(*, student_ids: list[int]) -> dict[int, Accommodat
 # --- writes ----------------------------------------------------------------------------------------
 
 
+def _locked(student: User) -> Accommodation | None:
+    """The student's accommodation, with the student's row locked: two admins saving at once (or a
+    first save racing another) take turns instead of colliding on the one-per-student constraint."""
+    User.objects.select_for_update().filter(pk=student.pk).values_list("pk").first()
+    return Accommodation.objects.filter(student_id=student.pk).first()
+
+
 def _state(accommodation: Accommodation | None) -> dict[str, Any] | None:
     if accommodation is None:
         return None
@@ -107,7 +114,7 @@ def accommodation_set(
     checks = [kind for kind in EXEMPTABLE if kind in set(exempt_checks)] + \
         sorted(set(exempt_checks) - set(EXEMPTABLE))  # known ones in a stable order; unknown ones refused below
     _validate(extra_minutes=extra_minutes, extra_percent=extra_percent, exempt_checks=checks, reason=reason)
-    accommodation = Accommodation.objects.select_for_update(of=("self",)).filter(student_id=student.pk).first()
+    accommodation = _locked(student)
     before = _state(accommodation)
     if accommodation is None:
         accommodation = Accommodation(institution_id=student.institution_id, student=student)
@@ -122,7 +129,7 @@ def accommodation_set(
 @transaction.atomic
 def accommodation_remove(*, actor: User, student: User) -> None:
     """Remove a student's accommodation (no-op without one); audited."""
-    accommodation = Accommodation.objects.select_for_update(of=("self",)).filter(student_id=student.pk).first()
+    accommodation = _locked(student)
     if accommodation is None:
         return
     before = _state(accommodation)
@@ -139,7 +146,7 @@ def accommodation_exempt(*, actor: User, student: User, check: str, exempt: bool
                          reason: str = "") -> Accommodation | None:
     """Add or remove one exemption, keeping the rest of the accommodation (the speech switch uses it).
     Removing the last thing an accommodation gives removes it."""
-    current = Accommodation.objects.select_for_update(of=("self",)).filter(student_id=student.pk).first()
+    current = _locked(student)
     checks = set(current.exempt_checks or []) if current else set()
     checks = checks | {check} if exempt else checks - {check}
     extra_minutes = current.extra_minutes if current else 0
