@@ -64,7 +64,8 @@ def incident_payload(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _publish(incident: Incident) -> None:
+def publish(incident: Incident) -> None:
+    """Mirror the incident's current state to the stores (DynamoDB) through the outbox."""
     outbox_add(topic="incidents.put", payload=incident_payload(incident))
 
 
@@ -111,7 +112,7 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Inciden
         incident.last_frame, incident.frame_count = frame, streak.frames
         incident.version += 1
         incident.save(update_fields=["last_frame", "frame_count", "version"])
-        _publish(incident)
+        publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
     recent = streak.window.count(HELD)
@@ -127,7 +128,7 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Inciden
         during_check=frame.session.status != SessionStatus.IN_PROGRESS,
     )
     streak.incident = incident
-    _publish(incident)
+    publish(incident)
     return [incident]
 
 
@@ -151,7 +152,7 @@ def _close(incident: Incident, at: datetime) -> None:
     incident.ended_at = at
     incident.version += 1
     incident.save(update_fields=["is_open", "ended_at", "version"])
-    _publish(incident)
+    publish(incident)
 
 
 def _reset(streak: CheckStreak) -> None:

@@ -14,7 +14,7 @@ from accounts.models import User
 from exams.models import ExamSession
 from exams.services import audit
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
-from proctoring.incidents import incident_payload
+from proctoring.incidents import incident_payload, publish
 from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
 
@@ -61,7 +61,7 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
             during_check=session.status != SessionStatus.IN_PROGRESS,
         )
         incident.session = session
-        outbox_add(topic="incidents.put", payload=incident_payload(incident))
+        publish(incident)
     return incident
 
 

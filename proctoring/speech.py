@@ -32,10 +32,8 @@ from exams.accommodations import SPEECH_REASON, accommodation_exempt
 from exams.models import ExamSession
 from exams.policy import EXEMPT_TALKING
 from exams.statuses import SessionStatus
-from proctoring import audio
-from proctoring.incidents import incident_payload
+from proctoring import audio, incidents
 from proctoring.models import Incident, IncidentKind, Severity, SpeechSegment
-from proctoring.outbox import outbox_add
 
 SPEAKER_UNKNOWN = "not judged: mouth movement is not measured yet"
 
@@ -150,7 +148,7 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
     ongoing.details = {**ongoing.details, "speech_seconds": round(total, 1),
                        "segments": ongoing.speech_segments.count()}
     ongoing.save()
-    outbox_add(topic="incidents.put", payload=incident_payload(ongoing))
+    incidents.publish(ongoing)
     return ongoing
 
 

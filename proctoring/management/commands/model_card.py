@@ -5,11 +5,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from proctoring.analysis.calibration import FOLDS, REPEATS
 from proctoring.analysis.measurement import FOLDS as DETECTION_FOLDS
 from proctoring.analysis.model_card import build
+from proctoring.management.commands.evaluate_engine import add_measurement_arguments, checked_measurement_options
 
 
 class Command(BaseCommand):
@@ -17,18 +18,11 @@ class Command(BaseCommand):
             " figures evaluate_engine measures on labelled photos, by condition and group.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--images", type=Path, default=settings.BASE_DIR.parent / "shared" / "data" / "images")
+        add_measurement_arguments(parser)
         parser.add_argument("--output", type=Path, default=settings.BASE_DIR / "docs" / "model-card.md")
-        parser.add_argument("--folds", type=int, default=FOLDS)
-        parser.add_argument("--repeats", type=int, default=REPEATS)
-        parser.add_argument("--detection-folds", type=int, default=DETECTION_FOLDS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        images: Path = options["images"]
-        if options["folds"] < 2 or options["repeats"] < 1 or options["detection_folds"] < 2:
-            raise CommandError("--folds and --detection-folds must be at least 2 and --repeats at least 1.")
-        if not (images / "manifest.csv").exists():
-            raise CommandError(f"{images} has no manifest.csv.")
+        images = checked_measurement_options(options)
         command = ["python", "manage.py", "model_card", "--images", str(options["images"])]
         for name, default in (("folds", FOLDS), ("repeats", REPEATS), ("detection_folds", DETECTION_FOLDS)):
             if options[name] != default:
