@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .measurement import FOLDS, Target, gap_text, rate_text, source_folds
+
 LABELS = Path(__file__).resolve().parent / "labels" / "looking_away.csv"
 TARGET_RECALL, TARGET_FALSE = 0.90, 0.05
-FOLDS = 5
 Rate = tuple[int, int]
 
 
@@ -92,20 +93,6 @@ def choose_cut(train: Sequence[Frame], max_false: float = TARGET_FALSE) -> float
     return negatives[-1] if negatives else 0.0
 
 
-def source_folds(frames_: Sequence[Frame], k: int = FOLDS) -> list[set[str]]:
-    """Sources dealt to k folds, largest first, each to the fold with the fewest frames so far."""
-    sizes: dict[str, int] = {}
-    for f in frames_:
-        sizes[f.source] = sizes.get(f.source, 0) + 1
-    folds: list[set[str]] = [set() for _ in range(min(k, len(sizes)))]
-    counts = [0] * len(folds)
-    for source in sorted(sizes, key=lambda s: (-sizes[s], s)):
-        i = counts.index(min(counts))
-        folds[i].add(source)
-        counts[i] += sizes[source]
-    return folds
-
-
 def measure(analyses: dict[str, dict[str, Any] | None], rows: Iterable[dict[str, str]],
             labels: dict[str, bool] | None = None, k: int = FOLDS) -> dict[str, Any]:
     from proctoring import attention
@@ -129,31 +116,19 @@ def measure(analyses: dict[str, dict[str, Any] | None], rows: Iterable[dict[str,
     }
 
 
-def _pct(rate: Rate) -> str:
-    hits, total = rate
-    return f"{100.0 * hits / total:5.1f}% ({hits}/{total})" if total else "n/a"
-
-
-def _gap(rate: Rate, *, at_least: float | None = None, at_most: float | None = None) -> str:
-    hits, total = rate
-    if not total:
-        return "n/a"
-    value = hits / total
-    if at_least is not None:
-        return "meets" if value >= at_least - 1e-12 else f"-{100 * (at_least - value):.1f} pts"
-    return "meets" if value <= (at_most or 0.0) + 1e-12 else f"+{100 * (value - (at_most or 0.0)):.1f} pts"
-
-
 def format_looking_away(m: dict[str, Any]) -> list[str]:
     (p_rec, p_false), (f_rec, f_false), (h_rec, h_false) = m["product"], m["fitted"], m["held_out"]
+    recall, false = Target(at_least=TARGET_RECALL), Target(at_most=TARGET_FALSE)
     return [
         f"Looking away ({m['frames']} labelled frames, {LABELS.name}; deviation from the person's baseline, "
         "proctoring.attention):",
         f"  {'figure':28s} {'product':22s} {'fitted on dev':22s} {'held out':22s} target   gap: product | held out",
-        f"  {'recall (away flagged)':28s} {_pct(p_rec):22s} {_pct(f_rec):22s} {_pct(h_rec):22s} >= 90%   "
-        f"{_gap(p_rec, at_least=TARGET_RECALL)} | {_gap(h_rec, at_least=TARGET_RECALL)}",
-        f"  {'false flags (not away)':28s} {_pct(p_false):22s} {_pct(f_false):22s} {_pct(h_false):22s} <= 5%    "
-        f"{_gap(p_false, at_most=TARGET_FALSE)} | {_gap(h_false, at_most=TARGET_FALSE)}",
+        f"  {'recall (away flagged)':28s} {rate_text(p_rec):22s} {rate_text(f_rec):22s} {rate_text(h_rec):22s} "
+        ">= 90%   "
+        f"{gap_text(p_rec, recall)} | {gap_text(h_rec, recall)}",
+        f"  {'false flags (not away)':28s} {rate_text(p_false):22s} {rate_text(f_false):22s} {rate_text(h_false):22s} "
+        "<= 5%    "
+        f"{gap_text(p_false, false)} | {gap_text(h_false, false)}",
         f"  cut (degrees): product {m['product_cut']:.1f} (attention.AWAY_DEGREES), fitted {m['fitted_cut']:.1f}, "
         f"per fold {', '.join(f'{c:.1f}' for c in m['fold_cuts'])}",
         f"  no single face found (never flagged): {m['no_face'] or 'none'}",

@@ -252,9 +252,10 @@ def register_references(
 # -- folds -----------------------------------------------------------------------------------
 
 
-def source_folds(observations: Sequence[Observation], k: int = FOLDS) -> list[set[str]]:
-    """``k`` disjoint sets of sources, about equal in images: the largest source goes to the
-    emptiest fold first. ``k`` at or above the number of sources: leave one source out."""
+def source_folds(observations: Sequence[Any], k: int = FOLDS) -> list[set[str]]:
+    """``k`` disjoint sets of sources (of anything with a ``source``: images, labelled frames), about
+    equal in size: the largest source goes to the emptiest fold first. ``k`` at or above the number
+    of sources: leave one source out."""
     sizes: dict[str, int] = {}
     for o in observations:
         sizes[o.source] = sizes.get(o.source, 0) + 1
@@ -559,12 +560,12 @@ def measure(observations: Sequence[Observation], policy: Any, k: int = FOLDS) ->
 # -- the table -------------------------------------------------------------------------------
 
 
-def _pct(rate: Rate) -> str:
+def rate_text(rate: Rate) -> str:
     hits, total = rate
     return f"{100.0 * hits / total:5.1f}% ({hits}/{total})" if total else "n/a"
 
 
-def _gap(rate: Rate, target: Target) -> str:
+def gap_text(rate: Rate, target: Target) -> str:
     hits, total = rate
     if not total:
         return "n/a"
@@ -617,8 +618,8 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
 
     def row(name: str, key: str, a: Rate, b: Rate, c: Rate) -> None:
         target = TARGETS[key]
-        cells = (name, _pct(a), _pct(b), _pct(c), target.text(), f"{_gap(a, target)} | {_gap(c, target)}",
-                 _bound(c, target))
+        cells = (name, rate_text(a), rate_text(b), rate_text(c), target.text(),
+                 f"{gap_text(a, target)} | {gap_text(c, target)}", _bound(c, target))
         lines.append(" ".join(f"{v:{w}s}" for v, w in zip(cells, widths, strict=True)).rstrip())
 
     def fig(attr: str) -> tuple[Rate, Rate, Rate]:
@@ -658,8 +659,8 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
         f" does (MEDIUM); {m['unregistrable']} more whose other photos registration refused are left out.",
         "precision at the policy's cut (images where the class is found that show it; person: people counted that",
         "  are there), product | fitted | held out: " + "; ".join(
-            f"{key} {_pct(product.precision[key]).strip()} | {_pct(fit.precision[key]).strip()} | "
-            f"{_pct(held.precision[key]).strip()}" for key in product.precision
+            f"{key} {rate_text(product.precision[key]).strip()} | {rate_text(fit.precision[key]).strip()} | "
+            f"{rate_text(held.precision[key]).strip()}" for key in product.precision
         ),
         "raw = the YOLO-scale score a cutoff stands for under objects.calibrated, which puts each measured class's",
         "  objects.CONFIDENCE_85 at 85: a fitted cutoff at 85.0 means the product's constant is the rule's choice.",
