@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import struct
-import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from accounts.errors import AppError
+from proctoring.analysis.models import Lazy
 
 SAMPLE_RATE = 16_000
 CHUNK = 512  # samples per model step at 16 kHz (32 ms), as the model was trained
@@ -62,22 +62,16 @@ def model_path() -> Path:
     return Path(spec.origin).parent / "data" / "silero_vad.onnx"
 
 
-_lock = threading.Lock()
-_session: Any = None
+def _build_model() -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1  # a 32 ms step is tiny: threads cost more than they give
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(model_path()), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def _model() -> Any:
-    global _session
-    with _lock:
-        if _session is None:
-            import onnxruntime
-
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = 1  # a 32 ms step is tiny: threads cost more than they give
-            options.inter_op_num_threads = 1
-            _session = onnxruntime.InferenceSession(str(model_path()), sess_options=options,
-                                                    providers=["CPUExecutionProvider"])
-        return _session
+MODEL: Lazy[Any] = Lazy(_build_model)  # built on first use, once per process
 
 
 def decode_wav(data: bytes) -> Clip:
@@ -120,7 +114,7 @@ def decode_wav(data: bytes) -> Clip:
 
 def probabilities(samples: np.ndarray) -> np.ndarray:
     """Silero's speech probability for each 32 ms step of 16 kHz samples (the last step zero-padded)."""
-    model = _model()
+    model = MODEL.get()
     steps = max(1, -(-len(samples) // CHUNK))
     padded = np.zeros(steps * CHUNK, dtype=np.float32)
     padded[:len(samples)] = samples
