@@ -194,7 +194,7 @@ class ProcessView(TenantAPIView):
         if data.get("session") in (None, ""):
             return self._check_now(request, image)
         wait = self._wait(request)
-        captured_at = _captured_at(data.get("captured_at"))
+        captured_at = aware_time(data.get("captured_at"), "captured_at")
         try:
             session_id = int(data["session"])
         except (TypeError, ValueError) as exc:
@@ -237,8 +237,8 @@ class ProcessView(TenantAPIView):
         return Response(outcome.results)
 
 
-def _captured_at(raw: Any) -> datetime | None:
-    """An optional ISO-8601 capture time with a time zone (bounds are the service's)."""
+def aware_time(raw: Any, name: str) -> datetime | None:
+    """An optional ISO-8601 time with a time zone from a form field (bounds are the service's)."""
     if raw in (None, ""):
         return None
     try:
@@ -246,8 +246,8 @@ def _captured_at(raw: Any) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise AppError("'captured_at' must be an ISO-8601 time with a time zone.", code="invalid",
-                       details={"captured_at": ["Not an ISO-8601 time with a time zone."]})
+        raise AppError(f"'{name}' must be an ISO-8601 time with a time zone.", code="invalid",
+                       details={name: ["Not an ISO-8601 time with a time zone."]})
     return moment
 
 

@@ -21,21 +21,16 @@ from exams.access import access_session_by_id
 from exams.policy import EXEMPT_TALKING
 from proctoring import audio, speech
 from proctoring.access import access_speech_by_id
-from proctoring.api import STAFF, _captured_at
+from proctoring.api import STAFF, aware_time
 from proctoring.storage import private_file_response
 
 FIELDS = {"clip", "started_at", "ended_at", "probability"}
 
 
 def _time(raw: Any, name: str) -> datetime:
-    if raw in (None, ""):
+    moment = aware_time(raw, name)
+    if moment is None:
         raise AppError(f"'{name}' is required.", code="invalid", details={name: ["Required."]})
-    try:
-        moment = _captured_at(raw)
-    except AppError as exc:
-        raise AppError(f"'{name}' must be an ISO-8601 time with a time zone.", code="invalid",
-                       details={name: ["Not an ISO-8601 time with a time zone."]}) from exc
-    assert moment is not None
     return moment
 
 
