@@ -85,8 +85,8 @@ def is_away(pose: tuple[float, float], baseline: tuple[float, float], *, cut: fl
 
 def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] | None:
     """Judge a frame of ``session`` (locked by the caller); answers what goes in its findings
-    (``Attention``), or None when looking away is not judged on it. Updates the session's baseline
-    while it is being taken (the caller saves the session)."""
+    (``Attention``), or None when looking away is not judged on it. While the baseline is being
+    taken, adds the frame's pose to it and saves the session's ``pose_baseline``."""
     if not session.exam.watch_looking_away or session.status != SessionStatus.IN_PROGRESS:
         return None
     if IncidentKind.LOOKING_AWAY in session.exempt_checks:
