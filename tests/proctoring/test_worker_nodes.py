@@ -46,8 +46,9 @@ def test_it_analyses_frames_from_one_web_process_on_either_of_two_workers_sharin
                   == {FrameStatus.DONE}, timeout=120)
 
     assert list(Frame.unscoped.filter(pk__in=ids).values_list("attempts", flat=True)) == [1, 1]  # each once
-    analysed = [set(map(int, re.findall(r"Analysing frame (\d+) ", (node / "worker.log").read_text())))
-                for node in nodes]
-    assert sorted(analysed, key=min) == [{min(ids)}, {max(ids)}]  # one frame on each worker
+    # Each worker took one of the frames from the queue. (On SQLite, one writer at a time, the second to
+    # write may meet "database is locked" and retry; the retry can land on the other worker: still once.)
+    first_taken = [int(re.findall(r"Analysing frame (\d+) ", (node / "worker.log").read_text())[0]) for node in nodes]
+    assert sorted(first_taken) == sorted(ids)
     assert s3.keys() >= {frame.image.name for frame in Frame.unscoped.filter(pk__in=ids)}
     assert _files(Path(settings.PRIVATE_MEDIA_ROOT)) == [] and all(_files(node) == [] for node in nodes)
