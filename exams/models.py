@@ -193,6 +193,11 @@ class Answer(TenantOwned):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]
 
+    @property
+    def is_answered(self) -> bool:
+        """An option picked or some text written (an emptied text box is no answer)."""
+        return self.choice is not None or bool(self.text.strip())
+
 
 class Accommodation(TenantOwned):
     """A student's accommodations, set by an admin of their institution (exams.accommodations): extra
