@@ -195,3 +195,19 @@ def test_it_puts_score_max_and_graded_state_in_the_exam_csv(tenant_a: Tenant) ->
     assert (row()["score"], row()["max_score"], row()["graded"]) == ("3", "5", "graded")
     report = client.get(f"/exams/{tenant_a.exam.pk}/report")
     assert b"3/5" in report.content
+
+
+def test_it_answers_404_for_an_answer_of_another_session_sent_to_a_sessions_page(tenant_a: Tenant) -> None:
+    from accounts import services as account_services
+    from accounts.models import Role
+
+    _, _, short = sat(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        other_student = account_services.user_create(institution=tenant_a.institution, email="b@alpha.test",
+                                                     role=Role.STUDENT, full_name="Other")
+        other = services.session_create(exam=tenant_a.exam, student=other_student)
+    answer_id = short_answer(tenant_a, short).pk
+    response = page_client_for(tenant_a.admin).post(f"/sessions/{other.pk}/answers",
+                                                    {"answer": answer_id, "points": "1"})
+    assert response.status_code == 404
+    assert short_answer(tenant_a, short).points_awarded is None
