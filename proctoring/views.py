@@ -134,7 +134,7 @@ def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:
     for session in ExamSession.objects.filter(exam=exam).select_related("student"):
         own = by_session.get(session.pk, [])
         rows.append({"session": session, "risk": review.risk(own)[0], "counts": review.summary_counts(own),
-                     "incidents": len(own), "score": scores[session.pk]})
+                     "incidents": len(own), "score": scores.get(session.pk) or session_score(session)})
     return sorted(rows, key=lambda row: -row["risk"])
 
 
