@@ -95,6 +95,7 @@ def test_it_submits_through_the_dialog_and_lets_an_admin_grade_the_short_answer(
     sign_in(admin, base, tenant_a.admin.email, PASSWORD)
     admin.goto(f"{base}/exams/{session.exam_id}/enrolments")
     expect(admin.locator(".answers-link")).to_have_text("Answers · 2/6 (to grade: 1)")
+    shots.take(admin, "students-tab")
     admin.goto(f"{base}/exams/{session.exam_id}/report")
     expect(admin.locator("#sessions td[data-label=Score]")).to_contain_text("2/6")
     expect(admin.locator("#sessions td[data-label=Score]")).to_contain_text("pending")
@@ -113,6 +114,10 @@ def test_it_submits_through_the_dialog_and_lets_an_admin_grade_the_short_answer(
     expect(admin.locator("#score-total")).to_have_text("5 / 6")
     expect(admin.locator("#score-state")).to_have_text("Graded")
     shots.take(admin, "answers-graded")
+    admin.click("text=Session report")
+    expect(admin.locator("#session-score")).to_have_text("5 / 6")
+    expect(admin.locator("#answers-link")).to_have_text("Answers")
+    shots.take(admin, "session-report")
 
     admin.goto(f"{base}/exams/{session.exam_id}/report")
     expect(admin.locator("#sessions td[data-label=Score]")).to_have_text("5/6")
