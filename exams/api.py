@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -16,7 +18,7 @@ from accounts.api_base import (
 )
 from accounts.errors import AppError
 from accounts.models import Role, User
-from exams import accommodations, authoring, policy, services, taking
+from exams import accommodations, authoring, grading, policy, services, taking
 from exams.access import access_exam_by_id, access_session_by_id, sessions_for
 from exams.models import Exam, ExamSession
 from exams.selectors import reference_warnings
@@ -226,14 +228,66 @@ class SessionTransitionView(TenantAPIView):
         return Response(SessionOutput(session).data)
 
 
-class AnswerView(TenantAPIView):
-    """Autosave one answer of the caller's running session."""
+class GradeOutput(serializers.Serializer):
+    points = serializers.IntegerField(allow_null=True, help_text="Awarded; null while a short answer is ungraded.")
+    comment = serializers.CharField(allow_blank=True)
+    graded_by = serializers.IntegerField(allow_null=True)
+    graded_at = serializers.DateTimeField(allow_null=True)
 
-    allowed_roles = (Role.STUDENT,)
+
+class AnswerRowOutput(serializers.Serializer):
+    question = serializers.IntegerField()
+    position = serializers.IntegerField()
+    kind = serializers.CharField()
+    prompt = serializers.CharField()
+    max_points = serializers.IntegerField()
+    answer = serializers.IntegerField(allow_null=True, help_text="The answer's id (grade it with "
+                                      "POST /api/v1/answers/<id>/grade); null: not answered.")
+    choice = serializers.IntegerField(allow_null=True, help_text="Multiple choice: the picked option's index.")
+    correct_choice = serializers.IntegerField(allow_null=True, help_text="Multiple choice: the key.")
+    text = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(choices=list(grading.STATE_LABELS))
+    points = serializers.IntegerField(allow_null=True, help_text="Scored or graded; null while ungraded.")
+    comment = serializers.CharField(allow_blank=True)
+
+
+class SessionAnswersOutput(serializers.Serializer):
+    session = serializers.IntegerField()
+    score = serializers.IntegerField()
+    max_score = serializers.IntegerField()
+    graded = serializers.BooleanField(help_text="False while a short-text answer waits for its grade.")
+    pending = serializers.IntegerField(help_text="Short-text answers still to grade.")
+    answers = AnswerRowOutput(many=True)
+
+
+def _answers_output(session: ExamSession) -> dict[str, Any]:
+    rows = grading.session_answers(session)
+    total = grading.score_of(rows)
+    return {"session": session.pk, "score": total.earned, "max_score": total.maximum, "graded": total.graded,
+            "pending": total.pending, "answers": [{
+                "question": r.question.pk, "position": r.question.position, "kind": r.question.kind,
+                "prompt": r.question.prompt, "max_points": r.question.points,
+                "answer": r.answer.pk if r.answer else None, "choice": r.answer.choice if r.answer else None,
+                "correct_choice": r.question.correct_choice, "text": r.answer.text if r.answer else "",
+                "state": r.state, "points": r.points, "comment": r.answer.grade_comment if r.answer else "",
+            } for r in rows]}
+
+
+class AnswerView(TenantAPIView):
+    """A session's answers: staff read them with their scores (GET); a student autosaves one answer of
+    their own running session (POST). Students never read the key."""
 
     class Input(StrictSerializer):
         question = serializers.IntegerField()
         value = serializers.JSONField(allow_null=True)
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        self.allowed_roles = (Role.ADMIN, Role.PROCTOR) if self.request.method == "GET" else (Role.STUDENT,)
+        return super().get_permissions()
+
+    @extend_schema(responses={200: SessionAnswersOutput})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_answers_output(access_session_by_id(actor=request.user, session_id=pk)))
 
     @extend_schema(request=Input, responses={200: {"type": "object"}})
     def post(self, request: Request, pk: int) -> Response:
@@ -243,6 +297,26 @@ class AnswerView(TenantAPIView):
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
                                     value=data.validated_data["value"])
         return Response({"question": answer.question_id, "saved_at": answer.updated_at})
+
+
+class AnswerGradeView(TenantAPIView):
+    """Admins grade a short-text answer of a finished session: 0..the question's points and an optional
+    comment; audited. Multiple-choice answers are scored from the key and cannot be graded."""
+
+    allowed_roles = (Role.ADMIN,)
+
+    class Input(StrictSerializer):
+        points = serializers.IntegerField(min_value=0, max_value=1_000_000)
+        comment = serializers.CharField(max_length=grading.COMMENT_MAX, required=False, allow_blank=True,
+                                        default="")
+
+    @extend_schema(request=Input, responses={200: SessionAnswersOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        answer = grading.access_answer_by_id(actor=request.user, answer_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = grading.answer_grade(actor=request.user, answer=answer, **data.validated_data)
+        return Response(_answers_output(answer.session))
 
 
 class AccommodationView(TenantAPIView):

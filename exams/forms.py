@@ -146,7 +146,8 @@ class QuestionForm(forms.Form):
     )
     correct_choice = forms.IntegerField(
         required=False, min_value=1, max_value=MAX_CHOICES, label="Correct option",
-        help_text="The number of the right option (1 is the first line).",
+        help_text="The number of the right option (1 is the first line). Answers are scored against it; "
+                  "changing it re-scores every student's answer.",
     )
     points = forms.IntegerField(min_value=0, max_value=1000, initial=1)
 

@@ -181,9 +181,22 @@ class Answer(TenantOwned):
     choice = models.PositiveIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # A short-text answer's grade, given by staff (exams.grading.answer_grade); None: not graded yet.
+    # Multiple-choice answers are never graded by hand: they are scored from the question's key when read.
+    points_awarded = models.PositiveIntegerField(null=True, blank=True)
+    grade_comment = models.TextField(blank=True)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    graded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]
+
+    @property
+    def is_answered(self) -> bool:
+        """An option picked or some text written (an emptied text box is no answer)."""
+        return self.choice is not None or bool(self.text.strip())
 
 
 class Accommodation(TenantOwned):

@@ -157,6 +157,10 @@ def answer_save(*, session: ExamSession, question_id: int, value: Any) -> Answer
             raise AppError("Answers are text of at most 10,000 characters.", code="invalid",
                            details={"value": ["Text expected."]})
         fields["text"] = value
+    previous = Answer.objects.filter(session=session, question=question).first()
+    if previous is not None and previous.points_awarded is not None and previous.text != fields["text"]:
+        # An unlocked sitting changed a graded answer: its grade was for the old text.
+        fields.update(points_awarded=None, grade_comment="", graded_by=None, graded_at=None)
     answer, _ = Answer.objects.update_or_create(
         session=session, question=question, defaults={**fields, "institution_id": session.institution_id}
     )
@@ -205,10 +209,3 @@ def session_submit_with_answers(*, session: ExamSession, student: User,
             answer_save(session=session, question_id=question_id, value=value)
         return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
 
-
-def score(session: ExamSession) -> tuple[int, int]:
-    """Points for multiple-choice answers, out of the multiple-choice total."""
-    questions = list(Question.objects.filter(exam_id=session.exam_id, kind=QuestionKind.MULTIPLE_CHOICE))
-    answers = {a.question_id: a.choice for a in Answer.objects.filter(session=session)}
-    earned = sum(q.points for q in questions if q.correct_choice is not None and answers.get(q.pk) == q.correct_choice)
-    return earned, sum(q.points for q in questions)

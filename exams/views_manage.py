@@ -16,6 +16,7 @@ from accounts.pages import admin_page, form_data, show_error
 from accounts.selectors import has_reference_face
 from exams import accommodations, authoring, services
 from exams.forms import AccommodationForm, EnrolForm, ExamForm, QuestionForm
+from exams.grading import exam_scores
 from exams.models import Exam, ExamSession, ExamStatus, Question
 from exams.selectors import students_without_reference
 
@@ -229,7 +230,8 @@ def exam_enrolments(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("manage-exam-enrolments", pk=exam.pk)
     faces = set(_students_with_face().filter(has_face=True, pk__in=[s.student_id for s in sessions])
                 .values_list("pk", flat=True))
-    rows = [(session, session.student_id in faces) for session in sessions]
+    scores = exam_scores(exam_id=exam.pk)
+    rows = [(session, session.student_id in faces, scores.get(session.pk)) for session in sessions]
     return render(request, "manage/exam_enrolments.html",
                   {"exam": exam, "rows": rows, "form": form, "candidates": candidates, "section": "exams"})
 

@@ -97,7 +97,9 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
         return elsewhere
     answers = {a.question_id: a for a in Answer.objects.filter(session=session)}
     questions = [(q, answers.get(q.pk)) for q in session.exam.questions.all()]
+    answered = sum(1 for _, answer in questions if answer is not None and answer.is_answered)
     return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
+                                                  "answered": answered,
                                                   "deadline": session.deadline, "listens": _listens(session)})
 
 
@@ -129,6 +131,6 @@ def session_done(request: HttpRequest, pk: int) -> HttpResponse:
     session = taking.expire_if_due(_own_session(request, pk))
     if session.status in STEP_OF_STATUS:
         return redirect(STEP_OF_STATUS[session.status], pk=session.pk)
-    answered = Answer.objects.filter(session=session).count()
+    answered = sum(answer.is_answered for answer in Answer.objects.filter(session=session))
     return render(request, "student/done.html", {"session": session, "answered": answered,
                                                   "total": session.exam.questions.count()})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from exams import views_student
+from exams import views_grading, views_student
 from proctoring import views, views_identity
 
 urlpatterns = [
@@ -13,6 +13,7 @@ urlpatterns = [
     path("sessions/<int:pk>/submit", views_student.session_submit, name="session-submit"),
     path("sessions/<int:pk>/done", views_student.session_done, name="session-done"),
     path("sessions/<int:pk>/report", views.session_report, name="session-report"),
+    path("sessions/<int:pk>/answers", views_grading.session_answers, name="session-answers"),
     path("exams/<int:pk>/live", views.live, name="exam-live"),
     path("exams/<int:pk>/report", views.exam_report, name="exam-report"),
     path("exams/<int:pk>/report.csv", views.exam_report_csv, name="exam-report-csv"),

@@ -18,8 +18,8 @@ from accounts.errors import AppError
 from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.accommodations import accommodation_of, accommodation_summary
+from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
-from exams.taking import score
 from proctoring import attention, review, selectors, speech
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
@@ -82,7 +82,7 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
                                           duration_minutes=session.exam.duration_minutes)
     return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
             "accommodation": accommodation,
-            "frames": frames, "counts": review.summary_counts(incidents), "score": score(session)}
+            "frames": frames, "counts": review.summary_counts(incidents), "score": session_score(session)}
 
 
 @login_required
@@ -125,15 +125,16 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
 
 
 def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:
-    """One row per session: risk, incident counts and score (incidents fetched once for the exam)."""
+    """One row per session: risk, incident counts and score (incidents and answers fetched once for the exam)."""
     by_session: dict[int, list[Incident]] = {}
     for incident in incidents:
         by_session.setdefault(incident.session_id, []).append(incident)
     rows = []
+    scores = exam_scores(exam_id=exam.pk)
     for session in ExamSession.objects.filter(exam=exam).select_related("student"):
         own = by_session.get(session.pk, [])
         rows.append({"session": session, "risk": review.risk(own)[0], "counts": review.summary_counts(own),
-                     "incidents": len(own), "score": score(session)})
+                     "incidents": len(own), "score": scores.get(session.pk) or session_score(session)})
     return sorted(rows, key=lambda row: -row["risk"])
 
 
@@ -166,12 +167,13 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     kinds = IncidentKind.values
     # Times in the viewer's zone (accounts.middleware.TimeZoneMiddleware), with their UTC offset.
     writer.writerow(["session", "student", "email", "student_number", "status", "started_at", "ended_at", "risk",
-                     "incidents", "reviewed", "open", "score", "max_score", *kinds])
+                     "incidents", "reviewed", "open", "score", "max_score", "graded", *kinds])
     for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
         session, counts = row["session"], row["counts"]
         writer.writerow([session.pk, session.student.full_name, session.student.email,
                          session.student.student_number, session.status, _local_iso(session.started_at),
                          _local_iso(session.ended_at), row["risk"], row["incidents"],
-                         counts["reviewed"], counts["open"], *row["score"],
+                         counts["reviewed"], counts["open"], row["score"].earned, row["score"].maximum,
+                         row["score"].state,
                          *(counts["by_kind"].get(kind, 0) for kind in kinds)])
     return response

@@ -155,18 +155,104 @@
     showOverall();
   });
 
+  // --- Progress: "n of m answered" and the question navigator -----------------------------------------
+  const answeredN = document.getElementById("answered-n");
+  const navLinks = {};
+  document.querySelectorAll("#question-nav a[data-nav]").forEach(function (a) { navLinks[a.dataset.nav] = a; });
+
+  function isAnswered(fieldset) {
+    const value = valueOf(fieldset);
+    return fieldset.dataset.kind === "choice" ? value !== null : value.trim() !== "";
+  }
+
+  function unanswered() {
+    return Object.keys(fieldsets).map(function (id) { return fieldsets[id]; })
+      .filter(function (f) { return !isAnswered(f); })
+      .sort(function (a, b) { return +a.dataset.number - +b.dataset.number; });
+  }
+
+  function showProgress() {
+    let count = 0;
+    Object.keys(fieldsets).forEach(function (id) {
+      const done = isAnswered(fieldsets[id]);
+      count += done ? 1 : 0;
+      const link = navLinks[id];
+      if (link) {
+        link.classList.toggle("answered", done);
+        link.querySelector(".qlink-state").textContent = done ? ", answered" : ", not answered";
+      }
+    });
+    if (answeredN) { answeredN.textContent = count; }
+  }
+
+  // Going to a question (navigator or the submit dialog's list) puts the keyboard focus in it.
+  function goTo(questionId) {
+    const fieldset = fieldsets[questionId];
+    if (!fieldset) { return; }
+    fieldset.scrollIntoView({block: "start"});
+    const input = fieldset.querySelector("input:checked") || fieldset.querySelector("input, textarea");
+    if (input) { input.focus({preventScroll: true}); }
+    if (window.history && window.history.replaceState) { window.history.replaceState(null, "", "#question-" + questionId); }
+  }
+  Object.keys(navLinks).forEach(function (id) {
+    navLinks[id].addEventListener("click", function (event) { event.preventDefault(); goTo(id); });
+  });
+  Object.keys(fieldsets).forEach(function (id) {
+    fieldsets[id].addEventListener("change", showProgress);
+    fieldsets[id].addEventListener("input", showProgress);
+  });
+
   // Answers kept from an earlier visit are newer than the page's: show them and send them.
   Object.keys(pending).forEach(function (id) { restore(id, pending[id]); });
+  showProgress();
   Object.keys(pending).forEach(function (id) { mark(id, "saving", "Saving…"); });
   if (Object.keys(pending).length) { showOverall(); flush(); }
 
   // Submit: flush what is pending, wait until the server answers, then post the form (which carries the
   // current value of every answer; the server saves them and submits in one transaction).
+  // Submitting asks first, in a dialog that lists the unanswered questions (each a link to it).
   let submitting = false;
-  form.addEventListener("submit", async function (event) {
+  const dialog = document.getElementById("submit-dialog");
+  const summary = document.getElementById("unanswered-summary"), list = document.getElementById("unanswered-list");
+  let goingTo = null;
+
+  function askToSubmit() {
+    const missing = unanswered();
+    list.textContent = "";
+    summary.textContent = missing.length === 0 ? "You answered every question." :
+      "You have not answered " + missing.length + " question" + (missing.length > 1 ? "s" : "") + ":";
+    missing.forEach(function (fieldset) {
+      const item = document.createElement("li"), link = document.createElement("a");
+      link.href = "#question-" + fieldset.dataset.question;
+      link.textContent = "Question " + fieldset.dataset.number + (fieldset.dataset.prompt ? ": " + fieldset.dataset.prompt : "");
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        goingTo = fieldset.dataset.question;
+        dialog.close("cancel");
+      });
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    goingTo = null;
+    dialog.returnValue = "";
+    dialog.showModal();
+    // With questions left, the safe choice has the focus; with none, submitting does.
+    document.getElementById(missing.length ? "submit-cancel" : "submit-confirm").focus();
+  }
+
+  dialog.addEventListener("close", function () {
+    if (dialog.returnValue === "confirm") { submit(); return; }
+    if (goingTo !== null) { goTo(goingTo); } else { submitButton.focus(); }
+  });
+
+  form.addEventListener("submit", function (event) {
     event.preventDefault();
+    if (submitting || dialog.open) { return; }
+    askToSubmit();
+  });
+
+  async function submit() {
     if (submitting) { return; }
-    if (!window.confirm("Submit your exam? You cannot change your answers afterwards.")) { return; }
     submitting = true;
     submitButton.disabled = true;
     for (let delay = 1000; ; delay = Math.min(delay * 2, 15000)) {
@@ -184,7 +270,7 @@
     }
     saveState.textContent = "Submitting…";
     HTMLFormElement.prototype.submit.call(form);
-  });
+  }
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
   const timerEl = document.getElementById("timer"), deadline = Date.parse(timerEl.dataset.deadline);

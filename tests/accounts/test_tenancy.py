@@ -102,6 +102,18 @@ def speech_segment(t: Tenant) -> int:
     return segment.pk
 
 
+def answer(t: Tenant) -> int:
+    """A short-text answer of the tenant's session (made directly; tests/exams/test_grading.py grades real ones)."""
+    from exams.models import Answer, Question
+
+    with tenancy.tenant_scope(t.institution):
+        existing = Answer.objects.filter(session=t.session).first()
+        if existing is not None:
+            return existing.pk
+        question = Question.objects.create(institution=t.institution, exam=t.exam, kind="text", prompt="Why?")
+        return Answer.objects.create(institution=t.institution, session=t.session, question=question, text="x").pk
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -131,6 +143,13 @@ ENDPOINTS = [
              "student", {"to": "terminated"}),
     Endpoint("api-session-answers", "POST", lambda i: f"/api/v1/sessions/{i}/answers", session, "student",
              "proctor", {"question": 1, "value": 0}),
+    Endpoint("api-session-answers", "GET", lambda i: f"/api/v1/sessions/{i}/answers", session, "proctor",
+             "student"),
+    Endpoint("api-answer-grade", "POST", lambda i: f"/api/v1/answers/{i}/grade", answer, "admin", "proctor",
+             {"points": 0}),  # the tenant's session is scheduled: 409, never graded
+    Endpoint("session-answers", "GET", lambda i: f"/sessions/{i}/answers", session, "proctor", "student"),
+    Endpoint("session-answers", "POST", lambda i: f"/sessions/{i}/answers", session, "admin", "student",
+             {"answer": "", "points": "0"}),
     Endpoint("api-session-events", "POST", lambda i: f"/api/v1/sessions/{i}/events", session, "student", "admin",
              {"kind": "tab_hidden"}),
     Endpoint("api-student-accommodation", "GET", lambda i: f"/api/v1/students/{i}/accommodation", student, "proctor",
