@@ -16,7 +16,8 @@ the pre-exam check asks the student to turn their head (liveness), and its frame
 
 Measured by ``manage.py evaluate_engine --images ../shared/data/images`` on the 108 dev frames labelled
 in ``analysis/labels/looking_away.csv`` (15 away), ``analysis.looking_away``: at this cut, recall 86.7%
-(13/15) with 5.4% (5/93) frames not away flagged; held out by source, 86.7% and 5.4% (5/93). Targets (>= 90% at <= 5%) missed by one frame each: the two misses are a profile YuNet does not find at all
+(13/15) with 5.4% (5/93) frames not away flagged; held out by source, 86.7% and 5.4% (5/93). Targets
+(>= 90% at <= 5%) missed by one frame each: the two misses are a profile YuNet does not find at all
 (no face, its own incident) and a 30-degree turn with the eyes aside that five points put at 19 degrees.
 AWAY_DEGREES is the fitted cut (20.7: the lowest with <= 5% false flags) rounded up.
 MediaPipe's 468-point face mesh and iris models (``face_landmark.tflite`` and ``iris_landmark.tflite``
