@@ -29,10 +29,13 @@ five points 13/15, 5/93 | 13/15, 4/93 | 13/15, 5/93 (AUC 0.925); mesh pose 13/15
 scale) 14/15, 2/93 | 14/15, 4/93 | 14/15, 6/93 (AUC 0.930): it catches the 30-degree turn with the eyes
 aside and clears the heads turned with the eyes on the camera, but held out flags one frame more.
 Only where the five-point deviation is within 8 degrees of the cut (20 of the 108 frames) it gives
-13/15, 2/93 | 14/15, 4/93 | 14/15, 4/93 (within 10 degrees: 14/15, 5/93 held out) -- targets met
-held out, but the band was picked among the two tried on these frames and the gains are one frame
-each, so the product keeps the five points (the mesh 1.5 ms and the iris 1.8 ms a face, one thread,
-would run on the frames near the cut); judging a frame here takes ~20 microseconds.
+13/15, 2/93 | 14/15, 4/93 | 14/15, 4/93 (within 10 degrees: 14/15, 5/93; the band chosen on each fold's
+training frames: 14/15, 4/93 held out). But wired into the product's path (eyes read on the engine's
+face box and eye landmarks, the frame decoded at the engine's working size; evaluate_engine, the
+patch not kept) the same rule gave 13/15, 4/93 | 14/15, 4/93 | 13/15, 5/93: the eye offset moves with
+the crop, and the gains were one frame each. So the product keeps the five points (the mesh ~1.5 ms
+and the iris ~1.8 ms a face on one quiet thread would have run only near the cut); judging a frame
+here takes ~20 microseconds.
 """
 
 from __future__ import annotations
