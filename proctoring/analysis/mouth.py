@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,11 +93,15 @@ def measure(images: Path, k: int = 5) -> dict[str, object]:
         open: bool
         aperture: float
 
-    samples = []
+    samples, took, meshed = [], [], []
     for file, opened in labels.items():
         bgr = cv2.imread(str(images / file))
+        start = time.perf_counter()
         found = faces.detect(bgr)
+        middle = time.perf_counter()
         mesh = landmarks.mesh(bgr, found[0].box, found[0].landmarks[:2])
+        took.append(time.perf_counter() - start)
+        meshed.append(time.perf_counter() - middle)
         source = manifest[file].get("source") or file
         samples.append(Sample(file, source, opened, landmarks.mouth_aperture(mesh.points)))
     folds = source_folds(samples, k)
@@ -111,7 +116,8 @@ def measure(images: Path, k: int = 5) -> dict[str, object]:
             "held_out": right_held, "cuts": cuts,
             "wrong": [s.file for s in samples if is_open(s.aperture) != s.open],
             "closed_max": max(s.aperture for s in samples if not s.open),
-            "open_min": min(s.aperture for s in samples if s.open)}
+            "open_min": min(s.aperture for s in samples if s.open),
+            "ms": 1000 * float(np.median(took)), "mesh_ms": 1000 * float(np.median(meshed))}
 
 
 def main(argv: list[str]) -> int:
@@ -120,6 +126,7 @@ def main(argv: list[str]) -> int:
     print(f"  right at OPEN_APERTURE {OPEN_APERTURE}: {m['product']}/{m['samples']}; held out by source: "
           f"{m['held_out']}/{m['samples']} (fold cuts {', '.join(f'{c:.3f}' for c in m['cuts'])})")
     print(f"  widest closed {m['closed_max']:.3f}, narrowest open {m['open_min']:.3f}; wrong: {m['wrong'] or 'none'}")
+    print(f"  a face: YuNet + mesh {m['ms']:.1f} ms, the mesh {m['mesh_ms']:.2f} ms (median)")
     return 0
 
 
