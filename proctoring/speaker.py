@@ -99,6 +99,8 @@ def speaker_judge(*, incident_id: int) -> Incident | None:
         locked = Incident.objects.select_for_update().select_related("session").filter(pk=incident_id).first()
         if locked is None:
             return None
+        if locked.ended_at != incident.ended_at:
+            return locked  # more speech came meanwhile: the judgement it queued reads it, this one is stale
         mouth = {key: judged[key] for key in ("verdict", "frames", "clear", "open", "apertures")}
         mouth["frame_ids"] = [frame.pk for frame in frames]
         locked.details = {**locked.details, "speaker": judged["text"], "mouth": mouth}

@@ -297,3 +297,25 @@ def test_it_reads_mouths_only_when_a_talking_incident_opens_or_grows(
     mouth = incident.details["mouth"]
     assert (mouth["verdict"], mouth["frames"], mouth["clear"]) == ("not_judged", 1, 0)
     assert incident.details["speaker"].startswith("not judged: 0 clear frontal face(s) in the 1 frames")
+
+
+def test_it_keeps_no_stale_speaker_judgement_when_more_speech_came_meanwhile(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from proctoring import speaker
+
+    session = listening(tenant_a, limit=1)
+    incident_id = send(tenant_a, session, spoken()).json()["incident"]  # its judgement not run (no commit here)
+    judged = speaker.verdict
+
+    def grown_meanwhile(apertures: list[float | None]) -> dict[str, Any]:
+        Incident.objects.filter(pk=incident_id).update(ended_at=timezone.now())  # another segment extended it
+        return judged(apertures)
+
+    monkeypatch.setattr(speaker, "verdict", grown_meanwhile)
+    with tenancy.tenant_scope(tenant_a.institution):
+        speaker.speaker_judge(incident_id=incident_id)
+        assert Incident.objects.get(pk=incident_id).details["speaker"] == speaker.PENDING
+        monkeypatch.setattr(speaker, "verdict", judged)
+        speaker.speaker_judge(incident_id=incident_id)  # the judgement the extension queued
+        assert Incident.objects.get(pk=incident_id).details["mouth"]["verdict"] == "not_judged"
