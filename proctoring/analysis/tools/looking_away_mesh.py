@@ -1,18 +1,22 @@
-"""Does MediaPipe's face mesh judge looking away better than YuNet's five landmarks? (It did not.)
+"""Do the face mesh and the eyes' direction judge looking away better than YuNet's five landmarks?
 
-    pip download mediapipe==0.10.21 --no-deps -d /tmp/mp      # Apache-2.0; pins numpy<2: never installed
-    unzip -j /tmp/mp/mediapipe-*.whl mediapipe/modules/face_landmark/face_landmark.tflite -d /tmp/mp
-    pip install --no-deps --target /tmp/litert ai-edge-litert   # runs .tflite with numpy 2
-    PYTHONPATH=/tmp/litert .venv/bin/python -m proctoring.analysis.tools.looking_away_mesh \\
-        ../shared/data/images /tmp/mp/face_landmark.tflite
+    .venv/bin/pip install --no-deps -r requirements-nodeps.txt   # mediapipe==0.10.21, ai-edge-litert==2.3.0
+    .venv/bin/python -m proctoring.analysis.tools.looking_away_mesh ../shared/data/images
 
 On every frame labelled in ``labels/looking_away.csv``, the largest YuNet face gives (a) the five-point
-pose (``faces.pose``, what the product uses) and (b) the 468-point mesh on a 1.5x square crop around
-the YuNet box at 192x192: yaw from the depth difference of the cheek points 234/454, pitch from that of
-forehead 10 and chin 152 (and the mesh's yaw alone). All are judged as ``looking_away`` judges them
-(deviation from the person's baseline) and printed as ROC AUC and the best recall at <= 5% false
-flags (in-sample), with the mesh's median time a face on one thread.
-Neither ai-edge-litert nor mediapipe is a dependency of the product.
+pose (``faces.pose``, what the product uses); (b) the 468-point mesh (``landmarks.mesh``: a 1.5x crop
+around the YuNet box, eyes levelled): yaw from the depth difference of the cheek points 234/454,
+pitch from that of forehead 10 and chin 152; (c) the eyes' direction: MediaPipe's iris model
+(``iris_landmark.tflite``, the same wheel) on a 64x64 crop 2.3 eye-widths around each eye's mesh
+corners (33/133, 263/362; the image-right eye mirrored, as MediaPipe does), the iris centre's offset
+from the corners' midpoint along the eye line, in eye widths, averaged over both eyes and turned
+into degrees with an eyeball-radius prior (asin(2.5 x offset): nothing fitted), added to the five-point
+yaw (the head's and the eyes' turn add up; positive both towards image-right). (d) is (c) only where
+the five-point deviation is within GATE degrees of the product's cut (the mesh and iris would then run
+on few frames). Each is judged by ``looking_away.measure``, the code ``evaluate_engine`` reports
+with: product cut (attention.AWAY_DEGREES), fitted on all frames, and held out by source (cut chosen
+on the other folds); and (d) held out with the band chosen on each fold's training frames too.
+Prints the models' median time a face on one thread.
 """
 
 from __future__ import annotations
@@ -26,31 +30,47 @@ from typing import Any
 import cv2
 import numpy as np
 
-from proctoring.analysis import faces, looking_away
+from proctoring.analysis import faces, landmarks, looking_away
 from proctoring.analysis.evaluation import read_manifest
 
+EYES = ((33, 133, False), (263, 362, True))  # outer, inner corner, mirrored
+GATES = (8.0, 10.0)  # the two bands tried (the only ones)
 
-def mesh_runner(model: Path) -> Any:
+
+def iris_runner() -> Any:
     from ai_edge_litert.interpreter import Interpreter  # only for this comparison
 
-    interpreter = Interpreter(model_path=str(model), num_threads=1)
+    model = landmarks.model_file("mediapipe", "modules/iris_landmark/iris_landmark.tflite")
+    interpreter = Interpreter(model_path=model, num_threads=1)
     interpreter.allocate_tensors()
-    inp, outs = interpreter.get_input_details()[0], interpreter.get_output_details()
+    inp = interpreter.get_input_details()[0]["index"]
+    out = next(o["index"] for o in interpreter.get_output_details() if o["shape"][-1] == 15)
 
-    def pose(bgr: np.ndarray, face: faces.Face) -> tuple[float, float]:
-        x, y, w, h = face.box
-        side = max(w, h) * 1.5
-        left, top = x + w / 2 - side / 2, y + h / 2 - side / 2
-        scale = 192 / side
-        crop = cv2.warpAffine(bgr, np.float32([[scale, 0, -left * scale], [0, scale, -top * scale]]), (192, 192))
-        interpreter.set_tensor(inp["index"], (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255)[None])
+    def offset(bgr: np.ndarray, points: np.ndarray, outer: int, inner: int, mirrored: bool) -> float:
+        a, b = points[outer, :2], points[inner, :2]
+        left, right = (a, b) if a[0] < b[0] else (b, a)
+        centre, width = (left + right) / 2, max(float(np.linalg.norm(right - left)), 1e-6)
+        side = 2.3 * width
+        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])),
+                                         math.degrees(math.atan2(right[1] - left[1], right[0] - left[0])), 64 / side)
+        matrix[:, 2] += (32 - centre[0], 32 - centre[1])
+        crop = cv2.warpAffine(bgr, matrix, (64, 64))
+        if mirrored:
+            crop = np.ascontiguousarray(crop[:, ::-1])
+        interpreter.set_tensor(inp, (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255)[None])
         interpreter.invoke()
-        points = next(interpreter.get_tensor(o["index"]) for o in outs if o["shape"][-1] == 1404).reshape(468, 3)
-        a, b, top_, chin = points[234], points[454], points[10], points[152]
-        return (math.degrees(math.atan2(-(b[2] - a[2]), b[0] - a[0])),
-                math.degrees(math.atan2(chin[2] - top_[2], chin[1] - top_[1])))
+        x = float(interpreter.get_tensor(out).reshape(5, 3)[0, 0])
+        return ((64 - x if mirrored else x) - 32) * side / 64 / width
 
-    return pose
+    def eye_yaw(bgr: np.ndarray, points: np.ndarray) -> float:
+        t = float(np.mean([offset(bgr, points, *eye) for eye in EYES]))
+        return math.degrees(math.asin(max(-1.0, min(1.0, 2.5 * t))))
+
+    return eye_yaw
+
+
+def _analysis(yaw: float, pitch: float) -> dict[str, Any]:
+    return {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": pitch, "Roll": 0.0}}]}
 
 
 def _auc(frames: list[looking_away.Frame]) -> float:
@@ -59,34 +79,76 @@ def _auc(frames: list[looking_away.Frame]) -> float:
     return float(np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg]))
 
 
+def _nested(variants: dict[str, dict[str, Any]], rows: list[dict[str, str]], labels: dict[str, bool]) -> str:
+    """Held out with the band chosen inside the folds too: on each fold's training frames, the band whose
+    fitted cut catches the most away frames (then flags the fewest), applied to the held-out fold."""
+    from proctoring.analysis.measurement import source_folds
+
+    by_band = {g: {f.file: f for f in looking_away.frames(variants[f"five + eyes near the cut (+-{g:g})"], rows,
+                                                            labels)} for g in GATES}
+    files = list(by_band[GATES[0]].values())
+    hit = away = false = fine = 0
+    for fold in source_folds(files):
+        best = None
+        for g in GATES:
+            train = [f for f in by_band[g].values() if f.source not in fold]
+            cut = looking_away.choose_cut(train)
+            (h, _), (x, _) = looking_away.rates(train, lambda f, c=cut: c)
+            if best is None or (h, -x) > (best[0], -best[1]):
+                best = (h, x, g, cut)
+        test = [f for f in by_band[best[2]].values() if f.source in fold]
+        (h, a), (x, n) = looking_away.rates(test, lambda f, c=best[3]: c)
+        hit, away, false, fine = hit + h, away + a, false + x, fine + n
+    return f"{hit}/{away} {false}/{fine}"
+
+
 def main(argv: list[str]) -> int:
-    images, model = Path(argv[0]), Path(argv[1])
+    from proctoring import attention
+
+    images = Path(argv[0])
     rows = read_manifest(images)
     labels = looking_away.read_labels()
-    mesh = mesh_runner(model)
-    five: dict[str, Any] = {}
-    meshed: dict[str, Any] = {}
-    took = []
+    eye_yaw = iris_runner()
+    variants: dict[str, dict[str, Any]] = {"five landmarks": {}, "face mesh": {}, "five + eyes": {}}
+    mesh_took, iris_took = [], []
     for file in labels:
         bgr = cv2.imread(str(images / file))
         found = faces.detect(bgr) if bgr is not None else []
         if not found:
-            five[file] = meshed[file] = None
+            for analyses in variants.values():
+                analyses[file] = None
             continue
         pose = faces.pose(found[0].landmarks)
-        five[file] = {"FaceDetails": [{"Pose": pose}]}
         start = time.perf_counter()
-        yaw, pitch = mesh(bgr, found[0])
-        took.append(time.perf_counter() - start)
-        meshed[file] = {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": pitch, "Roll": 0.0}}]}
-    mesh_yaw = {f: a and {"FaceDetails": [{"Pose": {**a["FaceDetails"][0]["Pose"], "Pitch": 0.0}}]}
-                for f, a in meshed.items()}
-    for name, analyses in (("five landmarks", five), ("face mesh", meshed), ("mesh, yaw only", mesh_yaw)):
+        mesh = landmarks.mesh(bgr, found[0].box, found[0].landmarks[:2])
+        mesh_took.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        eyes = eye_yaw(bgr, mesh.points)
+        iris_took.append(time.perf_counter() - start)
+        p = mesh.points
+        a, b, top, chin = p[234], p[454], p[10], p[152]
+        variants["five landmarks"][file] = _analysis(pose["Yaw"], pose["Pitch"])
+        variants["face mesh"][file] = _analysis(math.degrees(math.atan2(-(b[2] - a[2]), b[0] - a[0])),
+                                                math.degrees(math.atan2(chin[2] - top[2], chin[1] - top[1])))
+        variants["five + eyes"][file] = _analysis(pose["Yaw"] + eyes, pose["Pitch"])
+    five = {f.file: f.deviation for f in looking_away.frames(variants["five landmarks"], rows, labels)}
+    for gate in GATES:
+        variants[f"five + eyes near the cut (+-{gate:g})"] = {
+            f: variants["five + eyes" if five.get(f) is not None and abs(five[f] - attention.AWAY_DEGREES) <= gate
+                        else "five landmarks"][f] for f in labels}
+    print(f"{'':36s} {'product cut':18s} {'fitted on dev':18s} {'held out':18s} AUC   (recall, false flags)")
+    for name, analyses in variants.items():
+        m = looking_away.measure(analyses, rows, labels)
         frames = looking_away.frames(analyses, rows, labels)
-        cut = looking_away.choose_cut(frames)
-        (hit, away), (false, fine) = looking_away.rates(frames, lambda f, c=cut: c)
-        print(f"{name:15s} AUC {_auc(frames):.3f}  recall {hit}/{away} at false flags {false}/{fine} (cut {cut:g})")
-    print(f"face mesh: {1000 * float(np.median(took)):.2f} ms a face (median, one thread)")
+        text = [f"{r[0][0]}/{r[0][1]} {r[1][0]}/{r[1][1]}" for r in (m["product"], m["fitted"], m["held_out"])]
+        print(f"{name:36s} {text[0]:18s} {text[1]:18s} {text[2]:18s} {_auc(frames):.3f}")
+    print(f"{'near the cut, band chosen on training folds':44s} held out {_nested(variants, rows, labels)}")
+    ran = {g: sum(five.get(f) is not None and abs(five[f] - attention.AWAY_DEGREES) <= g for f in labels)
+           for g in GATES}
+    print(f"near the cut: the mesh and iris would run on {', '.join(f'{n} (+-{g:g})' for g, n in ran.items())}"
+          f" of {len(labels)} frames")
+    print(f"face mesh {1000 * float(np.median(mesh_took)):.2f} ms, iris (both eyes) "
+          f"{1000 * float(np.median(iris_took)):.2f} ms a face (median, one thread)")
     return 0
 
 
