@@ -3,6 +3,8 @@ appeals one; staff list appeals and decide them. The rules live in proctoring.ap
 
 from __future__ import annotations
 
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,6 +16,7 @@ from exams.access import access_session_by_id
 from exams.statuses import AppealStatus
 from proctoring import appeals
 from proctoring.models import Appeal
+from proctoring.storage import private_file_response
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
@@ -35,7 +38,7 @@ class RecordIncidentOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField(source="incident.reviewed_at", allow_null=True)
     reason = serializers.CharField(source="incident.review_note")
     evidence_frames = serializers.ListField(child=serializers.IntegerField(), source="frame_ids",
-                                            help_text="Frame ids; the images are at /record/frames/<id>.jpg")
+                                            help_text="Frame ids; each image at /api/v1/record/frames/<id>/image")
     appeal = AppealOutput(allow_null=True)
     appeal_until = serializers.DateTimeField(source="deadline", allow_null=True)
     can_appeal = serializers.BooleanField()
@@ -61,6 +64,16 @@ class SessionRecordView(TenantAPIView):
             "session": session.pk, "visibility": appeals.VISIBILITY_TEXT,
             "appeal_window_days": session.exam.institution.appeal_window_days,
             "incidents": appeals.session_record(session=session)}).data)
+
+
+class RecordFrameImageView(TenantAPIView):
+    """An evidence frame of a decided incident of the student's own ended session; anything else: 404."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> FileResponse:
+        return private_file_response(appeals.access_own_evidence_frame(actor=request.user, frame_id=pk).image)
 
 
 class IncidentAppealView(TenantAPIView):

@@ -20,6 +20,7 @@ urlpatterns = [
          name="api-session-speech-accommodation"),
     path("speech/<int:pk>/clip", api_speech.SpeechClipView.as_view(), name="api-speech-clip"),
     path("sessions/<int:pk>/record", api_appeals.SessionRecordView.as_view(), name="api-session-record"),
+    path("record/frames/<int:pk>/image", api_appeals.RecordFrameImageView.as_view(), name="api-record-frame-image"),
     path("incidents/<int:pk>/appeal", api_appeals.IncidentAppealView.as_view(), name="api-incident-appeal"),
     path("appeals/", api_appeals.AppealListView.as_view(), name="api-appeals"),
     path("appeals/<int:pk>/", api_appeals.AppealDetailView.as_view(), name="api-appeal-detail"),

@@ -44,10 +44,14 @@ def decided_incidents_of(*, student: User) -> QuerySet[Incident]:
 
 
 def evidence_frame_ids(incidents: list[Incident]) -> dict[int, list[int]]:
-    """Each incident's evidence frames (the evidence, first and last frame), in order, without repeats."""
+    """Each incident's evidence frames whose image is still kept (the first, evidence and last frame), in
+    order, without repeats; retention (proctoring.retention) removes images, and their ids go with them."""
+    wanted = {i for incident in incidents
+              for i in (incident.first_frame_id, incident.evidence_frame_id, incident.last_frame_id) if i}
+    kept = set(Frame.objects.filter(pk__in=wanted).exclude(image="").values_list("pk", flat=True))
     ids: dict[int, list[int]] = {}
     for incident in incidents:
-        own = [i for i in (incident.first_frame_id, incident.evidence_frame_id, incident.last_frame_id) if i]
+        own = [i for i in (incident.first_frame_id, incident.evidence_frame_id, incident.last_frame_id) if i in kept]
         ids[incident.pk] = list(dict.fromkeys(own))
     return ids
 
@@ -176,6 +180,12 @@ def appeal_decide(*, appeal_id: int, actor: User, decision: str, note: str = "")
     if decision not in APPEAL_TRANSITIONS[appeal.status]:
         raise Conflict(f"This appeal was already decided ({appeal.get_status_display().lower()}).",
                        code="appeal_decided")
+    incident = Incident.objects.select_for_update(of=("self",)).get(pk=appeal.incident_id)
+    if decision == AppealStatus.UPHELD and incident.review_status != ReviewStatus.CONFIRMED:
+        # A reviewer changed the decision after the appeal came in: upholding would tell the student a
+        # confirmation stands that no longer does.
+        raise Conflict("The incident is no longer confirmed (a reviewer changed the decision); overturn the appeal "
+                       "to close it, or confirm the incident again first.", code="incident_not_confirmed")
     previous = appeal.status
     appeal.status, appeal.decided_by, appeal.decided_at = decision, actor, timezone.now()
     appeal.decision_note = (note or "").strip()[:NOTE_MAX]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -66,6 +66,8 @@ def incident_appeal(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(Role.STUDENT)
 def my_data(request: HttpRequest) -> HttpResponse:
     """Everything biometric the institution holds about the student, as one zip, streamed; audited."""
+    if not request.user.is_student:
+        raise Http404  # a platform superuser passes role_required, and holds no data of their own
     wait = throttle.window_hit(f"my-data:{request.user.pk}", limit=settings.SUBJECT_ARCHIVE_LIMIT,
                                window=settings.SUBJECT_ARCHIVE_WINDOW)
     if wait is not None:

@@ -210,6 +210,8 @@ ENDPOINTS = [
              {"decision": "upheld", "note": "x"}),
     Endpoint("api-session-record", "GET", lambda i: f"/api/v1/sessions/{i}/record", reviewed_session, "student",
              "admin"),
+    Endpoint("api-record-frame-image", "GET", lambda i: f"/api/v1/record/frames/{i}/image", evidence_frame,
+             "student", "proctor"),
     Endpoint("api-incident-appeal", "POST", lambda i: f"/api/v1/incidents/{i}/appeal", reviewed_incident, "student",
              "proctor", {"note": "It was my reflection."}),
     Endpoint("api-appeal-detail", "GET", lambda i: f"/api/v1/appeals/{i}/", appeal, "proctor", "student"),

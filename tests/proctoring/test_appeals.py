@@ -17,6 +17,7 @@ from exams.models import ExamSession
 from exams.services import session_create
 from proctoring.appeals import appeal_decide
 from proctoring.models import Appeal, Frame, Incident
+from proctoring.review import incident_review
 from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import appealed, reviewed
 
@@ -45,6 +46,8 @@ def test_it_shows_a_decided_incident_with_its_reason_and_the_students_own_eviden
     image = page_client_for(tenant_a.student).get(f"/record/frames/{tenant_a.frame.pk}.jpg")
     assert image.status_code == 200 and b"".join(image.streaming_content) == JPEG
     assert image["Cache-Control"] == "private, no-store"
+    api = api_client_for(tenant_a.student).get(f"/api/v1/record/frames/{tenant_a.frame.pk}/image")
+    assert api.status_code == 200 and b"".join(api.streaming_content) == JPEG
 
 
 def test_it_links_the_record_from_the_students_dashboard(tenant_a: Tenant) -> None:
@@ -61,6 +64,7 @@ def test_it_hides_an_undecided_incident_its_frames_and_its_appeal(tenant_a: Tena
     assert client.get(f"/record/frames/{tenant_a.frame.pk}.jpg").status_code == 404
     assert appeal_page(tenant_a).status_code == 404
     api = api_client_for(tenant_a.student)
+    assert api.get(f"/api/v1/record/frames/{tenant_a.frame.pk}/image").status_code == 404
     assert api.get(f"/api/v1/sessions/{tenant_a.session.pk}/record").json()["incidents"] == []
     assert api.post(f"/api/v1/incidents/{tenant_a.incident.pk}/appeal", {"note": "x"}, format="json"
                     ).status_code == 404
@@ -162,6 +166,7 @@ def test_it_answers_another_student_404_for_everything_of_the_record(tenant_a: T
     assert appeal_page(tenant_a, user=other).status_code == 404
     api = api_client_for(other)
     assert api.get(f"/api/v1/sessions/{tenant_a.session.pk}/record").status_code == 404
+    assert api.get(f"/api/v1/record/frames/{tenant_a.frame.pk}/image").status_code == 404
     assert api.post(f"/api/v1/incidents/{tenant_a.incident.pk}/appeal", {"note": "x"}, format="json"
                     ).status_code == 404
     assert Appeal.unscoped.count() == 0
@@ -256,3 +261,23 @@ def test_it_lists_appeals_by_status_in_the_api(tenant_a: Tenant) -> None:
     assert [a["id"] for a in api.get("/api/v1/appeals/?status=open").json()["results"]] == [appeal.pk]
     assert api.get("/api/v1/appeals/?status=upheld").json()["count"] == 0
     assert api.get("/api/v1/appeals/?status=nonsense").status_code == 400
+
+
+def test_it_does_not_uphold_an_appeal_of_an_incident_a_reviewer_has_since_dismissed(tenant_a: Tenant) -> None:
+    appeal = appealed(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.admin, decision="dismissed")
+    response = page_client_for(tenant_a.proctor).post(f"/appeals/{appeal.pk}/", {"decision": "upheld"})
+    assert response.status_code == 200 and b"no longer confirmed" in response.content
+    assert Appeal.unscoped.get(pk=appeal.pk).status == "open"
+    overturned = page_client_for(tenant_a.proctor).post(f"/appeals/{appeal.pk}/", {"decision": "overturned"})
+    assert overturned.status_code == 302 and Appeal.unscoped.get(pk=appeal.pk).status == "overturned"
+
+
+def test_it_says_when_an_evidence_image_is_no_longer_kept(tenant_a: Tenant) -> None:
+    reviewed(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame = Frame.objects.get(pk=tenant_a.frame.pk)
+        frame.image.delete()  # as retention does
+    body = record(tenant_a).content
+    assert b"no longer kept" in body and f"/record/frames/{tenant_a.frame.pk}.jpg".encode() not in body
