@@ -168,7 +168,8 @@ institution_admin_site.register(User, InstitutionUserAdmin)
 
 @admin.register(Institution)
 class PlatformInstitutionAdmin(DeletesThroughService):
-    list_display = ["name", "slug", "time_zone", "frame_retention_days", "face_retention_days", "created_at"]
+    list_display = ["name", "slug", "time_zone", "frame_retention_days", "face_retention_days", "appeal_window_days",
+                    "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 

@@ -52,6 +52,11 @@ class SettingsForm(forms.Form):
         help_text="A student's reference face is erased this many days after their last exam ended "
                   "(faces without exams: after registration) (1–3650).",
     )
+    appeal_window_days = forms.IntegerField(
+        min_value=0, max_value=365, required=False, label="Appeals accepted for (days)",
+        help_text="After an exam, a student may appeal a confirmed incident once, within this many days of the "
+                  "reviewer's decision (0: no appeals; 0–365).",
+    )
     consent_text = forms.CharField(
         max_length=10000, widget=forms.Textarea(attrs={"rows": 6}), label="Consent text",
         help_text="Students accept this before each exam. Changing it starts a new consent version.",
@@ -68,7 +73,8 @@ class SettingsForm(forms.Form):
     @classmethod
     def initial_for(cls, institution: Institution) -> dict[str, Any]:
         return {"time_zone": institution.time_zone, "frame_retention_days": institution.frame_retention_days,
-                "face_retention_days": institution.face_retention_days, "consent_text": institution.consent_text}
+                "face_retention_days": institution.face_retention_days,
+                "appeal_window_days": institution.appeal_window_days, "consent_text": institution.consent_text}
 
 
 class TimeZoneForm(forms.Form):

@@ -34,6 +34,9 @@ class Institution(models.Model):
     # Every time on its pages, exports and emails is shown in this zone (a user may choose their own),
     # and the exam schedule form reads times in it.
     time_zone = models.CharField(max_length=64, default=default_time_zone, validators=[validate_time_zone])
+    # A student may appeal a confirmed incident of their own session within this many days of the
+    # reviewer's decision (proctoring.appeals); 0: no appeals.
+    appeal_window_days = models.PositiveIntegerField(default=14, validators=[MaxValueValidator(365)])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

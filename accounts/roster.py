@@ -223,11 +223,11 @@ def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
 @transaction.atomic
 def institution_settings_update(
     *, institution_id: int, actor: User, frame_retention_days: int, consent_text: str,
-    face_retention_days: int | None = None, time_zone: str | None = None,
+    face_retention_days: int | None = None, time_zone: str | None = None, appeal_window_days: int | None = None,
 ) -> Institution:
-    """Save retention, consent text and time zone; a changed consent text is a new consent version.
+    """Save retention, consent text, time zone and appeal window; a changed consent text is a new consent version.
 
-    ``face_retention_days``, ``time_zone``: None keeps the current one."""
+    ``face_retention_days``, ``time_zone``, ``appeal_window_days``: None keeps the current one."""
     from accounts.audit import audit
 
     institution = Institution.objects.select_for_update().get(pk=institution_id)
@@ -239,6 +239,12 @@ def institution_settings_update(
     if face_retention_days is not None and face_retention_days != institution.face_retention_days:
         changed["face_retention_days"] = [institution.face_retention_days, face_retention_days]
         institution.face_retention_days = face_retention_days
+    if appeal_window_days is not None and appeal_window_days != institution.appeal_window_days:
+        if not 0 <= appeal_window_days <= 365:
+            raise AppError("The appeal window is 0 to 365 days.", code="invalid",
+                           details={"appeal_window_days": ["From 0 to 365."]})
+        changed["appeal_window_days"] = [institution.appeal_window_days, appeal_window_days]
+        institution.appeal_window_days = appeal_window_days
     if time_zone is not None and time_zone != institution.time_zone:
         try:
             validate_time_zone(time_zone)
@@ -252,7 +258,7 @@ def institution_settings_update(
         changed["consent_version"] = [institution.consent_version - 1, institution.consent_version]
     if changed:
         institution.save(update_fields=["frame_retention_days", "face_retention_days", "consent_text",
-                                        "consent_version", "time_zone"])
+                                        "consent_version", "time_zone", "appeal_window_days"])
         audit(institution_id=institution.pk, actor=actor, action="institution.settings", target=institution,
               data=changed)
     return institution

@@ -15,6 +15,7 @@ from exams.access import sessions_for
 from exams.models import Exam
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import SessionStatus
+from proctoring.appeals import appeal_queue
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import FaceRegistration
 from proctoring.selectors import review_queue
@@ -35,6 +36,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if user.role in (Role.ADMIN, Role.PROCTOR):
         context["to_review"] = review_queue().count()
         context["to_approve"] = len(pending_requests())
+        context["appeals_open"] = appeal_queue().count()
     if user.role == Role.STUDENT:
         context["sessions"] = sessions_for(actor=user).select_related("exam")
         context["no_reference"] = _needs_a_reference(user, context["sessions"])

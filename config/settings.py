@@ -259,6 +259,9 @@ PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_DAYS", 3) * 24 * 3600
 PASSWORD_RESET_ADDRESS_LIMIT = env_int("PASSWORD_RESET_ADDRESS_LIMIT", 20)
 PASSWORD_RESET_EMAIL_LIMIT = env_int("PASSWORD_RESET_EMAIL_LIMIT", 3)
 PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)
+# A student's "Download my data" zip (proctoring.subject_archive) reads every frame they have: a few a day.
+SUBJECT_ARCHIVE_LIMIT = env_int("SUBJECT_ARCHIVE_LIMIT", 5)
+SUBJECT_ARCHIVE_WINDOW = env_int("SUBJECT_ARCHIVE_WINDOW", 24 * 3600)
 # Enrolled students are mailed once, this many hours before their exam opens.
 EXAM_REMINDER_HOURS = env_int("EXAM_REMINDER_HOURS", 24)
 

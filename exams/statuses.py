@@ -55,6 +55,23 @@ APPROVAL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class AppealStatus(models.TextChoices):
+    """A student's appeal of a confirmed incident (proctoring.models.Appeal, proctoring.appeals)."""
+
+    OPEN = "open", "Waiting for staff"
+    UPHELD = "upheld", "Upheld: the decision stands"
+    OVERTURNED = "overturned", "Overturned: the incident was dismissed"
+
+
+P = AppealStatus
+# An appeal is decided once, by an admin or proctor of the institution.
+APPEAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    P.OPEN: frozenset({P.UPHELD, P.OVERTURNED}),
+    P.UPHELD: frozenset(),
+    P.OVERTURNED: frozenset(),
+}
+
+
 class ExamStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"

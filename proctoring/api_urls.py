@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from proctoring import api, api_gate, api_speech
+from proctoring import api, api_appeals, api_gate, api_speech
 
 urlpatterns = [
     path("faces/", api.FaceListView.as_view(), name="api-faces"),
@@ -19,6 +19,12 @@ urlpatterns = [
     path("sessions/<int:pk>/speech-accommodation", api_speech.SpeechAccommodationView.as_view(),
          name="api-session-speech-accommodation"),
     path("speech/<int:pk>/clip", api_speech.SpeechClipView.as_view(), name="api-speech-clip"),
+    path("sessions/<int:pk>/record", api_appeals.SessionRecordView.as_view(), name="api-session-record"),
+    path("record/frames/<int:pk>/image", api_appeals.RecordFrameImageView.as_view(), name="api-record-frame-image"),
+    path("incidents/<int:pk>/appeal", api_appeals.IncidentAppealView.as_view(), name="api-incident-appeal"),
+    path("appeals/", api_appeals.AppealListView.as_view(), name="api-appeals"),
+    path("appeals/<int:pk>/", api_appeals.AppealDetailView.as_view(), name="api-appeal-detail"),
+    path("appeals/<int:pk>/decision", api_appeals.AppealDecisionView.as_view(), name="api-appeal-decision"),
     path("sessions/<int:pk>/gate", api_gate.GateStatusView.as_view(), name="api-session-gate"),
     path("sessions/<int:pk>/identity-requests", api_gate.IdentityRequestView.as_view(),
          name="api-session-identity-requests"),

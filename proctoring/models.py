@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.tenancy import TenantOwned
-from exams.statuses import ApprovalStatus
+from exams.statuses import AppealStatus, ApprovalStatus
 from proctoring.storage import private_storage
 
 
@@ -204,6 +204,26 @@ class Incident(TenantOwned):
             models.UniqueConstraint(fields=["session", "kind"], condition=models.Q(is_open=True),
                                     name="one_open_incident_per_session_and_kind"),
         ]
+
+
+class Appeal(TenantOwned):
+    """A student's appeal of a confirmed incident of their own session: once per incident, within the
+    institution's ``appeal_window_days`` of the decision. Status changes only through proctoring.appeals;
+    an overturned appeal dismisses the incident through proctoring.review.incident_review."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="appeals")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appeals")
+    note = models.TextField()
+    status = models.CharField(max_length=16, choices=AppealStatus.choices, default=AppealStatus.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["incident"], name="one_appeal_per_incident")]
 
 
 class SpeechSegment(TenantOwned):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from exams import views_grading, views_student
-from proctoring import views, views_identity
+from proctoring import views, views_identity, views_record
 
 urlpatterns = [
     path("sessions/<int:pk>/start", views_student.session_start, name="session-start"),
@@ -14,6 +14,12 @@ urlpatterns = [
     path("sessions/<int:pk>/done", views_student.session_done, name="session-done"),
     path("sessions/<int:pk>/report", views.session_report, name="session-report"),
     path("sessions/<int:pk>/answers", views_grading.session_answers, name="session-answers"),
+    path("sessions/<int:pk>/record", views_record.session_record, name="session-record"),
+    path("record/frames/<int:pk>.jpg", views_record.record_frame, name="record-frame"),
+    path("record/incidents/<int:pk>/appeal", views_record.incident_appeal, name="incident-appeal"),
+    path("record/my-data.zip", views_record.my_data, name="my-data"),
+    path("appeals/", views_record.appeal_queue, name="appeal-queue"),
+    path("appeals/<int:pk>/", views_record.appeal_detail, name="appeal-detail"),
     path("exams/<int:pk>/live", views.live, name="exam-live"),
     path("exams/<int:pk>/report", views.exam_report, name="exam-report"),
     path("exams/<int:pk>/report.csv", views.exam_report_csv, name="exam-report-csv"),

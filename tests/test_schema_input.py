@@ -59,7 +59,9 @@ def concrete(path: str, tenant: Tenant) -> str:
     """The path at the tenant's own object, so that the request reaches the code past the 404."""
     objects = {"/api/v1/exams/": tenant.exam, "/api/v1/users/": tenant.student, "/api/v1/sessions/": tenant.session,
                "/api/v1/frames/": tenant.frame, "/api/v1/incidents/": tenant.incident,
-               "/api/v1/students/": tenant.student}
+               "/api/v1/students/": tenant.student,
+               # No appeal, and no decided incident, in the fixture: 404 (tests/proctoring/test_appeals).
+               "/api/v1/appeals/": tenant.incident, "/api/v1/record/": tenant.frame}
     if "{external_image_id}" in path:
         return path.replace("{external_image_id}", str(tenant.face.external_image_id))
     for prefix, obj in objects.items():

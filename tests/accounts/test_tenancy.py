@@ -114,6 +114,33 @@ def answer(t: Tenant) -> int:
         return Answer.objects.create(institution=t.institution, session=t.session, question=question, text="x").pk
 
 
+def reviewed_session(t: Tenant) -> int:
+    """The tenant's session, ended, with its incident confirmed: the student sees it on their record."""
+    from tests.proctoring.conftest import reviewed
+
+    reviewed(t)
+    return t.session.pk
+
+
+def reviewed_incident(t: Tenant) -> int:
+    from tests.proctoring.conftest import reviewed
+
+    return reviewed(t).pk
+
+
+def evidence_frame(t: Tenant) -> int:
+    """The frame of the tenant's confirmed incident (its evidence), which its student may see."""
+    from tests.proctoring.conftest import reviewed
+
+    return reviewed(t).evidence_frame_id
+
+
+def appeal(t: Tenant) -> int:
+    from tests.proctoring.conftest import appealed
+
+    return appealed(t).pk
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -193,6 +220,22 @@ ENDPOINTS = [
     Endpoint("identity-photo", "GET", lambda i: f"/identity/{i}/live.jpg", approval, "admin", "student"),
     Endpoint("identity-reference", "GET", lambda i: f"/identity/{i}/references/1.jpg", approval, "proctor",
              "student"),
+    Endpoint("session-record", "GET", lambda i: f"/sessions/{i}/record", reviewed_session, "student", "proctor"),
+    Endpoint("record-frame", "GET", lambda i: f"/record/frames/{i}.jpg", evidence_frame, "student", "admin"),
+    Endpoint("incident-appeal", "POST", lambda i: f"/record/incidents/{i}/appeal", reviewed_incident, "student",
+             "proctor", {"note": "It was my reflection."}),
+    Endpoint("appeal-detail", "GET", lambda i: f"/appeals/{i}/", appeal, "proctor", "student"),
+    Endpoint("appeal-detail", "POST", lambda i: f"/appeals/{i}/", appeal, "admin", "student",
+             {"decision": "upheld", "note": "x"}),
+    Endpoint("api-session-record", "GET", lambda i: f"/api/v1/sessions/{i}/record", reviewed_session, "student",
+             "admin"),
+    Endpoint("api-record-frame-image", "GET", lambda i: f"/api/v1/record/frames/{i}/image", evidence_frame,
+             "student", "proctor"),
+    Endpoint("api-incident-appeal", "POST", lambda i: f"/api/v1/incidents/{i}/appeal", reviewed_incident, "student",
+             "proctor", {"note": "It was my reflection."}),
+    Endpoint("api-appeal-detail", "GET", lambda i: f"/api/v1/appeals/{i}/", appeal, "proctor", "student"),
+    Endpoint("api-appeal-decision", "POST", lambda i: f"/api/v1/appeals/{i}/decision", appeal, "admin", "student",
+             {"decision": "overturned", "note": "x"}),
     Endpoint("manage:exams_exam_change", "GET", lambda i: f"/manage/exams/exam/{i}/change/", exam, "admin", "proctor"),
     Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
     Endpoint("manage:exams_exam_history", "GET", lambda i: f"/manage/exams/exam/{i}/history/", exam, "admin",

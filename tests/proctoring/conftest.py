@@ -128,3 +128,40 @@ def start_session(tenant: Tenant, *, debounce_frames: int = 1, until: str = Sess
         for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS)[:2 if until == SessionStatus.IN_PROGRESS else 1]:
             exam_services.session_transition(session_id=session.pk, to=to, actor=tenant.student)
     return session
+
+
+def reviewed(tenant: Tenant, *, decision: str = "confirmed", note: str = "A second face beside yours.",
+             days_ago: float = 0) -> Any:
+    """The tenant's session ended (submitted) and its incident decided through the review service,
+    ``days_ago`` days ago: what a student may see and appeal (proctoring.appeals)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from proctoring.models import Incident
+    from proctoring.review import incident_review
+
+    with tenancy.tenant_scope(tenant.institution):
+        ExamSession.objects.filter(pk=tenant.session.pk).update(status=SessionStatus.SUBMITTED,
+                                                                ended_at=timezone.now())
+        incident_review(incident_id=tenant.incident.pk, reviewer=tenant.proctor, decision=decision, note=note)
+        if days_ago:
+            Incident.objects.filter(pk=tenant.incident.pk).update(
+                reviewed_at=timezone.now() - timedelta(days=days_ago))
+        tenant.session.refresh_from_db()
+        tenant.incident.refresh_from_db()
+    return tenant.incident
+
+
+def appealed(tenant: Tenant, note: str = "That was my reflection in the window.") -> Any:
+    """The tenant's confirmed incident appealed by its student (the same appeal when called again)."""
+    from proctoring.appeals import appeal_create
+    from proctoring.models import Appeal
+
+    with tenancy.tenant_scope(tenant.institution):
+        existing = Appeal.objects.filter(incident_id=tenant.incident.pk).first()
+    if existing is not None:
+        return existing
+    reviewed(tenant)
+    with tenancy.tenant_scope(tenant.institution):
+        return appeal_create(incident_id=tenant.incident.pk, student=tenant.student, note=note)
