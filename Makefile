@@ -79,8 +79,7 @@ stack: deps $(VENV)/.stack-installed node_modules/.installed
 	$(STACK_ENV) $(MANAGE) loaddemo
 	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite and S3)"
 	@echo "Logs in var/nodes/<name>/; status: $(VENV)/bin/supervisorctl -c var/nodes/supervisord.conf status"
-	$(PY) scripts/stack_nodes.py --var var --web $(WEB_PROCS) --workers $(WORKER_PROCS) --host $(HOST) --port $(PORT) \
-		--web-workers $(WEB_WORKERS) --web-threads $(WEB_THREADS)
+	$(PY) scripts/stack_nodes.py --var var --web $(WEB_PROCS) --workers $(WORKER_PROCS) --host $(HOST) --port $(PORT) --web-workers $(WEB_WORKERS) --web-threads $(WEB_THREADS)
 	$(STACK_ENV) $(VENV)/bin/supervisord -c var/nodes/supervisord.conf
 
 worker: deps
@@ -167,6 +166,7 @@ SCALE_STUDENTS ?= 10,20,40,80
 SCALE_INTERVAL ?= 5
 SCALE_DURATION ?= 30
 SCALE_INGEST_RATE ?= 300
+SCALE_PROFILE ?=
 SCALE_ENV := $(subst REDIS_URL=redis://127.0.0.1:6379/0,REDIS_URL=redis://127.0.0.1:6379/$(SCALE_REDIS_DB),$(subst \
 	/$(STACK_DB) ,/$(SCALE_DB) ,$(subst :$(DYNAMODB_PORT),:$(SCALE_DYNAMODB_PORT),$(subst :$(S3_PORT),:$(SCALE_S3_PORT),$(STACK_ENV)))))
 bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
@@ -179,7 +179,7 @@ bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
 	$(SCALE_ENV) $(MANAGE) s3_setup
 	$(SCALE_ENV) $(PY) scripts/bench_scale.py --var var/scale --web $(SCALE_WEB) --workers $(SCALE_WORKERS) \
 		--port $(SCALE_PORT) --students $(SCALE_STUDENTS) --interval $(SCALE_INTERVAL) --duration $(SCALE_DURATION) \
-		--ingest-rate $(SCALE_INGEST_RATE); status=$$?; $(STOP_SCALE); exit $$status
+		--ingest-rate $(SCALE_INGEST_RATE) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
 
 STOP_SCALE := (test ! -f var/scale/nodes/supervisord.conf || $(VENV)/bin/supervisorctl \
 	-c var/scale/nodes/supervisord.conf shutdown >/dev/null 2>&1; scripts/background.sh stop scale-dynalite; \

@@ -223,15 +223,17 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
     web_pids, worker_pids = stack.pids("web"), stack.pids("worker")
     web_cpu, worker_cpu, pg, rcmd, outbox = (cpu_seconds(web_pids), cpu_seconds(worker_pids), pg_counters(),
                                              redis_commands(), outbox_rows())
-    began = time.time()
     results = asyncio.run(loadgen.run(group, interval=args.interval, duration=args.duration))
     wait_drained(results.frame_ids, args.drain)
-    seconds = time.time() - began
     ids = set(results.frame_ids)
     rows = Frame.unscoped.filter(pk__in=ids)
     by_status = dict(rows.values_list("status").annotate(n=Count("id")))
     done = rows.exclude(analysed_at=None).filter(status=FrameStatus.DONE)
-    latencies = [(f.analysed_at - f.received_at).total_seconds() for f in done.only("analysed_at", "received_at")]
+    analysed_rows = list(done.only("analysed_at", "received_at"))
+    latencies = [(f.analysed_at - f.received_at).total_seconds() for f in analysed_rows]
+    # Sustained: analysed frames over the time from the first frame received to the last result.
+    span = max(1e-9, (max(f.analysed_at for f in analysed_rows) - min(f.received_at for f in analysed_rows))
+               .total_seconds()) if analysed_rows else 1.0
     late = done.filter(analysed_at__gt=F("received_at") + timedelta(seconds=args.interval)).count()
     carried = done.exclude(carried_from=None).count()
     twice_db = rows.filter(attempts__gt=1).count()
@@ -240,7 +242,7 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
     pg_after, frames_done = pg_counters(), max(1, len(latencies))
     figures = {
         "label": label, "students": count, "offered_fps": results.offered / args.duration,
-        "sustained_fps": len(latencies) / seconds, "accepted": len(ids), "offered": results.offered,
+        "sustained_fps": len(latencies) / span, "accepted": len(ids), "offered": results.offered,
         "ingest": results.ingest, "to_result_db": latencies, "to_result_polled": results.to_result,
         "p95": loadgen.percentile(latencies, 95) if latencies else float("inf"),
         "by_status": by_status, "late": late, "carried": carried, "twice_db": twice_db, "twice_log": twice_log,
@@ -275,7 +277,10 @@ def ingest_phase(stack: Stack, args: argparse.Namespace, jpegs: list[bytes]) -> 
         stack.ctl("stop", name)
     web_pids = stack.pids("web")
     cpu = cpu_seconds(web_pids)
+    profiler = Profiler(args.profile, stack)
+    profiler.start("ingest", ("web",))
     results = asyncio.run(loadgen.run(group, interval=1, duration=args.ingest_seconds, follow=False, seed=2))
+    profiler.stop()
     web_ms = (cpu_seconds(web_pids) - cpu) * 1000 / max(1, len(results.ingest))
     print(f"ingest (workers stopped, {len(stack.ports)} web node(s)): offered "
           f"{results.offered / args.ingest_seconds:.0f} f/s, accepted "
@@ -289,6 +294,47 @@ def ingest_phase(stack: Stack, args: argparse.Namespace, jpegs: list[bytes]) -> 
     redis.Redis.from_url(settings.REDIS_URL).delete("celery")
     for name in stack.workers:
         stack.ctl("start", name)
+
+
+class Profiler:
+    """py-spy (requirements-bench.txt) sampling the stack's processes during a phase, without stopping them."""
+
+    def __init__(self, folder: Path | None, stack: Stack) -> None:
+        self.folder, self.stack, self.running = folder, stack, []
+
+    def start(self, phase: str, programs: tuple[str, ...]) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for program in programs:
+            for pid in self.stack.pids(program):
+                out = self.folder / f"{phase}-{program}-{pid}.txt"
+                self.running.append((out, subprocess.Popen(
+                    [str(stack_nodes.BIN / "py-spy"), "record", "--nonblocking", "--format", "raw", "--rate", "50",
+                     "-o", str(out), "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+
+    def stop(self, top: int = 25) -> None:
+        for _, process in self.running:
+            process.send_signal(2)  # SIGINT: py-spy writes what it sampled
+        for _, process in self.running:
+            process.wait(timeout=30)
+        inclusive: dict[str, int] = {}
+        total = 0
+        for out, _ in self.running:
+            if not out.exists():
+                continue
+            for line in out.read_text(errors="replace").splitlines():
+                stack_text, _, count = line.rpartition(" ")
+                if not count.isdigit():
+                    continue
+                total += int(count)
+                for frame in set(stack_text.split(";")):
+                    inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        if total:
+            print(f"  py-spy, {len(self.running)} process(es), {total} samples; inclusive share of the busiest frames:")
+            for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+                print(f"    {count / total:6.1%}  {frame[:150]}")
+        self.running = []
 
 
 def stage_table(per_stage: dict[str, list[float]]) -> str:
@@ -345,6 +391,8 @@ def main() -> None:
     parser.add_argument("--ingest-rate", type=float, default=300)
     parser.add_argument("--ingest-seconds", type=float, default=10)
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "scale")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="a folder: sample the web nodes (ingest) and workers (80%% run) with py-spy")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"=== Scale benchmark: {args.web} web node(s) x {args.web_workers} gunicorn worker(s) x "
@@ -357,6 +405,9 @@ def main() -> None:
     try:
         stack.start()
         print(f"stack up in {time.monotonic() - started:.0f} s (nodes in {stack.var}/nodes)", flush=True)
+        warm = students(2 * len(stack.workers), interval=1, jpegs=jpegs, ports=stack.ports, label="warm-up")
+        warmed = asyncio.run(loadgen.run(warm, interval=1, duration=2, follow=False, seed=4))
+        wait_drained(warmed.frame_ids, 90)  # each worker loads the engine's models on its first frame
         if args.ingest_rate > 0:
             ingest_phase(stack, args, jpegs)
         steps = []
@@ -370,7 +421,10 @@ def main() -> None:
               f"({capacity / args.interval:.1f} f/s)", flush=True)
         best = passed[-1] if passed else steps[0]
         if capacity:
+            profiler = Profiler(args.profile, stack)
+            profiler.start("run80", ("worker",))
             best = step(stack, "80%", max(1, int(capacity * 0.8)), args, jpegs)
+            profiler.stop()
         stages = stage_table(best["stages"])
         print(f"CPU ms per frame by stage (worker, analysed frames, mean): {stages or 'n/a'}")
         rss = {name: rss_mib(int(pid)) for name in stack.workers
