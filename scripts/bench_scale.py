@@ -405,11 +405,11 @@ def main() -> None:
     try:
         stack.start()
         print(f"stack up in {time.monotonic() - started:.0f} s (nodes in {stack.var}/nodes)", flush=True)
+        if args.ingest_rate > 0:
+            ingest_phase(stack, args, jpegs)
         warm = students(2 * len(stack.workers), interval=1, jpegs=jpegs, ports=stack.ports, label="warm-up")
         warmed = asyncio.run(loadgen.run(warm, interval=1, duration=2, follow=False, seed=4))
         wait_drained(warmed.frame_ids, 90)  # each worker loads the engine's models on its first frame
-        if args.ingest_rate > 0:
-            ingest_phase(stack, args, jpegs)
         steps = []
         for count in (int(k) for k in args.students.split(",")):
             steps.append(step(stack, "sweep", count, args, jpegs))
