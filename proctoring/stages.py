@@ -1,8 +1,9 @@
 """Cheap per-stage timing of a frame's analysis (CPU and wall milliseconds), logged by the task.
 
-``timed("engine", fn, ...)`` calls ``fn`` and, inside ``collect()``, adds its thread CPU time and wall time to
-that stage; outside ``collect()`` it only calls ``fn``. A solo or prefork worker runs one task per process
-thread, so thread CPU time is the frame's own. scripts/bench_scale.py reads the log lines.
+``timed("engine", fn, ...)`` calls ``fn`` and, inside ``collect()``, adds its CPU time and wall time to that
+stage; outside ``collect()`` it only calls ``fn``. CPU is the process's (the engine's models run on their
+own threads too): a solo or prefork worker process runs one task at a time, so it is the frame's own.
+scripts/bench_scale.py reads the log lines.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ def timed(stage: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     found = _current.get()
     if found is None:
         return fn(*args, **kwargs)
-    cpu, wall = time.thread_time(), time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     try:
         return fn(*args, **kwargs)
     finally:
         spent = found.setdefault(stage, [0.0, 0.0])
-        spent[0] += (time.thread_time() - cpu) * 1000
+        spent[0] += (time.process_time() - cpu) * 1000
         spent[1] += (time.perf_counter() - wall) * 1000
 
 
@@ -35,12 +36,12 @@ def collect() -> Iterator[dict[str, list[float]]]:
     """Collect the stages timed inside; on exit adds "total" (everything, the untimed rest included)."""
     found: dict[str, list[float]] = {}
     token = _current.set(found)
-    cpu, wall = time.thread_time(), time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     try:
         yield found
     finally:
         _current.reset(token)
-        found["total"] = [(time.thread_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000]
+        found["total"] = [(time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000]
 
 
 def line(found: dict[str, list[float]]) -> str:
