@@ -152,7 +152,7 @@ clean:
 
 # The scale benchmark (scripts/bench_scale.py; printed, never asserted; about 5 minutes on 2 cores): its own
 # share-nothing stack of SCALE_WEB web and SCALE_WORKERS worker nodes (var/scale/nodes/), database, Redis db
-# and ports; an ingest-only phase at SCALE_INGEST_RATE frames/s, then a sweep of open-loop students
+# and ports; an ingest-only phase at SCALE_INGEST_RATE frames/s for SCALE_INGEST_SECONDS, then a sweep of open-loop students
 # (SCALE_STUDENTS, one frame per SCALE_INTERVAL s, SCALE_DURATION s a step), a run at 80% of the capacity
 # found, and the capacity model for 10,000 students. make stop-scale ends what it leaves running.
 SCALE_DB ?= op_scale
@@ -166,6 +166,7 @@ SCALE_STUDENTS ?= 5,10,20,40,80
 SCALE_INTERVAL ?= 5
 SCALE_DURATION ?= 30
 SCALE_INGEST_RATE ?= 300
+SCALE_INGEST_SECONDS ?= 5
 SCALE_PROFILE ?=
 SCALE_ENV := $(subst REDIS_URL=redis://127.0.0.1:6379/0,REDIS_URL=redis://127.0.0.1:6379/$(SCALE_REDIS_DB),$(subst \
 	/$(STACK_DB) ,/$(SCALE_DB) ,$(subst :$(DYNAMODB_PORT),:$(SCALE_DYNAMODB_PORT),$(subst :$(S3_PORT),:$(SCALE_S3_PORT),$(STACK_ENV)))))
@@ -179,7 +180,7 @@ bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
 	$(SCALE_ENV) $(MANAGE) s3_setup
 	$(SCALE_ENV) $(PY) scripts/bench_scale.py --var var/scale --web $(SCALE_WEB) --workers $(SCALE_WORKERS) \
 		--port $(SCALE_PORT) --students $(SCALE_STUDENTS) --interval $(SCALE_INTERVAL) --duration $(SCALE_DURATION) \
-		--ingest-rate $(SCALE_INGEST_RATE) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
+		--ingest-rate $(SCALE_INGEST_RATE) --ingest-seconds $(SCALE_INGEST_SECONDS) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
 
 STOP_SCALE := (test ! -f var/scale/nodes/supervisord.conf || $(VENV)/bin/supervisorctl \
 	-c var/scale/nodes/supervisord.conf shutdown >/dev/null 2>&1; scripts/background.sh stop scale-dynalite; \

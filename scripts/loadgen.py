@@ -111,7 +111,7 @@ class Results:
 
 
 async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
-              follow: bool = True, seed: int = 1) -> Results:
+              follow: bool = True, seed: int = 1, timeout: float = 30) -> Results:
     """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended."""
     results = Results()
     tasks: list[asyncio.Task[None]] = []
@@ -124,7 +124,7 @@ async def run(students: list[Student], *, interval: float, duration: float, host
         results.late_send.append(max(0.0, loop.time() - due))
         sent, wall = loop.time(), time.time()
         try:
-            status, payload = await http(host, student.port, "POST", "/process", headers, body)
+            status, payload = await http(host, student.port, "POST", "/process", headers, body, timeout)
         except (TimeoutError, OSError, ValueError, IndexError) as exc:
             results.count(results.codes, type(exc).__name__)
             return
