@@ -312,6 +312,10 @@ class Profiler:
     def start(self, phase: str, programs: tuple[str, ...]) -> None:
         if self.folder is None:
             return
+        if not (stack_nodes.BIN / "py-spy").exists():
+            print("  (no profile: py-spy is not installed; .venv/bin/pip install py-spy==0.4.3)", flush=True)
+            self.folder = None
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         for program in programs:
             for pid in self.stack.pids(program):
