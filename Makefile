@@ -62,9 +62,9 @@ run: deps node_modules/.installed
 # var/nodes/supervisord.conf; each process has its own working directory, log, TMPDIR and VAR_DIR under
 # var/nodes/<name>/ and shares only PostgreSQL, Redis, DynamoDB and S3 with the others. Static files are
 # collected into var/static for WhiteNoise (DEBUG=0 serves nothing from static/ itself), the release's one
-# read-only tree that every node reads.
+# read-only tree that every node reads. Two solo workers by default, as the one worker of concurrency 2 before.
 WEB_PROCS ?= 1
-WORKER_PROCS ?= 1
+WORKER_PROCS ?= 2
 WEB_WORKERS ?= 2
 WEB_THREADS ?= 4
 stack: deps $(VENV)/.stack-installed node_modules/.installed
