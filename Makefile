@@ -26,7 +26,7 @@ STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
-.PHONY: run stack worker stop test test-sqlite test-postgres lint bench model-card deps dev-deps browser-deps clean
+.PHONY: run stack worker stop bench-scale stop-scale test test-sqlite test-postgres lint bench model-card deps dev-deps browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,9 +56,17 @@ run: deps node_modules/.installed
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-# The web server, the Celery worker and beat run under supervisord (scripts/supervisord.conf), which
-# restarts any of them that dies; Ctrl-C stops all three. Static files are collected into var/static
-# for WhiteNoise (DEBUG=0 serves nothing from static/ itself).
+# WEB_PROCS web processes (ports PORT, PORT+1, ...; gunicorn, WEB_WORKERS workers x WEB_THREADS threads each)
+# and WORKER_PROCS Celery worker processes (solo: one frame at a time each), plus beat, run under supervisord,
+# which restarts any that dies; Ctrl-C stops them all. The config is generated (scripts/stack_nodes.py) into
+# var/nodes/supervisord.conf; each process has its own working directory, log, TMPDIR and VAR_DIR under
+# var/nodes/<name>/ and shares only PostgreSQL, Redis, DynamoDB and S3 with the others. Static files are
+# collected into var/static for WhiteNoise (DEBUG=0 serves nothing from static/ itself), the release's one
+# read-only tree that every node reads. Two solo workers by default, as the one worker of concurrency 2 before.
+WEB_PROCS ?= 1
+WORKER_PROCS ?= 2
+WEB_WORKERS ?= 2
+WEB_THREADS ?= 4
 stack: deps $(VENV)/.stack-installed node_modules/.installed
 	scripts/services.sh all $(STACK_DB)
 	scripts/background.sh start dynalite node_modules/.bin/dynalite --port $(DYNAMODB_PORT)
@@ -70,14 +78,15 @@ stack: deps $(VENV)/.stack-installed node_modules/.installed
 	$(STACK_ENV) $(MANAGE) s3_setup
 	$(STACK_ENV) $(MANAGE) loaddemo
 	@echo "Serving OpenProctor (stack profile, DEBUG=0) on http://$(HOST):$(PORT)/  (Ctrl-C to stop; make stop ends dynalite and S3)"
-	@echo "Logs in var/log; status: $(VENV)/bin/supervisorctl -c scripts/supervisord.conf status"
-	$(STACK_ENV) VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisord -c scripts/supervisord.conf
+	@echo "Logs in var/nodes/<name>/; status: $(VENV)/bin/supervisorctl -c var/nodes/supervisord.conf status"
+	$(PY) scripts/stack_nodes.py --var var --web $(WEB_PROCS) --workers $(WORKER_PROCS) --host $(HOST) --port $(PORT) --web-workers $(WEB_WORKERS) --web-threads $(WEB_THREADS)
+	$(STACK_ENV) $(VENV)/bin/supervisord -c var/nodes/supervisord.conf
 
 worker: deps
 	$(STACK_ENV) $(VENV)/bin/celery -A config worker --beat --loglevel=INFO
 
 stop:
-	-VAR_DIR=$(CURDIR)/var HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/supervisorctl -c scripts/supervisord.conf shutdown 2>/dev/null
+	-test -f var/nodes/supervisord.conf && $(VENV)/bin/supervisorctl -c var/nodes/supervisord.conf shutdown 2>/dev/null
 	scripts/background.sh stop worker
 	scripts/background.sh stop dynalite
 	scripts/background.sh stop s3
@@ -140,3 +149,42 @@ lint: dev-deps
 
 clean:
 	rm -rf $(VENV) node_modules var
+
+# The scale benchmark (scripts/bench_scale.py; printed, never asserted; about 5 minutes on 2 cores): its own
+# share-nothing stack of SCALE_WEB web and SCALE_WORKERS worker nodes (var/scale/nodes/), database, Redis db
+# and ports; an ingest-only phase at SCALE_INGEST_RATE frames/s for SCALE_INGEST_SECONDS, then a sweep of
+# open-loop students (SCALE_STUDENTS, one frame per SCALE_INTERVAL s, SCALE_DURATION s a step), a run at 80%
+# of the capacity found, and the capacity model for 10,000 students. SCALE_PROFILE=<folder> samples the nodes
+# with py-spy (requirements-bench.txt). make stop-scale ends what it leaves running.
+SCALE_DB ?= op_scale
+SCALE_REDIS_DB ?= 6
+SCALE_PORT ?= 8106
+SCALE_DYNAMODB_PORT ?= 4606
+SCALE_S3_PORT ?= 4607
+SCALE_WEB ?= 2
+SCALE_WORKERS ?= 2
+SCALE_STUDENTS ?= 5,10,20,40,80
+SCALE_INTERVAL ?= 5
+SCALE_DURATION ?= 30
+SCALE_INGEST_RATE ?= 300
+SCALE_INGEST_SECONDS ?= 5
+SCALE_PROFILE ?=
+SCALE_ENV := $(subst REDIS_URL=redis://127.0.0.1:6379/0,REDIS_URL=redis://127.0.0.1:6379/$(SCALE_REDIS_DB),$(subst \
+	/$(STACK_DB) ,/$(SCALE_DB) ,$(subst :$(DYNAMODB_PORT),:$(SCALE_DYNAMODB_PORT),$(subst :$(S3_PORT),:$(SCALE_S3_PORT),$(STACK_ENV)))))
+bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
+	scripts/services.sh all $(SCALE_DB)
+	scripts/background.sh start scale-dynalite node_modules/.bin/dynalite --port $(SCALE_DYNAMODB_PORT)
+	scripts/background.sh start scale-s3 $(PY) -m moto.server -H 127.0.0.1 -p $(SCALE_S3_PORT)
+	$(SCALE_ENV) $(MANAGE) migrate --noinput -v 0
+	$(SCALE_ENV) STATIC_ROOT=$(CURDIR)/var/scale/static $(MANAGE) collectstatic --noinput --verbosity 0
+	$(SCALE_ENV) $(MANAGE) dynamodb_setup
+	$(SCALE_ENV) $(MANAGE) s3_setup
+	$(SCALE_ENV) $(PY) scripts/bench_scale.py --var var/scale --web $(SCALE_WEB) --workers $(SCALE_WORKERS) \
+		--port $(SCALE_PORT) --students $(SCALE_STUDENTS) --interval $(SCALE_INTERVAL) --duration $(SCALE_DURATION) \
+		--ingest-rate $(SCALE_INGEST_RATE) --ingest-seconds $(SCALE_INGEST_SECONDS) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
+
+STOP_SCALE := (test ! -f var/scale/nodes/supervisord.conf || $(VENV)/bin/supervisorctl \
+	-c var/scale/nodes/supervisord.conf shutdown >/dev/null 2>&1; scripts/background.sh stop scale-dynalite; \
+	scripts/background.sh stop scale-s3)
+stop-scale:
+	-$(STOP_SCALE)

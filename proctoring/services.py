@@ -18,7 +18,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import attention, checks, incidents, queueing, skipping
+from proctoring import attention, checks, incidents, queueing, skipping, stages
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -324,22 +324,22 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     session = frame.session
     try:
         with frame.image.open("rb") as handle:
-            image = handle.read()
+            image = stages.timed("read", handle.read)
     except FileNotFoundError:
         if not Frame.objects.filter(pk=frame_id).exists():
             return None  # erased after it was read: its file went on the erasure's commit
         raise
     policy = checks.Policy.of_exam(session.exam)
-    thumbnail = skipping.thumbnail(image)
-    source = skipping.carry_source(frame=frame, thumb=thumbnail)
+    thumbnail = stages.timed("thumbnail", skipping.thumbnail, image)
+    source = stages.timed("skip", skipping.carry_source, frame=frame, thumb=thumbnail)
     try:
         if source is not None:
             analysis = source.findings
             outcome = _carried_outcome(analysis, policy=policy, institution_id=frame.institution_id,
                                        student_id=session.student_id)
         else:
-            analysis, outcome = analyze_image(institution_id=frame.institution_id, image=image, policy=policy,
-                                              student_id=session.student_id)
+            analysis, outcome = stages.timed("engine", analyze_image, institution_id=frame.institution_id,
+                                             image=image, policy=policy, student_id=session.student_id)
     except ClientError as exc:
         if error_code(exc) not in {"InvalidImageFormatException", "ImageTooLargeException",
                                    "InvalidParameterException"}:

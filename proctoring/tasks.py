@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from accounts import tenancy
-from proctoring import outbox, queueing, retention, services, speaker
+from proctoring import outbox, queueing, retention, services, speaker, stages
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
@@ -25,9 +25,12 @@ logger = logging.getLogger(__name__)
     retry_backoff=2, retry_backoff_max=120, retry_jitter=True,
 )
 def analyze_frame(self: Any, frame_id: int) -> dict[str, Any]:
-    with tenancy.tenant_scope(None):
+    with tenancy.tenant_scope(None), stages.collect() as spent:
         frame = services.frame_analyze(frame_id=frame_id)
     queueing.mark_finished(frame_id=frame_id)
+    # CPU/wall ms by stage (proctoring/stages.py), read by scripts/bench_scale.py from the worker's log.
+    logger.info("Frame %s stages %s ms: %s", frame_id, frame.status if frame is not None else "erased",
+                stages.line(spent))
     if frame is None:
         logger.info("Frame %s was erased with its session; nothing to analyse.", frame_id)
         return {"frame": frame_id, "status": "erased", "checks": []}

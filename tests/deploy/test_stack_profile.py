@@ -20,7 +20,8 @@ def test_it_runs_the_stack_with_debug_off_collected_static_files_and_a_superviso
     assert django and all("DEBUG=0" in line for line in django)
     assert all("SECRET_KEY=$(scripts/secret_key.sh var/secret-key)" in line for line in django)
     assert any("manage.py collectstatic --noinput" in line for line in commands)
-    assert commands[-1].endswith("supervisord -c scripts/supervisord.conf")
+    assert "scripts/stack_nodes.py --var var --web 1 --workers 2" in commands[-2]
+    assert commands[-1].endswith("supervisord -c var/nodes/supervisord.conf")
     assert not any("gunicorn" in line or "celery" in line for line in commands)  # only under supervisord
 
 

@@ -1,4 +1,4 @@
-"""make stack's supervisord (scripts/supervisord.conf) restarts a Celery worker killed with SIGKILL,
+"""make stack's supervisord (the config scripts/stack_nodes.py generates) restarts a Celery worker killed with SIGKILL,
 and /healthz, served by the same supervisor's gunicorn at DEBUG=0, is healthy again from the new
 worker's heartbeat. (That /healthz turns 503 when the worker is silent: tests/deploy/test_healthz.py.)"""
 
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from scripts import stack_nodes
 from tests.celery_worker import WORKER_REDIS_URL, database_url
 from tests.dynalite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / "scripts" / "supervisord.conf"
 PORT = free_port()  # its own: the SQLite and PostgreSQL halves of make test run side by side
 BIN = Path(sys.executable).parent
 
@@ -54,34 +54,33 @@ def test_it_restarts_a_killed_worker_and_healthz_follows(tmp_path: Path) -> None
 
     redis.Redis.from_url(WORKER_REDIS_URL).flushdb()
     var = tmp_path / "var"
-    (var / "log").mkdir(parents=True)
-    (var / "run").mkdir()
-    env = {**os.environ, "VAR_DIR": str(var), "HOST": "127.0.0.1", "PORT": str(PORT),
+    config = stack_nodes.prepare(stack_nodes.nodes(web=1, workers=1, host="127.0.0.1", port=PORT), var=var)
+    env = {**os.environ,
            "DATABASE_URL": database_url(), "REDIS_URL": WORKER_REDIS_URL, "DEBUG": "0",
            "SECRET_KEY": "test-only-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
            "SECURE_SSL_REDIRECT": "0", "WORKER_HEARTBEAT_INTERVAL": "1", "HEALTH_WORKER_MAX_SILENCE": "4"}
     env.pop("DYNAMODB_ENDPOINT_URL", None)
-    supervisor = subprocess.Popen([str(BIN / "supervisord"), "-c", str(CONFIG)], cwd=ROOT, env=env,
+    supervisor = subprocess.Popen([str(BIN / "supervisord"), "-c", str(config)], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
     def ctl(*args: str) -> str:
-        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(CONFIG), *args], cwd=ROOT, env=env,
+        return subprocess.run([str(BIN / "supervisorctl"), "-c", str(config), *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=30).stdout.strip()
 
     try:
         _until(lambda: _health()[0] == 200, 90, "/healthz 200 with the supervised worker's heartbeat")
         status = ctl("status")
-        assert all(f"{name}" in status for name in ("web", "worker", "beat")) and status.count("RUNNING") == 3
-        first = int(ctl("pid", "worker"))
+        assert all(f"{name}" in status for name in ("web-1", "worker-1", "beat")) and status.count("RUNNING") == 3
+        first = int(ctl("pid", "worker-1"))
 
         os.kill(first, signal.SIGKILL)
         killed_at = time.time()
-        _until(lambda: ctl("pid", "worker").isdigit() and int(ctl("pid", "worker")) not in {0, first},
+        _until(lambda: ctl("pid", "worker-1").isdigit() and int(ctl("pid", "worker-1")) not in {0, first},
                30, "supervisord to start a new worker")
         # Healthy again only from a heartbeat written after the kill, i.e. by the new worker.
         _until(lambda: _health()[0] == 200 and _health()[1]["checks"]["worker"]["heartbeat_age_s"]
                < time.time() - killed_at, 60, "/healthz 200 with the new worker's heartbeat")
-        assert "exited: worker (terminated by SIGKILL" in (var / "log" / "supervisord.log").read_text()
+        assert "exited: worker-1 (terminated by SIGKILL" in (var / "nodes" / "supervisord.log").read_text()
     finally:
         supervisor.send_signal(signal.SIGTERM)
         try:

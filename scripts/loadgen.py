@@ -1,0 +1,176 @@
+"""The open-loop load generator of `make bench-scale` (scripts/bench_scale.py): simulated students that post a
+webcam frame every capture interval whatever the answers do, and follow each 202's status URL as the
+browser does (static/js/camera.js followStatus). Plus the statistics it prints. No Django here.
+
+HTTP: a minimal HTTP/1.1 client on asyncio streams, one connection per request (gunicorn closes them
+anyway), so that the generator spends as little of the shared CPU as it can and adds no dependency
+(neither aiohttp nor httpx is in the virtualenv).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0–100) with linear interpolation between the closest ranks (numpy's default)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(values: Sequence[float]) -> str:
+    """``p50 / p95 / p99`` in ms of values in seconds, or "n/a"."""
+    if not values:
+        return "n/a"
+    return " / ".join(f"{percentile(values, p) * 1000:.0f}" for p in (50, 95, 99)) + " ms"
+
+
+def schedule(*, students: int, interval: float, duration: float, seed: int = 1) -> list[tuple[float, int, int]]:
+    """Open loop: (offset in s, student, frame number) of every post, sorted by time.
+
+    Each student starts at a random phase within the first interval (students do not all start the exam in
+    the same second) and then posts every ``interval`` seconds until ``duration``, whatever the server does.
+    """
+    phases = random.Random(seed)
+    posts = []
+    for student in range(students):
+        start = phases.uniform(0, interval)
+        for n in range(math.ceil((duration - start) / interval)):
+            posts.append((start + n * interval, student, n))
+    return sorted(posts)
+
+
+def follow_delays(seconds: float) -> list[float]:
+    """The browser's poll delays for a status URL followed up to ``seconds``: 200 ms doubling to 1 s."""
+    delays, total, delay = [], 0.0, 0.2
+    while total + delay <= seconds:
+        delays.append(delay)
+        total += delay
+        delay = min(delay * 2, 1.0)
+    return delays
+
+
+async def http(host: str, port: int, method: str, path: str, headers: dict[str, str],
+               body: bytes = b"", timeout: float = 30) -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a fresh connection; answers (status, body)."""
+    async def go() -> tuple[int, bytes]:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            head = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
+                    f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = None
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            payload = await (reader.readexactly(length) if length is not None else reader.read())
+            return int(status_line.split()[1]), payload
+        finally:
+            writer.close()
+
+    return await asyncio.wait_for(go(), timeout)
+
+
+@dataclass
+class Student:
+    session: int
+    token: str
+    port: int
+    frames: list[bytes]  # JSON bodies, posted in turn
+
+
+@dataclass
+class Results:
+    """What the generator saw; latencies in seconds."""
+
+    offered: int = 0
+    ingest: list[float] = field(default_factory=list)  # POST → 202
+    to_result: list[float] = field(default_factory=list)  # POST sent → status no longer pending (as polled)
+    late_send: list[float] = field(default_factory=list)  # how late the generator sent (its own overload)
+    codes: dict[str, int] = field(default_factory=dict)
+    followed: dict[str, int] = field(default_factory=dict)  # final status seen while following
+    frame_ids: list[int] = field(default_factory=list)
+    sent_at: dict[int, float] = field(default_factory=dict)  # frame id → wall clock when posted
+
+    def count(self, bucket: dict[str, int], key: str) -> None:
+        bucket[key] = bucket.get(key, 0) + 1
+
+
+async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
+              follow: bool = True, seed: int = 1, timeout: float = 30) -> Results:
+    """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended."""
+    results = Results()
+    tasks: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def one(student: Student, n: int, due: float) -> None:
+        body = student.frames[n % len(student.frames)]
+        headers = {"Authorization": f"Token {student.token}", "Content-Type": "application/json"}
+        results.late_send.append(max(0.0, loop.time() - due))
+        sent, wall = loop.time(), time.time()
+        try:
+            status, payload = await http(host, student.port, "POST", "/process", headers, body, timeout)
+        except (TimeoutError, OSError, ValueError, IndexError) as exc:
+            results.count(results.codes, type(exc).__name__)
+            return
+        results.count(results.codes, str(status))
+        if status != 202:
+            return
+        results.ingest.append(loop.time() - sent)
+        answer = json.loads(payload)
+        results.frame_ids.append(answer["frame"])
+        results.sent_at[answer["frame"]] = wall
+        if not follow:
+            return
+        for delay in follow_delays(min(8.0, interval)):
+            await asyncio.sleep(delay)
+            try:
+                status, payload = await http(host, student.port, "GET", answer["status_url"], headers)
+            except (TimeoutError, OSError, ValueError, IndexError):
+                results.count(results.followed, "error")
+                return
+            state = json.loads(payload).get("status") if status == 200 else f"http {status}"
+            if state != "pending":
+                results.count(results.followed, str(state))
+                if state in ("done", "failed", "shed"):
+                    results.to_result.append(loop.time() - sent)
+                return
+        results.count(results.followed, "still pending when the page stopped following")
+
+    for offset, index, n in schedule(students=len(students), interval=interval, duration=duration, seed=seed):
+        due = start + offset
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        results.offered += 1
+        tasks.append(asyncio.create_task(one(students[index], n, due)))
+    await asyncio.gather(*tasks)
+    return results
+
+
+def json_frame(session: int, jpeg: bytes) -> bytes:
+    """The body the browser posts: {"image": base64 JPEG, "session": id}."""
+    import base64
+
+    return json.dumps({"image": base64.b64encode(jpeg).decode(), "session": session}).encode()
+
+
+def describe(results: Results, seconds: float) -> dict[str, Any]:
+    accepted = len(results.ingest)
+    return {"offered_fps": results.offered / seconds, "accepted_fps": accepted / seconds,
+            "ingest": summary(results.ingest), "to_result": summary(results.to_result),
+            "late_send_p99": summary(results.late_send).split(" / ")[-1], "codes": results.codes,
+            "followed": results.followed}

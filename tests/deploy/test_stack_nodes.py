@@ -1,0 +1,77 @@
+"""make stack's share-nothing nodes (scripts/stack_nodes.py) and the scale benchmark's load generator's
+schedule and statistics (scripts/loadgen.py). No timing is asserted."""
+
+from __future__ import annotations
+
+import configparser
+import math
+from pathlib import Path
+
+import pytest
+
+from scripts import loadgen, stack_nodes
+
+
+def test_it_gives_each_web_and_worker_process_its_own_node_folder_port_and_log(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    (var / "nodes" / "worker-9" / "tmp").mkdir(parents=True)  # a node of a larger stack started before
+    config_path = stack_nodes.prepare(stack_nodes.nodes(web=3, workers=2, host="127.0.0.1", port=8106), var=var)
+    config = configparser.RawConfigParser()
+    config.read(config_path)
+    programs = [section.split(":", 1)[1] for section in config.sections() if section.startswith("program:")]
+    assert programs == ["web-1", "web-2", "web-3", "worker-1", "worker-2", "beat"]
+    assert sorted(p.name for p in (var / "nodes").iterdir() if p.is_dir()) == sorted(programs)
+    binds = [config.get(f"program:web-{i}", "command").split("--bind ")[1].split()[0] for i in (1, 2, 3)]
+    assert binds == ["127.0.0.1:8106", "127.0.0.1:8107", "127.0.0.1:8108"]
+    for name in programs:
+        home = var / "nodes" / name
+        section = f"program:{name}"
+        assert config.get(section, "directory") == str(home) and (home / "tmp").is_dir()
+        assert config.get(section, "stdout_logfile").startswith(f"{home}/")
+        environment = config.get(section, "environment")
+        assert f'VAR_DIR="{home}"' in environment and f'TMPDIR="{home / "tmp"}"' in environment
+        assert f'STATIC_ROOT="{var / "static"}"' in environment  # the release's files, read-only
+        assert "--chdir" not in config.get(section, "command") and "--workdir" not in config.get(section, "command")
+    workers = [config.get(f"program:worker-{i}", "command") for i in (1, 2)]
+    assert all("--pool=solo" in command for command in workers)
+    assert [command.split(" -n ")[1] for command in workers] == ["worker-1@%%h", "worker-2@%%h"]  # %h for supervisord
+    assert config.get("program:worker-1", "stopwaitsecs") == "30"
+    assert sum("beat" in config.get(f"program:{name}", "command") for name in programs) == 1
+
+
+def test_it_refuses_a_stack_without_a_web_process() -> None:
+    with pytest.raises(ValueError):
+        stack_nodes.nodes(web=0, workers=1, host="127.0.0.1", port=8106)
+
+
+def test_it_computes_percentiles_by_linear_interpolation() -> None:
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert loadgen.percentile(values, 0) == 1.0 and loadgen.percentile(values, 100) == 5.0
+    assert loadgen.percentile(values, 50) == 3.0
+    assert loadgen.percentile(values, 95) == pytest.approx(4.8)
+    assert loadgen.percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    assert loadgen.percentile([7.0], 99) == 7.0 and math.isnan(loadgen.percentile([], 50))
+    assert loadgen.summary([0.1, 0.2, 0.3]) == "200 / 290 / 298 ms"
+
+
+def test_it_schedules_every_student_every_interval_whatever_the_answers() -> None:
+    posts = loadgen.schedule(students=50, interval=5, duration=30, seed=3)
+    assert posts == sorted(posts)
+    by_student: dict[int, list[float]] = {}
+    for offset, student, n in posts:
+        assert 0 <= offset < 30
+        by_student.setdefault(student, []).append(offset)
+        assert n == len(by_student[student]) - 1
+    assert sorted(by_student) == list(range(50))
+    for offsets in by_student.values():
+        assert offsets[0] < 5 and len(offsets) in (5, 6)  # 30 s at one frame per 5 s, from a phase in [0, 5)
+        assert all(b - a == pytest.approx(5) for a, b in zip(offsets, offsets[1:], strict=False))
+    # Students start spread over the first interval, not all in the same instant.
+    starts = sorted(offsets[0] for offsets in by_student.values())
+    assert starts[-1] - starts[0] > 4 and len(set(starts)) == 50
+    assert 9.0 <= len(posts) / 30 <= 10.0  # offered: students / interval frames per second
+
+
+def test_it_follows_a_status_url_as_the_page_does() -> None:
+    assert loadgen.follow_delays(5) == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    assert sum(loadgen.follow_delays(8)) <= 8 and loadgen.follow_delays(0.1) == []
