@@ -13,7 +13,7 @@ from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import attention
+from proctoring import attention, review
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
@@ -28,22 +28,32 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
         "pk", "captured_at", "checks")
     frame_of = {frame.pk: frame for frame in frames}
     open_incidents: dict[int, list[dict[str, Any]]] = {}
-    for incident in Incident.objects.filter(session__in=sessions, is_open=True).order_by("started_at"):
-        open_incidents.setdefault(incident.session_id, []).append(
-            {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
-             "severity": incident.severity, "started_at": incident.started_at})
+    all_incidents: dict[int, list[Incident]] = {}
+    for incident in Incident.objects.filter(session__in=sessions).order_by("started_at"):
+        all_incidents.setdefault(incident.session_id, []).append(incident)
+        if incident.is_open:
+            open_incidents.setdefault(incident.session_id, []).append(
+                {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
+                 "severity": incident.severity, "started_at": incident.started_at})
     accommodations = accommodations_by_student(student_ids=[s.student_id for s in sessions])
     # Overload: frames of the last minute shed so that each student's newest frame is analysed.
     shed = dict(Frame.objects.filter(session__in=sessions, status=FrameStatus.SHED,
                                      received_at__gte=timezone.now() - timedelta(minutes=1))
                 .values_list("session").annotate(count=Count("pk")).values_list("session", "count"))
     result = []
+    now = timezone.now()
     for session in sessions:
         frame = frame_of.get(session.latest_frame)
+        session.exam, session._accommodation = exam, accommodations.get(session.student_id)  # no query each
+        deadline = session.deadline  # the exam's duration with the student's extra time, the closing, an unlock
+        own = all_incidents.get(session.pk, [])
         result.append({
             "session": session.pk, "student": str(session.student), "status": session.status,
             "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
+            "incident_count": len(own), "risk": review.risk(own, now=now)[0],
+            "deadline": deadline, "seconds_left": max(0, int((deadline - now).total_seconds())) if deadline else None,
+            "frame_age_seconds": max(0.0, round((now - frame.captured_at).total_seconds(), 1)) if frame else None,
             "accommodation": accommodation_summary(accommodations.get(session.student_id),
                                                    duration_minutes=exam.duration_minutes),
             "shed": shed.get(session.pk, 0),

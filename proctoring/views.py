@@ -31,7 +31,9 @@ STAFF = (Role.ADMIN, Role.PROCTOR)
 @role_required(*STAFF)
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     exam = access_exam_by_id(actor=request.user, exam_id=pk)
-    return render(request, "proctor/live.html", {"exam": exam})
+    # A camera is stale when no analysed frame came for three capture intervals (at least 30 s).
+    return render(request, "proctor/live.html", {"exam": exam,
+                                                 "stale_after": max(30, 3 * exam.capture_interval_seconds)})
 
 
 @login_required

@@ -59,6 +59,7 @@ def _pk_for(path: str, tenant: Tenant) -> int:
                         ("/api/v1/sessions", tenant.session), ("/api/v1/frames", tenant.frame),
                         ("/api/v1/incidents", tenant.incident),
                         ("/api/v1/speech", tenant.frame),  # no clip in the fixture: the id answers 404
+                        ("/api/v1/messages", tenant.frame),  # no message in the fixture: the id answers 404
                         ("/api/v1/students", tenant.student)):
         if path.startswith(prefix):
             return obj.pk

@@ -225,6 +225,48 @@
   });
   ["copy", "paste", "cut"].forEach(function (name) { document.addEventListener(name, function () { report("copy_paste", name); }); });
 
+  // --- Messages from a proctor (the live view): shown until acknowledged; an ended session says why ----
+  const inbox = document.getElementById("proctor-messages"), letter = document.getElementById("proctor-message-template");
+  const shownMessages = {};
+  let ended = false;
+  function showEnded(reason) {
+    if (ended) { return; }
+    ended = true;
+    inbox.innerHTML = "";
+    const box = document.createElement("div");
+    box.className = "proctor-message ended";
+    box.setAttribute("role", "alert");
+    box.id = "session-ended";
+    box.textContent = "Your session was ended by a proctor: " + reason;
+    inbox.appendChild(box);
+    submitButton.disabled = true;
+    setTimeout(function () { flush().finally(leave); }, 5000);  // the done page says it again
+  }
+  async function pollMessages() {
+    if (ended || !inbox) { return; }
+    let result = null;
+    try { result = await OpenProctor.getJSON(inbox.dataset.url); } catch (e) { result = null; }
+    if (result && result.ok && result.data) {
+      const data = result.data;
+      if (data.status === "terminated" && data.end_reason) { showEnded(data.end_reason); return; }
+      data.messages.forEach(function (m) {
+        if (shownMessages[m.id]) { return; }
+        const node = letter.content.firstElementChild.cloneNode(true);
+        node.dataset.message = m.id;
+        node.querySelector(".text").textContent = m.text;
+        node.querySelector(".ack").addEventListener("click", async function () {
+          let ack = null;
+          try { ack = await OpenProctor.api("/api/v1/messages/" + m.id + "/ack"); } catch (e) { ack = null; }
+          if (ack && ack.ok) { node.remove(); }
+        });
+        shownMessages[m.id] = node;
+        inbox.appendChild(node);
+      });
+    }
+    setTimeout(pollMessages, 4000);
+  }
+  if (inbox) { pollMessages(); }
+
   // --- Webcam frames every capture interval ---------------------------------------------------------
   // Posted without waiting (202); the strip follows the newest frame's status URL. Frames taken while
   // the server cannot be reached stay queued (bounded) and go, oldest first, when it answers again.
