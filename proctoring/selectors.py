@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -61,10 +62,50 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
     return result
 
 
-def review_queue(*, exam_id: int | None = None) -> QuerySet[Incident]:
-    incidents = (Incident.objects.filter(review_status=ReviewStatus.PENDING)
-                 .select_related("session__student", "session__exam").order_by("-started_at"))
-    return incidents.filter(session__exam_id=exam_id) if exam_id else incidents
+def review_queue(*, exam_id: int | None = None, kind: str = "", severity: str = "",
+                 status: str = ReviewStatus.PENDING) -> QuerySet[Incident]:
+    """Incidents for review, newest first; ``status`` "" means every review status."""
+    incidents = Incident.objects.select_related("session__student", "session__exam").order_by("-started_at")
+    if status:
+        incidents = incidents.filter(review_status=status)
+    if exam_id:
+        incidents = incidents.filter(session__exam_id=exam_id)
+    if kind:
+        incidents = incidents.filter(kind=kind)
+    return incidents.filter(severity=severity) if severity else incidents
+
+
+@dataclass
+class ReviewGroup:
+    """One session of the review queue: its risk (over all its incidents) and the incidents that match."""
+
+    session: ExamSession
+    risk: int
+    incidents: list[Incident]
+    total: int  # incidents of the session that match the filters (``incidents`` may be fewer)
+
+
+GROUP_MAX = 50  # incidents shown per session in the queue; the session's report has them all
+
+
+def review_groups(*, incidents: QuerySet[Incident], sort: str = "risk") -> list[ReviewGroup]:
+    """The matching incidents grouped by session; sessions by risk, highest first (``sort="recent"``:
+    the latest incident first). Two queries, whatever the number of sessions."""
+    matching = list(incidents.select_related("evidence_frame").defer(
+        "evidence_frame__findings", "evidence_frame__checks", "evidence_frame__thumbnail", "details"))
+    by_session: dict[int, list[Incident]] = {}
+    for incident in matching:
+        by_session.setdefault(incident.session_id, []).append(incident)
+    every: dict[int, list[Incident]] = {}
+    for incident in Incident.objects.filter(session_id__in=list(by_session)).defer("details"):
+        every.setdefault(incident.session_id, []).append(incident)
+    now = timezone.now()
+    groups = [ReviewGroup(session=own[0].session, risk=review.risk(every.get(session_id, own), now=now)[0],
+                          incidents=own[:GROUP_MAX], total=len(own)) for session_id, own in by_session.items()]
+    latest = {g.session.pk: max(i.started_at for i in g.incidents) for g in groups}
+    if sort == "recent":
+        return sorted(groups, key=lambda g: latest[g.session.pk], reverse=True)
+    return sorted(groups, key=lambda g: (-g.risk, -latest[g.session.pk].timestamp(), g.session.pk))
 
 
 def frames_around(incident: Incident, count: int = 3) -> list[Frame]:

@@ -23,6 +23,15 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // The review queue: a checkbox that ticks (or clears) every incident of its session.
+  each("[data-check-group]", function (all) {
+    var rows = document.querySelector(all.getAttribute("data-check-group"));
+    if (!rows) { return; }
+    all.addEventListener("change", function () {
+      Array.prototype.forEach.call(rows.querySelectorAll("input[name=ids]"), function (box) { box.checked = all.checked; });
+    });
+  });
+
   // Print buttons of the reports.
   each("[data-print]", function (button) {
     button.addEventListener("click", function () { window.print(); });
