@@ -138,7 +138,15 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
     session = access_session_by_id(actor=request.user, session_id=pk)
     report = _session_report(session)
     report["timeline"] = timeline(session, report["incidents"], report["frames"])
+    # The frames of each moment the timeline marks (an incident), for its bars to open; a session with
+    # very many incidents links its later bars to the incident page instead.
+    report["moments"] = [{"incident": i, "frames": selectors.frames_around(i, count=2)}
+                         for i in report["incidents"][:MOMENTS_MAX]]
+    report["moment_ids"] = {m["incident"].pk for m in report["moments"]}
     return render(request, "reports/session.html", report)
+
+
+MOMENTS_MAX = 40
 
 
 def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -156,8 +164,9 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     kinds = [kind for kind in IncidentKind.values if any(i.kind == kind for i in incidents)]
     rows = []
     for index, kind in enumerate(kinds):
-        bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "check": i.during_check, "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
+        bars = [{"id": i.pk, "x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)),
+                 "severity": i.severity, "check": i.during_check,
+                 "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8

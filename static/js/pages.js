@@ -32,6 +32,17 @@
     });
   });
 
+  // The session report's timeline: a bar links to #moment-<id>; open that moment's frames and focus it.
+  function openMoment() {
+    var target = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (!target || !target.classList.contains("moment")) { return; }
+    target.open = true;
+    var summary = target.querySelector("summary");
+    if (summary) { summary.focus(); }
+  }
+  window.addEventListener("hashchange", openMoment);
+  openMoment();
+
   // Print buttons of the reports.
   each("[data-print]", function (button) {
     button.addEventListener("click", function () { window.print(); });

@@ -141,3 +141,17 @@ def test_it_lets_only_staff_decide_in_bulk(tenant_a: Tenant) -> None:
                                                                        "decision": "dismissed"})
     assert response.status_code == 403
     assert statuses(tenant_a, [tenant_a.incident]) == ["pending"]
+
+
+def test_it_links_each_timeline_bar_to_the_frames_of_its_moment(tenant_a: Tenant) -> None:
+    from proctoring.models import Frame
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        Frame.objects.filter(pk=tenant_a.frame.pk).update(status="done", checks=[])
+    page = page_client_for(tenant_a.proctor).get(f"/sessions/{tenant_a.session.pk}/report")
+    body = page.content.decode()
+    pk = tenant_a.incident.pk
+    assert f'<a class="tl-link" href="#moment-{pk}"' in body
+    moment = body[body.index(f'id="moment-{pk}"'):]
+    moment = moment[:moment.index("</details>")]
+    assert f'src="/api/v1/frames/{tenant_a.frame.pk}/image"' in moment
