@@ -22,7 +22,7 @@
 
   function showForm(node, which) {
     node.querySelectorAll(".live-form").forEach(function (form) { form.hidden = !form.classList.contains(which); });
-    const form = node.querySelector("." + which);
+    const form = which ? node.querySelector("." + which) : null;
     if (form) { form.querySelector("textarea").focus(); }
   }
   function wire(node, id) {
