@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from accounts import services as account_services
 from accounts import tenancy
 from accounts.audit import AuditEvent
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.messages import PENDING_MAX
 from proctoring.models import ProctorMessage
-from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import start_session
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +75,10 @@ def test_it_lets_only_staff_send_and_only_the_sessions_student_acknowledge(
     message_id = api_client_for(tenant_a.admin).post(f"/api/v1/sessions/{session.pk}/messages", {"text": "hi"},
                                                      format="json").json()["id"]
     assert api_client_for(tenant_a.proctor).post(f"/api/v1/messages/{message_id}/ack").status_code == 403
+    classmate = account_services.user_create(institution=tenant_a.institution, email="classmate@alpha.test",
+                                             role="student", password=PASSWORD, full_name="Classmate")
+    assert api_client_for(classmate).post(f"/api/v1/messages/{message_id}/ack").status_code == 404
+    assert api_client_for(classmate).get(f"/api/v1/sessions/{session.pk}/messages").status_code == 404
     assert api_client_for(tenant_b.student).post(f"/api/v1/messages/{message_id}/ack").status_code == 404
     assert api_client_for(tenant_b.proctor).post(f"/api/v1/sessions/{session.pk}/messages", {"text": "hi"},
                                                  format="json").status_code == 404
@@ -123,3 +128,20 @@ def test_it_shows_time_left_frame_age_and_incident_counts_on_the_live_tiles(tena
     [tile] = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{session.exam_id}/live").json()["sessions"]
     assert 59 * 60 <= tile["seconds_left"] <= 60 * 60  # the exam's 60 minutes
     assert (tile["frame_age_seconds"], tile["incident_count"], tile["risk"]) == (None, 0, 0)
+
+
+def test_it_checks_the_reason_and_the_role_in_the_services_themselves(tenant_a: Tenant) -> None:
+    from accounts.errors import AppError
+    from exams.services import session_end
+    from proctoring.messages import message_send
+
+    session = start_session(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        with pytest.raises(AppError, match="Say why"):
+            session_end(session_id=session.pk, actor=tenant_a.proctor, reason="   ")
+        with pytest.raises(AppError, match="Only staff end"):
+            session_end(session_id=session.pk, actor=tenant_a.student, reason="I give up")
+        with pytest.raises(AppError, match="Only staff send"):
+            message_send(session=session, actor=tenant_a.student, text="hello")
+        assert ExamSession.objects.get(pk=session.pk).status == SessionStatus.IN_PROGRESS
+        assert ProctorMessage.objects.count() == 0
