@@ -266,6 +266,17 @@
     setTimeout(pollMessages, 4000);
   }
   if (inbox) { pollMessages(); }
+  // The server says the session is over (a frame or an answer answered 409): a proctor who ended it gave
+  // a reason, which this page says before it leaves (showEnded); otherwise leave at once.
+  async function overNow() {
+    let result = null;
+    try { result = inbox ? await OpenProctor.getJSON(inbox.dataset.url) : null; } catch (e) { result = null; }
+    if (result && result.ok && result.data && result.data.status === "terminated" && result.data.end_reason) {
+      showEnded(result.data.end_reason);
+    } else if (!ended) {
+      leave();
+    }
+  }
 
   // --- Webcam frames every capture interval ---------------------------------------------------------
   // Posted without waiting (202); the strip follows the newest frame's status URL. Frames taken while
@@ -316,7 +327,7 @@
       if (frames.size() < 2 || ticks % 2 === 0) { frames.push(OpenProctor.grab(video, canvas), Date.now()); }
       const outcome = await frames.flush();
       showFrames(outcome);
-      if (outcome.over) { leave(); return; }
+      if (outcome.over) { overNow(); return; }
       if (outcome.last && outcome.last.ok) { follow(outcome.last); }
     } finally {
       busy = false;

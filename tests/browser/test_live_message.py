@@ -78,8 +78,14 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
     card.locator(".end-form textarea").fill("A second person was at the desk.")
     card.locator(".end-form button[type=submit]").click()
     expect(card).to_have_count(0)  # no longer running: the tile goes
-    expect(student.locator("body")).to_contain_text(
+    # The running exam page says it (an alert), then the page the student lands on says it again.
+    expect(student.locator("#session-ended")).to_have_text(
         "Your session was ended by a proctor: A second person was at the desk.", timeout=TIMEOUT)
+    expect(student.locator("#submit-exam")).to_be_disabled()
+    shots.take(student, "exam-ended-by-proctor")
+    expect(student).to_have_url(f"{base}/sessions/{session.pk}/done", timeout=TIMEOUT)
+    expect(student.locator("#ended-by-proctor")).to_have_text(
+        "Your session was ended by a proctor: A second person was at the desk.")
     shots.take(student, "ended-by-proctor")
     with tenancy.tenant_scope(tenant_a.institution):
         session.refresh_from_db()
