@@ -11,6 +11,7 @@ urlpatterns = [
     path("frames/<int:pk>/", api.FrameDetailView.as_view(), name="api-frame-detail"),
     path("frames/<int:pk>/image", api.FrameImageView.as_view(), name="api-frame-image"),
     path("incidents/", api.IncidentListView.as_view(), name="api-incidents"),
+    path("incidents/review", api.IncidentBulkReviewView.as_view(), name="api-incidents-review"),
     path("incidents/<int:pk>/", api.IncidentDetailView.as_view(), name="api-incident-detail"),
     path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
     # A browser event becomes an incident, so the endpoint lives with incidents (exams never imports proctoring).

@@ -356,6 +356,8 @@ ID_INPUTS = [
     IdInput("session create: student", "POST", "admin", lambda b: "/api/v1/sessions/",
             lambda b, i: {"exam": b.exam.pk, "student": i}, student),
     IdInput("sessions ?exam=", "GET", "proctor", lambda b: "/api/v1/sessions/?exam={id}", lambda b, i: None, exam),
+    IdInput("incidents review: ids", "POST", "proctor", lambda b: "/api/v1/incidents/review",
+            lambda b, i: {"ids": [b.incident.pk, i], "decision": "dismissed"}, incident),
     IdInput("incidents ?session=", "GET", "proctor", lambda b: "/api/v1/incidents/?session={id}",
             lambda b, i: None, session),
     IdInput("face register: student", "POST", "admin", lambda b: "/faces/index",

@@ -155,3 +155,23 @@ def test_it_links_each_timeline_bar_to_the_frames_of_its_moment(tenant_a: Tenant
     moment = body[body.index(f'id="moment-{pk}"'):]
     moment = moment[:moment.index("</details>")]
     assert f'src="/api/v1/frames/{tenant_a.frame.pk}/image"' in moment
+
+
+def test_it_decides_in_bulk_through_the_api_too(tenant_a: Tenant, tenant_b: Tenant) -> None:
+    from tests.conftest import api_client_for
+
+    rows = incidents(tenant_a, ("wrong_person", "high"), ("no_face", "low"))
+    client = api_client_for(tenant_a.proctor)
+    response = client.post("/api/v1/incidents/review", {"ids": [r.pk for r in rows], "decision": "confirmed"},
+                           format="json")
+    assert response.status_code == 200, response.content
+    assert sorted(i["id"] for i in response.json()) == sorted(r.pk for r in rows)
+    assert statuses(tenant_a, rows) == ["confirmed", "confirmed"]
+    too_many = client.post("/api/v1/incidents/review", {"ids": list(range(1, review.BULK_MAX + 2)),
+                                                        "decision": "confirmed"}, format="json")
+    assert too_many.status_code == 400
+    foreign = api_client_for(tenant_b.proctor).post("/api/v1/incidents/review",
+                                                    {"ids": [rows[0].pk], "decision": "dismissed"}, format="json")
+    assert foreign.status_code == 404 and statuses(tenant_a, rows) == ["confirmed", "confirmed"]
+    assert api_client_for(tenant_a.student).post("/api/v1/incidents/review", {"ids": [rows[0].pk],
+                                                 "decision": "dismissed"}, format="json").status_code == 403
