@@ -175,3 +175,35 @@ def test_it_decides_in_bulk_through_the_api_too(tenant_a: Tenant, tenant_b: Tena
     assert foreign.status_code == 404 and statuses(tenant_a, rows) == ["confirmed", "confirmed"]
     assert api_client_for(tenant_a.student).post("/api/v1/incidents/review", {"ids": [rows[0].pk],
                                                  "decision": "dismissed"}, format="json").status_code == 403
+
+
+def test_it_reads_the_queue_and_the_live_view_in_the_same_number_of_queries_whatever_the_sessions(
+    tenant_a: Tenant,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import services
+    from tests.conftest import api_client_for
+
+    client, api = page_client_for(tenant_a.proctor), api_client_for(tenant_a.proctor)
+
+    def queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as queue:
+            assert client.get("/review/").status_code == 200
+        with CaptureQueriesContext(connection) as live:
+            assert len(api.get(f"/api/v1/exams/{tenant_a.exam.pk}/live").json()["sessions"]) in (1, 13)
+        return len(queue.captured_queries), len(live.captured_queries)
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status="in_progress", started_at=timezone.now())
+
+    few = queries()
+    for n in range(12):
+        student = services.user_create(institution=tenant_a.institution, email=f"s{n}@alpha.test", role="student",
+                                       password=PASSWORD, full_name=f"Student {n}")
+        with tenancy.tenant_scope(tenant_a.institution):
+            session = session_create(exam=tenant_a.exam, student=student)
+            ExamSession.objects.filter(pk=session.pk).update(status="in_progress", started_at=timezone.now())
+        incidents(tenant_a, ("no_face", "low"), ("tab_hidden", "medium"), session=session)
+    assert queries() == few
