@@ -44,6 +44,15 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
     expect(card.locator(".frame-age")).to_contain_text("ago")
     expect(card.locator(".incident-count")).to_have_text("0")
     shots.take(proctor, "live")
+    # Filters run in the page: the camera is fresh and nothing is open, so each filter hides the tile.
+    for box in ("#live-only-stale", "#live-only-incidents"):
+        proctor.check(box)
+        expect(card).to_be_hidden()
+        expect(proctor.locator("#live-empty")).to_be_visible()
+        proctor.uncheck(box)
+        expect(card).to_be_visible()
+    proctor.select_option("#live-sort", "left")
+    expect(card).to_be_visible()
 
     # Keyboard only: the Message button opens a small form with the focus in its text box.
     card.locator(".message-open").focus()
