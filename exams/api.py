@@ -133,7 +133,9 @@ class ExamStatusView(ExamAPIView):
 class SessionOutput(serializers.ModelSerializer):
     class Meta:
         model = ExamSession
-        fields = ["id", "exam", "student", "status", "started_at", "ended_at", "unlocked_until", "created_at"]
+        fields = ["id", "exam", "student", "status", "started_at", "ended_at", "unlocked_until", "end_reason",
+                  "created_at"]
+        extra_kwargs = {"end_reason": {"help_text": "Why a proctor ended the session (shown to the student)."}}
 
 
 class SessionListView(ExamAPIView):
@@ -360,6 +362,23 @@ class AccommodationView(TenantAPIView):
     def delete(self, request: Request, pk: int) -> Response:
         accommodations.accommodation_remove(actor=request.user, student=self._student(request, pk))
         return Response(status=204)
+
+
+class SessionEndView(TenantAPIView):
+    """Staff end a running session (-> terminated) with a reason the student's page shows; audited."""
+
+    allowed_roles = (Role.ADMIN, Role.PROCTOR)
+
+    class Input(StrictSerializer):
+        reason = serializers.CharField(max_length=services.END_REASON_MAX)
+
+    @extend_schema(request=Input, responses={200: SessionOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_end(session_id=session.pk, actor=request.user, **data.validated_data)
+        return Response(SessionOutput(session).data)
 
 
 class SessionResetView(TenantAPIView):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sessions/", api.SessionListView.as_view(), name="api-sessions"),
     path("sessions/<int:pk>/", api.SessionDetailView.as_view(), name="api-session-detail"),
     path("sessions/<int:pk>/transition", api.SessionTransitionView.as_view(), name="api-session-transition"),
+    path("sessions/<int:pk>/end", api.SessionEndView.as_view(), name="api-session-end"),
     path("sessions/<int:pk>/reset", api.SessionResetView.as_view(), name="api-session-reset"),
     path("sessions/<int:pk>/unlock", api.SessionUnlockView.as_view(), name="api-session-unlock"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),

@@ -114,6 +114,8 @@ class ExamSession(TenantOwned):
     pose_baseline = models.JSONField(default=list, blank=True)
     # An admin unlocked the sitting (exams.services.session_unlock): it runs at least until then.
     unlocked_until = models.DateTimeField(null=True, blank=True)
+    # Why a proctor ended the session (exams.services.session_end): the student's page shows it.
+    end_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

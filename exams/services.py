@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.deletion import Erasure, erase_dependents
-from accounts.errors import AppError, Conflict
+from accounts.errors import AppError, Conflict, Forbidden
 from accounts.models import Role, User
 from exams import policy
 from exams.models import Exam, ExamSession
@@ -157,6 +157,33 @@ def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamS
     return session
 
 
+END_REASON_MAX = 500
+
+
+@transaction.atomic
+def session_end(*, session_id: int, actor: User, reason: str) -> ExamSession:
+    """A proctor ends a student's session (-> terminated, through ``session_transition``) with a reason
+    the student's page shows; both the transition and the reason are audited.
+
+    Precondition: ``session_id`` came through ``access_session_by_id`` for ``actor`` (staff).
+    """
+    if actor.role not in (Role.ADMIN, Role.PROCTOR) and not actor.is_superuser:
+        raise Forbidden("Only staff end a session.", code="forbidden")
+    reason = (reason or "").strip()
+    if not reason:
+        raise AppError("Say why the session is ended: the student sees it.", code="invalid",
+                       details={"reason": ["Required."]})
+    if len(reason) > END_REASON_MAX:
+        raise AppError(f"The reason has at most {END_REASON_MAX} characters.", code="invalid",
+                       details={"reason": [f"At most {END_REASON_MAX} characters."]})
+    session = session_transition(session_id=session_id, to=SessionStatus.TERMINATED, actor=actor)
+    session.end_reason = reason
+    session.save(update_fields=["end_reason"])
+    audit(institution_id=session.institution_id, actor=actor, action="session.end", target=session,
+          data={"reason": reason})
+    return session
+
+
 def _locked_for_admin(*, session_id: int, allowed: frozenset[str], what: str) -> ExamSession:
     session = ExamSession.objects.select_for_update(of=("self",)).select_related("exam").get(pk=session_id)
     if session.status not in allowed:
@@ -180,8 +207,9 @@ def session_reset(*, session_id: int, actor: User, reason: str) -> ExamSession:
     session.started_at = session.ended_at = session.unlocked_until = None
     session.identity_verified_at = session.identity_approved_at = session.liveness_verified_at = None
     session.pose_baseline = []
+    session.end_reason = ""
     session.save(update_fields=["status", "started_at", "ended_at", "unlocked_until", "identity_verified_at",
-                                "identity_approved_at", "liveness_verified_at", "pose_baseline"])
+                                "identity_approved_at", "liveness_verified_at", "pose_baseline", "end_reason"])
     for hook in _transition_hooks:
         hook(session, previous, now)
     audit(institution_id=session.institution_id, actor=actor, action="session.reset", target=session,
@@ -203,7 +231,8 @@ def session_unlock(*, session_id: int, actor: User, minutes: int, reason: str) -
     previous, now = session.status, timezone.now()
     session.status, session.ended_at = SessionStatus.IN_PROGRESS, None
     session.unlocked_until = now + timedelta(minutes=minutes)
-    session.save(update_fields=["status", "ended_at", "unlocked_until"])
+    session.end_reason = ""
+    session.save(update_fields=["status", "ended_at", "unlocked_until", "end_reason"])
     for hook in _transition_hooks:
         hook(session, previous, now)
     audit(institution_id=session.institution_id, actor=actor, action="session.unlock", target=session,

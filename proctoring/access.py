@@ -40,6 +40,17 @@ def access_incident_by_id(*, actor: User, incident_id: int, for_update: bool = F
     return incident
 
 
+def access_incidents_by_ids(*, actor: User, incident_ids: list[int]) -> list[int]:
+    """The ids, sorted, when every one is an incident ``actor`` may reach; else the same 404 as for one
+    missing incident (a bulk request is all or nothing)."""
+    incidents = Incident.objects.none() if _is_student(actor) else Incident.objects.all()
+    wanted = sorted(set(incident_ids))
+    found = sorted(incidents.filter(pk__in=wanted).values_list("pk", flat=True))
+    if found != wanted:
+        raise NotFound("Not found.")
+    return found
+
+
 def access_face_by_id(*, actor: User, external_image_id: Any) -> FaceRegistration:
     """Reference faces are for staff; a student reaches none, not even their own, by id."""
     faces = FaceRegistration.objects.none() if _is_student(actor) else FaceRegistration.objects.all()

@@ -35,8 +35,8 @@ from proctoring import checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.identity import REASON_MESSAGES
 from proctoring.images import check_image, decode_base64
-from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind
-from proctoring.review import browser_event
+from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
+from proctoring.review import BULK_MAX, browser_event, incidents_review_bulk
 from proctoring.storage import private_file_response
 
 # ``?wait`` polls the database inside a (sync) web worker: a few waiting requests would stall the site,
@@ -347,6 +347,27 @@ class IncidentDetailView(TenantAPIView):
     @extend_schema(responses={200: IncidentOutput})
     def get(self, request: Request, pk: int) -> Response:
         return Response(IncidentOutput(access_incident_by_id(actor=request.user, incident_id=pk)).data)
+
+
+class IncidentBulkReviewView(TenantAPIView):
+    """Confirm or dismiss several incidents at once: all or none, each audited as one review; an id that is
+    missing or another institution's answers 404 for the whole request."""
+
+    allowed_roles = STAFF
+
+    class Input(StrictSerializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+                                    min_length=1, max_length=BULK_MAX)
+        decision = serializers.ChoiceField(choices=[ReviewStatus.CONFIRMED, ReviewStatus.DISMISSED])
+        note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=Input, responses={200: IncidentOutput(many=True)})
+    def post(self, request: Request) -> Response:
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        decided = incidents_review_bulk(incident_ids=data.validated_data["ids"], reviewer=request.user,
+                                        decision=data.validated_data["decision"], note=data.validated_data["note"])
+        return Response(IncidentOutput(decided, many=True).data)
 
 
 class LiveView(TenantAPIView):

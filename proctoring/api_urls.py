@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from proctoring import api, api_appeals, api_gate, api_speech
+from proctoring import api, api_appeals, api_gate, api_live, api_speech
 
 urlpatterns = [
     path("faces/", api.FaceListView.as_view(), name="api-faces"),
@@ -11,10 +11,13 @@ urlpatterns = [
     path("frames/<int:pk>/", api.FrameDetailView.as_view(), name="api-frame-detail"),
     path("frames/<int:pk>/image", api.FrameImageView.as_view(), name="api-frame-image"),
     path("incidents/", api.IncidentListView.as_view(), name="api-incidents"),
+    path("incidents/review", api.IncidentBulkReviewView.as_view(), name="api-incidents-review"),
     path("incidents/<int:pk>/", api.IncidentDetailView.as_view(), name="api-incident-detail"),
     path("exams/<int:pk>/live", api.LiveView.as_view(), name="api-exam-live"),
     # A browser event becomes an incident, so the endpoint lives with incidents (exams never imports proctoring).
     path("sessions/<int:pk>/events", api.EventView.as_view(), name="api-session-events"),
+    path("sessions/<int:pk>/messages", api_live.SessionMessagesView.as_view(), name="api-session-messages"),
+    path("messages/<int:pk>/ack", api_live.MessageAcknowledgeView.as_view(), name="api-message-ack"),
     path("sessions/<int:pk>/speech", api_speech.SpeechView.as_view(), name="api-session-speech"),
     path("sessions/<int:pk>/speech-accommodation", api_speech.SpeechAccommodationView.as_view(),
          name="api-session-speech-accommodation"),

@@ -35,3 +35,31 @@ class FaceForm(forms.Form):
         else:
             raise forms.ValidationError("Upload a photo or take one with the webcam.")
         return data
+
+
+STATUS_ALL = "all"
+
+
+class ReviewFilterForm(forms.Form):
+    """The review queue's filters (GET). An exam id is not checked here: another institution's or a
+    missing one matches nothing, as the tenancy tests expect of every id."""
+
+    exam = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    kind = forms.ChoiceField(required=False)
+    severity = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False)
+    sort = forms.ChoiceField(required=False, choices=[("risk", "Session risk"), ("recent", "Most recent")])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from proctoring.models import IncidentKind, ReviewStatus, Severity
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "All kinds"), *IncidentKind.choices]
+        self.fields["severity"].choices = [("", "All severities"), *Severity.choices]
+        self.fields["status"].choices = [*ReviewStatus.choices, (STATUS_ALL, "Any status")]
+
+    def filters(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        status = data.get("status") or "pending"
+        return {"exam_id": data.get("exam"), "kind": data.get("kind") or "", "severity": data.get("severity") or "",
+                "status": "" if status == STATUS_ALL else status}

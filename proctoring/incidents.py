@@ -14,7 +14,7 @@ streaks: its result is kept, but the timeline is not rewritten. Each change of t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from exams.models import ExamSession
@@ -77,6 +77,9 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     if status == SessionStatus.IN_PROGRESS and frame.session.started_at and \
             frame.captured_at < frame.session.started_at:
         return []  # taken during the check, analysed once the exam began
+    # Frames come every few seconds: they also end a talking incident once the student has been quiet
+    # for the exam's speech window (no speech segment arrives to say so).
+    close_quiet_talking(session_id=frame.session_id, now=frame.captured_at, window_seconds=exam.speech_window_seconds)
     newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
     if newer.filter(captured_at__gt=frame.captured_at).exists():
         return []
@@ -159,12 +162,28 @@ def _reset(streak: CheckStreak) -> None:
     streak.frames, streak.window, streak.since, streak.since_frame, streak.incident = 0, "", None, None, None
 
 
+def close_quiet_talking(*, session_id: int, now: datetime, window_seconds: int) -> list[Incident]:
+    """Close the session's open talking incident (proctoring.speech) when its last speech ended more
+    than the exam's speech window before ``now``; it keeps the end of that speech as its end.
+
+    Precondition: in a transaction holding the session's row lock (frame analysis, speech ingest).
+    """
+    quiet = Incident.objects.select_related("session").filter(
+        session_id=session_id, kind=IncidentKind.TALKING, is_open=True,
+        ended_at__lt=now - timedelta(seconds=window_seconds))
+    closed = list(quiet)
+    for incident in closed:
+        _close(incident, incident.ended_at or now)
+    return closed
+
+
 def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
     """A session changed status (the check ended, the exam began, the session ended): what the
-    frames opened closes now, mirrored, and the next stretch starts from empty streaks."""
+    frames opened closes now, mirrored, and the next stretch starts from empty streaks. A talking
+    incident closes too, at the end of the speech it heard."""
     if previous not in ACCEPTS_FRAMES:
         return  # no frames were judged in the status it left
     for incident in Incident.objects.select_related("session").filter(
-            session_id=session.pk, is_open=True, kind__in=FRAME_KINDS):
-        _close(incident, at)
+            session_id=session.pk, is_open=True, kind__in=[*FRAME_KINDS, IncidentKind.TALKING]):
+        _close(incident, at if incident.kind in FRAME_KINDS else (incident.ended_at or at))
     CheckStreak.objects.filter(session_id=session.pk).delete()

@@ -253,6 +253,21 @@ class SpeechSegment(TenantOwned):
         ordering = ["started_at", "id"]
 
 
+class ProctorMessage(TenantOwned):
+    """A short message a proctor sent from the live view to a student in a running session; the
+    exam page shows it until the student acknowledges it (proctoring.messages)."""
+
+    session = models.ForeignKey("exams.ExamSession", on_delete=models.CASCADE, related_name="proctor_messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    text = models.CharField(max_length=500)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+
+
 class CheckStreak(models.Model):
     """How long a condition has held in a session: the state of the debounce.
 

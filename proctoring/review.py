@@ -14,6 +14,7 @@ from accounts.models import User
 from exams.models import ExamSession
 from exams.services import audit
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
+from proctoring.access import access_incidents_by_ids
 from proctoring.incidents import incident_payload, publish
 from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
@@ -42,6 +43,30 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
     payload = incident_payload(incident)
     outbox_add(topic="incidents.put", payload={**payload, "review_status": decision})
     return incident
+
+
+BULK_MAX = 100  # incidents per bulk decision: one transaction holds each one's row lock until it ends
+
+
+@transaction.atomic
+def incidents_review_bulk(*, incident_ids: list[int], reviewer: User, decision: str, note: str = "") -> list[Incident]:
+    """Confirm or dismiss several incidents at once: each goes through ``incident_review`` (its lock,
+    its checks, its audit event, its mirror), all in one transaction, so either all are decided or
+    none. An id that is missing or another institution's makes the whole request a 404.
+
+    Precondition: ``reviewer`` is staff (the view's role check).
+    """
+    if decision not in (ReviewStatus.CONFIRMED, ReviewStatus.DISMISSED):
+        raise AppError("Decide 'confirmed' or 'dismissed'.", code="invalid", details={"decision": ["Unknown."]})
+    ids = sorted(set(incident_ids))  # one lock order for every request: two bulk reviews never deadlock
+    if not ids:
+        raise AppError("Select at least one incident.", code="invalid", details={"ids": ["Required."]})
+    if len(ids) > BULK_MAX:
+        raise AppError(f"Decide at most {BULK_MAX} incidents at once.", code="invalid",
+                       details={"ids": [f"At most {BULK_MAX}."]})
+    reachable = access_incidents_by_ids(actor=reviewer, incident_ids=ids)
+    return [incident_review(incident_id=incident_id, reviewer=reviewer, decision=decision, note=note)
+            for incident_id in reachable]
 
 
 def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident | None:

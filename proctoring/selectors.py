@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from exams.identity import IdentityCheck
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import attention
+from proctoring import attention, review
 from proctoring.identity import REASON_MESSAGES
 from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
 
@@ -28,22 +29,32 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
         "pk", "captured_at", "checks")
     frame_of = {frame.pk: frame for frame in frames}
     open_incidents: dict[int, list[dict[str, Any]]] = {}
-    for incident in Incident.objects.filter(session__in=sessions, is_open=True).order_by("started_at"):
-        open_incidents.setdefault(incident.session_id, []).append(
-            {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
-             "severity": incident.severity, "started_at": incident.started_at})
+    all_incidents: dict[int, list[Incident]] = {}
+    for incident in Incident.objects.filter(session__in=sessions).order_by("started_at"):
+        all_incidents.setdefault(incident.session_id, []).append(incident)
+        if incident.is_open:
+            open_incidents.setdefault(incident.session_id, []).append(
+                {"id": incident.pk, "kind": incident.kind, "label": incident.get_kind_display(),
+                 "severity": incident.severity, "started_at": incident.started_at})
     accommodations = accommodations_by_student(student_ids=[s.student_id for s in sessions])
     # Overload: frames of the last minute shed so that each student's newest frame is analysed.
     shed = dict(Frame.objects.filter(session__in=sessions, status=FrameStatus.SHED,
                                      received_at__gte=timezone.now() - timedelta(minutes=1))
                 .values_list("session").annotate(count=Count("pk")).values_list("session", "count"))
     result = []
+    now = timezone.now()
     for session in sessions:
         frame = frame_of.get(session.latest_frame)
+        session.exam, session._accommodation = exam, accommodations.get(session.student_id)  # no query each
+        deadline = session.deadline  # the exam's duration with the student's extra time, the closing, an unlock
+        own = all_incidents.get(session.pk, [])
         result.append({
             "session": session.pk, "student": str(session.student), "status": session.status,
             "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
+            "incident_count": len(own), "risk": review.risk(own, now=now)[0],
+            "deadline": deadline, "seconds_left": max(0, int((deadline - now).total_seconds())) if deadline else None,
+            "frame_age_seconds": max(0.0, round((now - frame.captured_at).total_seconds(), 1)) if frame else None,
             "accommodation": accommodation_summary(accommodations.get(session.student_id),
                                                    duration_minutes=exam.duration_minutes),
             "shed": shed.get(session.pk, 0),
@@ -51,10 +62,50 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
     return result
 
 
-def review_queue(*, exam_id: int | None = None) -> QuerySet[Incident]:
-    incidents = (Incident.objects.filter(review_status=ReviewStatus.PENDING)
-                 .select_related("session__student", "session__exam").order_by("-started_at"))
-    return incidents.filter(session__exam_id=exam_id) if exam_id else incidents
+def review_queue(*, exam_id: int | None = None, kind: str = "", severity: str = "",
+                 status: str = ReviewStatus.PENDING) -> QuerySet[Incident]:
+    """Incidents for review, newest first; ``status`` "" means every review status."""
+    incidents = Incident.objects.select_related("session__student", "session__exam").order_by("-started_at")
+    if status:
+        incidents = incidents.filter(review_status=status)
+    if exam_id:
+        incidents = incidents.filter(session__exam_id=exam_id)
+    if kind:
+        incidents = incidents.filter(kind=kind)
+    return incidents.filter(severity=severity) if severity else incidents
+
+
+@dataclass
+class ReviewGroup:
+    """One session of the review queue: its risk (over all its incidents) and the incidents that match."""
+
+    session: ExamSession
+    risk: int
+    incidents: list[Incident]
+    total: int  # incidents of the session that match the filters (``incidents`` may be fewer)
+
+
+GROUP_MAX = 50  # incidents shown per session in the queue; the session's report has them all
+
+
+def review_groups(*, incidents: QuerySet[Incident], sort: str = "risk") -> list[ReviewGroup]:
+    """The matching incidents grouped by session; sessions by risk, highest first (``sort="recent"``:
+    the latest incident first). Two queries, whatever the number of sessions."""
+    matching = list(incidents.select_related("evidence_frame").defer(
+        "evidence_frame__findings", "evidence_frame__checks", "evidence_frame__thumbnail", "details"))
+    by_session: dict[int, list[Incident]] = {}
+    for incident in matching:
+        by_session.setdefault(incident.session_id, []).append(incident)
+    every: dict[int, list[Incident]] = {}
+    for incident in Incident.objects.filter(session_id__in=list(by_session)).defer("details"):
+        every.setdefault(incident.session_id, []).append(incident)
+    now = timezone.now()
+    groups = [ReviewGroup(session=own[0].session, risk=review.risk(every.get(session_id, own), now=now)[0],
+                          incidents=own[:GROUP_MAX], total=len(own)) for session_id, own in by_session.items()]
+    latest = {g.session.pk: max(i.started_at for i in g.incidents) for g in groups}
+    if sort == "recent":
+        return sorted(groups, key=lambda g: latest[g.session.pk], reverse=True)
+    return sorted(groups, key=lambda g: (-g.risk, -latest[g.session.pk].timestamp(), g.session.pk))
 
 
 def frames_around(incident: Incident, count: int = 3) -> list[Frame]:

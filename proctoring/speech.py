@@ -8,10 +8,12 @@ Otherwise the answer is a 4xx with its code and nothing is stored.
 Talking is judged per exam: more than ``speech_max_seconds`` of speech (as the server heard it)
 among the segments that started within the latest ``speech_window_seconds`` opens one low-severity
 ``talking`` incident, with those segments as its evidence. Speech that goes on within a window of
-its end extends that incident instead of opening another. Never an automatic fail: a person
-reviews it. Whether the student's mouth moved on the frames taken while the speech was heard is
-judged once the segment is stored (proctoring.speaker, queued on commit each time the incident opens
-or grows): the incident says which it was.
+its end extends that incident instead of opening another. The incident is open (the live view shows
+it) until the student has been quiet for a window: the next segment or frame after that closes it
+at the end of the last speech (``incidents.close_quiet_talking``), as does the session's end.
+Never an automatic fail: a person reviews it. Whether the student's mouth moved on the frames taken
+while the speech was heard is judged once the segment is stored (proctoring.speaker, queued on
+commit each time the incident opens or grows): the incident says which it was.
 """
 
 from __future__ import annotations
@@ -123,6 +125,9 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
     recent = SpeechSegment.objects.filter(session_id=session.pk, started_at__gte=segment.ended_at - window,
                                           started_at__lte=segment.ended_at)
     spoken = recent.aggregate(total=Sum("speech_seconds"))["total"] or 0.0
+    # Talking that stopped a window ago ended (an incident open since then closes, at its own end).
+    incidents.close_quiet_talking(session_id=session.pk, now=segment.started_at,
+                                  window_seconds=exam.speech_window_seconds)
     ongoing = (Incident.objects.select_related("session")
                .filter(session_id=session.pk, kind=IncidentKind.TALKING, ended_at__gte=segment.started_at - window)
                .order_by("-ended_at").first())
@@ -132,7 +137,7 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
         first = recent.order_by("started_at").first()
         ongoing = Incident.objects.create(
             institution_id=session.institution_id, session=session, kind=IncidentKind.TALKING,
-            severity=Severity.LOW, is_open=False, started_at=first.started_at if first else segment.started_at,
+            severity=Severity.LOW, is_open=True, started_at=first.started_at if first else segment.started_at,
             ended_at=segment.ended_at, frame_count=0,
             details={"source": "microphone", "speaker": speaker.PENDING,
                      "window_seconds": exam.speech_window_seconds, "limit_seconds": exam.speech_max_seconds},

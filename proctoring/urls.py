@@ -24,6 +24,7 @@ urlpatterns = [
     path("exams/<int:pk>/report", views.exam_report, name="exam-report"),
     path("exams/<int:pk>/report.csv", views.exam_report_csv, name="exam-report-csv"),
     path("review/", views.review_queue, name="review-queue"),
+    path("review/bulk", views.review_bulk, name="review-bulk"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
     path("identity/", views_identity.identity_queue, name="identity-queue"),
     path("identity/<int:pk>/", views_identity.identity_request, name="identity-request"),

@@ -9,20 +9,24 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
-from accounts.errors import AppError
+from accounts.errors import AppError, NotFound
 from accounts.models import Role
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.accommodations import accommodation_of, accommodation_summary
 from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
 from proctoring import attention, review, selectors, speech
+from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
-from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
+from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
@@ -31,17 +35,60 @@ STAFF = (Role.ADMIN, Role.PROCTOR)
 @role_required(*STAFF)
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     exam = access_exam_by_id(actor=request.user, exam_id=pk)
-    return render(request, "proctor/live.html", {"exam": exam})
+    # A camera is stale when no analysed frame came for three capture intervals (at least 30 s).
+    return render(request, "proctor/live.html", {"exam": exam,
+                                                 "stale_after": max(30, 3 * exam.capture_interval_seconds)})
+
+
+SESSIONS_PER_PAGE = 20
+QUEUE_PARAMETERS = ("exam", "kind", "severity", "status", "sort", "page")
 
 
 @login_required
 @role_required(*STAFF)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    exam_id = request.GET.get("exam")
-    incidents = selectors.review_queue(exam_id=int(exam_id) if exam_id and exam_id.isdigit() else None)
+    """Incidents to review, grouped by session, sessions by risk; filters in the query string."""
+    form = ReviewFilterForm(request.GET)
+    valid = form.is_valid()  # every filter is optional: no query string is valid
+    groups = selectors.review_groups(incidents=selectors.review_queue(**form.filters()),
+                                     sort=form.cleaned_data.get("sort") or "risk") if valid else []
+    page = Paginator(groups, SESSIONS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "proctor/review_queue.html", {
-        "incidents": incidents[:200], "exams": Exam.objects.all(), "exam_id": exam_id,
-    })
+        "form": form, "page": page, "exams": Exam.objects.all(), "query": query.urlencode(),
+        "kinds": IncidentKind.choices, "severities": Severity.choices, "statuses": ReviewStatus.choices,
+        "bulk_max": review.BULK_MAX, "incident_count": sum(g.total for g in groups),
+    }, status=200 if valid else 400)
+
+
+@login_required
+@role_required(*STAFF)
+@require_POST
+def review_bulk(request: HttpRequest) -> HttpResponse:
+    """Confirm or dismiss the incidents ticked in the queue: all of them or none (review.incidents_review_bulk);
+    an id that is missing or another institution's answers 404 for the whole request."""
+    raw = request.POST.getlist("ids")
+    if any(not (value.isascii() and value.isdigit() and len(value) <= 18) for value in raw):
+        raise AppError("The selection holds something that is not an incident id.", code="invalid")
+    # Back to the queue as it was filtered: only its own parameters, always under /review/.
+    back = QueryDict(request.POST.get("back", ""), mutable=True)
+    kept = QueryDict(mutable=True)
+    for name in QUEUE_PARAMETERS:
+        if name in back:
+            kept[name] = back[name]
+    target = reverse("review-queue") + (f"?{kept.urlencode()}" if kept else "")
+    try:
+        decided = review.incidents_review_bulk(incident_ids=[int(value) for value in raw], reviewer=request.user,
+                                               decision=request.POST.get("decision", ""),
+                                               note=request.POST.get("note", ""))
+    except NotFound:
+        raise
+    except AppError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{len(decided)} incident(s) {request.POST['decision']}.")
+    return redirect(target)
 
 
 # What a reviewer should know about a kind whose name alone does not say how it was judged.
@@ -91,7 +138,15 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
     session = access_session_by_id(actor=request.user, session_id=pk)
     report = _session_report(session)
     report["timeline"] = timeline(session, report["incidents"], report["frames"])
+    # The frames of each moment the timeline marks (an incident), for its bars to open; a session with
+    # very many incidents links its later bars to the incident page instead.
+    report["moments"] = [{"incident": i, "frames": selectors.frames_around(i, count=2)}
+                         for i in report["incidents"][:MOMENTS_MAX]]
+    report["moment_ids"] = {m["incident"].pk for m in report["moments"]}
     return render(request, "reports/session.html", report)
+
+
+MOMENTS_MAX = 40
 
 
 def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[str, Any]]) -> dict[str, Any]:
@@ -109,8 +164,9 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     kinds = [kind for kind in IncidentKind.values if any(i.kind == kind for i in incidents)]
     rows = []
     for index, kind in enumerate(kinds):
-        bars = [{"x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)), "severity": i.severity,
-                 "check": i.during_check, "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
+        bars = [{"id": i.pk, "x": x(i.started_at), "w": max(3.0, x(i.ended_at or end) - x(i.started_at)),
+                 "severity": i.severity, "check": i.during_check,
+                 "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8

@@ -61,6 +61,7 @@ def _pk_for(path: str, tenant: Tenant) -> int:
                         ("/api/v1/speech", tenant.frame),  # no clip in the fixture: the id answers 404
                         # No appeal, and no decided incident, in the fixture: 404 (tests/proctoring/test_appeals).
                         ("/api/v1/appeals", tenant.incident), ("/api/v1/record/frames", tenant.frame),
+                        ("/api/v1/messages", tenant.frame),  # no message in the fixture: the id answers 404
                         ("/api/v1/students", tenant.student)):
         if path.startswith(prefix):
             return obj.pk

@@ -311,6 +311,59 @@
   });
   ["copy", "paste", "cut"].forEach(function (name) { document.addEventListener(name, function () { report("copy_paste", name); }); });
 
+  // --- Messages from a proctor (the live view): shown until acknowledged; an ended session says why ----
+  const inbox = document.getElementById("proctor-messages"), letter = document.getElementById("proctor-message-template");
+  const shownMessages = {};
+  let ended = false;
+  function showEnded(reason) {
+    if (ended) { return; }
+    ended = true;
+    inbox.innerHTML = "";
+    const box = document.createElement("div");
+    box.className = "proctor-message ended";
+    box.setAttribute("role", "alert");
+    box.id = "session-ended";
+    box.textContent = "Your session was ended by a proctor: " + reason;
+    inbox.appendChild(box);
+    submitButton.disabled = true;
+    setTimeout(function () { flush().finally(leave); }, 5000);  // the done page says it again
+  }
+  async function pollMessages() {
+    if (ended || !inbox) { return; }
+    let result = null;
+    try { result = await OpenProctor.getJSON(inbox.dataset.url); } catch (e) { result = null; }
+    if (result && result.ok && result.data) {
+      const data = result.data;
+      if (data.status === "terminated" && data.end_reason) { showEnded(data.end_reason); return; }
+      data.messages.forEach(function (m) {
+        if (shownMessages[m.id]) { return; }
+        const node = letter.content.firstElementChild.cloneNode(true);
+        node.dataset.message = m.id;
+        node.querySelector(".text").textContent = m.text;
+        node.querySelector(".ack").addEventListener("click", async function () {
+          let ack = null;
+          try { ack = await OpenProctor.api("/api/v1/messages/" + m.id + "/ack"); } catch (e) { ack = null; }
+          if (ack && ack.ok) { node.remove(); }
+        });
+        shownMessages[m.id] = node;
+        inbox.appendChild(node);
+      });
+    }
+    setTimeout(pollMessages, 4000);
+  }
+  if (inbox) { pollMessages(); }
+  // The server says the session is over (a frame or an answer answered 409): a proctor who ended it gave
+  // a reason, which this page says before it leaves (showEnded); otherwise leave at once.
+  async function overNow() {
+    let result = null;
+    try { result = inbox ? await OpenProctor.getJSON(inbox.dataset.url) : null; } catch (e) { result = null; }
+    if (result && result.ok && result.data && result.data.status === "terminated" && result.data.end_reason) {
+      showEnded(result.data.end_reason);
+    } else if (!ended) {
+      leave();
+    }
+  }
+
   // --- Webcam frames every capture interval ---------------------------------------------------------
   // Posted without waiting (202); the strip follows the newest frame's status URL. Frames taken while
   // the server cannot be reached stay queued (bounded) and go, oldest first, when it answers again.
@@ -360,7 +413,7 @@
       if (frames.size() < 2 || ticks % 2 === 0) { frames.push(OpenProctor.grab(video, canvas), Date.now()); }
       const outcome = await frames.flush();
       showFrames(outcome);
-      if (outcome.over) { leave(); return; }
+      if (outcome.over) { overNow(); return; }
       if (outcome.last && outcome.last.ok) { follow(outcome.last); }
     } finally {
       busy = false;

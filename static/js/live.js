@@ -1,33 +1,134 @@
-// The live view (templates/proctor/live.html): every running session's latest frame, checks and
-// open incidents, refreshed every 3 s. Its API URL comes from the grid's data-live-url.
+// The live view (templates/proctor/live.html): every running session's latest frame, checks, open
+// incidents, time left and the age of its last frame, refreshed every 3 s (the ages and clocks tick
+// every second in between). Sort and filter run here; "Message" and "End session" post to the API.
 (function () {
   const grid = document.getElementById("live-grid"), state = document.getElementById("live-state");
-  const template = document.getElementById("card-template");
-  const cards = {};
+  const template = document.getElementById("card-template"), empty = document.getElementById("live-empty");
+  const sortSelect = document.getElementById("live-sort");
+  const onlyIncidents = document.getElementById("live-only-incidents"), onlyStale = document.getElementById("live-only-stale");
+  const staleAfter = (+grid.dataset.staleAfter || 30) * 1000;
+  const cards = {}, data = {};
+  let received = Date.now();  // when the latest answer came: seconds_left counts from it
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.round(seconds));
+    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(s).padStart(2, "0");
+  }
+  // Ages and clocks count from the server's figures plus the time since they came: no clock skew.
+  function frameAge(s) { return s.frame_age_seconds === null ? null : s.frame_age_seconds * 1000 + (Date.now() - received); }
+  function isStale(s) { const age = frameAge(s); return age === null || age > staleAfter; }
+  function secondsLeft(s) { return s.seconds_left === null ? null : s.seconds_left - (Date.now() - received) / 1000; }
+
+  function showForm(node, which) {
+    node.querySelectorAll(".live-form").forEach(function (form) { form.hidden = !form.classList.contains(which); });
+    const form = which ? node.querySelector("." + which) : null;
+    if (form) { form.querySelector("textarea").focus(); }
+  }
+  function wire(node, id) {
+    node.querySelector(".message-open").addEventListener("click", function () { showForm(node, "message-form"); });
+    node.querySelector(".end-open").addEventListener("click", function () { showForm(node, "end-form"); });
+    node.querySelectorAll(".form-cancel").forEach(function (b) { b.addEventListener("click", function () { showForm(node, ""); }); });
+    const say = node.querySelector(".action-state");
+    async function send(form, url, body, done) {
+      const button = form.querySelector("[type=submit]");
+      button.disabled = true;
+      let result = null;
+      try { result = await OpenProctor.api(url, body); } catch (e) { result = null; }
+      button.disabled = false;
+      if (result && result.ok) { form.reset(); showForm(node, ""); say.textContent = done; refreshSoon(); }
+      else { say.textContent = OpenProctor.errorMessage(result, "Not sent: the server could not be reached."); }
+    }
+    node.querySelector(".message-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      const text = event.target.elements.text.value.trim();
+      if (!text) { say.textContent = "Write a message."; return; }
+      send(event.target, "/api/v1/sessions/" + id + "/messages", {text: text}, "Message sent at " + new Date().toLocaleTimeString() + ".");
+    });
+    node.querySelector(".end-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      const reason = event.target.elements.reason.value.trim();
+      if (!reason) { say.textContent = "Give a reason: the student sees it."; return; }
+      send(event.target, "/api/v1/sessions/" + id + "/end", {reason: reason}, "Session ended.");
+    });
+  }
   function card(session) {
     if (!cards[session.session]) {
       const node = template.content.firstElementChild.cloneNode(true);
       node.dataset.session = session.session;
       node.querySelector(".report-link").href = "/sessions/" + session.session + "/report";
+      wire(node, session.session);
       grid.appendChild(node);
       cards[session.session] = node;
     }
     return cards[session.session];
   }
+
+  // Clocks and ages, every second; sort and filter follow them.
+  function tick() {
+    Object.keys(cards).forEach(function (id) {
+      const s = data[id], node = cards[id];
+      if (!s) { return; }
+      const left = secondsLeft(s), age = frameAge(s);
+      const leftEl = node.querySelector(".time-left"), ageEl = node.querySelector(".frame-age");
+      leftEl.textContent = left === null ? "not started" : duration(left);
+      leftEl.classList.toggle("low", left !== null && left < 300);
+      ageEl.textContent = age === null ? "none yet" : duration(age / 1000) + " ago";
+      ageEl.classList.toggle("stale", isStale(s));
+      node.dataset.stale = isStale(s) ? "1" : "0";
+    });
+    arrange();
+  }
+  const orders = {
+    risk: function (a, b) { return b.risk - a.risk || b.incidents.length - a.incidents.length; },
+    left: function (a, b) { return (secondsLeft(a) ?? Infinity) - (secondsLeft(b) ?? Infinity); },
+    age: function (a, b) { return (frameAge(b) ?? Infinity) - (frameAge(a) ?? Infinity); },
+    name: function (a, b) { return a.student.localeCompare(b.student); },
+  };
+  function arrange() {
+    const order = orders[sortSelect.value] || orders.risk;
+    const sessions = Object.keys(cards).map(function (id) { return data[id]; }).filter(Boolean);
+    sessions.sort(function (a, b) { return order(a, b) || a.student.localeCompare(b.student) || a.session - b.session; });
+    let shown = 0;
+    sessions.forEach(function (s) {
+      const node = cards[s.session];
+      const hide = (onlyIncidents.checked && !s.incidents.length) || (onlyStale.checked && !isStale(s));
+      node.hidden = hide;
+      shown += hide ? 0 : 1;
+      if (grid.lastElementChild !== node) { grid.appendChild(node); }
+    });
+    empty.hidden = shown > 0 || !sessions.length;
+  }
+  // Reordering moves nodes: keep the keyboard focus where it was.
+  function arrangeKeepingFocus() {
+    const focused = document.activeElement;
+    arrange();
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) { focused.focus(); }
+  }
+  [sortSelect, onlyIncidents, onlyStale].forEach(function (el) { el.addEventListener("change", arrangeKeepingFocus); });
+
+  let timer = null;
+  function refreshSoon() { clearTimeout(timer); timer = setTimeout(refresh, 200); }
   async function refresh() {
     try {
-      const response = await fetch(grid.dataset.liveUrl, {credentials: "same-origin"});
-      const data = await response.json();
+      const result = await OpenProctor.getJSON(grid.dataset.liveUrl);
+      if (!result.ok || !result.data) { throw new Error("HTTP " + result.status); }
+      const answer = result.data;
+      received = Date.now();
       const seen = new Set();
-      data.sessions.forEach(function (s) {
+      answer.sessions.forEach(function (s) {
         const node = card(s);
         seen.add(String(s.session));
+        data[s.session] = s;
         node.querySelector(".student").textContent = s.student;
         node.querySelector(".status").textContent = s.status.replace("_", " ") +
           (s.shed ? " · overloaded: newest frames only (" + s.shed + " skipped in the last minute)" : "");
         const img = node.querySelector("img");
         if (s.frame && img.dataset.frame !== String(s.frame)) { img.src = "/api/v1/frames/" + s.frame + "/image"; img.dataset.frame = s.frame; }
         node.classList.toggle("has-frame", !!s.frame);
+        node.querySelector(".incident-count").textContent = s.incidents.length;
+        node.querySelector(".incident-total").textContent = s.incident_count;
+        node.querySelector(".risk").textContent = s.risk;
         const note = node.querySelector(".accommodation-note"), a = s.accommodation;
         note.hidden = !a;
         node.querySelector(".accommodation-text").textContent = a ? [a.reason, a.extra_label ? "extra time " + a.extra_label : "",
@@ -45,10 +146,15 @@
         });
         node.classList.toggle("alert-card", s.incidents.length > 0);
       });
-      Object.keys(cards).forEach(function (id) { if (!seen.has(id)) { cards[id].remove(); delete cards[id]; } });
-      state.textContent = data.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined});
+      Object.keys(cards).forEach(function (id) {
+        if (!seen.has(id) && !cards[id].contains(document.activeElement)) { cards[id].remove(); delete cards[id]; delete data[id]; }
+      });
+      tick();
+      state.textContent = answer.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined});
     } catch (e) { state.textContent = "Connection lost; retrying…"; }
-    setTimeout(refresh, 3000);
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 3000);
   }
+  setInterval(tick, 1000);
   refresh();
 })();

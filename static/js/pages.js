@@ -23,6 +23,26 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // The review queue: a checkbox that ticks (or clears) every incident of its session.
+  each("[data-check-group]", function (all) {
+    var rows = document.querySelector(all.getAttribute("data-check-group"));
+    if (!rows) { return; }
+    all.addEventListener("change", function () {
+      Array.prototype.forEach.call(rows.querySelectorAll("input[name=ids]"), function (box) { box.checked = all.checked; });
+    });
+  });
+
+  // The session report's timeline: a bar links to #moment-<id>; open that moment's frames and focus it.
+  function openMoment() {
+    var target = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (!target || !target.classList.contains("moment")) { return; }
+    target.open = true;
+    var summary = target.querySelector("summary");
+    if (summary) { summary.focus(); }
+  }
+  window.addEventListener("hashchange", openMoment);
+  openMoment();
+
   // Print buttons of the reports.
   each("[data-print]", function (button) {
     button.addEventListener("click", function () { window.print(); });

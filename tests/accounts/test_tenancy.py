@@ -141,6 +141,16 @@ def appeal(t: Tenant) -> int:
     return appealed(t).pk
 
 
+def proctor_message(t: Tenant) -> int:
+    """A proctor's message to the tenant's session (made directly; tests/proctoring/test_live_actions.py sends them)."""
+    from proctoring.models import ProctorMessage
+
+    with tenancy.tenant_scope(t.institution):
+        message, _ = ProctorMessage.objects.get_or_create(institution=t.institution, session=t.session,
+                                                          defaults={"sender": t.proctor, "text": "Face the camera"})
+    return message.pk
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -189,6 +199,12 @@ ENDPOINTS = [
              {"reason": "x"}),  # the tenant's session is scheduled: 409, never reset
     Endpoint("api-session-unlock", "POST", lambda i: f"/api/v1/sessions/{i}/unlock", session, "admin", "student",
              {"minutes": 5, "reason": "x"}),  # scheduled: 409
+    Endpoint("api-session-end", "POST", lambda i: f"/api/v1/sessions/{i}/end", session, "proctor", "student",
+             {"reason": "x"}),
+    Endpoint("api-session-messages", "GET", lambda i: f"/api/v1/sessions/{i}/messages", session, "student", None),
+    Endpoint("api-session-messages", "POST", lambda i: f"/api/v1/sessions/{i}/messages", session, "proctor",
+             "student", {"text": "x"}),  # scheduled: 409
+    Endpoint("api-message-ack", "POST", lambda i: f"/api/v1/messages/{i}/ack", proctor_message, "student", "proctor"),
     Endpoint("api-exam-live", "GET", lambda i: f"/api/v1/exams/{i}/live", exam, "proctor", "student"),
     Endpoint("session-start", "GET", lambda i: f"/sessions/{i}/start", session, "student", "proctor"),
     Endpoint("session-consent", "GET", lambda i: f"/sessions/{i}/consent", session, "student", "admin"),
@@ -402,6 +418,8 @@ ID_INPUTS = [
     IdInput("session create: student", "POST", "admin", lambda b: "/api/v1/sessions/",
             lambda b, i: {"exam": b.exam.pk, "student": i}, student),
     IdInput("sessions ?exam=", "GET", "proctor", lambda b: "/api/v1/sessions/?exam={id}", lambda b, i: None, exam),
+    IdInput("incidents review: ids", "POST", "proctor", lambda b: "/api/v1/incidents/review",
+            lambda b, i: {"ids": [b.incident.pk, i], "decision": "dismissed"}, incident),
     IdInput("incidents ?session=", "GET", "proctor", lambda b: "/api/v1/incidents/?session={id}",
             lambda b, i: None, session),
     IdInput("face register: student", "POST", "admin", lambda b: "/faces/index",

@@ -172,11 +172,51 @@ def test_it_opens_one_low_severity_talking_incident_with_the_clips_as_evidence(t
         [incident] = Incident.objects.filter(session=session)
         evidence = list(incident.speech_segments.order_by("started_at"))
     assert third.json()["incident"] == incident.pk  # talking goes on: the same incident grows
-    assert (incident.kind, incident.severity, incident.is_open) == ("talking", "low", False)
+    assert (incident.kind, incident.severity, incident.is_open) == ("talking", "low", True)
     assert incident.started_at == start and incident.ended_at == start + timedelta(seconds=24)
     assert len(evidence) == 3 and incident.details["segments"] == 3
     assert incident.details["speech_seconds"] > 5
     assert incident.details["speaker"].startswith("being judged")  # on commit (proctoring.speaker)
+
+
+def test_it_shows_a_talking_incident_live_until_the_student_has_been_quiet_for_a_window(tenant_a: Tenant) -> None:
+    session = listening(tenant_a, limit=1, window=60)
+    start = timezone.now() - timedelta(seconds=200)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=session.pk).update(started_at=start - timedelta(seconds=10))
+    incident_id = send(tenant_a, session, spoken(), start=start).json()["incident"]
+    live = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{session.exam_id}/live").json()
+    [tile] = live["sessions"]
+    assert [(i["id"], i["kind"], i["severity"]) for i in tile["incidents"]] == [(incident_id, "talking", "low")]
+    # Speech two windows later: the first talking closed at its own end, a second one opens.
+    later = send(tenant_a, session, spoken(), start=start + timedelta(seconds=130)).json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        first, second = Incident.objects.get(pk=incident_id), Incident.objects.get(pk=later)
+    assert later != incident_id
+    assert (first.is_open, first.ended_at) == (False, start + timedelta(seconds=4))
+    assert second.is_open is True
+    live = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{session.exam_id}/live").json()
+    assert [i["id"] for i in live["sessions"][0]["incidents"]] == [later]
+
+
+def test_it_closes_a_talking_incident_on_a_quiet_frame_and_when_the_session_ends(tenant_a: Tenant) -> None:
+    from proctoring.incidents import close_quiet_talking
+
+    session = listening(tenant_a, limit=1, window=60)
+    start = timezone.now() - timedelta(seconds=30)
+    incident_id = send(tenant_a, session, spoken(), start=start).json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        # A frame within the window keeps it open; one a window after the speech closes it.
+        assert close_quiet_talking(session_id=session.pk, now=start + timedelta(seconds=30), window_seconds=60) == []
+        [closed] = close_quiet_talking(session_id=session.pk, now=start + timedelta(seconds=65), window_seconds=60)
+        assert closed.pk == incident_id and closed.ended_at == start + timedelta(seconds=4)
+    other = listening(tenant_a, limit=1, window=60)
+    begun = timezone.now() - timedelta(seconds=10)
+    again = send(tenant_a, other, spoken(), start=begun).json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=other.pk, to="submitted", actor=tenant_a.student)
+        incident = Incident.objects.get(pk=again)
+    assert (incident.is_open, incident.ended_at) == (False, begun + timedelta(seconds=4))
 
 
 def test_it_plays_the_clips_on_the_incident_page_through_the_access_checked_view(
