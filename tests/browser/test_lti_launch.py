@@ -33,7 +33,7 @@ def lms(live_server: Any, tenant_a: Tenant) -> Iterator[LoopbackPlatform]:
 
 
 def test_it_launches_from_the_lms_into_the_exam(
-    live_server: Any, tenant_a: Tenant, lms: LoopbackPlatform, camera_browser: Any, shots: Shots
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, lms: LoopbackPlatform, shots: Shots
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     browser = camera_browser(HEAD_TURN)
@@ -79,7 +79,7 @@ def test_it_launches_from_the_lms_into_the_exam(
 
 
 def test_it_shows_a_clear_page_for_a_refused_launch(
-    live_server: Any, tenant_a: Tenant, lms: LoopbackPlatform, camera_browser: Any, shots: Shots
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, lms: LoopbackPlatform, shots: Shots
 ) -> None:
     lms.users["student"] = lms.claims(sub="learner-1", roles=[LEARNER], email="someone@lms.test")
     page = camera_browser().new_page(viewport={"width": 1280, "height": 900})

@@ -126,6 +126,17 @@ def test_it_maps_instructors_to_the_role_the_registration_says(
     assert roles == {"teacher-1": Role.PROCTOR, "teacher-2": Role.ADMIN}
 
 
+def test_it_refuses_a_launch_whose_role_differs_from_the_linked_accounts(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """A learner made teacher in the LMS does not silently become staff here (nor the reverse)."""
+    map_link(lms, tenant_a.exam)
+    launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER]))
+    client = Client()
+    assert "does not match" in refusal(launch(client, lms, lms.claims(sub="learner-1", roles=[INSTRUCTOR])))
+    assert "_auth_user_id" not in client.session
+
+
 def test_it_refuses_a_course_role_without_access(lms: LoopbackPlatform, registered: LtiPlatform) -> None:
     observer = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
     page = refusal(launch(Client(), lms, lms.claims(sub="parent-1", roles=[observer])))
