@@ -40,6 +40,8 @@ class LtiPlatform(TenantOwned):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = "LMS platform (LTI 1.3)"
+        verbose_name_plural = "LMS platforms (LTI 1.3)"
         constraints = [models.UniqueConstraint(fields=["issuer", "client_id"], name="lti_platform_unique_client")]
 
     def __str__(self) -> str:

@@ -12,12 +12,12 @@ from playwright.sync_api import expect
 
 from accounts import tenancy
 from accounts.models import User
-from exams.lti.models import LtiResourceLink, LtiUserLink
+from exams.lti.models import LtiPlatform, LtiResourceLink, LtiUserLink
 from exams.lti.services import platform_register
 from exams.statuses import SessionStatus
-from tests.browser.conftest import HEAD_TURN, Shots
+from tests.browser.conftest import HEAD_TURN, Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
-from tests.conftest import Tenant
+from tests.conftest import PASSWORD, Tenant
 from tests.exams.lti_platform import INSTRUCTOR, LEARNER, LoopbackPlatform
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,3 +87,25 @@ def test_it_shows_a_clear_page_for_a_refused_launch(
     expect(page.locator("#lti-refused")).to_contain_text("not set up yet")
     shots.take(page, "refused")
     assert not User.objects.filter(email="someone@lms.test").exists()  # the refused launch made nobody
+
+
+def test_it_lets_an_admin_register_an_lms(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    base = live_server.url
+    page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base, tenant_a.admin.email, PASSWORD)
+    page.goto(f"{base}/settings/")
+    page.click("#lti-platforms a")
+    page.click("text=Add LMS platform (LTI 1.3)")
+    page.fill("#id_name", "Canvas")
+    page.fill("#id_issuer", "https://canvas.instructure.com")
+    page.fill("#id_client_id", "10000000000042")
+    page.fill("#id_deployment_ids_text", "1:abcdef")
+    page.fill("#id_auth_login_url", "https://sso.canvaslms.com/api/lti/authorize_redirect")
+    page.fill("#id_keyset_url", "https://sso.canvaslms.com/api/lti/security/jwks")
+    shots.take(page, "register-lms")
+    page.click("input[name=_continue]")
+    expect(page.locator("body")).to_contain_text("/lti/jwks.json")
+    shots.take(page, "registered-lms")
+    assert LtiPlatform.unscoped.get().institution == tenant_a.institution
