@@ -50,6 +50,7 @@ REASONS = [
     ("State not found", "The launch did not start here, or took too long. Start it again from your course."),
     ("Missing state", "The launch did not start here. Start it again from your course."),
     ("Missing id_token", "The launch carries no id_token."),
+    ("cookie session-id", "The launch did not start in this browser. Start it again from your course."),
     ("Could not find registration", "This platform is not registered here (unknown issuer or client id)."),
     ("Could not find issuer", "The login request names no issuer."),
     ("Could not find login hint", "The login request names no user."),
@@ -115,17 +116,19 @@ class ToolMessageLaunch(DjangoMessageLaunch):
 
 def _verified(request: HttpRequest) -> tuple[LtiPlatform, dict[str, Any]]:
     tool_conf = PlatformToolConf()
-    message_launch = ToolMessageLaunch(request, tool_conf, launch_data_storage=_storage())
-    try:
+    try:  # the constructor already reads the storage cookie (over HTTPS)
+        message_launch = ToolMessageLaunch(request, tool_conf, launch_data_storage=_storage())
         claims = message_launch.get_launch_data()
-    except (LtiException, KeyError, TypeError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 — whatever the token holds, the caller gets a refusal, not a 500
+        if not isinstance(error, LtiException):
+            logger.warning("LTI launch failed unexpectedly", exc_info=True)
         message, reason = _explain(error)
         platform = tool_conf.platform
         if platform is not None:  # a registered platform's launch that failed verification: worth a record
             with tenant_scope(platform.institution_id):
                 audit(institution_id=platform.institution_id, actor=None, action="lti.launch.refused",
                       target=platform, data={"reason": reason[:300]})
-        status = 400 if "state" in reason.lower() or "id_token" in reason.lower() else 403
+        status = 400 if any(word in reason.lower() for word in ("state", "id_token", "cookie")) else 403
         raise services.LaunchRefused(message, status_code=status, details={"reason": reason}) from error
     platform = tool_conf.platform
     assert platform is not None  # validate_registration found it

@@ -47,19 +47,19 @@ def registered(lms: LoopbackPlatform, tenant_a: Tenant) -> LtiPlatform:
     return register(lms, tenant_a)
 
 
-def start_login(client: Client, lms: LoopbackPlatform, **params: str) -> dict[str, str]:
-    response = client.get("/lti/login", {**lms.login_params("hint-1"), **params})
+def start_login(client: Client, lms: LoopbackPlatform, secure: bool = False, **params: str) -> dict[str, str]:
+    response = client.get("/lti/login", {**lms.login_params("hint-1"), **params}, secure=secure)
     assert response.status_code == 302, response.content[:300]
     query = {k: v[0] for k, v in parse_qs(urlparse(response["Location"]).query).items()}
     assert response["Location"].startswith(f"{lms.url}/auth?")
     return query
 
 
-def launch(client: Client, lms: LoopbackPlatform, claims: dict[str, Any], **token: Any) -> Any:
+def launch(client: Client, lms: LoopbackPlatform, claims: dict[str, Any], secure: bool = False, **token: Any) -> Any:
     """The browser's part of a launch: login initiation, the platform's authorisation, the form post."""
-    query = start_login(client, lms)
+    query = start_login(client, lms, secure=secure)
     id_token = lms.id_token(nonce=query["nonce"], claims=claims, **token)
-    return client.post("/lti/launch", {"id_token": id_token, "state": query["state"]})
+    return client.post("/lti/launch", {"id_token": id_token, "state": query["state"]}, secure=secure)
 
 
 def map_link(lms: LoopbackPlatform, exam: Exam, link: str = "link-1") -> None:
@@ -94,6 +94,27 @@ def test_it_launches_a_learner_into_the_exams_consent_page(
     consent = client.get(response["Location"], follow=True)
     assert consent.redirect_chain[-1][0] == f"/sessions/{session.pk}/consent"
     assert b"Consent to webcam proctoring" in consent.content
+
+
+def test_it_keeps_the_launch_state_in_cookies_a_cross_site_post_carries_over_https(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """The LMS posts the id_token from its own site: the state and storage cookies are SameSite=None; Secure,
+    and the launch is checked against server-side storage, not the (Lax) session cookie."""
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    login = client.get("/lti/login", lms.login_params("hint-1"), secure=True)
+    for cookie in login.cookies.values():
+        assert cookie["samesite"] == "None" and cookie["secure"], cookie.output()
+    query = {k: v[0] for k, v in parse_qs(urlparse(login["Location"]).query).items()}
+    client.cookies.pop("sessionid", None)  # not sent cross-site
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="learner-1", roles=[LEARNER]))
+    response = client.post("/lti/launch", {"id_token": token, "state": query["state"]}, secure=True)
+    assert response.status_code == 302 and "/sessions/" in response["Location"]
+    stranger = Client()  # another browser holds none of the cookies
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="learner-2", roles=[LEARNER]))
+    refused = stranger.post("/lti/launch", {"id_token": token, "state": query["state"]}, secure=True)
+    assert refused.status_code == 400 and "did not start in this browser" in refusal(refused)
 
 
 def test_it_signs_in_the_same_account_on_the_next_launch(
