@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pylti1p3.session import SessionService
 
 from accounts import services as account_services
 from accounts.audit import audit
@@ -79,6 +82,11 @@ def role_for(*, platform: LtiPlatform, claims: dict[str, Any]) -> str:
     raise Forbidden("Your role in the course does not give access to proctored exams.", code="lti_no_role")
 
 
+# A used nonce is kept longer than pylti1p3 keeps the nonces it issues at login (its launch data lifetime,
+# a day): after that, a replay fails its "issued here" check anyway, so older rows can go.
+NONCE_KEEP = timedelta(seconds=SessionService._launch_data_lifetime * 2)
+
+
 def nonce_use(*, platform: LtiPlatform, nonce: str) -> None:
     """Record the launch's nonce; the same nonce again (a replayed id_token) is refused."""
     try:
@@ -87,6 +95,7 @@ def nonce_use(*, platform: LtiPlatform, nonce: str) -> None:
     except IntegrityError:
         raise LaunchRefused("This launch was already used. Start it again from your course.",
                             code="lti_replayed") from None
+    LtiNonce.unscoped.filter(platform=platform, used_at__lt=timezone.now() - NONCE_KEEP).delete()
 
 
 def _synthetic_email(platform: LtiPlatform, sub: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -246,6 +247,23 @@ def test_it_refuses_a_replayed_launch(lms: LoopbackPlatform, registered: LtiPlat
     assert first.status_code == 302
     replay = client.post("/lti/launch", {"id_token": token, "state": query["state"]})
     assert "already used" in refusal(replay)
+
+
+def test_it_forgets_used_nonces_only_after_the_issued_ones_expired(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    from django.utils import timezone
+
+    from exams.lti.models import LtiNonce
+    from exams.lti.services import NONCE_KEEP, nonce_use
+
+    nonce_use(platform=registered, nonce="old")
+    nonce_use(platform=registered, nonce="recent")
+    LtiNonce.unscoped.filter(nonce="old").update(used_at=timezone.now() - NONCE_KEEP - timedelta(minutes=1))
+    LtiNonce.unscoped.filter(nonce="recent").update(used_at=timezone.now() - NONCE_KEEP + timedelta(minutes=1))
+    nonce_use(platform=registered, nonce="new")
+    assert sorted(LtiNonce.unscoped.values_list("nonce", flat=True)) == ["new", "recent"]
+    assert NONCE_KEEP >= timedelta(days=1)  # longer than pylti1p3 keeps the nonces it issued
 
 
 def test_it_refuses_a_nonce_it_never_issued(lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant) -> None:
