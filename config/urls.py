@@ -50,6 +50,7 @@ urlpatterns = [
     path("exams/<int:pk>/", exam_views.exam_detail, name="exam-detail"),
     path("", include("config.urls_manage")),
     path("", include("proctoring.urls")),
+    path("", include("exams.lti.urls")),
     path("healthz", healthz, name="healthz"),
     # The AWS sample's two endpoints, kept compatible.
     path("faces/index", proctoring_api.FaceIndexView.as_view(), name="faces-index"),

@@ -4,13 +4,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.admin import DeletesThroughService, ScopedAdmin, institution_admin_site
+from accounts.audit import audit
 from accounts.errors import AppError
+from accounts.mail import site_url
 from exams import policy, services
 from exams.authoring import exam_set_status
+from exams.lti.models import LtiPlatform
+from exams.lti.services import platform_keys_ensure
 from exams.models import Exam
 from exams.statuses import ExamStatus
 
@@ -86,3 +91,75 @@ class PlatformExamAdmin(ExamDeletes):
     list_filter = ["institution", "status"]
     readonly_fields = ["status"]
     actions = STATUS_ACTIONS
+
+
+def _https_by_default(field: models.Field, **kwargs: Any) -> forms.Field | None:
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
+
+
+class LtiPlatformForm(forms.ModelForm):
+    """Deployment ids one per line; the tool's key pair is made on first save (never shown or edited)."""
+
+    deployment_ids_text = forms.CharField(
+        label="Deployment ids", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: the deployment ids this platform's launches carry.")
+
+    class Meta:
+        model = LtiPlatform
+        fields = ["name", "issuer", "client_id", "auth_login_url", "auth_token_url", "keyset_url",
+                  "instructor_role", "is_active"]
+        formfield_callback = _https_by_default
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["deployment_ids_text"].initial = "\n".join(self.instance.deployment_ids or [])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        issuer, client_id = data.get("issuer"), data.get("client_id")
+        if issuer and client_id and LtiPlatform.unscoped.filter(issuer=issuer, client_id=client_id).exclude(
+                pk=self.instance.pk).exists():
+            raise forms.ValidationError("This issuer and client id are already registered.")
+        return data
+
+    def save(self, commit: bool = True) -> LtiPlatform:
+        platform = super().save(commit=False)
+        platform.deployment_ids = [line.strip() for line in self.cleaned_data["deployment_ids_text"].splitlines()
+                                   if line.strip()]
+        platform_keys_ensure(platform)
+        if commit:
+            platform.save()
+        return platform
+
+
+class LtiPlatformAdmin(ScopedAdmin):
+    form = LtiPlatformForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    list_display = ["name", "issuer", "client_id", "instructor_role", "is_active"]
+    readonly_fields = ["tool_settings"]
+    fieldsets = [
+        (None, {"fields": ["name", "issuer", "client_id", "deployment_ids_text", "instructor_role", "is_active"]}),
+        ("The platform's endpoints", {"fields": ["auth_login_url", "auth_token_url", "keyset_url"]}),
+        ("Enter these in the platform", {"fields": ["tool_settings"]}),
+    ]
+
+    @admin.display(description="This tool")
+    def tool_settings(self, obj: LtiPlatform) -> str:
+        from django.utils.html import format_html
+
+        base = site_url().rstrip("/")
+        return format_html("OIDC login URL: <code>{}</code><br>Redirect / launch URL: <code>{}</code><br>"
+                           "Public keyset URL: <code>{}</code>{}", f"{base}/lti/login", f"{base}/lti/launch",
+                           f"{base}/lti/jwks.json", format_html("<br>Key id: <code>{}</code>", obj.kid)
+                           if obj.kid else "")
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        audit(institution_id=obj.institution_id, actor=request.user,
+              action="lti.platform.change" if change else "lti.platform.register", target=obj,
+              data={"issuer": obj.issuer, "client_id": obj.client_id})
+
+
+institution_admin_site.register(LtiPlatform, LtiPlatformAdmin)

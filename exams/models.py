@@ -224,3 +224,8 @@ class Accommodation(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.student}: {self.reason}"
+
+
+from exams.lti.models import LtiNonce, LtiPlatform, LtiProctoringAttempt, LtiResourceLink, LtiUserLink  # noqa: E402
+
+__all__ += ["LtiNonce", "LtiPlatform", "LtiProctoringAttempt", "LtiResourceLink", "LtiUserLink"]

@@ -14,6 +14,7 @@ from accounts.errors import AppError
 from accounts.models import Role
 from exams import taking
 from exams.access import access_session_by_id
+from exams.lti import proctoring as lti_proctoring
 from exams.models import Answer, ExamSession
 from exams.policy import EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
@@ -95,6 +96,8 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     session = taking.expire_if_due(_own_session(request, pk))
     if (elsewhere := _at_step(session, "session-exam")) is not None:
         return elsewhere
+    if lti_proctoring.pending_attempt(session) is not None:  # the LMS hosts the assessment: back there
+        return redirect("lti-start-assessment")
     answers = {a.question_id: a for a in Answer.objects.filter(session=session)}
     questions = [(q, answers.get(q.pk)) for q in session.exam.questions.all()]
     answered = sum(1 for _, answer in questions if answer is not None and answer.is_answered)

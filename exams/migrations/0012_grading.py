@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('exams', '0010_accommodations'),
+        ('exams', '0011_lti'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

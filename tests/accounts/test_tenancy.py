@@ -151,6 +151,19 @@ def proctor_message(t: Tenant) -> int:
     return message.pk
 
 
+def lti_platform(t: Tenant) -> int:
+    """An LMS registered by the tenant (exams.lti); its own issuer, so that both tenants can have one."""
+    from exams.lti.models import LtiPlatform
+    from exams.lti.services import platform_register
+
+    existing = LtiPlatform.unscoped.filter(institution=t.institution).first()
+    if existing is not None:
+        return existing.pk
+    lms = f"https://lms.{t.institution.slug}.test"
+    return platform_register(institution=t.institution, name="LMS", issuer=lms, client_id="tool",
+                             deployment_ids=["d1"], auth_login_url=f"{lms}/auth", keyset_url=f"{lms}/jwks").pk
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -256,6 +269,12 @@ ENDPOINTS = [
     Endpoint("manage:exams_exam_delete", "GET", lambda i: f"/manage/exams/exam/{i}/delete/", exam, "admin", "student"),
     Endpoint("manage:exams_exam_history", "GET", lambda i: f"/manage/exams/exam/{i}/history/", exam, "admin",
              "student"),
+    Endpoint("manage:exams_ltiplatform_change", "GET", lambda i: f"/manage/exams/ltiplatform/{i}/change/",
+             lti_platform, "admin", "proctor"),
+    Endpoint("manage:exams_ltiplatform_delete", "GET", lambda i: f"/manage/exams/ltiplatform/{i}/delete/",
+             lti_platform, "admin", "student"),
+    Endpoint("manage:exams_ltiplatform_history", "GET", lambda i: f"/manage/exams/ltiplatform/{i}/history/",
+             lti_platform, "admin", "student"),
     Endpoint("manage:accounts_user_change", "GET", lambda i: f"/manage/accounts/user/{i}/change/", student, "admin",
              "student"),
     Endpoint("manage:accounts_user_delete", "GET", lambda i: f"/manage/accounts/user/{i}/delete/", student, "admin",

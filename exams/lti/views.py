@@ -1,0 +1,196 @@
+"""LTI 1.3 endpoints: OIDC login initiation, the launch, the tool's JWKS, the instructor's exam pick,
+and LTI Proctoring Services' start/end of an assessment.
+
+pylti1p3 does the OIDC and id_token work (state, nonce issued at login, registration, signature
+against the platform's JWKS, deployment, message checks); we add what it leaves out: the audience
+named explicitly, a nonce used once only, Proctoring Services' message types, and what a launch
+means here (exams.lti.services)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from pylti1p3.contrib.django import DjangoMessageLaunch, DjangoOIDCLogin
+from pylti1p3.contrib.django.launch_data_storage.cache import DjangoCacheDataStorage
+from pylti1p3.exception import LtiException, OIDCException
+
+from accounts.audit import audit
+from accounts.decorators import role_required
+from accounts.errors import AppError
+from accounts.models import Role
+from accounts.tenancy import tenant_scope
+from exams.lti import claims as C
+from exams.lti import proctoring, services
+from exams.lti.keys import public_jwk
+from exams.lti.models import LtiPlatform, LtiResourceLink
+from exams.lti.tool import PlatformToolConf
+from exams.models import Exam
+
+logger = logging.getLogger(__name__)
+PENDING_LINK = "lti_pending_link"
+
+# pylti1p3's reasons, as a person who clicked a link in their course can read them.
+REASONS = [
+    ("Signature has expired", "The launch has expired. Start it again from your course."),
+    ("Signature verification failed", "The launch's signature does not match the platform's keys."),
+    ("Unable to find public key", "The launch was signed with a key the platform does not publish."),
+    ("Registration not found", "The launch is not addressed to a tool registered here "
+                               "(unknown platform or client id)."),
+    ("Client id not registered", "The launch is not addressed to this tool's client id."),
+    ("Unable to find deployment", "The launch comes from a deployment that is not registered here."),
+    ("Invalid Nonce", "The launch's nonce was not issued here, or has expired. Start it again from your course."),
+    ("State not found", "The launch did not start here, or took too long. Start it again from your course."),
+    ("Missing state", "The launch did not start here. Start it again from your course."),
+    ("Missing id_token", "The launch carries no id_token."),
+    ("cookie session-id", "The launch did not start in this browser. Start it again from your course."),
+    ("Could not find registration", "This platform is not registered here (unknown issuer or client id)."),
+    ("Could not find issuer", "The login request names no issuer."),
+    ("Could not find login hint", "The login request names no user."),
+    ("Error during fetch URL", "The platform's keys could not be fetched."),
+]
+
+
+def _storage() -> DjangoCacheDataStorage:
+    # Server-side (the cache: Redis in the stack), so the launch does not depend on the session
+    # cookie, which a cross-site POST from the LMS does not carry.
+    return DjangoCacheDataStorage(cache_name="default")
+
+
+def refused(request: HttpRequest, message: str, *, status: int = 403, reason: str = "") -> HttpResponse:
+    return render(request, "lti/refused.html", {"message": message, "reason": reason}, status=status)
+
+
+def _explain(error: Exception) -> tuple[str, str]:
+    text = str(error)
+    for needle, message in REASONS:
+        if needle in text:
+            return message, text
+    return "The launch could not be verified.", text
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def oidc_login(request: HttpRequest) -> HttpResponse:
+    """Third-party initiated login: check the platform is registered, then send the browser to its
+    authorisation endpoint with a fresh state and nonce."""
+    tool_conf = PlatformToolConf()
+    try:
+        oidc = DjangoOIDCLogin(request, tool_conf, launch_data_storage=_storage())
+        return oidc.redirect(request.build_absolute_uri(reverse("lti-launch")))
+    except (OIDCException, LtiException) as error:
+        message, reason = _explain(error)
+        return refused(request, message, status=400, reason=reason)
+
+
+class ToolMessageLaunch(DjangoMessageLaunch):
+    """pylti1p3's launch, also accepting Proctoring Services' messages (it knows only the core ones)."""
+
+    OURS = {C.START_PROCTORING, C.END_ASSESSMENT}
+
+    def validate_message(self) -> ToolMessageLaunch:
+        body = self._get_jwt_body()
+        if body.get(C.MESSAGE_TYPE) not in self.OURS:
+            return super().validate_message()  # type: ignore[return-value]
+        if not body.get("sub"):
+            raise LtiException("Must have a user (sub)")
+        if body.get(C.VERSION) != "1.3.0":
+            raise LtiException("Incorrect version, expected 1.3.0")
+        if not (body.get(C.RESOURCE_LINK) or {}).get("id"):
+            raise LtiException("Missing Resource Link Id")
+        attempt = body.get(C.ATTEMPT_NUMBER)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+            raise LtiException("Proctoring messages need a positive attempt_number")
+        if body.get(C.MESSAGE_TYPE) == C.START_PROCTORING and not str(
+                body.get(C.START_ASSESSMENT_URL) or "").startswith(("https://", "http://")):
+            raise LtiException("LtiStartProctoring needs a start_assessment_url")
+        return self
+
+
+def _verified(request: HttpRequest) -> tuple[LtiPlatform, dict[str, Any]]:
+    tool_conf = PlatformToolConf()
+    try:  # the constructor already reads the storage cookie (over HTTPS)
+        message_launch = ToolMessageLaunch(request, tool_conf, launch_data_storage=_storage())
+        claims = message_launch.get_launch_data()
+    except Exception as error:  # noqa: BLE001 — whatever the token holds, the caller gets a refusal, not a 500
+        if not isinstance(error, LtiException):
+            logger.warning("LTI launch failed unexpectedly", exc_info=True)
+        message, reason = _explain(error)
+        platform = tool_conf.platform
+        if platform is not None:  # a registered platform's launch that failed verification: worth a record
+            with tenant_scope(platform.institution_id):
+                audit(institution_id=platform.institution_id, actor=None, action="lti.launch.refused",
+                      target=platform, data={"reason": reason[:300]})
+        status = 400 if any(word in reason.lower() for word in ("state", "id_token", "cookie")) else 403
+        raise services.LaunchRefused(message, status_code=status, details={"reason": reason}) from error
+    platform = tool_conf.platform
+    assert platform is not None  # validate_registration found it
+    # pylti1p3 reads the client id from aud[0] and skips PyJWT's audience check: name it here.
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if platform.client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != platform.client_id):
+        raise services.LaunchRefused("The launch is not addressed to this tool's client id.")
+    services.nonce_use(platform=platform, nonce=str(claims["nonce"]))
+    return platform, claims
+
+
+@csrf_exempt
+@require_POST
+def launch(request: HttpRequest) -> HttpResponse:
+    try:
+        platform, claims = _verified(request)
+        message_type = claims.get(C.MESSAGE_TYPE)
+        if message_type == C.END_ASSESSMENT:
+            return proctoring.end_assessment(request, platform=platform, claims=claims)
+        accepted = services.launch_accept(platform=platform, claims=claims)
+    except AppError as error:
+        return refused(request, error.message, status=error.status_code,
+                       reason=str(error.details.get("reason", "")) if isinstance(error.details, dict) else "")
+    login(request, accepted.user, backend="accounts.backends.EmailBackend")
+    if accepted.session is not None:
+        if message_type == C.START_PROCTORING:
+            proctoring.attempt_open(request, platform=platform, claims=claims, session=accepted.session)
+        return redirect("session-start", pk=accepted.session.pk)
+    if accepted.link.exam_id is None:
+        request.session[PENDING_LINK] = accepted.link.pk
+        return redirect("lti-link")
+    return redirect("exam-detail", pk=accepted.link.exam_id)
+
+
+@require_GET
+def jwks(request: HttpRequest) -> JsonResponse:
+    """The tool's public keys, one per registered platform (platforms verify what we sign with them)."""
+    with tenant_scope(None):
+        keys = [public_jwk(kid=p.kid, private_key_pem=p.private_key_pem)
+                for p in LtiPlatform.objects.filter(is_active=True).only("kid", "private_key_pem")]
+    return JsonResponse({"keys": keys})
+
+
+@login_required
+@role_required(Role.ADMIN, Role.PROCTOR)
+@require_http_methods(["GET", "POST"])
+def link_exam(request: HttpRequest) -> HttpResponse:
+    """The instructor's first launch of a placement: choose which of the institution's exams it opens."""
+    link = LtiResourceLink.objects.filter(pk=request.session.get(PENDING_LINK) or 0).first()
+    if link is None:
+        return refused(request, "There is no course link to set up: open the exam from your course.", status=404)
+    if request.method == "POST":
+        try:
+            exam_id = int(request.POST.get("exam") or 0)
+        except ValueError:
+            exam_id = 0
+        try:
+            services.link_assign_exam(link_id=link.pk, exam_id=exam_id, actor=request.user)  # type: ignore[arg-type]
+        except AppError as error:
+            return render(request, "lti/link.html", {"link": link, "exams": Exam.objects.all(),
+                                                     "error": error.message}, status=error.status_code)
+        request.session.pop(PENDING_LINK, None)
+        return redirect("exam-detail", pk=exam_id)
+    return render(request, "lti/link.html", {"link": link, "exams": Exam.objects.all()})

@@ -1,0 +1,434 @@
+"""LTI 1.3 launches, end to end: a loopback platform signs real id_tokens with its own key and serves
+its JWKS over HTTP; the tool fetches the keys and verifies each launch (exams.lti)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.core.management import call_command
+from django.test import Client
+
+from accounts import tenancy
+from accounts.models import AuditEvent, Role, User
+from exams.lti import claims as C
+from exams.lti.models import LtiPlatform, LtiResourceLink, LtiUserLink
+from exams.lti.services import platform_register
+from exams.models import Exam, ExamSession
+from exams.services import session_transition
+from exams.statuses import SessionStatus
+from tests.conftest import Tenant, page_client_for
+from tests.exams.lti_platform import INSTRUCTOR, LEARNER, LoopbackPlatform
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lms() -> Iterator[LoopbackPlatform]:
+    platform = LoopbackPlatform()
+    yield platform
+    platform.close()
+
+
+def register(lms: LoopbackPlatform, tenant: Tenant, **overrides: Any) -> LtiPlatform:
+    return platform_register(institution=tenant.institution, name="Canvas", **{**lms.registration(), **overrides})
+
+
+@pytest.fixture
+def registered(lms: LoopbackPlatform, tenant_a: Tenant) -> LtiPlatform:
+    with tenancy.tenant_scope(tenant_a.institution):
+        Exam.objects.filter(pk=tenant_a.exam.pk).update(status="published")
+    return register(lms, tenant_a)
+
+
+def start_login(client: Client, lms: LoopbackPlatform, secure: bool = False, **params: str) -> dict[str, str]:
+    response = client.get("/lti/login", {**lms.login_params("hint-1"), **params}, secure=secure)
+    assert response.status_code == 302, response.content[:300]
+    query = {k: v[0] for k, v in parse_qs(urlparse(response["Location"]).query).items()}
+    assert response["Location"].startswith(f"{lms.url}/auth?")
+    return query
+
+
+def launch(client: Client, lms: LoopbackPlatform, claims: dict[str, Any], secure: bool = False, **token: Any) -> Any:
+    """The browser's part of a launch: login initiation, the platform's authorisation, the form post."""
+    query = start_login(client, lms, secure=secure)
+    id_token = lms.id_token(nonce=query["nonce"], claims=claims, **token)
+    return client.post("/lti/launch", {"id_token": id_token, "state": query["state"]}, secure=secure)
+
+
+def map_link(lms: LoopbackPlatform, exam: Exam, link: str = "link-1") -> None:
+    """An instructor's first launch picks the exam (as on the page)."""
+    client = Client()
+    response = launch(client, lms, lms.claims(sub="teacher-1", roles=[INSTRUCTOR], resource_link_id=link))
+    assert response["Location"] == "/lti/link"
+    assert client.post("/lti/link", {"exam": exam.pk})["Location"] == f"/exams/{exam.pk}/"
+
+
+def refusal(response: Any) -> str:
+    assert 400 <= response.status_code < 500, response.status_code
+    assert b"This launch was refused" in response.content
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+# The launch, end to end
+
+def test_it_launches_a_learner_into_the_exams_consent_page(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    response = launch(client, lms, lms.claims(sub="learner-7", roles=[LEARNER], email="new.student@lms.test",
+                                              name="New Student"))
+    with tenancy.tenant_scope(tenant_a.institution):
+        user = User.objects.get(email="new.student@lms.test")
+        session = ExamSession.objects.get(exam=tenant_a.exam, student=user)
+        assert LtiUserLink.objects.get(platform=registered, sub="learner-7").user == user
+    assert (user.institution, user.role, user.full_name) == (tenant_a.institution, Role.STUDENT, "New Student")
+    assert response["Location"] == f"/sessions/{session.pk}/start"
+    consent = client.get(response["Location"], follow=True)
+    assert consent.redirect_chain[-1][0] == f"/sessions/{session.pk}/consent"
+    assert b"Consent to webcam proctoring" in consent.content
+
+
+def test_it_keeps_the_launch_state_in_cookies_a_cross_site_post_carries_over_https(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """The LMS posts the id_token from its own site: the state and storage cookies are SameSite=None; Secure,
+    and the launch is checked against server-side storage, not the (Lax) session cookie."""
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    login = client.get("/lti/login", lms.login_params("hint-1"), secure=True)
+    for cookie in login.cookies.values():
+        assert cookie["samesite"] == "None" and cookie["secure"], cookie.output()
+    query = {k: v[0] for k, v in parse_qs(urlparse(login["Location"]).query).items()}
+    client.cookies.pop("sessionid", None)  # not sent cross-site
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="learner-1", roles=[LEARNER]))
+    response = client.post("/lti/launch", {"id_token": token, "state": query["state"]}, secure=True)
+    assert response.status_code == 302 and "/sessions/" in response["Location"]
+    stranger = Client()  # another browser holds none of the cookies
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="learner-2", roles=[LEARNER]))
+    refused = stranger.post("/lti/launch", {"id_token": token, "state": query["state"]}, secure=True)
+    assert refused.status_code == 400 and "did not start in this browser" in refusal(refused)
+
+
+def test_it_signs_in_the_same_account_on_the_next_launch(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    first = launch(Client(), lms, lms.claims(sub="learner-7", roles=[LEARNER], email="a@lms.test"))
+    again = launch(Client(), lms, lms.claims(sub="learner-7", roles=[LEARNER], email="changed@lms.test"))
+    assert first["Location"] == again["Location"]
+    assert User.objects.filter(institution=tenant_a.institution, email__in=["a@lms.test", "changed@lms.test"]
+                               ).count() == 1
+
+
+def test_it_matches_an_existing_student_by_email_in_the_platforms_institution(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    response = launch(Client(), lms, lms.claims(sub="learner-9", roles=[LEARNER], email=tenant_a.student.email))
+    assert response["Location"] == f"/sessions/{tenant_a.session.pk}/start"
+
+
+def test_it_maps_instructors_to_the_role_the_registration_says(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    launch(Client(), lms, lms.claims(sub="teacher-1", roles=[INSTRUCTOR]))
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(instructor_role=Role.ADMIN)
+    launch(Client(), lms, lms.claims(sub="teacher-2", roles=[INSTRUCTOR]))
+    with tenancy.tenant_scope(tenant_a.institution):
+        roles = {link.sub: link.user.role for link in LtiUserLink.objects.select_related("user")}
+    assert roles == {"teacher-1": Role.PROCTOR, "teacher-2": Role.ADMIN}
+
+
+def test_it_refuses_a_launch_whose_role_differs_from_the_linked_accounts(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """A learner made teacher in the LMS does not silently become staff here (nor the reverse)."""
+    map_link(lms, tenant_a.exam)
+    launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER]))
+    client = Client()
+    assert "does not match" in refusal(launch(client, lms, lms.claims(sub="learner-1", roles=[INSTRUCTOR])))
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_refuses_a_course_role_without_access(lms: LoopbackPlatform, registered: LtiPlatform) -> None:
+    observer = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
+    page = refusal(launch(Client(), lms, lms.claims(sub="parent-1", roles=[observer])))
+    assert "does not give access" in page
+
+
+def test_it_tells_a_learner_when_the_link_has_no_exam_yet(lms: LoopbackPlatform, registered: LtiPlatform) -> None:
+    page = refusal(launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER])))
+    assert "not set up yet" in page
+
+
+def test_it_keeps_a_learner_out_of_an_unpublished_exam(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Exam.objects.filter(pk=tenant_a.exam.pk).update(status="draft")
+    assert "not open yet" in refusal(launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER])))
+
+
+# Refusals: each a clear 4xx page, nobody signed in, no account made
+
+def _nobody_made(tenant: Tenant) -> None:
+    assert not LtiUserLink.unscoped.exists()
+    assert User.objects.filter(institution=tenant.institution).count() == 3
+
+
+def test_it_refuses_a_signature_made_with_another_key(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    client = Client()
+    page = refusal(launch(client, lms, lms.claims(sub="x", roles=[LEARNER]), key=other_key))
+    assert "signature does not match" in page
+    assert "_auth_user_id" not in client.session
+    _nobody_made(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert AuditEvent.objects.filter(action="lti.launch.refused").count() == 1
+
+
+def test_it_refuses_a_key_the_platform_does_not_publish(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    page = refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER]), kid="unknown-kid"))
+    assert "does not publish" in page
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_a_token_for_another_audience(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    page = refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER]), aud="someone-else"))
+    assert "not addressed to" in page
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_a_list_audience_that_names_another_party_first(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    claims = lms.claims(sub="x", roles=[LEARNER], azp="someone-else")
+    page = refusal(launch(Client(), lms, claims, aud=[lms.client_id, "someone-else"]))
+    assert "not addressed to this tool" in page
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_an_expired_token(lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant) -> None:
+    page = refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER]), expires_in=-60))
+    assert "expired" in page
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_an_unregistered_deployment(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    claims = {**lms.claims(sub="x", roles=[LEARNER]), C.DEPLOYMENT_ID: "deployment-unknown"}
+    assert "deployment that is not registered" in refusal(launch(Client(), lms, claims))
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_a_replayed_launch(lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant) -> None:
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    query = start_login(client, lms)
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="learner-1", roles=[LEARNER]))
+    first = client.post("/lti/launch", {"id_token": token, "state": query["state"]})
+    assert first.status_code == 302
+    replay = client.post("/lti/launch", {"id_token": token, "state": query["state"]})
+    assert "already used" in refusal(replay)
+
+
+def test_it_forgets_used_nonces_only_after_the_issued_ones_expired(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    from django.utils import timezone
+
+    from exams.lti.models import LtiNonce
+    from exams.lti.services import NONCE_KEEP, nonce_use
+
+    nonce_use(platform=registered, nonce="old")
+    nonce_use(platform=registered, nonce="recent")
+    LtiNonce.unscoped.filter(nonce="old").update(used_at=timezone.now() - NONCE_KEEP - timedelta(minutes=1))
+    LtiNonce.unscoped.filter(nonce="recent").update(used_at=timezone.now() - NONCE_KEEP + timedelta(minutes=1))
+    nonce_use(platform=registered, nonce="new")
+    assert sorted(LtiNonce.unscoped.values_list("nonce", flat=True)) == ["new", "recent"]
+    assert NONCE_KEEP >= timedelta(days=1)  # longer than pylti1p3 keeps the nonces it issued
+
+
+def test_it_refuses_a_nonce_it_never_issued(lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant) -> None:
+    client = Client()
+    query = start_login(client, lms)
+    token = lms.id_token(nonce="made-up-nonce", claims=lms.claims(sub="x", roles=[LEARNER]))
+    assert "nonce was not issued here" in refusal(client.post("/lti/launch", {"id_token": token,
+                                                                             "state": query["state"]}))
+    _nobody_made(tenant_a)
+
+
+def test_it_refuses_a_launch_whose_state_it_did_not_issue(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    query = start_login(Client(), lms)
+    token = lms.id_token(nonce=query["nonce"], claims=lms.claims(sub="x", roles=[LEARNER]))
+    response = Client().post("/lti/launch", {"id_token": token, "state": query["state"]})  # another browser
+    assert response.status_code == 400
+    assert "did not start here" in refusal(response)
+    _nobody_made(tenant_a)
+
+
+@pytest.mark.parametrize("form", [{}, {"state": "s", "id_token": "not.a.jwt"}, {"state": "s", "id_token": "x"}])
+def test_it_refuses_malformed_launches_without_a_500(form: dict[str, str], registered: LtiPlatform) -> None:
+    refusal(Client().post("/lti/launch", form))
+
+
+def test_it_refuses_a_login_from_an_unknown_platform(lms: LoopbackPlatform, registered: LtiPlatform) -> None:
+    response = Client().get("/lti/login", {**lms.login_params("h"), "iss": "https://unknown.example"})
+    assert response.status_code == 400
+    assert "not registered here" in refusal(response)
+
+
+def test_it_refuses_launches_of_a_deactivated_platform(
+    lms: LoopbackPlatform, registered: LtiPlatform
+) -> None:
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(is_active=False)
+    assert Client().get("/lti/login", lms.login_params("h")).status_code == 400
+
+
+# Tenancy
+
+def test_it_keeps_a_platform_registered_at_a_inside_a(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    """The same person's email at B, and B's exam id, reach nothing at B."""
+    client = Client()
+    response = launch(client, lms, lms.claims(sub="teacher-1", roles=[INSTRUCTOR], email=tenant_b.proctor.email))
+    assert response["Location"] == "/lti/link"
+    teacher = User.objects.get(pk=client.session["_auth_user_id"])
+    assert teacher.institution == tenant_a.institution and teacher != tenant_b.proctor
+    foreign = client.post("/lti/link", {"exam": tenant_b.exam.pk})
+    missing = client.post("/lti/link", {"exam": 987654321})
+    assert foreign.status_code == missing.status_code == 404
+    assert LtiResourceLink.unscoped.get().exam_id is None
+    assert str(tenant_b.exam.title) not in client.get("/lti/link").content.decode()
+
+
+def test_it_tells_two_institutions_on_one_issuer_apart_by_client_id(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    other = LoopbackPlatform(client_id="beta-client")
+    other.issuer = lms.issuer  # the same LMS issuer (as Canvas cloud), its own client id and keys
+    try:
+        register(other, tenant_b)
+        launch(Client(), other, other.claims(sub="teacher-b", roles=[INSTRUCTOR]))
+        launch(Client(), lms, lms.claims(sub="teacher-a", roles=[INSTRUCTOR]))
+        # B's registration, A's client id: signed with B's key, so A's keyset refuses it.
+        assert "signature" in refusal(launch(Client(), lms, lms.claims(sub="t", roles=[INSTRUCTOR]), key=other.key,
+                                             kid=lms.kid))
+    finally:
+        other.close()
+    with tenancy.tenant_scope(None):
+        homes = {link.sub: link.user.institution_id for link in LtiUserLink.objects.select_related("user")}
+    assert homes == {"teacher-b": tenant_b.institution.pk, "teacher-a": tenant_a.institution.pk}
+
+
+def test_it_asks_for_a_course_link_only_after_a_launch(tenant_a: Tenant) -> None:
+    response = page_client_for(tenant_a.admin).get("/lti/link")
+    assert response.status_code == 404
+
+
+# Registration: the command, the admin page, the tool's keys
+
+def test_it_registers_a_platform_with_the_command_and_publishes_the_tools_key(
+    lms: LoopbackPlatform, tenant_a: Tenant
+) -> None:
+    out = StringIO()
+    reg = lms.registration()
+    call_command("lti_register", "alpha", "--name", "Moodle", "--issuer", reg["issuer"], "--client-id",
+                 reg["client_id"], "--deployment-id", "d1", "--deployment-id", "d2", "--auth-login-url",
+                 reg["auth_login_url"], "--keyset-url", reg["keyset_url"], "--instructor-role", "admin",
+                 "--site-url", "https://proctor.example", stdout=out)
+    platform = LtiPlatform.unscoped.get()
+    assert (platform.institution, platform.deployment_ids, platform.instructor_role) == (
+        tenant_a.institution, ["d1", "d2"], "admin")
+    assert "https://proctor.example/lti/jwks.json" in out.getvalue()
+    keys = Client().get("/lti/jwks.json").json()["keys"]
+    assert [k["kid"] for k in keys] == [platform.kid] and "d" not in keys[0]  # the public half only
+
+
+def test_it_lets_an_institution_admin_register_a_platform_on_the_admin_page(
+    lms: LoopbackPlatform, tenant_a: Tenant
+) -> None:
+    client = page_client_for(tenant_a.admin)
+    assert client.get("/manage/exams/ltiplatform/add/").status_code == 200
+    reg = lms.registration()
+    response = client.post("/manage/exams/ltiplatform/add/", {
+        "name": "Blackboard", "issuer": reg["issuer"], "client_id": reg["client_id"],
+        "deployment_ids_text": "dep-a\r\ndep-b\r\n", "auth_login_url": reg["auth_login_url"],
+        "auth_token_url": "", "keyset_url": reg["keyset_url"], "instructor_role": "proctor", "is_active": "on"})
+    assert response.status_code == 302, response.content[:500]
+    platform = LtiPlatform.unscoped.get()
+    assert platform.institution == tenant_a.institution and platform.deployment_ids == ["dep-a", "dep-b"]
+    assert platform.kid and "PRIVATE KEY" in platform.private_key_pem
+    page = client.get(f"/manage/exams/ltiplatform/{platform.pk}/change/").content.decode()
+    assert "/lti/jwks.json" in page and "PRIVATE KEY" not in page
+
+
+# LTI Proctoring Services 1.0
+
+def test_it_proctors_an_assessment_the_platform_hosts(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """LtiStartProctoring → our consent and checks → a signed LtiStartAssessment back → LtiEndAssessment."""
+    map_link(lms, tenant_a.exam)
+    proctoring = {C.ATTEMPT_NUMBER: 1, C.SESSION_DATA: "opaque-123",
+                  C.START_ASSESSMENT_URL: f"{lms.url}/start-assessment"}
+    client = Client()
+    response = launch(client, lms, lms.claims(sub="learner-1", roles=[LEARNER], email=tenant_a.student.email,
+                                              message_type=C.START_PROCTORING, **proctoring))
+    session = tenant_a.session
+    assert response["Location"] == f"/sessions/{session.pk}/start"
+    assert b"Consent" in client.get(response["Location"], follow=True).content
+    with tenancy.tenant_scope(tenant_a.institution):  # the consent and checks (their own tests walk them)
+        session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=None)
+        session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=None)
+    exam_page = client.get(f"/sessions/{session.pk}/exam")
+    assert exam_page["Location"] == "/lti/start-assessment"
+    form = client.get("/lti/start-assessment")
+    assert form.status_code == 200
+    assert f'action="{lms.url}/start-assessment"' in form.content.decode()
+    assert f"form-action 'self' {lms.url}/start-assessment" in form["Content-Security-Policy"]
+    token = re.search(r'name="JWT" value="([^"]+)"', form.content.decode()).group(1)
+    keys = Client().get("/lti/jwks.json").json()
+    signing_key = jwt.PyJWKSet.from_dict(keys)[jwt.get_unverified_header(token)["kid"]]
+    body = jwt.decode(token, signing_key.key, algorithms=["RS256"], audience=lms.issuer)
+    assert body["iss"] == lms.client_id
+    assert body[C.MESSAGE_TYPE] == C.START_ASSESSMENT
+    assert (body[C.SESSION_DATA], body[C.ATTEMPT_NUMBER], body[C.RESOURCE_LINK]) == (
+        "opaque-123", 1, {"id": "link-1"})
+    ended = launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.END_ASSESSMENT,
+                                             **{C.ATTEMPT_NUMBER: 1}))
+    assert ended.status_code == 200 and b"Your assessment has ended" in ended.content
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+    assert session.status == SessionStatus.SUBMITTED
+    again = launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.END_ASSESSMENT,
+                                             **{C.ATTEMPT_NUMBER: 1}))
+    assert "already ended" in refusal(again)
+
+
+def test_it_refuses_a_start_proctoring_message_without_its_claims(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    claims = lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.START_PROCTORING)
+    assert "could not be verified" in refusal(launch(Client(), lms, claims))
