@@ -26,7 +26,7 @@ from exams.authoring import question_create
 from exams.models import Answer, Exam, ExamSession, ExamStatus, QuestionKind
 from exams.services import session_create
 from exams.statuses import SessionStatus
-from proctoring.models import Frame, Incident
+from proctoring.models import Frame, FrameStatus, Incident, IncidentKind
 from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
@@ -140,22 +140,33 @@ def seed(tenant: Tenant) -> dict[str, Any]:
             sessions[which] = ExamSession.objects.get(pk=session.pk)
         first = sessions["finished"].exam.questions.first()
         Answer.objects.create(institution=institution, session=sessions["finished"], question=first, choice=1)
-        frame = Frame(institution=institution, session=sessions["finished"], received_at=now)
-        frame.image.save("f.jpg", ContentFile(image("signer2_with_second_person.jpg")))
+        # Twelve analysed frames, one every 5 s: the incident page's filmstrip shows up to twelve around it.
+        frames = []
+        photo = image("signer2_with_second_person.jpg")
+        for n in range(12):
+            at = now - timedelta(seconds=60 - 5 * n)
+            frame = Frame(institution=institution, session=sessions["finished"], received_at=at, captured_at=at,
+                          status=FrameStatus.DONE)
+            frame.image.save("f.jpg", ContentFile(photo))
+            frames.append(frame)
         incident = Incident.objects.create(institution=institution, session=sessions["finished"],
-                                           kind="multiple_faces", severity="high", started_at=now,
-                                           evidence_frame=frame)
+                                           kind=IncidentKind.MULTIPLE_FACES, severity="high",
+                                           started_at=frames[3].captured_at, ended_at=frames[8].captured_at,
+                                           evidence_frame=frames[5])
+        identity = Incident.objects.create(institution=institution, session=sessions["finished"],
+                                           kind=IncidentKind.WRONG_PERSON, severity="high",
+                                           started_at=frames[9].captured_at, evidence_frame=frames[9])
         Frame.objects.filter(pk=tenant.frame.pk).delete()  # the tenant's fake (undecodable) frame
     services.user_create(institution=institution, email="second@alpha.test", role=Role.STUDENT,
                          password=PASSWORD, full_name="Second Student", student_number="S2")
-    return {"sessions": sessions, "incident": incident, "staff": staff}
+    return {"sessions": sessions, "incidents": [incident, identity], "staff": staff}
 
 
 def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tenant_a: Tenant, camera_browser: Any,
                                                          shots: Shots) -> None:
     base = live_server.url
     seeded = seed(tenant_a)
-    sessions, incident = seeded["sessions"], seeded["incident"]
+    sessions, incidents = seeded["sessions"], seeded["incidents"]
     browser = camera_browser("signer1_a.jpg")
     crawl = Crawl(base)
     started = time.monotonic()
@@ -189,13 +200,17 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     ctx, page = context()
     sign_in(page, base, tenant_a.proctor.email, PASSWORD)
     crawl.crawl(page, f"{base}/", "proctor")
-    assert crawl.visit(page, f"{base}/incidents/{incident.pk}/", "proctor")
+    for incident in incidents:
+        assert crawl.visit(page, f"{base}/incidents/{incident.pk}/", "proctor")
+        crawl.check(page, "proctor", f"proctor incident {incident.kind}")
     assert crawl.visit(page, f"{base}/exams/{tenant_a.exam.pk}/live", "proctor")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{base}/incidents/{incident.pk}/")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the incident page is {width} px wide at 390"
-    crawl.check(page, "proctor", "proctor incident at 390 px")
+    for incident in incidents:  # a phone: the page fits, the filmstrip scrolls inside itself
+        page.goto(f"{base}/incidents/{incident.pk}/")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the {incident.kind} incident page is {width} px wide at 390"
+        crawl.check(page, "proctor", f"proctor incident {incident.kind} at 390 px")
+        shots.take(page, f"incident-{incident.kind}")
     ctx.close()
 
     # The institution admin: every /manage/-style page the navigation reaches, and the Django admin pages.
