@@ -135,7 +135,14 @@ class SessionOutput(serializers.ModelSerializer):
 
 
 class SessionListView(ExamAPIView):
-    """Exam sessions: staff list them, admins create one for a student (idempotent)."""
+    """Exam sessions: staff list the institution's, a student their own (how a client finds the session to
+    sit); admins create one for a student (idempotent)."""
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        if self.request.method == "GET":  # sessions_for() keeps a student to their own
+            self.allowed_roles = tuple(Role.values)
+            return TenantAPIView.get_permissions(self)
+        return super().get_permissions()
 
     class Input(StrictSerializer):
         exam = serializers.IntegerField()
