@@ -192,6 +192,12 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     for which, path in [("scheduled", "consent"), ("checking", "check"), ("running", "exam"), ("finished", "done")]:
         assert crawl.visit(page, f"{base}/sessions/{sessions[which].pk}/{path}", "student"), path
     page.goto(f"{base}/sessions/{sessions['running'].pk}/exam")
+    # The clock ticks without a live region; a screen reader hears the minutes left, not every second.
+    assert page.get_attribute("#timer", "aria-live") is None and page.get_attribute("#timer", "role") == "timer"
+    clock, said = page.inner_text("#timer"), page.inner_text("#timer-announce")
+    page.wait_for_timeout(1200)  # a second of the clock's own time must pass
+    assert page.inner_text("#timer") != clock and page.inner_text("#timer-announce") == said == "25 minutes left."
+    shots.take(page, "student-exam")
     page.set_viewport_size({"width": 390, "height": 844})
     crawl.check(page, "student", "student exam at 390 px")
     ctx.close()
@@ -216,6 +222,7 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     # The institution admin: every /manage/-style page the navigation reaches, and the Django admin pages.
     ctx, page = context()
     sign_in(page, base, tenant_a.admin.email, PASSWORD)
+    shots.take(page, "admin-dashboard")
     crawl.crawl(page, f"{base}/", "admin")
     crawl.crawl(page, f"{base}/manage/", "admin")
     ctx.close()
