@@ -180,6 +180,12 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     # Anonymous: the sign-in page and what it links to (password reset), and the error page.
     ctx, page = context()
     crawl.crawl(page, f"{base}/accounts/login/", "anonymous")
+    page.goto(f"{base}/accounts/password-reset/sent/")  # a page whose form does not take the focus at once
+    page.keyboard.press("Tab")  # the first stop: the skip link, shown on focus, to the main landmark
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("document.activeElement.getBoundingClientRect().top") >= 0
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
     crawl.visit(page, f"{base}/no-such-page/", "anonymous")
     page.goto(f"{base}/no-such-page/")
     crawl.check(page, "anonymous", "anonymous 404")
