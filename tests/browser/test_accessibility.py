@@ -26,7 +26,7 @@ from exams.authoring import question_create
 from exams.models import Answer, Exam, ExamSession, ExamStatus, QuestionKind
 from exams.services import session_create
 from exams.statuses import SessionStatus
-from proctoring.models import Frame, FrameStatus, Incident, IncidentKind
+from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind
 from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
@@ -35,8 +35,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Links the crawl does not follow: they act (sign out, delete), or answer a file, an image or JSON.
-SKIP = re.compile(r"/logout|/delete|/api/|\.(csv|jpg|jpeg|png|json|txt)$|/report\.csv|/faces/index|/process$")
+# Links the crawl does not follow: sign-out, files, images, JSON. It only ever GETs, so a deletion's link
+# shows its confirmation page (scanned too); nothing is submitted.
+SKIP = re.compile(r"/logout|/api/|\.(csv|jpg|jpeg|png|json|txt)$|/faces/index|/process$")
 MAX_PAGES_PER_ROLE = 60
 
 
@@ -119,7 +120,8 @@ def seed(tenant: Tenant) -> dict[str, Any]:
     with tenancy.tenant_scope(institution):
         sessions: dict[str, ExamSession] = {}
         for which, status in [("running", SessionStatus.IN_PROGRESS), ("finished", SessionStatus.SUBMITTED),
-                              ("checking", SessionStatus.CHECKING), ("scheduled", SessionStatus.SCHEDULED)]:
+                              ("checking", SessionStatus.CHECKING), ("scheduled", SessionStatus.SCHEDULED),
+                              ("awaiting", SessionStatus.AWAITING_APPROVAL)]:
             exam = tenant.exam if which == "running" else Exam.objects.create(
                 institution=institution, title=f"The {which} exam", created_by=admin)
             question_create(exam=exam, kind=QuestionKind.MULTIPLE_CHOICE, prompt="Which is a prime?",
@@ -157,6 +159,10 @@ def seed(tenant: Tenant) -> dict[str, Any]:
                                            kind=IncidentKind.WRONG_PERSON, severity="high",
                                            started_at=frames[9].captured_at, evidence_frame=frames[9])
         Frame.objects.filter(pk=tenant.frame.pk).delete()  # the tenant's fake (undecodable) frame
+        approval = IdentityApproval(institution=institution, session=sessions["awaiting"])  # a photo ID to check
+        approval.id_photo.save("id.jpg", ContentFile(image("grace_hopper.jpg")), save=False)
+        approval.live_photo.save("live.jpg", ContentFile(image("signer1_b.jpg")), save=False)
+        approval.save()
     services.user_create(institution=institution, email="second@alpha.test", role=Role.STUDENT,
                          password=PASSWORD, full_name="Second Student", student_number="S2")
     return {"sessions": sessions, "incidents": [incident, identity], "staff": staff}
@@ -195,8 +201,11 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     ctx, page = context()
     sign_in(page, base, tenant_a.student.email, PASSWORD)
     crawl.crawl(page, f"{base}/", "student")
-    for which, path in [("scheduled", "consent"), ("checking", "check"), ("running", "exam"), ("finished", "done")]:
-        assert crawl.visit(page, f"{base}/sessions/{sessions[which].pk}/{path}", "student"), path
+    for which, path in [("scheduled", "consent"), ("checking", "check"), ("running", "exam"), ("finished", "done"),
+                        ("awaiting", "check")]:
+        response = page.goto(f"{base}/sessions/{sessions[which].pk}/{path}")
+        assert response is not None and response.status == 200 and page.url.endswith(path), (which, page.url)
+        crawl.check(page, "student", f"student {which} {path}")
     page.goto(f"{base}/sessions/{sessions['running'].pk}/exam")
     # The clock ticks without a live region; a screen reader hears the minutes left, not every second.
     assert page.get_attribute("#timer", "aria-live") is None and page.get_attribute("#timer", "role") == "timer"
