@@ -165,7 +165,9 @@ def seed(tenant: Tenant) -> dict[str, Any]:
         approval.save()
     services.user_create(institution=institution, email="second@alpha.test", role=Role.STUDENT,
                          password=PASSWORD, full_name="Second Student", student_number="S2")
-    return {"sessions": sessions, "incidents": [incident, identity], "staff": staff}
+    invitee = services.user_create(institution=institution, email="invitee@alpha.test", role=Role.STUDENT,
+                                   full_name="Ivy Invitee", student_number="S3")  # no password yet: an invite
+    return {"sessions": sessions, "incidents": [incident, identity], "staff": staff, "invitee": invitee}
 
 
 def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tenant_a: Tenant, camera_browser: Any,
@@ -240,6 +242,15 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     shots.take(page, "admin-dashboard")
     crawl.crawl(page, f"{base}/", "admin")
     crawl.crawl(page, f"{base}/manage/", "admin")
+    assert crawl.visit(page, f"{base}/people/{seeded['invitee'].pk}/invite", "admin")
+    invite_link = page.input_value("#invite-link")
+    ctx.close()
+
+    # The invitee's and the forgetful's pages, signed out: choosing a password, the reset steps.
+    ctx, page = context()
+    assert crawl.visit(page, invite_link, "anonymous") and page.locator("input[type=password]").count() == 2
+    for path in ["/accounts/password-reset/sent/", "/accounts/reset/MQ/not-a-token/", "/accounts/reset/done/"]:
+        crawl.visit(page, f"{base}{path}", "anonymous")
     ctx.close()
 
     # Platform staff: the platform's admin pages.
