@@ -27,7 +27,7 @@ from exams.models import Answer, Exam, ExamSession, ExamStatus, QuestionKind
 from exams.services import session_create
 from exams.statuses import SessionStatus
 from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind
-from tests.browser.conftest import Shots, sign_in
+from tests.browser.conftest import Shots, sign_in, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -208,6 +208,12 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
         response = page.goto(f"{base}/sessions/{sessions[which].pk}/{path}")
         assert response is not None and response.status == 200 and page.url.endswith(path), (which, page.url)
         crawl.check(page, "student", f"student {which} {path}")
+    # The camera check once frames came back: the checks' cards, the identity verdict, the liveness step.
+    page.goto(f"{base}/sessions/{sessions['checking'].pk}/check")
+    wait_until_true(page, "document.querySelectorAll('#checks > *').length > 0 && "
+                          "!document.getElementById('identity-reason').hidden", 60_000)
+    crawl.check(page, "student", "student check with its results")
+    shots.take(page, "student-check")
     page.goto(f"{base}/sessions/{sessions['running'].pk}/exam")
     # The clock ticks without a live region; a screen reader hears the minutes left, not every second.
     assert page.get_attribute("#timer", "aria-live") is None and page.get_attribute("#timer", "role") == "timer"
@@ -227,6 +233,12 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
         assert crawl.visit(page, f"{base}/incidents/{incident.pk}/", "proctor")
         crawl.check(page, "proctor", f"proctor incident {incident.kind}")
     assert crawl.visit(page, f"{base}/exams/{tenant_a.exam.pk}/live", "proctor")
+    wait_until_true(page, "document.querySelectorAll('#live-grid > *').length > 0")  # the students' cards
+    crawl.check(page, "proctor", "proctor live view with its cards")
+    shots.take(page, "live")
+    page.goto(f"{base}/incidents/{incidents[0].pk}/")
+    page.click("details > summary")  # the engine's raw findings, opened
+    crawl.check(page, "proctor", "proctor incident with raw findings open")
     page.set_viewport_size({"width": 390, "height": 844})
     for incident in incidents:  # a phone: the page fits, the filmstrip scrolls inside itself
         page.goto(f"{base}/incidents/{incident.pk}/")
