@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.forms",  # the form widgets' templates, for the TemplatesSetting renderer below
     "rest_framework",
     "knox",
     "drf_spectacular",
@@ -87,6 +88,10 @@ INSTALLED_APPS = [
     "exams",
     "proctoring",
 ]
+
+# Widgets render through TEMPLATES, so templates/ may override one: templates/admin/widgets/split_datetime.html
+# labels the admin's date and time boxes.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

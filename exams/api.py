@@ -16,11 +16,11 @@ from accounts.api_base import (
     paginated,
     query_filters,
 )
-from accounts.errors import AppError
+from accounts.errors import AppError, NotFound
 from accounts.models import Role, User
 from exams import accommodations, authoring, grading, policy, services, taking
 from exams.access import access_exam_by_id, access_session_by_id, sessions_for
-from exams.models import Exam, ExamSession
+from exams.models import Exam, ExamSession, Question, QuestionKind
 from exams.selectors import reference_warnings
 from exams.statuses import ExamStatus, SessionStatus
 
@@ -139,7 +139,14 @@ class SessionOutput(serializers.ModelSerializer):
 
 
 class SessionListView(ExamAPIView):
-    """Exam sessions: staff list them, admins create one for a student (idempotent)."""
+    """Exam sessions: staff list the institution's, a student their own (how a client finds the session to
+    sit); admins create one for a student (idempotent)."""
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        if self.request.method == "GET":  # sessions_for() keeps a student to their own
+            self.allowed_roles = tuple(Role.values)
+            return TenantAPIView.get_permissions(self)
+        return super().get_permissions()
 
     class Input(StrictSerializer):
         exam = serializers.IntegerField()
@@ -414,3 +421,166 @@ class SessionUnlockView(TenantAPIView):
         data.is_valid(raise_exception=True)
         session = services.session_unlock(session_id=session.pk, actor=request.user, **data.validated_data)
         return Response(SessionOutput(session).data)
+
+
+class QuestionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Question
+        fields = ["id", "exam", "position", "kind", "prompt", "choices", "correct_choice", "points"]
+
+
+class QuestionInput(StrictSerializer):
+    """A question; ``choices`` and ``correct_choice`` (0-based) only for a multiple-choice one."""
+
+    kind = serializers.ChoiceField(choices=QuestionKind.choices)
+    prompt = serializers.CharField(max_length=5000)
+    choices = serializers.ListField(child=serializers.CharField(max_length=500), max_length=authoring.MAX_CHOICES,
+                                    required=False, default=list)
+    correct_choice = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    points = serializers.IntegerField(min_value=0, max_value=1000, required=False, default=1)
+
+
+def _question(request: Request, pk: int, qpk: int) -> Question:
+    exam = access_exam_by_id(actor=request.user, exam_id=pk)
+    question = Question.objects.filter(exam=exam, pk=qpk).first()
+    if question is None:
+        raise NotFound("Not found.")
+    return question
+
+
+class QuestionListView(ExamAPIView):
+    """An exam's questions in order: staff read them; admins add one at the end."""
+
+    @extend_schema(responses={200: QuestionOutput(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        return paginated(request, self, Question.objects.filter(exam=exam), QuestionOutput)
+
+    @extend_schema(request=QuestionInput, responses={201: QuestionOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        data = QuestionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return created(QuestionOutput(authoring.question_create(exam=exam, **data.validated_data)).data)
+
+
+class QuestionDetailView(ExamAPIView):
+    """One question: staff read it; admins change (PATCH: the fields given) or delete it (not once answered)."""
+
+    @extend_schema(responses={200: QuestionOutput})
+    def get(self, request: Request, pk: int, qpk: int) -> Response:
+        return Response(QuestionOutput(_question(request, pk, qpk)).data)
+
+    @extend_schema(request=QuestionInput(partial=True), responses={200: QuestionOutput})
+    def patch(self, request: Request, pk: int, qpk: int) -> Response:
+        question = _question(request, pk, qpk)
+        data = QuestionInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        current = {"kind": question.kind, "prompt": question.prompt, "choices": question.choices,
+                   "correct_choice": question.correct_choice, "points": question.points}
+        question = authoring.question_update(question=question, **{**current, **data.validated_data})
+        return Response(QuestionOutput(question).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int, qpk: int) -> Response:
+        authoring.question_delete(question=_question(request, pk, qpk))
+        return Response(status=204)
+
+
+class EnrolmentOutput(serializers.ModelSerializer):
+    session = serializers.IntegerField(source="pk", help_text="The student's session of this exam.")
+    email = serializers.EmailField(source="student.email")
+    full_name = serializers.CharField(source="student.full_name")
+    student_number = serializers.CharField(source="student.student_number")
+
+    class Meta:
+        model = ExamSession
+        fields = ["session", "student", "email", "full_name", "student_number", "status"]
+
+
+class EnrolmentListView(ExamAPIView):
+    """The students enrolled in an exam: staff list them; admins enrol more (idempotent per student)."""
+
+    class Input(StrictSerializer):
+        students = serializers.ListField(child=serializers.IntegerField(), max_length=1000,
+                                         help_text="User ids of the institution's students.")
+
+    class CreatedOutput(serializers.Serializer):
+        enrolled = EnrolmentOutput(many=True)
+        warnings = WarningOutput(many=True, help_text="The enrolment went ahead; what the admin should still fix.")
+
+    @extend_schema(responses={200: EnrolmentOutput(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        sessions = ExamSession.objects.filter(exam=exam).select_related("student").order_by("student__email")
+        return paginated(request, self, sessions, EnrolmentOutput)
+
+    @extend_schema(request=Input, responses={201: CreatedOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        ids = list(dict.fromkeys(data.validated_data["students"]))
+        students = list(User.objects.in_scope().filter(pk__in=ids, role=Role.STUDENT))
+        known = {s.pk for s in students}
+        unknown = {str(n): ["Unknown student."]
+                   for n, i in enumerate(data.validated_data["students"]) if i not in known}
+        if unknown:  # by position in the list: another institution's id reads exactly as a missing one
+            raise AppError("Unknown students: nothing was enrolled.", code="invalid", details={"students": unknown})
+        sessions = authoring.enrolment_add(exam=exam, students=students, actor=request.user)
+        sessions = ExamSession.objects.filter(pk__in=[s.pk for s in sessions]).select_related("student")
+        return created({"enrolled": EnrolmentOutput(sessions.order_by("student__email"), many=True).data,
+                        "warnings": reference_warnings(exam=exam, student_ids=ids)})
+
+
+class EnrolmentDetailView(ExamAPIView):
+    """Un-enrol a student whose sitting has not begun (admins); 409 once it has."""
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int, student_pk: int) -> Response:
+        exam = access_exam_by_id(actor=request.user, exam_id=pk)
+        student = User.objects.in_scope().filter(pk=student_pk, role=Role.STUDENT).first()
+        if student is None:
+            raise NotFound("Not found.")
+        authoring.enrolment_remove(exam=exam, student=student, actor=request.user)
+        return Response(status=204)
+
+
+class ConsentView(TenantAPIView):
+    """The student consents to the institution's current consent text (as ``GET .../consent`` shows it), which
+    moves their session on to the camera and identity check. The pages' consent step, over the API."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Output(serializers.Serializer):
+        session = serializers.IntegerField()
+        consent_version = serializers.IntegerField()
+        consent_text = serializers.CharField()
+        microphone_consent_text = serializers.CharField(allow_blank=True)
+        consented_at = serializers.DateTimeField(allow_null=True)
+
+    class Input(StrictSerializer):
+        agree = serializers.BooleanField(help_text="Must be true.")
+
+    @staticmethod
+    def _output(session: ExamSession) -> dict:
+        institution = session.exam.institution
+        current = taking.consent_is_current(session)
+        return {"session": session.pk, "consent_version": institution.consent_version,
+                "consent_text": institution.consent_text,
+                "microphone_consent_text": policy.MICROPHONE_CONSENT_TEXT if session.exam.microphone else "",
+                "consented_at": session.consent_at if current else None}
+
+    @extend_schema(responses={200: Output})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(self._output(access_session_by_id(actor=request.user, session_id=pk)))
+
+    @extend_schema(request=Input, responses={200: Output})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not data.validated_data["agree"]:
+            raise AppError("Consent is needed to continue; without it the exam cannot be proctored.",
+                           code="consent_required", details={"agree": ["Must be true."]})
+        return Response(self._output(taking.session_consent(session=session, student=request.user)))

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Max
 
-from accounts.errors import AppError, Conflict
+from accounts.errors import AppError, Conflict, NotFound
 from accounts.models import User
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
-from exams.services import audit, session_create
-from exams.statuses import ACCEPTS_FRAMES, EXAM_TRANSITIONS
+from exams.services import audit, session_create, session_delete
+from exams.statuses import ACCEPTS_FRAMES, EXAM_TRANSITIONS, SessionStatus
 
 MAX_CHOICES = 20
 
@@ -121,3 +121,18 @@ def enrolment_add(*, exam: Exam, students: Iterable[User], actor: User) -> list[
         audit(institution_id=exam.institution_id, actor=actor, action="exam.enrol", target=exam,
               data={"students": [s.student_id for s in sessions]})
     return sessions
+
+
+@transaction.atomic
+def enrolment_remove(*, exam: Exam, student: User, actor: User) -> None:
+    """Un-enrol a student whose sitting has not begun (no consent, frames or answers yet). A sitting that
+    began is kept: deleting it (and its evidence) is ``session_delete``, a separate, deliberate act."""
+    session = ExamSession.objects.select_for_update(of=("self",)).filter(exam=exam, student=student).first()
+    if session is None:
+        raise NotFound("Not found.")  # as for a student who does not exist
+    if session.status != SessionStatus.SCHEDULED:
+        raise Conflict("This student has begun the exam; delete the session itself to remove it with its data.",
+                       code="session_begun", details={"session": session.pk, "status": session.status})
+    audit(institution_id=exam.institution_id, actor=actor, action="exam.unenrol", target=exam,
+          data={"student": student.pk})
+    session_delete(session=session, actor=actor)

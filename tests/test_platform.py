@@ -87,7 +87,7 @@ def test_it_loads_the_demo_idempotently_and_prints_working_passwords(db: Any, se
     assert Institution.objects.filter(slug="demo").count() == 1
     assert User.objects.filter(institution__slug="demo").count() == 4
     with tenancy.tenant_scope(Institution.objects.get(slug="demo")):
-        assert Exam.objects.count() == 1
+        assert Exam.objects.count() == 2
     assert first.getvalue() == second.getvalue()
     match = re.search(r"admin\s+(\S+)\s+(\S+)", first.getvalue())
     assert match and User.objects.get(email=match.group(1)).check_password(match.group(2))
@@ -116,3 +116,31 @@ def test_it_refuses_to_start_in_production_without_a_secret_key() -> None:
 def test_it_uses_secure_cookies_in_production() -> None:
     result = _settings_with({"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "exams.example.org"})
     assert result.stdout.strip() == "False True True ['exams.example.org']"
+
+
+def test_it_loads_a_demo_that_can_be_sat_at_once(db: Any, settings: Any, tmp_path: Path) -> None:
+    """Questions, enrolled students with indexed reference photos, an open exam each may start now, and a
+    finished sitting with open incidents in the proctor's review queue."""
+    from exams.taking import session_consent
+    from proctoring.models import FaceRegistration, Incident
+
+    settings.VAR_DIR = tmp_path
+    call_command("loaddemo", stdout=StringIO())
+    call_command("loaddemo", stdout=StringIO())  # a second run adds nothing
+    demo = Institution.objects.get(slug="demo")
+    with tenancy.tenant_scope(demo):
+        midterm = Exam.objects.get(title__endswith="Midterm")
+        assert midterm.status == "published" and midterm.questions.count() == 3
+        sessions = list(midterm.sessions.select_related("student").order_by("student__email"))
+        assert [s.student.email for s in sessions] == ["student1@demo.openproctor.test",
+                                                        "student2@demo.openproctor.test"]
+        for session in sessions:
+            assert session.status == "scheduled"
+            # Open now: consent moves the sitting on to the camera check (it raises when the exam is not open).
+            assert session_consent(session=session, student=session.student).status == "checking"
+            assert FaceRegistration.objects.filter(student=session.student).count() == 1
+            assert FaceRegistration.objects.get(student=session.student).face_id
+        incidents = Incident.objects.filter(is_open=True, review_status="pending")
+        assert incidents.count() == 2
+        assert {i.session.status for i in incidents} == {"submitted"}
+        assert incidents.get(kind="multiple_faces").evidence_frame.image

@@ -274,11 +274,25 @@
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
   const timerEl = document.getElementById("timer"), deadline = Date.parse(timerEl.dataset.deadline);
+  const announceEl = document.getElementById("timer-announce");
+  let announced = null;
+  // A screen reader hears the time left when it first shows, at 30, 15, 10 and 5 minutes, each of the last
+  // five minutes, and when time is up; not the clock's every second (the clock itself has no live region).
+  function announce(left) {
+    const minutes = Math.ceil(left / 60);
+    const due = announced === null || left === 0 ||
+      (minutes !== announced && (minutes <= 5 || [10, 15, 30].indexOf(minutes) >= 0));
+    if (!announceEl || !due) { return; }
+    announced = minutes;
+    announceEl.textContent = left === 0 ? "Time is up." :
+      minutes + (minutes === 1 ? " minute" : " minutes") + " left.";
+  }
   function tick() {
     const left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
     const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
     timerEl.textContent = (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
     timerEl.classList.toggle("low", left < 300);
+    announce(left);
     if (left === 0) { flush().finally(leave); return; }
     setTimeout(tick, 1000);
   }

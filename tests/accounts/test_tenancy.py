@@ -164,6 +164,32 @@ def lti_platform(t: Tenant) -> int:
                              deployment_ids=["d1"], auth_login_url=f"{lms}/auth", keyset_url=f"{lms}/jwks").pk
 
 
+def question_key(t: Tenant) -> Any:
+    from tests.web.manage_endpoints import question
+
+    return question(t)
+
+
+def _api_question_path(key: int) -> str:
+    return f"/api/v1/exams/{getattr(key, 'exam_pk', key)}/questions/{key}"
+
+
+class EnrolmentKey(int):
+    """A student's id that also knows the exam they are enrolled in; a bare int uses itself for both."""
+
+    exam_pk: int
+
+
+def enrolment_key(t: Tenant) -> EnrolmentKey:
+    key = EnrolmentKey(t.student.pk)
+    key.exam_pk = t.exam.pk
+    return key
+
+
+def _enrolment_path(key: int) -> str:
+    return f"/api/v1/exams/{getattr(key, 'exam_pk', key)}/enrolments/{key}"
+
+
 def _photos() -> dict[str, str]:
     import base64
 
@@ -219,6 +245,22 @@ ENDPOINTS = [
              "student", {"text": "x"}),  # scheduled: 409
     Endpoint("api-message-ack", "POST", lambda i: f"/api/v1/messages/{i}/ack", proctor_message, "student", "proctor"),
     Endpoint("api-exam-live", "GET", lambda i: f"/api/v1/exams/{i}/live", exam, "proctor", "student"),
+    Endpoint("api-exam-questions", "GET", lambda i: f"/api/v1/exams/{i}/questions", exam, "proctor", "student"),
+    Endpoint("api-exam-questions", "POST", lambda i: f"/api/v1/exams/{i}/questions", exam, "admin", "proctor",
+             {"kind": "text", "prompt": "x"}),
+    Endpoint("api-exam-question-detail", "GET", lambda k: _api_question_path(k), question_key, "proctor", "student"),
+    Endpoint("api-exam-question-detail", "PATCH", lambda k: _api_question_path(k), question_key, "admin", "proctor",
+             {"prompt": "x"}),
+    Endpoint("api-exam-question-detail", "DELETE", lambda k: _api_question_path(k), question_key, "admin",
+             "proctor"),
+    Endpoint("api-exam-enrolments", "GET", lambda i: f"/api/v1/exams/{i}/enrolments", exam, "proctor", "student"),
+    Endpoint("api-exam-enrolments", "POST", lambda i: f"/api/v1/exams/{i}/enrolments", exam, "admin", "proctor",
+             {"students": []}),
+    Endpoint("api-exam-enrolment-detail", "DELETE", lambda k: _enrolment_path(k), enrolment_key, "admin",
+             "proctor"),
+    Endpoint("api-session-consent", "GET", lambda i: f"/api/v1/sessions/{i}/consent", session, "student", "proctor"),
+    Endpoint("api-session-consent", "POST", lambda i: f"/api/v1/sessions/{i}/consent", session, "student", "admin",
+             {"agree": True}),
     Endpoint("session-start", "GET", lambda i: f"/sessions/{i}/start", session, "student", "proctor"),
     Endpoint("session-consent", "GET", lambda i: f"/sessions/{i}/consent", session, "student", "admin"),
     Endpoint("session-check", "GET", lambda i: f"/sessions/{i}/check", session, "student", "proctor"),
@@ -445,6 +487,8 @@ ID_INPUTS = [
             lambda b, i: {"image": "aGVsbG8=", "fullName": "x", "student": i}, student),
     IdInput("process: session", "POST", "student", lambda b: "/process",
             lambda b, i: {"image": "aGVsbG8=", "session": i}, session),
+    IdInput("enrol: students", "POST", "admin", lambda b: f"/api/v1/exams/{b.exam.pk}/enrolments",
+            lambda b, i: {"students": [i]}, student),
     IdInput("answer: question", "POST", "student", lambda b: f"/api/v1/sessions/{b.session.pk}/answers",
             lambda b, i: {"question": i, "value": "x"}, question_of),
 ]
