@@ -352,6 +352,8 @@ IDENTITY_FALLBACK_AFTER = env_int("IDENTITY_FALLBACK_AFTER", 3)
 # scripts/measure_liveness.py, cross-validated on held-up still photos (0 of 108 pass; 15 lets 2 through).
 LIVENESS_TURN_DEGREES = env_int("LIVENESS_TURN_DEGREES", 20)
 LIVENESS_PASS_MAX_AGE = env_int("LIVENESS_PASS_MAX_AGE", 300)
+# An exam that listens starts only on a microphone check (the check page's meter heard a signal) this recent.
+MICROPHONE_CHECK_MAX_AGE = env_int("MICROPHONE_CHECK_MAX_AGE", 300)
 
 # --- Abuse limits (accounts.throttle, proctoring.limits) -----------------------------------------
 # Proxies in front of the app that append to X-Forwarded-For: the client is the address the nearest

@@ -14,5 +14,6 @@ urlpatterns = [
     path("sessions/<int:pk>/reset", api.SessionResetView.as_view(), name="api-session-reset"),
     path("sessions/<int:pk>/unlock", api.SessionUnlockView.as_view(), name="api-session-unlock"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),
+    path("sessions/<int:pk>/microphone-check", api.MicrophoneCheckView.as_view(), name="api-session-microphone-check"),
     path("students/<int:pk>/accommodation", api.AccommodationView.as_view(), name="api-student-accommodation"),
 ]

@@ -15,7 +15,7 @@ from accounts.models import Role
 from exams import taking
 from exams.access import access_session_by_id
 from exams.models import Answer, ExamSession
-from exams.policy import EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
+from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 
 STEP_OF_STATUS = {
@@ -28,12 +28,6 @@ STEP_OF_STATUS = {
 
 def _own_session(request: HttpRequest, pk: int) -> ExamSession:
     return access_session_by_id(actor=request.user, session_id=pk)  # another's session: the same 404
-
-
-def _listens(session: ExamSession) -> bool:
-    """The exam listens to this student: its policy, their consent, and no speech accommodation."""
-    return bool(session.exam.microphone and session.microphone_consent_text
-                and EXEMPT_TALKING not in session.exempt_checks)
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
@@ -84,8 +78,10 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("session-exam", pk=session.pk)
     has_face = request.user.face_registrations.exists()  # proctoring's relation, without importing it
     needs_identity = "Person Recognition" in session.exam.checks_enabled
-    return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
-                                                   "needs_identity": needs_identity, "listens": _listens(session)})
+    return render(request, "student/check.html", {
+        "session": session, "step": 2, "has_face": has_face, "needs_identity": needs_identity,
+        "listens": taking.listens(session),
+    })
 
 
 @login_required
@@ -98,7 +94,7 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     answers = {a.question_id: a for a in Answer.objects.filter(session=session)}
     questions = [(q, answers.get(q.pk)) for q in session.exam.questions.all()]
     return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
-                                                  "deadline": session.deadline, "listens": _listens(session)})
+                                                  "deadline": session.deadline, "listens": taking.listens(session)})
 
 
 @login_required
