@@ -413,7 +413,7 @@ CELERY_BEAT_SCHEDULE = {
 # session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,
 # in about grey levels; 0 turns skipping off) carries that frame's result; every session is analysed in
 # full at least every FRAME_SKIP_MAX_AGE_SECONDS. Chosen and measured in scripts/measure_skipping.py.
-FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 6)
+FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 5)
 FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
 # Under overload, shed load: a frame that waited this long for a worker while a newer frame of its
 # session arrived is not analysed (status "shed"); each student's newest frame is. The live view says so.
