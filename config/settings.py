@@ -365,6 +365,8 @@ IDENTITY_FALLBACK_AFTER = env_int("IDENTITY_FALLBACK_AFTER", 3)
 # scripts/measure_liveness.py, cross-validated on held-up still photos (0 of 108 pass; 15 lets 2 through).
 LIVENESS_TURN_DEGREES = env_int("LIVENESS_TURN_DEGREES", 20)
 LIVENESS_PASS_MAX_AGE = env_int("LIVENESS_PASS_MAX_AGE", 300)
+# An exam that listens starts only on a microphone check (the check page's meter heard a signal) this recent.
+MICROPHONE_CHECK_MAX_AGE = env_int("MICROPHONE_CHECK_MAX_AGE", 300)
 
 # --- Abuse limits (accounts.throttle, proctoring.limits) -----------------------------------------
 # Proxies in front of the app that append to X-Forwarded-For: the client is the address the nearest
@@ -424,7 +426,7 @@ CELERY_BEAT_SCHEDULE = {
 # session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,
 # in about grey levels; 0 turns skipping off) carries that frame's result; every session is analysed in
 # full at least every FRAME_SKIP_MAX_AGE_SECONDS. Chosen and measured in scripts/measure_skipping.py.
-FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 6)
+FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 5)
 FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
 # Under overload, shed load: a frame that waited this long for a worker while a newer frame of its
 # session arrived is not analysed (status "shed"); each student's newest frame is. The live view says so.

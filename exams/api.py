@@ -326,6 +326,26 @@ class AnswerGradeView(TenantAPIView):
         data.is_valid(raise_exception=True)
         answer = grading.answer_grade(actor=request.user, answer=answer, **data.validated_data)
         return Response(_answers_output(answer.session))
+class MicrophoneCheckView(TenantAPIView):
+    """The check page's microphone meter heard a signal: an exam that listens starts only after one
+    (recent: MICROPHONE_CHECK_MAX_AGE seconds), as it starts only after the camera's checks."""
+
+    allowed_roles = (Role.STUDENT,)
+
+    class Input(StrictSerializer):
+        level = serializers.FloatField(min_value=0, max_value=1, help_text=(
+            "The meter's peak level, 0 (silence) to 1 (full scale); above 0.1 counts as a signal."))
+
+    @extend_schema(request=Input, responses={200: {"type": "object", "description": (
+        "`session`, `microphone_checked_at`. 409 `microphone_off` (the exam does not listen to this student), "
+        "`invalid_transition` (not at the checks); 422 `no_signal` (silence only).")}})
+    def post(self, request: Request, pk: int) -> Response:
+        session = access_session_by_id(actor=request.user, session_id=pk)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = taking.session_microphone_check(session=session, student=request.user,
+                                                  level=data.validated_data["level"])
+        return Response({"session": session.pk, "microphone_checked_at": session.microphone_checked_at})
 
 
 class AccommodationView(TenantAPIView):

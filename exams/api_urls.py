@@ -22,5 +22,6 @@ urlpatterns = [
     path("sessions/<int:pk>/consent", api.ConsentView.as_view(), name="api-session-consent"),
     path("sessions/<int:pk>/answers", api.AnswerView.as_view(), name="api-session-answers"),
     path("answers/<int:pk>/grade", api.AnswerGradeView.as_view(), name="api-answer-grade"),
+    path("sessions/<int:pk>/microphone-check", api.MicrophoneCheckView.as_view(), name="api-session-microphone-check"),
     path("students/<int:pk>/accommodation", api.AccommodationView.as_view(), name="api-student-accommodation"),
 ]

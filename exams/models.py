@@ -101,6 +101,9 @@ class ExamSession(TenantOwned):
     consent_text = models.TextField(blank=True)
     # The microphone consent as shown, when the exam listens; empty: not asked (or not given).
     microphone_consent_text = models.TextField(blank=True)
+    # The check page's meter heard the microphone (exams.taking.session_microphone_check): an exam that
+    # listens starts only after a recent one, as it starts only after the camera's checks.
+    microphone_checked_at = models.DateTimeField(null=True, blank=True)
     identity_verified_at = models.DateTimeField(null=True, blank=True)
     # A proctor approved the student's photo ID at the gate's fallback: the start check takes it as
     # the identity pass of this session (proctoring.approvals.identity_request_decide sets it).

@@ -10,13 +10,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.errors import AppError, Conflict
+from accounts.errors import AppError, Conflict, Unprocessable
 from accounts.models import User
 from exams.access import access_session_by_id
 from exams.identity import IdentityCheck, latest_identity_check
 from exams.liveness import latest_liveness_pass
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
-from exams.policy import CHECK_PERSON_RECOGNITION, MICROPHONE_CONSENT_TEXT
+from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
 from exams.services import audit, session_transition
 from exams.statuses import SessionStatus
 
@@ -24,6 +24,17 @@ from exams.statuses import SessionStatus
 def consent_is_current(session: ExamSession) -> bool:
     """Consent counts only for the consent text the institution shows now (its current version)."""
     return session.consent_at is not None and session.consent_version == session.exam.institution.consent_version
+
+
+# The meter's level (0: silence, 1: full scale; static/js/mic_check.js) a microphone check must reach:
+# about -54 dBFS, above the digital silence of a muted or missing input, below any room's own noise.
+MICROPHONE_SIGNAL_MIN = 0.1
+
+
+def listens(session: ExamSession) -> bool:
+    """The exam listens to this student: its policy, their consent to it, and no speech accommodation."""
+    return bool(session.exam.microphone and session.microphone_consent_text
+                and EXEMPT_TALKING not in session.exempt_checks)
 
 
 def _check_exam_available(exam: Exam, now: datetime, *, starting: bool) -> None:
@@ -39,7 +50,9 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
     """Raise the first reason ``session`` may not start; the one rule the pages and the API share.
 
     A session starts only when its exam is published and open, the student consented to the
-    institution's *current* consent text, and — when the exam checks identity —
+    institution's *current* consent text, when the exam listens to the student (``listens``) their
+    microphone check passed less than MICROPHONE_CHECK_MAX_AGE seconds ago, and — when the exam
+    checks identity —
     - the identity passed: the latest analysed frame of this session passed Person Recognition less
       than IDENTITY_PASS_MAX_AGE seconds ago, or a proctor approved the student's photo ID for this
       session (the gate's fallback); when the exam requires a photo ID, only the approval counts;
@@ -52,6 +65,11 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
     _check_exam_available(exam, now, starting=True)
     if not consent_is_current(session):
         raise Conflict("Give your consent first.", code="consent_required")
+    checked_at = session.microphone_checked_at
+    if listens(session) and (checked_at is None or now - checked_at
+                             > timedelta(seconds=settings.MICROPHONE_CHECK_MAX_AGE)):
+        raise Conflict("This exam listens for talking: allow your microphone and check that its level moves "
+                       "when you speak.", code="microphone_not_checked")
     if CHECK_PERSON_RECOGNITION not in exam.checks_enabled:
         return None
     approved_at = session.identity_approved_at
@@ -95,6 +113,31 @@ def session_consent(*, session: ExamSession, student: User) -> ExamSession:
         if session.status == SessionStatus.SCHEDULED:
             session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=student)
     session.refresh_from_db()
+    return session
+
+
+def session_microphone_check(*, session: ExamSession, student: User, level: float) -> ExamSession:
+    """Record that the check page's meter heard the student's microphone (its peak ``level``, 0..1).
+
+    Only at the checks, only for an exam that listens to the student; a level at or below digital
+    silence (a muted or missing input) is refused with 422 ``no_signal`` and records nothing.
+    The level is the browser's own reading: like the page's consent, the server records the
+    student's act, and the speech the exam then sends is checked by the server's own model.
+    """
+    with transaction.atomic():
+        session = _own_locked(session_id=session.pk, student=student)
+        if session.status != SessionStatus.CHECKING:
+            raise Conflict("The microphone is checked before the exam starts.", code="invalid_transition")
+        if not listens(session):
+            raise Conflict("This exam does not listen to your microphone.", code="microphone_off")
+        if not level > MICROPHONE_SIGNAL_MIN:
+            raise Unprocessable("Your microphone sends only silence: unmute it or choose another one, then "
+                                "speak.", code="no_signal", details={"level": level, "min": MICROPHONE_SIGNAL_MIN})
+        now = timezone.now()
+        ExamSession.objects.filter(pk=session.pk).update(microphone_checked_at=now)
+        audit(institution_id=session.institution_id, actor=student, action="session.microphone_check",
+              target=session, data={"level": round(level, 3)})
+    session.microphone_checked_at = now
     return session
 
 

@@ -16,7 +16,7 @@ from exams import taking
 from exams.access import access_session_by_id
 from exams.lti import proctoring as lti_proctoring
 from exams.models import Answer, ExamSession
-from exams.policy import EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
+from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 
 STEP_OF_STATUS = {
@@ -29,12 +29,6 @@ STEP_OF_STATUS = {
 
 def _own_session(request: HttpRequest, pk: int) -> ExamSession:
     return access_session_by_id(actor=request.user, session_id=pk)  # another's session: the same 404
-
-
-def _listens(session: ExamSession) -> bool:
-    """The exam listens to this student: its policy, their consent, and no speech accommodation."""
-    return bool(session.exam.microphone and session.microphone_consent_text
-                and EXEMPT_TALKING not in session.exempt_checks)
 
 
 def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
@@ -85,8 +79,10 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("session-exam", pk=session.pk)
     has_face = request.user.face_registrations.exists()  # proctoring's relation, without importing it
     needs_identity = "Person Recognition" in session.exam.checks_enabled
-    return render(request, "student/check.html", {"session": session, "step": 2, "has_face": has_face,
-                                                   "needs_identity": needs_identity, "listens": _listens(session)})
+    return render(request, "student/check.html", {
+        "session": session, "step": 2, "has_face": has_face, "needs_identity": needs_identity,
+        "listens": taking.listens(session),
+    })
 
 
 @login_required
@@ -103,7 +99,7 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     answered = sum(1 for _, answer in questions if answer is not None and answer.is_answered)
     return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
                                                   "answered": answered,
-                                                  "deadline": session.deadline, "listens": _listens(session)})
+                                                  "deadline": session.deadline, "listens": taking.listens(session)})
 
 
 @login_required

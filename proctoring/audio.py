@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from accounts.errors import AppError
-from proctoring.analysis.models import Lazy
+from proctoring.analysis.models import Lazy, ModelInfo
 
 SAMPLE_RATE = 16_000
 CHUNK = 512  # samples per model step at 16 kHz (32 ms), as the model was trained
@@ -72,6 +72,15 @@ def _build_model() -> Any:
 
 
 MODEL: Lazy[Any] = Lazy(_build_model)  # built on first use, once per process
+
+# The model card's entry (proctoring.analysis.model_card.speech_section): outside the image engine's
+# CATALOGUE, which holds the models of proctoring.analysis only.
+MODEL_INFO = ModelInfo(
+    "proctoring.audio:MODEL", "Silero VAD (`silero_vad.onnx`)",
+    "voice activity: the server's check that an uploaded clip holds speech (Speech, `talking` incidents);"
+    " the browser runs the same model family through @ricky0123/vad-web", "onnxruntime", "silero-vad",
+    "snakers4/silero-vad", "MIT", lambda: str(model_path()),
+)
 
 
 def decode_wav(data: bytes) -> Clip:

@@ -4,7 +4,8 @@ analysed frame carries that frame's result forward instead of running the engine
 The difference is perceptual and cheap: both frames as small grey thumbnails (the JPEG decoded at
 1/8 scale, about a millisecond), each normalised to its own brightness and contrast (a camera's
 auto-exposure and lighting jitter move the whole picture, not a part of it), compared block by
-block after aligning their global shift, each pixel against its nearest match within a small sway;
+block after aligning their global shift, each pixel against its nearest match within a small sway
+(on a half-pixel grid: a sharp edge that moved by a fraction of a thumbnail pixel still matches);
 the largest block's difference decides, so a phone raised in one corner counts as much as a change
 across the whole picture (scripts/measure_skipping.py chose the threshold and measures what it saves).
 
@@ -67,13 +68,19 @@ def difference(a: bytes, b: bytes) -> float:
     and the second is aligned on the first.
 
     The normalisation absorbs auto-exposure and lighting changes of the whole picture; the sway
-    absorbs a student's small movements and the camera's; what is left is something that appeared
+    absorbs a student's small movements and the camera's (the ring of ``SWAY`` pixels at the edge,
+    which the alignment fills by replication, is left out); what is left is something that appeared
     or went: a phone, a hand, a second face.
     """
     width, height = THUMBNAIL_SIZE
     x, y = (_normalised(np.frombuffer(t, dtype=np.uint8).reshape(height, width)) for t in (a, b))
     y = _aligned(y, to=x)
     delta = np.maximum(_nearest(x, y), _nearest(y, x))
+    # The outer ring of the aligned thumbnail is replicated, not seen (what a sway brought into view at
+    # the edge): measured, it decided most still frames' difference. A phone or a face is larger than
+    # that ring (13 px at 640x480), so what appears still shows inside it.
+    delta[:SWAY, :] = delta[-SWAY:, :] = 0
+    delta[:, :SWAY] = delta[:, -SWAY:] = 0
     blocks = delta.reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK).mean(axis=(1, 3))
     return float(blocks.max())
 
@@ -95,13 +102,25 @@ def _aligned(y: np.ndarray, *, to: np.ndarray) -> np.ndarray:
 
 
 def _nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """|x - y| at each pixel, taking y's closest value within SWAY pixels."""
+    """|x - y| at each pixel, taking y's closest value within SWAY pixels, on a half-pixel grid.
+
+    Whole-pixel candidates alone leave a sharp edge that moved by a fraction of a thumbnail pixel
+    (a few pixels of the frame: a student's sway) a step apart from every candidate: measured, the
+    largest part of what a still scene's frames differ by. The half-pixel points are the linear
+    interpolation between neighbours (what a sub-pixel move of that edge gives).
+    """
     height, width = x.shape
     padded = np.pad(y, SWAY, mode="edge")
+    rows, cols = padded.shape
+    dense = np.empty((2 * rows - 1, 2 * cols - 1), dtype=padded.dtype)
+    dense[::2, ::2] = padded
+    dense[::2, 1::2] = (padded[:, :-1] + padded[:, 1:]) / 2
+    dense[1::2, ::2] = (padded[:-1, :] + padded[1:, :]) / 2
+    dense[1::2, 1::2] = (padded[:-1, :-1] + padded[:-1, 1:] + padded[1:, :-1] + padded[1:, 1:]) / 4
     best = np.full_like(x, np.inf)
-    for dy in range(2 * SWAY + 1):
-        for dx in range(2 * SWAY + 1):
-            np.minimum(best, np.abs(x - padded[dy:dy + height, dx:dx + width]), out=best)
+    for dy in range(4 * SWAY + 1):
+        for dx in range(4 * SWAY + 1):
+            np.minimum(best, np.abs(x - dense[dy:dy + 2 * height:2, dx:dx + 2 * width:2]), out=best)
     return best
 
 

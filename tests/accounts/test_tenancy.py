@@ -226,6 +226,8 @@ ENDPOINTS = [
     Endpoint("session-answers", "GET", lambda i: f"/sessions/{i}/answers", session, "proctor", "student"),
     Endpoint("session-answers", "POST", lambda i: f"/sessions/{i}/answers", session, "admin", "student",
              {"answer": "", "points": "0"}),
+    Endpoint("api-session-microphone-check", "POST", lambda i: f"/api/v1/sessions/{i}/microphone-check", session,
+             "student", "proctor", {"level": 0.5}),  # the tenant's session is scheduled: 409
     Endpoint("api-session-events", "POST", lambda i: f"/api/v1/sessions/{i}/events", session, "student", "admin",
              {"kind": "tab_hidden"}),
     Endpoint("api-student-accommodation", "GET", lambda i: f"/api/v1/students/{i}/accommodation", student, "proctor",

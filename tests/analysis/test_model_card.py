@@ -66,3 +66,17 @@ def test_the_committed_card_lists_the_models_the_engine_loads(fixture_report: di
     # ... and the committed card's model table is the one the catalogue, the installed wheels and the weight
     # files give now (regenerate with `make model-card` when it is not).
     assert section(COMMITTED.read_text(encoding="utf-8"), "Models") == "\n".join(model_card.models_section()) + "\n"
+
+
+def test_the_committed_card_describes_the_speech_model_the_server_runs() -> None:
+    import hashlib
+
+    from proctoring import audio
+
+    card = COMMITTED.read_text(encoding="utf-8")
+    speech = section(card, "Speech (outside the image engine)")
+    assert speech == "\n".join(model_card.speech_section()) + "\n"  # regenerate with `make model-card`
+    assert card.endswith(speech)  # the last section, as render() writes it
+    digest = hashlib.sha256(audio.model_path().read_bytes()).hexdigest()
+    assert f"`{digest}`" in speech and "| MIT |" in speech and "`silero-vad==" in speech
+    assert "scripts/measure_speech.py" in speech

@@ -1,6 +1,7 @@
 """Listening during an exam, with Chromium's fake microphone playing a WAV made with espeak-ng:
 seconds of silence send nothing; the spoken passage that follows opens a talking incident whose clip
-a proctor plays on the incident page."""
+a proctor plays on the incident page; speech heard while offline is kept and sent when the network is
+back; the check page records the microphone check the start rule asks for once its meter heard speech."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from playwright.sync_api import BrowserContext, expect
 
 from accounts import tenancy
@@ -21,7 +23,7 @@ from exams.models import Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
 from exams.statuses import SessionStatus
 from proctoring.models import Incident, SpeechSegment
-from tests.browser.conftest import wait_until_true
+from tests.browser.conftest import Shots, wait_until_true
 from tests.conftest import Tenant, page_client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,16 +40,18 @@ def microphone_wav(folder: Path) -> Path:
     return path
 
 
-def listening_exam(tenant: Tenant) -> ExamSession:
+def listening_exam(tenant: Tenant, *, to: str = SessionStatus.IN_PROGRESS) -> ExamSession:
     """A running session of an exam that listens (no identity check); the student consented."""
     with tenancy.tenant_scope(tenant.institution):
         exam = Exam.objects.create(institution=tenant.institution, title="Quiet quiz", status="published",
                                    checks_enabled=[], capture_interval_seconds=300, microphone=True,
                                    speech_max_seconds=1, speech_window_seconds=60)
         session = exam_services.session_create(exam=exam, student=tenant.student)
-        ExamSession.objects.filter(pk=session.pk).update(microphone_consent_text=MICROPHONE_CONSENT_TEXT)
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant.student)
+        ExamSession.objects.filter(pk=session.pk).update(
+            microphone_consent_text=MICROPHONE_CONSENT_TEXT, consent_at=timezone.now(),
+            consent_version=tenant.institution.consent_version)
+        for step in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS)[:2 if to == SessionStatus.IN_PROGRESS else 1]:
+            exam_services.session_transition(session_id=session.pk, to=step, actor=tenant.student)
     return session
 
 
@@ -86,3 +90,60 @@ def test_it_sends_no_silence_and_turns_a_spoken_passage_into_a_talking_incident_
     expect(proctor.locator("#speech-clips audio")).to_have_count(1)
     proctor.evaluate("document.querySelector('#speech-clips audio').play()")
     wait_until_true(proctor, "document.querySelector('#speech-clips audio').currentTime > 0.2", 5_000)
+
+
+def stored_segments(tenant: Tenant, session: ExamSession) -> int:
+    with tenancy.tenant_scope(tenant.institution):
+        return SpeechSegment.objects.filter(session=session).count()
+
+
+def test_it_keeps_speech_heard_offline_and_sends_it_when_the_network_is_back(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path,
+) -> None:
+    session = listening_exam(tenant_a)
+    base = live_server.url
+    browser = camera_browser(audio=microphone_wav(tmp_path))
+    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
+    student.context.set_offline(True)
+
+    # The passage is heard while offline: it waits in the page, and the retries with backoff fail.
+    wait_until_true(student, "window.OpenProctorListening.queued > 0 && window.OpenProctorListening.offline",
+                    25_000)
+    student.wait_for_timeout(2_500)  # at least one retry (1 s, then 2 s) while still offline
+    assert stored_segments(tenant_a, session) == 0
+    assert student.evaluate("window.OpenProctorListening.sent") == 0
+    student.context.set_offline(False)
+
+    wait_until_true(student, "window.OpenProctorListening.sent > 0 && window.OpenProctorListening.queued === 0",
+                    20_000)
+    listening = student.evaluate("window.OpenProctorListening")
+    assert listening["refused"] == 0 and listening["dropped"] == 0
+    assert stored_segments(tenant_a, session) == listening["sent"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.filter(session=session, kind="talking").exists()
+
+
+def test_it_records_the_microphone_check_once_the_meter_hears_speech_and_then_lets_the_exam_start(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path, shots: Shots,
+) -> None:
+    session = listening_exam(tenant_a, to=SessionStatus.CHECKING)
+    base = live_server.url
+    browser = camera_browser("signer1_a.jpg", audio=microphone_wav(tmp_path))
+    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
+    student.goto(f"{base}/sessions/{session.pk}/check")
+    # The microphone plays silence first: no check is recorded and Start stays disabled.
+    expect(student.locator("#mic-state")).to_contain_text("say a few words", timeout=10_000)
+    expect(student.locator("#begin")).to_be_disabled()
+    assert ExamSession.unscoped.get(pk=session.pk).microphone_checked_at is None
+    shots.take(student, "microphone-waiting")
+
+    expect(student.locator("#mic-state")).to_have_text("Microphone working: the bar moves when you speak.",
+                                                       timeout=20_000)
+    assert ExamSession.unscoped.get(pk=session.pk).microphone_checked_at is not None
+    expect(student.locator("#begin")).to_be_enabled(timeout=10_000)
+    shots.take(student, "microphone-working")
+    student.click("#begin")
+    student.wait_for_url(f"{base}/sessions/{session.pk}/exam")
+    assert ExamSession.unscoped.get(pk=session.pk).status == SessionStatus.IN_PROGRESS

@@ -3,6 +3,9 @@ admin creates, with its own consent text shown at consent and recorded with it."
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from django.contrib.staticfiles import finders
 from django.utils import timezone
@@ -109,3 +112,101 @@ def test_it_creates_exams_that_listen_through_the_api_unless_the_admin_says_othe
     assert quiet["microphone"] is False
     patched = client.patch(f"/api/v1/exams/{listening['id']}/", {"speech_max_seconds": 20}, format="json").json()
     assert (patched["microphone"], patched["speech_max_seconds"]) == (True, 20)
+
+
+# --- the microphone check the start rule asks for (no microphone: no start, as no camera) ---------------
+
+def ready_to_listen(tenant: Tenant) -> ExamSession:
+    """Every camera and identity check passed (tests/exams/test_start_rules.ready), on an exam that listens."""
+    from tests.exams.test_start_rules import ready
+
+    session = ready(tenant)
+    Exam.unscoped.filter(pk=tenant.exam.pk).update(microphone=True)
+    ExamSession.unscoped.filter(pk=session.pk).update(microphone_consent_text=MICROPHONE_CONSENT_TEXT)
+    session.refresh_from_db()
+    return session
+
+
+def mic_check(tenant: Tenant, session: ExamSession, level: object = 0.4) -> Any:
+    return api_client_for(tenant.student).post(f"/api/v1/sessions/{session.pk}/microphone-check",
+                                               {"level": level}, format="json")
+
+
+def start(tenant: Tenant, session: ExamSession) -> Any:
+    return api_client_for(tenant.student).post(f"/api/v1/sessions/{session.pk}/transition", {"to": "in_progress"},
+                                               format="json")
+
+
+def status_of(session: ExamSession) -> str:
+    return ExamSession.unscoped.get(pk=session.pk).status
+
+
+def test_it_refuses_to_start_an_exam_that_listens_without_a_microphone_check(tenant_a: Tenant) -> None:
+    session = ready_to_listen(tenant_a)
+    refused = start(tenant_a, session)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "microphone_not_checked"
+    assert "microphone" in refused.json()["error"]["message"] and status_of(session) == "checking"
+    gate = api_client_for(tenant_a.student).get(f"/api/v1/sessions/{session.pk}/gate").json()
+    assert gate["can_start"] is False and "microphone" in gate["blocker"]
+    checked = mic_check(tenant_a, session)
+    assert checked.status_code == 200 and checked.json()["microphone_checked_at"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert AuditEvent.objects.get(action="session.microphone_check").data == {"level": 0.4}
+    assert start(tenant_a, session).status_code == 200 and status_of(session) == "in_progress"
+
+
+def test_it_refuses_the_start_page_with_the_same_clear_reason(tenant_a: Tenant) -> None:
+    session = ready_to_listen(tenant_a)
+    client = page_client_for(tenant_a.student)
+    page = client.post(f"/sessions/{session.pk}/check", follow=True)
+    assert b"This exam listens for talking: allow your microphone" in page.content
+    assert status_of(session) == "checking"
+    mic_check(tenant_a, session)
+    assert client.post(f"/sessions/{session.pk}/check")["Location"] == f"/sessions/{session.pk}/exam"
+    assert status_of(session) == "in_progress"
+
+
+@pytest.mark.parametrize("level", [0, 0.05, 0.1])
+def test_it_records_no_microphone_check_of_silence(tenant_a: Tenant, level: float) -> None:
+    session = ready_to_listen(tenant_a)
+    response = mic_check(tenant_a, session, level)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "no_signal"
+    assert ExamSession.unscoped.get(pk=session.pk).microphone_checked_at is None
+    assert start(tenant_a, session).json()["error"]["code"] == "microphone_not_checked"
+
+
+@pytest.mark.parametrize("level", [-0.1, 1.5, "loud", None])
+def test_it_refuses_a_level_that_is_not_a_number_from_0_to_1(tenant_a: Tenant, level: object) -> None:
+    session = ready_to_listen(tenant_a)
+    response = mic_check(tenant_a, session, level)
+    assert response.status_code == 400 and "level" in response.json()["error"]["details"]
+
+
+def test_it_forgets_a_microphone_check_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
+    session = ready_to_listen(tenant_a)
+    mic_check(tenant_a, session)
+    ExamSession.unscoped.filter(pk=session.pk).update(
+        microphone_checked_at=timezone.now() - timedelta(seconds=settings.MICROPHONE_CHECK_MAX_AGE + 5))
+    assert start(tenant_a, session).json()["error"]["code"] == "microphone_not_checked"
+
+
+def test_it_starts_without_a_microphone_check_for_a_student_with_a_speech_accommodation(tenant_a: Tenant) -> None:
+    session = ready_to_listen(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Accommodation.objects.create(institution=tenant_a.institution, student=tenant_a.student,
+                                     exempt_checks=["talking"], reason="Dictation software")
+    assert mic_check(tenant_a, session).json()["error"]["code"] == "microphone_off"
+    assert start(tenant_a, session).status_code == 200
+
+
+def test_it_starts_an_exam_that_does_not_listen_without_a_microphone_check(tenant_a: Tenant) -> None:
+    session = ready_to_listen(tenant_a)
+    Exam.unscoped.filter(pk=tenant_a.exam.pk).update(microphone=False)
+    assert mic_check(tenant_a, session).json()["error"]["code"] == "microphone_off"
+    assert start(tenant_a, session).status_code == 200
+
+
+def test_it_takes_a_microphone_check_only_at_the_checks(tenant_a: Tenant) -> None:
+    session = listening_session(tenant_a, "in_progress")
+    response = mic_check(tenant_a, session)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "invalid_transition"
