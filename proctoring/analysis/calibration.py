@@ -393,18 +393,40 @@ def embed_photo_upscaled(data: bytes) -> tuple[np.ndarray, face_ops.Face, Any] |
     return face_ops.embed(region, found[0]), face, frame
 
 
+def embed_photo_flipped(data: bytes) -> tuple[np.ndarray, face_ops.Face, Any] | None:
+    """Like ``embed_photo``, with test-time augmentation: SFace on the aligned crop and on its
+    mirror image, the two L2-normalised vectors averaged and normalised again (one more SFace call
+    per face)."""
+    result = embed_photo(data)
+    if result is None:
+        return None
+    straight, face, frame = result  # face_ops.embed: SFace on the aligned crop, normalised
+    recognizer = face_ops.SFACE.get()
+    with face_ops.SFACE.lock:
+        mirrored = recognizer.feature(cv2.flip(recognizer.alignCrop(frame.bgr, face.row), 1))
+    return _unit(straight + _unit(mirrored)), face, frame
+
+
+def _unit(feature: Any) -> np.ndarray:
+    vector = np.asarray(feature, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 1e-12 else vector
+
+
 # -- the report ----------------------------------------------------------------------------
 
 GATE = quality_gate(min_height=80.0, min_sharpness=20.0, max_yaw=45.0)
 
 
 def _configurations(
-    samples: list[FaceSample], upscaled: list[FaceSample]
+    samples: list[FaceSample], upscaled: list[FaceSample], flipped: list[FaceSample]
 ) -> list[tuple[str, list[Trial]]]:
     return [
         ("pairs (one reference)", make_pairs(samples)),
         ("pairs, small faces upscaled before embedding", make_pairs(upscaled)),
+        ("pairs, flip-averaged embedding", make_pairs(flipped)),
         ("best of >=2 references", make_reference_trials(samples)),
+        ("best of >=2 references, flip-averaged embedding", make_reference_trials(flipped)),
         ("mean of top-2 of >=2 references", make_reference_trials(samples, mean_top2)),
         ("best of >=2 references, quality gate", make_reference_trials(samples, gate=GATE)),
     ]
@@ -451,6 +473,7 @@ def verification_report(
 
     samples = load_samples(root, rows)
     upscaled = load_samples(root, rows, embed_photo_upscaled)
+    flipped = load_samples(root, rows, embed_photo_flipped)
     default = face_ops.cosine_for_similarity(match_threshold)
     pairs = make_pairs(samples)
     webcam = [t for t in pairs if t.webcam_like]
@@ -471,7 +494,7 @@ def verification_report(
     }
     if not pairs or not any(t.genuine for t in pairs) or all(t.genuine for t in pairs):
         return report
-    for name, trials in _configurations(samples, upscaled):
+    for name, trials in _configurations(samples, upscaled, flipped):
         report["configurations"][name] = _summary(trials, splits)
     report["held_out_groups"] = held_out_group_rates(pairs, splits[0])
     from .decisions import decision_report

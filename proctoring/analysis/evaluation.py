@@ -77,11 +77,13 @@ def evaluate(
     repeats: int = REPEATS,
     detection_folds: int = DETECTION_FOLDS,
     verification: bool = True,
+    detection: bool = True,
 ) -> dict[str, Any]:
     """Run the backend on every photo of the manifest and compute the figures (see module doc).
 
     ``backend`` defaults to a fresh local engine with its own memory store; ``roc_path``, when
-    given, receives the verification ROC as a PNG.
+    given, receives the verification ROC as a PNG. ``detection=False`` leaves out the detection
+    and looking-away figures (the backend is not run at all): the verification figures only.
     """
     if backend is None:
         from .local import LocalEngine
@@ -90,14 +92,13 @@ def evaluate(
         backend = LocalEngine(store=MemoryFaceStore())
     root = Path(images_dir)
     rows = [r for r in read_manifest(root) if split is None or r.get("split") == split]
-    policy = default_policy()
-    observations = observe_all(root, rows, backend, policy)
-    report: dict[str, Any] = {
-        "images": len(rows),
-        "detection": measure(observations, policy, detection_folds),
-    }
-    if policy.looking_away:  # on in every new exam: measured on the frames labelled for it
-        report["looking_away"] = looking_away.measure({o.file: o.analysis for o in observations}, rows)
+    report: dict[str, Any] = {"images": len(rows)}
+    if detection:
+        policy = default_policy()
+        observations = observe_all(root, rows, backend, policy)
+        report["detection"] = measure(observations, policy, detection_folds)
+        if policy.looking_away:  # on in every new exam: measured on the frames labelled for it
+            report["looking_away"] = looking_away.measure({o.file: o.analysis for o in observations}, rows)
     if verification:
         report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report
@@ -153,7 +154,7 @@ def write_roc(genuine: np.ndarray, impostor: np.ndarray, path: Path) -> Path:
 
 def format_report(report: dict[str, Any], details: bool = True) -> str:
     """A plain-text table of ``evaluate``'s figures."""
-    lines = [format_measurement(report["detection"], details)]
+    lines = [format_measurement(report["detection"], details)] if "detection" in report else []
     if "looking_away" in report:
         lines += looking_away.format_looking_away(report["looking_away"])
     if "verification" in report:

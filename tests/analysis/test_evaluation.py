@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
-from proctoring.analysis import bench
+import pytest
+from django.core.management import CommandError, call_command
+
+from proctoring.analysis import bench, evaluation
 from proctoring.analysis.evaluation import LABELS, format_report, with_labels
 from tests.analysis.conftest import FIXTURES
 
@@ -63,3 +67,22 @@ def test_every_repository_label_names_what_was_seen() -> None:
     with open(LABELS, newline="", encoding="utf-8") as fh:
         labels = list(csv.DictReader(fh))
     assert labels and all(label["seen"].strip() and label["source_path"] for label in labels)
+
+
+def test_it_measures_verification_alone_without_the_detection_pass(
+    labelled_images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_detection(*args: object) -> None:
+        raise AssertionError("the detection pass ran")
+
+    monkeypatch.setattr(evaluation, "observe_all", no_detection)
+    out = io.StringIO()
+    call_command("evaluate_engine", "--images", str(labelled_images), "--only-verification", "--brief",
+                 "--roc", str(tmp_path / "roc.png"), stdout=out)
+    text = out.getvalue()
+    assert text.startswith("verification (1:1 pairs): 4 photos of 3 people")
+    assert "face count" not in text
+    assert "best of >=2 references, flip-averaged embedding" in text
+    with pytest.raises(CommandError):
+        call_command("evaluate_engine", "--images", str(labelled_images), "--only-verification",
+                     "--no-verification")

@@ -40,11 +40,15 @@ class Command(BaseCommand):
         parser.add_argument("--roc", type=Path, default=settings.VAR_DIR / "roc.png",
                             help="where to write the verification ROC (PNG)")
         add_measurement_arguments(parser)
-        parser.add_argument("--no-verification", action="store_true", help="detection figures only")
+        only = parser.add_mutually_exclusive_group()
+        only.add_argument("--no-verification", action="store_true", help="detection figures only")
+        only.add_argument("--only-verification", action="store_true",
+                          help="verification figures only (the engine's detection pass is skipped)")
         parser.add_argument("--brief", action="store_true", help="leave out the per-image misses")
 
     def handle(self, *args: Any, **options: Any) -> None:
         images = checked_measurement_options(options)
         report = evaluate(images, roc_path=options["roc"], folds=options["folds"], repeats=options["repeats"],
-                          detection_folds=options["detection_folds"], verification=not options["no_verification"])
+                          detection_folds=options["detection_folds"], verification=not options["no_verification"],
+                          detection=not options["only_verification"])
         self.stdout.write(format_report(report, details=not options["brief"]))
