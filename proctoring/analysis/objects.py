@@ -101,11 +101,13 @@ def label_info(coco_name: str) -> LabelInfo:
 #   out): phone 1/3 | 1/3, laptop 5/7 | 5/8, book/notes 5/7 | 5/8 (only 1, 5 and 5 dev images show
 #   them, so precision is hardly measured; the equal false-flag rate is what 85 holds constant);
 # - person, ``choose_person_cutoff``: the Person instance score with the most exact counts (ties:
-#   the strictest). Precision at 85, people counted that are there: 158/160 (98.8%) fitted, 156/159
-#   (98.1%) held out; person count exact 93.7% fitted, 92.3% held out (5 folds by source).
+#   the strictest), the boxes fused with faces (``local.combined.fused_people``: a box with a face of
+#   its own scores as its face, so this cut judges the boxes without one). Person count exact 94.4%
+#   fitted, 93.7% held out (5 folds by source); before the fusion (cut 0.31373) 93.7% and 92.3%, and
+#   an office chair held out as a second person (issue 10).
 # The cuts are rounded away from the image that fixed them. Classes not listed keep the old map.
 CONFIDENCE_85: dict[str, float] = {
-    "person": 0.31373,  # rule's cut 0.313738, rounded down (that instance counts)
+    "person": 0.27040,  # rule's cut 0.270407, rounded down (that instance counts)
     "cell phone": 0.12743,  # rule's cut 0.127422, rounded up (that negative stays below)
     "laptop": 0.14073,  # 0.140724
     "book": 0.16072,  # 0.160719

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -208,9 +209,35 @@ def labels(
     minimum: float,
     max_labels: int | None,
 ) -> list[dict]:
-    return objects.labels(
-        detections + people_from_faces(detections, found), frame.bgr, minimum, max_labels
-    )
+    others = [d for d in detections if d.coco != "person"]
+    return objects.labels(others + fused_people(detections, found), frame.bgr, minimum, max_labels)
+
+
+def fused_people(detections: list[objects.Detection], found: list[face_ops.Face]) -> list[objects.Detection]:
+    """The person boxes fused with the faces, plus the people made from faces (``people_from_faces``).
+
+    A confident face (PERSON_FACE_SCORE) supports the strongest person box that holds its centre with
+    the face's top in the box's upper half, and that box scores at least as the face does: a weak box
+    with a face of its own is somebody (a bystander half out of the frame). A box without a face keeps
+    its own score and counts only from the person cut (``objects.CONFIDENCE_85``): a confident one
+    still counts (a student turned away), a weak one does not (an office chair, a coat). One face,
+    one box: a second box on the same head gets no lift from it, and the face adds nobody else.
+    """
+    people = sorted((d for d in detections if d.coco == "person"), key=lambda d: -d.score)
+    unused = [f for f in found if f.score >= face_ops.PERSON_FACE_SCORE]
+    fused = []
+    for person in people:
+        px, py, pw, ph = person.box
+        support = next((
+            face for face in unused
+            if px <= face.box[0] + face.box[2] / 2 <= px + pw and py <= face.box[1] + face.box[3] / 2 <= py + ph
+            and face.box[1] <= py + ph / 2
+        ), None)
+        if support is not None:
+            unused = [face for face in unused if face is not support]
+            person = replace(person, score=max(person.score, support.score))
+        fused.append(person)
+    return fused + people_from_faces(detections, unused)
 
 
 def people_from_faces(
