@@ -26,7 +26,9 @@ from exams.authoring import question_create
 from exams.models import Answer, Exam, ExamSession, ExamStatus, QuestionKind
 from exams.services import session_create
 from exams.statuses import SessionStatus
+from proctoring.appeals import appeal_create
 from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind
+from proctoring.review import incident_review
 from tests.browser.conftest import Shots, sign_in, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
@@ -37,7 +39,7 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 # Links the crawl does not follow: sign-out, files, images, JSON. It only ever GETs, so a deletion's link
 # shows its confirmation page (scanned too); nothing is submitted.
-SKIP = re.compile(r"/logout|/api/|\.(csv|jpg|jpeg|png|json|txt)$|/faces/index|/process$")
+SKIP = re.compile(r"/logout|/api/|\.(csv|jpg|jpeg|png|json|txt|zip|pdf|wav)$|/faces/index|/process$")
 MAX_PAGES_PER_ROLE = 60
 
 
@@ -158,6 +160,16 @@ def seed(tenant: Tenant) -> dict[str, Any]:
         identity = Incident.objects.create(institution=institution, session=sessions["finished"],
                                            kind=IncidentKind.WRONG_PERSON, severity="high",
                                            started_at=frames[9].captured_at, evidence_frame=frames[9])
+        # Two decided incidents on the student's record: one appealed (the appeals queue links to it), one
+        # still open to an appeal (the record page shows its form).
+        for kind, appeal in [(IncidentKind.MULTIPLE_PEOPLE, True), (IncidentKind.LOOKING_AWAY, False)]:
+            decided = Incident.objects.create(institution=institution, session=sessions["finished"], kind=kind,
+                                              severity="medium", started_at=frames[1].captured_at,
+                                              evidence_frame=frames[1])
+            incident_review(incident_id=decided.pk, reviewer=tenant.proctor, decision="confirmed",
+                            note="Seen on the frames.")
+            if appeal:
+                appeal_create(incident_id=decided.pk, student=student, note="That was my reflection.")
         Frame.objects.filter(pk=tenant.frame.pk).delete()  # the tenant's fake (undecodable) frame
         approval = IdentityApproval(institution=institution, session=sessions["awaiting"])  # a photo ID to check
         approval.id_photo.save("id.jpg", ContentFile(image("grace_hopper.jpg")), save=False)
@@ -195,6 +207,8 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
     crawl.visit(page, f"{base}/no-such-page/", "anonymous")
+    page.goto(f"{base}/lti/login")  # an LTI login from no registered platform: the tool's refusal page (400)
+    crawl.check(page, "anonymous", "anonymous LTI refusal")
     page.goto(f"{base}/no-such-page/")
     crawl.check(page, "anonymous", "anonymous 404")
     ctx.close()
