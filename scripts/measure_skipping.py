@@ -317,7 +317,7 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=Path, default=ROOT.parent.parent / "shared" / "data" / "images")
+    parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "data" / "images")
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-sessions", action="store_true", help="only the threshold section")
