@@ -142,9 +142,40 @@
     return outcome;
   };
 
+  // What exam.js (answers) and listen.js (speech) share for work that must not be lost offline: flush()
+  // runs sendAll (true when everything went, false to try again later); a call while one runs asks for one
+  // more pass; a failed flush tries again with backoff (1 s doubling to 30 s), and at once when the browser is
+  // back online. settled(done) runs after each flush.
+  function retrying(sendAll, settled) {
+    let flushing = null, again = false, retryDelay = 1000, retryTimer = null;
+    function flush() {
+      if (flushing) { again = true; return flushing; }
+      clearTimeout(retryTimer);
+      flushing = (async function () {
+        let done;
+        do {
+          again = false;
+          done = await sendAll();
+        } while (done && again);
+        if (settled) { settled(done); }
+        if (done) {
+          retryDelay = 1000;
+        } else {
+          retryTimer = setTimeout(flush, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 30000);
+        }
+        flushing = null;
+        return done;
+      })();
+      return flushing;
+    }
+    window.addEventListener("online", function () { retryDelay = 1000; flush(); });
+    return flush;
+  }
+
   function serverNow() { return Date.now() + clockOffset; }
 
   window.OpenProctor = {serverNow: serverNow, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
                         startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
-                        FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken};
+                        FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken, retrying: retrying};
 })();

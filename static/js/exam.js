@@ -23,7 +23,7 @@
   document.querySelectorAll("fieldset.exam-question").forEach(function (f) { fieldsets[f.dataset.question] = f; });
   let pending = {};
   try { pending = JSON.parse(window.localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { pending = {}; }
-  let flushing = null, again = false, retryDelay = 1000, retryTimer = null, reconnecting = false;
+  let reconnecting = false;
 
   function persist() {
     try {
@@ -108,30 +108,14 @@
     return true;
   }
 
-  function flush() {
-    if (flushing) { again = true; return flushing; }
-    clearTimeout(retryTimer);
-    flushing = (async function () {
-      let done;
-      do {
-        again = false;
-        done = await sendPending();
-      } while (done && again);
-      persist();
-      reconnecting = !done;
-      if (done) {
-        retryDelay = 1000;
-      } else {
-        Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
-        retryTimer = setTimeout(flush, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 30000);
-      }
-      showOverall();
-      flushing = null;
-      return done;
-    })();
-    return flushing;
-  }
+  const flush = OpenProctor.retrying(sendPending, function (done) {
+    persist();
+    reconnecting = !done;
+    if (!done) {
+      Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
+    }
+    showOverall();
+  });
 
   Object.keys(fieldsets).forEach(function (questionId) {
     const fieldset = fieldsets[questionId];
@@ -148,7 +132,6 @@
       timer = setTimeout(flush, 800);
     });
   });
-  window.addEventListener("online", function () { retryDelay = 1000; flush(); });
   window.addEventListener("offline", function () {
     reconnecting = true;
     Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
@@ -229,6 +212,7 @@
         event.preventDefault();
         goingTo = fieldset.dataset.question;
         dialog.close("cancel");
+        goTo(goingTo);  // at once: the dialog's close event comes a task later (it repeats this, harmlessly)
       });
       item.appendChild(link);
       list.appendChild(item);

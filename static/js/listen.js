@@ -16,7 +16,7 @@
   const status = window.OpenProctorListening = {ready: false, sent: 0, refused: 0, bytes: 0, error: null,
                                                 queued: 0, dropped: 0, offline: false};
   const queue = [];
-  let queuedBytes = 0, flushing = null, again = false, retryDelay = 1000, retryTimer = null;
+  let queuedBytes = 0;
 
   function say(text) { state.textContent = text; }
 
@@ -69,27 +69,7 @@
     return true;
   }
 
-  function flush() {
-    if (flushing) { again = true; return flushing; }
-    clearTimeout(retryTimer);
-    flushing = (async function () {
-      let done;
-      do {
-        again = false;
-        done = await sendQueued();
-      } while (done && again);
-      if (done) {
-        retryDelay = 1000;
-      } else {
-        retryTimer = setTimeout(flush, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 30000);
-      }
-      flushing = null;
-      return done;
-    })();
-    return flushing;
-  }
-  window.addEventListener("online", function () { retryDelay = 1000; flush(); });
+  const flush = OpenProctor.retrying(sendQueued);
 
   function speechEnded(audio) {
     const endedAt = serverNow();
