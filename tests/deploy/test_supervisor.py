@@ -69,6 +69,9 @@ def test_it_restarts_a_killed_worker_and_healthz_follows(tmp_path: Path) -> None
 
     try:
         _until(lambda: _health()[0] == 200, 90, "/healthz 200 with the supervised worker's heartbeat")
+        # supervisord says RUNNING only once a process has stayed up its startsecs, which can be after /healthz
+        # already answers: wait for it rather than read the status once.
+        _until(lambda: ctl("status").count("RUNNING") == 3, 60, "supervisord to report all three RUNNING")
         status = ctl("status")
         assert all(f"{name}" in status for name in ("web-1", "worker-1", "beat")) and status.count("RUNNING") == 3
         first = int(ctl("pid", "worker-1"))
