@@ -102,6 +102,19 @@ def _celery_conf_unchanged() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _celery_may_wait_for_results() -> Iterator[None]:
+    """Celery keeps "inside a task: never wait for a result" in one process-wide flag that each eager task sets
+    and then puts back as it found it. Two eager tasks at once in the live server's threads (a frame and a speech
+    clip of a browser test) can put it back the wrong way round and leave it set, and a later test's
+    ``result.get()`` then fails with "Never call result.get() within a task!" (seen twice in one PostgreSQL
+    half). No test runs inside a task: each starts with the flag clear. The product never waits for a result."""
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache() -> Any:
     cache.clear()  # rate limits live in the cache
     throttle.reset_cache_breaker()
