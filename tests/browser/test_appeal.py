@@ -51,6 +51,7 @@ def test_a_students_appeal_is_answered_by_staff(live_server: Any, tenant_a: Tena
     sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
     expect(proctor.locator("#appeals-open")).to_have_text("1")
     proctor.click("nav >> text=Appeals")
+    expect(proctor.locator("#appeal-queue")).to_be_visible()  # the queue's page has loaded, not the dashboard's
     fits_a_phone(proctor)
     shots.take(proctor, "appeal-queue")
     proctor.click("#appeal-queue >> text=Decide")
