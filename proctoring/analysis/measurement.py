@@ -61,13 +61,25 @@ from .calibration import WEBCAM_CAPTURES, identity_of, origin_of, tags_of, thres
 
 FOLDS = 5
 COLLECTION = "evaluation"
+# The issue's target kinds: their recall is pooled, and "false objects" is on images without any of them.
 OBJECT_CLASSES: dict[str, tuple[re.Pattern[str], str]] = {
     "phone": (re.compile(r"\b(mobile |cell )?phones?\b"), "Mobile Phone"),
     "laptop": (re.compile(r"\blaptops?\b"), "Laptop"),
     # Paper notes have no class of their own: the product can only find them as Book.
     "book/notes": (re.compile(r"\b(note)?books?\b|\bmagazines?\b|\bnotes\b|\bpapers?\b"), "Book"),
 }
-COCO_OF = {"Mobile Phone": "cell phone", "Laptop": "laptop", "Book": "book"}
+# A second screen and tablets (issue 10), each under the label a policy names, as Rekognition names it.
+# Measured beside the three with the same rule and the same false-object share, outside their pooled rows.
+# COCO has no tablet class: the local engine never answers "Tablet Computer" (a tablet is found, if at
+# all, as a phone, laptop or monitor), so its row says what Rekognition would have to find.
+SCREEN_CLASSES: dict[str, tuple[re.Pattern[str], str]] = {
+    "monitor/tv": (re.compile(r"\b(monitors?|tvs?|screens?)\b"), "Monitor"),
+    "tablet": (re.compile(r"\btablets?\b"), "Tablet Computer"),
+}
+KINDS = {**OBJECT_CLASSES, **SCREEN_CLASSES}
+COCO_OF: dict[str, str | None] = {
+    "Mobile Phone": "cell phone", "Laptop": "laptop", "Book": "book", "Monitor": "tvmonitor", "Tablet Computer": None,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +135,7 @@ class Observation:
 
 def objects_of(row: dict[str, str]) -> frozenset[str]:
     text = (row.get("objects") or "").lower()
-    return frozenset(key for key, (pattern, _) in OBJECT_CLASSES.items() if pattern.search(text))
+    return frozenset(key for key, (pattern, _) in KINDS.items() if pattern.search(text))
 
 
 def is_clean_webcam_frame(row: dict[str, str]) -> bool:
@@ -279,7 +291,7 @@ def _names(label: dict[str, Any]) -> set[str]:
 
 def object_score(o: Observation, key: str) -> float:
     """The highest confidence at which the class's label was found (0: not found)."""
-    name = OBJECT_CLASSES[key][1]
+    name = KINDS[key][1]
     return max((label["Confidence"] for label in o.probe if name in _names(label)), default=0.0)
 
 
@@ -293,7 +305,7 @@ def product_found(o: Observation, key: str, policy: Any) -> bool:
 
     if o.failed:
         return False
-    name = OBJECT_CLASSES[key][1]
+    name = KINDS[key][1]
     if name in policy.objects_of_interest:
         return not o.checks[p.CHECK_OBJECTS][0]
     one = replace(policy, objects_of_interest=(name,), checks_enabled=(p.CHECK_OBJECTS,))
@@ -383,11 +395,12 @@ class Choice:
 
 
 def choose(train: Sequence[Observation], test_sources: set[str], policy: Any, max_false: float) -> Choice:
-    """Each class gets an equal share of the false-object budget: the target is on their union."""
+    """Each of the target's classes gets an equal share of the false-object budget (the target is on
+    their union); each screen kind gets the same share."""
     share = max_false / len(OBJECT_CLASSES)
     return Choice(
         frozenset(test_sources),
-        {key: choose_object_cutoff(train, key, share) for key in OBJECT_CLASSES},
+        {key: choose_object_cutoff(train, key, share) for key in KINDS},
         choose_person_cutoff(train, policy),
         choose_face_cutoff(train),
     )
@@ -404,11 +417,14 @@ class Figures:
 
     face_count: Rate = (0, 0)
     person_count: Rate = (0, 0)
-    recall: dict[str, Rate] = field(default_factory=dict)
-    false_objects: Rate = (0, 0)
+    recall: dict[str, Rate] = field(default_factory=dict)  # every kind (KINDS)
+    false_objects: Rate = (0, 0)  # images without any of the target's three where one is found
+    false_by_kind: dict[str, Rate] = field(default_factory=dict)  # images without the kind where it is found
     clean_flagged: Rate = (0, 0)  # all enabled checks, on frames with a reference to verify against
     clean_flagged_detection: Rate = (0, 0)  # the four detection checks, on every clean frame
     flagged_by: dict[str, int] = field(default_factory=dict)
+    # Clean frames on which each kind is found, watched or not: what listing it would add to the flags.
+    clean_found: dict[str, int] = field(default_factory=dict)
     flagged: list[str] = field(default_factory=list)  # clean frames and the checks that failed on them
     unsafe: int = 0
     misses: list[str] = field(default_factory=list)
@@ -418,7 +434,9 @@ class Figures:
 
     @property
     def object_recall(self) -> Rate:
-        return (sum(r[0] for r in self.recall.values()), sum(r[1] for r in self.recall.values()))
+        """The target's three kinds, pooled (the screens have rows of their own)."""
+        rates = [rate for key, rate in self.recall.items() if key in OBJECT_CLASSES]
+        return (sum(r[0] for r in rates), sum(r[1] for r in rates))
 
 
 def _add(rate: Rate, hit: bool) -> Rate:
@@ -435,7 +453,7 @@ def product_decider(policy: Any) -> Decider:
         return {
             "faces": product_count(o, p.CHECK_FACE_DETECTION),
             "people": product_count(o, p.CHECK_PERSON_DETECTION),
-            "found": {key for key in OBJECT_CLASSES if product_found(o, key, policy)},
+            "found": {key for key in KINDS if product_found(o, key, policy)},
         }
 
     return decide
@@ -461,10 +479,10 @@ def chosen_decider(choice_of: Callable[[Observation], Choice], policy: Any) -> D
 def figures(observations: Iterable[Observation], decide: Decider, policy: Any) -> Figures:
     """The figures (see the module doc) of ``decide``'s verdicts; failures count against each."""
 
-    watched = {key for key, (_, name) in OBJECT_CLASSES.items()
+    watched = {key for key, (_, name) in KINDS.items()
                if {name.lower()} & {n.lower() for n in policy.objects_of_interest}}
-    f = Figures(recall={key: (0, 0) for key in OBJECT_CLASSES},
-                precision={key: (0, 0) for key in (*OBJECT_CLASSES, "person")})
+    f = Figures(recall={key: (0, 0) for key in KINDS}, false_by_kind={key: (0, 0) for key in KINDS},
+                precision={key: (0, 0) for key in (*KINDS, "person")})
     for o in observations:
         v = decide(o)
         why = f"failed: {o.error}" if o.failed else ""
@@ -476,10 +494,13 @@ def figures(observations: Iterable[Observation], decide: Decider, policy: Any) -
         if o.faces_truth > 0:
             f.face_count = _add(f.face_count, v["faces"] == o.faces_truth)
         f.person_count = _add(f.person_count, v["people"] == o.people_truth)
-        for key in o.objects_truth:
-            f.recall[key] = _add(f.recall[key], key in v["found"])
-        if not o.objects_truth:
-            f.false_objects = _add(f.false_objects, o.failed or bool(v["found"]))
+        for key in KINDS:
+            if key in o.objects_truth:
+                f.recall[key] = _add(f.recall[key], key in v["found"])
+            else:
+                f.false_by_kind[key] = _add(f.false_by_kind[key], o.failed or key in v["found"])
+        if not o.objects_truth & OBJECT_CLASSES.keys():
+            f.false_objects = _add(f.false_objects, o.failed or bool(v["found"] & OBJECT_CLASSES.keys()))
         if v["faces"] != o.faces_truth or v["people"] != o.people_truth or v["found"] != set(o.objects_truth):
             f.misses.append(f"{o.file}: faces {v['faces']}/{o.faces_truth} people {v['people']}/"
                             f"{o.people_truth} objects {sorted(v['found'])}/{sorted(o.objects_truth)} {why}")
@@ -487,6 +508,8 @@ def figures(observations: Iterable[Observation], decide: Decider, policy: Any) -
         f.unsafe += unsafe
         if not o.clean:
             continue
+        for key in v["found"]:
+            f.clean_found[key] = f.clean_found.get(key, 0) + 1
         failing = {
             p.CHECK_OBJECTS: bool(v["found"] & watched),
             p.CHECK_PERSON_DETECTION: v["people"] != 1,
@@ -589,7 +612,8 @@ def _bound(rate: Rate, target: Target) -> str:
 
 def _choice_text(choice: Choice) -> str:
     cuts = ", ".join(
-        f"{key} {cut:.1f} (raw {objects.raw_score(cut, COCO_OF[OBJECT_CLASSES[key][1]]):.3f})"
+        f"{key} {cut:.1f} (raw {objects.raw_score(cut, coco):.3f})" if (coco := COCO_OF[KINDS[key][1]])
+        else f"{key} {cut:.1f} (no COCO class)"
         for key, cut in choice.object_cutoffs.items()
     )
     face = "product's" if choice.face_cutoff is None else f"{choice.face_cutoff:.3f}"
@@ -631,6 +655,12 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
         row(f"{key} recall", "object_recall", product.recall[key], fit.recall[key], held.recall[key])
     row("phone/laptop/book/notes recall, pooled", "object_recall", *fig("object_recall"))
     row("false objects (images without any)", "false_objects", *fig("false_objects"))
+    for key in KINDS:
+        row(f"  false {key} (images without it)", "false_objects", product.false_by_kind[key],
+            fit.false_by_kind[key], held.false_by_kind[key])
+    for key in SCREEN_CLASSES:
+        row(f"{key} recall ({KINDS[key][1]})", "object_recall", product.recall[key], fit.recall[key],
+            held.recall[key])
     row("clean webcam frames flagged, 5 checks", "clean_flagged", *fig("clean_flagged"))
     row("  ... by the 4 detection checks", "clean_flagged", *fig("clean_flagged_detection"))
     unsafe = TARGETS["unsafe"]
@@ -648,10 +678,18 @@ def format_measurement(m: dict[str, Any], details: bool = True) -> str:
         "  CLEAR_MIN_PIXELS, PERSON_FACE_SCORE, the unsafe-content threshold, the verification threshold.",
         f"  the probes reproduce the product's counts at its own constants: faces on {agree}/{probed} images,"
         f" people on {'/'.join(map(str, m['person_probe_agrees']))}.",
-        "laptop and book/notes: the Objects check with the class as the exam's list (the default lists phones only).",
+        "laptop, book/notes and the screens: the Objects check with the class's label as the exam's list"
+        f" (the default lists {', '.join(policy.objects_of_interest)}).",
+        "screens: monitor/tv is the label Monitor (COCO tvmonitor, NanoDet and YOLO); tablet is Tablet Computer, which",
+        "  COCO and so the local engine lack (a tablet is found only as a phone, laptop or monitor, never by name).",
         "clean frames flagged, by check (product | fitted | held out): " + ", ".join(
             f"{name} {product.flagged_by.get(name, 0)} | {fit.flagged_by.get(name, 0)} | {held.flagged_by.get(name, 0)}"
             for name in sorted(product.flagged_by)
+        ),
+        "clean frames on which each kind is found, watched or not (what listing it adds to the 4 checks' flags;"
+        " product | fitted | held out): " + ", ".join(
+            f"{key} {product.clean_found.get(key, 0)} | {fit.clean_found.get(key, 0)} | {held.clean_found.get(key, 0)}"
+            for key in KINDS
         ),
         f"clean frames: {len(m['clean_frames'])} webcam-like frames (G photos, webcam clip frames) of 1 person with"
         " 1 clear face and no objects, outside category F, alone and facing the camera (repository labels);",

@@ -107,7 +107,7 @@ def test_it_computes_the_figures_from_the_products_verdicts() -> None:
     f = m.figures(observe(rows, backend), m.product_decider(Policy()), Policy())
     assert f.face_count == (4, 4)
     assert f.person_count == (4, 5)
-    assert f.recall == {"phone": (1, 2), "laptop": (0, 0), "book/notes": (0, 0)}
+    assert f.recall == {"phone": (1, 2), "laptop": (0, 0), "book/notes": (0, 0), "monitor/tv": (0, 0), "tablet": (0, 0)}
     assert f.object_recall == (1, 2)
     assert f.false_objects == (1, 3)  # a, b, e show none of the objects; e "has" a laptop
     assert f.clean_flagged_detection == (1, 2)  # b, by Person Detection
@@ -239,3 +239,36 @@ def test_a_clean_frame_is_one_student_alone_facing_the_camera() -> None:
     beside = row("d.jpg", "s", faces=1, people=1)
     beside["extra_tags"] += ";bystander=limb"
     assert not m.is_clean_webcam_frame(beside)
+
+
+def test_it_measures_screens_beside_the_three_target_kinds_without_pooling_them() -> None:
+    rows = [
+        row("wall.jpg", "s1", 1, 1, "tv/monitor", "photo"),  # a second screen, found
+        row("side.jpg", "s1", 1, 1, "monitor", "photo"),  # a second screen, missed
+        row("slate.jpg", "s2", 0, 0, "tablet, coffee cup", "photo"),  # no COCO class: never found by name
+        row("kitchen.jpg", "s2", 1, 1),  # a microwave taken for a monitor: a false screen, not a false object
+        row("desk.jpg", "s3", 1, 1, capture="photo"),
+    ]
+    backend = FakeBackend({
+        "wall.jpg": (1, [person(95), label("Monitor", 90)]),
+        "side.jpg": (1, [person(95), label("Monitor", 40)]),
+        "slate.jpg": (0, [label("Laptop", 30)]),
+        "kitchen.jpg": (1, [person(95), label("Monitor", 88)]),
+        "desk.jpg": (1, [person(95)]),
+    })
+    f = m.figures(observe(rows, backend), m.product_decider(Policy()), Policy())
+    assert f.recall["monitor/tv"] == (1, 2) and f.recall["tablet"] == (0, 1)
+    assert f.object_recall == (0, 0)  # the pooled target row is the three kinds only
+    assert f.false_by_kind["monitor/tv"] == (1, 3)  # slate, kitchen, desk; kitchen's "monitor"
+    assert f.false_by_kind["laptop"] == (0, 5)  # slate's laptop at 30 is under 85
+    assert f.false_objects == (0, 5)  # no phone, laptop or book found anywhere
+    # The default policy watches phones: the false monitor does not flag the clean kitchen frame...
+    assert f.clean_flagged_detection == (0, 1)
+    assert f.clean_found == {"monitor/tv": 1}  # ... but says what listing Monitor would add
+    # ... an exam that lists Monitor is flagged on it.
+    screens = Policy(objects_of_interest=("Mobile Phone", "Cell Phone", "Monitor"))
+    watching = [m.observe(r, r["file"].encode(), backend, screens) for r in rows]
+    assert m.figures(watching, m.product_decider(screens), screens).clean_flagged_detection == (1, 1)
+    text = m.format_measurement(m.measure(observe(rows, backend), Policy(), 3))
+    assert "monitor/tv recall (Monitor)" in text and "false monitor/tv (images without it)" in text
+    assert "(no COCO class)" in text  # the tablet's cut stands for no raw score
