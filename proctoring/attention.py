@@ -41,6 +41,7 @@ here takes ~20 microseconds.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from typing import Any
 
 from exams.models import ExamSession
@@ -48,6 +49,7 @@ from exams.statuses import SessionStatus
 from proctoring.models import IncidentKind
 
 AWAY_DEGREES = 21.0
+EYE_BAND = 4.0  # the eyes are read only where the head's deviation is this close to the cut
 PITCH_WEIGHT = 1.5
 BASELINE_FRAMES = 3
 BASELINE_MAX_YAW = 30.0
@@ -92,10 +94,51 @@ def is_away(pose: tuple[float, float], baseline: tuple[float, float], *, cut: fl
     return deviation(pose, baseline) > cut
 
 
-def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] | None:
+def gaze_baseline_of(taken: list[list[float | None]]) -> tuple[float, float]:
+    """Where the eyes pointed on the baseline frames (``[yaw, pitch, eyes' turn]``): the median of
+    yaw plus the eyes' turn; the head's baseline where any frame lacks its eyes' turn."""
+    if any(len(p) < 3 or p[2] is None for p in taken):
+        return baseline_of([(float(p[0] or 0.0), float(p[1] or 0.0)) for p in taken])
+    return baseline_of([(float(p[0] or 0.0) + float(p[2] or 0.0), float(p[1] or 0.0)) for p in taken])
+
+
+def judged_deviation(pose: tuple[float, float], baseline: tuple[float, float], gaze_baseline: tuple[float, float],
+                     eyes: Callable[[], float | None] | None, *, cut: float = AWAY_DEGREES,
+                     band: float = EYE_BAND) -> tuple[float, float | None]:
+    """(deviation, the eyes' turn or None): the head's deviation from ``baseline``, or where it is
+    within ``band`` of ``cut`` and ``eyes()`` reads the eyes' turn in the head, the deviation of where
+    the eyes point (head yaw plus the eyes' turn) from where they pointed at the start
+    (``gaze_baseline``). ``eyes`` is called only there: it runs two small models."""
+    head = deviation(pose, baseline)
+    if eyes is None or abs(head - cut) > band:
+        return head, None
+    turn = eyes()
+    if turn is None:
+        return head, None
+    return deviation((pose[0] + turn, pose[1]), gaze_baseline), turn
+
+
+def eyes_of(image: bytes, analysis: dict[str, Any]) -> Callable[[], float | None]:
+    """The eyes' turn of the frame's only face, read when called (``analysis.landmarks.eye_yaw``: the
+    local face mesh and iris models on the engine's face box); None where they cannot run."""
+    def read() -> float | None:
+        from botocore.exceptions import ClientError
+
+        from proctoring.analysis import landmarks
+
+        try:
+            return landmarks.eye_yaw(image, (analysis.get("FaceDetails") or [{}])[0])
+        except (ImportError, FileNotFoundError, ClientError):
+            return None  # no mediapipe wheel or an undecodable frame: the head's pose alone judges
+    return read
+
+
+def judge(*, session: ExamSession, analysis: dict[str, Any],
+          eyes: Callable[[], float | None] | None = None) -> dict[str, Any] | None:
     """Judge a frame of ``session`` (locked by the caller); answers what goes in its findings
     (``Attention``), or None when looking away is not judged on it. While the baseline is being
-    taken, adds the frame's pose to it and saves the session's ``pose_baseline``."""
+    taken, adds the frame's pose to it and saves the session's ``pose_baseline``. ``eyes`` (see
+    ``judged_deviation``) reads the eyes' turn near the cut; without it the head's pose alone judges."""
     if not session.exam.watch_looking_away or session.status != SessionStatus.IN_PROGRESS:
         return None
     if IncidentKind.LOOKING_AWAY in session.exempt_checks:
@@ -105,12 +148,18 @@ def judge(*, session: ExamSession, analysis: dict[str, Any]) -> dict[str, Any] |
         return None  # no face or several: other checks say so
     taken = list(session.pose_baseline or [])
     if len(taken) < BASELINE_FRAMES and qualifies_for_baseline(pose):
-        taken.append([round(pose[0], 2), round(pose[1], 2)])
+        # Where the eyes point at the screen, for the gaze baseline (only where the eyes are ever read).
+        turn = eyes() if eyes is not None and EYE_BAND > 0 else None
+        taken.append([round(pose[0], 2), round(pose[1], 2), None if turn is None else round(turn, 2)])
         session.pose_baseline = taken
         session.save(update_fields=["pose_baseline"])
         return {"Away": False, "Baseline": True, "Deviation": 0.0}
-    baseline = baseline_of(taken)
-    return {"Away": is_away(pose, baseline), "Baseline": False, "Deviation": round(deviation(pose, baseline), 2)}
+    baseline = baseline_of([(p[0], p[1]) for p in taken])
+    judged, turn = judged_deviation(pose, baseline, gaze_baseline_of(taken), eyes)
+    found = {"Away": judged > AWAY_DEGREES, "Baseline": False, "Deviation": round(judged, 2)}
+    if turn is not None:
+        found["Eyes"] = round(turn, 2)
+    return found
 
 
 def kinds_for(*, attention: dict[str, Any] | None, kinds: set[str],
