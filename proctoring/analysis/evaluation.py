@@ -98,10 +98,8 @@ def evaluate(
         observations = observe_all(root, rows, backend, policy)
         report["detection"] = measure(observations, policy, detection_folds)
         if policy.looking_away:  # on in every new exam: measured on the frames labelled for it
-            analyses = {o.file: o.analysis for o in observations}
-            report["looking_away"] = looking_away.measure(analyses, rows,
-                                                          eyes_of=looking_away.eyes_reader(root, analyses))
-            report["looking_away"]["head_only"] = looking_away.measure(analyses, rows)
+            report["looking_away"] = looking_away.measure_both({o.file: o.analysis for o in observations}, rows,
+                                                               root)
     if verification:
         report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report

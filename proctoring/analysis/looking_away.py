@@ -13,11 +13,22 @@ student's exam: the same person's (manifest ``identity``) other frames labelled 
 ``BASELINE_FRAMES`` that qualify, through ``attention.baseline_of``; a person with none is judged
 against the camera's axis (``NEUTRAL``), as a student is before a baseline frame.
 
-Figures: recall (away frames flagged) and false flags (frames not away flagged), at the product's
-cut (``attention.AWAY_DEGREES``), at the cut a rule fits on all frames (the lowest cut whose false
-flags are at most the target, which maximises recall there), and held out: the rule fitted on the
-other folds (by the manifest's ``source``, so frames of one clip or photo set never straddle folds)
-and applied to the held-out fold.
+The eyes (``eyes_of``, what ``attention.eyes_of`` reads in the product: the frame's bytes decoded as
+the engine decodes them, the face mesh and iris models on the engine's face box) give each frame a
+second deviation, of where the eyes point (head yaw plus the eyes' turn) from where they pointed on
+the baseline frames; a rule ``(cut, band)`` judges by it where the head's deviation is within
+``band`` of ``cut`` (``flagged``; band 0: the head alone).
+
+Figures: recall (away frames flagged) and false flags (frames not away flagged), with the product's
+rule (``attention.AWAY_DEGREES``, ``attention.EYE_BAND``), with the rule fitted on all frames
+(``choose_rule``: for each band of ``BANDS``, the lowest cut that catches the most away frames with
+false flags at most the target; of the bands, the one that catches the most, then flags the fewest,
+then is the narrowest), and held out: the rule (cut and band) fitted on the other folds (by the
+manifest's ``source``, so frames of one clip or photo set never straddle folds) and applied to the
+held-out fold. Each twice: as looking away alone, and with a frame where no face is found at all
+counted as caught (the session's "no face" check holds on it and opens its own incident; a full
+profile is such a frame). Then the head's pose alone, the same way, and what the incident rule (3 of
+the latest 5 frames) makes of the held-out frame rates (``window_rates``).
 """
 
 from __future__ import annotations
@@ -138,10 +149,10 @@ def choose_rule(train: Sequence[Frame], max_false: float = TARGET_FALSE,
 
 def measure(analyses: dict[str, dict[str, Any] | None], rows: Iterable[dict[str, str]],
             labels: dict[str, bool] | None = None, k: int = FOLDS,
-            eyes_of: Callable[[str], float | None] | None = None) -> dict[str, Any]:
-    """The figures (module doc). With ``eyes_of``, the rule is the product's (the eyes near the cut,
-    band ``attention.EYE_BAND``), and the fitted and held-out rules choose their band too (``BANDS``);
-    without, the head's pose alone."""
+            eyes_of: Callable[[str], float | None] | None = None, band: float | None = None) -> dict[str, Any]:
+    """The figures (module doc). With ``eyes_of``, the fitted and held-out rules choose their band
+    (``BANDS``) and the product's rule reads the eyes within ``band`` of its cut (by default the band
+    fitted on all frames); without, the head's pose alone."""
     from proctoring import attention
 
     frames_ = frames(analyses, rows, read_labels() if labels is None else labels, eyes_of)
@@ -152,7 +163,7 @@ def measure(analyses: dict[str, dict[str, Any] | None], rows: Iterable[dict[str,
         return next(rule for fold, rule in zip(folds, rules, strict=True) if frame.source in fold)
 
     fitted = choose_rule(frames_)
-    band = attention.EYE_BAND if eyes_of is not None else 0.0
+    band = (fitted[1] if band is None else band) if eyes_of is not None else 0.0
     product = (attention.AWAY_DEGREES, band)
     figures = {}
     for name, rule_of in (("product", lambda f: product), ("fitted", lambda f: fitted), ("held_out", held_out)):
@@ -192,6 +203,25 @@ def eyes_reader(root: Path, analyses: dict[str, dict[str, Any] | None]) -> Calla
     return read
 
 
+def measure_both(analyses: dict[str, dict[str, Any] | None], rows: Iterable[dict[str, str]],
+                 root: Path) -> dict[str, Any]:
+    """The product's rule (``measure``: the eyes read within ``attention.EYE_BAND`` of the cut, or the
+    head alone where it is 0), with the other one beside it (``other``)."""
+    from proctoring import attention
+
+    reader = eyes_reader(root, analyses)
+    cache: dict[str, float | None] = {}
+
+    def eyes(file: str) -> float | None:
+        if file not in cache:
+            cache[file] = reader(file)
+        return cache[file]
+    eyes_on = attention.EYE_BAND > 0
+    result = measure(analyses, rows, eyes_of=eyes if eyes_on else None, band=attention.EYE_BAND)
+    result["other"] = measure(analyses, rows, eyes_of=None if eyes_on else eyes)
+    return result
+
+
 def format_looking_away(m: dict[str, Any]) -> list[str]:
     recall, false = Target(at_least=TARGET_RECALL), Target(at_most=TARGET_FALSE)
 
@@ -208,14 +238,18 @@ def format_looking_away(m: dict[str, Any]) -> list[str]:
         row("false flags (not away)", "", 1, false, "<= 5%"),
         row("recall, no-face incident counted", "_caught", 0, recall, ">= 90%"),
         row("false flags, no-face counted", "_caught", 1, false, "<= 5%"),
-        f"  rule: product cut {m['product_cut']:.1f} (attention.AWAY_DEGREES), eyes read within "
-        f"{m['product_band']:g} of it (EYE_BAND: {m['eyes_read']} of {m['frames']} frames); fitted cut "
+        f"  rule: product cut {m['product_cut']:.1f} (attention.AWAY_DEGREES), "
+        + (f"eyes read within {m['product_band']:g} of it (EYE_BAND: {m['eyes_read']} of {m['frames']} frames)"
+           if m["product_band"] else "the head's pose alone (EYE_BAND 0)") + "; fitted cut "
         f"{m['fitted_cut']:.1f} band {m['fitted_band']:g}; per fold "
         + ", ".join(f"{c:.1f}/{b:g}" for c, b in zip(m["fold_cuts"], m["fold_bands"], strict=True)),
     ]
-    if "head_only" in m:
-        h = m["head_only"]
-        lines.append("  head pose alone (no eyes), product | fitted | held out: " + " | ".join(
+    if "other" in m:
+        h = m["other"]
+        name = (f"with the eyes within {h['product_band']:g} of the cut (band fitted: {h['fitted_band']:g}; per fold "
+                + ", ".join(f"{c:.1f}/{b:g}" for c, b in zip(h["fold_cuts"], h["fold_bands"], strict=True)) + ")"
+                if h["product_band"] else "the head's pose alone")
+        lines.append(f"  {name}, recall and false flags, product | fitted | held out: " + " | ".join(
             f"{h[k][0][0]}/{h[k][0][1]}, {h[k][1][0]}/{h[k][1][1]}" for k in ("product", "fitted", "held_out")))
     (hit, away), (flags, fine) = m["held_out"]
     w = window_rates(hit / max(away, 1), flags / max(fine, 1))

@@ -68,11 +68,12 @@ def test_it_reads_the_eyes_only_when_the_heads_deviation_is_near_the_cut() -> No
     def eyes() -> float:
         calls.append(1)
         return -15.0  # the eyes turned back towards the screen
-    assert attention.judged_deviation((45.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes) == (45.0, None)
-    assert attention.judged_deviation((2.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes) == (2.0, None)
+    assert attention.judged_deviation((45.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes, band=4.0) == (45.0, None)
+    assert attention.judged_deviation((2.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes, band=4.0) == (2.0, None)
+    assert attention.judged_deviation((22.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes, band=0.0) == (22.0, None)  # off
     assert calls == []
-    assert attention.judged_deviation((22.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes) == (7.0, -15.0)
-    assert attention.judged_deviation((22.0, 0.0), (0.0, 0.0), (0.0, 0.0), lambda: None) == (22.0, None)
+    assert attention.judged_deviation((22.0, 0.0), (0.0, 0.0), (0.0, 0.0), eyes, band=4.0) == (7.0, -15.0)
+    assert attention.judged_deviation((22.0, 0.0), (0.0, 0.0), (0.0, 0.0), lambda: None, band=4.0) == (22.0, None)
     assert attention.gaze_baseline_of([[10.0, 0.0, -10.0], [12.0, 2.0, -8.0]]) == (2.0, 1.0)
     assert attention.gaze_baseline_of([[10.0, 0.0, -10.0], [12.0, 2.0]]) == (11.0, 1.0)  # a frame without eyes
 

@@ -144,7 +144,8 @@ def test_it_opens_nothing_for_a_student_exempt_from_looking_away_and_face_detect
 
 
 def test_it_reads_the_eyes_on_the_baseline_and_near_the_cut_and_clears_a_turned_head_looking_at_the_screen(
-        tenant_a: Tenant) -> None:
+        tenant_a: Tenant, monkeypatch: Any) -> None:
+    monkeypatch.setattr(attention, "EYE_BAND", 4.0)  # off by default (see attention's docstring); the rule when on
     session = session_for(tenant_a, tenant_a.student)
     send(session, tenant_a.student, FRONT)  # the real path reads the eyes of the baseline frame
     with tenancy.tenant_scope(tenant_a.institution):
@@ -164,3 +165,6 @@ def test_it_reads_the_eyes_on_the_baseline_and_near_the_cut_and_clears_a_turned_
     face = {**analysis(23.0)["FaceDetails"][0], "BoundingBox": {"Left": 0.3, "Top": 0.2, "Width": 0.3, "Height": 0.4},
             "Landmarks": [{"Type": "eyeLeft", "X": 0.4, "Y": 0.3}, {"Type": "eyeRight", "X": 0.5, "Y": 0.3}]}
     assert attention.eyes_of(b"not an image", {"FaceDetails": [face]})() is None  # the head's pose alone judges
+    monkeypatch.setattr(attention, "EYE_BAND", 0.0)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert attention.judge(session=session, analysis=analysis(23.0), eyes=lambda: -12.0)["Away"] is True  # off
