@@ -11,7 +11,8 @@ resampled to the model's 192x192 input; the mesh comes back in frame pixels (z i
 Used for mouth movement (``mouth_aperture``: is the student the one talking, proctoring/speech.py),
 on the few frames of a talking incident, and for the eyes' direction (``eye_yaw``, with MediaPipe's
 iris model ``modules/iris_landmark/iris_landmark.tflite`` from the same wheel) on the few frames whose
-head pose is near the looking-away cut (proctoring/attention.py); never on every frame.
+head pose is near the looking-away cut, where ``attention.EYE_BAND`` turns that on (off: see
+proctoring/attention.py); never on every frame.
 """
 
 from __future__ import annotations
