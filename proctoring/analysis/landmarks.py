@@ -133,7 +133,7 @@ def eyes_turn(bgr: np.ndarray, points: np.ndarray) -> float:
 def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | None:
     """The eyes' turn (``eyes_turn``) of the face an analysis found (a Rekognition ``FaceDetail``: its
     BoundingBox and eye Landmarks, ratios of the frame) in the encoded frame ``data``, decoded as the
-    engine decodes it. None where the detail lacks the box or the eyes."""
+    engine decodes it. None where the detail lacks the box or the eyes, or the box meets the frame's edge."""
     from .imaging import DEFAULT_WORK_SIDE, decode
 
     box = detail.get("BoundingBox") or {}
@@ -141,16 +141,10 @@ def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | 
     if not all(isinstance(box.get(k), int | float) for k in ("Left", "Top", "Width", "Height")) or not all(
             isinstance((eyes.get(e) or {}).get(k), int | float) for e in ("eyeLeft", "eyeRight") for k in "XY"):
         return None
+    if box["Left"] <= 0 or box["Top"] <= 0 or box["Left"] + box["Width"] >= 1 or box["Top"] + box["Height"] >= 1:
+        return None  # a face cut by the frame's edge: the mesh guesses the missing part, the eyes read anything
     bgr = decode({"Bytes": data}, "Analyze", work_side or DEFAULT_WORK_SIDE).bgr
     H, W = bgr.shape[:2]
     pixels = (box["Left"] * W, box["Top"] * H, box["Width"] * W, box["Height"] * H)
     points = np.array([[eyes[e]["X"] * W, eyes[e]["Y"] * H] for e in ("eyeLeft", "eyeRight")])
-    if box["Left"] <= 0 or box["Top"] <= 0 or box["Left"] + box["Width"] >= 1 or box["Top"] + box["Height"] >= 1:
-        # A box cut by the frame's edge has lost its centre: centre the crop on the five landmarks
-        # instead, at the size of the box's side that the edge left whole.
-        marks = np.array([[m["X"] * W, m["Y"] * H] for m in eyes.values()
-                          if isinstance(m.get("X"), int | float) and isinstance(m.get("Y"), int | float)])
-        side = max(pixels[2], pixels[3])
-        (cx, cy) = marks.mean(axis=0)
-        pixels = (cx - side / 2, cy - side / 2, side, side)
     return eyes_turn(bgr, mesh(bgr, pixels, points).points)

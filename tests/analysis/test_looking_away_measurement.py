@@ -82,3 +82,19 @@ def test_it_turns_frame_rates_into_the_chance_of_an_incident() -> None:
     assert m.window_rates(1.0, 0.0) == {"sustained": 1.0, "glance": 0.0, "attentive": 0.0}
     w = m.window_rates(0.9, 0.05)
     assert round(w["sustained"], 4) == 0.9914 and round(w["attentive"], 5) == 0.00116 and w["glance"] < 0.02
+
+
+def test_it_reads_no_eyes_on_a_face_cut_by_the_frames_edge() -> None:
+    import cv2
+    import numpy as np
+
+    from proctoring.analysis import faces, landmarks
+    from tests.analysis.conftest import fixture_bytes
+
+    bgr = cv2.imdecode(np.frombuffer(fixture_bytes("headpose_woman_front.jpg"), np.uint8), cv2.IMREAD_COLOR)
+    x, _, w, _ = faces.detect(bgr)[0].box
+    for cut in (False, True):  # whole; the frame's right edge cuts her face
+        frame = np.ascontiguousarray(bgr[:, : int(x + 0.75 * w)]) if cut else bgr
+        detail = faces.face_detail(faces.detect(frame)[0], frame)
+        turn = landmarks.eye_yaw(cv2.imencode(".jpg", frame)[1].tobytes(), detail)
+        assert (turn is None) is cut  # whole: ~11 degrees; cut, the mesh read -2 to -16 there
