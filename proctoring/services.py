@@ -364,7 +364,7 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
             # carried frame carries its source's judgement: judging the same pose again would count it
             # twice in the student's baseline.
             attention_found = analysis.get("Attention") if source is not None else attention.judge(
-                session=frame.session, analysis=analysis)
+                session=frame.session, analysis=analysis, eyes=attention.eyes_of(image, analysis))
             if attention_found is not None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,

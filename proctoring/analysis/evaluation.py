@@ -98,7 +98,8 @@ def evaluate(
         observations = observe_all(root, rows, backend, policy)
         report["detection"] = measure(observations, policy, detection_folds)
         if policy.looking_away:  # on in every new exam: measured on the frames labelled for it
-            report["looking_away"] = looking_away.measure({o.file: o.analysis for o in observations}, rows)
+            report["looking_away"] = looking_away.measure_both({o.file: o.analysis for o in observations}, rows,
+                                                               root)
     if verification:
         report["verification"] = verification_report(root, rows, match_threshold, roc_path, folds, repeats)
     return report

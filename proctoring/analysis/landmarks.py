@@ -9,7 +9,10 @@ The crop is a square 1.5 face-widths around the YuNet box, turned so that YuNet'
 resampled to the model's 192x192 input; the mesh comes back in frame pixels (z in the same scale).
 
 Used for mouth movement (``mouth_aperture``: is the student the one talking, proctoring/speech.py),
-and only there: it runs on the few frames of a talking incident, never per frame.
+on the few frames of a talking incident, and for the eyes' direction (``eye_yaw``, with MediaPipe's
+iris model ``modules/iris_landmark/iris_landmark.tflite`` from the same wheel) on the few frames whose
+head pose is near the looking-away cut, where ``attention.EYE_BAND`` turns that on (off: see
+proctoring/attention.py); never on every frame.
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ from .models import Lazy, model_file
 SIDE = 192  # the mesh's input
 CONTEXT = 1.5  # crop side, in face box sides
 MESH_FILE = "modules/face_landmark/face_landmark.tflite"
+IRIS_FILE = "modules/iris_landmark/iris_landmark.tflite"
+IRIS_SIDE = 64  # the iris model's input
+EYE_CONTEXT = 2.3  # eye crop side, in eye widths (corner to corner)
+EYEBALL = 2.5  # iris offset (in eye widths) to sin(angle): an eyeball-radius prior, nothing fitted
+# Mesh eye corners (outer, inner) and whether the crop is mirrored: the model expects a left eye.
+EYES = ((33, 133, False), (263, 362, True))
 # Mesh indices (MediaPipe's canonical face): inner lips, mouth corners, forehead and chin.
 UPPER_LIP, LOWER_LIP = 13, 14
 MOUTH_LEFT, MOUTH_RIGHT = 78, 308  # the inner corners
@@ -35,15 +44,16 @@ def mesh_path() -> str:
     return model_file("mediapipe", MESH_FILE)
 
 
-def _interpreter() -> object:
+def _interpreter(path: str | None = None) -> object:
     from ai_edge_litert.interpreter import Interpreter  # imported on first use: the engine starts without it
 
-    interpreter = Interpreter(model_path=mesh_path(), num_threads=1)
+    interpreter = Interpreter(model_path=path or mesh_path(), num_threads=1)
     interpreter.allocate_tensors()
     return interpreter
 
 
 MESH: Lazy[object] = Lazy(_interpreter)
+IRIS: Lazy[object] = Lazy(lambda: _interpreter(model_file("mediapipe", IRIS_FILE)))
 
 
 @dataclass(frozen=True)
@@ -87,3 +97,54 @@ def mouth_aperture(points: np.ndarray) -> float:
     gap = float(np.linalg.norm(points[LOWER_LIP, :2] - points[UPPER_LIP, :2]))
     width = float(np.linalg.norm(points[MOUTH_RIGHT, :2] - points[MOUTH_LEFT, :2]))
     return gap / max(width, 1e-6)
+
+
+def _iris_offset(bgr: np.ndarray, points: np.ndarray, outer: int, inner: int, mirrored: bool) -> float:
+    """Where the iris centre sits along the eye line, from the corners' midpoint, in eye widths
+    (positive towards image-right)."""
+    a, b = points[outer, :2], points[inner, :2]
+    left, right = (a, b) if a[0] < b[0] else (b, a)
+    centre, width = (left + right) / 2, max(float(np.linalg.norm(right - left)), 1e-6)
+    side = EYE_CONTEXT * width
+    angle = math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+    matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, IRIS_SIDE / side)
+    matrix[:, 2] += (IRIS_SIDE / 2 - centre[0], IRIS_SIDE / 2 - centre[1])
+    crop = cv2.warpAffine(bgr, matrix, (IRIS_SIDE, IRIS_SIDE))
+    if mirrored:
+        crop = np.ascontiguousarray(crop[:, ::-1])
+    tensor = (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None]
+    interpreter = IRIS.get()
+    with IRIS.lock:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)  # type: ignore[attr-defined]
+        interpreter.invoke()  # type: ignore[attr-defined]
+        iris = next(interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()  # type: ignore[attr-defined]
+                    if o["shape"][-1] == 15)
+    x = float(iris.reshape(5, 3)[0, 0])
+    return ((IRIS_SIDE - x if mirrored else x) - IRIS_SIDE / 2) * side / IRIS_SIDE / width
+
+
+def eyes_turn(bgr: np.ndarray, points: np.ndarray) -> float:
+    """The eyes' turn in the head, in degrees (positive towards image-right, as ``faces.pose``'s Yaw),
+    from the iris model on both eyes of a face ``mesh``."""
+    offset = float(np.mean([_iris_offset(bgr, points, *eye) for eye in EYES]))
+    return math.degrees(math.asin(max(-1.0, min(1.0, EYEBALL * offset))))
+
+
+def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | None:
+    """The eyes' turn (``eyes_turn``) of the face an analysis found (a Rekognition ``FaceDetail``: its
+    BoundingBox and eye Landmarks, ratios of the frame) in the encoded frame ``data``, decoded as the
+    engine decodes it. None where the detail lacks the box or the eyes, or the box meets the frame's edge."""
+    from .imaging import DEFAULT_WORK_SIDE, decode
+
+    box = detail.get("BoundingBox") or {}
+    eyes = {m.get("Type"): m for m in detail.get("Landmarks") or [] if isinstance(m, dict)}
+    if not all(isinstance(box.get(k), int | float) for k in ("Left", "Top", "Width", "Height")) or not all(
+            isinstance((eyes.get(e) or {}).get(k), int | float) for e in ("eyeLeft", "eyeRight") for k in "XY"):
+        return None
+    if box["Left"] <= 0 or box["Top"] <= 0 or box["Left"] + box["Width"] >= 1 or box["Top"] + box["Height"] >= 1:
+        return None  # a face cut by the frame's edge: the mesh guesses the missing part, the eyes read anything
+    bgr = decode({"Bytes": data}, "Analyze", work_side or DEFAULT_WORK_SIDE).bgr
+    H, W = bgr.shape[:2]
+    pixels = (box["Left"] * W, box["Top"] * H, box["Width"] * W, box["Height"] * H)
+    points = np.array([[eyes[e]["X"] * W, eyes[e]["Y"] * H] for e in ("eyeLeft", "eyeRight")])
+    return eyes_turn(bgr, mesh(bgr, pixels, points).points)

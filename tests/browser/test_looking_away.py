@@ -38,7 +38,9 @@ def test_it_tells_a_student_who_keeps_looking_away_and_shows_the_proctor_the_inc
     student.set_default_timeout(TIMEOUT)
     sign_in(student, base, tenant_a.student.email, PASSWORD)
     student.goto(f"{base}/sessions/{session.pk}/exam")
-    expect(student.locator('#checks .check[data-test="Looking away"]')).to_have_text(attention.STUDENT_MESSAGE)
+    # A baseline frame and 3 turned ones, each analysed as it comes (seconds each on a busy machine).
+    expect(student.locator('#checks .check[data-test="Looking away"]')).to_have_text(attention.STUDENT_MESSAGE,
+                                                                                      timeout=TIMEOUT)
     shots.take(student, "exam-looking-away")
 
     proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})

@@ -141,3 +141,30 @@ def test_it_opens_nothing_for_a_student_exempt_from_looking_away_and_face_detect
     assert len(frames) == 6 and all("Attention" not in f.findings for f in frames)  # not judged, not told
     # What the engine saw is kept for a reviewer: the empty room still failed Face Detection.
     assert any(not c["Success"] for c in frames[-1].checks if c["TestName"] == policy.CHECK_FACE_DETECTION)
+
+
+def test_it_reads_the_eyes_on_the_baseline_and_near_the_cut_and_clears_a_turned_head_looking_at_the_screen(
+        tenant_a: Tenant, monkeypatch: Any) -> None:
+    monkeypatch.setattr(attention, "EYE_BAND", 4.0)  # off by default (see attention's docstring); the rule when on
+    session = session_for(tenant_a, tenant_a.student)
+    send(session, tenant_a.student, FRONT)  # the real path reads the eyes of the baseline frame
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+        [(yaw, pitch, eyes)] = session.pose_baseline
+        assert isinstance(eyes, float) and abs(eyes) < 15  # she looks at the camera
+        session.pose_baseline = [[0.0, 0.0, 0.0]]
+
+        def analysis(yaw: float) -> dict[str, Any]:
+            return {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}]}
+        back_to_screen = attention.judge(session=session, analysis=analysis(23.0), eyes=lambda: -12.0)
+        assert back_to_screen == {"Away": False, "Baseline": False, "Deviation": 11.0, "Eyes": -12.0}
+        assert attention.judge(session=session, analysis=analysis(23.0), eyes=lambda: 5.0)["Away"] is True
+        assert attention.judge(session=session, analysis=analysis(23.0))["Away"] is True  # the head alone
+        assert attention.judge(session=session, analysis=analysis(60.0), eyes=lambda: -60.0) == {
+            "Away": True, "Baseline": False, "Deviation": 60.0}  # far past the cut: the eyes are not read
+    face = {**analysis(23.0)["FaceDetails"][0], "BoundingBox": {"Left": 0.3, "Top": 0.2, "Width": 0.3, "Height": 0.4},
+            "Landmarks": [{"Type": "eyeLeft", "X": 0.4, "Y": 0.3}, {"Type": "eyeRight", "X": 0.5, "Y": 0.3}]}
+    assert attention.eyes_of(b"not an image", {"FaceDetails": [face]})() is None  # the head's pose alone judges
+    monkeypatch.setattr(attention, "EYE_BAND", 0.0)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert attention.judge(session=session, analysis=analysis(23.0), eyes=lambda: -12.0)["Away"] is True  # off
