@@ -267,7 +267,8 @@ def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
             references = [_reference(engine, r) for r in registrations]
             options = {"CollectionId": collection_id, "References": [r for r in references if r is not None]}
     analysis = engine.analyze(Image={"Bytes": image}, MinConfidence=policy.min_confidence,
-                              FaceMatchThreshold=policy.face_match_threshold, **options)
+                              FaceMatchThreshold=policy.face_match_threshold,
+                              LabelsOfInterest=list(policy.objects_of_interest), **options)
     verification = analysis.get("Verification") or {}
     own_name = own_names.get(verification.get("FaceId") or "") if verification.get("Passed") else None
     return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
