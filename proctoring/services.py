@@ -67,6 +67,13 @@ def engine_error(exc: ClientError) -> AppError:
 
 
 def _ensure_collection(engine: Any, collection_id: str) -> None:
+    # Ask the local engine's store first: one SELECT, where a create that finds the collection there
+    # costs, on every analysed frame, a savepoint, a failed INSERT (on PostgreSQL a dead row and a
+    # sequence number too), its rollback and two exceptions: 0.5 against 0.7-1.7 CPU-ms here. A
+    # collection deleted in between is created by the create below, as before.
+    store = getattr(engine, "store", None)
+    if store is not None and store.collection_exists(collection_id):
+        return
     try:
         engine.create_collection(CollectionId=collection_id)
     except ClientError as exc:
