@@ -67,6 +67,13 @@ def engine_error(exc: ClientError) -> AppError:
 
 
 def _ensure_collection(engine: Any, collection_id: str) -> None:
+    # Ask the local engine's store first: one SELECT, where a create that finds the collection there
+    # costs, on every analysed frame, a savepoint, a failed INSERT (on PostgreSQL a dead row and a
+    # sequence number too), its rollback and two exceptions: 0.5 against 0.7-1.7 CPU-ms here. A
+    # collection deleted in between is created by the create below, as before.
+    store = getattr(engine, "store", None)
+    if store is not None and store.collection_exists(collection_id):
+        return
     try:
         engine.create_collection(CollectionId=collection_id)
     except ClientError as exc:
@@ -267,7 +274,8 @@ def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
             references = [_reference(engine, r) for r in registrations]
             options = {"CollectionId": collection_id, "References": [r for r in references if r is not None]}
     analysis = engine.analyze(Image={"Bytes": image}, MinConfidence=policy.min_confidence,
-                              FaceMatchThreshold=policy.face_match_threshold, **options)
+                              FaceMatchThreshold=policy.face_match_threshold,
+                              LabelsOfInterest=list(policy.objects_of_interest), **options)
     verification = analysis.get("Verification") or {}
     own_name = own_names.get(verification.get("FaceId") or "") if verification.get("Passed") else None
     return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)

@@ -38,10 +38,10 @@ whose cutoffs the table shows at 85.0). A fold's rule compares each held-out sco
 chosen on the other folds, which is what a map putting that cut at 85 would do (maps are monotone):
 the held-out column is the product as it would be had its calibration never seen the fold.
 
-The label scores come from a second call, ``detect_labels(MinConfidence=0)``, the same models on
-the same pixels. Face counting (the clear-face rule in ``faces.py``) and the unsafe-content
-threshold are tuned constants this measurement cannot re-fit: their held-out column is the fitted
-figure, marked so.
+The label scores come from a second call, ``analyze(MinConfidence=0)``, the same models on
+the same pixels (YOLO skipped on the same frames: ``local.combined.needs_yolo``). Face counting
+(the clear-face rule in ``faces.py``) and the unsafe-content threshold are tuned constants this
+measurement cannot re-fit: their held-out column is the fitted figure, marked so.
 """
 
 from __future__ import annotations
@@ -184,9 +184,12 @@ def observe(
     try:
         if data is None:
             raise ValueError("unreadable file")
+        interest = list(policy.objects_of_interest)
         analysis = backend.analyze(Image={"Bytes": data}, MinConfidence=policy.min_confidence,
-                                   FaceMatchThreshold=policy.face_match_threshold, **options)
-        probe = backend.detect_labels(Image={"Bytes": data}, MinConfidence=0)["Labels"]
+                                   FaceMatchThreshold=policy.face_match_threshold,
+                                   LabelsOfInterest=interest, **options)
+        # the same labels (the same models run, or skipped, as in the product) at every confidence
+        probe = backend.analyze(Image={"Bytes": data}, MinConfidence=0, LabelsOfInterest=interest)["Labels"]
         face_probe = probe_faces(data, backend)
     except (ClientError, ValueError) as exc:
         return replace(base, error=str(exc))

@@ -41,6 +41,8 @@ NMS = 0.5
 # monitor on the dev photos, so the calibrated cut (objects.CONFIDENCE_85) is chosen on NanoDet's alone.
 FLOORS = {"cell phone": 0.50, "laptop": 0.40, "book": 0.25, "tvmonitor": 0.40}
 CLASS_IDS = np.array([COCO.index(name) for name in FLOORS])
+PERSON_ID = COCO.index("person")
+WATCHED_IDS = np.append(CLASS_IDS, PERSON_ID)
 
 
 def available() -> bool:
@@ -79,15 +81,22 @@ def detect(bgr: np.ndarray) -> list[Detection]:
     NanoDet score at its own floor is mapped onto YOLO's floor for the class, keeping one raw scale
     and one calibration (chosen on the merged detections) for both detectors.
     """
+    return detect_with_people(bgr)[0]
+
+
+def detect_with_people(bgr: np.ndarray) -> tuple[list[Detection], list[Detection] | None]:
+    """``detect``'s detections, and NanoDet's own person boxes at RAW_FLOOR or above (raw NanoDet
+    scores, after NMS) from the same pass: never counted, only a hint of how many people there may
+    be (``local.combined.needs_yolo``). None instead of people when the weights are missing."""
     if not available():
-        return []
+        return [], None
     h, w = bgr.shape[:2]
-    blob = ((cv2.resize(bgr, (SIZE, SIZE)).astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)[None]
+    blob = _blob(bgr)
     session = NANODET.get()
     outputs = session.run(list(CLASS_OUTPUTS + BOX_OUTPUTS), {"input_1:0": blob})  # type: ignore[attr-defined]
     found: dict[int, list[tuple[float, list[float]]]] = {}
     for level, stride in enumerate(STRIDES):
-        scores = outputs[level][0][:, CLASS_IDS]
+        scores = outputs[level][0][:, WATCHED_IDS]
         keep = scores.max(axis=1) >= RAW_FLOOR
         if not keep.any():
             continue
@@ -97,18 +106,35 @@ def detect(bgr: np.ndarray) -> list[Detection]:
         sides = (bins / bins.sum(axis=2, keepdims=True)) @ np.arange(BINS, dtype=np.float32) * stride
         x0, y0 = (cx - sides[:, 0]) * w / SIZE, (cy - sides[:, 1]) * h / SIZE
         x1, y1 = (cx + sides[:, 2]) * w / SIZE, (cy + sides[:, 3]) * h / SIZE
-        for row, column in zip(*np.nonzero(scores[keep] >= RAW_FLOOR), strict=True):
+        kept_scores = scores[keep]
+        for row, column in zip(*np.nonzero(kept_scores >= RAW_FLOOR), strict=True):
             box = [float(x0[row]), float(y0[row]), float(x1[row] - x0[row]), float(y1[row] - y0[row])]
-            found.setdefault(int(CLASS_IDS[column]), []).append((float(scores[keep][row, column]), box))
-    detections = []
+            found.setdefault(int(WATCHED_IDS[column]), []).append((float(kept_scores[row, column]), box))
+    detections: list[Detection] = []
+    people: list[Detection] = []
     for class_id, items in found.items():
         name = COCO[class_id]
         kept = cv2.dnn.NMSBoxes([b for _, b in items], [s for s, _ in items], RAW_FLOOR, NMS)
-        own, target = FLOORS[name], label_info(name).floor
         for index in np.ravel(kept):
             score, box = items[int(index)]
-            detections.append(Detection(name, _rescale(score, own, target), (box[0], box[1], box[2], box[3])))
-    return detections
+            if class_id == PERSON_ID:
+                people.append(Detection(name, score, (box[0], box[1], box[2], box[3])))
+            else:
+                rescaled = _rescale(score, FLOORS[name], label_info(name).floor)
+                detections.append(Detection(name, rescaled, (box[0], box[1], box[2], box[3])))
+    return detections, people
+
+
+def _blob(bgr: np.ndarray) -> np.ndarray:
+    """The network's input, (x - mean) / std per channel in planar order: the same numbers as
+    ``((resized - MEAN) / STD).transpose(2, 0, 1)``, a plane at a time into one contiguous array
+    (1.4 ms of CPU against 6.5 ms, and onnxruntime need not copy a strided view)."""
+    resized = cv2.resize(bgr, (SIZE, SIZE)).astype(np.float32)
+    blob = np.empty((1, 3, SIZE, SIZE), dtype=np.float32)
+    for channel in range(3):
+        np.subtract(resized[:, :, channel], MEAN[channel], out=blob[0, channel])
+        blob[0, channel] /= STD[channel]
+    return blob
 
 
 def _rescale(score: float, own_floor: float, target_floor: float) -> float:

@@ -74,8 +74,10 @@ class RekognitionBackend:
         References: Sequence[dict] | None = None,
         MinConfidence: float | None = None,
         FaceMatchThreshold: float | None = None,
+        LabelsOfInterest: Sequence[str] | None = None,
     ) -> dict:
         """Rekognition calls in parallel; see ``LocalEngine.analyze`` for the shape.
+        LabelsOfInterest changes nothing here: DetectLabels costs the same whatever is looked at.
 
         With References (``[{"FaceId", "Image": {"Bytes": reference photo}}, ...]``), no
         collection is searched: one CompareFaces of the frame (its largest face) against each

@@ -144,7 +144,7 @@ def test_it_verifies_a_clean_frame_against_the_students_other_registered_capture
     backend = FakeBackend({r["file"]: (1, [person(95)]) for r in rows}, refused={"ann_2.jpg"})
     observations = {o.file: o for o in m.observe_all(tmp_path, rows, backend, Policy())}
     references = {kw["Image"]["Bytes"].decode(): kw.get("References") for name, kw in backend.calls
-                  if name == "analyze"}
+                  if name == "analyze" and kw["MinConfidence"] != 0}  # not the label probes
     assert references == {"ann_1.jpg": None, "ann_2.jpg": [{"FaceId": "face-ann_1.jpg"}], "bob_1.jpg": None}
     assert observations["ann_2.jpg"].recognition_judged  # never against its own capture
     assert observations["ann_1.jpg"].unregistrable and not observations["ann_1.jpg"].recognition_judged
@@ -198,9 +198,13 @@ def test_it_measures_at_the_products_default_policy(tmp_path: Path) -> None:
         (images / r["file"]).write_bytes(r["file"].encode())
     backend = FakeBackend({"a.jpg": (1, [person(95)]), "b.jpg": (1, [person(95), label("Mobile Phone", 70)])})
     report = evaluate(images, backend=backend, verification=False, detection_folds=2)
-    analyses = [kwargs for name, kwargs in backend.calls if name == "analyze"]
+    analyses = [kwargs for name, kwargs in backend.calls if name == "analyze" and kwargs["MinConfidence"] != 0]
     assert len(analyses) == 2
     assert all(k["MinConfidence"] == 85.0 and k["FaceMatchThreshold"] == 90.0 for k in analyses)
+    # the label probes run the models the product runs on the frame: the same LabelsOfInterest
+    probes = [kwargs for name, kwargs in backend.calls if name == "analyze" and kwargs["MinConfidence"] == 0]
+    assert len(probes) == 2
+    assert all(k["LabelsOfInterest"] == ["Mobile Phone", "Cell Phone"] for k in analyses + probes)
     assert report["detection"]["product"].recall["phone"] == (0, 1)  # a phone at 70 is not found at 85
     text = format_report(report)
     assert "MinConfidence 85" in text and "phone recall" in text and ">= 85%" in text

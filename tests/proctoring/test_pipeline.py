@@ -232,3 +232,24 @@ def test_it_registers_a_face_while_dynamodb_is_down_and_writes_it_later(
     OutboxMessage.objects.update(next_attempt_at="2000-01-01T00:00:00Z")
     assert outbox.relay() == {"sent": 1, "failed": 0}
     assert dynamodb.get_face(external_id)["FullName"] == {"S": "Sam Signer"}
+
+
+@pytest.mark.parametrize("watched", [("Mobile Phone", "Cell Phone"), ("Laptop", "Monitor")])
+def test_it_tells_the_engine_which_labels_the_exam_watches(
+        tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch, watched: tuple[str, ...]) -> None:
+    # The engine skips YOLO on plain frames only for an exam that watches nothing but NanoDet's labels.
+    from proctoring import checks, services
+    from proctoring.analysis import get_backend
+
+    engine = get_backend()
+    seen: list[dict[str, Any]] = []
+    analyze = engine.analyze
+
+    def recorded(**kwargs: Any) -> dict:
+        seen.append(kwargs)
+        return analyze(**kwargs)
+
+    monkeypatch.setattr(engine, "analyze", recorded)
+    services.analyze_image(institution_id=tenant_a.institution.pk, image=image("headpose_man.jpg"),
+                           policy=checks.Policy(objects_of_interest=watched))
+    assert [call["LabelsOfInterest"] for call in seen] == [list(watched)]
