@@ -245,7 +245,7 @@ def needs_yolo(
 
     Not when the frame is plainly one person and no object: YuNet finds exactly one face, a
     confident one (PERSON_FACE_SCORE: it counts as a person by itself, ``people_from_faces``);
-    NanoDet sees no phone, laptop or book even at its raw floor (far below any label's cut), and
+    NanoDet sees no phone, laptop, book or screen even at its raw floor (far below any label's cut), and
     exactly one person box at its raw floor, around that face. Anything else (no face, a second or a
     weak face, a second person box however weak, an object candidate) is unsure, and YOLO runs.
     On the dev photos this skips YOLO on 69 of 143 (33 of the 44 laptop-webcam photos) and changes
