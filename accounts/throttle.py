@@ -288,7 +288,23 @@ class AnonThrottle(_FailOpen, throttling.AnonRateThrottle):
 
 
 class UserThrottle(_FailOpen, throttling.UserRateThrottle):
-    pass
+    """The per-user rate, counted in a sliding window (``window_hit``: one Redis round trip).
+
+    DRF keeps a list of the times of a user's requests and reads it, then writes it back pickled,
+    on every call: two round trips on each webcam frame and status poll. The window allows what the
+    list did (``rate`` calls per period, previous period weighted by its overlap) and fails open
+    in the same way.
+    """
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        self.retry_after: int | None = None
+        if self.rate is None or (key := self.get_cache_key(request, view)) is None:
+            return True
+        self.retry_after = window_hit(key, limit=self.num_requests, window=self.duration)
+        return self.retry_after is None
+
+    def wait(self) -> float | None:
+        return self.retry_after
 
 
 class ScopedThrottle(_FailOpen, throttling.ScopedRateThrottle):

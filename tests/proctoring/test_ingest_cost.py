@@ -4,23 +4,23 @@ each query and round trip here is paid hundreds of times a second at scale (scri
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 from knox.models import AuthToken
-from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from proctoring.models import Frame, FrameStatus
-from tests.conftest import Tenant, api_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import Bucket, image, start_session
 
 
-def _post(client: APIClient, session: Any) -> Any:
+def _post(client: Any, session: Any) -> Any:
     payload = {"image": base64.b64encode(image("signer1_b.jpg")).decode(), "session": session.pk}
-    return client.post("/process", payload, format="json")
+    return client.post("/process", json.dumps(payload), content_type="application/json")
 
 
 def test_it_stores_a_frame_with_three_queries(tenant_a: Tenant, django_assert_num_queries: Any,
@@ -90,3 +90,17 @@ def test_it_stores_a_file_in_the_bucket_privately_with_its_type(s3: Bucket, tena
     private_storage.delete(name)
     private_storage.delete(name)  # already gone: no error
     assert name not in s3.keys()
+
+
+def test_it_stores_a_frame_from_the_browser_with_four_queries(tenant_a: Tenant, django_assert_num_queries: Any,
+                                                               monkeypatch: Any) -> None:
+    """Signed in with a session cookie, as the exam page: the session, the user with their institution, the
+    exam session with its exam, the INSERT."""
+    monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)
+    session = start_session(tenant_a)
+    client = page_client_for(tenant_a.student)
+
+    with django_assert_num_queries(4):
+        response = _post(client, session)
+
+    assert response.status_code == 202, response.content
