@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts import services as account_services
+from accounts.throttle import window_hit
 from proctoring.models import Frame, FrameStatus
 from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.proctoring.conftest import Bucket, image, start_session
@@ -104,3 +108,15 @@ def test_it_stores_a_frame_from_the_browser_with_four_queries(tenant_a: Tenant, 
         response = _post(client, session)
 
     assert response.status_code == 202, response.content
+
+
+def test_it_counts_a_rate_limit_on_redis_with_the_backends_one_client(settings: Any) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")}}
+    key = f"test-{uuid.uuid4()}"
+
+    assert [window_hit(key, limit=2, window=60) for _ in range(3)][:2] == [None, None]
+    assert window_hit(key, limit=2, window=60) is not None  # the third and fourth are over
+    client = caches["default"]._window_client
+    window_hit(key, limit=2, window=60)
+    assert caches["default"]._window_client is client
