@@ -32,7 +32,9 @@ RELATED = ("exam", "exam__institution", "student")
 def access_session_by_id(*, actor: User, session_id: int, for_update: bool = False,
                          related: tuple[str, ...] = RELATED) -> ExamSession:
     """``related``: the relations fetched with it (a frame's upload needs only the exam)."""
-    sessions = sessions_for(actor=actor).select_related(*related)
+    sessions = sessions_for(actor=actor)
+    if related:  # select_related() without names would follow every relation
+        sessions = sessions.select_related(*related)
     if for_update:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=session_id).first()

@@ -48,10 +48,12 @@ def test_it_answers_a_students_status_poll_with_two_queries(tenant_a: Tenant, dj
     client = api_client_for(tenant_a.student)
     frame = _post(client, session).json()
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(2) as captured:
         response = client.get(frame["status_url"])
 
     assert response.status_code == 200 and response.json()["status"] == "pending"
+    frame_query = captured.captured_queries[-1]["sql"]
+    assert '"exams_examsession"."status"' not in frame_query  # the frame alone: no session, exam or student
 
 
 def test_it_refuses_and_deletes_an_expired_token(tenant_a: Tenant) -> None:
