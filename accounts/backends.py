@@ -44,3 +44,12 @@ class EmailBackend(ModelBackend):
         if len(matches) > 1 and request is not None:
             request.login_needs_institution = True  # type: ignore[attr-defined]
         return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        """The signed-in user of a page or of the browser's API calls (every webcam frame and status poll),
+        with the institution that each request reads (tenant scope, time zone) in the same query."""
+        try:
+            user = User._default_manager.select_related("institution").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from knox.models import AuthToken
 
 from accounts.errors import AppError, Conflict
@@ -69,7 +70,9 @@ def user_create(
 
 def token_issue(*, user: User) -> tuple[AuthToken, str]:
     """A new API token: answers the stored row (a hash and the expiry) and the key, which is shown
-    once and stored nowhere. Beyond API_TOKENS_PER_USER, the user's oldest tokens are revoked."""
+    once and stored nowhere. Beyond API_TOKENS_PER_USER, the user's oldest tokens are revoked, and
+    their expired ones deleted (authentication no longer looks at the user's other tokens)."""
+    AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     instance, key = AuthToken.objects.create(user=user)
     stale = AuthToken.objects.filter(user=user).order_by("-created").values_list("digest", flat=True)
     AuthToken.objects.filter(digest__in=list(stale[settings.API_TOKENS_PER_USER:])).delete()

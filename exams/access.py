@@ -26,8 +26,15 @@ def sessions_for(*, actor: User) -> QuerySet[ExamSession]:
     return sessions
 
 
-def access_session_by_id(*, actor: User, session_id: int, for_update: bool = False) -> ExamSession:
-    sessions = sessions_for(actor=actor).select_related("exam", "exam__institution", "student")
+RELATED = ("exam", "exam__institution", "student")
+
+
+def access_session_by_id(*, actor: User, session_id: int, for_update: bool = False,
+                         related: tuple[str, ...] = RELATED) -> ExamSession:
+    """``related``: the relations fetched with it (a frame's upload needs only the exam)."""
+    sessions = sessions_for(actor=actor)
+    if related:  # select_related() without names would follow every relation
+        sessions = sessions.select_related(*related)
     if for_update:
         sessions = sessions.select_for_update(of=("self",))
     session = sessions.filter(pk=session_id).first()

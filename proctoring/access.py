@@ -22,8 +22,13 @@ def frames_for(*, actor: User) -> QuerySet[Frame]:
     return frames.filter(session__in=sessions_for(actor=actor)) if _is_student(actor) else frames
 
 
-def access_frame_by_id(*, actor: User, frame_id: int) -> Frame:
-    frame = frames_for(actor=actor).select_related("session", "session__student").filter(pk=frame_id).first()
+def access_frame_by_id(*, actor: User, frame_id: int,
+                       related: tuple[str, ...] = ("session", "session__student")) -> Frame:
+    """``related``: the relations fetched with it (a student's status poll needs none)."""
+    frames = frames_for(actor=actor)
+    if related:  # select_related() without names would follow every relation
+        frames = frames.select_related(*related)
+    frame = frames.filter(pk=frame_id).first()
     if frame is None:
         raise NotFound("Not found.")
     return frame

@@ -200,12 +200,13 @@ class ProcessView(TenantAPIView):
         except (TypeError, ValueError) as exc:
             raise AppError("'session' must be a session id.", code="invalid",
                            details={"session": ["Not an id."]}) from exc
-        session = access_session_by_id(actor=request.user, session_id=session_id)
+        # frame_ingest reads the exam (capture interval); the student is the actor, checked there.
+        session = access_session_by_id(actor=request.user, session_id=session_id, related=("exam",))
         frame = services.frame_ingest(session=session, actor=request.user, image=image, captured_at=captured_at)
         if wait:
             frame = _await_analysis(frame.pk, wait)
             if frame.status == FrameStatus.DONE:
-                return Response(checks.as_seen_by(frame.checks, viewer=request.user, student=session.student))
+                return Response(checks.as_seen_by(frame.checks, viewer=request.user, student=request.user))
             if frame.status == FrameStatus.FAILED:
                 raise AppError(f"The frame could not be analysed: {frame.error}", code="invalid_image",
                                status_code=422)
@@ -307,9 +308,13 @@ class FrameDetailView(TenantAPIView):
 
     @extend_schema(responses={200: FrameOutput})
     def get(self, request: Request, pk: int) -> Response:
-        frame = access_frame_by_id(actor=request.user, frame_id=pk)
+        # The browser polls this after every frame: a student reaches only their own session's frames, so
+        # they are the frame's student and neither the session nor the student row needs loading.
+        own = request.user.role == Role.STUDENT and not request.user.is_superuser
+        frame = access_frame_by_id(actor=request.user, frame_id=pk, related=() if own else ("session__student",))
         data = FrameOutput(frame).data
-        data["checks"] = checks.as_seen_by(frame.checks, viewer=request.user, student=frame.session.student)
+        data["checks"] = checks.as_seen_by(frame.checks, viewer=request.user,
+                                           student=request.user if own else frame.session.student)
         return Response(data)
 
 

@@ -193,10 +193,10 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
                   captured_at=captured_at)
     try:
-        with transaction.atomic():
-            frame.image.save("frame.jpg", ContentFile(image), save=False)
-            frame.save()
-            transaction.on_commit(lambda: enqueue_analysis(frame.pk))
+        frame.image.save("frame.jpg", ContentFile(image), save=False)
+        # One INSERT, committed on its own (no BEGIN/COMMIT round trips per frame), or with the caller's
+        # transaction when there is one.
+        frame.save()
     except BaseException as exc:
         # No row, no file: a frame that was not stored leaves no biometric file behind.
         if frame.image.name:
@@ -206,6 +206,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
             # at commit): the same answer as for a session that no longer exists.
             raise NotFound("Not found.") from exc
         raise
+    transaction.on_commit(lambda: enqueue_analysis(frame.pk))  # at once, or when the caller's transaction commits
     return frame
 
 
