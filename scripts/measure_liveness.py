@@ -30,10 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proctoring.analysis.local.engine import LocalEngine  # noqa: E402
-from proctoring.liveness import ORDERS, TRUSTED_DEGREES, judge  # noqa: E402
+from proctoring.liveness import ORDERS, STEP_LEFT, STEP_RIGHT, TRUSTED_DEGREES, judge  # noqa: E402
 
 LEFT_FIRST = ORDERS[0]  # the real frames below turn left, then right
 
+PRODUCT_TURN = 20.0  # config/settings.py: LIVENESS_TURN_DEGREES
 CLEAR = 84.0  # the engine's clear-face score (faces.CLEAR_SCORE), as a percentage
 
 
@@ -68,15 +69,113 @@ def samples(yaws: list[float | None]) -> list[tuple[datetime, float | None]]:
     return [(t0 + timedelta(seconds=2 * i), yaw) for i, yaw in enumerate(yaws)]
 
 
+# Real people of the dev set (category G: webcam enrolment frames and phone selfies; Intel's head-pose woman): the one
+# frame of each where the head is turned, and the side the nose points to in the unmirrored image, as seen by eye
+# (image-right is the student's own left). Everyone else's frames of the same person are the frontal ones.
+TURNED = {
+    "G/G_yudas1337_aldi_03.jpg": "image-left",  # near profile
+    "G/G_yudas1337_kader_02.jpg": "image-left",  # near profile
+    "G/G_yudas1337_dafa_02.jpg": "image-right",  # profile
+    "G/G_yudas1337_fahrul_02.jpg": "image-left",  # profile
+    "G/G_yudas1337_bagas_02.jpg": "image-left",  # profile
+    "G/G_yudas1337_zanuar_02.jpg": "image-left",  # profile
+    "G/G_yudas1337_ibnu_02.jpg": "image-left",  # about 45 degrees
+    "G/G_yudas1337_wira_03.jpg": "image-right",  # about 35 degrees
+    "G/G_simonwu53_Ayane_02.jpg": "image-left",  # about 40 degrees, looking up
+    "G/G_simonwu53_Omar_02.jpg": "image-right",  # about 20 degrees
+    "G/G_simonwu53_Shawn_02.jpg": "image-right",  # about 30 degrees
+    "G/G_simonwu53_Saumitra_03.jpg": "image-right",  # about 15 degrees
+    "G/G_simonwu53_Stella_03.jpg": "image-right",  # about 30 degrees
+    "G/G_simonwu53_Simon_02.jpg": "image-right",  # three-quarter, about 35 degrees
+    "F/F_iv_head-pose-face-detection-female_f012.jpg": "image-right",
+    "F/F_iv_head-pose-face-detection-female_f000.jpg": "image-left",
+}
+REAL_TRIES = 2
+
+
+def real_people(root: Path, rows: list[dict[str, str]]) -> dict[str, tuple[list[np.ndarray], dict[str, np.ndarray]]]:
+    """Per person with a turned frame: their frontal frames and a frame turned to each side of their own (the
+    real turned frame, and its mirror image for the side they did not turn to)."""
+    people: dict[str, tuple[list[np.ndarray], dict[str, np.ndarray]]] = {}
+    for row in rows:
+        if row["category"] not in ("G", "A", "F") or not row["identity"]:
+            continue
+        if row["category"] != "G" and not row["identity"].startswith("intel_headpose_woman"):
+            continue
+        bgr = cv2.imread(str(root / row["file"]))
+        frontal, turns = people.setdefault(row["identity"], ([], {}))
+        if row["file"] in TURNED:
+            side = STEP_LEFT if TURNED[row["file"]] == "image-right" else STEP_RIGHT
+            turns.setdefault(side, bgr)
+        else:
+            frontal.append(bgr)
+    for _, turns in people.values():
+        for side, other in ((STEP_LEFT, STEP_RIGHT), (STEP_RIGHT, STEP_LEFT)):
+            if side in turns and other not in turns:
+                turns[other] = cv2.flip(turns[side], 1)
+    return people
+
+
+def student(engine: LocalEngine, front: np.ndarray, turns: dict[str, np.ndarray], steps: tuple[str, ...],
+            camera: random.Random) -> list[float | None]:
+    """The yaws of a student doing the challenge ``steps`` as asked: two frames facing the camera, then each turn
+    (one frame) followed by a frame facing the camera again. Each frame through a little camera and pose noise
+    (consecutive webcam frames differ; two photos of the person taken on other days differ far more)."""
+    def seen(bgr: np.ndarray) -> float | None:
+        return yaw_of(engine, tilted(bgr, camera.uniform(-5, 5), camera.uniform(-3, 3), camera.uniform(-3, 3),
+                                     camera.uniform(0.9, 1.1), (camera.uniform(-.05, .05), camera.uniform(-.05, .05))))
+    poses = [front, front]
+    for step in steps:
+        poses += [turns[step], front]
+    return [seen(bgr) for bgr in poses]
+
+
+def measure_real_people(engine: LocalEngine, root: Path, rows: list[dict[str, str]], turn: float) -> None:
+    people = real_people(root, rows)
+    without = sorted(name for name, (_, turns) in people.items() if not turns)
+    people = {name: person for name, person in people.items() if person[1]}
+    print(f"5. Real people ({len(people)} with a turned frame; none in {without}): each challenge the server may ask,")
+    print(f"   done as asked, up to {REAL_TRIES} tries (each try: another frontal photo where there is one, other")
+    print(f"   camera noise), turn threshold {turn:g}")
+    camera = random.Random(11)
+    first = second = 0
+    failing: list[str] = []
+    for name, (frontal, turns) in sorted(people.items()):
+        tries_needed = []
+        for order in ORDERS:
+            needed = next((k + 1 for k in range(REAL_TRIES) if judge(samples(student(  # try k: k-th frontal photo
+                engine, frontal[k % len(frontal)], turns, order, camera)), turn_degrees=turn, order=order).passed),
+                None)
+            tries_needed.append(needed)
+        first += all(n == 1 for n in tries_needed)
+        second += all(n is not None for n in tries_needed)
+        readings = {side: yaw_of(engine, bgr) for side, bgr in turns.items()}
+        base = [yaw_of(engine, bgr) for bgr in frontal]
+        if not all(n is not None for n in tries_needed):
+            failing.append(name)
+        print(f"   {name}: tries needed per order {tries_needed}; yaw frontal {[_r(y) for y in base]}, "
+              f"turned {{left: {_r(readings.get(STEP_LEFT))}, right: {_r(readings.get(STEP_RIGHT))}}}")
+    print(f"   every order passed on the first try: {first}/{len(people)}; on the first or second: "
+          f"{second}/{len(people)}; failing: {failing}")
+
+
+def _r(yaw: float | None) -> float | None:
+    return None if yaw is None else round(yaw, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", default="/work/shared/data/images")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--turn", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0])
+    parser.add_argument("--only-real", action="store_true", help="only section 5 (real people)")
     args = parser.parse_args()
     root = Path(args.images)
     rows = list(csv.DictReader((root / "manifest.csv").open()))
     engine = LocalEngine()
+    if args.only_real:
+        measure_real_people(engine, root, rows, PRODUCT_TURN)
+        return
     shaky = random.Random(2026)
 
     print(f"1. Held-up still photos: each a sequence of {args.frames} tilted, moved copies")
@@ -151,6 +250,7 @@ def main() -> None:
     for row in turned:
         bgr = cv2.imread(str(root / row["file"]))
         print(f"   {row['file']}: yaw {yaw_of(engine, bgr) if bgr is not None else None} — {row['notes'][:60]}")
+    measure_real_people(engine, root, rows, PRODUCT_TURN)
 
 
 if __name__ == "__main__":
