@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from proctoring.analysis.local.engine import LocalEngine  # noqa: E402
 from proctoring.liveness import ORDERS, STEP_LEFT, STEP_RIGHT, TRUSTED_DEGREES, judge  # noqa: E402
 
-LEFT_FIRST = ORDERS[0]  # the real frames below turn left, then right
+FIRST = ORDERS[0]  # the order section 2's perturbed runs and section 3's choice use
 
 PRODUCT_TURN = 20.0  # config/settings.py: LIVENESS_TURN_DEGREES
 CLEAR = 84.0  # the engine's clear-face score (faces.CLEAR_SCORE), as a percentage
@@ -159,6 +159,28 @@ def measure_real_people(engine: LocalEngine, root: Path, rows: list[dict[str, st
           f"{second}/{len(people)}; failing: {failing}")
 
 
+def measure_replays(yaws: dict[str, float | None], turn: float) -> None:
+    """Videos of the student played to the camera without reacting to the page: in how many of the orders the
+    server may ask does each pass (out of len(ORDERS))? Frames: the woman of section 2."""
+    def video(keys: list[str]) -> list[float | None]:
+        return [yaws["front"], yaws["front2"], *[yaws[key] for key in keys]]
+
+    def recording(order: tuple[str, ...]) -> list[str]:
+        return [key for step in order for key in (step, "front")]
+
+    videos = {"turning both ways in turn, back to the camera between (looped)": ["left", "front", "right", "front"] * 4,
+              "turning both ways in turn, straight across (looped)": ["left", "right"] * 6,
+              "the old browser camera: front, left, right, left, front (looped)":
+                  ["left", "right", "left", "front"] * 4}
+    for order in ORDERS:
+        videos[f"a recording of a session asked {'-'.join(order)}, played once"] = recording(order)
+        videos[f"a recording of a session asked {'-'.join(order)}, looped"] = recording(order) * 3 + ["front"]
+    print(f"6. Replayed videos (no reaction to the page), turn threshold {turn:g}: orders passed of {len(ORDERS)}")
+    for label, keys in videos.items():
+        passes = [o for o in ORDERS if judge(samples(video(keys)), turn_degrees=turn, order=o).passed]
+        print(f"   {label}: {len(passes)} {['-'.join(o) for o in passes]}")
+
+
 def _r(yaw: float | None) -> float | None:
     return None if yaw is None else round(yaw, 1)
 
@@ -213,12 +235,15 @@ def main() -> None:
         ("right", "F/F_iv_head-pose-face-detection-female_f000.jpg"))}
     for key, bgr in frames.items():
         print(f"   {key}: yaw {yaw_of(engine, bgr)}")
-    for asked in ORDERS:  # the server asks each session for one of the two orders
+    def doing(order: tuple[str, ...]) -> list[str]:
+        """The woman's frames for a student doing ``order`` as asked: the camera twice, each turn and back."""
+        return ["front", "front2", *[key for step in order for key in (step, "front")]]
+
+    for asked in ORDERS:  # the server asks each session for one of the orders
         for turns in ORDERS:
-            keys = ["front", "front2", *turns]
-            yaws = [yaw_of(engine, frames[key]) for key in keys]
-            wrong = "" if turns == asked else " (wrong order)"
-            label = f"asked {' then '.join(asked)}, turned {', '.join(keys)}{wrong}"
+            yaws = [yaw_of(engine, frames[key]) for key in doing(turns)]
+            wrong = "" if turns == asked else " (another order)"
+            label = f"asked {'-'.join(asked)}, turned {'-'.join(turns)}{wrong}"
             print(f"   {label}: passed by threshold "
                   f"{ {t: judge(samples(yaws), turn_degrees=t, order=asked).passed for t in args.turn} }")
     jitter = random.Random(7)
@@ -227,18 +252,18 @@ def main() -> None:
     for _ in range(runs):  # the same turn seen through small camera/pose noise (a real webcam differs each frame)
         yaws = [yaw_of(engine, tilted(frames[key], jitter.uniform(-8, 8), jitter.uniform(-5, 5), jitter.uniform(-4, 4),
                                       jitter.uniform(0.9, 1.1), (jitter.uniform(-.05, .05), 0.0)))
-                for key in ("front", "front2", "left", "right")]
+                for key in doing(FIRST)]
         for turn in args.turn:
-            wins[turn] += judge(samples(yaws), turn_degrees=turn, order=LEFT_FIRST).passed
-    print(f"   with small perturbations, {runs} runs, first-try passes by threshold: {wins}")
+            wins[turn] += judge(samples(yaws), turn_degrees=turn, order=FIRST).passed
+    print(f"   with small perturbations, {runs} runs of {'-'.join(FIRST)}, first-try passes by threshold: {wins}")
 
     print("3. Cross-validated threshold: choose on one half of the still photos (the smallest threshold that")
     print("   passes none of them and still passes the real turn), report on the other half")
-    real = [yaw_of(engine, frames[key]) for key in ("front", "front2", "left", "right")]
+    real = [yaw_of(engine, frames[key]) for key in doing(FIRST)]
     folds = [[n for n in names if zlib.crc32(n.encode()) % 2 == k] for k in (0, 1)]
     for k in (0, 1):
         chosen = next((t for t in sorted(args.turn) if not passed(folds[k], t)
-                       and judge(samples(real), turn_degrees=t, order=LEFT_FIRST).passed), None)
+                       and judge(samples(real), turn_degrees=t, order=FIRST).passed), None)
         held_out = folds[1 - k]
         result = "no threshold qualifies" if chosen is None else \
             f"threshold {chosen:g}: held-out still photos passed {len(passed(held_out, chosen))}/{len(held_out)}"
@@ -251,6 +276,7 @@ def main() -> None:
         bgr = cv2.imread(str(root / row["file"]))
         print(f"   {row['file']}: yaw {yaw_of(engine, bgr) if bgr is not None else None} — {row['notes'][:60]}")
     measure_real_people(engine, root, rows, PRODUCT_TURN)
+    measure_replays({key: yaw_of(engine, bgr) for key, bgr in frames.items()}, PRODUCT_TURN)
 
 
 if __name__ == "__main__":
