@@ -1,16 +1,27 @@
 """Measure the gate's liveness judge (proctoring.liveness) with the local engine's head pose.
 
     .venv/bin/python scripts/measure_liveness.py [--images /work/shared/data/images] [--frames 100]
+    .venv/bin/python scripts/measure_liveness.py --only-real    # section 5 alone (about 1 CPU-minute)
 
+Every challenge order the server may ask (liveness.ORDERS) is tried; a still photo must pass none.
 1. Held-up still photos: every dev-set photo with exactly one clear face becomes a "hand-held picture"
    sequence of N frames (the picture tilted up to +-35 degrees about its vertical axis, +-20 about the
    horizontal one, rolled +-10, scaled 0.75-1.25 and moved, in random order, JPEG-encoded as the browser
    sends them), each frame's yaw estimated by the engine's detect_faces (the Pose of analyze's
    FaceDetails), judged as the gate judges it. Reports passes (should be 0) and the largest yaw swing.
-2. Real head turns: the only real turning sequence in the dev set (Intel's head-pose sample, one woman:
-   four frames), as is and seen through small perturbations. One person: a thin measurement.
+2. Real head turns of one woman (Intel's head-pose sample: two frontal frames, one turned each way), done
+   as each order asks, as is and seen through small perturbations.
 3. The turn threshold cross-validated: chosen on one half of the still photos, reported on the other.
 4. As a check of the pose estimate itself, the dev photos whose manifest notes say the head is turned.
+5. Real people: the 16 people of category G (webcam enrolment frames, phone selfies) and the woman of 2.
+   Each has at most one frame with the head turned (TURNED: the side seen by eye); the other side is that
+   frame mirrored, their other frames are the frontal ones. A student doing the challenge as asked: their
+   frontal photo twice, then each turn and the frontal photo again, each frame through a little camera noise;
+   up to 2 tries (the second with another frontal photo where there is one). Limits: photos taken at
+   different moments, not a video; one turned pose per person, held at whatever angle the photo caught
+   (several are near profile, where a student turning slowly would pass through smaller angles first); a
+   mirrored face for the other side.
+6. Replayed videos of the woman's frames, played without reacting to the page: how many orders each passes.
 """
 
 from __future__ import annotations
