@@ -15,7 +15,7 @@ from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
 from proctoring.gate import challenge_order
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.browser.conftest import Shots, head_turn, sign_in, wait_until_true
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -62,7 +62,7 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     page.click("#consent-continue")
 
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)  # once the head turned as asked
+    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
     expect(page.locator("#camera-state")).to_have_text("All checks passed: you can start the exam.")
     shots.take(page, "camera-check")
     page.click("#begin")

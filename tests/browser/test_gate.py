@@ -13,7 +13,7 @@ from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
-from tests.browser.conftest import Shots, head_turn, sign_in
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
@@ -99,7 +99,7 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     # The student's page updates by itself, the head turn passes, and the exam starts.
     expect(student.locator("#approval-state")).to_have_text(
         "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
-    expect(student.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)
+    expect(student.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)
     shots.take(student, "approved")
     student.click("#begin")
     expect(student.locator("#checks .check")).to_have_count(5)

@@ -16,7 +16,7 @@ from exams.lti.models import LtiPlatform, LtiResourceLink, LtiUserLink
 from exams.lti.services import platform_register
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
-from tests.browser.conftest import Shots, head_turn, sign_in
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 from tests.exams.lti_platform import INSTRUCTOR, LEARNER, LoopbackPlatform
@@ -64,7 +64,7 @@ def test_it_launches_from_the_lms_into_the_exam(
     page.check("#agree")
     page.click("#consent-continue")
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)
+    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)
     page.click("#begin")
     expect(page.locator("fieldset.exam-question")).to_have_count(2)
     shots.take(page, "exam-after-launch")

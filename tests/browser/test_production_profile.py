@@ -24,7 +24,7 @@ from exams.models import Answer, Exam, ExamSession, Question
 from proctoring import services as proctoring_services
 from proctoring.liveness import challenge_order
 from proctoring.models import Frame, FrameStatus
-from tests.browser.conftest import head_turn, sign_in
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, head_turn, sign_in
 from tests.celery_worker import database_url
 from tests.conftest import PASSWORD, Tenant
 from tests.dynalite import free_port
@@ -139,7 +139,7 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     page.goto(f"{production_server}/sessions/{session.pk}/start")
     page.check("#agree")
     page.click("#consent-continue")
-    expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)  # once the head turned as asked
+    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
     page.click("#begin")
     expect(page.locator("#checks .check")).to_have_count(5)
     page.fill("textarea", "The mean squared deviation from the mean.")
