@@ -16,8 +16,9 @@ server's secret); the client sends nothing that could choose it. Each sequence t
 once, never alternating (left, left, right; left, right, right; right, left, left; right, right, left), the student
 looks back at the camera between turns, and a turn to the side not asked for starts the turns again. So a video of
 the student turning both ways in turn, played on a screen, passes none of them, and a recording of one session's
-turns passes one session in four. What it still does not stop: someone who plays chosen parts of a video, or swaps
-photos of turned heads, as the page asks; that needs a depth or texture cue (see the report of issue 9).
+turns passes one session in four (two in four played in a loop: left-left-right looped is also right-left-left).
+What it still does not stop: someone who plays chosen parts of a video, or swaps photos of turned heads, as the
+page asks; that needs a depth or texture cue (see the report of issue 9).
 """
 
 from __future__ import annotations
