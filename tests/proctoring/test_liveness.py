@@ -153,8 +153,9 @@ def test_it_wants_the_frontal_pose_on_two_frames_in_a_row() -> None:
 
 
 def test_it_ignores_yaws_too_far_turned_to_be_trusted() -> None:
-    # Near profile, the five landmarks flip sides: +80 then -70 on one still photo is no turn.
-    assert asked(LLR, 0.0, 0.0, 80.0, 0.0, 80.0, 0.0, -70.0).step == STEP_LEFT
+    # Near profile, the five landmarks flip sides: +85 then -88 on one still photo is no turn.
+    assert asked(LLR, 0.0, 0.0, 85.0, 0.0, 85.0, 0.0, -88.0).step == STEP_LEFT
+    assert asked(LLR, 0.0, 0.0, 60.0, 0.0, 70.0, 0.0, -75.0).passed  # a real turn to near profile counts
 
 
 def test_it_reads_the_yaw_of_exactly_one_face() -> None:
