@@ -360,9 +360,11 @@ IDENTITY_PASS_MAX_AGE = env_int("IDENTITY_PASS_MAX_AGE", 300)
 # The gate offers the photo-ID fallback after this many frames judged "not matching" (at once when
 # the student has no reference photo, and always when the exam requires a photo ID).
 IDENTITY_FALLBACK_AFTER = env_int("IDENTITY_FALLBACK_AFTER", 3)
-# Liveness: the head turns at least this many degrees of yaw each way from the student's own frontal
-# pose, on frames of the gate; a pass counts for LIVENESS_PASS_MAX_AGE seconds. 20 was chosen with
-# scripts/measure_liveness.py, cross-validated on held-up still photos (0 of 108 pass; 15 lets 2 through).
+# Liveness: each of the three head turns the server asks for (proctoring.liveness) is at least this many
+# degrees of yaw from the student's own frontal pose, on frames of the gate; a pass counts for
+# LIVENESS_PASS_MAX_AGE seconds. 20 was chosen with scripts/measure_liveness.py, cross-validated on held-up
+# still photos (0 of 108 pass; 15 let 2 through the two-turn challenge this replaced, and what passes three
+# turns passes two).
 LIVENESS_TURN_DEGREES = env_int("LIVENESS_TURN_DEGREES", 20)
 LIVENESS_PASS_MAX_AGE = env_int("LIVENESS_PASS_MAX_AGE", 300)
 # An exam that listens starts only on a microphone check (the check page's meter heard a signal) this recent.

@@ -75,7 +75,7 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None) -> li
 
 
 def challenge_order(session: ExamSession) -> liveness.Order:
-    """The order of the head turns this session is asked for (server-chosen; see liveness.challenge_order)."""
+    """The head turns this session is asked for, in order (server-chosen; see liveness.challenge_order)."""
     return liveness.challenge_order(session_id=session.pk, secret=settings.SECRET_KEY)
 
 
@@ -147,7 +147,7 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
         },
         "identity_approved": session.identity_approved_at is not None,
         "liveness": {"required": needs_identity, "passed": alive.passed, "step": alive.step,
-                     "order": list(alive.order), "instruction": alive.instruction},
+                     "order": list(alive.order), "turns_done": alive.turns_done, "instruction": alive.instruction},
         "can_start": can_start,
         "blocker": blocker,
     }

@@ -156,3 +156,12 @@ def page_client_for(user: User | None) -> Client:
 
 
 from tests.smtp import smtp_server  # noqa: E402, F401  (a real SMTP server on loopback for email tests)
+
+
+def head_turn_yaws(order: tuple[str, ...], *, turned: float = 30.0) -> list[float]:
+    """The yaws of a student doing the liveness challenge ``order`` as asked (proctoring.liveness): two frames
+    looking at the camera, then each turn (left: positive yaw) followed by a frame looking back at it."""
+    yaws = [0.0, 2.0]
+    for step in order:
+        yaws += [turned if step == "left" else -turned, 0.0]
+    return yaws

@@ -38,15 +38,17 @@
       const live = gate.liveness;
       $("liveness-instruction").textContent = live.instruction;
       $("liveness").setAttribute("data-step", live.step);
-      // The server chose the order of the turns for this session: list the steps in that order.
-      const order = ["face"].concat(live.order, ["done"]), at = order.indexOf(live.step);
-      const steps = $("liveness-steps");
-      order.forEach(function (step) {
-        const item = steps.querySelector('li[data-step="' + step + '"]');
-        if (!item) { return; }
-        steps.appendChild(item);
-        item.className = order.indexOf(step) < at ? "done" : (step === live.step ? "current" : "");
-      });
+      // The server chose this session's turns: list them in its order, those seen so far marked done.
+      const items = ["face"].concat(live.order), steps = $("liveness-steps");
+      const at = live.passed ? items.length : (live.step === "face" ? 0 : 1 + live.turns_done);
+      const labels = {face: "Look at the camera", left: "Turn left", right: "Turn right"};
+      steps.replaceChildren.apply(steps, items.map(function (step, index) {
+        const item = document.createElement("li");
+        item.setAttribute("data-step", step);
+        item.textContent = labels[step];
+        item.className = index < at ? "done" : (index === at ? "current" : "");
+        return item;
+      }));
       steps.hidden = false;
     }
     $("waiting").hidden = !waiting;

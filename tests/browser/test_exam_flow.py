@@ -13,8 +13,9 @@ from exams.accommodations import accommodation_set
 from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
+from proctoring.gate import challenge_order
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.browser.conftest import HEAD_TURN, Shots, sign_in, wait_until_true
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -43,7 +44,7 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     base = live_server.url
-    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
+    page = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     frame_posts: list[str] = []
     page.on("request", lambda request: frame_posts.append(request.url) if "/process" in request.url else None)
@@ -61,7 +62,7 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     page.click("#consent-continue")
 
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)  # once the head turned left, then right
+    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
     expect(page.locator("#camera-state")).to_have_text("All checks passed: you can start the exam.")
     shots.take(page, "camera-check")
     page.click("#begin")

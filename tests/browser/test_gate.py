@@ -13,7 +13,7 @@ from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
-from tests.browser.conftest import HEAD_TURN, Shots, sign_in
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
@@ -43,15 +43,19 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
     # The right face: identity matches, and the page asks for the head turn.
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
     first = challenge_order(session)[0]  # the order the server asks this session for
-    expect(page.locator("#liveness-instruction")).to_have_text(f"Slowly turn your head to your {first}…",
-                                                               timeout=TIMEOUT)
+    expect(page.locator("#liveness-instruction")).to_have_text(
+        f"Turn 1 of 3: slowly turn your head to your {first}…", timeout=TIMEOUT)
     for _ in range(600):  # a photo cannot turn: after several more frames, still no pass
         if analysed_frames(tenant_a, session) >= 6:
             break
         page.wait_for_timeout(100)
     assert analysed_frames(tenant_a, session) >= 6
     expect(page.locator("#liveness")).to_have_attribute("data-step", first)
-    expect(page.locator("#liveness-steps li").nth(1)).to_have_attribute("data-step", first)  # listed first
+    steps = page.locator("#liveness-steps li")  # the session's turns, in the server's order
+    expect(steps).to_have_count(4)
+    for index, step in enumerate(challenge_order(session)):
+        expect(steps.nth(1 + index)).to_have_attribute("data-step", step)
+    expect(steps.nth(1)).to_have_class("current")
     expect(page.locator("#begin")).to_be_disabled()
     shots.take(page, "still-photo")
     with tenancy.tenant_scope(tenant_a.institution):
@@ -64,7 +68,7 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     settings.IDENTITY_FALLBACK_AFTER = 2
     session = proctored_exam(tenant_a, reference="signer1_a.jpg")  # registered: someone else's photo
     base = live_server.url
-    student = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
+    student = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 1280, "height": 900})
     student.set_default_timeout(TIMEOUT)
     to_the_gate(student, base, tenant_a, session)
 
@@ -95,7 +99,7 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     # The student's page updates by itself, the head turn passes, and the exam starts.
     expect(student.locator("#approval-state")).to_have_text(
         "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
-    expect(student.locator("#begin")).to_be_enabled(timeout=2 * TIMEOUT)
+    expect(student.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)
     shots.take(student, "approved")
     student.click("#begin")
     expect(student.locator("#checks .check")).to_have_count(5)
@@ -113,7 +117,7 @@ def test_a_student_without_a_reference_photo_is_told_why_and_offered_the_photo_i
     session = proctored_exam(tenant_a)
     with tenancy.tenant_scope(tenant_a.institution):
         FaceRegistration.objects.filter(student=tenant_a.student).delete()  # never registered
-    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 390, "height": 844})
+    page = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 390, "height": 844})
     page.set_default_timeout(TIMEOUT)
     to_the_gate(page, live_server.url, tenant_a, session)
     expect(page.locator("#identity-reason")).to_have_text(

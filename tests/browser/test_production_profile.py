@@ -22,8 +22,9 @@ from accounts import tenancy
 from exams import services as exam_services
 from exams.models import Answer, Exam, ExamSession, Question
 from proctoring import services as proctoring_services
+from proctoring.liveness import challenge_order
 from proctoring.models import Frame, FrameStatus
-from tests.browser.conftest import HEAD_TURN, sign_in
+from tests.browser.conftest import HEAD_TURN_TIMEOUT, head_turn, sign_in
 from tests.celery_worker import database_url
 from tests.conftest import PASSWORD, Tenant
 from tests.dynalite import free_port
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PORT = free_port()  # its own: the SQLite and PostgreSQL halves of make test run side by side
 BASE = f"http://127.0.0.1:{PORT}"
 TIMEOUT = 90_000  # ms: the first frame also loads the analysis models in the server process
+SECRET_KEY = "test-only-secret-key-" + "y" * 40  # the server's: it chooses each session's liveness turns
 
 
 @pytest.fixture
@@ -43,7 +45,7 @@ def production_server(tmp_path: Path) -> Iterator[str]:
            if key not in {"REDIS_URL", "DYNAMODB_ENDPOINT_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     # The production settings as the README documents them; plain http here, so no HTTPS redirect.
     # Cookies stay Secure (the default with DEBUG=0): Chromium keeps them on http://127.0.0.1.
-    env.update(DEBUG="0", SECRET_KEY="test-only-secret-key-" + "y" * 40, ALLOWED_HOSTS="127.0.0.1",
+    env.update(DEBUG="0", SECRET_KEY=SECRET_KEY, ALLOWED_HOSTS="127.0.0.1",
                SECURE_SSL_REDIRECT="0", DATABASE_URL=database_url(), STATIC_ROOT=str(tmp_path / "static"),
                PRIVATE_MEDIA_ROOT=str(django_settings.PRIVATE_MEDIA_ROOT))
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
@@ -126,7 +128,8 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     server_passwords(settings, tenant_a.student)
-    page = camera_browser(HEAD_TURN).new_page(viewport={"width": 1280, "height": 900})
+    turns = challenge_order(session_id=session.pk, secret=SECRET_KEY)
+    page = camera_browser(head_turn(turns)).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     static = []
     page.on("response", lambda response: static.append((response.url, response.status))
@@ -136,7 +139,7 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     page.goto(f"{production_server}/sessions/{session.pk}/start")
     page.check("#agree")
     page.click("#consent-continue")
-    expect(page.locator("#begin")).to_be_enabled(timeout=TIMEOUT)  # once the head turned left, then right
+    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
     page.click("#begin")
     expect(page.locator("#checks .check")).to_have_count(5)
     page.fill("textarea", "The mean squared deviation from the mean.")

@@ -17,11 +17,14 @@ from tests.proctoring.conftest import image
 
 pytestmark = pytest.mark.django_db(transaction=True)  # frames are analysed on commit, as in production
 
-# A woman looking at the camera, turning her head to her left, right and left again, and back: the liveness
-# challenge passes whichever order the server asks for (as tests/browser/conftest.py's HEAD_TURN).
-HEAD_TURN = ["headpose_woman_front.jpg", "headpose_woman_front.jpg", "headpose_woman_her_left.jpg",
-             "headpose_woman_her_right.jpg", "headpose_woman_her_left.jpg", "headpose_woman_front.jpg",
-             "headpose_woman_front.jpg"]
+# A woman looking at the camera, then turning her head to her left or right as the gate asks, looking back at the
+# camera after each turn (as tests/browser/conftest.py's head_turn).
+TURNED = {"left": "headpose_woman_her_left.jpg", "right": "headpose_woman_her_right.jpg"}
+FRONT = "headpose_woman_front.jpg"
+
+
+def head_turn(order: list[str]) -> list[str]:
+    return [FRONT, FRONT] + [photo for step in order for photo in (TURNED[step], FRONT)]
 
 
 def signed_in(email: str, password: str = PASSWORD) -> APIClient:
@@ -90,7 +93,8 @@ def test_it_runs_an_exam_from_writing_to_results_over_the_api(tenant_a: Tenant) 
     assert consent["consent_text"] and consent["consented_at"] is None
     assert ok(me.post(f"/api/v1/sessions/{sid}/consent", {"agree": True}, format="json"))["consented_at"]
     assert ok(me.get(f"/api/v1/sessions/{sid}/"))["status"] == "checking"
-    for name in HEAD_TURN:
+    order = ok(me.get(f"/api/v1/sessions/{sid}/gate"))["liveness"]["order"]  # the turns the server asks for
+    for name in head_turn(order):
         ok(me.post("/process?wait=20", {"image": photo(name), "session": sid}, format="json"))
     gate = ok(me.get(f"/api/v1/sessions/{sid}/gate"))
     assert gate["can_start"], gate

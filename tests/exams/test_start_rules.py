@@ -14,7 +14,7 @@ from exams.models import AuditEvent, ExamSession
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
 from proctoring.models import Frame, FrameStatus
-from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.conftest import Tenant, api_client_for, head_turn_yaws, page_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +39,9 @@ def ready(tenant: Tenant, *, identity: bool = True, liveness_seconds_ago: float 
         status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant.institution.consent_version)
     ExamSession.unscoped.filter(pk=tenant.session.pk).update()
     Frame.unscoped.filter(session=tenant.session).delete()  # the tenancy fixture's pending frame
-    yaw_of = {"left": 30.0, "right": -30.0}
-    first, second = challenge_order(tenant.session)  # the order of the turns the server asks this session for
-    for index, yaw in enumerate((0.0, 0.0, yaw_of[first], yaw_of[second])):
-        _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + 4 - index, yaw=yaw)
+    yaws = head_turn_yaws(challenge_order(tenant.session))  # the turns the server asks this session for
+    for index, yaw in enumerate(yaws[:-1]):  # the last turn is the pass
+        _frame(tenant, FAIL, seconds_ago=liveness_seconds_ago + len(yaws) - 2 - index, yaw=yaw)
     if identity:
         _frame(tenant, PASS)
     tenant.session.refresh_from_db()

@@ -21,16 +21,15 @@ from exams.statuses import SessionStatus
 from proctoring import gate as gate_reads
 from proctoring import liveness, retention
 from proctoring.identity import REASON_MESSAGES
-from proctoring.liveness import ORDERS, STEP_LEFT
+from proctoring.liveness import ORDERS, OTHER_SIDE, STEP_BACK, STEP_LEFT, STEP_RIGHT
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
-from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.conftest import Tenant, api_client_for, head_turn_yaws, page_client_for
 from tests.proctoring.conftest import image
 
 pytestmark = pytest.mark.django_db
 
-LEFT, RIGHT = 30.0, -30.0  # yaw of a head turned to the student's left / right
-YAW = {"left": LEFT, "right": RIGHT}
-FIRST_TURN = {"left": "Slowly turn your head to your left…", "right": "Slowly turn your head to your right…"}
+FIRST_TURN = {"left": "Turn 1 of 3: slowly turn your head to your left…",
+              "right": "Turn 1 of 3: slowly turn your head to your right…"}
 
 
 def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
@@ -57,12 +56,12 @@ def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1
                                     findings=findings)
 
 
-def turn_head(tenant: Tenant, *, passed: bool = True, order: tuple[str, str] | None = None) -> None:
-    """Frames of a student who looks at the camera, turns their head as the session asks (or in ``order``)
-    and looks back (newest last)."""
-    first, second = order or gate_reads.challenge_order(tenant.session)
-    for index, yaw in enumerate((0.0, 2.0, YAW[first], YAW[second], 0.0)):
-        gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=20 - 4 * index)
+def turn_head(tenant: Tenant, *, passed: bool = True, order: tuple[str, ...] | None = None) -> None:
+    """Frames of a student who looks at the camera, turns their head as the session asks (or in ``order``),
+    looking back after each turn (newest last)."""
+    yaws = head_turn_yaws(order or gate_reads.challenge_order(tenant.session))
+    for index, yaw in enumerate(yaws):
+        gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=4 * (len(yaws) - index))
 
 
 def gate(tenant: Tenant, user: Any = None) -> dict[str, Any]:
@@ -105,20 +104,21 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
 
 
-def secret_asking(session: ExamSession, order: tuple[str, str]) -> str:
+def secret_asking(session: ExamSession, order: tuple[str, ...]) -> str:
     """A server secret under which ``session`` is asked for the turns in ``order``."""
     return next(secret for secret in (f"test-secret-{n}" for n in range(64))
                 if liveness.challenge_order(session_id=session.pk, secret=secret) == order)
 
 
-@pytest.mark.parametrize("asked", ORDERS, ids=["left-first", "right-first"])
+@pytest.mark.parametrize("asked", ORDERS, ids=["-".join(order) for order in ORDERS])
 def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(
-    tenant_a: Tenant, settings: Any, asked: tuple[str, str]
+    tenant_a: Tenant, settings: Any, asked: tuple[str, ...]
 ) -> None:
     at_gate(tenant_a)
     settings.SECRET_KEY = secret_asking(tenant_a.session, asked)
-    other = (asked[1], asked[0])
-    for seconds_ago in (40, 38):
+    other = tuple(OTHER_SIDE[step] for step in asked)  # another of the orders: each turn the other way
+    assert other in ORDERS
+    for seconds_ago in (60, 58):
         gate_frame(tenant_a, passed=True, seconds_ago=seconds_ago)  # looking at the camera
     client = api_client_for(tenant_a.student)
     url = f"/api/v1/sessions/{tenant_a.session.pk}/gate"
@@ -128,24 +128,24 @@ def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(
     assert client.post(url, {"liveness": {"order": list(other)}}, format="json").status_code == 405
     turn_head(tenant_a, order=other)  # a recording of the other order
     status = gate(tenant_a)
-    assert not status["liveness"]["passed"] and status["liveness"]["step"] == asked[1]
+    assert not status["liveness"]["passed"] and status["liveness"]["step"] in (STEP_LEFT, STEP_RIGHT, STEP_BACK)
+    assert status["liveness"]["turns_done"] < len(asked)
     assert code_of(begin(tenant_a)) == "liveness_not_verified"
     Frame.unscoped.filter(session=tenant_a.session).delete()
     turn_head(tenant_a, order=asked)
     assert gate(tenant_a)["liveness"]["passed"] and begin(tenant_a).status_code == 200
 
 
-def test_it_asks_sessions_for_both_orders() -> None:
-    # Session ids from 1 to 40 under the test settings' secret: both orders occur.
+def test_it_asks_sessions_for_every_order() -> None:
+    # Session ids from 1 to 40 under the test settings' secret: each of the four orders occurs.
     orders = {gate_reads.challenge_order(ExamSession(pk=pk)) for pk in range(1, 41)}
-    assert orders == set(ORDERS) and (STEP_LEFT, STEP_LEFT) not in orders
+    assert orders == set(ORDERS) and len(orders) == 4 and (STEP_LEFT, STEP_RIGHT, STEP_LEFT) not in orders
 
 
 def test_it_forgets_a_liveness_pass_older_than_the_setting(tenant_a: Tenant, settings: Any) -> None:
     settings.LIVENESS_PASS_MAX_AGE = 60
     at_gate(tenant_a)
-    first, second = gate_reads.challenge_order(tenant_a.session)
-    for index, yaw in enumerate((0.0, 0.0, YAW[first], YAW[second])):
+    for index, yaw in enumerate(head_turn_yaws(gate_reads.challenge_order(tenant_a.session))):
         gate_frame(tenant_a, passed=True, yaw=yaw, seconds_ago=90 - index)
     gate_frame(tenant_a, passed=True)
     assert code_of(begin(tenant_a)) == "liveness_not_verified"
