@@ -138,6 +138,12 @@ def mesh_path() -> str:
     return path()
 
 
+def iris_path() -> str:
+    from .landmarks import IRIS_FILE
+
+    return model_file("mediapipe", IRIS_FILE)
+
+
 def nanodet_path() -> str:
     from .nanodet import WEIGHTS
 
@@ -170,4 +176,9 @@ CATALOGUE: tuple[ModelInfo, ...] = (
               "lip aperture on the frames of a talking incident (is the student the one talking?); not per frame",
               "ai-edge-litert (TFLite interpreter)", "mediapipe", "google-ai-edge/mediapipe face_landmark",
               "Apache-2.0 (MediaPipe), per the wheel's licence", mesh_path, per_frame=False),
+    ModelInfo("landmarks:IRIS", "MediaPipe iris landmarks (TFLite)",
+              "eye direction for looking away, only near the cut and only where attention.EYE_BAND turns it on "
+              "(off: measured, not shipped); not per frame",
+              "ai-edge-litert (TFLite interpreter)", "mediapipe", "google-ai-edge/mediapipe iris_landmark",
+              "Apache-2.0 (MediaPipe), per the wheel's licence", iris_path, per_frame=False),
 )
