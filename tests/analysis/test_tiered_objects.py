@@ -95,7 +95,8 @@ def test_it_skips_yolo_on_a_plain_one_person_frame_and_answers_the_same(
 
 def test_it_runs_yolo_when_the_exam_watches_a_label_only_yolo_gives(
         engine: LocalEngine, yolo_calls: list[int]) -> None:
-    engine.analyze(Image={"Bytes": fixture_bytes("headpose_woman_front.jpg")}, LabelsOfInterest=PHONES + ["Computer Keyboard"])
+    engine.analyze(Image={"Bytes": fixture_bytes("headpose_woman_front.jpg")},
+                   LabelsOfInterest=PHONES + ["Computer Keyboard"])
     assert len(yolo_calls) == 1
 
 
