@@ -109,13 +109,13 @@ test: dev-deps browser-deps
 
 test-sqlite: dev-deps
 	@echo "=== Test suite on SQLite (embedded default) ==="
-	set -o pipefail; env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest 2>&1 | tee var/test-sqlite.log
+	set -o pipefail; env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest --durations=25 2>&1 | tee var/test-sqlite.log
 
 test-postgres: dev-deps
 	@echo "=== Test suite on PostgreSQL (the tests that use a database) ==="
 	scripts/services.sh all
 	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 \
-		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest -o cache_dir=.pytest_cache/postgres \
+		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest --durations=25 -o cache_dir=.pytest_cache/postgres \
 		2>&1 | tee var/test-postgres.log
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench-nodeps.txt
