@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from proctoring.analysis import closeup, nanodet
+from proctoring.analysis import nanodet
 from proctoring.analysis.faces import PERSON_FACE_SCORE, Face
 from proctoring.analysis.objects import Detection
+from proctoring.analysis.tools import closeup
 
 
 def face(x: float, y: float, side: float, score: float = 0.95) -> Face:

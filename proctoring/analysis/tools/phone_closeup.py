@@ -25,12 +25,13 @@ import sys
 import time
 from pathlib import Path
 
-from proctoring.analysis import closeup, nanodet, objects
 from proctoring.analysis import faces as face_ops
+from proctoring.analysis import nanodet, objects
 from proctoring.analysis.calibration import threshold_for
 from proctoring.analysis.evaluation import read_manifest
 from proctoring.analysis.imaging import DEFAULT_WORK_SIDE, decode
 from proctoring.analysis.measurement import FOLDS, OBJECT_CLASSES, TARGETS, objects_of, source_folds
+from proctoring.analysis.tools import closeup
 
 PHONE = "cell phone"
 

@@ -2,19 +2,20 @@
 
 Issue 10 asks for phones held at the ear or held up. On the full 640x480 frame NanoDet sees the head
 region at 416/640 of its pixels; on a crop CONTEXT face-sides wide it sees it two to four times larger.
-Not part of ``analyze``: measured on the dev photos (``tools/phone_closeup.py``, its docstring has
-the figures) it found no phone the full-frame pass missed, raised a false phone on images without
-one, and cost tens of milliseconds of CPU on each frame where it ran. It stays a function so the
-figure can be measured again on labelled frames of phones at the ear.
+Not part of ``analyze``, so it lives with the measuring tools: measured on the dev photos
+(``phone_closeup.py``, its docstring has the figures) it found no phone the full-frame pass missed,
+raised a false phone on images without one, and cost tens of milliseconds of CPU on each frame
+where it ran. It stays a function so the figure can be measured again on labelled frames of phones
+at the ear.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import faces as face_ops
-from . import nanodet
-from .objects import Detection
+from .. import faces as face_ops
+from .. import nanodet
+from ..objects import Detection
 
 CONTEXT = 4.0  # crop side, in the face's longer side: the head, a hand at the ear, a phone held up
 DROP = 0.5  # the crop's centre sits this many face heights below the face's: hands and phones are lower
