@@ -63,39 +63,80 @@ def y4m_sequence(shots: list[tuple[str, int]], folder: Path, width: int = 640, h
     return path
 
 
+class PuppetCamera:
+    """A fake camera whose picture the test changes while Chromium plays it: Chromium reads each frame of a
+    Y4M capture file from disk as it plays (at 10 frames a second), so writing another photo over the frames
+    in place shows that photo within a frame. ``camera_browser(camera)`` launches a Chromium on it."""
+
+    FRAMES = 2
+
+    def __init__(self, fixture: str, folder: Path, width: int = 640, height: int = 480) -> None:
+        self.width, self.height = width, height
+        self.path = folder / "puppet.y4m"
+        self.header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+        self.path.write_bytes(self.header + _yuv420(fixture, width, height) * self.FRAMES)
+        self.showing = fixture
+
+    def show(self, fixture: str) -> None:
+        if fixture == self.showing:
+            return
+        frame = _yuv420(fixture, self.width, self.height)
+        with self.path.open("r+b") as out:  # the same size in place: Chromium's open file sees the new frames
+            for index in range(self.FRAMES):
+                out.seek(len(self.header) + index * len(frame))
+                out.write(frame)
+        self.showing = fixture
+
+
 # Real frames of one woman turning her head (Intel's head-pose sample), for the liveness challenge the server asks a
-# session for (proctoring.gate.challenge_order): looking at the camera, then each turn to her left or right followed
-# by a look back at the camera, then facing the camera long enough for the student to press "Start". The page sends a
-# frame 2 seconds after the last one was analysed (3-10 s apart on a busy 2-core machine); a real student holds each
-# pose until the page asks for the next one, this camera cannot: it holds each for 10 seconds, and a test waits for
-# the pass for HEAD_TURN_TIMEOUT (the sequence, 76 s, plays about three times).
-TURNED = {"left": "headpose_woman_her_left.jpg", "right": "headpose_woman_her_right.jpg"}
-HEAD_TURN_TIMEOUT = 240_000  # ms
+# session for (proctoring.gate.challenge_order). A student follows the page's instructions: looks at the camera, turns
+# to the side it names, looks back, and so on; ``turn_head_as_asked`` does the same with a PuppetCamera, reading the
+# step the page shows (``#liveness[data-step]``), so the test passes only if the page asks for the right turns.
+FRONT = "headpose_woman_front.jpg"
+POSES = {"face": FRONT, "back": FRONT, "done": FRONT,
+         "left": "headpose_woman_her_left.jpg", "right": "headpose_woman_her_right.jpg"}
+HEAD_TURN_TIMEOUT = 120_000  # ms: seven frames analysed (3-10 s apart on a busy 2-core machine)
 
 
-def head_turn(order: tuple[str, ...] | list[str]) -> list[tuple[str, int]]:
-    front = "headpose_woman_front.jpg"
-    shots = [(front, 4)]
-    for step in order:
-        shots += [(TURNED[step], 10), (front, 10)]
-    return shots + [(front, 12)]
+@pytest.fixture
+def student_camera(tmp_path: Path) -> PuppetCamera:
+    """A camera showing the head-pose woman facing it, for ``turn_head_as_asked``."""
+    return PuppetCamera(FRONT, tmp_path)
+
+
+def turn_head_as_asked(page: Page, camera: PuppetCamera, timeout_ms: int = HEAD_TURN_TIMEOUT) -> None:
+    """Follow the liveness instructions on ``page`` until it says the challenge passed."""
+    waited = 0
+    while True:
+        step = page.locator("#liveness").get_attribute("data-step", timeout=timeout_ms)
+        if step == "done":
+            camera.show(FRONT)
+            return
+        if waited >= timeout_ms:
+            raise AssertionError(f"The liveness challenge did not pass in {timeout_ms} ms (step {step!r}).")
+        camera.show(POSES.get(step or "face", FRONT))
+        page.wait_for_timeout(200)
+        waited += 200
 
 
 @pytest.fixture
 def camera_browser(tmp_path: Path) -> Iterator[Any]:
     """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo (or, given a list of
-    (fixture, seconds), those photos in turn); ``audio``: a WAV its microphone plays, looped (media may
-    then play without a click, so that a test can play a clip)."""
+    (fixture, seconds), those photos in turn; given a PuppetCamera, what the test shows on it); ``audio``: a WAV
+    its microphone plays, looped (media may then play without a click, so that a test can play a clip)."""
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is not installed: make test installs Debian's chromium package.")
     with sync_playwright() as playwright:
         browsers: list[Browser] = []
 
-        def launch(fixture: str | list[tuple[str, int]] | None = None, audio: Path | None = None) -> Browser:
+        def launch(fixture: str | list[tuple[str, int]] | PuppetCamera | None = None,
+                   audio: Path | None = None) -> Browser:
             args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-            if fixture:
+            if isinstance(fixture, PuppetCamera):
+                args.append(f"--use-file-for-fake-video-capture={fixture.path}")
+            elif fixture:
                 video = y4m_sequence(fixture, tmp_path) if isinstance(fixture, list) else y4m_from(fixture, tmp_path)
                 args.append(f"--use-file-for-fake-video-capture={video}")
             if audio:

@@ -13,9 +13,8 @@ from exams.accommodations import accommodation_set
 from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
 from proctoring import services as proctoring_services
-from proctoring.gate import challenge_order
 from proctoring.models import Frame, FrameStatus, Incident
-from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in, wait_until_true
+from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_asked, wait_until_true
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
@@ -40,11 +39,11 @@ def proctored_exam(tenant: Tenant, reference: str = "signer1_a.jpg", **policy: A
 
 
 def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
-    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, shots: Shots
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     base = live_server.url
-    page = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 1280, "height": 900})
+    page = camera_browser(student_camera).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     frame_posts: list[str] = []
     page.on("request", lambda request: frame_posts.append(request.url) if "/process" in request.url else None)
@@ -62,7 +61,8 @@ def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     page.click("#consent-continue")
 
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
+    turn_head_as_asked(page, student_camera)  # as the page asks, turn by turn
+    expect(page.locator("#begin")).to_be_enabled()
     expect(page.locator("#camera-state")).to_have_text("All checks passed: you can start the exam.")
     shots.take(page, "camera-check")
     page.click("#begin")

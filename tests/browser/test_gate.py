@@ -13,7 +13,7 @@ from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
-from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in
+from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_asked
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
@@ -63,12 +63,13 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
 
 
 def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_them_in(
-    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, settings: Any
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, shots: Shots,
+    settings: Any,
 ) -> None:
     settings.IDENTITY_FALLBACK_AFTER = 2
     session = proctored_exam(tenant_a, reference="signer1_a.jpg")  # registered: someone else's photo
     base = live_server.url
-    student = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 1280, "height": 900})
+    student = camera_browser(student_camera).new_page(viewport={"width": 1280, "height": 900})
     student.set_default_timeout(TIMEOUT)
     to_the_gate(student, base, tenant_a, session)
 
@@ -99,7 +100,8 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     # The student's page updates by itself, the head turn passes, and the exam starts.
     expect(student.locator("#approval-state")).to_have_text(
         "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
-    expect(student.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)
+    turn_head_as_asked(student, student_camera)
+    expect(student.locator("#begin")).to_be_enabled()
     shots.take(student, "approved")
     student.click("#begin")
     expect(student.locator("#checks .check")).to_have_count(5)
@@ -117,7 +119,7 @@ def test_a_student_without_a_reference_photo_is_told_why_and_offered_the_photo_i
     session = proctored_exam(tenant_a)
     with tenancy.tenant_scope(tenant_a.institution):
         FaceRegistration.objects.filter(student=tenant_a.student).delete()  # never registered
-    page = camera_browser(head_turn(challenge_order(session))).new_page(viewport={"width": 390, "height": 844})
+    page = camera_browser("headpose_woman_front.jpg").new_page(viewport={"width": 390, "height": 844})
     page.set_default_timeout(TIMEOUT)
     to_the_gate(page, live_server.url, tenant_a, session)
     expect(page.locator("#identity-reason")).to_have_text(

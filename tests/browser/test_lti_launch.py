@@ -15,8 +15,7 @@ from accounts.models import User
 from exams.lti.models import LtiPlatform, LtiResourceLink, LtiUserLink
 from exams.lti.services import platform_register
 from exams.statuses import SessionStatus
-from proctoring.gate import challenge_order
-from tests.browser.conftest import HEAD_TURN_TIMEOUT, Shots, head_turn, sign_in
+from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_asked
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 from tests.exams.lti_platform import INSTRUCTOR, LEARNER, LoopbackPlatform
@@ -34,10 +33,11 @@ def lms(live_server: Any, tenant_a: Tenant) -> Iterator[LoopbackPlatform]:
 
 
 def test_it_launches_from_the_lms_into_the_exam(
-    live_server: Any, tenant_a: Tenant, camera_browser: Any, lms: LoopbackPlatform, shots: Shots
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, lms: LoopbackPlatform,
+    shots: Shots,
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
-    browser = camera_browser(head_turn(challenge_order(session)))
+    browser = camera_browser(student_camera)
 
     # The instructor's first launch of the course link: choose the exam it opens.
     lms.users["teacher"] = lms.claims(sub="teacher-1", roles=[INSTRUCTOR], name="Terry Teacher")
@@ -64,7 +64,8 @@ def test_it_launches_from_the_lms_into_the_exam(
     page.check("#agree")
     page.click("#consent-continue")
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
-    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)
+    turn_head_as_asked(page, student_camera)
+    expect(page.locator("#begin")).to_be_enabled()
     page.click("#begin")
     expect(page.locator("fieldset.exam-question")).to_have_count(2)
     shots.take(page, "exam-after-launch")

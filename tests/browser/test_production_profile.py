@@ -22,9 +22,8 @@ from accounts import tenancy
 from exams import services as exam_services
 from exams.models import Answer, Exam, ExamSession, Question
 from proctoring import services as proctoring_services
-from proctoring.liveness import challenge_order
 from proctoring.models import Frame, FrameStatus
-from tests.browser.conftest import HEAD_TURN_TIMEOUT, head_turn, sign_in
+from tests.browser.conftest import PuppetCamera, sign_in, turn_head_as_asked
 from tests.celery_worker import database_url
 from tests.conftest import PASSWORD, Tenant
 from tests.dynalite import free_port
@@ -124,12 +123,11 @@ def test_it_serves_static_files_and_leaks_nothing_with_debug_off(production_serv
 
 
 def test_it_runs_the_student_flow_against_a_debug_off_server(
-    production_server: str, tenant_a: Tenant, camera_browser: Any, settings: Any
+    production_server: str, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, settings: Any
 ) -> None:
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     server_passwords(settings, tenant_a.student)
-    turns = challenge_order(session_id=session.pk, secret=SECRET_KEY)
-    page = camera_browser(head_turn(turns)).new_page(viewport={"width": 1280, "height": 900})
+    page = camera_browser(student_camera).new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
     static = []
     page.on("response", lambda response: static.append((response.url, response.status))
@@ -139,7 +137,8 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     page.goto(f"{production_server}/sessions/{session.pk}/start")
     page.check("#agree")
     page.click("#consent-continue")
-    expect(page.locator("#begin")).to_be_enabled(timeout=HEAD_TURN_TIMEOUT)  # once the head turned as asked
+    turn_head_as_asked(page, student_camera)  # as the page asks, turn by turn
+    expect(page.locator("#begin")).to_be_enabled()
     page.click("#begin")
     expect(page.locator("#checks .check")).to_have_count(5)
     page.fill("textarea", "The mean squared deviation from the mean.")

@@ -18,7 +18,7 @@ from tests.proctoring.conftest import image
 pytestmark = pytest.mark.django_db(transaction=True)  # frames are analysed on commit, as in production
 
 # A woman looking at the camera, then turning her head to her left or right as the gate asks, looking back at the
-# camera after each turn (as tests/browser/conftest.py's head_turn).
+# camera after each turn (as tests/browser/conftest.py's turn_head_as_asked does in the browser).
 TURNED = {"left": "headpose_woman_her_left.jpg", "right": "headpose_woman_her_right.jpg"}
 FRONT = "headpose_woman_front.jpg"
 
