@@ -100,7 +100,9 @@ browser-deps:
 # The suite runs on SQLite (the embedded default) and on PostgreSQL side by side, each half with its own
 # Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).
 # The PostgreSQL half runs only the tests that use a database: the others answer the same on both
-# (tests/conftest.py, DATABASE_TESTS_ONLY).
+# (tests/conftest.py, DATABASE_TESTS_ONLY). The schema fuzzing runs on PostgreSQL only (it is the stricter: NUL
+# bytes, 32-bit integers) and the accessibility crawl on SQLite only (axe-core judges the markup, which does not change
+# with the database): SUITE_HALF, marker one_database.
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .
@@ -109,12 +111,12 @@ test: dev-deps browser-deps
 
 test-sqlite: dev-deps
 	@echo "=== Test suite on SQLite (embedded default) ==="
-	set -o pipefail; env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest --durations=25 2>&1 | tee var/test-sqlite.log
+	set -o pipefail; env -u DATABASE_URL -u REDIS_URL SUITE_HALF=sqlite $(VENV)/bin/pytest --durations=25 2>&1 | tee var/test-sqlite.log
 
 test-postgres: dev-deps
 	@echo "=== Test suite on PostgreSQL (the tests that use a database) ==="
 	scripts/services.sh all
-	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 \
+	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 SUITE_HALF=postgresql \
 		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest --durations=25 -o cache_dir=.pytest_cache/postgres \
 		2>&1 | tee var/test-postgres.log
 

@@ -75,12 +75,20 @@ def uses_a_database(item: pytest.Item) -> bool:
     return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
 
 
+# The two halves also share the two slowest tests whose subject does not depend on the database: a test marked
+# ``one_database("sqlite")`` or ``one_database("postgresql")`` runs only in that half of make test (SUITE_HALF, set
+# by the Makefile). Run by hand (no SUITE_HALF), pytest runs it whatever the database.
+def in_this_half(item: pytest.Item) -> bool:
+    marker, half = item.get_closest_marker("one_database"), os.environ.get("SUITE_HALF")
+    return marker is None or not half or marker.args[0] == half
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.environ.get("DATABASE_TESTS_ONLY") != "1":
-        return
-    kept = [item for item in items if uses_a_database(item)]
-    config.hook.pytest_deselected(items=[item for item in items if not uses_a_database(item)])
-    items[:] = kept
+    tests_only = os.environ.get("DATABASE_TESTS_ONLY") == "1"
+    kept = [item for item in items if in_this_half(item) and (uses_a_database(item) or not tests_only)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

@@ -106,6 +106,7 @@ def wsgi_app() -> Iterator[Any]:
             signal.connect(close_old_connections)
 
 
+@pytest.mark.one_database("postgresql")  # the stricter database (NUL bytes, 32-bit integers): Makefile
 @pytest.mark.parametrize("role", ["admin", "proctor", "student", "anonymous"])
 def test_it_answers_every_generated_request_as_its_schema_says(tenant_a: Tenant, tenant_b: Tenant, wsgi_app: Any,
                                                                role: str) -> None:
