@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, Severity
@@ -69,8 +71,37 @@ def publish(incident: Incident) -> None:
     outbox_add(topic="incidents.put", payload=incident_payload(incident))
 
 
+def session_state() -> dict[str, Exists]:
+    """What ``apply_frame`` asks the database about a frame's session, as annotations for the frame's own
+    query (``Frame.objects.annotate(**session_state())``): read with the frame under the session's lock,
+    they save three round trips on every frame; ``apply_frame`` asks itself for any the frame lacks.
+
+    ``judged_later``: a frame captured after this one is already judged; ``talking_open``: a talking
+    incident is open (``close_quiet_talking`` then decides whether it ended); ``streaks_live``: a streak
+    holds something (a window, a count or an incident) that a frame without any kind moves on.
+    """
+    session = OuterRef("session_id")
+    return {
+        "judged_later": Exists(Frame.objects.filter(session_id=session, status=FrameStatus.DONE,
+                                                    captured_at__gt=OuterRef("captured_at"))),
+        "talking_open": Exists(Incident.objects.filter(session_id=session, kind=IncidentKind.TALKING, is_open=True)),
+        "streaks_live": Exists(CheckStreak.objects.filter(session_id=session)
+                               .exclude(window="", frames=0, incident__isnull=True)),
+    }
+
+
+def _state(frame: Frame, name: str) -> bool:
+    """A ``session_state`` answer: annotated on the frame, or asked now."""
+    known = getattr(frame, name, None)
+    if known is not None:
+        return bool(known)
+    return Frame.objects.annotate(**{name: session_state()[name]}).values_list(name, flat=True).get(pk=frame.pk)
+
+
 def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
-    """Advance the session's streaks with this frame; answers incidents opened or closed by it."""
+    """Advance the session's streaks with this frame; answers incidents opened or closed by it.
+
+    ``frame`` may carry the ``session_state`` annotations, read under the session's lock."""
     status = frame.session.status
     if status not in ACCEPTS_FRAMES:
         return []  # analysed after its stretch ended: the result is kept, nothing reopens
@@ -79,14 +110,20 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         return []  # taken during the check, analysed once the exam began
     # Frames come every few seconds: they also end a talking incident once the student has been quiet
     # for the exam's speech window (no speech segment arrives to say so).
-    close_quiet_talking(session_id=frame.session_id, now=frame.captured_at, window_seconds=exam.speech_window_seconds)
-    newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
-    if newer.filter(captured_at__gt=frame.captured_at).exists():
+    if _state(frame, "talking_open"):
+        close_quiet_talking(session_id=frame.session_id, now=frame.captured_at,
+                            window_seconds=exam.speech_window_seconds)
+    if _state(frame, "judged_later"):
         return []
     # An accommodation's exempt checks (exams.accommodations) never hold for this student: the frame's
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
+    if not kinds and not _state(frame, "streaks_live"):
+        return []  # nothing holds and nothing held: no streak would move
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
+    # The open incidents this frame extends or closes, in one query (not one each).
+    involved = [s.incident_id for s in streaks.values() if s.incident_id]
+    open_incidents = Incident.objects.select_related("session", "last_frame").in_bulk(involved) if involved else {}
     changed = []
     for kind in FRAME_KINDS:
         streak = streaks.get(kind) or CheckStreak(session_id=frame.session_id, kind=kind)
@@ -98,20 +135,20 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         restart = not held and kind in MIN_FRAMES
         streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:n]
         if held:
-            changed += _holds(streak, frame, exam, k)
+            changed += _holds(streak, frame, exam, k, open_incidents)
         elif HELD not in streak.window:
-            changed += _clears(streak, frame)
+            changed += _clears(streak, frame, open_incidents)
         streak.save()
     return changed
 
 
-def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Incident]:
+def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents: dict[int, Incident]) -> list[Incident]:
     if streak.frames == 0:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
     if streak.incident_id:
         # A new version, mirrored: DynamoDB's frame count follows an open incident as it grows.
-        incident = Incident.objects.select_related("session").get(pk=streak.incident_id)
+        incident = open_incidents[streak.incident_id]
         incident.last_frame, incident.frame_count = frame, streak.frames
         incident.version += 1
         incident.save(update_fields=["last_frame", "frame_count", "version"])
@@ -135,10 +172,10 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Inciden
     return [incident]
 
 
-def _clears(streak: CheckStreak, frame: Frame) -> list[Incident]:
+def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Incident]) -> list[Incident]:
     closed = []
     if streak.incident_id:
-        incident = Incident.objects.select_related("session", "last_frame").get(pk=streak.incident_id)
+        incident = open_incidents[streak.incident_id]
         # It ended with the first frame after the last one that showed it.
         after = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
                                      captured_at__gt=incident.last_frame.captured_at).order_by("captured_at") \
