@@ -129,13 +129,54 @@ def backend_cpu_ms() -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")  # utime + stime, in ticks
 
 
+class PerQuery:
+    """Process CPU of each ORM query, its SQL's compilation included (``SQLCompiler.execute_sql``), by shape."""
+
+    def __init__(self) -> None:
+        from django.db.models.sql import compiler
+
+        self.spent: dict[str, list[float]] = collections.defaultdict(list)
+        self.depth = 0
+        real = compiler.SQLCompiler.execute_sql
+
+        def execute_sql(this: Any, *args: Any, **kwargs: Any) -> Any:
+            self.depth += 1
+            before, cpu = len(connection.queries_log), time.process_time()
+            try:
+                return real(this, *args, **kwargs)
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.on:
+                    done = list(connection.queries_log)[before:]
+                    name = shape(done[0]["sql"]) if done else "(none)"
+                    self.spent[name].append((time.process_time() - cpu) * 1000)
+
+        self.on = False
+        compiler.SQLCompiler.execute_sql = execute_sql
+
+    def report(self, frames: int) -> None:
+        print("  CPU ms per frame by query (compilation and execution; building the objects not included):")
+        for name, values in sorted(self.spent.items(), key=lambda item: -sum(item[1])):
+            print(f"    {sum(values) / frames:6.2f}  {len(values) / frames:4.1f} x {name}")
+        self.spent.clear()
+
+
 def shape(sql: str) -> str:
     verb = sql.split()[0].upper()
     if verb in {"SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"}:
         return verb
-    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
-    lock = " FOR UPDATE" if "FOR UPDATE" in sql.upper() else ""
-    return f"{verb} {table.group(1) if table else '?'}{lock}"
+    outer, subqueries = sql, 0
+    while True:  # the outer query's table, not a subquery's
+        inner = re.sub(r"\([^()]*\)", "", outer)
+        if inner == outer:
+            break
+        subqueries += len(re.findall(r"\(SELECT", outer))
+        outer = inner
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', outer)
+    joins = outer.upper().count(" JOIN ")
+    extra = "".join([" FOR UPDATE" if "FOR UPDATE" in outer.upper() else "", f" +{joins} joins" if joins else "",
+                     f" +{subqueries} subqueries" if subqueries else ""])
+    return f"{verb} {table.group(1) if table else '?'}{extra}"
 
 
 def summary(kind: str, rows: list[tuple[int, float]], example: list[dict[str, Any]], spent: list[dict],
@@ -159,6 +200,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["analysed", "carried", "carried-incident"])
     parser.add_argument("--sort", default="cumulative", help="cProfile's order (cumulative, tottime)")
     parser.add_argument("--top", type=int, default=45, help="functions cProfile prints")
+    parser.add_argument("--per-query", action="store_true", help="CPU by query (adds a little to the CPU figures)")
     parser.add_argument("--show-sql", choices=["analysed", "carried", "carried-incident"])
     args = parser.parse_args()
 
@@ -182,6 +224,7 @@ def main() -> None:
             print(f"database: {connection.vendor} {settings.DATABASES['default']['NAME']}; "
                   f"skip threshold {settings.FRAME_SKIP_THRESHOLD}")
             kinds: dict[str, Any] = {}
+            per_query = PerQuery() if args.per_query else None
 
             # Analysed: two pictures of the student in turn (each differs from the last analysed one).
             quiet = Session(start_session(tenant))
@@ -212,6 +255,8 @@ def main() -> None:
                 rows, spent, example = [], [], []
                 profiler = cProfile.Profile(time.process_time) if args.profile == kind else None
                 backend = 0.0
+                if per_query:
+                    per_query.on = True
                 for i in range(args.frames):
                     if profiler:
                         profiler.enable()
@@ -225,6 +270,9 @@ def main() -> None:
                     example = queries
                 pg = connection.vendor == "postgresql"
                 summary(kind, rows, example, spent, backend / args.frames if pg else None)
+                if per_query:
+                    per_query.report(args.frames)
+                    per_query.on = False
                 if args.show_sql == kind:
                     for q in example:
                         print("     ", q["sql"][:400])
