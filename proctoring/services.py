@@ -10,8 +10,6 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Subquery
-from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils import timezone
 
 from accounts.audit import audit
@@ -294,20 +292,13 @@ def _reference(engine: Any, registration: FaceRegistration) -> dict[str, Any] | 
         return {"FaceId": registration.face_id, "Image": {"Bytes": handle.read()}}
 
 
-def _verified_name(*, institution_id: int, student_id: int) -> Subquery:
-    """Annotates a frame with the student's name on the reference face its 1:1 verification matched (or NULL),
-    as analyze_image names the student: read with the frame a result is carried from, not in a query of its own."""
-    face_id = KeyTextTransform("FaceId", KeyTransform("Verification", OuterRef("findings")))
-    return Subquery(FaceRegistration.objects.filter(institution_id=institution_id, student_id=student_id,
-                                                    face_id=face_id).exclude(face_id="").values("full_name")[:1])
-
-
-def _carried_outcome(source: Frame, *, policy: checks.Policy, institution_id: int) -> checks.Outcome:
-    """Judge a carried result again under the exam's policy now, naming the student as analyze_image does.
-
-    ``source`` carries its ``verified_name`` (``_verified_name``)."""
-    analysis = source.findings
-    own_name = source.verified_name if (analysis.get("Verification") or {}).get("Passed") else None
+def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institution_id: int,
+                     student_id: int) -> checks.Outcome:
+    """Judge a carried result again under the exam's policy now, naming the student as analyze_image does."""
+    verification = analysis.get("Verification") or {}
+    own_name = FaceRegistration.objects.filter(
+        institution_id=institution_id, student_id=student_id, face_id=verification.get("FaceId") or "-",
+    ).values_list("full_name", flat=True).first() if verification.get("Passed") else None
     return checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
 
 
@@ -349,12 +340,12 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         raise
     policy = checks.Policy.of_exam(session.exam)
     thumbnail = stages.timed("thumbnail", skipping.thumbnail, image)
-    source = stages.timed("skip", skipping.carry_source, frame=frame, thumb=thumbnail, annotations={
-        "verified_name": _verified_name(institution_id=frame.institution_id, student_id=session.student_id)})
+    source = stages.timed("skip", skipping.carry_source, frame=frame, thumb=thumbnail)
     try:
         if source is not None:
             analysis = source.findings
-            outcome = _carried_outcome(source, policy=policy, institution_id=frame.institution_id)
+            outcome = _carried_outcome(analysis, policy=policy, institution_id=frame.institution_id,
+                                       student_id=session.student_id)
         else:
             analysis, outcome = stages.timed("engine", analyze_image, institution_id=frame.institution_id,
                                              image=image, policy=policy, student_id=session.student_id)

@@ -30,7 +30,6 @@ import io
 import logging
 import warnings
 from datetime import timedelta
-from typing import Any
 
 import cv2
 import numpy as np
@@ -125,10 +124,8 @@ def _nearest(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return best
 
 
-def carry_source(*, frame: Frame, thumb: bytes | None, annotations: dict[str, Any] | None = None) -> Frame | None:
-    """The fully analysed frame whose result ``frame`` may carry forward, or None: analyse it in full.
-
-    ``annotations``: what the caller reads with that frame (``QuerySet.annotate``), in the same query."""
+def carry_source(*, frame: Frame, thumb: bytes | None) -> Frame | None:
+    """The fully analysed frame whose result ``frame`` may carry forward, or None: analyse it in full."""
     threshold = float(settings.FRAME_SKIP_THRESHOLD)
     session = frame.session
     if threshold <= 0 or thumb is None or session.status != SessionStatus.IN_PROGRESS:
@@ -139,8 +136,7 @@ def carry_source(*, frame: Frame, thumb: bytes | None, annotations: dict[str, An
     source = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, carried_from__isnull=True,
                                    captured_at__gte=earliest, captured_at__lte=frame.captured_at)
               .exclude(pk=frame.pk).exclude(thumbnail=None)
-              .order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings")
-              .annotate(**(annotations or {})).first())
+              .order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings").first())
     if source is None or source.findings is None:
         return None
     changed = difference(bytes(source.thumbnail), thumb)
