@@ -17,8 +17,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef
-
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, Severity
@@ -71,37 +69,8 @@ def publish(incident: Incident) -> None:
     outbox_add(topic="incidents.put", payload=incident_payload(incident))
 
 
-def session_state() -> dict[str, Exists]:
-    """What ``apply_frame`` asks the database about a frame's session, as annotations for the frame's own
-    query (``Frame.objects.annotate(**session_state())``): read with the frame under the session's lock,
-    they save three round trips on every frame; ``apply_frame`` asks itself for any the frame lacks.
-
-    ``judged_later``: a frame captured after this one is already judged; ``talking_open``: a talking
-    incident is open (``close_quiet_talking`` then decides whether it ended); ``streaks_live``: a streak
-    holds something (a window, a count or an incident) that a frame without any kind moves on.
-    """
-    session = OuterRef("session_id")
-    return {
-        "judged_later": Exists(Frame.objects.filter(session_id=session, status=FrameStatus.DONE,
-                                                    captured_at__gt=OuterRef("captured_at"))),
-        "talking_open": Exists(Incident.objects.filter(session_id=session, kind=IncidentKind.TALKING, is_open=True)),
-        "streaks_live": Exists(CheckStreak.objects.filter(session_id=session)
-                               .exclude(window="", frames=0, incident__isnull=True)),
-    }
-
-
-def _state(frame: Frame, name: str) -> bool:
-    """A ``session_state`` answer: annotated on the frame, or asked now."""
-    known = getattr(frame, name, None)
-    if known is not None:
-        return bool(known)
-    return Frame.objects.annotate(**{name: session_state()[name]}).values_list(name, flat=True).get(pk=frame.pk)
-
-
 def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
-    """Advance the session's streaks with this frame; answers incidents opened or closed by it.
-
-    ``frame`` may carry the ``session_state`` annotations, read under the session's lock."""
+    """Advance the session's streaks with this frame; answers incidents opened or closed by it."""
     status = frame.session.status
     if status not in ACCEPTS_FRAMES:
         return []  # analysed after its stretch ended: the result is kept, nothing reopens
@@ -110,16 +79,13 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         return []  # taken during the check, analysed once the exam began
     # Frames come every few seconds: they also end a talking incident once the student has been quiet
     # for the exam's speech window (no speech segment arrives to say so).
-    if _state(frame, "talking_open"):
-        close_quiet_talking(session_id=frame.session_id, now=frame.captured_at,
-                            window_seconds=exam.speech_window_seconds)
-    if _state(frame, "judged_later"):
+    close_quiet_talking(session_id=frame.session_id, now=frame.captured_at, window_seconds=exam.speech_window_seconds)
+    newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
+    if newer.filter(captured_at__gt=frame.captured_at).exists():
         return []
     # An accommodation's exempt checks (exams.accommodations) never hold for this student: the frame's
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
-    if not kinds and not _state(frame, "streaks_live"):
-        return []  # nothing holds and nothing held: no streak would move
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
     # The open incidents this frame extends or closes, in one query (not one each).
     involved = [s.incident_id for s in streaks.values() if s.incident_id]
@@ -205,10 +171,13 @@ def close_quiet_talking(*, session_id: int, now: datetime, window_seconds: int) 
 
     Precondition: in a transaction holding the session's row lock (frame analysis, speech ingest).
     """
-    quiet = Incident.objects.select_related("session").filter(
-        session_id=session_id, kind=IncidentKind.TALKING, is_open=True,
-        ended_at__lt=now - timedelta(seconds=window_seconds))
-    closed = list(quiet)
+    quiet = Incident.objects.filter(session_id=session_id, kind=IncidentKind.TALKING, is_open=True,
+                                    ended_at__lt=now - timedelta(seconds=window_seconds))
+    # Asked on every frame, and nearly always no: the narrow question costs half the CPU of reading the rows
+    # with their session (the SQL's compilation is most of a query's cost here; scripts/profile_frame_cost.py).
+    if not quiet.exists():
+        return []
+    closed = list(quiet.select_related("session"))
     for incident in closed:
         _close(incident, incident.ended_at or now)
     return closed
