@@ -87,9 +87,10 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
-    # The open incidents this frame extends or closes, in one query (not one each).
+    # The open incidents this frame extends or closes, in one query (not one each); one that closes reads its
+    # last frame then (joining it here would cost every frame that extends one).
     involved = [s.incident_id for s in streaks.values() if s.incident_id]
-    open_incidents = Incident.objects.select_related("session", "last_frame").in_bulk(involved) if involved else {}
+    open_incidents = Incident.objects.select_related("session").in_bulk(involved) if involved else {}
     changed = []
     for kind in FRAME_KINDS:
         streak = streaks.get(kind) or CheckStreak(session_id=frame.session_id, kind=kind)
