@@ -132,6 +132,12 @@ class ExamSession(TenantOwned):
                 institution_id=self.institution_id, student_id=self.student_id).first()
         return self._accommodation
 
+    def remember_accommodation(self, accommodation: Accommodation | None) -> None:
+        """Take the student's accommodation (or None), read by the caller with the session, as what
+        ``accommodation`` answers: one query fewer. One of another institution is not theirs here."""
+        self._accommodation = accommodation if accommodation and accommodation.institution_id == self.institution_id \
+            else None
+
     @property
     def extra_time(self) -> timedelta:
         accommodation = self.accommodation

@@ -87,6 +87,10 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
     streaks = {s.kind: s for s in CheckStreak.objects.filter(session_id=frame.session_id)}
+    # The open incidents this frame extends or closes, in one query (not one each); one that closes reads its
+    # last frame then (joining it here would cost every frame that extends one).
+    involved = [s.incident_id for s in streaks.values() if s.incident_id]
+    open_incidents = Incident.objects.select_related("session").in_bulk(involved) if involved else {}
     changed = []
     for kind in FRAME_KINDS:
         streak = streaks.get(kind) or CheckStreak(session_id=frame.session_id, kind=kind)
@@ -98,20 +102,20 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         restart = not held and kind in MIN_FRAMES
         streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:n]
         if held:
-            changed += _holds(streak, frame, exam, k)
+            changed += _holds(streak, frame, exam, k, open_incidents)
         elif HELD not in streak.window:
-            changed += _clears(streak, frame)
+            changed += _clears(streak, frame, open_incidents)
         streak.save()
     return changed
 
 
-def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Incident]:
+def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents: dict[int, Incident]) -> list[Incident]:
     if streak.frames == 0:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
     if streak.incident_id:
         # A new version, mirrored: DynamoDB's frame count follows an open incident as it grows.
-        incident = Incident.objects.select_related("session").get(pk=streak.incident_id)
+        incident = open_incidents[streak.incident_id]
         incident.last_frame, incident.frame_count = frame, streak.frames
         incident.version += 1
         incident.save(update_fields=["last_frame", "frame_count", "version"])
@@ -135,10 +139,10 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int) -> list[Inciden
     return [incident]
 
 
-def _clears(streak: CheckStreak, frame: Frame) -> list[Incident]:
+def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Incident]) -> list[Incident]:
     closed = []
     if streak.incident_id:
-        incident = Incident.objects.select_related("session", "last_frame").get(pk=streak.incident_id)
+        incident = open_incidents[streak.incident_id]
         # It ended with the first frame after the last one that showed it.
         after = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
                                      captured_at__gt=incident.last_frame.captured_at).order_by("captured_at") \
@@ -168,10 +172,13 @@ def close_quiet_talking(*, session_id: int, now: datetime, window_seconds: int) 
 
     Precondition: in a transaction holding the session's row lock (frame analysis, speech ingest).
     """
-    quiet = Incident.objects.select_related("session").filter(
-        session_id=session_id, kind=IncidentKind.TALKING, is_open=True,
-        ended_at__lt=now - timedelta(seconds=window_seconds))
-    closed = list(quiet)
+    quiet = Incident.objects.filter(session_id=session_id, kind=IncidentKind.TALKING, is_open=True,
+                                    ended_at__lt=now - timedelta(seconds=window_seconds))
+    # Asked on every frame, and nearly always no: the narrow question costs half the CPU of reading the rows
+    # with their session (the SQL's compilation is most of a query's cost here; scripts/profile_frame_cost.py).
+    if not quiet.exists():
+        return []
+    closed = list(quiet.select_related("session"))
     for incident in closed:
         _close(incident, incident.ended_at or now)
     return closed

@@ -359,13 +359,17 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         return frame
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
-        if not list(ExamSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).values_list("pk")):
+        if not list(ExamSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).order_by()
+                    .values_list("pk")):
             return None
-        frame = Frame.objects.select_related("session__exam").filter(pk=frame_id).first()
+        # Read again under the lock, with the student's accommodation (the incident rules' exempt checks).
+        frame = (Frame.objects.select_related("session__exam", "session__student__accommodation")
+                 .filter(pk=frame_id).first())
         if frame is None:
             return None
         if frame.status != FrameStatus.PENDING:
             return frame  # a concurrent retry finished first
+        frame.session.remember_accommodation(getattr(frame.session.student, "accommodation", None))
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
         kinds = outcome.kinds
         if frame.captured_at >= (frame.session.started_at or frame.captured_at):
