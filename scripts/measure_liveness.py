@@ -265,13 +265,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--turn", type=float, nargs="+", default=[15.0, 20.0, 25.0, 30.0])
     parser.add_argument("--only-real", action="store_true", help="only section 5 (real people)")
+    parser.add_argument("--product-turn", type=float, default=PRODUCT_TURN,
+                        help="the turn threshold of sections 5 and 6 (default: the product's)")
     parser.add_argument("--draws", type=int, default=0, help="section 5 also averaged over this many draws a person")
     args = parser.parse_args()
     root = Path(args.images)
     rows = list(csv.DictReader((root / "manifest.csv").open()))
     engine = LocalEngine()
     if args.only_real:
-        measure_real_people(engine, root, rows, PRODUCT_TURN, args.draws)
+        measure_real_people(engine, root, rows, args.product_turn, args.draws)
         return
     shaky = random.Random(2026)
 
@@ -361,9 +363,9 @@ def main() -> None:
         bgr = cv2.imread(str(root / row["file"]))
         pair = yaws_of(engine, bgr) if bgr is not None else (None, None)
         print(f"   {row['file']}: yaw {tuple(map(_r, pair))} — {row['notes'][:60]}")
-    measure_real_people(engine, root, rows, PRODUCT_TURN, args.draws)
+    measure_real_people(engine, root, rows, args.product_turn, args.draws)
     for reading, name in enumerate(READINGS):
-        measure_replays({key: pair[reading] for key, pair in still.items()}, PRODUCT_TURN, name)
+        measure_replays({key: pair[reading] for key, pair in still.items()}, args.product_turn, name)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ Used for mouth movement (``mouth_aperture``: is the student the one talking, pro
 on the few frames of a talking incident, and for the eyes' direction (``eye_yaw``, with MediaPipe's
 iris model ``modules/iris_landmark/iris_landmark.tflite`` from the same wheel) on the few frames whose
 head pose is near the looking-away cut, where ``attention.EYE_BAND`` turns that on (off: see
-proctoring/attention.py); never on every frame.
+proctoring/attention.py), and for the head's yaw (``mesh_yaw``) on the frames of the gate's liveness
+challenge (proctoring/liveness.py); never on every frame.
 """
 
 from __future__ import annotations
