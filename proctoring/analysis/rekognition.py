@@ -31,6 +31,7 @@ class RekognitionBackend:
     """The same methods as ``LocalEngine``, answered by Amazon Rekognition."""
 
     reference_images = True  # verification compares the reference photos themselves
+    five_point_pose = False  # Rekognition's Pose is its own 3D estimate
 
     def __init__(self, client: Any = None, *, max_workers: int = 4):
         self.client = client if client is not None else default_client()

@@ -19,12 +19,13 @@ from exams import taking
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring import gate as gate_reads
-from proctoring import liveness, retention
+from proctoring import liveness, retention, services
+from proctoring.analysis import get_backend
 from proctoring.identity import REASON_MESSAGES
 from proctoring.liveness import ORDERS, OTHER_SIDE, STEP_BACK, STEP_LEFT, STEP_RIGHT
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from tests.conftest import Tenant, api_client_for, head_turn_yaws, page_client_for
-from tests.proctoring.conftest import image
+from tests.proctoring.conftest import image, start_session
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,44 @@ def test_it_judges_the_turns_in_the_order_the_server_chose_not_the_clients(
     Frame.unscoped.filter(session=tenant_a.session).delete()
     turn_head(tenant_a, order=asked)
     assert gate(tenant_a)["liveness"]["passed"] and begin(tenant_a).status_code == 200
+
+
+def analysed(session: ExamSession, name: str) -> Frame:
+    """The fixture ``name`` as a frame of ``session`` captured now, stored and analysed as the Celery task does
+    (the real local engine)."""
+    with tenancy.tenant_scope(None):
+        frame = Frame(institution_id=session.institution_id, session=session, received_at=timezone.now(),
+                      captured_at=timezone.now())
+        frame.image.save("frame.jpg", ContentFile(image(name)), save=False)
+        frame.save()
+        done = services.frame_analyze(frame_id=frame.pk)
+    assert done is not None and done.status == FrameStatus.DONE, done and done.error
+    return done
+
+
+def test_the_gate_reads_the_head_turns_from_the_face_mesh(tenant_a: Tenant) -> None:
+    # The local engine's Pose.Yaw comes from five landmarks, poor near profile: gate frames keep the face mesh's
+    # yaw as well (Liveness), and the challenge reads that (scripts/measure_liveness.py, sections 1, 5, 6).
+    session = at_gate(tenant_a)
+    yaws = {}
+    for side in ("front", "her_left", "her_right"):
+        findings = analysed(session, f"headpose_woman_{side}.jpg").findings
+        mesh = findings["Liveness"]["Yaw"]
+        assert isinstance(mesh, float) and liveness.yaw_of(findings) == mesh
+        assert mesh != findings["FaceDetails"][0]["Pose"]["Yaw"]
+        yaws[side] = mesh
+    assert yaws["her_left"] - yaws["front"] >= 20 and yaws["front"] - yaws["her_right"] >= 20, yaws
+
+
+def test_exam_frames_and_a_backend_with_its_own_3d_pose_keep_no_mesh_yaw(
+        tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    at_gate(tenant_a)
+    monkeypatch.setattr(get_backend(), "five_point_pose", False)  # as Rekognition: its Pose is read as it is
+    findings = analysed(tenant_a.session, "headpose_woman_her_left.jpg").findings
+    assert "Liveness" not in findings and liveness.yaw_of(findings) == findings["FaceDetails"][0]["Pose"]["Yaw"]
+    monkeypatch.undo()
+    running = start_session(tenant_a)  # the exam started: looking away reads Pose, the mesh is not run
+    assert "Liveness" not in analysed(running, "headpose_woman_her_left.jpg").findings
 
 
 def test_it_asks_sessions_for_every_order() -> None:

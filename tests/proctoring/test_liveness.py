@@ -164,3 +164,11 @@ def test_it_reads_the_yaw_of_exactly_one_face() -> None:
     assert yaw_of({"FaceDetails": [face, face]}) is None
     assert yaw_of({"FaceDetails": []}) is None
     assert yaw_of(None) is None and yaw_of({"FaceDetails": [{"Pose": {}}]}) is None
+
+
+def test_it_reads_the_face_meshs_yaw_where_the_pipeline_kept_one() -> None:
+    # The local engine's Pose.Yaw comes from five landmarks; a gate frame keeps the mesh's yaw (``Liveness``).
+    face = {"Pose": {"Yaw": 3.0, "Pitch": 0.0, "Roll": 0.0}}
+    assert yaw_of({"FaceDetails": [face], "Liveness": {"Yaw": 31.5}}) == 31.5
+    assert yaw_of({"FaceDetails": [face], "Liveness": {"Yaw": None}}) is None  # unread: skipped, never Pose.Yaw
+    assert yaw_of({"FaceDetails": [face, face], "Liveness": {"Yaw": 31.5}}) is None

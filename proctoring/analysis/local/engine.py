@@ -42,6 +42,7 @@ class LocalEngine(CombinedAnalysis):
     """
 
     reference_images = False  # verification reads the stored vectors of the references' FaceIds
+    five_point_pose = True  # Pose from YuNet's five 2D landmarks (faces.pose): poor near profile
 
     def __init__(self, store: FaceStore | None = None, *, work_side: int = DEFAULT_WORK_SIDE):
         self.store: FaceStore = store if store is not None else MemoryFaceStore()
