@@ -101,8 +101,8 @@ browser-deps:
 # Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).
 # The PostgreSQL half runs only the tests that use a database: the others answer the same on both
 # (tests/conftest.py, DATABASE_TESTS_ONLY). The schema fuzzing runs on PostgreSQL only (it is the stricter: NUL
-# bytes, 32-bit integers) and the accessibility crawl on SQLite only (axe-core judges the markup, which does not change
-# with the database): SUITE_HALF, marker one_database.
+# bytes, 32-bit integers), the accessibility crawl and the CSP page walk on SQLite only (they judge the markup,
+# which does not change with the database): SUITE_HALF, marker one_database.
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .

@@ -158,6 +158,7 @@ def test_it_runs_the_student_flow_against_a_debug_off_server(
     assert all(status in (200, 304) for _, status in static), static
 
 
+@pytest.mark.one_database("sqlite")  # the browser judges the pages' markup and scripts, the same on either: Makefile
 def test_it_loads_the_staff_pages_and_api_docs_without_csp_violations(
     production_server: str, tenant_a: Tenant, camera_browser: Any, settings: Any
 ) -> None:
