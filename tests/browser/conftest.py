@@ -1,5 +1,5 @@
 """Browser tests: Playwright driving Debian's Chromium (headless) against the live test server,
-with a fake camera that plays a photo from the fixtures."""
+with a fake camera that plays photos from the fixtures (or shows what the test puts on it: PuppetCamera)."""
 
 from __future__ import annotations
 
