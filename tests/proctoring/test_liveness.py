@@ -117,6 +117,19 @@ def test_it_asks_for_each_turn_in_the_sessions_order() -> None:
         [STEP_LEFT, STEP_BACK, STEP_LEFT, STEP_RIGHT]
 
 
+def test_it_asks_for_a_little_further_when_a_turn_falls_short() -> None:
+    F = 0.0
+    short = asked(LLR, F, F, 8.0)  # to the left as asked, but 8 of the 15 degrees
+    assert short.step == STEP_LEFT and short.further
+    assert short.instruction == "Turn 1 of 3: a little further to your left…"
+    assert not asked(LLR, F, F, 5.0).further  # under FURTHER_FRACTION of the turn: the face is just not still
+    assert not asked(LLR, F, F, -8.0).further  # the other way
+    assert not asked(LLR, F, F, 8.0, F).further  # only while the latest frame falls short
+    assert asked(LLR, F, F, 8.0, None).further  # a frame without a reading keeps the last advice
+    counted = asked(LLR, F, F, 8.0, 20.0)  # further, then counted
+    assert counted.step == STEP_BACK and counted.turns_done == 1 and not counted.further
+
+
 def test_it_refuses_an_order_that_is_not_one_of_the_four() -> None:
     for order in ((STEP_LEFT, STEP_RIGHT), (STEP_LEFT, STEP_RIGHT, STEP_LEFT), (STEP_LEFT,) * 3):
         with pytest.raises(ValueError):
