@@ -78,8 +78,14 @@ def uses_a_database(item: pytest.Item) -> bool:
 # The two halves also share the two slowest tests whose subject does not depend on the database: a test marked
 # ``one_database("sqlite")`` or ``one_database("postgresql")`` runs only in that half of make test (SUITE_HALF, set
 # by the Makefile). Run by hand (no SUITE_HALF), pytest runs it whatever the database.
+HALVES = ("sqlite", "postgresql")
+
+
 def in_this_half(item: pytest.Item) -> bool:
     marker, half = item.get_closest_marker("one_database"), os.environ.get("SUITE_HALF")
+    if marker is not None and (len(marker.args) != 1 or marker.args[0] not in HALVES):
+        raise pytest.UsageError(f"{item.nodeid}: one_database takes one of {HALVES}: a test marked otherwise "
+                                "would run in neither half of make test")
     return marker is None or not half or marker.args[0] == half
 
 
