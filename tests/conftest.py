@@ -91,9 +91,11 @@ def in_this_half(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests_only = os.environ.get("DATABASE_TESTS_ONLY") == "1"
-    kept = [item for item in items if in_this_half(item) and (uses_a_database(item) or not tests_only)]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    kept, deselected = [], []
+    for item in items:
+        (kept if in_this_half(item) and (uses_a_database(item) or not tests_only) else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
         items[:] = kept
 
 
