@@ -142,6 +142,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (the dev server, in-process tasks) write; wait instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A transaction takes the write lock as it begins. Deferred (SQLite's default), one that has read
+    # and then writes while another connection holds the lock fails at once with "database is locked"
+    # (the timeout does not apply): a student's submit failed so while a frame's results were written.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file, not memory, so that a Celery worker process started by the tests sees the same data.
     # One per test run (pid), so that concurrent runs on one checkout do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}

@@ -83,3 +83,55 @@ def test_it_refuses_a_nul_byte_in_a_submitted_answer(tenant_a: Tenant) -> None:
     # RejectUnstorableTextMiddleware refuses the form before the view: a page with the reason, nothing saved.
     assert response.status_code == 400 and b"NUL" in response.content
     assert answers_of(tenant_a, session) == {} and session.status == SessionStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db(transaction=True)  # two connections: each thread its own
+def test_it_submits_while_a_frame_analysis_writes(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame's results are written while the student's submit is under way: each waits its turn. On
+    SQLite a transaction that has read and then writes (the submit's answers) while another connection
+    holds the write lock failed at once with "database is locked" — a 500 where the student submits,
+    seen in CI — unless transactions take the write lock as they begin (``transaction_mode``)."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from exams import taking
+    from proctoring.models import Frame
+
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    submitting, wrote, failures = threading.Event(), threading.Event(), []
+
+    def analyse_a_frame() -> None:
+        try:
+            assert submitting.wait(10)
+            with tenancy.tenant_scope(tenant_a.institution), transaction.atomic():
+                Frame.objects.filter(pk=tenant_a.frame.pk).update(status=tenant_a.frame.status)
+                wrote.set()
+                time.sleep(0.3)  # the engine's results, stage by stage
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            failures.append(error)
+        finally:
+            connection.close()
+
+    real_answer_save = taking.answer_save
+
+    def answer_save_once_the_frame_is_written(**kwargs: object) -> object:
+        # Inside the submit's transaction, after its first reads: the worker writes now. Where the
+        # submit holds the write lock already, the worker waits for it and this wait times out.
+        if not submitting.is_set():
+            submitting.set()
+            wrote.wait(1)
+        return real_answer_save(**kwargs)
+
+    monkeypatch.setattr(taking, "answer_save", answer_save_once_the_frame_is_written)
+    writer = threading.Thread(target=analyse_a_frame)
+    writer.start()
+    response = page_client_for(tenant_a.student).post(
+        f"/sessions/{session.pk}/submit", {f"q{choice.pk}": "1", f"q{text.pk}": "Kept."})
+    writer.join(10)
+    assert failures == []
+    assert response.status_code == 302
+    assert answers_of(tenant_a, session) == {choice.pk: (1, ""), text.pk: (None, "Kept.")}
+    assert session.status == SessionStatus.SUBMITTED
