@@ -371,17 +371,21 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
             analysis = {**analysis, "Liveness": reading}
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
-        if not list(ExamSession.objects.select_for_update(of=("self",)).filter(pk=session.pk).order_by()
-                    .values_list("pk")):
+        # The session is read as it is under the lock, with its exam and the student's accommodation (the
+        # incident rules' exempt checks); the frame's own row only for its status: nothing else writes a
+        # pending frame (attempts changes only here), and a query with fewer joins costs less to compile.
+        locked = (ExamSession.objects.select_for_update(of=("self",))
+                  .select_related("exam", "student__accommodation").filter(pk=session.pk).order_by().first())
+        if locked is None:
             return None
-        # Read again under the lock, with the student's accommodation (the incident rules' exempt checks).
-        frame = (Frame.objects.select_related("session__exam", "session__student__accommodation")
-                 .filter(pk=frame_id).first())
-        if frame is None:
+        status = Frame.objects.filter(pk=frame_id).values_list("status", flat=True).first()
+        if status is None:
             return None
-        if frame.status != FrameStatus.PENDING:
+        if status != FrameStatus.PENDING:
+            frame.refresh_from_db()
             return frame  # a concurrent retry finished first
-        frame.session.remember_accommodation(getattr(frame.session.student, "accommodation", None))
+        locked.remember_accommodation(getattr(locked.student, "accommodation", None))
+        frame.session = locked
         frame.status, frame.analysed_at = FrameStatus.DONE, timezone.now()
         kinds = outcome.kinds
         if frame.captured_at >= (frame.session.started_at or frame.captured_at):

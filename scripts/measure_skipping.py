@@ -254,6 +254,7 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
     start = session.started_at + timedelta(seconds=1)
     cpu = 0.0
     carried = 0
+    full: list[int] = []  # seconds into the session of the frames analysed in full
     with override_settings(FRAME_SKIP_THRESHOLD=threshold), tenancy.tenant_scope(None):
         for index, (_, picture) in enumerate(scenes):
             at = start + timedelta(seconds=index * INTERVAL)
@@ -267,11 +268,14 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
             cpu += time.process_time() - began
             assert done is not None and done.status == "done", done and done.error
             carried += done.carried_from_id is not None
+            if done.carried_from_id is None:
+                full.append(index * INTERVAL)
         found = [(i.kind, (i.started_at - start).total_seconds(),
                   ((i.ended_at or at) - start).total_seconds())
                  for i in Incident.objects.filter(session=session).order_by("started_at", "kind")]
     hours = len(scenes) * INTERVAL / 3600
-    return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": carried, "incidents": found}
+    return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": carried, "incidents": found,
+            "full": full}
 
 
 def missed(reference: list[tuple[str, float, float]], other: list[tuple[str, float, float]]) -> list[Any]:
@@ -304,6 +308,8 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
             print(f"   {name:5s} {label}: {result['per_hour']:7.1f} CPU-s per student-hour "
                   f"({result['cpu'] / result['frames'] * 1000:5.1f} CPU-ms a frame), "
                   f"{result['carried']}/{result['frames']} frames carried, {len(result['incidents'])} incidents")
+            if threshold:
+                print(f"       analysed in full at (s): {', '.join(map(str, result['full']))}")
             for kind, began, ended in result["incidents"]:
                 print(f"       {kind:20s} {began:6.0f}s - {ended:6.0f}s")
     on = settings.FRAME_SKIP_THRESHOLD > 0
