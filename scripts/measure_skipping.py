@@ -255,6 +255,7 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
     cpu = 0.0
     carried = 0
     full: list[int] = []  # seconds into the session of the frames analysed in full
+    spent = {True: 0.0, False: 0.0}  # CPU of the carried frames, of the frames analysed in full
     with override_settings(FRAME_SKIP_THRESHOLD=threshold), tenancy.tenant_scope(None):
         for index, (_, picture) in enumerate(scenes):
             at = start + timedelta(seconds=index * INTERVAL)
@@ -266,6 +267,7 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
             began = time.process_time()
             done = services.frame_analyze(frame_id=frame.pk)
             cpu += time.process_time() - began
+            spent[done.carried_from_id is not None] += time.process_time() - began
             assert done is not None and done.status == "done", done and done.error
             carried += done.carried_from_id is not None
             if done.carried_from_id is None:
@@ -275,7 +277,8 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
                  for i in Incident.objects.filter(session=session).order_by("started_at", "kind")]
     hours = len(scenes) * INTERVAL / 3600
     return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": carried, "incidents": found,
-            "full": full}
+            "full": full, "carried_ms": spent[True] / max(carried, 1) * 1000,
+            "full_ms": spent[False] / max(len(scenes) - carried, 1) * 1000}
 
 
 def missed(reference: list[tuple[str, float, float]], other: list[tuple[str, float, float]]) -> list[Any]:
@@ -309,7 +312,8 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
                   f"({result['cpu'] / result['frames'] * 1000:5.1f} CPU-ms a frame), "
                   f"{result['carried']}/{result['frames']} frames carried, {len(result['incidents'])} incidents")
             if threshold:
-                print(f"       analysed in full at (s): {', '.join(map(str, result['full']))}")
+                print(f"       analysed in full at (s): {', '.join(map(str, result['full']))}; CPU-ms a frame: "
+                      f"carried {result['carried_ms']:.1f}, analysed {result['full_ms']:.1f}")
             for kind, began, ended in result["incidents"]:
                 print(f"       {kind:20s} {began:6.0f}s - {ended:6.0f}s")
     on = settings.FRAME_SKIP_THRESHOLD > 0
