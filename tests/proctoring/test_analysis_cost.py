@@ -43,8 +43,8 @@ def test_it_judges_a_quiet_carried_frame_with_eleven_queries(tenant_a: Tenant,
                                                               django_assert_num_queries: Any) -> None:
     """The frame with its session and exam, the frame it may carry, the student's name for the carried 1:1
     verdict; then, in a transaction: the session's lock (read with its exam and the student's accommodation),
-    the frame's status again, what the incident rules ask (a talking incident that went quiet? a later frame judged? the streaks), the
-    frame's UPDATE.
+    the frame's status again, what the incident rules ask (a talking incident that went quiet? a later frame
+    judged? the streaks), the frame's UPDATE.
 
     Fewer queries are possible (the rules' three questions as subqueries of the frame's, the name as one of
     the carried frame's), but each subquery costs Django more CPU to build than the query it saves
