@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from accounts import tenancy
+from exams import taking
 from exams.models import Answer, ExamSession
 from exams.statuses import SessionStatus
+from proctoring.models import Frame
 from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.exams.test_taking import questions, running
 
@@ -91,14 +97,6 @@ def test_it_submits_while_a_frame_analysis_writes(tenant_a: Tenant, monkeypatch:
     SQLite a transaction that has read and then writes (the submit's answers) while another connection
     holds the write lock failed at once with "database is locked" — a 500 where the student submits,
     seen in CI — unless transactions take the write lock as they begin (``transaction_mode``)."""
-    import threading
-    import time
-
-    from django.db import connection, transaction
-
-    from exams import taking
-    from proctoring.models import Frame
-
     session = running(tenant_a)
     choice, text = questions(tenant_a)
     submitting, wrote, failures = threading.Event(), threading.Event(), []
