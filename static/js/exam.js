@@ -192,7 +192,11 @@
   if (Object.keys(pending).length) { showOverall(); flush(); }
 
   // Submit: flush what is pending, wait until the server answers, then post the form (which carries the
-  // current value of every answer; the server saves them and submits in one transaction).
+  // current value of every answer; the server saves them and submits in one transaction). The form is posted
+  // with fetch so that a server error (5xx: nothing was saved, the transaction rolled back) is retried here
+  // with backoff, the exam still on the screen, instead of an error page replacing it; the server's redirect
+  // is then followed. Any other answer (a 4xx: a stale CSRF token, say) is posted natively so that its own
+  // page explains it.
   // Submitting asks first, in a dialog that lists the unanswered questions (each a link to it).
   let submitting = false;
   const dialog = document.getElementById("submit-dialog");
@@ -244,16 +248,29 @@
       let probe = null;
       try { probe = await OpenProctor.getJSON("/api/v1/sessions/" + sessionId + "/"); } catch (e) { probe = null; }
       if (probe && probe.ok && probe.data && probe.data.status !== "in_progress") { leave(); return; }
-      if (probe && probe.status < 500) { break; }
-      saveState.textContent = "Not submitted — reconnecting… Your exam is submitted as soon as the connection is back.";
+      let posted = null;
+      if (probe && probe.status < 500) {
+        saveState.textContent = "Submitting…";
+        try {
+          posted = await fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
+                                             redirect: "manual"});
+        } catch (e) { posted = null; }
+        // The server answers a submit with a redirect (to the done page, or wherever the session now is).
+        if (posted && (posted.type === "opaqueredirect" || (posted.status >= 300 && posted.status < 400))) {
+          leave();
+          return;
+        }
+        if (posted && posted.status < 500) { HTMLFormElement.prototype.submit.call(form); return; }
+      }
+      saveState.textContent = posted ?
+        "Not submitted — the server could not take it just now; trying again… Your answers are kept." :
+        "Not submitted — reconnecting… Your exam is submitted as soon as the connection is back.";
       saveState.dataset.state = "offline";
       await new Promise(function (resolve) {
         const timer = setTimeout(resolve, delay);
         window.addEventListener("online", function () { clearTimeout(timer); resolve(); }, {once: true});
       });
     }
-    saveState.textContent = "Submitting…";
-    HTMLFormElement.prototype.submit.call(form);
   }
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
