@@ -430,11 +430,14 @@ CELERY_BEAT_SCHEDULE = {
     "exam-reminders": {"task": "exams.send_exam_reminders", "schedule": float(env_int("EXAM_REMINDER_EVERY", 300))},
 }
 # Pay only for what changed (proctoring/skipping.py): an exam frame whose thumbnail differs from the
-# session's last fully analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference,
-# in about grey levels; 0 turns skipping off) carries that frame's result; every session is analysed in
-# full at least every FRAME_SKIP_MAX_AGE_SECONDS. Chosen and measured in scripts/measure_skipping.py.
+# session's last analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference, in about
+# grey levels; 0 turns skipping off) carries that frame's result; every session's objects, people and faces
+# are analysed again at least every FRAME_SKIP_MAX_AGE_SECONDS (a refresh that carries the 1:1 face
+# comparison and the unsafe-content answer), and everything at least every FRAME_SKIP_FULL_MAX_AGE_SECONDS.
+# Measured in scripts/measure_skipping.py.
 FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 5)
 FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
+FRAME_SKIP_FULL_MAX_AGE_SECONDS = env_int("FRAME_SKIP_FULL_MAX_AGE_SECONDS", 120)
 # Under overload, shed load: a frame that waited this long for a worker while a newer frame of its
 # session arrived is not analysed (status "shed"); each student's newest frame is. The live view says so.
 FRAME_SHED_AFTER_SECONDS = env_int("FRAME_SHED_AFTER_SECONDS", 10)

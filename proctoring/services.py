@@ -282,6 +282,23 @@ def analyze_image(*, institution_id: int, image: bytes, policy: checks.Policy,
     return analysis, checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
 
 
+def refreshed_analysis(decided: skipping.Plan, *, institution_id: int, image: bytes, policy: checks.Policy,
+                       student_id: int) -> tuple[dict[str, Any], checks.Outcome]:
+    """A frame that barely changed since ``decided.source`` analysed again for what a faint change can hide
+    (objects, people, faces and their pose); the 1:1 face comparison and the unsafe-content answer carried
+    from ``decided.source`` (proctoring.skipping), which took them from the full analysis of ``decided.full``."""
+    fresh = get_backend().analyze(Image={"Bytes": image}, MinConfidence=policy.min_confidence,
+                                  FaceMatchThreshold=policy.face_match_threshold,
+                                  LabelsOfInterest=list(policy.objects_of_interest), Moderation=False)
+    carried = decided.source.findings
+    analysis = {**fresh, "FaceMatches": carried.get("FaceMatches", []),
+                "ModerationLabels": carried.get("ModerationLabels", []),
+                skipping.REFRESHED: {"Frame": decided.full.pk}}
+    if "Verification" in carried:
+        analysis["Verification"] = carried["Verification"]
+    return analysis, _carried_outcome(analysis, policy=policy, institution_id=institution_id, student_id=student_id)
+
+
 def _reference(engine: Any, registration: FaceRegistration) -> dict[str, Any] | None:
     """A reference face for ``analyze``; its photo only for backends that compare photos."""
     if not getattr(engine, "reference_images", False):
@@ -320,8 +337,9 @@ def _gate_frame(frame: Frame) -> bool:
 def frame_analyze(*, frame_id: int) -> Frame | None:
     """Analyse a stored frame, keep the result and apply the incident rules. Idempotent.
 
-    A frame of the exam that barely differs from the session's last fully analysed frame carries that
-    frame's engine answer (``carried_from``; proctoring.skipping), judged again under the exam's policy.
+    A frame of the exam that barely differs from the session's last analysed frame carries that frame's
+    engine answer (``carried_from``; proctoring.skipping), judged again under the exam's policy; past the age
+    limit it is refreshed instead (``refreshed_analysis``).
 
     None: the frame was erased (its session, exam or student deleted) before or while it was analysed.
     """
@@ -347,12 +365,16 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         raise
     policy = checks.Policy.of_exam(session.exam)
     thumbnail = stages.timed("thumbnail", skipping.thumbnail, image)
-    source = stages.timed("skip", skipping.carry_source, frame=frame, thumb=thumbnail)
+    decided = stages.timed("skip", skipping.plan, frame=frame, thumb=thumbnail)
+    source = decided.source if decided.mode == "carry" else None
     try:
         if source is not None:
             analysis = source.findings
             outcome = _carried_outcome(analysis, policy=policy, institution_id=frame.institution_id,
                                        student_id=session.student_id)
+        elif decided.mode == "refresh":
+            analysis, outcome = stages.timed("engine", refreshed_analysis, decided, institution_id=frame.institution_id,
+                                             image=image, policy=policy, student_id=session.student_id)
         else:
             analysis, outcome = stages.timed("engine", analyze_image, institution_id=frame.institution_id,
                                              image=image, policy=policy, student_id=session.student_id)

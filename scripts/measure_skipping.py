@@ -1,7 +1,7 @@
 """Measure "pay only for what changed" (proctoring/skipping.py): printed, never asserted.
 
     env -u DATABASE_URL -u REDIS_URL .venv/bin/python scripts/measure_skipping.py \
-        [--images /work/shared/data/images] [--minutes 10] [--seed 1]
+        [--images /work/shared/data/images] [--minutes 10] [--seed 1] [--max-age S] [--full-max-age S]
 
 1. The threshold, cross-validated. Pairs of frames are made from the dev set's one-person photos
    (categories B and F of --images): "quiet" pairs are two captures of one still picture (camera
@@ -16,7 +16,9 @@
    second person appearing, the student leaving, someone else sitting down), each with skipping off
    (FRAME_SKIP_THRESHOLD=0) and on (the product defaults). Prints CPU-seconds per student-hour of
    the analysis path (process CPU time, all threads, around frame_analyze) and the incidents found
-   each way, and which incidents of the run without skipping the run with skipping missed.
+   each way, and which incidents of the run without skipping the run with skipping missed; with
+   skipping, when frames were analysed in full or refreshed (past the age limit, barely changed: no
+   1:1 comparison, no unsafe-content model) and the CPU of a full, a refreshed and a carried frame.
 
 The sessions are built from the fixture photos (tests/fixtures/images), which did not choose the
 threshold, with the dev set's photo of a phone held on a bus (D_tj_on_bus) as the phone scene.
@@ -253,9 +255,8 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
         session.refresh_from_db()
     start = session.started_at + timedelta(seconds=1)
     cpu = 0.0
-    carried = 0
-    full: list[int] = []  # seconds into the session of the frames analysed in full
-    spent = {True: 0.0, False: 0.0}  # CPU of the carried frames, of the frames analysed in full
+    at_s: dict[str, list[int]] = {"full": [], "refreshed": [], "carried": []}  # seconds into the session
+    spent = {"full": 0.0, "refreshed": 0.0, "carried": 0.0}  # CPU of each kind of frame
     with override_settings(FRAME_SKIP_THRESHOLD=threshold), tenancy.tenant_scope(None):
         for index, (_, picture) in enumerate(scenes):
             at = start + timedelta(seconds=index * INTERVAL)
@@ -266,19 +267,20 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
             frame.save()
             began = time.process_time()
             done = services.frame_analyze(frame_id=frame.pk)
-            cpu += time.process_time() - began
-            spent[done.carried_from_id is not None] += time.process_time() - began
+            used = time.process_time() - began
             assert done is not None and done.status == "done", done and done.error
-            carried += done.carried_from_id is not None
-            if done.carried_from_id is None:
-                full.append(index * INTERVAL)
+            kind = ("carried" if done.carried_from_id is not None
+                    else "refreshed" if skipping.REFRESHED in done.findings else "full")
+            cpu += used
+            spent[kind] += used
+            at_s[kind].append(index * INTERVAL)
         found = [(i.kind, (i.started_at - start).total_seconds(),
                   ((i.ended_at or at) - start).total_seconds())
                  for i in Incident.objects.filter(session=session).order_by("started_at", "kind")]
     hours = len(scenes) * INTERVAL / 3600
-    return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": carried, "incidents": found,
-            "full": full, "carried_ms": spent[True] / max(carried, 1) * 1000,
-            "full_ms": spent[False] / max(len(scenes) - carried, 1) * 1000}
+    return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": len(at_s["carried"]),
+            "incidents": found, "at": at_s,
+            "ms": {kind: spent[kind] / max(len(at_s[kind]), 1) * 1000 for kind in spent}}
 
 
 def missed(reference: list[tuple[str, float, float]], other: list[tuple[str, float, float]]) -> list[Any]:
@@ -301,7 +303,8 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
 
     frames = minutes * 60 // INTERVAL
     print(f"\n2. Sessions of {minutes} min ({frames} frames, one per {INTERVAL} s) through services.frame_analyze; "
-          f"FRAME_SKIP_MAX_AGE_SECONDS={settings.FRAME_SKIP_MAX_AGE_SECONDS}, database {connection.vendor}")
+          f"FRAME_SKIP_MAX_AGE_SECONDS={settings.FRAME_SKIP_MAX_AGE_SECONDS}, "
+          f"FRAME_SKIP_FULL_MAX_AGE_SECONDS={settings.FRAME_SKIP_FULL_MAX_AGE_SECONDS}, database {connection.vendor}")
     results = {}
     for name, scenes in (("quiet", quiet_session(frames)), ("busy", busy_session(frames, images))):
         for threshold in (0, settings.FRAME_SKIP_THRESHOLD):
@@ -312,8 +315,10 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
                   f"({result['cpu'] / result['frames'] * 1000:5.1f} CPU-ms a frame), "
                   f"{result['carried']}/{result['frames']} frames carried, {len(result['incidents'])} incidents")
             if threshold:
-                print(f"       analysed in full at (s): {', '.join(map(str, result['full']))}; CPU-ms a frame: "
-                      f"carried {result['carried_ms']:.1f}, analysed {result['full_ms']:.1f}")
+                for kind in ("full", "refreshed"):
+                    print(f"       {len(result['at'][kind])} {kind} at (s): {', '.join(map(str, result['at'][kind]))}")
+                print("       CPU-ms a frame: " + ", ".join(
+                    f"{kind} {result['ms'][kind]:.1f}" for kind in ("full", "refreshed", "carried")))
             for kind, began, ended in result["incidents"]:
                 print(f"       {kind:20s} {began:6.0f}s - {ended:6.0f}s")
     on = settings.FRAME_SKIP_THRESHOLD > 0
@@ -334,6 +339,8 @@ def main() -> None:
     parser.add_argument("--skip-threshold", action="store_true", help="only the sessions section")
     parser.add_argument("--max-age", type=int,
                         help="FRAME_SKIP_MAX_AGE_SECONDS for the sessions (default: the product's)")
+    parser.add_argument("--full-max-age", type=int,
+                        help="FRAME_SKIP_FULL_MAX_AGE_SECONDS for the sessions (default: the product's)")
     args = parser.parse_args()
     if not args.images.exists():
         args.images = Path("/work/shared/data/images")
@@ -348,6 +355,8 @@ def main() -> None:
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     if args.max_age:
         settings.FRAME_SKIP_MAX_AGE_SECONDS = args.max_age
+    if args.full_max_age:
+        settings.FRAME_SKIP_FULL_MAX_AGE_SECONDS = args.full_max_age
     sessions_section(args.images, args.minutes, args.seed)
 
 

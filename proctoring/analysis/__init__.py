@@ -46,6 +46,8 @@ class AnalysisBackend(Protocol):
     references only, answered as ``"Verification"`` (``analysis.verification``). A reference's
     ``Image`` (its registered photo) is needed only by backends whose ``reference_images`` is
     True (Rekognition compares photos; the local engine reads the FaceIds' stored vectors).
+    ``Moderation=False`` leaves the unsafe-content model (DetectModerationLabels) out, and
+    ``ModerationLabels`` out of the answer.
     ``five_point_pose``: FaceDetails' Pose is estimated from five 2D landmarks (the local engine), so the
     gate's liveness challenge reads the face mesh's yaw instead (``proctoring.liveness.gate_reading``).
     """

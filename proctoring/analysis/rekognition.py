@@ -76,9 +76,11 @@ class RekognitionBackend:
         MinConfidence: float | None = None,
         FaceMatchThreshold: float | None = None,
         LabelsOfInterest: Sequence[str] | None = None,
+        Moderation: bool = True,
     ) -> dict:
         """Rekognition calls in parallel; see ``LocalEngine.analyze`` for the shape.
         LabelsOfInterest changes nothing here: DetectLabels costs the same whatever is looked at.
+        Moderation False: no DetectModerationLabels call, no ``ModerationLabels`` in the answer.
 
         With References (``[{"FaceId", "Image": {"Bytes": reference photo}}, ...]``), no
         collection is searched: one CompareFaces of the frame (its largest face) against each
@@ -89,7 +91,7 @@ class RekognitionBackend:
         faces = self._pool.submit(self.client.detect_faces, Image=Image)
         moderation = self._pool.submit(
             self.client.detect_moderation_labels, Image=Image, **confidence
-        )
+        ) if Moderation else None
         matches = None
         compared: list[tuple[str, Future[dict | None]]] = []
         if References is not None:
@@ -108,8 +110,9 @@ class RekognitionBackend:
             "Labels": labels.result()["Labels"],
             "FaceDetails": faces.result()["FaceDetails"],
             "FaceMatches": matches.result() if matches is not None else [],
-            "ModerationLabels": moderation.result()["ModerationLabels"],
         }
+        if moderation is not None:
+            response["ModerationLabels"] = moderation.result()["ModerationLabels"]
         if References is not None:
             threshold = DEFAULT_THRESHOLD if FaceMatchThreshold is None else FaceMatchThreshold
             best, found = _best_of([(face_id, future.result()) for face_id, future in compared], threshold)

@@ -147,6 +147,28 @@ def test_it_analyzes_without_a_collection_or_a_face(engine: LocalEngine) -> None
     assert "Laptop" in names(response)
 
 
+def test_it_leaves_unsafe_content_out_when_asked(engine: LocalEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proctoring.analysis import moderation
+
+    runs: list[int] = []
+    model = moderation.unsafe_probability
+
+    def counted(bgr: np.ndarray) -> float:
+        runs.append(1)
+        return model(bgr)
+
+    monkeypatch.setattr(moderation, "unsafe_probability", counted)
+    whole = engine.analyze(Image=DESK)
+    assert len(runs) == 1
+    without = engine.analyze(Image=DESK, Moderation=False)
+    assert len(runs) == 1  # open_nsfw did not run
+    assert "ModerationLabels" not in without
+    assert without == {key: value for key, value in whole.items() if key != "ModerationLabels"}
+    with pytest.raises(ClientError) as error:
+        engine.analyze(Image=DESK, Moderation="no")
+    assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
 def test_it_answers_no_faces_in_the_image_when_searching_an_empty_room(
     engine: LocalEngine, collection: Callable[[str], str]
 ) -> None:

@@ -123,6 +123,15 @@ def test_it_skips_the_search_without_a_collection(stubbed: tuple[RekognitionBack
     assert backend.analyze(Image=IMAGE)["FaceMatches"] == []
 
 
+def test_it_leaves_moderation_out_when_asked(stubbed: tuple[RekognitionBackend, Stubber]) -> None:
+    backend, stubber = stubbed  # a DetectModerationLabels call would find no stubbed response and fail
+    stubber.add_response("detect_labels", LABELS, {"Image": IMAGE, "MinConfidence": 70})
+    stubber.add_response("detect_faces", FACES, {"Image": IMAGE})
+    response = backend.analyze(Image=IMAGE, MinConfidence=70, Moderation=False)
+    assert set(response) == {"Labels", "FaceDetails", "FaceMatches"}
+    assert [label["Name"] for label in response["Labels"]] == ["Person", "Mobile Phone"]
+
+
 def test_it_lets_other_errors_through(stubbed: tuple[RekognitionBackend, Stubber]) -> None:
     backend, stubber = stubbed
     stubber.add_response("detect_labels", LABELS, {"Image": IMAGE})

@@ -72,6 +72,22 @@ def test_it_judges_a_quiet_analysed_frame_with_fourteen_queries(tenant_a: Tenant
     assert done.carried_from is None
 
 
+def test_it_judges_a_refreshed_frame_with_the_carried_frames_queries(tenant_a: Tenant,
+                                                                    django_assert_num_queries: Any,
+                                                                    settings: Any) -> None:
+    """A frame past the age limit that barely changed (proctoring.skipping): the carried frame's queries; none of
+    the analysed frame's for the 1:1 comparison (the collection, the student's references and their vectors)."""
+    settings.FRAME_SKIP_MAX_AGE_SECONDS = 30
+    session = registered_session(tenant_a, register=True)
+    pictures = [image("signer1_a.jpg"), image("signer1_b.jpg")]
+    for i in range(4):  # past the looking-away baseline (its first frames save the student's pose)
+        analysed(session, pictures[i % 2], after=1 + 5 * i)
+
+    done, _ = judged(stored(session, jittered("signer1_b.jpg"), after=16 + 31), django_assert_num_queries, 11)
+
+    assert done.carried_from is None and "Refreshed" in done.findings
+
+
 def test_a_carried_frame_reads_the_incidents_it_extends_in_one_query(tenant_a: Tenant,
                                                                       django_assert_num_queries: Any) -> None:
     """A laptop stays in view (the exam lists it): each of the frame's held kinds extends its open incident

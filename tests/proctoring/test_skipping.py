@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance
 
 from accounts import tenancy
 from exams import services as exam_services
@@ -25,14 +25,15 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the local engine's analyze calls (the heavy stages), running the real engine each time."""
+def engine_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The local engine's analyze calls (the heavy stages), each call's keyword arguments but the image,
+    running the real engine each time."""
     engine = get_backend()
-    calls: list[int] = []
+    calls: list[dict[str, Any]] = []
     analyze = engine.analyze
 
     def counted(*args: Any, **kwargs: Any) -> dict:
-        calls.append(1)
+        calls.append({name: value for name, value in kwargs.items() if name != "Image"})
         return analyze(*args, **kwargs)
 
     monkeypatch.setattr(engine, "analyze", counted)
@@ -44,6 +45,20 @@ def jittered(name: str, brightness: float = 1.04) -> bytes:
     out = io.BytesIO()
     ImageEnhance.Brightness(Image.open(io.BytesIO(image(name))).convert("RGB")).enhance(brightness).save(
         out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def faintly_covered(name: str, opacity: float) -> bytes:
+    """The picture with a dark box in its lower left corner laid over it at ``opacity``: from the bare picture
+    it differs by about 3.6 at 0.04 and 7.7 at 0.08 (FRAME_SKIP_THRESHOLD: 5); each step of 0.04 from the one
+    before by about 3.1-3.3 (a change that adds up)."""
+    picture = Image.open(io.BytesIO(image(name))).convert("RGB")
+    covered = picture.copy()
+    width, height = picture.size
+    ImageDraw.Draw(covered).rectangle([int(width * 0.05), int(height * 0.6), int(width * 0.25), int(height * 0.95)],
+                                      fill=(20, 20, 20))
+    out = io.BytesIO()
+    Image.blend(picture, covered, opacity).save(out, "JPEG", quality=80)
     return out.getvalue()
 
 
@@ -73,7 +88,7 @@ def analysed(session: ExamSession, picture: bytes, *, after: float) -> Frame:
 
 
 def test_it_carries_a_near_identical_frame_forward_without_calling_the_engine(
-        tenant_a: Tenant, engine_calls: list[int]) -> None:
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a, register=True)
     first = analysed(session, image("signer1_a.jpg"), after=1)
     second = analysed(session, jittered("signer1_a.jpg"), after=6)
@@ -85,7 +100,7 @@ def test_it_carries_a_near_identical_frame_forward_without_calling_the_engine(
     assert shown["carried_from"] == first.pk  # reviewers see where the result came from
 
 
-def test_it_analyses_a_frame_that_changed(tenant_a: Tenant, engine_calls: list[int]) -> None:
+def test_it_analyses_a_frame_that_changed(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a)
     analysed(session, image("signer1_a.jpg"), after=1)
     changed = analysed(session, image("signer2_with_second_person.jpg"), after=6)
@@ -93,19 +108,66 @@ def test_it_analyses_a_frame_that_changed(tenant_a: Tenant, engine_calls: list[i
     assert changed.carried_from is None
 
 
-def test_it_analyses_in_full_once_the_last_full_analysis_is_older_than_the_maximum_age(
-        tenant_a: Tenant, engine_calls: list[int], settings: Any) -> None:
+def test_past_the_age_limit_an_unchanged_frame_is_refreshed_without_the_face_comparison_or_unsafe_content(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
     settings.FRAME_SKIP_MAX_AGE_SECONDS = 30
-    session = registered_session(tenant_a)
+    session = registered_session(tenant_a, register=True)
     first = analysed(session, image("signer1_a.jpg"), after=1)
     carried = analysed(session, jittered("signer1_a.jpg"), after=26)
-    forced = analysed(session, jittered("signer1_a.jpg", 0.97), after=32)
+    refreshed = analysed(session, jittered("signer1_a.jpg", 0.97), after=32)
     then = analysed(session, jittered("signer1_a.jpg", 1.02), after=37)
-    assert [carried.carried_from, forced.carried_from, then.carried_from] == [first, None, forced]
+    assert [carried.carried_from, refreshed.carried_from, then.carried_from] == [first, None, refreshed]
     assert len(engine_calls) == 2
+    assert "References" in engine_calls[0] and engine_calls[0].get("Moderation", True)
+    # The refresh runs the detectors and the faces again, not the 1:1 comparison nor the unsafe-content model.
+    assert "References" not in engine_calls[1] and "CollectionId" not in engine_calls[1]
+    assert engine_calls[1]["Moderation"] is False
+    assert refreshed.findings["Refreshed"] == {"Frame": first.pk}
+    assert refreshed.findings["Verification"] == first.findings["Verification"]
+    assert refreshed.findings["ModerationLabels"] == first.findings["ModerationLabels"]
+    assert refreshed.findings["FaceDetails"] != first.findings["FaceDetails"]  # its own faces, measured again
+    assert {"TestName": "Person Recognition", "Success": True, "Details": "Sam Signer"} in refreshed.checks
 
 
-def test_a_phone_that_stays_in_view_keeps_its_incident_going(tenant_a: Tenant, engine_calls: list[int]) -> None:
+def test_the_whole_analysis_runs_at_least_every_full_max_age(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
+    settings.FRAME_SKIP_MAX_AGE_SECONDS, settings.FRAME_SKIP_FULL_MAX_AGE_SECONDS = 30, 100
+    session = registered_session(tenant_a, register=True)
+    frames = [analysed(session, jittered("signer1_a.jpg", 1 + i / 100), after=1 + 31 * i) for i in range(5)]
+    assert len(engine_calls) == 5 and all(f.carried_from is None for f in frames)
+    refreshed = ["Refreshed" in f.findings for f in frames]
+    assert refreshed == [False, True, True, True, False]  # at 94 s the full analysis was 93 s old; at 125, 124
+    assert ["References" in call for call in engine_calls] == [True, False, False, False, True]
+    assert [f.findings.get("Refreshed") for f in frames[1:4]] == [{"Frame": frames[0].pk}] * 3
+
+
+def test_small_changes_cannot_add_up_refresh_by_refresh(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
+    settings.FRAME_SKIP_MAX_AGE_SECONDS = 30
+    session = registered_session(tenant_a, register=True)
+    frames = [analysed(session, faintly_covered("signer1_a.jpg", 0.04 * i), after=1 + 31 * i) for i in range(4)]
+    # Each frame is close to the one before; the third is not close to the frame of the last full analysis.
+    assert [f.findings.get("Refreshed") for f in frames] == [None, {"Frame": frames[0].pk}, None,
+                                                             {"Frame": frames[2].pk}]
+    assert ["References" in call for call in engine_calls] == [True, False, True, False]
+
+
+def test_a_refreshed_frame_judges_its_objects_again_and_keeps_the_incident_going(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
+    settings.FRAME_SKIP_MAX_AGE_SECONDS = 30
+    session = registered_session(tenant_a, debounce_frames=2)
+    session.exam.objects_of_interest = ["Laptop"]
+    session.exam.save(update_fields=["objects_of_interest"])
+    frames = [analysed(session, jittered("desk_laptop.jpg", 1 + i / 100), after=1 + 31 * i) for i in range(2)]
+    assert frames[1].findings["Refreshed"] == {"Frame": frames[0].pk}
+    assert "Laptop" in {label["Name"] for label in frames[1].findings["Labels"]}
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(session=session, kind="object_of_interest")
+    assert incident.is_open and (incident.first_frame, incident.last_frame) == (frames[0], frames[1])
+
+
+def test_a_phone_that_stays_in_view_keeps_its_incident_going(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a, debounce_frames=2)
     session.exam.objects_of_interest = ["Laptop"]  # the fixture's forbidden object: a laptop on the desk
     session.exam.save(update_fields=["objects_of_interest"])
@@ -118,7 +180,7 @@ def test_a_phone_that_stays_in_view_keeps_its_incident_going(tenant_a: Tenant, e
 
 
 def test_a_carried_frame_carries_its_looking_away_judgement_without_counting_the_pose_twice(
-        tenant_a: Tenant, engine_calls: list[int]) -> None:
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a)
     session.exam.watch_looking_away = True
     session.exam.save(update_fields=["watch_looking_away"])
@@ -130,7 +192,7 @@ def test_a_carried_frame_carries_its_looking_away_judgement_without_counting_the
     assert len(session.pose_baseline) == 1  # the student's baseline took the pose once
 
 
-def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[int]) -> None:
+def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a, until=SessionStatus.CHECKING)
     analysed(session, image("signer1_a.jpg"), after=1)
     fresh = analysed(session, jittered("signer1_a.jpg"), after=3)
@@ -139,7 +201,7 @@ def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[in
 
 
 def test_a_result_of_the_pre_exam_check_is_not_carried_into_the_exam(
-        tenant_a: Tenant, engine_calls: list[int]) -> None:
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a, until=SessionStatus.CHECKING)
     analysed(session, image("signer1_a.jpg"), after=0)
     with tenancy.tenant_scope(tenant_a.institution):
@@ -150,7 +212,7 @@ def test_a_result_of_the_pre_exam_check_is_not_carried_into_the_exam(
     assert first_of_the_exam.carried_from is None
 
 
-def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_calls: list[int]) -> None:
+def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     for _ in range(2):
         response = api_client_for(tenant_a.admin).post("/process", {"image": b64("signer1_a.jpg")}, format="json")
         assert response.status_code == 200
@@ -158,7 +220,7 @@ def test_process_without_a_session_is_never_skipped(tenant_a: Tenant, engine_cal
 
 
 def test_under_overload_it_analyses_the_newest_frame_and_sheds_the_older_one(
-        tenant_a: Tenant, engine_calls: list[int], settings: Any) -> None:
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
@@ -183,7 +245,7 @@ def test_under_overload_it_analyses_the_newest_frame_and_sheds_the_older_one(
     assert live[session.pk]["shed"] == 1 and live[session.pk]["frame"] == newer.pk
 
 
-def test_without_a_backlog_it_sheds_nothing(tenant_a: Tenant, engine_calls: list[int]) -> None:
+def test_without_a_backlog_it_sheds_nothing(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     from django.core.files.base import ContentFile
     from django.utils import timezone
 

@@ -43,6 +43,7 @@ class CombinedAnalysis:
         MinConfidence: float | None = None,
         FaceMatchThreshold: float | None = None,
         LabelsOfInterest: Sequence[str] | None = None,
+        Moderation: bool = True,
     ) -> dict:
         """Labels, FaceDetails, FaceMatches (largest face) and ModerationLabels from one decode.
 
@@ -58,6 +59,9 @@ class CombinedAnalysis:
         besides Person. When NanoDet covers them all (``NANODET_NAMES``), YOLO runs only on the
         frames that ``needs_yolo`` finds unsure, and the Labels of the others hold NanoDet's
         objects and the people made from faces only. Without it YOLO always runs.
+
+        Moderation (ours too): False leaves open_nsfw out and ``ModerationLabels`` out of the answer (a
+        worker refreshing a frame that barely changed carries the unsafe-content answer it had).
         """
         operation = "Analyze"
         validate("DetectLabels", {"Image": Image, "MinConfidence": MinConfidence})
@@ -78,9 +82,11 @@ class CombinedAnalysis:
             isinstance(LabelsOfInterest, (list, tuple)) and all(isinstance(n, str) for n in LabelsOfInterest)
         ):
             raise client_error(INVALID_PARAMETER, "LabelsOfInterest must be a list of label names.", operation)
+        if not isinstance(Moderation, bool):
+            raise client_error(INVALID_PARAMETER, "Moderation must be true or false.", operation)
         tiered = LabelsOfInterest is not None and covered_by_nanodet(LabelsOfInterest)
         first = None if tiered else self._executor().submit(objects.detect, frame.bgr)
-        second = self._executor().submit(nanodet_and_unsafe, frame.bgr)
+        second = self._executor().submit(nanodet_and_unsafe, frame.bgr, Moderation)
         found = face_ops.detect(frame.bgr)
         clear = clear_of(found, frame)
         details = [face_ops.face_detail(f, frame.bgr) for f in clear]
@@ -102,8 +108,9 @@ class CombinedAnalysis:
             "Labels": labels(frame, detections, found, minimum, None),
             "FaceDetails": details,
             "FaceMatches": matches,
-            "ModerationLabels": moderation.moderation_labels(probability, minimum),
         }
+        if probability is not None:
+            response["ModerationLabels"] = moderation.moderation_labels(probability, minimum)
         if references is not None:
             response["Verification"] = verdict(
                 face_details=details, best=best, threshold=threshold, references=len(references)
@@ -214,9 +221,11 @@ class InlineExecutor:
         return None
 
 
-def nanodet_and_unsafe(bgr: np.ndarray) -> tuple[list[objects.Detection], list[objects.Detection] | None, float]:
+def nanodet_and_unsafe(
+    bgr: np.ndarray, unsafe: bool = True
+) -> tuple[list[objects.Detection], list[objects.Detection] | None, float | None]:
     extra, people = nanodet.detect_with_people(bgr)
-    return extra, people, moderation.unsafe_probability(bgr)
+    return extra, people, moderation.unsafe_probability(bgr) if unsafe else None
 
 
 def _names_of(coco: str) -> set[str]:
