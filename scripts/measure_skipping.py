@@ -254,7 +254,6 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
             exam_services.session_transition(session_id=session.pk, to=to, actor=student)
         session.refresh_from_db()
     start = session.started_at + timedelta(seconds=1)
-    cpu = 0.0
     at_s: dict[str, list[int]] = {"full": [], "refreshed": [], "carried": []}  # seconds into the session
     spent = {"full": 0.0, "refreshed": 0.0, "carried": 0.0}  # CPU of each kind of frame
     with override_settings(FRAME_SKIP_THRESHOLD=threshold), tenancy.tenant_scope(None):
@@ -271,13 +270,13 @@ def play(scenes: list[tuple[str, Image.Image]], *, threshold: int, seed: int) ->
             assert done is not None and done.status == "done", done and done.error
             kind = ("carried" if done.carried_from_id is not None
                     else "refreshed" if skipping.REFRESHED in done.findings else "full")
-            cpu += used
             spent[kind] += used
             at_s[kind].append(index * INTERVAL)
         found = [(i.kind, (i.started_at - start).total_seconds(),
                   ((i.ended_at or at) - start).total_seconds())
                  for i in Incident.objects.filter(session=session).order_by("started_at", "kind")]
     hours = len(scenes) * INTERVAL / 3600
+    cpu = sum(spent.values())
     return {"cpu": cpu, "per_hour": cpu / hours, "frames": len(scenes), "carried": len(at_s["carried"]),
             "incidents": found, "at": at_s,
             "ms": {kind: spent[kind] / max(len(at_s[kind]), 1) * 1000 for kind in spent}}
