@@ -155,8 +155,9 @@ clean:
 # The scale benchmark (scripts/bench_scale.py; printed, never asserted; about 5 minutes on 2 cores): its own
 # share-nothing stack of SCALE_WEB web and SCALE_WORKERS worker nodes (var/scale/nodes/), database, Redis db
 # and ports; an ingest-only phase at SCALE_INGEST_RATE frames/s for SCALE_INGEST_SECONDS, then a sweep of
-# open-loop students (SCALE_STUDENTS, one frame per SCALE_INTERVAL s, SCALE_DURATION s a step), a run at 80%
-# of the capacity found, and the capacity model for 10,000 students. SCALE_PROFILE=<folder> samples the nodes
+# open-loop students (SCALE_STUDENTS, then half as many again each step until one fails; one frame per
+# SCALE_INTERVAL s, SCALE_DURATION s a step), a run at 80% of the capacity found, and the capacity model for
+# 10,000 students. SCALE_PROFILE=<folder> samples the nodes
 # with py-spy (requirements-bench.txt). make stop-scale ends what it leaves running.
 SCALE_DB ?= op_scale
 SCALE_REDIS_DB ?= 6
