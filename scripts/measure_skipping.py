@@ -1,7 +1,7 @@
 """Measure "pay only for what changed" (proctoring/skipping.py): printed, never asserted.
 
     env -u DATABASE_URL -u REDIS_URL .venv/bin/python scripts/measure_skipping.py \
-        [--images /work/shared/data/images] [--minutes 10] [--seed 1] [--max-age S] [--full-max-age S]
+        [--images /work/shared/data/images] [--minutes 10] [--seed 1] [--seeds N] [--max-age S] [--full-max-age S]
 
 1. The threshold, cross-validated. Pairs of frames are made from the dev set's one-person photos
    (categories B and F of --images): "quiet" pairs are two captures of one still picture (camera
@@ -19,6 +19,9 @@
    each way, and which incidents of the run without skipping the run with skipping missed; with
    skipping, when frames were analysed in full or refreshed (past the age limit, barely changed: no
    1:1 comparison, no unsafe-content model) and the CPU of a full, a refreshed and a carried frame.
+3. With --seeds N: section 2 for N seeds (the camera's noise and the busy student's movements drawn anew each
+   time), then the quiet/busy ratio of each and their mean: one seed's ratio moves by a few points with where
+   the noise happens to cross the threshold.
 
 The sessions are built from the fixture photos (tests/fixtures/images), which did not choose the
 threshold, with the dev set's photo of a phone held on a bus (D_tj_on_bus) as the phone scene.
@@ -297,7 +300,8 @@ def missed(reference: list[tuple[str, float, float]], other: list[tuple[str, flo
         event(o[0]) == event(r[0]) and o[1] <= r[2] + INTERVAL and r[1] <= o[2] + INTERVAL for o in other)]
 
 
-def sessions_section(images: Path, minutes: int, seed: int) -> None:
+def sessions_section(images: Path, minutes: int, seed: int) -> dict[str, Any]:
+    """One seed's sessions, printed; answers the CPU per student-hour of each and the incidents missed."""
     from django.db import connection
 
     frames = minutes * 60 // INTERVAL
@@ -324,9 +328,22 @@ def sessions_section(images: Path, minutes: int, seed: int) -> None:
     quiet, busy, busy_off = results["quiet", on], results["busy", on], results["busy", False]
     print(f"   quiet (skipping) / busy (skipping) CPU: {quiet['per_hour'] / busy['per_hour']:.0%}; "
           f"quiet (skipping) / busy (no skipping): {quiet['per_hour'] / busy_off['per_hour']:.0%}")
+    lost = {}
     for name in ("quiet", "busy"):
-        lost = missed(results[name, False]["incidents"], results[name, on]["incidents"])
-        print(f"   {name}: incidents without skipping that skipping missed: {lost or 'none'}")
+        lost[name] = missed(results[name, False]["incidents"], results[name, on]["incidents"])
+        print(f"   {name}: incidents without skipping that skipping missed: {lost[name] or 'none'}")
+    return {"quiet": quiet["per_hour"], "busy": busy["per_hour"], "busy_off": busy_off["per_hour"],
+            "missed": lost["quiet"] + lost["busy"]}
+
+
+def seeds_summary(found: list[dict[str, Any]], first: int) -> None:
+    """The sessions of several seeds (camera noise and movements drawn anew) in one line each and their mean."""
+    ratios = [f["quiet"] / f["busy"] for f in found]
+    print(f"\n3. Over seeds {first}-{first + len(found) - 1}: quiet (skipping) / busy (skipping) CPU "
+          f"{', '.join(f'{r:.1%}' for r in ratios)}; mean {np.mean(ratios):.1%} (target <= 25%); quiet "
+          f"{np.mean([f['quiet'] for f in found]):.1f}, busy {np.mean([f['busy'] for f in found]):.1f} CPU-s per "
+          f"student-hour (busy without skipping {np.mean([f['busy_off'] for f in found]):.1f}); incidents missed: "
+          f"{sum(len(f['missed']) for f in found) or 'none'}")
 
 
 def main() -> None:
@@ -334,6 +351,8 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=ROOT.parent / "shared" / "data" / "images")
     parser.add_argument("--minutes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="play the sessions for this many seeds from --seed, and print their mean")
     parser.add_argument("--skip-sessions", action="store_true", help="only the threshold section")
     parser.add_argument("--skip-threshold", action="store_true", help="only the sessions section")
     parser.add_argument("--max-age", type=int,
@@ -356,7 +375,9 @@ def main() -> None:
         settings.FRAME_SKIP_MAX_AGE_SECONDS = args.max_age
     if args.full_max_age:
         settings.FRAME_SKIP_FULL_MAX_AGE_SECONDS = args.full_max_age
-    sessions_section(args.images, args.minutes, args.seed)
+    found = [sessions_section(args.images, args.minutes, seed) for seed in range(args.seed, args.seed + args.seeds)]
+    if args.seeds > 1:
+        seeds_summary(found, args.seed)
 
 
 if __name__ == "__main__":
