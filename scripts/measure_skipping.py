@@ -337,7 +337,7 @@ def sessions_section(images: Path, minutes: int, seed: int) -> dict[str, Any]:
 
 
 def seeds_summary(found: list[dict[str, Any]], first: int) -> None:
-    """The sessions of several seeds (camera noise and movements drawn anew) in one line each and their mean."""
+    """One line: each seed's quiet/busy ratio (camera noise and movements drawn anew), their mean, and the misses."""
     ratios = [f["quiet"] / f["busy"] for f in found]
     print(f"\n3. Over seeds {first}-{first + len(found) - 1}: quiet (skipping) / busy (skipping) CPU "
           f"{', '.join(f'{r:.1%}' for r in ratios)}; mean {np.mean(ratios):.1%} (target <= 25%); quiet "
