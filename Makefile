@@ -157,7 +157,8 @@ clean:
 # and ports; an ingest-only phase at SCALE_INGEST_RATE frames/s for SCALE_INGEST_SECONDS, then a sweep of
 # open-loop students (SCALE_STUDENTS, then half as many again each step until one fails; one frame per
 # SCALE_INTERVAL s, SCALE_DURATION s a step), a run at 80% of the capacity found, and the capacity model for
-# 10,000 students. SCALE_PROFILE=<folder> samples the nodes
+# 10,000 students. The students sign in as the exam page does (SCALE_AUTH=session: a session cookie and CSRF
+# token; token: an API token). SCALE_PROFILE=<folder> samples the nodes
 # with py-spy (requirements-bench.txt). make stop-scale ends what it leaves running.
 SCALE_DB ?= op_scale
 SCALE_REDIS_DB ?= 6
@@ -172,6 +173,7 @@ SCALE_DURATION ?= 30
 SCALE_INGEST_RATE ?= 300
 SCALE_INGEST_SECONDS ?= 5
 SCALE_PROFILE ?=
+SCALE_AUTH ?= session
 SCALE_ENV := $(subst REDIS_URL=redis://127.0.0.1:6379/0,REDIS_URL=redis://127.0.0.1:6379/$(SCALE_REDIS_DB),$(subst \
 	/$(STACK_DB) ,/$(SCALE_DB) ,$(subst :$(DYNAMODB_PORT),:$(SCALE_DYNAMODB_PORT),$(subst :$(S3_PORT),:$(SCALE_S3_PORT),$(STACK_ENV)))))
 bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
@@ -184,7 +186,7 @@ bench-scale: deps $(VENV)/.stack-installed node_modules/.installed
 	$(SCALE_ENV) $(MANAGE) s3_setup
 	$(SCALE_ENV) $(PY) scripts/bench_scale.py --var var/scale --web $(SCALE_WEB) --workers $(SCALE_WORKERS) \
 		--port $(SCALE_PORT) --students $(SCALE_STUDENTS) --interval $(SCALE_INTERVAL) --duration $(SCALE_DURATION) \
-		--ingest-rate $(SCALE_INGEST_RATE) --ingest-seconds $(SCALE_INGEST_SECONDS) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
+		--ingest-rate $(SCALE_INGEST_RATE) --ingest-seconds $(SCALE_INGEST_SECONDS) --auth $(SCALE_AUTH) $(if $(SCALE_PROFILE),--profile $(SCALE_PROFILE)); status=$$?; $(STOP_SCALE); exit $$status
 
 STOP_SCALE := (test ! -f var/scale/nodes/supervisord.conf || $(VENV)/bin/supervisorctl \
 	-c var/scale/nodes/supervisord.conf shutdown >/dev/null 2>&1; scripts/background.sh stop scale-dynalite; \

@@ -6,9 +6,10 @@ own database, Redis db, DynamoDB and S3 ports (the Makefile's SCALE_* variables)
 1. Ingest: workers stopped, students post open-loop at INGEST_RATE frames/s for INGEST_SECONDS; the POST
    → 202 latency p50/p95/p99. Those frames are then erased and their messages purged.
 2. Sweep: K students (each a real session, capture interval INTERVAL), open-loop, real 640×480 JPEG frames
-   from ../shared/data/images (webcam captures and clip frames), each 202's status URL followed as the page
-   does; per step: frames/s offered and sustained, ingest and frame-to-result p50/p95/p99, late/shed/lost/
-   analysed twice (from the database and the workers' logs). After the listed K, K grows by half each step;
+   from ../shared/data/images (webcam captures and clip frames), signed in as the pages are (a session cookie
+   and its CSRF token; --auth token: an API token instead), each 202's status URL followed as the page does;
+   per step: frames/s offered and sustained, ingest and frame-to-result p50/p95/p99, late/shed/lost/analysed
+   twice (from the database and the workers' logs). After the listed K, K grows by half each step;
    the sweep stops at the first K whose frame-to-result p95 passes 1 s (or at --max-students, then the
    capacity printed is a lower bound and says so); capacity = the largest K that passed.
 3. A run at 80% of that capacity, and the capacity model for 10,000 students with its assumptions.
@@ -73,7 +74,8 @@ def frames_640x480(folder: Path) -> list[bytes]:
     return found
 
 
-def students(count: int, *, interval: int, jpegs: list[bytes], ports: list[int], label: str) -> list[loadgen.Student]:
+def students(count: int, *, interval: int, jpegs: list[bytes], ports: list[int], label: str,
+             auth: str = "session") -> list[loadgen.Student]:
     """``count`` students, each with an in-progress session of a fresh exam and an API token.
 
     A student's frames: two consecutive pictures of the pool, each sent three times in a row (a student
@@ -94,9 +96,27 @@ def students(count: int, *, interval: int, jpegs: list[bytes], ports: list[int],
                 exam_services.session_transition(session_id=session.pk, to=to, actor=student)
             pictures = [jpegs[(2 * i) % len(jpegs)], jpegs[(2 * i + 1) % len(jpegs)]]
             bodies = [loadgen.json_frame(session.pk, jpeg) for jpeg in pictures for _ in range(3)]
-            found.append(loadgen.Student(session.pk, account_services.user_api_token(user=student),
-                                         ports[i % len(ports)], bodies))
+            found.append(loadgen.Student(session.pk, signed_in(student, auth), ports[i % len(ports)], bodies))
     return found
+
+
+def signed_in(student: User, auth: str) -> dict[str, str]:
+    """The headers of a student signed in as the pages are ("session": the session cookie Django's login sets, and
+    a CSRF token as cookie and header) or as an API client ("token": a knox token)."""
+    if auth == "token":
+        return {"Authorization": f"Token {account_services.user_api_token(user=student)}"}
+    from importlib import import_module
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.utils.crypto import get_random_string
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(student.pk), settings.AUTHENTICATION_BACKENDS[-1]
+    store[HASH_SESSION_KEY] = student.get_session_auth_hash()
+    store.save()
+    csrf = get_random_string(32)
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}; {settings.CSRF_COOKIE_NAME}={csrf}",
+            "X-CSRFToken": csrf}
 
 
 class Stack:
@@ -232,7 +252,7 @@ def sweep(listed: str, most: int) -> Iterator[int]:
 
 def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: list[bytes]) -> dict[str, Any]:
     """One open-loop run of ``count`` students; prints its line and answers its figures."""
-    group = students(count, interval=args.interval, jpegs=jpegs, ports=stack.ports, label=label)
+    group = students(count, interval=args.interval, jpegs=jpegs, ports=stack.ports, label=label, auth=args.auth)
     web_pids, worker_pids = stack.pids("web"), stack.pids("worker")
     web_cpu, worker_cpu, pg, rcmd, outbox = (cpu_seconds(web_pids), cpu_seconds(worker_pids), pg_counters(),
                                              redis_commands(), outbox_rows())
@@ -285,7 +305,7 @@ def ingest_phase(stack: Stack, args: argparse.Namespace, jpegs: list[bytes]) -> 
     import redis
 
     count = int(args.ingest_rate)  # one frame per student per second
-    group = students(count, interval=1, jpegs=jpegs, ports=stack.ports, label="ingest")
+    group = students(count, interval=1, jpegs=jpegs, ports=stack.ports, label="ingest", auth=args.auth)
     for name in stack.workers:
         stack.ctl("stop", name)
     web_pids = stack.pids("web")
@@ -423,6 +443,8 @@ def main() -> None:
                         help="the sweep's first K, comma-separated; past the last, K grows by half until a step "
                              "fails or passes --max-students")
     parser.add_argument("--max-students", type=int, default=1000)
+    parser.add_argument("--auth", choices=("session", "token"), default="session",
+                        help="how the students sign in: the session cookie, as the exam page does, or an API token")
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--duration", type=float, default=30, help="seconds each step posts")
     parser.add_argument("--drain", type=float, default=15, help="seconds a step waits for its last results")
@@ -439,7 +461,8 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"=== Scale benchmark: {args.web} web node(s) x {args.web_workers} gunicorn worker(s) x "
-          f"{args.web_threads} threads, {args.workers} solo worker node(s), {cores} cores; load average at start "
+          f"{args.web_threads} threads, {args.workers} solo worker node(s), {cores} cores; students signed in by "
+          f"{'session cookie (as the pages)' if args.auth == 'session' else 'API token'}; load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} ===", flush=True)
     jpegs = frames_640x480(IMAGES)
     stack = Stack(var=args.var.resolve(), web=args.web, workers=args.workers, port=args.port,
@@ -451,7 +474,7 @@ def main() -> None:
         # Warm: each web thread builds its S3 client on its first frame (~0.1–0.5 s of CPU, boto3 loading its
         # service model), each worker loads the engine's models on its first; a running stack has done so.
         warm = students(args.web_threads * args.web_workers * len(stack.ports), interval=1, jpegs=jpegs,
-                        ports=stack.ports, label="warm-up")
+                        ports=stack.ports, label="warm-up", auth=args.auth)
         wait_drained(asyncio.run(loadgen.run(warm, interval=1, duration=3, follow=False, seed=4)).frame_ids, 90)
         if args.ingest_rate > 0:
             ingest_phase(stack, args, jpegs)  # stops and starts the workers: warm them again

@@ -88,7 +88,7 @@ async def http(host: str, port: int, method: str, path: str, headers: dict[str, 
 @dataclass
 class Student:
     session: int
-    token: str
+    auth: dict[str, str]  # the headers that sign the student in: a session cookie and CSRF token, or an API token
     port: int
     frames: list[bytes]  # JSON bodies, posted in turn
 
@@ -120,7 +120,7 @@ async def run(students: list[Student], *, interval: float, duration: float, host
 
     async def one(student: Student, n: int, due: float) -> None:
         body = student.frames[n % len(student.frames)]
-        headers = {"Authorization": f"Token {student.token}", "Content-Type": "application/json"}
+        headers = {**student.auth, "Content-Type": "application/json"}
         results.late_send.append(max(0.0, loop.time() - due))
         sent, wall = loop.time(), time.time()
         try:
