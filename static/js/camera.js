@@ -86,7 +86,7 @@
   }
 
   // Follow a queued frame's status URL briefly; answers the frame once analysed (or failed), else null.
-  // It first asks 200 ms after the 202, then 400 ms, 800 ms and every second: a frame's analysis takes
+  // It first asks 200 ms after the 202, then again after 400 ms, 800 ms and every second: an analysis takes
   // longer than the 202's round trip, so asking at once was a second request on every frame that always
   // answered "pending" (about 5 ms of a web node's CPU each). scripts/loadgen.py follows the same delays.
   async function followStatus(url, seconds) {
