@@ -105,17 +105,13 @@ def signed_in(student: User, auth: str) -> dict[str, str]:
     a CSRF token as cookie and header) or as an API client ("token": a knox token)."""
     if auth == "token":
         return {"Authorization": f"Token {account_services.user_api_token(user=student)}"}
-    from importlib import import_module
-
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.test import Client
     from django.utils.crypto import get_random_string
 
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(student.pk), settings.AUTHENTICATION_BACKENDS[-1]
-    store[HASH_SESSION_KEY] = student.get_session_auth_hash()
-    store.save()
-    csrf = get_random_string(32)
-    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={store.session_key}; {settings.CSRF_COOKIE_NAME}={csrf}",
+    client = Client()
+    client.force_login(student)  # django.contrib.auth.login's session, stored where the web nodes read it
+    session, csrf = client.cookies[settings.SESSION_COOKIE_NAME].value, get_random_string(32)
+    return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}",
             "X-CSRFToken": csrf}
 
 
