@@ -81,6 +81,7 @@ class Trial:
     webcam_like: bool
     groups: frozenset[tuple[str, str]]
     judged: bool = True  # False: a quality gate refused to judge the probe
+    name: str = ""  # what is compared: "probe file ~ identity" (references) or "file ~ file" (pairs)
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ def make_pairs(samples: Sequence[FaceSample], gate: Gate = judge_all) -> list[Tr
                 webcam_like=a.webcam_like or b.webcam_like,
                 groups=_groups([a, b]),
                 judged=(not a.found or gate(a)) and (not b.found or gate(b)),
+                name=f"{a.file} ~ {b.file}",
             ))
     return trials
 
@@ -255,11 +257,21 @@ def make_reference_trials(
                 webcam_like=probe.webcam_like,
                 groups=_groups([probe, *refs]),
                 judged=not probe.found or gate(probe),
+                name=f"{probe.file} ~ {identity}",
             ))
     return trials
 
 
 # -- rates and thresholds ------------------------------------------------------------------
+
+
+def erred(trial: Trial, threshold: float) -> bool:
+    """A false reject or a false match at ``threshold``, as ``rates`` counts them."""
+    if not trial.judged:
+        return False
+    if trial.genuine:
+        return trial.score is None or trial.score < threshold
+    return trial.score is not None and trial.score >= threshold
 
 
 def rates(trials: Iterable[Trial], threshold: float) -> Rates:
@@ -317,6 +329,7 @@ class Fold:
     train: int
     overall: Rates
     webcam: Rates
+    errors: tuple[Trial, ...] = ()  # the held-out trials it got wrong
 
 
 def cross_validate(
@@ -330,6 +343,7 @@ def cross_validate(
         results.append(Fold(
             threshold, len(train), rates(test, threshold),
             rates([t for t in test if t.webcam_like], threshold),
+            tuple(t for t in test if erred(t, threshold)),
         ))
     return results
 
@@ -451,8 +465,20 @@ def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]]) -> d
         },
         "repeated": {"overall": pooled(f.overall for f in every), "webcam": pooled(f.webcam for f in every)},
         "median_threshold": float(np.median([f.threshold for f in every])),
+        "errors": _errors_by_trial(runs),
         "median_threshold_1pc": float(np.median(at_1pc)),
     }
+
+
+def _errors_by_trial(runs: Sequence[Sequence[Fold]]) -> list[tuple[Trial, int]]:
+    """The held-out trials that erred, each with the number of splits in which it did (every trial is held out
+    once per split): what the pooled rates are made of, most often wrong first."""
+    counts: dict[Trial, int] = {}
+    for run in runs:
+        for fold in run:
+            for trial in fold.errors:
+                counts[trial] = counts.get(trial, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], not item[0].genuine, item[0].name))
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -595,6 +621,7 @@ def format_verification(v: dict[str, Any]) -> list[str]:
             "(bound from the first split's unique trials)",
             f"      median fold threshold: FMR<=0.1% cosine {c['median_threshold']:.4f}, "
             f"FMR<=1% cosine {c['median_threshold_1pc']:.4f}",
+            *_error_lines(c.get("errors", []), v["repeats"]),
             "    held out, first split, pooled over its folds:",
             f"      all    {_fmt(c['held_out']['overall'])}",
             f"      webcam {_fmt(c['held_out']['webcam'])}",
@@ -616,6 +643,24 @@ def format_verification(v: dict[str, Any]) -> list[str]:
         lines += format_decisions(v["decisions"], v["default_cosine"], GROUP_FACTOR)
     if "roc_png" in v:
         lines.append(f"  ROC (pairs): {v['roc_png']}")
+    return lines
+
+
+ERRORS_SHOWN = 4  # of each kind, the trials most often wrong
+
+
+def _error_lines(errors: Sequence[tuple[Trial, int]], repeats: int) -> list[str]:
+    """The unique trials the pooled held-out errors come from, with how many of the ``repeats`` splits each
+    erred in (a trial is held out once per split): a rate pooled over the splits is often one trial, repeated."""
+    lines = []
+    for genuine, kind in ((True, "false rejects"), (False, "false matches")):
+        found = [(t, n) for t, n in errors if t.genuine == genuine]
+        if not found:
+            continue
+        shown = "; ".join(f"{t.name} ({'no face' if t.score is None else f'cosine {t.score:.3f}'}"
+                          f"{', webcam' if t.webcam_like else ''}) {n}/{repeats}" for t, n in found[:ERRORS_SHOWN])
+        more = f"; {len(found) - ERRORS_SHOWN} more" if len(found) > ERRORS_SHOWN else ""
+        lines.append(f"      held-out {kind}, {len(found)} unique trial(s), in how many splits: {shown}{more}")
     return lines
 
 

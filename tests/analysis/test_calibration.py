@@ -115,6 +115,24 @@ def test_it_measures_each_fold_on_identities_it_never_chose_on() -> None:
     assert [f.overall.false_matches for f in results] == [0, 1]
 
 
+def test_it_names_the_trials_a_pooled_held_out_rate_is_made_of() -> None:
+    folds = [{"a", "b"}, {"c", "d"}]
+    trials = [
+        c.Trial(frozenset("a"), True, 0.9, True, frozenset(), name="a1 ~ a"),
+        c.Trial(frozenset("c"), True, 0.1, True, frozenset(), name="c1 ~ c"),  # rejected at every split
+        c.Trial(frozenset("ab"), False, 0.2, True, frozenset(), name="a1 ~ b"),
+        c.Trial(frozenset("cd"), False, 0.3, True, frozenset(), name="c1 ~ d"),  # matched once c,d is held out
+    ]
+    runs = [c.cross_validate(trials, folds), c.cross_validate(trials, folds[::-1])]
+    errors = c._errors_by_trial(runs)
+    assert [(t.name, n) for t, n in errors] == [("c1 ~ c", 2), ("c1 ~ d", 2)]
+    lines = c._error_lines(errors, 2)
+    assert lines == [
+        "      held-out false rejects, 1 unique trial(s), in how many splits: c1 ~ c (cosine 0.100, webcam) 2/2",
+        "      held-out false matches, 1 unique trial(s), in how many splits: c1 ~ d (cosine 0.300, webcam) 2/2",
+    ]
+
+
 def test_it_counts_a_photo_without_a_face_as_a_miss(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "signer1_a.jpg", tmp_path / "face.jpg")
     shutil.copy(FIXTURES / "empty_room.jpg", tmp_path / "room.jpg")
