@@ -349,6 +349,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # <id:pk> (config/converters.py) is an integer id, as Django's <int:pk> was.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
     # Several models have a "status"; name each choice set after its vocabulary, not a hash.
     "ENUM_NAME_OVERRIDES": {
         "ExamStatusEnum": "exams.models.ExamStatus",
@@ -372,6 +374,13 @@ IDENTITY_FALLBACK_AFTER = env_int("IDENTITY_FALLBACK_AFTER", 3)
 # five-point yaw, which lets 2 of 109 still photos through at 15. Not measured with Rekognition's Pose.
 LIVENESS_TURN_DEGREES = env_int("LIVENESS_TURN_DEGREES", 15)
 LIVENESS_PASS_MAX_AGE = env_int("LIVENESS_PASS_MAX_AGE", 300)
+# Only frames whose face is the student's count towards the turns (proctoring.liveness.own_face): similarity to the
+# student's references at least this (the identity pass needs FACE_MATCH_THRESHOLD, 90; a turned face matches less
+# well). scripts/measure_liveness.py --only-whose (section 7): the 16 real people's turned frames (their one turned
+# photo and its mirror image; the head-pose woman's two) against their own other photos: lowest 80.9 (a profile),
+# 0 of 30 under 80; against the other people's photos, 8 of 480 at 80 or more (highest 87.9, all within one webcam
+# set of look-alike young men). Read off these 30 genuine pairs (no held-out fold): under the lowest genuine turn.
+LIVENESS_MIN_SIMILARITY = env_int("LIVENESS_MIN_SIMILARITY", 80)
 # An exam that listens starts only on a microphone check (the check page's meter heard a signal) this recent.
 MICROPHONE_CHECK_MAX_AGE = env_int("MICROPHONE_CHECK_MAX_AGE", 300)
 

@@ -65,12 +65,23 @@ def has_reference(session: ExamSession) -> bool:
 
 
 def session_liveness(session: ExamSession, *, now: datetime | None = None) -> liveness.Liveness:
-    """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds."""
+    """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
+    face is the student's own (``liveness.own_face``), or that came after a proctor approved their photo ID."""
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
     frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
               .order_by("captured_at", "pk").values_list("captured_at", "findings")[:GATE_FRAMES])
-    samples = [(at, liveness.yaw_of(findings)) for at, findings in frames]
+    reference = has_reference(session)
+    approved_at = session.identity_approved_at
+
+    def counts(at: datetime, findings: Any) -> bool:
+        # Only the student's own head turns: a frame of anyone else is skipped, as a frame without one face is.
+        # Once a proctor approved the photo ID, the frames after it count too: the proctor has just seen the
+        # person at the camera, whose face need not match the references (the approval exists for that).
+        return (approved_at is not None and at >= approved_at) or liveness.own_face(
+            findings, min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=reference)
+
+    samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings in frames]
     return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
 
 

@@ -23,8 +23,12 @@ once, never alternating (left, left, right; left, right, right; right, left, lef
 looks back at the camera between turns, and a turn to the side not asked for starts the turns again. So a video of
 the student turning both ways in turn, played on a screen, passes none of them, and a recording of one session's
 turns passes one session in four (two in four played in a loop: left-left-right looped is also right-left-left).
-What it still does not stop: someone who plays chosen parts of a video, or swaps photos of turned heads, as the
-page asks; that needs a depth or texture cue (see the report of issue 9).
+Whose head turns: only frames whose one face is the session's student count (``own_face``): the 1:1 comparison
+with the student's references, which every gate frame gets, at a floor below the identity pass, since a turned
+face matches less well (LIVENESS_MIN_SIMILARITY). Without it, the head turns of anyone (or still photos of turned
+heads of anyone) before one frontal photo of the student passed the gate.
+What it still does not stop: someone who plays chosen parts of a video of the student, or swaps photos of the
+student's own turned head, as the page asks; that needs a depth or texture cue (see the report of issue 9).
 """
 
 from __future__ import annotations
@@ -163,6 +167,20 @@ def yaw_of(findings: Any) -> float | None:
     else:
         yaw = (details[0].get("Pose") or {}).get("Yaw") if isinstance(details[0], dict) else None
     return float(yaw) if isinstance(yaw, int | float) else None
+
+
+def own_face(findings: Any, *, min_similarity: float, has_reference: bool) -> bool:
+    """Whether the one face of an analysed gate frame is the session's student, as far as the frame's 1:1
+    ``Verification`` tells: its similarity to the student's references at least ``min_similarity``. A frame judged
+    without references counts only while the student has none (the photo-ID fallback's turns, before a proctor's
+    approval keeps a live frame as a reference); a frame with no verdict at all does not count when they have one."""
+    verification = findings.get("Verification") if isinstance(findings, dict) else None
+    if not isinstance(verification, dict):
+        return not has_reference
+    if verification.get("Reason") == "no_reference":
+        return not has_reference
+    similarity = verification.get("Similarity")
+    return isinstance(similarity, int | float) and similarity >= min_similarity
 
 
 def gate_reading(image: bytes, analysis: dict[str, Any]) -> dict[str, Any] | None:

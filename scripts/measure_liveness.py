@@ -26,6 +26,11 @@ Every challenge order the server may ask (liveness.ORDERS) is tried; a still pho
    (several are near profile, where a student turning slowly would pass through smaller angles first); a
    mirrored face for the other side.
 6. Replayed videos of the woman's frames, played without reacting to the page: how many orders each passes.
+7. Whose turns (--only-whose): the gate counts a turn only on a frame whose face is the student's
+   (liveness.own_face: similarity to their references at least LIVENESS_MIN_SIMILARITY). Each real person's turned
+   frame of section 5, and its mirror image, against their own other frames (best similarity, as the 1:1 check
+   takes the best reference) and against each other person's: the lowest genuine, the highest impostor, and how
+   many of each the floor lets through.
 
 Measured (2026-12-01; three turns, TRUSTED_DEGREES 80 unless said; five points at 20 = the gate before the face
 mesh; mesh at 15 = the gate since, on the local engine):
@@ -270,6 +275,48 @@ def measure_replays(yaws: dict[str, float | None], turn: float, name: str) -> No
         print(f"   {label}: {len(passes)} {['-'.join(o) for o in passes]}")
 
 
+def measure_whose_turns(root: Path, rows: list[dict[str, str]]) -> None:
+    """Section 7 (module doc)."""
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.conf import settings
+
+    from proctoring.analysis import faces
+
+    floor = float(settings.LIVENESS_MIN_SIMILARITY)
+
+    def vector(bgr: np.ndarray) -> np.ndarray | None:
+        found = faces.detect(bgr)
+        return faces.embed(bgr, max(found, key=lambda f: f.box[2] * f.box[3])) if found else None
+
+    people = real_people(root, rows)
+    references = {name: [v for v in map(vector, frontal) if v is not None] for name, (frontal, _) in people.items()}
+    genuine: list[tuple[float, str]] = []
+    impostor: list[tuple[float, str]] = []
+    for name, (_, turns) in people.items():
+        for side, bgr in turns.items():
+            probe = vector(bgr)
+            if probe is None:
+                print(f"   {name} ({side}): no face found")
+                continue
+            for other, refs in references.items():
+                if refs:
+                    best = max(faces.similarity(float(probe @ r)) for r in refs)
+                    (genuine if other == name else impostor).append((best, f"{name} ({side}) vs {other}"))
+    genuine.sort()
+    impostor.sort(reverse=True)
+    print(f"7. Whose turns: {len(genuine)} turned frames of their own person, {len(impostor)} of someone else; "
+          f"floor LIVENESS_MIN_SIMILARITY {floor:g}")
+    print(f"   own: lowest {', '.join(f'{s:.1f} {n}' for s, n in genuine[:3])}; "
+          f"under the floor {sum(s < floor for s, _ in genuine)}/{len(genuine)}")
+    print(f"   someone else's: highest {', '.join(f'{s:.1f} {n}' for s, n in impostor[:3])}; "
+          f"at the floor or above {sum(s >= floor for s, _ in impostor)}/{len(impostor)}")
+
+
 def _r(yaw: float | None) -> float | None:
     return None if yaw is None else round(yaw, 1)
 
@@ -283,9 +330,13 @@ def main() -> None:
     parser.add_argument("--product-turn", type=float, default=PRODUCT_TURN,
                         help="the turn threshold of sections 5 and 6 (default: the product's)")
     parser.add_argument("--draws", type=int, default=0, help="section 5 also averaged over this many draws a person")
+    parser.add_argument("--only-whose", action="store_true", help="only section 7 (whose turns count)")
     args = parser.parse_args()
     root = Path(args.images)
     rows = list(csv.DictReader((root / "manifest.csv").open()))
+    if args.only_whose:
+        measure_whose_turns(root, rows)
+        return
     engine = LocalEngine()
     frames = {key: cv2.imread(str(root / name)) for key, name in (
         ("front", "A/A_iv_head-pose-face-detection-female_f020.jpg"),

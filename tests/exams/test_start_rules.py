@@ -23,7 +23,10 @@ FAIL = [{"TestName": "Person Recognition", "Success": False, "Details": "0"}]
 
 
 def _frame(tenant: Tenant, checks: list[dict[str, Any]], *, seconds_ago: float = 5, yaw: float | None = None) -> Frame:
-    findings = None if yaw is None else {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}]}
+    # A frame of the head turns: the student's own face (similarity 85: the liveness floor, not the identity pass).
+    findings = None if yaw is None else {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}],
+                                         "Verification": {"Passed": False, "Reason": "turned_away",
+                                                          "Similarity": 85.0, "FaceId": None}}
     with tenancy.tenant_scope(tenant.institution):
         return Frame.objects.create(institution=tenant.institution, session=tenant.session, status=FrameStatus.DONE,
                                     received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks,

@@ -19,6 +19,7 @@ from proctoring.liveness import (
     Order,
     challenge_order,
     judge,
+    own_face,
     yaw_of,
 )
 
@@ -185,3 +186,16 @@ def test_it_reads_the_face_meshs_yaw_where_the_pipeline_kept_one() -> None:
     assert yaw_of({"FaceDetails": [face], "Liveness": {"Yaw": 31.5}}) == 31.5
     assert yaw_of({"FaceDetails": [face], "Liveness": {"Yaw": None}}) is None  # unread: skipped, never Pose.Yaw
     assert yaw_of({"FaceDetails": [face, face], "Liveness": {"Yaw": 31.5}}) is None
+
+
+def test_it_counts_a_frame_only_when_its_face_is_the_students() -> None:
+    def verified(similarity: float | None, reason: str = "not_matching") -> dict[str, object]:
+        return {"Verification": {"Passed": False, "Reason": reason, "Similarity": similarity, "FaceId": None}}
+
+    assert own_face(verified(85.0, "turned_away"), min_similarity=80, has_reference=True)  # a turned own face
+    assert not own_face(verified(40.0), min_similarity=80, has_reference=True)  # someone else
+    assert not own_face(verified(None, "no_face"), min_similarity=80, has_reference=True)
+    # Judged before the student had a reference: counts only while they still have none.
+    assert own_face(verified(None, "no_reference"), min_similarity=80, has_reference=False)
+    assert not own_face(verified(None, "no_reference"), min_similarity=80, has_reference=True)
+    assert not own_face({"FaceDetails": []}, min_similarity=80, has_reference=True)  # no verdict at all
