@@ -80,9 +80,12 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     # Frames come every few seconds: they also end a talking incident once the student has been quiet
     # for the exam's speech window (no speech segment arrives to say so).
     close_quiet_talking(session_id=frame.session_id, now=frame.captured_at, window_seconds=exam.speech_window_seconds)
-    newer = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE)
-    if newer.filter(captured_at__gt=frame.captured_at).exists():
-        return []
+    # A late frame (kept offline by the browser, or retried, while newer ones were judged) is still evidence of what
+    # happened when it was taken: what it shows counts, but what it does not show clears nothing (the newer frames
+    # say how things are now). It once counted for nothing, and a frame that claimed an earlier capture time
+    # escaped the rules.
+    late = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
+                                captured_at__gt=frame.captured_at).exists()
     # An accommodation's exempt checks (exams.accommodations) never hold for this student: the frame's
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
@@ -98,6 +101,8 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
             continue
         k, n = rule(kind, exam)
         held = kind in kinds
+        if late and not held:
+            continue
         # An accusing kind needs consecutive frames: a frame without it starts over.
         restart = not held and kind in MIN_FRAMES
         streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:n]

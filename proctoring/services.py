@@ -17,7 +17,7 @@ from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessab
 from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
-from exams.statuses import ACCEPTS_FRAMES
+from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring import attention, checks, incidents, liveness, queueing, skipping, stages
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
@@ -211,7 +211,8 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
 
 
 def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, received_at: datetime) -> datetime:
-    """The capture time to keep: the browser's, bounded by the session's start and by now (plus skew)."""
+    """The capture time to keep: the browser's, bounded by the session's start and by now (plus skew); during the
+    exam, never before the exam's start."""
     if captured_at is None:
         return received_at
     if captured_at > received_at + CAPTURE_CLOCK_SKEW:
@@ -221,6 +222,10 @@ def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, re
     if captured_at < began - CAPTURE_CLOCK_SKEW:
         raise AppError("'captured_at' is before the session began.", code="invalid",
                        details={"captured_at": ["Before the session began."]})
+    if session.status == SessionStatus.IN_PROGRESS and session.started_at and captured_at < session.started_at:
+        # Received during the exam: judged as the exam's. A frame of the check arrives while the check lasts; one
+        # dated before the start once escaped the exam's incident rules, which keep the check's findings apart.
+        return session.started_at
     return min(captured_at, received_at)
 
 

@@ -145,3 +145,31 @@ def test_it_caps_the_wait_for_analysis_so_no_worker_is_held(tenant_a: Tenant, mo
 def test_it_refuses_a_wait_that_is_not_a_number_of_seconds(tenant_a: Tenant, wait: str) -> None:
     response = send(tenant_a, start_session(tenant_a), path=f"/process?wait={wait}")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
+
+
+def test_a_frame_dated_before_the_exam_began_is_judged_as_the_exams(tenant_a: Tenant) -> None:
+    # Received during the exam with a capture time before its start: kept at the start, and the incident rules
+    # judge it (they once skipped it as a frame of the check: a student could date every frame so).
+    session = begun(tenant_a, debounce_frames=1)
+    frame = frame_of(tenant_a, send(tenant_a, session, session.started_at - timedelta(seconds=1),
+                                    fixture="two_signers.jpg"))
+    assert frame.captured_at == session.started_at
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.filter(session=session, kind="multiple_people").exists()
+
+
+def test_a_late_frame_opens_what_it_shows_and_clears_nothing(tenant_a: Tenant) -> None:
+    session = begun(tenant_a, debounce_frames=1)
+    now = timezone.now()
+    frame_of(tenant_a, send(tenant_a, session, now - timedelta(seconds=5), fixture="two_signers.jpg"))
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(session=session, kind="multiple_people")
+    # Frames kept offline (or dated so by a student) arrive after a newer one was judged.
+    frame_of(tenant_a, send(tenant_a, session, now - timedelta(seconds=60), fixture="signer1_b.jpg"))
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident.refresh_from_db()
+        assert incident.is_open  # an older frame without the second person says nothing of now
+    frame_of(tenant_a, send(tenant_a, session, now - timedelta(seconds=120), fixture="empty_room.jpg"))
+    with tenancy.tenant_scope(tenant_a.institution):
+        late = Incident.objects.filter(session=session, kind__in=["no_person", "no_face"]).first()
+    assert late is not None and late.started_at == now - timedelta(seconds=120)  # what it showed, when
