@@ -86,7 +86,7 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
                        code="identity_not_verified", details={"reason": check.reason} if reason else None)
     alive_at = latest_liveness_pass(session)
     if alive_at is None or now - alive_at > timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE):
-        raise Conflict("Turn your head as asked: first to your left, then to your right.",
+        raise Conflict("Turn your head as the camera check asks, one turn at a time.",
                        code="liveness_not_verified")
     return check
 
@@ -183,8 +183,16 @@ def expire_if_due(session: ExamSession) -> ExamSession:
 
 
 def answer_save(*, session: ExamSession, question_id: int, value: Any) -> Answer:
-    session = expire_if_due(session)
-    if session.status != SessionStatus.IN_PROGRESS:
+    session = expire_if_due(session)  # kept when the save is refused
+    with transaction.atomic():
+        return _answer_save_locked(session=session, question_id=question_id, value=value)
+
+
+def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any) -> Answer:
+    # The status as it is now, under the session's row lock (which a submit, an expiry and a proctor's end take),
+    # not as the request first read it: a save sent before the exam ended once landed after it.
+    status = ExamSession.objects.select_for_update().filter(pk=session.pk).values_list("status", flat=True).first()
+    if status != SessionStatus.IN_PROGRESS:
         raise Conflict("The exam is over; answers can no longer change.", code="session_not_running")
     question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
     if question is None:

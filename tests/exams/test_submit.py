@@ -9,7 +9,8 @@ import pytest
 from django.db import connection, transaction
 
 from accounts import tenancy
-from exams import taking
+from accounts.errors import Conflict
+from exams import services, taking
 from exams.models import Answer, ExamSession
 from exams.statuses import SessionStatus
 from proctoring.models import Frame
@@ -133,3 +134,20 @@ def test_it_submits_while_a_frame_analysis_writes(tenant_a: Tenant, monkeypatch:
     assert response.status_code == 302
     assert answers_of(tenant_a, session) == {choice.pk: (1, ""), text.pk: (None, "Kept.")}
     assert session.status == SessionStatus.SUBMITTED
+
+
+@pytest.mark.parametrize("end", ["submit", "terminate"])
+def test_an_answer_read_before_the_exam_ended_is_refused_after_it(tenant_a: Tenant, end: str) -> None:
+    # A save whose request read the session while it ran, and reaches the database after a submit or a proctor's
+    # end (the body held back, or merely slow), must not change the answers of an exam that is over.
+    session = running(tenant_a)
+    _, text = questions(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        stale = ExamSession.objects.get(pk=session.pk)
+        if end == "submit":
+            taking.session_submit(session=ExamSession.objects.get(pk=session.pk), student=tenant_a.student)
+        else:
+            services.session_end(session_id=session.pk, actor=tenant_a.proctor, reason="Ended by the proctor.")
+        with pytest.raises(Conflict):
+            taking.answer_save(session=stale, question_id=text.pk, value="Changed after the end.")
+        assert not Answer.objects.filter(session=session, text="Changed after the end.").exists()
