@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+import config.converters  # noqa: F401  (registers <id:...>)
 from accounts import api
 
 urlpatterns = [
@@ -10,5 +11,5 @@ urlpatterns = [
     path("auth/logout-all", api.LogoutAllView.as_view(), name="api-logout-all"),
     path("me", api.MeView.as_view(), name="api-me"),
     path("users/", api.UserListView.as_view(), name="api-users"),
-    path("users/<int:pk>/", api.UserDetailView.as_view(), name="api-user-detail"),
+    path("users/<id:pk>/", api.UserDetailView.as_view(), name="api-user-detail"),
 ]

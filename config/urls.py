@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+import config.converters  # noqa: F401  (registers <id:...>)
 from accounts import views as account_views
 from accounts.admin import institution_admin_site
 from config.dashboard import dashboard
@@ -47,7 +48,7 @@ urlpatterns = [
          auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
          name="password_reset_complete"),
     path("accounts/time-zone/", account_views.time_zone_page, name="account-time-zone"),
-    path("exams/<int:pk>/", exam_views.exam_detail, name="exam-detail"),
+    path("exams/<id:pk>/", exam_views.exam_detail, name="exam-detail"),
     path("", include("config.urls_manage")),
     path("", include("proctoring.urls")),
     path("", include("exams.lti.urls")),

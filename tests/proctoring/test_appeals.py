@@ -88,6 +88,15 @@ def test_it_never_serves_a_frame_of_the_session_that_no_decided_incident_shows(t
     assert page_client_for(tenant_a.student).get(f"/record/frames/{other.pk}.jpg").status_code == 404
 
 
+@pytest.mark.parametrize("path", ["/record/frames/{}.jpg", "/api/v1/record/frames/{}/image", "/api/v1/frames/{}/",
+                                  "/api/v1/sessions/{}/gate", "/sessions/{}/check"])
+def test_an_id_too_large_for_the_database_is_not_found(tenant_a: Tenant, path: str) -> None:
+    # 2**63 is past every database's ids: Django's <int:...> once passed it on, and SQLite failed on it (a 500).
+    reviewed(tenant_a)
+    assert page_client_for(tenant_a.student).get(path.format(2**63)).status_code == 404
+    assert page_client_for(tenant_a.student).get(path.format(10**40)).status_code == 404
+
+
 def test_it_takes_one_appeal_per_incident(tenant_a: Tenant) -> None:
     reviewed(tenant_a)
     first = appeal_page(tenant_a)
