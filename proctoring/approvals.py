@@ -24,10 +24,11 @@ from exams.services import audit, session_transition
 from exams.statuses import APPROVAL_TRANSITIONS, ApprovalStatus, SessionStatus
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import INVALID_PARAMETER, error_code
+from proctoring.duplicates import Duplicate, face_duplicates
 from proctoring.gate import fallback_offered
 from proctoring.images import check_image
 from proctoring.models import FaceRegistration, IdentityApproval
-from proctoring.services import face_register
+from proctoring.services import collection_id_for, face_register
 
 logger = logging.getLogger(__name__)
 UNCOMPARABLE = {INVALID_PARAMETER, "InvalidImageFormatException", "ImageTooLargeException"}
@@ -79,7 +80,7 @@ class Decision:
 
 @transaction.atomic
 def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "",
-                            keep_reference: bool = False) -> Decision:
+                            keep_reference: bool = False, confirm_duplicate: bool = False) -> Decision:
     """Approve or deny a pending request (staff; the caller checked access). A denial says why: the
     student reads the note. Either way the session goes back to its checks; an approval lets it start.
 
@@ -87,6 +88,10 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
     later exams verify against it too), through the registration service with its checks (one clear
     face, the cap per student, a face of another person refused). When it cannot be kept the approval
     still stands and ``Decision.reference_error`` says why.
+
+    A live face that matches another person's registered face (``live_photo_duplicates``, shown on the
+    proctor's page) is approved only with ``confirm_duplicate`` (the matches are audited with the decision):
+    otherwise one registered student could sit as another.
     """
     if decision not in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED):
         raise AppError("Decide 'approved' or 'denied'.", code="invalid", details={"decision": ["Unknown."]})
@@ -99,12 +104,20 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
     if decision not in APPROVAL_TRANSITIONS[approval.status]:
         raise Conflict(f"This request is already {approval.get_status_display().lower()}.",
                        code="already_decided", details={"from": approval.status, "to": decision})
+    duplicates = live_photo_duplicates(approval=approval) if decision == ApprovalStatus.APPROVED else []
+    if duplicates and not confirm_duplicate:
+        best = duplicates[0]
+        raise Conflict(f"The live face matches {best.registration.full_name} ({best.similarity:.1f}% similar), "
+                       "registered to another person. Approve only if you have checked that it is "
+                       f"{approval.session.student}, and confirm it.", code="duplicate_face",
+                       details={"matches": [d.as_details() for d in duplicates]})
     now = timezone.now()
     previous = approval.status
     approval.status, approval.decided_by, approval.decided_at, approval.note = decision, proctor, now, note
     approval.save(update_fields=["status", "decided_by", "decided_at", "note"])
     audit(institution_id=approval.institution_id, actor=proctor, action=f"identity.{decision}", target=approval,
-          data={"from": previous, "session": approval.session_id, "note": note, "similarity": approval.similarity})
+          data={"from": previous, "session": approval.session_id, "note": note, "similarity": approval.similarity,
+                **({"matches_others": [d.as_details() for d in duplicates]} if duplicates else {})})
     session = ExamSession.objects.select_for_update(of=("self",)).get(pk=approval.session_id)
     if decision == ApprovalStatus.APPROVED:
         ExamSession.objects.filter(pk=session.pk).update(identity_approved_at=now)
@@ -132,6 +145,28 @@ def _keep_as_reference(*, approval: IdentityApproval, proctor: User) -> str:
     audit(institution_id=approval.institution_id, actor=proctor, action="identity.reference_kept", target=approval,
           data={"session": approval.session_id, "face": str(registration.external_image_id)})
     return ""
+
+
+def live_photo_duplicates(*, approval: IdentityApproval) -> list[Duplicate]:
+    """Other people's registered faces that the request's live photo matches, most similar first: a 1:N search
+    of the institution's faces, which staff make here (the student never sees it). [] when the live photo is
+    gone, shows no face or there is nothing registered to search."""
+    if not approval.live_photo:
+        return []
+    student = approval.session.student
+    try:
+        with approval.live_photo.open("rb") as handle:
+            live = handle.read()
+        return face_duplicates(engine=get_backend(), institution_id=approval.institution_id,
+                               collection_id=collection_id_for(approval.institution_id), image=live,
+                               full_name=student.full_name, student=student)
+    except OSError:
+        logger.warning("Could not read the live photo of identity request %s.", approval.pk, exc_info=True)
+        return []
+    except ClientError as exc:
+        if error_code(exc) not in UNCOMPARABLE | {"ResourceNotFoundException"}:
+            raise
+        return []
 
 
 def approval_similarity(*, approval: IdentityApproval) -> float | None:

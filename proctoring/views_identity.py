@@ -40,7 +40,8 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             decided = approvals.identity_request_decide(
                 approval_id=approval.pk, proctor=request.user, decision=decision, note=request.POST.get("note", ""),
-                keep_reference=request.POST.get("keep_reference") == "on")
+                keep_reference=request.POST.get("keep_reference") == "on",
+                confirm_duplicate=request.POST.get("confirm_duplicate") == "on")
         except AppError as exc:
             messages.error(request, exc.message)
         else:
@@ -49,8 +50,10 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.warning(request, f"The live photo was not kept as a reference: {decided.reference_error}")
             return redirect("identity-queue")
     references = _references(approval)
+    pending = approval.status == ApprovalStatus.PENDING
     return render(request, "proctor/identity_request.html", {
         "approval": approval, "references": references, "similarity": approvals.approval_similarity(approval=approval),
+        "duplicates": approvals.live_photo_duplicates(approval=approval) if pending else [],
     })
 
 

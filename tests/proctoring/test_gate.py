@@ -45,12 +45,19 @@ def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
     return tenant.session
 
 
-def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5) -> Frame:
-    """An analysed frame of the gate as the pipeline stores it (without running the engine)."""
+def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5,
+               similarity: float | None = None, reason: str | None = None) -> Frame:
+    """An analysed frame of the gate as the pipeline stores it (without running the engine); its 1:1 similarity
+    to the student's references by default 96 when it passed, 40 (someone else) when it did not."""
     checks = [{"TestName": "Person Recognition", "Success": passed, "Details": "alpha Student" if passed else "0"},
               {"TestName": "Face Detection", "Success": faces == 1, "Details": faces}]
+    reason = reason or ("no_face" if faces == 0 else "several_faces" if faces > 1 else
+                        "match" if passed else "not_matching")
+    if similarity is None and faces == 1 and reason != "no_reference":
+        similarity = 96.0 if passed else 40.0  # the student's face, or someone else's
     findings = {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}] * faces,
-                "Labels": [], "FaceMatches": [], "ModerationLabels": []}
+                "Labels": [], "FaceMatches": [], "ModerationLabels": [],
+                "Verification": {"Passed": passed, "Reason": reason, "Similarity": similarity, "FaceId": None}}
     with tenancy.tenant_scope(tenant.institution):
         return Frame.objects.create(institution=tenant.institution, session=tenant.session, status=FrameStatus.DONE,
                                     received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks,
@@ -103,6 +110,26 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert begin(tenant_a).status_code == 200
     session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
     assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
+
+
+def test_only_the_students_own_head_turns_count(tenant_a: Tenant) -> None:
+    # Someone else turns as asked (or still photos of someone's turned heads are held up), then one photo of the
+    # student: the turns were not the student's, so the gate does not open.
+    at_gate(tenant_a)
+    turn_head(tenant_a, passed=False)  # another face (similarity 40)
+    gate_frame(tenant_a, passed=True, seconds_ago=1)  # the student's photo, matching
+    status = gate(tenant_a)
+    assert status["identity"]["passed"] and not status["liveness"]["passed"] and not status["can_start"]
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    # The student's own turns count, though a turned face matches less well than the identity pass needs.
+    yaws = head_turn_yaws(gate_reads.challenge_order(tenant_a.session))
+    for index, yaw in enumerate(yaws):
+        gate_frame(tenant_a, passed=False, yaw=yaw, similarity=85.0, reason="turned_away",
+                   seconds_ago=0.5 + 0.01 * (len(yaws) - index))
+    gate_frame(tenant_a, passed=True, seconds_ago=0)
+    status = gate(tenant_a)
+    assert status["can_start"]
+    assert begin(tenant_a).status_code == 200
 
 
 def secret_asking(session: ExamSession, order: tuple[str, ...]) -> str:
@@ -226,7 +253,7 @@ def test_it_reads_the_reason_of_a_1_to_1_verification_when_the_frame_has_one(ten
 def test_it_offers_the_fallback_at_once_without_a_reference_photo(tenant_a: Tenant) -> None:
     at_gate(tenant_a)
     FaceRegistration.unscoped.filter(student=tenant_a.student).delete()
-    gate_frame(tenant_a, passed=False)
+    gate_frame(tenant_a, passed=False, reason="no_reference")
     status = gate(tenant_a)
     assert status["identity"]["reason"] == "no_reference" and status["fallback"]
 
@@ -274,7 +301,10 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
     assert {"identity.request", "identity.approved"} <= actions
     status = gate(tenant_a)
     assert status["identity_approved"] and not status["can_start"]  # the head turn is still asked for
-    turn_head(tenant_a, passed=False)  # still not matching the reference: the approval is the identity pass
+    # The turns, after the approval, still not matching the reference: the approval is the identity pass, and the
+    # proctor has seen who is at the camera (the approval is set back a minute: these frames are made seconds ago).
+    ExamSession.unscoped.filter(pk=session.pk).update(identity_approved_at=timezone.now() - timedelta(minutes=1))
+    turn_head(tenant_a, passed=False)
     assert begin(tenant_a).status_code == 200
 
 
@@ -409,7 +439,7 @@ def test_an_approved_live_photo_can_become_a_reference_face(tenant_a: Tenant, se
     assert AuditEvent.unscoped.filter(action="identity.reference_kept", actor=tenant_a.proctor).exists()
 
 
-def test_a_live_photo_of_another_registered_person_is_not_kept_but_the_approval_stands(
+def test_a_live_face_of_another_registered_person_is_shown_and_approved_only_when_confirmed(
     tenant_a: Tenant, settings: Any
 ) -> None:
     settings.IDENTITY_FALLBACK_AFTER = 1
@@ -423,11 +453,22 @@ def test_a_live_photo_of_another_registered_person_is_not_kept_but_the_approval_
     gate_frame(tenant_a, passed=False)
     approval_id = ask_a_proctor(tenant_a, live="signer2_a.jpg").json()["request"]
     before = FaceRegistration.unscoped.filter(student=tenant_a.student).count()
-    response = page_client_for(tenant_a.proctor).post(
-        f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on"}, follow=True)
+    proctor = page_client_for(tenant_a.proctor)
+    # Before deciding, the proctor reads whose registered face the live one matches (staff only: a 1:N search).
+    page = proctor.get(f"/identity/{approval_id}/").content.decode()
+    assert 'id="duplicate-warning"' in page and "Olga Other" in page and 'id="confirm-duplicate"' in page
+    refused = proctor.post(f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on"})
+    assert refused.status_code == 200 and "registered to another person" in refused.content.decode()
+    assert IdentityApproval.unscoped.get(pk=approval_id).status == "pending"
+    response = proctor.post(f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on",
+                                                          "confirm_duplicate": "on"}, follow=True)
     assert "was not kept as a reference" in response.content.decode()
     assert FaceRegistration.unscoped.filter(student=tenant_a.student).count() == before
     assert IdentityApproval.unscoped.get(pk=approval_id).status == "approved"
+    audited = AuditEvent.unscoped.get(action="identity.approved")
+    assert [m["FullName"] for m in audited.data["matches_others"]] == ["Olga Other"]
+    # Decided: nothing left to confirm.
+    assert "duplicate-warning" not in proctor.get(f"/identity/{approval_id}/").content.decode()
 
 
 def test_a_reference_that_does_not_decode_is_skipped_not_fatal(tenant_a: Tenant, settings: Any) -> None:
