@@ -225,11 +225,13 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     writer.writerow(["session", "student", "email", "student_number", "status", "started_at", "ended_at", "risk",
                      "incidents", "reviewed", "open", "score", "max_score", "graded", *kinds])
     for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
-        session, counts = row["session"], row["counts"]
+        session, counts, score = row["session"], row["counts"], row["score"]
+        # A session that never began has no score (not 0 points, graded): the exam was not sat.
+        sat = session.started_at is not None
         writer.writerow([session.pk, session.student.full_name, session.student.email,
                          session.student.student_number, session.status, _local_iso(session.started_at),
                          _local_iso(session.ended_at), row["risk"], row["incidents"],
-                         counts["reviewed"], counts["open"], row["score"].earned, row["score"].maximum,
-                         row["score"].state,
+                         counts["reviewed"], counts["open"], score.earned if sat else "", score.maximum,
+                         score.state if sat else "not sat",
                          *(counts["by_kind"].get(kind, 0) for kind in kinds)])
     return response

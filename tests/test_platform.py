@@ -120,7 +120,7 @@ def test_it_uses_secure_cookies_in_production() -> None:
 
 def test_it_loads_a_demo_that_can_be_sat_at_once(db: Any, settings: Any, tmp_path: Path) -> None:
     """Questions, enrolled students with indexed reference photos, an open exam each may start now, and a
-    finished sitting with open incidents in the proctor's review queue."""
+    finished sitting with incidents in the proctor's review queue."""
     from exams.taking import session_consent
     from proctoring.models import FaceRegistration, Incident
 
@@ -140,7 +140,9 @@ def test_it_loads_a_demo_that_can_be_sat_at_once(db: Any, settings: Any, tmp_pat
             assert session_consent(session=session, student=session.student).status == "checking"
             assert FaceRegistration.objects.filter(student=session.student).count() == 1
             assert FaceRegistration.objects.get(student=session.student).face_id
-        incidents = Incident.objects.filter(is_open=True, review_status="pending")
+        incidents = Incident.objects.filter(review_status="pending")
         assert incidents.count() == 2
         assert {i.session.status for i in incidents} == {"submitted"}
+        # Pending review, but over: a submitted session's incidents are closed, not "ongoing".
+        assert not incidents.filter(is_open=True).exists() and all(i.ended_at for i in incidents)
         assert incidents.get(kind="multiple_faces").evidence_frame.image

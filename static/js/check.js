@@ -28,7 +28,9 @@
   function showGate(gate) {
     waiting = gate.status === "awaiting_approval";
     const identity = gate.identity, reason = $("identity-reason");
-    if (reason && identity) {
+    if (reason && gate.identity_approved) {
+      reason.hidden = true;  // a proctor confirmed it: the latest frame's verdict no longer decides
+    } else if (reason && identity) {
       reason.hidden = false;
       reason.textContent = identity.message;
       reason.className = "state " + (identity.passed ? "ok" : "bad");
@@ -41,12 +43,13 @@
       // The server chose this session's turns: list them in its order, those seen so far marked done.
       const items = ["face"].concat(live.order), steps = $("liveness-steps");
       const at = live.passed ? items.length : (live.step === "face" ? 0 : 1 + live.turns_done);
-      const labels = {face: "Look at the camera", left: "Turn left", right: "Turn right"};
+      // Numbered as the instruction counts them ("Turn 1 of 3"); none is current while the face looks back.
+      const labels = {face: "Look at the camera", left: "left", right: "right"};
       steps.replaceChildren.apply(steps, items.map(function (step, index) {
         const item = document.createElement("li");
         item.setAttribute("data-step", step);
-        item.textContent = labels[step];
-        item.className = index < at ? "done" : (index === at ? "current" : "");
+        item.textContent = index === 0 ? labels.face : "Turn " + index + " of " + live.order.length + ": " + labels[step];
+        item.className = index < at ? "done" : (index === at && live.step !== "back" ? "current" : "");
         return item;
       }));
       steps.hidden = false;

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts import tenancy
-from exams.models import AuditEvent
+from exams.models import AuditEvent, ExamSession
 from proctoring.models import Incident
 from proctoring.review import incident_review, risk
 from tests.conftest import Tenant, api_client_for, page_client_for
@@ -54,6 +54,20 @@ def test_it_reports_an_exam_as_a_page_and_as_csv(tenant_a: Tenant) -> None:
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert response["Content-Type"].startswith("text/csv")
     assert [(r["email"], r["risk"], r["no_face"], r["open"]) for r in rows] == [("student@alpha.test", "5", "1", "1")]
+
+
+def test_a_session_that_never_began_has_no_score_in_the_report(tenant_a: Tenant) -> None:
+    # Not 0 points and "graded": the student has not sat the exam.
+    assert tenant_a.session.started_at is None
+    rows = list(csv.DictReader(io.StringIO(
+        page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv").content.decode())))
+    assert [(r["score"], r["graded"]) for r in rows] == [("", "not sat")]
+    page = page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report").content.decode()
+    assert "not sat" in page and "score-link" not in page
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(started_at=timezone.now())
+    rows = list(csv.DictReader(io.StringIO(
+        page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv").content.decode())))
+    assert [(r["score"], r["graded"]) for r in rows] == [("0", "graded")]
 
 
 def test_it_lists_live_sessions_for_proctors(tenant_a: Tenant) -> None:

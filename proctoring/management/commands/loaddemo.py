@@ -124,9 +124,11 @@ class Command(BaseCommand):
             frames.append(frame)
         Incident.objects.create(institution=exam.institution, session=session, kind=IncidentKind.MULTIPLE_FACES,
                                 severity="high", started_at=frames[3].captured_at, ended_at=frames[6].captured_at,
-                                first_frame=frames[3], last_frame=frames[6], evidence_frame=frames[4], frame_count=4)
+                                first_frame=frames[3], last_frame=frames[6], evidence_frame=frames[4], frame_count=4,
+                                is_open=False)  # the session was submitted: its incidents closed (as the rules do)
         Incident.objects.create(institution=exam.institution, session=session, kind=IncidentKind.TAB_HIDDEN,
                                 severity="medium", started_at=frames[8].captured_at,
+                                ended_at=frames[8].captured_at + timedelta(seconds=14), is_open=False,
                                 details={"source": "browser", "detail": "The exam tab was hidden for 14 s."})
 
     def _reference_photos(self, institution: Institution, admin: User, students: list[User]) -> None:
