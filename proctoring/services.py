@@ -123,6 +123,9 @@ def face_register(
         if records:
             engine.delete_faces(CollectionId=collection_id, FaceIds=[r["Face"]["FaceId"] for r in records])
         why = "; ".join(UNINDEXED_REASONS.get(r, r.lower().replace("_", " ")) for r in reasons) or "no face was found"
+        seen = len(records) + len(indexed.get("UnindexedFaces", []))
+        if seen > 1 and "EXCEEDS_MAX_FACES" not in reasons:  # none clear enough, but say that there were several
+            why = f"it shows {seen} faces, and none is clear enough ({why})"
         raise Unprocessable(f"The photo needs exactly one clear face: {why}.", code="no_usable_face",
                             details={"reasons": reasons or ["NO_FACE"]})
     registration.face_id = records[0]["Face"]["FaceId"]

@@ -174,8 +174,10 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
     minutes = int(span // 60)
     step = max(1, minutes // 6)
     axis = [{"x": x(start + timedelta(minutes=m)), "label": f"{m} min"} for m in range(0, minutes + 1, step)]
-    marks = [{"x": x(moment), "label": label} for moment, label in
-             ((session.started_at, "Exam started"), (session.ended_at, "Exam ended")) if moment]
+    # A label near an edge is anchored at its end or start, not its middle: "Exam ended" was cut at the right edge.
+    marks = [{"x": x(moment), "label": label,
+              "anchor": "end" if x(moment) > width - 60 else "start" if x(moment) < left + 40 else "middle"}
+             for moment, label in ((session.started_at, "Exam started"), (session.ended_at, "Exam ended")) if moment]
     return {"width": width, "height": frame_y + 40, "left": left, "rows": rows, "frame_y": frame_y,
             "ticks": ticks, "axis": axis, "axis_y": frame_y + 30, "marks": marks}
 

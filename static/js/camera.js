@@ -60,6 +60,19 @@
   }
 
   // Show the five checks as small green/red cards (as the original sample did).
+  // What a student can do about a check that does not pass: a red chip alone told them nothing.
+  function hintFor(check) {
+    const count = +check.Details;
+    switch (check.TestName) {
+      case "Face Detection": return count > 1 ? "Only your face should be in view." : "Keep your face in view of the camera.";
+      case "Person Detection": return count > 1 ? "Only you should be in view." : "Stay in front of the camera.";
+      case "Person Recognition": return "Face the camera, in good light, so it can see it is you.";
+      case "Objects of Interest": return "Put away phones and anything else the exam does not allow.";
+      case "Unsafe Content": return "Keep the camera on yourself.";
+      default: return "";
+    }
+  }
+
   function renderChecks(container, checks) {
     container.innerHTML = "";
     (checks || []).forEach(function (check) {
@@ -70,6 +83,13 @@
       card.querySelector(".name").textContent = check.TestName;
       const detail = check.Details;
       card.querySelector(".detail").textContent = (detail === "0" || detail === 0 || detail == null) ? "" : String(detail);
+      const hint = check.Success ? "" : hintFor(check);
+      if (hint) {
+        const line = document.createElement("span");
+        line.className = "hint";
+        line.textContent = hint;
+        card.appendChild(line);
+      }
       container.appendChild(card);
     });
   }

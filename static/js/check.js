@@ -15,6 +15,9 @@
   let waiting = root.dataset.status === "awaiting_approval";
   let faceOk = false;
   const captured = {id: null, live: null};
+  // Help appears when the head turns have not moved on for this long (a turn not seen, a poor camera).
+  const LIVENESS_HELP_AFTER_MS = 40000;
+  let livenessAt = "", livenessSince = Date.now();
 
   function show(checks) {
     OpenProctor.renderChecks($("checks"), checks);
@@ -53,6 +56,9 @@
         return item;
       }));
       steps.hidden = false;
+      const progress = live.step + ":" + live.turns_done;
+      if (progress !== livenessAt) { livenessAt = progress; livenessSince = Date.now(); }
+      $("liveness-help").hidden = live.passed || Date.now() - livenessSince < LIVENESS_HELP_AFTER_MS;
     }
     $("waiting").hidden = !waiting;
     $("fallback").hidden = waiting || !gate.fallback;

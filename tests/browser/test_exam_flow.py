@@ -107,6 +107,9 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     sign_in(student, base, tenant_a.student.email, PASSWORD)
     student.goto(f"{base}/sessions/{session.pk}/exam")
     expect(student.locator('#checks .check[data-test="Face Detection"]')).to_have_class("check fail")
+    # The student reads what to do, not only a red chip.
+    expect(student.locator('#checks .check[data-test="Person Detection"] .hint')).to_have_text(
+        "Only you should be in view.")
     shots.take(student, "exam-two-people")
 
     proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})

@@ -12,6 +12,7 @@ from accounts import services as account_services
 from accounts import tenancy
 from exams import services as exam_services
 from exams import taking
+from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring import checks, incidents
 from proctoring.models import Frame, FrameStatus, Incident
@@ -193,3 +194,12 @@ def test_the_longest_window_an_exam_allows_is_kept(tenant_a: Tenant) -> None:
             opened += incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)
             assert bool(opened) == (index == 100)
     assert opened[0].frame_count == 100 and opened[0].started_at == start
+
+
+def test_a_timeline_label_at_an_edge_is_anchored_there_not_cut_off() -> None:
+    from proctoring.views import timeline
+
+    began = timezone.now() - timedelta(minutes=30)
+    session = ExamSession(started_at=began, ended_at=began + timedelta(minutes=30), created_at=began)
+    marks = {m["label"]: m["anchor"] for m in timeline(session, [], [])["marks"]}
+    assert marks == {"Exam started": "start", "Exam ended": "end"}  # "Exam ended" was cut at the right edge

@@ -354,3 +354,11 @@ def test_it_sets_the_exams_photo_id_policy(admin: Client, tenant_a: Tenant) -> N
     assert admin.post(path, EXAM_FORM).status_code == 302  # an unticked box turns it off
     tenant_a.exam.refresh_from_db()
     assert not tenant_a.exam.require_photo_id
+
+
+def test_it_says_when_a_refused_photo_shows_several_faces(admin: Client, tenant_a: Tenant) -> None:
+    # Neither face of two people walking is clear enough to index: the refusal says there were two.
+    path = f"/students/{tenant_a.student.pk}/face"
+    photo = SimpleUploadedFile("two.jpg", (FIXTURES / "two_people_walking.jpg").read_bytes(), content_type="image/jpeg")
+    body = admin.post(path, {"photo": photo}).content.decode()
+    assert "The photo needs exactly one clear face: it shows 2 faces, and none is clear enough (" in body
