@@ -419,7 +419,7 @@ def test_the_start_rule_is_the_same_on_the_page(tenant_a: Tenant) -> None:
     gate_frame(tenant_a, passed=True)
     page = page_client_for(tenant_a.student)
     response = page.post(f"/sessions/{tenant_a.session.pk}/check", follow=True)
-    assert "Turn your head as asked" in response.content.decode()
+    assert "Turn your head as the camera check asks" in response.content.decode()
     turn_head(tenant_a)
     assert page.post(f"/sessions/{tenant_a.session.pk}/check").status_code == 302
     with tenancy.tenant_scope(tenant_a.institution):
