@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +16,7 @@ from exams.services import audit
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.access import access_incidents_by_ids
 from proctoring.incidents import incident_payload, publish
-from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity
+from proctoring.models import AppealStatus, Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
 
 BROWSER_EVENTS = {
@@ -33,6 +33,13 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
     if decision not in (ReviewStatus.CONFIRMED, ReviewStatus.DISMISSED):
         raise AppError("Decide 'confirmed' or 'dismissed'.", code="invalid", details={"decision": ["Unknown."]})
     incident = Incident.objects.select_for_update(of=("self",)).select_related("session").get(pk=incident_id)
+    # A decided appeal binds the incident: overturned, it stays dismissed; upheld, confirmed. A reviewer's later
+    # change once turned an overturned incident back to confirmed, and the student could not appeal again.
+    bound = {AppealStatus.OVERTURNED: ReviewStatus.DISMISSED, AppealStatus.UPHELD: ReviewStatus.CONFIRMED}
+    appealed = incident.appeals.filter(status__in=list(bound)).values_list("status", flat=True).first()
+    if appealed is not None and bound[appealed] != decision:
+        raise Conflict(f"An appeal against this incident was decided ({appealed}): its decision stands.",
+                       code="appeal_decided", details={"appeal": appealed})
     previous = incident.review_status
     incident.review_status, incident.reviewed_by, incident.reviewed_at = decision, reviewer, timezone.now()
     incident.review_note = note.strip()[:5000]
@@ -69,9 +76,14 @@ def incidents_review_bulk(*, incident_ids: list[int], reviewer: User, decision: 
             for incident_id in reachable]
 
 
+# Browser events of one kind less than this apart are one incident (its details count them).
+BROWSER_EVENT_MERGE_SECONDS = 60
+
+
 def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident | None:
     """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped); None when
-    the student's accommodation exempts them from it (assistive software)."""
+    the student's accommodation exempts them from it (assistive software). Repeated within
+    BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident."""
     if kind not in BROWSER_EVENTS:
         raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
     if session.status not in ACCEPTS_FRAMES:
@@ -79,12 +91,28 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
     if kind in session.exempt_checks:
         return None
     now = timezone.now()
+    during_check = session.status != SessionStatus.IN_PROGRESS
     with transaction.atomic():
-        incident = Incident.objects.create(
-            institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
-            is_open=False, started_at=now, ended_at=now, details={"source": "browser", "detail": detail[:500]},
-            during_check=session.status != SessionStatus.IN_PROGRESS,
-        )
+        # The same event again soon after (a student flicking between tabs) extends the incident it opened, still
+        # unreviewed: one incident per stretch of them, as frames and speech make. Each once opened its own, and
+        # one student's page could fill the review queue with thousands.
+        recent = (Incident.objects.select_for_update(of=("self",))
+                  .filter(session_id=session.pk, kind=kind, during_check=during_check, details__source="browser",
+                          review_status=ReviewStatus.PENDING,
+                          ended_at__gte=now - timedelta(seconds=BROWSER_EVENT_MERGE_SECONDS))
+                  .order_by("-ended_at", "-pk").first())
+        if recent is not None:
+            recent.ended_at, recent.version = now, recent.version + 1
+            recent.details = {**recent.details, "count": int(recent.details.get("count", 1)) + 1,
+                              "detail": detail[:500] or recent.details.get("detail", "")}
+            recent.save(update_fields=["ended_at", "details", "version"])
+            incident = recent
+        else:
+            incident = Incident.objects.create(
+                institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
+                is_open=False, started_at=now, ended_at=now, details={"source": "browser", "detail": detail[:500]},
+                during_check=during_check,
+            )
         incident.session = session
         publish(incident)
     return incident

@@ -251,6 +251,19 @@ def test_it_dismisses_the_incident_through_its_review_when_an_appeal_is_overturn
     assert (item["decision"], item["appeal"]["status"], item["can_appeal"]) == ("dismissed", "overturned", False)
 
 
+@pytest.mark.parametrize(("decision", "against"), [("overturned", "confirmed"), ("upheld", "dismissed")])
+def test_a_decided_appeal_binds_the_incident(tenant_a: Tenant, decision: str, against: str) -> None:
+    # A reviewer cannot turn an overturned incident back to confirmed (or an upheld one to dismissed): the student
+    # could not appeal again, and their record showed a confirmed incident beside an overturned appeal.
+    appeal = appealed(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        appeal_decide(appeal_id=appeal.pk, actor=tenant_a.admin, decision=decision)
+    review = api_client_for(tenant_a.proctor).post("/api/v1/incidents/review",
+                                                   {"ids": [tenant_a.incident.pk], "decision": against}, format="json")
+    assert review.status_code == 409 and review.json()["error"]["code"] == "appeal_decided"
+    assert Incident.unscoped.get(pk=tenant_a.incident.pk).review_status != against
+
+
 def test_it_decides_an_appeal_once(tenant_a: Tenant) -> None:
     appeal = appealed(tenant_a)
     with tenancy.tenant_scope(tenant_a.institution):

@@ -15,6 +15,7 @@ from exams import taking
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring import checks, incidents
+from proctoring import review as review_module
 from proctoring.models import Frame, FrameStatus, Incident
 from proctoring.review import risk
 from proctoring.stores import dynamodb
@@ -203,3 +204,26 @@ def test_a_timeline_label_at_an_edge_is_anchored_there_not_cut_off() -> None:
     session = ExamSession(started_at=began, ended_at=began + timedelta(minutes=30), created_at=began)
     marks = {m["label"]: m["anchor"] for m in timeline(session, [], [])["marks"]}
     assert marks == {"Exam started": "start", "Exam ended": "end"}  # "Exam ended" was cut at the right edge
+
+
+def test_repeated_browser_events_extend_one_incident(tenant_a: Tenant) -> None:
+    # A student flicking between tabs: one incident that counts them, not one each (a page could send thousands).
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+
+    def event(kind: str = "tab_hidden") -> int:
+        response = client.post(f"/api/v1/sessions/{session.pk}/events", {"kind": kind}, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()["incident"]
+
+    first = event()
+    assert event() == first and event() == first
+    other = event("copy_paste")  # another kind is another event
+    assert other != first
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(pk=first)
+        assert incident.details["count"] == 3 and incident.ended_at > incident.started_at
+        # A minute later it is a new event.
+        gap = timedelta(seconds=review_module.BROWSER_EVENT_MERGE_SECONDS + 1)
+        Incident.objects.filter(pk=first).update(started_at=incident.started_at - gap, ended_at=incident.ended_at - gap)
+    assert event() != first
