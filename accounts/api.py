@@ -129,7 +129,7 @@ class UserListView(TenantAPIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_create(institution=request.user.institution, invite_base_url=site_url(request),
-                                    **data.validated_data)
+                                    actor=request.user, **data.validated_data)
         return created(UserOutput(user).data)
 
 

@@ -46,7 +46,7 @@ def student_list(*, search: str = "", missing_face: bool = False) -> QuerySet[Us
 
 def person_add(
     *, institution: Institution, role: str, email: str, full_name: str, student_number: str = "",
-    password: str | None = None, invite_base_url: str | None = None,
+    password: str | None = None, invite_base_url: str | None = None, actor: User | None = None,
 ) -> User:
     """A student or proctor; without a password the account waits for an invite link, mailed to them
     when ``invite_base_url`` is given."""
@@ -54,7 +54,7 @@ def person_add(
         raise AppError("Only students and proctors are added here.", code="invalid_role")
     return user_create(institution=institution, email=email, role=role, full_name=full_name.strip(),
                        student_number=student_number.strip(), password=password or None,
-                       invite_base_url=invite_base_url)
+                       invite_base_url=invite_base_url, actor=actor)
 
 
 @transaction.atomic
@@ -133,7 +133,8 @@ class ImportResult:
         return not self.problem and not self.invalid_rows
 
 
-def students_import(*, institution: Institution, data: bytes, invite_base_url: str | None = None) -> ImportResult:
+def students_import(*, institution: Institution, data: bytes, invite_base_url: str | None = None,
+                    actor: User | None = None) -> ImportResult:
     """Import students from CSV (header ``email,name,student_number``): every row, or none; with
     ``invite_base_url`` each new student is mailed an invite once the import commits.
 
@@ -147,7 +148,7 @@ def students_import(*, institution: Institution, data: bytes, invite_base_url: s
         with transaction.atomic():
             result.created = [
                 user_create(institution=institution, email=row.email, role=Role.STUDENT, full_name=row.name,
-                            student_number=row.student_number, invite_base_url=invite_base_url)
+                            student_number=row.student_number, invite_base_url=invite_base_url, actor=actor)
                 for row in result.rows
             ]
     except AppError as error:  # an account appeared between validation and creation

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
+from accounts.audit import audit
 from accounts.errors import AppError, Conflict
 from accounts.models import Institution, Role, User
+from accounts.tenancy import tenant_scope
 
 
 @transaction.atomic
@@ -34,11 +36,13 @@ def user_create(
     full_name: str = "",
     student_number: str = "",
     invite_base_url: str | None = None,
+    actor: User | None = None,
 ) -> User:
     """Add a user to an institution. A password, when given, must pass the password validators.
 
     Without a password the account waits for its invite: with ``invite_base_url`` (the site's address,
-    accounts.mail.site_url) the person is mailed the link once the transaction commits."""
+    accounts.mail.site_url) the person is mailed the link once the transaction commits. Audited as
+    ``user.created`` with ``actor`` (the staff member who added them; None: set-up commands, an LTI launch)."""
     email = email.strip().lower()
     if role not in Role.values:
         raise AppError(f"Unknown role '{role}'.", code="invalid_role")
@@ -61,6 +65,9 @@ def user_create(
     else:
         user.set_unusable_password()
     user.save()
+    with tenant_scope(institution):  # also from set-up commands, outside any request's scope
+        audit(institution_id=institution.pk, actor=actor, action="user.created", target=user,
+              data={"email": email, "role": role, "full_name": full_name})
     if password is None and invite_base_url is not None:
         from accounts.mail import queue_invite
 
@@ -104,10 +111,15 @@ def user_update(
 ) -> User:
     if is_active is False and user.pk == actor.pk:
         raise AppError("You cannot deactivate your own account.", code="self_deactivation")
+    changed = {}
     for field, value in (("full_name", full_name), ("student_number", student_number), ("is_active", is_active)):
-        if value is not None:
+        if value is not None and getattr(user, field) != value:
+            changed[field] = {"from": getattr(user, field), "to": value}
             setattr(user, field, value)
     user.save()
+    if changed:
+        with tenant_scope(user.institution_id):
+            audit(institution_id=user.institution_id, actor=actor, action="user.updated", target=user, data=changed)
     return user
 
 

@@ -38,7 +38,7 @@ def _add_person(request: HttpRequest, form: PersonForm, role: str) -> User | Non
         return roster.person_add(
             institution=request.user.institution, role=role, email=data["email"], full_name=data["full_name"],
             student_number=data.get("student_number", ""), password=data["password"] or None,
-            invite_base_url=site_url(request),
+            invite_base_url=site_url(request), actor=request.user,
         )
     except AppError as error:
         if error.code == "email_taken":
@@ -85,7 +85,7 @@ def students_import(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST" and form.is_valid():
         result = roster.students_import(institution=request.user.institution, data=form.cleaned_data["file"].read(),
-                                        invite_base_url=site_url(request))
+                                        invite_base_url=site_url(request), actor=request.user)
         if result.ok:
             count = len(result.created)
             messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}; each was emailed "

@@ -12,6 +12,7 @@ from accounts.api_base import (
     StrictSerializer,
     TenantAPIView,
     created,
+    id_field,
     id_filter,
     paginated,
     query_filters,
@@ -149,8 +150,8 @@ class SessionListView(ExamAPIView):
         return super().get_permissions()
 
     class Input(StrictSerializer):
-        exam = serializers.IntegerField()
-        student = serializers.IntegerField()
+        exam = id_field()
+        student = id_field()
 
     class Filters(QueryFilters):
         exam = id_filter()
@@ -287,7 +288,7 @@ class AnswerView(TenantAPIView):
     their own running session (POST). Students never read the key."""
 
     class Input(StrictSerializer):
-        question = serializers.IntegerField()
+        question = id_field()
         value = serializers.JSONField(allow_null=True)
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
@@ -522,7 +523,7 @@ class EnrolmentListView(ExamAPIView):
     """The students enrolled in an exam: staff list them; admins enrol more (idempotent per student)."""
 
     class Input(StrictSerializer):
-        students = serializers.ListField(child=serializers.IntegerField(), max_length=1000,
+        students = serializers.ListField(child=id_field(), max_length=1000,
                                          help_text="User ids of the institution's students.")
 
     class CreatedOutput(serializers.Serializer):

@@ -137,7 +137,8 @@ class FaceDetailView(TenantAPIView):
         return Response(FaceOutput(access_face_by_id(actor=request.user, external_image_id=external_image_id)).data)
 
     def delete(self, request: Request, external_image_id: Any) -> Response:
-        services.face_delete(registration=access_face_by_id(actor=request.user, external_image_id=external_image_id))
+        services.face_delete(registration=access_face_by_id(actor=request.user, external_image_id=external_image_id),
+                             actor=request.user)
         return Response(status=204)
 
 

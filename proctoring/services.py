@@ -137,6 +137,9 @@ def face_register(
         with transaction.atomic():
             registration.image.save("reference.jpg", ContentFile(image), save=False)
             registration.save()
+            audit(institution_id=institution.pk, actor=actor, action="face.registered", target=registration,
+                  data={"student": registration.student_id, "full_name": full_name,
+                        "face": str(registration.external_image_id)})
             if duplicates:
                 audit(institution_id=institution.pk, actor=actor, action="face.duplicate_confirmed",
                       target=registration, data={"student": registration.student_id, "full_name": full_name,
@@ -159,8 +162,9 @@ def another_face(record: dict[str, Any], unindexed: list[dict[str, Any]]) -> boo
     return any(face["FaceDetail"]["BoundingBox"]["Height"] >= height / 2 for face in unindexed)
 
 
-def face_delete(*, registration: FaceRegistration) -> None:
-    """Erase a face: from the engine's collection, both stores and the file system."""
+def face_delete(*, registration: FaceRegistration, actor: User | None = None) -> None:
+    """Erase a face: from the engine's collection, both stores and the file system. Audited (``actor`` None: the
+    retention purge or an erasure, which are audited as such)."""
     try:
         get_backend().delete_faces(CollectionId=registration.collection_id, FaceIds=[registration.face_id])
     except ClientError as exc:
@@ -168,6 +172,10 @@ def face_delete(*, registration: FaceRegistration) -> None:
             raise
     with transaction.atomic():
         outbox_add(topic="faces.delete", payload={"ExternalImageId": str(registration.external_image_id)})
+        if actor is not None:
+            audit(institution_id=registration.institution_id, actor=actor, action="face.deleted",
+                  target=registration, data={"student": registration.student_id, "full_name": registration.full_name,
+                                             "face": str(registration.external_image_id)})
         image = registration.image
         registration.delete()
         if image:

@@ -77,7 +77,7 @@ def face_delete(request: HttpRequest, external_image_id: Any) -> HttpResponse:
     back = ("manage-student-face", face.student_id) if face.student_id else ("manage-students", None)
     if request.method == "POST":
         try:
-            proctoring_services.face_delete(registration=face)
+            proctoring_services.face_delete(registration=face, actor=request.user)
         except (BotoCoreError, ClientError):
             messages.error(request, "The face engine is unavailable, so nothing was deleted. Try again shortly.")
         else:

@@ -379,3 +379,19 @@ def test_it_forgets_lock_outs_older_than_a_day(tenant_a: Tenant, settings: Any) 
     for _ in range(2):
         token("admin@alpha.test", "nope")
     assert list(LoginLockout.objects.values_list("username", flat=True)) == ["admin@alpha.test"]
+
+
+def test_adding_and_changing_a_user_is_audited_with_who_did_it(tenant_a: Tenant) -> None:
+    from accounts.audit import AuditEvent
+
+    admin = api_client_for(tenant_a.admin)
+    added = admin.post("/api/v1/users/", {"email": "new@alpha.test", "role": "proctor", "full_name": "New Proctor"},
+                       format="json")
+    assert added.status_code == 201, added.content
+    created = AuditEvent.unscoped.get(action="user.created", target_id=str(added.json()["id"]))
+    assert (created.actor, created.data["role"]) == (tenant_a.admin, "proctor")
+    changed = admin.patch(f"/api/v1/users/{added.json()['id']}/", {"is_active": False, "full_name": "New Proctor"},
+                          format="json")
+    assert changed.status_code == 200, changed.content
+    updated = AuditEvent.unscoped.get(action="user.updated", target_id=str(added.json()["id"]))
+    assert (updated.actor, updated.data) == (tenant_a.admin, {"is_active": {"from": True, "to": False}})  # only changes

@@ -192,3 +192,22 @@ def test_only_the_institutions_admins_delete_a_reference_face(tenant_a: Tenant, 
     assert page_client_for(tenant_a.student).post(path).status_code == 403
     with tenancy.tenant_scope(None):
         assert FaceRegistration.objects.filter(pk=tenant_a.face.pk).exists()
+
+
+def test_registering_and_deleting_a_face_is_audited_with_who_did_it(tenant_a: Tenant) -> None:
+    # Biometric data: every registration and deletion says who, whose face and which; a duplicate refused, its
+    # first registration deleted and the face registered again once left no trace.
+    drop_stand_in(tenant_a)
+    olga = other_student(tenant_a)
+    face = index(tenant_a, "signer1_a.jpg", "Olga Other", student=olga).json()["ExternalImageId"]
+    registered = AuditEvent.unscoped.get(action="face.registered")
+    assert (registered.actor, registered.data["student"], registered.data["face"]) == (tenant_a.admin, olga.pk, face)
+    assert api_client_for(tenant_a.admin).delete(f"/api/v1/faces/{face}/").status_code == 204
+    deleted = AuditEvent.unscoped.get(action="face.deleted")
+    assert (deleted.actor, deleted.data["student"], deleted.data["face"]) == (tenant_a.admin, olga.pk, face)
+
+
+def test_an_enrolment_of_an_id_too_large_for_the_database_is_a_400(tenant_a: Tenant) -> None:
+    response = api_client_for(tenant_a.admin).post(f"/api/v1/exams/{tenant_a.exam.pk}/enrolments",
+                                                   {"students": [2**64]}, format="json")
+    assert response.status_code == 400, response.content  # SQLite raised OverflowError: a 500
