@@ -4,7 +4,8 @@ The engine's ``FaceDetails[].Pose`` (Yaw, Pitch in degrees, Rekognition's shape;
 landmarks, ``analysis.faces.pose``) of the frame's one face is compared with the student's
 baseline: the median pose of the first ``BASELINE_FRAMES`` frames of the exam that show one face
 roughly towards the camera (``|Yaw| <= BASELINE_MAX_YAW``, ``|Pitch| <= BASELINE_MAX_PITCH``), kept on
-the session (``ExamSession.pose_baseline``). So a webcam set off to the side, or a student who sits
+the session (``ExamSession.pose_baseline``), frames that carry an unchanged frame's result counted with the
+pose they carry (a student who sat still sat so on each of them). So a webcam set off to the side, or a student who sits
 a little turned, is judged against how *they* sat, not against the camera's axis. A frame is "away"
 when ``max(|Yaw - yaw0|, PITCH_WEIGHT x |Pitch - pitch0|) > AWAY_DEGREES``; pitch is weighted up
 because a head nods through a smaller range than it turns, and five-point pitch is the noisier.
@@ -176,6 +177,11 @@ def judge(*, session: ExamSession, analysis: dict[str, Any],
     if turn is not None:
         found["Eyes"] = round(turn, 2)
     return found
+
+
+def taking_baseline(session: ExamSession) -> bool:
+    """Whether ``judge`` would still add a frame's pose to the session's baseline."""
+    return bool(session.exam.watch_looking_away) and len(session.pose_baseline or []) < BASELINE_FRAMES
 
 
 def kinds_for(*, attention: dict[str, Any] | None, kinds: set[str],

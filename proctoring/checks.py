@@ -63,8 +63,12 @@ VERIFICATION_KINDS = {
 # One event, one incident: when checks of one frame fail for the same cause, the kind that says the
 # most keeps it. A second person box and a second face are one second person, and "several people"
 # (high) says more than "several faces" (medium); a second face with no second person box (a face
-# in the background, a partly visible person) still opens "several faces" on its own.
-ABSORBS = {IncidentKind.MULTIPLE_PEOPLE: {IncidentKind.MULTIPLE_FACES}}
+# in the background, a partly visible person) still opens "several faces" on its own. An empty seat
+# fails both Person Detection and Face Detection: "no person" keeps it.
+ABSORBS = {IncidentKind.MULTIPLE_PEOPLE: {IncidentKind.MULTIPLE_FACES},
+           # Nobody in view is one event, not "no person" plus "no face" (a face seen without a person box
+           # still holds no_person alone; a person without a face, no_face alone).
+           IncidentKind.NO_PERSON: {IncidentKind.NO_FACE}}
 
 
 def evaluate(

@@ -4,11 +4,12 @@ opens an incident; once it has not held for n frames running, the incident close
 k is the exam's ``debounce_frames``; the window n = 2k - 1 catches a condition that comes and goes
 (a phone raised between frames) while a single noisy frame never opens anything (k >= 2), and an
 incident does not close and reopen while the condition flickers. Accusing kinds (``MIN_FRAMES``)
-stay strict: k consecutive frames, and the first frame without closes.
+stay strict: k consecutive frames, and the first frame without closes; but a frame whose face cannot be
+judged (``NEUTRAL``: too dark, blurred, too far) neither counts nor breaks them.
 
 Called inside the analysis transaction with the session row locked, so frames of one session are
-judged one at a time. A frame older than the newest judged one (a late retry) does not move the
-streaks: its result is kept, but the timeline is not rewritten. Each change of the session's status
+judged one at a time. A frame older than the newest judged one (kept offline, or a late retry) counts
+what it shows but clears nothing. Each change of the session's status
 (the pre-exam check ends, the exam starts, the session ends) closes what is open (``session_changed``).
 """
 
@@ -38,6 +39,9 @@ FRAME_KINDS = list(SEVERITY)
 # Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
 # else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
 MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
+# Frames that say nothing about an accusing kind: someone else's face, too dark or blurred on one frame, once split
+# a "someone else" incident in two (or opened it 30 s late); the frame neither counts nor breaks its streak.
+NEUTRAL = {IncidentKind.WRONG_PERSON: {IncidentKind.FACE_NOT_VERIFIABLE}}
 # Kinds that need at least this k (of 2k - 1) whatever the exam's debounce: a student glances at the
 # keyboard or the ceiling all the time; only a look away that lasts is worth a reviewer's time.
 MIN_WINDOW = {IncidentKind.LOOKING_AWAY: 3}
@@ -101,7 +105,7 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
             continue
         k, n = rule(kind, exam)
         held = kind in kinds
-        if late and not held:
+        if not held and (late or NEUTRAL.get(kind, set()) & kinds):
             continue
         # An accusing kind needs consecutive frames: a frame without it starts over.
         restart = not held and kind in MIN_FRAMES

@@ -140,7 +140,8 @@ EVENTS = {
 def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, list[RiskItem]]:
     """A 0–100 score that explains itself: points per event by severity, +1 per minute it lasted
     beyond the first, doubled when a reviewer confirmed it, none when dismissed. Incidents of one
-    event (``EVENTS``, overlapping in time) count once; findings of the pre-exam check count never."""
+    event (``EVENTS``, overlapping in time) count once, and so does one that comes back within
+    RECURRENCE_SECONDS of the last; findings of the pre-exam check count never."""
     now = now or timezone.now()
     items = []
     for incident in incidents:
@@ -160,6 +161,7 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
             reason += ", confirmed by a reviewer"
         items.append(RiskItem(incident, points, reason))
     _count_events_once(items, now)
+    _count_recurrences_once(items, now)
     return min(100, sum(item.points for item in items)), items
 
 
@@ -175,6 +177,28 @@ def _count_events_once(items: list[RiskItem], now: datetime) -> None:
         else:
             item.points = 0
             item.reason = f"the same event as {same.incident.get_kind_display().lower()} (counted there)"
+
+
+# The same event again this soon after the last one ended is the same condition coming and going (a bystander at
+# the frame's edge, a face the detector loses and finds): it counts once. Four incidents of one flickering
+# condition scored 100 where a reviewer sees one thing.
+RECURRENCE_SECONDS = 60
+
+
+def _count_recurrences_once(items: list[RiskItem], now: datetime) -> None:
+    last_end: dict[str, datetime] = {}  # event -> when its latest counted incident ended
+    first: dict[str, RiskItem] = {}
+    for item in sorted((i for i in items if i.points), key=lambda i: i.incident.started_at):
+        incident = item.incident
+        event = EVENTS.get(incident.kind, incident.kind)
+        ended = last_end.get(event)
+        if ended is not None and incident.started_at <= ended + timedelta(seconds=RECURRENCE_SECONDS):
+            item.points = 0
+            item.reason = (f"the same {first[event].incident.get_kind_display().lower()} again within "
+                           f"{RECURRENCE_SECONDS} s (counted with the first)")
+        else:
+            first[event] = item
+        last_end[event] = max(ended or incident.started_at, incident.ended_at or now)
 
 
 def summary_counts(incidents: list[Any]) -> dict[str, Any]:

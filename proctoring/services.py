@@ -428,10 +428,15 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         kinds = outcome.kinds
         if frame.captured_at >= (frame.session.started_at or frame.captured_at):
             # Looking away is judged against the student's start-of-exam pose, never during the check. A
-            # carried frame carries its source's judgement: judging the same pose again would count it
-            # twice in the student's baseline.
-            attention_found = analysis.get("Attention") if source is not None else attention.judge(
-                session=frame.session, analysis=analysis, eyes=attention.eyes_of(image, analysis))
+            # carried frame carries its source's judgement, except while the baseline is taken: a student who
+            # sat still for the first frames sat so for all of them, and the baseline weighs poses by time.
+            # (Counting only changed frames once made a quiet student's first glances aside their baseline, and
+            # the screen "away" for the rest of the exam.)
+            if source is not None and not attention.taking_baseline(frame.session):
+                attention_found = analysis.get("Attention")
+            else:
+                eyes = None if source is not None else attention.eyes_of(image, analysis)
+                attention_found = attention.judge(session=frame.session, analysis=analysis, eyes=eyes)
             if attention_found is not None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,

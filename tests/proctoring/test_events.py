@@ -227,3 +227,47 @@ def test_repeated_browser_events_extend_one_incident(tenant_a: Tenant) -> None:
         gap = timedelta(seconds=review_module.BROWSER_EVENT_MERGE_SECONDS + 1)
         Incident.objects.filter(pk=first).update(started_at=incident.started_at - gap, ended_at=incident.ended_at - gap)
     assert event() != first
+
+
+def test_an_empty_seat_is_one_kind() -> None:
+    outcome = checks.evaluate(_analysis(people=0, faces=0), checks.Policy(), name_of=lambda _: None)
+    assert outcome.kinds == {"no_person"}  # not "no person" and "no face": two queue items for one event
+    outcome = checks.evaluate(_analysis(people=1, faces=0), checks.Policy(), name_of=lambda _: None)
+    assert outcome.kinds == {"no_face"}  # someone there, no face: its own kind still
+
+
+def test_a_face_that_cannot_be_judged_neither_counts_nor_breaks_a_someone_else_streak(tenant_a: Tenant) -> None:
+    # The impostor's face, blurred or too dark on one frame, once split a "someone else" incident (or opened it
+    # late): that frame says nothing about who it is.
+    session = start_session(tenant_a, debounce_frames=1)
+
+    def judged(*kinds: str) -> None:
+        with tenancy.tenant_scope(tenant_a.institution):
+            frame = Frame.objects.create(institution=tenant_a.institution, session=session,
+                                         received_at=timezone.now(), status=FrameStatus.DONE, checks=[])
+            frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
+            incidents.apply_frame(frame=frame, kinds=set(kinds), exam=frame.session.exam)
+
+    for kinds in (["wrong_person"], ["wrong_person"], ["face_not_verifiable"], ["wrong_person"]):
+        judged(*kinds)
+    assert [(i.kind, i.is_open) for i in _incidents(tenant_a, session)
+            if i.kind == "wrong_person"] == [("wrong_person", True)]  # 3 judged frames running
+    judged("face_not_verifiable")
+    assert [i.is_open for i in _incidents(tenant_a, session) if i.kind == "wrong_person"] == [True]
+    judged()  # the student's own face again
+    assert [i.is_open for i in _incidents(tenant_a, session) if i.kind == "wrong_person"] == [False]
+
+
+def test_the_risk_counts_a_condition_that_comes_back_within_a_minute_once() -> None:
+    now = timezone.now()
+
+    def seen(kind: str, start: int, end: int, severity: str = "high") -> Incident:
+        return Incident(kind=kind, severity=severity, started_at=now + timedelta(seconds=start),
+                        ended_at=now + timedelta(seconds=end))
+
+    first, again, faces_again, much_later = (seen("multiple_people", 0, 20), seen("multiple_people", 50, 70),
+                                             seen("multiple_faces", 100, 110, "medium"),
+                                             seen("multiple_people", 400, 420))
+    score, items = risk([first, again, faces_again, much_later], now=now + timedelta(minutes=10))
+    assert [item.points for item in items] == [30, 0, 0, 30] and score == 60
+    assert items[1].reason == "the same several people again within 60 s (counted with the first)"

@@ -204,7 +204,7 @@ def test_it_completes_a_frame_whose_worker_was_killed_mid_task(tenant_a: Tenant,
     assert frame.status == FrameStatus.DONE and frame.attempts == 1  # analysed once
     with tenancy.tenant_scope(tenant_a.institution):
         kinds = sorted(Incident.objects.filter(session=session).values_list("kind", flat=True))
-    assert kinds == sorted(set(kinds)) and "no_face" in kinds  # each incident exactly once
+    assert kinds == sorted(set(kinds)) and "no_person" in kinds  # each incident exactly once
 
 
 def _queued_frame(tenant: Tenant, session: Any) -> Frame:
@@ -332,7 +332,7 @@ def test_it_keeps_one_result_when_two_deliveries_of_a_frame_race(tenant_a: Tenan
     services.frame_analyze(frame_id=frame.pk)
     frame.refresh_from_db()
     assert len(calls) == 2 and frame.attempts == 1
-    incident = Incident.unscoped.get(session=session, kind="no_face")
+    incident = Incident.unscoped.get(session=session, kind="no_person")
     assert incident.frame_count == 1 and incident.version == 1  # the frame counted once
 
 
@@ -375,5 +375,5 @@ def test_it_judges_the_frames_of_a_session_one_at_a_time(tenant_a: Tenant, monke
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    incident = Incident.unscoped.get(session=session, kind="no_face")
+    incident = Incident.unscoped.get(session=session, kind="no_person")
     assert incident.frame_count == 2 and incident.first_frame_id == first.pk and incident.last_frame_id == second.pk

@@ -168,3 +168,23 @@ def test_it_reads_the_eyes_on_the_baseline_and_near_the_cut_and_clears_a_turned_
     monkeypatch.setattr(attention, "EYE_BAND", 0.0)
     with tenancy.tenant_scope(tenant_a.institution):
         assert attention.judge(session=session, analysis=analysis(23.0), eyes=lambda: -12.0)["Away"] is True  # off
+
+
+def test_a_quiet_start_fills_the_baseline_with_the_frames_that_carry_its_result(
+        tenant_a: Tenant, monkeypatch: Any) -> None:
+    # A student who sits still at the start sends frames that barely change: they carry the first frame's result
+    # (proctoring.skipping). The baseline counted only analysed frames, so a quiet student's first glances aside
+    # became two of its three frames, and facing the screen read "away" for the rest of the exam.
+    monkeypatch.setattr(attention, "BASELINE_FRAMES", 3)
+    session = session_for(tenant_a, tenant_a.student)
+    for _ in range(3):
+        send(session, tenant_a.student, FRONT)
+    with tenancy.tenant_scope(tenant_a.institution):
+        frames = list(Frame.objects.filter(session=session).order_by("pk"))
+        assert [f.carried_from_id is not None for f in frames] == [False, True, True]
+        session.refresh_from_db()
+        assert len(session.pose_baseline) == 3 and len({tuple(p) for p in session.pose_baseline}) == 1  # FRONT
+    for _ in range(3):
+        send(session, tenant_a.student, HER_LEFT)  # now a look away, not a baseline frame
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert [i.is_open for i in looking_away(session)] == [True]

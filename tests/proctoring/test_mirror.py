@@ -90,10 +90,10 @@ def test_it_mirrors_the_frame_count_of_an_open_incident(tenant_a: Tenant, dynamo
         assert response.status_code == 202
     outbox.relay()
     with tenancy.tenant_scope(tenant_a.institution):
-        incident = Incident.objects.get(session=session, kind=IncidentKind.NO_FACE)
+        incident = Incident.objects.get(session=session, kind=IncidentKind.NO_PERSON)  # an empty room
     assert incident.is_open and incident.frame_count == 3
     item = next(i for i in dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)
-                if i["Kind"]["S"] == "no_face")
+                if i["Kind"]["S"] == "no_person")
     assert item["FrameCount"] == {"N": "3"} and item["Version"] == {"N": str(incident.version)}
 
 

@@ -15,7 +15,7 @@ from accounts import tenancy
 from exams import services as exam_services
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
-from proctoring import services
+from proctoring import attention, services
 from proctoring.analysis import get_backend
 from proctoring.models import Frame, Incident
 from tests.conftest import Tenant, api_client_for
@@ -179,17 +179,21 @@ def test_a_phone_that_stays_in_view_keeps_its_incident_going(
     assert (incident.first_frame, incident.last_frame) == (frames[0], frames[3])
 
 
-def test_a_carried_frame_carries_its_looking_away_judgement_without_counting_the_pose_twice(
+def test_a_carried_frame_counts_in_the_baseline_then_carries_its_looking_away_judgement(
         tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
+    # The baseline weighs the student's poses by time: each frame of a quiet start counts, carried or not. Once
+    # it is taken, a carried frame carries its source's judgement.
     session = registered_session(tenant_a)
     session.exam.watch_looking_away = True
     session.exam.save(update_fields=["watch_looking_away"])
     first = analysed(session, image("signer1_a.jpg"), after=1)
-    carried = analysed(session, jittered("signer1_a.jpg"), after=6)
+    carried = [analysed(session, jittered("signer1_a.jpg", 1 + 0.02 * n), after=1 + 5 * n) for n in (1, 2, 3)]
     session.refresh_from_db()
-    assert carried.carried_from == first and len(engine_calls) == 1
-    assert carried.findings["Attention"] == first.findings["Attention"]
-    assert len(session.pose_baseline) == 1  # the student's baseline took the pose once
+    assert all(frame.carried_from == first for frame in carried) and len(engine_calls) == 1
+    assert len(session.pose_baseline) == attention.BASELINE_FRAMES == 3
+    assert len({tuple(pose) for pose in session.pose_baseline}) == 1  # the first frame's pose, three frames long
+    assert [frame.findings["Attention"]["Away"] for frame in carried] == [False, False, False]
+    assert carried[2].findings["Attention"] == first.findings["Attention"]  # the baseline taken: carried
 
 
 def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
