@@ -39,8 +39,8 @@ FRAME_KINDS = list(SEVERITY)
 # Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
 # else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
 MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
-# Frames that say nothing about an accusing kind: someone else's face, too dark or blurred on one frame, once split
-# a "someone else" incident in two (or opened it 30 s late); the frame neither counts nor breaks its streak.
+# Frames that say nothing about an accusing kind: the face too dark, blurred or far to judge. One such frame of an
+# impostor once split a "someone else" incident in two (or opened it 30 s late); now it neither counts nor breaks it.
 NEUTRAL = {IncidentKind.WRONG_PERSON: {IncidentKind.FACE_NOT_VERIFIABLE}}
 # Kinds that need at least this k (of 2k - 1) whatever the exam's debounce: a student glances at the
 # keyboard or the ceiling all the time; only a look away that lasts is worth a reviewer's time.
