@@ -121,7 +121,11 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
     session = ExamSession.objects.select_for_update(of=("self",)).get(pk=approval.session_id)
     if decision == ApprovalStatus.APPROVED:
         ExamSession.objects.filter(pk=session.pk).update(identity_approved_at=now)
-        if keep_reference:
+        if keep_reference and duplicates:
+            # Confirming who sits this exam is not confirming a second person's face as their reference.
+            reference_error = ("it matches another person's registered face; if you are sure it is theirs, register "
+                               "it from the student's reference photos, confirming the duplicate there")
+        elif keep_reference:
             reference_error = _keep_as_reference(approval=approval, proctor=proctor)
     if session.status == SessionStatus.AWAITING_APPROVAL:
         session_transition(session_id=session.pk, to=SessionStatus.CHECKING, actor=proctor)

@@ -73,7 +73,8 @@
     }
   }
 
-  function renderChecks(container, checks) {
+  // ``unhinted``: TestNames whose failing chip gets no hint (the page knows the hint would mislead).
+  function renderChecks(container, checks, unhinted) {
     container.innerHTML = "";
     (checks || []).forEach(function (check) {
       const card = document.createElement("div");
@@ -83,7 +84,7 @@
       card.querySelector(".name").textContent = check.TestName;
       const detail = check.Details;
       card.querySelector(".detail").textContent = (detail === "0" || detail === 0 || detail == null) ? "" : String(detail);
-      const hint = check.Success ? "" : hintFor(check);
+      const hint = check.Success || (unhinted || []).indexOf(check.TestName) >= 0 ? "" : hintFor(check);
       if (hint) {
         const line = document.createElement("span");
         line.className = "hint";

@@ -13,14 +13,14 @@
   const state = document.getElementById("camera-state"), begin = document.getElementById("begin");
   const $ = function (id) { return document.getElementById(id); };
   let waiting = root.dataset.status === "awaiting_approval";
-  let faceOk = false;
+  let faceOk = false, quietRecognition = false;
   const captured = {id: null, live: null};
   // Help appears when the head turns have not moved on for this long (a turn not seen, a poor camera).
   const LIVENESS_HELP_AFTER_MS = 40000;
   let livenessAt = "", livenessSince = Date.now();
 
   function show(checks) {
-    OpenProctor.renderChecks($("checks"), checks);
+    OpenProctor.renderChecks($("checks"), checks, quietRecognition ? ["Person Recognition"] : []);
     const byName = Object.fromEntries(checks.map(function (c) { return [c.TestName, c]; }));
     const face = byName["Face Detection"];
     faceOk = !face || face.Success;
@@ -31,6 +31,10 @@
   function showGate(gate) {
     waiting = gate.status === "awaiting_approval";
     const identity = gate.identity, reason = $("identity-reason");
+    // Without a reference photo, or once a proctor confirmed the student, a failing Person Recognition chip is no
+    // advice to "face the camera": its hint is left out (camera.js).
+    quietRecognition = gate.identity_approved || Boolean(identity && identity.reason === "no_reference");
+    if (gate.identity_approved && $("no-reference")) { $("no-reference").hidden = true; }
     if (reason && gate.identity_approved) {
       reason.hidden = true;  // a proctor confirmed it: the latest frame's verdict no longer decides
     } else if (reason && identity) {

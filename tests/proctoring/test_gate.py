@@ -463,6 +463,7 @@ def test_a_live_face_of_another_registered_person_is_shown_and_approved_only_whe
     response = proctor.post(f"/identity/{approval_id}/", {"decision": "approved", "keep_reference": "on",
                                                           "confirm_duplicate": "on"}, follow=True)
     assert "was not kept as a reference" in response.content.decode()
+    assert "register it from the student&#x27;s reference photos" in response.content.decode()  # the way to, if sure
     assert FaceRegistration.unscoped.filter(student=tenant_a.student).count() == before
     assert IdentityApproval.unscoped.get(pk=approval_id).status == "approved"
     audited = AuditEvent.unscoped.get(action="identity.approved")
