@@ -64,14 +64,15 @@ def has_reference(session: ExamSession) -> bool:
     return FaceRegistration.objects.filter(student_id=session.student_id).exists()
 
 
-def session_liveness(session: ExamSession, *, now: datetime | None = None) -> liveness.Liveness:
+def session_liveness(session: ExamSession, *, now: datetime | None = None,
+                     reference: bool | None = None) -> liveness.Liveness:
     """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
     face is the student's own (``liveness.own_face``), or that came after a proctor approved their photo ID."""
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
     frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
               .order_by("captured_at", "pk").values_list("captured_at", "findings")[:GATE_FRAMES])
-    reference = has_reference(session)
+    reference = has_reference(session) if reference is None else reference
     approved_at = session.identity_approved_at
 
     def counts(at: datetime, findings: Any) -> bool:
@@ -135,7 +136,7 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
     frames = _gate_frames(session)
     identity = next((v for v in (frame_identity(f, has_reference=reference) for f in frames[:1]) if v), None)
     needs_identity = CHECK_PERSON_RECOGNITION in session.exam.checks_enabled
-    alive = session_liveness(session)
+    alive = session_liveness(session, reference=reference)
     approval = latest_approval(session)
     blocker = ""
     can_start = False
