@@ -11,6 +11,12 @@ Called inside the analysis transaction with the session row locked, so frames of
 judged one at a time. A frame older than the newest judged one (kept offline, or a late retry) counts
 what it shows but clears nothing. Each change of the session's status
 (the pre-exam check ends, the exam starts, the session ends) closes what is open (``session_changed``).
+
+An incident lasts as far as the frames show it: while open, ``ended_at`` is the capture time of the latest
+frame that showed it (as a talking incident's is the end of the latest speech), and it closes at the first
+frame after that one (or, when none came before the session ended, at that last frame). Its length, which the
+risk score counts, never grows while no frame shows it: a camera that stopped during an open incident added
+a point a minute until the session ended (an audit's finding).
 """
 
 from __future__ import annotations
@@ -126,8 +132,9 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
         # A new version, mirrored: DynamoDB's frame count follows an open incident as it grows.
         incident = open_incidents[streak.incident_id]
         incident.last_frame, incident.frame_count = frame, streak.frames
+        incident.ended_at = max(incident.ended_at or frame.captured_at, frame.captured_at)  # seen until
         incident.version += 1
-        incident.save(update_fields=["last_frame", "frame_count", "version"])
+        incident.save(update_fields=["last_frame", "frame_count", "ended_at", "version"])
         publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
@@ -138,8 +145,8 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
         return []
     incident = Incident.objects.create(
         institution_id=frame.institution_id, session_id=frame.session_id, kind=streak.kind,
-        severity=SEVERITY[streak.kind], started_at=streak.since, first_frame=streak.since_frame,
-        last_frame=frame, evidence_frame=frame, frame_count=streak.frames,
+        severity=SEVERITY[streak.kind], started_at=streak.since, ended_at=frame.captured_at,
+        first_frame=streak.since_frame, last_frame=frame, evidence_frame=frame, frame_count=streak.frames,
         details={"findings": frame.findings, "checks": frame.checks},
         during_check=frame.session.status != SessionStatus.IN_PROGRESS,
     )
@@ -152,15 +159,19 @@ def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Inciden
     closed = []
     if streak.incident_id:
         incident = open_incidents[streak.incident_id]
-        # It ended with the first frame after the last one that showed it.
-        after = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
-                                     captured_at__gt=incident.last_frame.captured_at).order_by("captured_at") \
-            if incident.last_frame else Frame.objects.none()
-        first_without = after.values_list("captured_at", flat=True).first()
-        _close(incident, first_without or frame.captured_at)
+        _close(incident, _first_frame_after(incident) or frame.captured_at)
         closed.append(incident)
     _reset(streak)
     return closed
+
+
+def _first_frame_after(incident: Incident) -> datetime | None:
+    """When the first frame after the last one that showed ``incident`` was captured (it ended there)."""
+    if incident.last_frame is None:
+        return None
+    return (Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE,
+                                 captured_at__gt=incident.last_frame.captured_at)
+            .order_by("captured_at").values_list("captured_at", flat=True).first())
 
 
 def _close(incident: Incident, at: datetime) -> None:
@@ -199,7 +210,11 @@ def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
     incident closes too, at the end of the speech it heard."""
     if previous not in ACCEPTS_FRAMES:
         return  # no frames were judged in the status it left
-    for incident in Incident.objects.select_related("session").filter(
+    for incident in Incident.objects.select_related("session", "last_frame").defer(
+            "last_frame__findings", "last_frame__checks", "last_frame__thumbnail").filter(
             session_id=session.pk, is_open=True, kind__in=[*FRAME_KINDS, IncidentKind.TALKING]):
-        _close(incident, at if incident.kind in FRAME_KINDS else (incident.ended_at or at))
+        # What the frames showed, not when the session ended: the first frame after the last that showed it,
+        # or that last frame (a frame incident open while no frame came ran until the end before).
+        end = (_first_frame_after(incident) if incident.kind in FRAME_KINDS else None) or incident.ended_at or at
+        _close(incident, min(end, at))
     CheckStreak.objects.filter(session_id=session.pk).delete()

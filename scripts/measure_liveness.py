@@ -67,6 +67,7 @@ import math
 import random
 import sys
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -181,14 +182,17 @@ def real_people(root: Path, rows: list[dict[str, str]]) -> dict[str, tuple[list[
 
 
 def student(engine: LocalEngine, front: np.ndarray, turns: dict[str, np.ndarray], steps: tuple[str, ...],
-            camera: random.Random, reading: int) -> list[float | None]:
+            camera: random.Random, reading: int, own: Callable[[np.ndarray], bool] | None = None
+            ) -> list[float | None]:
     """The yaws of a student doing the challenge ``steps`` as asked: two frames facing the camera, then each turn
     (one frame) followed by a frame facing the camera again. Each frame through a little camera and pose noise
-    (consecutive webcam frames differ; two photos of the person taken on other days differ far more)."""
+    (consecutive webcam frames differ; two photos of the person taken on other days differ far more). With
+    ``own``, a frame it refuses (not the student's own face, as the gate judges it) reads None, as the gate
+    skips it (gate.session_liveness)."""
     def seen(bgr: np.ndarray) -> float | None:
-        return yaw_of(engine, tilted(bgr, camera.uniform(-5, 5), camera.uniform(-3, 3), camera.uniform(-3, 3),
-                                     camera.uniform(0.9, 1.1), (camera.uniform(-.05, .05), camera.uniform(-.05, .05))),
-                      reading)
+        view = tilted(bgr, camera.uniform(-5, 5), camera.uniform(-3, 3), camera.uniform(-3, 3),
+                      camera.uniform(0.9, 1.1), (camera.uniform(-.05, .05), camera.uniform(-.05, .05)))
+        return None if own is not None and not own(view) else yaw_of(engine, view, reading)
     poses = [front, front]
     for step in steps:
         poses += [turns[step], front]
@@ -208,10 +212,50 @@ def measure_real_people(engine: LocalEngine, root: Path, rows: list[dict[str, st
         real_people_passes(engine, people, turn, reading)
         if draws:
             average_passes(engine, people, turn, reading, draws)
+    own, floor = own_faces(people)
+    print(f"   -- yaw: mesh, counting only frames whose face is the student's own (similarity to their references at "
+          f"least LIVENESS_MIN_SIMILARITY {floor:g}, as the gate does; the references: their other frontal photos)")
+    real_people_passes(engine, people, turn, READINGS.index("mesh"), own)
+    if draws:
+        average_passes(engine, people, turn, READINGS.index("mesh"), draws, own)
+
+
+Own = Callable[[str, int], Callable[[np.ndarray], bool]]
+
+
+def own_faces(people: dict[str, tuple[list[np.ndarray], dict[str, np.ndarray]]]) -> tuple[Own, float]:
+    """``own(name, k)``: whether a frame counts as that person's own face on their try k (gate.session_liveness:
+    liveness.own_face): the best similarity of its largest face to their references at least the product's
+    LIVENESS_MIN_SIMILARITY. Their references are their frontal photos but the one try k shows facing the camera
+    (a registered photo is not the live frame; all of them where they have only one)."""
+    _django()
+    from django.conf import settings
+
+    from proctoring.analysis import faces
+
+    floor = float(settings.LIVENESS_MIN_SIMILARITY)
+
+    def vector(bgr: np.ndarray) -> np.ndarray | None:
+        found = faces.detect(bgr)
+        return faces.embed(bgr, max(found, key=lambda f: f.box[2] * f.box[3])) if found else None
+
+    vectors = {name: [vector(bgr) for bgr in frontal] for name, (frontal, _) in people.items()}
+
+    def own(name: str, k: int) -> Callable[[np.ndarray], bool]:
+        mine = vectors[name]
+        refs = [v for i, v in enumerate(mine) if i != k % len(mine) and v is not None] or [
+            v for v in mine if v is not None]
+
+        def counts(bgr: np.ndarray) -> bool:
+            probe = vector(bgr)
+            return probe is not None and bool(refs) and max(
+                faces.similarity(float(probe @ r)) for r in refs) >= floor
+        return counts
+    return own, floor
 
 
 def real_people_passes(engine: LocalEngine, people: dict[str, tuple[list[np.ndarray], dict[str, np.ndarray]]],
-                       turn: float, reading: int) -> None:
+                       turn: float, reading: int, own: Own | None = None) -> None:
     camera = random.Random(11)  # the same draws for each reading
     first = second = 0
     failing: list[str] = []
@@ -219,8 +263,8 @@ def real_people_passes(engine: LocalEngine, people: dict[str, tuple[list[np.ndar
         tries_needed = []
         for order in ORDERS:
             needed = next((k + 1 for k in range(REAL_TRIES) if judge(samples(student(  # try k: k-th frontal photo
-                engine, frontal[k % len(frontal)], turns, order, camera, reading)), turn_degrees=turn,
-                order=order).passed),
+                engine, frontal[k % len(frontal)], turns, order, camera, reading,
+                own(name, k) if own else None)), turn_degrees=turn, order=order).passed),
                 None)
             tries_needed.append(needed)
         first += all(n == 1 for n in tries_needed)
@@ -236,7 +280,7 @@ def real_people_passes(engine: LocalEngine, people: dict[str, tuple[list[np.ndar
 
 
 def average_passes(engine: LocalEngine, people: dict[str, tuple[list[np.ndarray], dict[str, np.ndarray]]],
-                   turn: float, reading: int, draws: int) -> None:
+                   turn: float, reading: int, draws: int, own: Own | None = None) -> None:
     """Section 5's "passed within REAL_TRIES tries", averaged over ``draws`` draws per person of the order
     asked and the camera noise (one draw of 5 is noisy: a reading near the threshold passes on some)."""
     luck = random.Random(5)
@@ -245,7 +289,8 @@ def average_passes(engine: LocalEngine, people: dict[str, tuple[list[np.ndarray]
         wins = 0
         for _ in range(draws):
             order = luck.choice(ORDERS)
-            wins += any(judge(samples(student(engine, frontal[k % len(frontal)], turns, order, luck, reading)),
+            wins += any(judge(samples(student(engine, frontal[k % len(frontal)], turns, order, luck, reading,
+                                              own(name, k) if own else None)),
                               turn_degrees=turn, order=order).passed for k in range(REAL_TRIES))
         rates[name] = wins / draws
     print(f"   averaged over {draws} draws per person (order and noise): {sum(rates.values()):.1f}/{len(people)} "
@@ -277,12 +322,7 @@ def measure_replays(yaws: dict[str, float | None], turn: float, name: str) -> No
 
 def measure_whose_turns(root: Path, rows: list[dict[str, str]]) -> None:
     """Section 7 (module doc)."""
-    import os
-
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    django.setup()
+    _django()
     from django.conf import settings
 
     from proctoring.analysis import faces
@@ -315,6 +355,15 @@ def measure_whose_turns(root: Path, rows: list[dict[str, str]]) -> None:
           f"under the floor {sum(s < floor for s, _ in genuine)}/{len(genuine)}")
     print(f"   someone else's: highest {', '.join(f'{s:.1f} {n}' for s, n in impostor[:3])}; "
           f"at the floor or above {sum(s >= floor for s, _ in impostor)}/{len(impostor)}")
+
+
+def _django() -> None:
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
 
 
 def _r(yaw: float | None) -> float | None:

@@ -121,14 +121,40 @@ def test_open_incidents_close_when_the_session_ends(tenant_a: Tenant, dynamo: st
     register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
     session = start_session(tenant_a, debounce_frames=1)
     process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
-    assert [i.is_open for i in _incidents(tenant_a, session)] == [True]
+    # The frame was the last one the camera sent, ten minutes ago.
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame = Incident.objects.get(session=session).last_frame
+        Frame.objects.filter(pk=frame.pk).update(captured_at=frame.captured_at - timedelta(minutes=10))
+        Incident.objects.filter(session=session).update(started_at=frame.captured_at - timedelta(minutes=10),
+                                                        ended_at=frame.captured_at - timedelta(minutes=10))
+    [incident] = _incidents(tenant_a, session)
+    seen = frame.captured_at - timedelta(minutes=10)
+    assert incident.is_open and incident.ended_at == seen  # open: seen until its latest frame
+    assert risk([incident])[0] == 30  # no point a minute while no frame shows it
     _end(session, tenant_a, to)
     session.refresh_from_db()
     [incident] = _incidents(tenant_a, session)
-    assert session.status == to and not incident.is_open and incident.ended_at == session.ended_at
-    [item] = dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk)
+    # It closes where the frames stopped showing it, not ten minutes later when the session ended.
+    assert session.status == to and not incident.is_open and incident.ended_at == seen < session.ended_at
+    assert risk([incident])[0] == 30
+    # (the item written before the times were moved back sorts by its old start: the latest version counts)
+    item = max(dynamodb.incidents_of_session(tenant_a.institution.pk, session.pk), key=lambda i: int(i["Version"]["N"]))
     assert item["Open"] == {"BOOL": False} and item["Version"] == {"N": "2"}
-    assert item["EndedAt"] == {"S": session.ended_at.isoformat()}
+    assert item["EndedAt"] == {"S": seen.isoformat()}
+
+
+def test_an_open_incident_lasts_as_far_as_its_frames(tenant_a: Tenant, dynamo: str) -> None:
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    second = max(_frames(tenant_a, session), key=lambda f: f.captured_at)
+    [incident] = _incidents(tenant_a, session)
+    assert (incident.is_open, incident.ended_at, incident.last_frame_id) == (True, second.captured_at, second.pk)
+    process(tenant_a, "signer1_b.jpg", session=session, user=tenant_a.student)  # the student alone: it ends
+    [incident] = _incidents(tenant_a, session)
+    third = max(_frames(tenant_a, session), key=lambda f: f.captured_at)
+    assert not incident.is_open and incident.ended_at == third.captured_at  # the first frame without it
 
 
 def test_pre_exam_findings_are_kept_apart_and_out_of_the_risk(tenant_a: Tenant, dynamo: str) -> None:
