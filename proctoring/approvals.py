@@ -205,3 +205,31 @@ def approval_similarity(*, approval: IdentityApproval) -> float | None:
     approval.similarity = max(scores)
     IdentityApproval.objects.filter(pk=approval.pk).update(similarity=approval.similarity)
     return approval.similarity
+
+
+def approved_live_similarity(*, session: ExamSession, image: bytes) -> dict[str, float] | None:
+    """How similar a gate frame of ``session`` captured after a proctor's approval is to the live photo the proctor
+    approved (the engine's CompareFaces: a 1:1 comparison), as ``{"Similarity": 0-100}`` (0: no face of the frame
+    matches at all); None when there is no approved request or a photo cannot be compared.
+
+    The liveness challenge after an approval counts only the head turns of that face (gate.session_liveness): the
+    live photo is what the student's browser sent, and the approval is of the person it shows. Counting anyone's
+    turns let an impostor send two photos of the student as ID and live photo, be approved, and turn their own head
+    (two audits' finding)."""
+    approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED)
+                .exclude(live_photo="").order_by("-decided_at", "-pk").first())
+    if approval is None:
+        return None
+    try:
+        with approval.live_photo.open("rb") as handle:
+            live = handle.read()
+        answer = get_backend().compare_faces(SourceImage={"Bytes": live}, TargetImage={"Bytes": image},
+                                             SimilarityThreshold=0)
+    except ClientError as exc:
+        if error_code(exc) not in UNCOMPARABLE:
+            raise
+        return None
+    except OSError:
+        logger.warning("Could not read the live photo of identity request %s.", approval.pk, exc_info=True)
+        return None
+    return {"Similarity": round(max((float(m["Similarity"]) for m in answer.get("FaceMatches", [])), default=0.0), 1)}

@@ -67,7 +67,8 @@ def has_reference(session: ExamSession) -> bool:
 def session_liveness(session: ExamSession, *, now: datetime | None = None,
                      reference: bool | None = None) -> liveness.Liveness:
     """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
-    face is the student's own (``liveness.own_face``), or that came after a proctor approved their photo ID."""
+    face is the student's own (``liveness.own_face``), or, after a proctor approved their photo ID, the face of
+    the live photo the proctor approved."""
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
     frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
@@ -77,10 +78,15 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
 
     def counts(at: datetime, findings: Any) -> bool:
         # Only the student's own head turns: a frame of anyone else is skipped, as a frame without one face is.
-        # Once a proctor approved the photo ID, the frames after it count too: the proctor has just seen the
-        # person at the camera, whose face need not match the references (the approval exists for that).
-        return (approved_at is not None and at >= approved_at) or liveness.own_face(
-            findings, min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=reference)
+        # Once a proctor approved the photo ID, a frame after it counts when its face is the approved live photo's
+        # (proctoring.approvals.approved_live_similarity), whose face need not match the references (the approval
+        # exists for that). Before, any face's turns counted after an approval: an impostor approved on photos of
+        # the student turned their own head.
+        if approved_at is not None and at >= approved_at and liveness.own_face(
+                {"Verification": (findings or {}).get(liveness.APPROVED_LIVE) if isinstance(findings, dict) else None},
+                min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=True):
+            return True
+        return liveness.own_face(findings, min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=reference)
 
     samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings in frames]
     return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))

@@ -169,6 +169,11 @@ def yaw_of(findings: Any) -> float | None:
     return float(yaw) if isinstance(yaw, int | float) else None
 
 
+# In a gate frame's findings after a proctor's approval: {"Similarity": to the approved live photo}
+# (proctoring.approvals.approved_live_similarity).
+APPROVED_LIVE = "ApprovedLive"
+
+
 def own_face(findings: Any, *, min_similarity: float, has_reference: bool) -> bool:
     """Whether the one face of an analysed gate frame is the session's student, as far as the frame's 1:1
     ``Verification`` tells: its similarity to the student's references at least ``min_similarity``. A frame judged

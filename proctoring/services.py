@@ -407,6 +407,14 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         reading = stages.timed("liveness", liveness.gate_reading, image, analysis)
         if reading is not None:
             analysis = {**analysis, "Liveness": reading}
+    if source is None and _gate_frame(frame) and session.identity_approved_at is not None \
+            and frame.captured_at >= session.identity_approved_at:
+        # After a proctor's approval, the turns that count are those of the approved live photo's face.
+        from proctoring import approvals  # (approvals registers faces through this module)
+
+        approved = stages.timed("liveness", approvals.approved_live_similarity, session=session, image=image)
+        if approved is not None:
+            analysis = {**analysis, liveness.APPROVED_LIVE: approved}
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
         # The session is read as it is under the lock, with its exam and the student's accommodation (the

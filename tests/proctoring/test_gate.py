@@ -18,11 +18,11 @@ from exams import services as exam_services
 from exams import taking
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
+from proctoring import approvals, liveness, retention, services
 from proctoring import gate as gate_reads
-from proctoring import liveness, retention, services
 from proctoring.analysis import get_backend
 from proctoring.identity import REASON_MESSAGES
-from proctoring.liveness import ORDERS, OTHER_SIDE, STEP_BACK, STEP_LEFT, STEP_RIGHT
+from proctoring.liveness import APPROVED_LIVE, ORDERS, OTHER_SIDE, STEP_BACK, STEP_LEFT, STEP_RIGHT
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from tests.conftest import Tenant, api_client_for, head_turn_yaws, page_client_for
 from tests.proctoring.conftest import image, start_session
@@ -46,7 +46,8 @@ def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
 
 
 def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5,
-               similarity: float | None = None, reason: str | None = None) -> Frame:
+               similarity: float | None = None, reason: str | None = None,
+               approved_live: float | None = None) -> Frame:
     """An analysed frame of the gate as the pipeline stores it (without running the engine); its 1:1 similarity
     to the student's references by default 96 when it passed, 40 (someone else) when it did not."""
     checks = [{"TestName": "Person Recognition", "Success": passed, "Details": "alpha Student" if passed else "0"},
@@ -58,18 +59,21 @@ def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1
     findings = {"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}] * faces,
                 "Labels": [], "FaceMatches": [], "ModerationLabels": [],
                 "Verification": {"Passed": passed, "Reason": reason, "Similarity": similarity, "FaceId": None}}
+    if approved_live is not None:  # after a proctor's approval: the similarity to the approved live photo
+        findings[APPROVED_LIVE] = {"Similarity": approved_live}
     with tenancy.tenant_scope(tenant.institution):
         return Frame.objects.create(institution=tenant.institution, session=tenant.session, status=FrameStatus.DONE,
                                     received_at=timezone.now() - timedelta(seconds=seconds_ago), checks=checks,
                                     findings=findings)
 
 
-def turn_head(tenant: Tenant, *, passed: bool = True, order: tuple[str, ...] | None = None) -> None:
+def turn_head(tenant: Tenant, *, passed: bool = True, order: tuple[str, ...] | None = None,
+              approved_live: float | None = None) -> None:
     """Frames of a student who looks at the camera, turns their head as the session asks (or in ``order``),
     looking back after each turn (newest last)."""
     yaws = head_turn_yaws(order or gate_reads.challenge_order(tenant.session))
     for index, yaw in enumerate(yaws):
-        gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=4 * (len(yaws) - index))
+        gate_frame(tenant, passed=passed, yaw=yaw, seconds_ago=4 * (len(yaws) - index), approved_live=approved_live)
 
 
 def gate(tenant: Tenant, user: Any = None) -> dict[str, Any]:
@@ -302,10 +306,46 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
     status = gate(tenant_a)
     assert status["identity_approved"] and not status["can_start"]  # the head turn is still asked for
     # The turns, after the approval, still not matching the reference: the approval is the identity pass, and the
-    # proctor has seen who is at the camera (the approval is set back a minute: these frames are made seconds ago).
+    # turns count when the face is the approved live photo's (the approval is set back a minute: these frames are
+    # made seconds ago). Someone else's turns never count: an impostor approved on two photos of the student once
+    # turned their own head and started.
     ExamSession.unscoped.filter(pk=session.pk).update(identity_approved_at=timezone.now() - timedelta(minutes=1))
-    turn_head(tenant_a, passed=False)
+    turn_head(tenant_a, passed=False, approved_live=45.0)
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    turn_head(tenant_a, passed=False)  # frames without the comparison (it could not be made) do not count either
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    Frame.unscoped.filter(session_id=session.pk).delete()  # (the tries above were made at the same moments)
+    turn_head(tenant_a, passed=False, approved_live=93.0)
     assert begin(tenant_a).status_code == 200
+
+
+def test_after_an_approval_a_gate_frame_is_compared_with_the_approved_live_photo(tenant_a: Tenant,
+                                                                                  settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer2_a.jpg").json()["request"])
+    session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert approvals.approved_live_similarity(session=session, image=image("signer2_a.jpg")) is None  # pending
+    IdentityApproval.unscoped.filter(pk=approval.pk).update(status="approved", decided_at=timezone.now())
+    with tenancy.tenant_scope(tenant_a.institution):
+        same = approvals.approved_live_similarity(session=session, image=image("signer2_with_second_person.jpg"))
+        other = approvals.approved_live_similarity(session=session, image=image("signer1_b.jpg"))
+    assert same is not None and other is not None
+    assert same["Similarity"] >= settings.LIVENESS_MIN_SIMILARITY > other["Similarity"], (same, other)
+    # Through the pipeline: a gate frame after the approval carries its comparison, which the turns are read with.
+    IdentityApproval.unscoped.filter(pk=approval.pk).update(status="pending", decided_at=None)
+    proctor = page_client_for(tenant_a.proctor)
+    assert proctor.post(f"/identity/{approval.pk}/", {"decision": "approved", "note": "ok"}).status_code == 302
+    ExamSession.unscoped.filter(pk=session.pk).update(identity_approved_at=timezone.now() - timedelta(minutes=1))
+    sent = api_client_for(tenant_a.student).post(
+        "/process", {"image": base64.b64encode(image("signer1_b.jpg")).decode(), "session": session.pk}, format="json")
+    assert sent.status_code in (200, 202), sent.content
+    frame = Frame.unscoped.filter(session_id=session.pk).latest("received_at")
+    with tenancy.tenant_scope(tenant_a.institution):
+        frame = services.frame_analyze(frame_id=frame.pk)
+    assert frame is not None and frame.status == FrameStatus.DONE and frame.findings[APPROVED_LIVE]["Similarity"] < 80
 
 
 def test_a_denial_keeps_the_student_out_with_the_reason(tenant_a: Tenant, settings: Any) -> None:
