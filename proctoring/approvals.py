@@ -233,3 +233,26 @@ def approved_live_similarity(*, session: ExamSession, image: bytes) -> dict[str,
         logger.warning("Could not read the live photo of identity request %s.", approval.pk, exc_info=True)
         return None
     return {"Similarity": round(max((float(m["Similarity"]) for m in answer.get("FaceMatches", [])), default=0.0), 1)}
+
+
+def id_live_similarity(*, approval: IdentityApproval) -> float | None:
+    """How similar the face on the photo ID is to the live photo (0-100, the engine's CompareFaces), for the
+    proctor's page; None when either photo is gone or shows no face the engine can compare (a card's photo is
+    small and often printed behind a pattern: no number is not a refusal)."""
+    if not approval.id_photo or not approval.live_photo:
+        return None
+    try:
+        with approval.id_photo.open("rb") as handle:
+            card = handle.read()
+        with approval.live_photo.open("rb") as handle:
+            live = handle.read()
+        answer = get_backend().compare_faces(SourceImage={"Bytes": card}, TargetImage={"Bytes": live},
+                                             SimilarityThreshold=0)
+    except ClientError as exc:
+        if error_code(exc) not in UNCOMPARABLE:
+            raise
+        return None
+    except OSError:
+        logger.warning("Could not read the photos of identity request %s.", approval.pk, exc_info=True)
+        return None
+    return round(max((float(m["Similarity"]) for m in answer.get("FaceMatches", [])), default=0.0), 1)

@@ -14,7 +14,7 @@ from accounts.models import Role
 from exams.statuses import ApprovalStatus
 from proctoring import approvals
 from proctoring.access import access_approval_by_id
-from proctoring.models import FaceRegistration, IdentityApproval
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
 from proctoring.storage import private_file_response
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -54,7 +54,30 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "proctor/identity_request.html", {
         "approval": approval, "references": references, "similarity": approvals.approval_similarity(approval=approval),
         "duplicates": approvals.live_photo_duplicates(approval=approval) if pending else [],
+        "id_similarity": approvals.id_live_similarity(approval=approval) if pending else None,
+        "camera": camera_frames(approval),
     })
+
+
+CAMERA_FRAMES = 4
+
+
+def camera_frames(approval: IdentityApproval) -> list[dict[str, object]]:
+    """The session's latest analysed frames of the check before the request, newest last, with their 1:1 verdict:
+    what the camera sent, beside the live photo the browser sent with the request (a script can send any photo as
+    the live photo; an audit was approved on a photo of the student while the camera showed someone else)."""
+    frames = list(Frame.objects.filter(session_id=approval.session_id, status=FrameStatus.DONE,
+                                       captured_at__lte=approval.requested_at)
+                  .order_by("-captured_at", "-pk").only("pk", "captured_at", "findings", "image")[:CAMERA_FRAMES])
+    shown = []
+    for frame in reversed(frames):
+        verification = (frame.findings or {}).get("Verification") if isinstance(frame.findings, dict) else None
+        verification = verification if isinstance(verification, dict) else {}
+        similarity = verification.get("Similarity")
+        shown.append({"frame": frame, "passed": verification.get("Passed") is True,
+                      "reason": str(verification.get("Reason") or ""),
+                      "similarity": similarity if isinstance(similarity, int | float) else None})
+    return shown
 
 
 def _references(approval: IdentityApproval) -> list[FaceRegistration]:

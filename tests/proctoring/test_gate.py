@@ -265,7 +265,7 @@ def test_it_offers_the_fallback_at_once_without_a_reference_photo(tenant_a: Tena
 def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, settings: Any) -> None:
     settings.IDENTITY_FALLBACK_AFTER = 1
     at_gate(tenant_a)
-    gate_frame(tenant_a, passed=False)
+    frame_before = gate_frame(tenant_a, passed=False)
     response = ask_a_proctor(tenant_a)
     assert response.status_code == 201, response.content
     approval = IdentityApproval.unscoped.get(pk=response.json()["request"])
@@ -288,6 +288,9 @@ def test_a_proctor_approves_the_photo_id_and_the_exam_starts(tenant_a: Tenant, s
     assert queue.status_code == 200 and f"/identity/{approval.pk}/" in queue.content.decode()
     page = proctor.get(f"/identity/{approval.pk}/").content.decode()
     assert "Other Student" not in page and "Registered photo 2" not in page
+    # What the camera sent at the check, beside the live photo the browser sent (any photo, from a script).
+    assert 'id="camera-frames"' in page and f"/api/v1/frames/{frame_before.pk}/image" in page
+    assert "40 / 100 to the registered photo" in page and 'id="id-similarity"' in page
     for photo in (f"/identity/{approval.pk}/id.jpg", f"/identity/{approval.pk}/live.jpg",
                   f"/identity/{approval.pk}/references/1.jpg"):
         assert photo in page
