@@ -24,7 +24,7 @@ from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
 from proctoring.images import check_image, reencode
 from proctoring.limits import check_frame_rate
-from proctoring.models import FaceRegistration, Frame, FrameStatus
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IncidentKind
 from proctoring.outbox import outbox_add
 
 logger = logging.getLogger(__name__)
@@ -407,14 +407,19 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         reading = stages.timed("liveness", liveness.gate_reading, image, analysis)
         if reading is not None:
             analysis = {**analysis, "Liveness": reading}
-    if source is None and _gate_frame(frame) and session.identity_approved_at is not None \
-            and frame.captured_at >= session.identity_approved_at:
-        # After a proctor's approval, the turns that count are those of the approved live photo's face.
+    if source is None and session.identity_approved_at is not None and frame.captured_at >= \
+            session.identity_approved_at and (_gate_frame(frame) or skipping.accusing(analysis)):
+        # After a proctor's approval, the face of the live photo the proctor approved: its head turns are the ones
+        # that count at the gate, and it is not "someone else" (its references need not match it: the approval
+        # exists for that, and the live photo is not always kept as one). Compared only on the gate's frames and
+        # on those whose 1:1 check accuses.
         from proctoring import approvals  # (approvals registers faces through this module)
 
         approved = stages.timed("liveness", approvals.approved_live_similarity, session=session, image=image)
         if approved is not None:
             analysis = {**analysis, liveness.APPROVED_LIVE: approved}
+            if approved["Similarity"] >= checks.CLEARLY_SOMEONE_ELSE_BELOW:
+                outcome.kinds.discard(IncidentKind.WRONG_PERSON)
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
         # The session is read as it is under the lock, with its exam and the student's accommodation (the

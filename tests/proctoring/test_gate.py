@@ -23,7 +23,7 @@ from proctoring import gate as gate_reads
 from proctoring.analysis import get_backend
 from proctoring.identity import REASON_MESSAGES
 from proctoring.liveness import APPROVED_LIVE, ORDERS, OTHER_SIDE, STEP_BACK, STEP_LEFT, STEP_RIGHT
-from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval, Incident
 from tests.conftest import Tenant, api_client_for, head_turn_yaws, page_client_for
 from tests.proctoring.conftest import image, start_session
 
@@ -326,6 +326,10 @@ def test_after_an_approval_a_gate_frame_is_compared_with_the_approved_live_photo
                                                                                   settings: Any) -> None:
     settings.IDENTITY_FALLBACK_AFTER = 1
     at_gate(tenant_a)
+    FaceRegistration.unscoped.filter(student=tenant_a.student).delete()
+    with tenancy.tenant_scope(tenant_a.institution):  # the student's reference: signer1; at the camera: signer2
+        services.face_register(institution=tenant_a.institution, actor=tenant_a.admin, student=tenant_a.student,
+                               full_name="Sam Signer", image=image("signer1_a.jpg"))
     gate_frame(tenant_a, passed=False)
     approval = IdentityApproval.unscoped.get(pk=ask_a_proctor(tenant_a, live="signer2_a.jpg").json()["request"])
     session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
@@ -349,6 +353,21 @@ def test_after_an_approval_a_gate_frame_is_compared_with_the_approved_live_photo
     with tenancy.tenant_scope(tenant_a.institution):
         frame = services.frame_analyze(frame_id=frame.pk)
     assert frame is not None and frame.status == FrameStatus.DONE and frame.findings[APPROVED_LIVE]["Similarity"] < 80
+    # The exam: the approved face is not "someone else", though it does not match the student's reference photo
+    # (the live photo was not kept as one); anyone else still is.
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=tenant_a.student)
+    for name in ["signer2_a.jpg"] * 4 + ["grace_hopper.jpg"] * 4:
+        sent = api_client_for(tenant_a.student).post(
+            "/process", {"image": base64.b64encode(image(name)).decode(), "session": session.pk}, format="json")
+        frame = Frame.unscoped.filter(session_id=session.pk).latest("received_at", "pk")
+        with tenancy.tenant_scope(tenant_a.institution):
+            done = services.frame_analyze(frame_id=frame.pk)
+        assert done is not None and done.status == FrameStatus.DONE
+    kinds = list(Incident.unscoped.filter(session_id=session.pk, during_check=False).values_list("kind", flat=True))
+    assert kinds.count("wrong_person") == 1, kinds
+    first = Incident.unscoped.get(session_id=session.pk, kind="wrong_person")
+    assert first.first_frame.findings[APPROVED_LIVE]["Similarity"] < 80  # opened by someone else's frames
 
 
 def test_a_denial_keeps_the_student_out_with_the_reason(tenant_a: Tenant, settings: Any) -> None:
