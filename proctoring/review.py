@@ -202,8 +202,13 @@ def _count_recurrences_once(items: list[RiskItem], now: datetime) -> None:
 
 
 def summary_counts(incidents: list[Any]) -> dict[str, Any]:
+    """The exam's incidents by kind, reviewed and not yet (``open``: to review), and apart from them how many were
+    seen during the camera check before the exam (``check``), which the exam's figures never count (a clean
+    student's report once showed 'someone else 2' from their check)."""
+    exam = [i for i in incidents if not i.during_check]
     by_kind: dict[str, int] = {}
-    for incident in incidents:
+    for incident in exam:
         by_kind[incident.kind] = by_kind.get(incident.kind, 0) + 1
-    reviewed = sum(1 for i in incidents if i.review_status != ReviewStatus.PENDING)
-    return {"by_kind": by_kind, "reviewed": reviewed, "open": len(incidents) - reviewed}
+    reviewed = sum(1 for i in exam if i.review_status != ReviewStatus.PENDING)
+    return {"by_kind": by_kind, "reviewed": reviewed, "open": len(exam) - reviewed, "total": len(exam),
+            "check": len(incidents) - len(exam)}

@@ -52,7 +52,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             "session": session.pk, "student": str(session.student), "status": session.status,
             "frame": frame.pk if frame else None, "frame_at": frame.captured_at if frame else None,
             "checks": frame.checks if frame else [], "incidents": open_incidents.get(session.pk, []),
-            "incident_count": len(own), "risk": review.risk(own, now=now)[0],
+            "incident_count": sum(not i.during_check for i in own), "risk": review.risk(own, now=now)[0],
             "deadline": deadline, "seconds_left": max(0, int((deadline - now).total_seconds())) if deadline else None,
             "frame_age_seconds": max(0.0, round((now - frame.captured_at).total_seconds(), 1)) if frame else None,
             "accommodation": accommodation_summary(accommodations.get(session.student_id),

@@ -191,8 +191,9 @@ def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:
     scores = exam_scores(exam_id=exam.pk)
     for session in ExamSession.objects.filter(exam=exam).select_related("student"):
         own = by_session.get(session.pk, [])
-        rows.append({"session": session, "risk": review.risk(own)[0], "counts": review.summary_counts(own),
-                     "incidents": len(own), "score": scores.get(session.pk) or session_score(session)})
+        counts = review.summary_counts(own)
+        rows.append({"session": session, "risk": review.risk(own)[0], "counts": counts,
+                     "incidents": counts["total"], "score": scores.get(session.pk) or session_score(session)})
     return sorted(rows, key=lambda row: -row["risk"])
 
 
@@ -208,7 +209,17 @@ def exam_report(request: HttpRequest, pk: int) -> HttpResponse:
                      key=lambda row: -row[1])
     return render(request, "reports/exam.html", {"exam": exam, "rows": rows, "counts": counts, "by_kind": by_kind,
                                                  "confirmed": sum(i.review_status == ReviewStatus.CONFIRMED
-                                                                  for i in incidents)})
+                                                                  for i in incidents if not i.during_check)})
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(cell: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @, a tab or a carriage return first), kept
+    as text with a leading apostrophe (OWASP's CSV injection advice); numbers and other text as they are. A student
+    named '=HYPERLINK(...)' at import was written raw into the exam's CSV (an audit)."""
+    return f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def _local_iso(moment: datetime | None) -> str:
@@ -224,16 +235,20 @@ def exam_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     writer = csv.writer(response)
     kinds = IncidentKind.values
     # Times in the viewer's zone (accounts.middleware.TimeZoneMiddleware), with their UTC offset.
+    # incidents, reviewed, unreviewed and the kinds: the exam's own; check_incidents: seen during the camera check
+    # before it (never in its risk). A cell that a spreadsheet would read as a formula is written as text.
     writer.writerow(["session", "student", "email", "student_number", "status", "started_at", "ended_at", "risk",
-                     "incidents", "reviewed", "open", "score", "max_score", "graded", *kinds])
+                     "incidents", "reviewed", "unreviewed", "score", "max_score", "graded", *kinds,
+                     "check_incidents", "end_reason"])
     for row in _exam_rows(exam, list(Incident.objects.filter(session__exam=exam))):
         session, counts, score = row["session"], row["counts"], row["score"]
         # A session that never began has no score (not 0 points, graded): the exam was not sat.
         sat = session.started_at is not None
-        writer.writerow([session.pk, session.student.full_name, session.student.email,
-                         session.student.student_number, session.status, _local_iso(session.started_at),
-                         _local_iso(session.ended_at), row["risk"], row["incidents"],
-                         counts["reviewed"], counts["open"], score.earned if sat else "", score.maximum,
-                         score.state if sat else "not sat",
-                         *(counts["by_kind"].get(kind, 0) for kind in kinds)])
+        writer.writerow([spreadsheet_text(cell) for cell in (
+            session.pk, session.student.full_name, session.student.email,
+            session.student.student_number, session.status, _local_iso(session.started_at),
+            _local_iso(session.ended_at), row["risk"], row["incidents"],
+            counts["reviewed"], counts["open"], score.earned if sat else "", score.maximum,
+            score.state if sat else "not sat",
+            *(counts["by_kind"].get(kind, 0) for kind in kinds), counts["check"], session.end_reason)])
     return response

@@ -100,6 +100,11 @@ def test_it_ends_a_session_with_a_reason_the_student_sees_and_audits_it(tenant_a
     assert (inbox["status"], inbox["end_reason"]) == ("terminated", "A phone in view twice.")
     done = page_client_for(tenant_a.student).get(f"/sessions/{session.pk}/done")
     assert b"Your session was ended by a proctor: A phone in view twice." in done.content
+    # Staff read the reason in the session's report and the exam's CSV, not only the student.
+    report = page_client_for(tenant_a.admin).get(f"/sessions/{session.pk}/report").content.decode()
+    assert "ended by a proctor: A phone in view twice." in report
+    exported = page_client_for(tenant_a.admin).get(f"/exams/{session.exam_id}/report.csv").content.decode()
+    assert "A phone in view twice." in exported
     again = proctor.post(f"/api/v1/sessions/{session.pk}/end", {"reason": "again"}, format="json")
     assert again.status_code == 409  # through the transition table: terminated is final
 

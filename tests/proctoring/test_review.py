@@ -53,7 +53,37 @@ def test_it_reports_an_exam_as_a_page_and_as_csv(tenant_a: Tenant) -> None:
     response = page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert response["Content-Type"].startswith("text/csv")
-    assert [(r["email"], r["risk"], r["no_face"], r["open"]) for r in rows] == [("student@alpha.test", "5", "1", "1")]
+    assert [(r["email"], r["risk"], r["no_face"], r["unreviewed"], r["check_incidents"]) for r in rows] == [
+        ("student@alpha.test", "5", "1", "1", "0")]
+
+
+def test_the_exam_report_counts_the_exams_incidents_apart_from_the_checks(tenant_a: Tenant) -> None:
+    # A clean student's report showed "someone else 2", to review, from the camera check before the exam.
+    with tenancy.tenant_scope(tenant_a.institution):
+        now = timezone.now()
+        for _ in range(2):
+            Incident.objects.create(institution=tenant_a.institution, session=tenant_a.session, kind="wrong_person",
+                                    severity="high", is_open=False, started_at=now, ended_at=now, during_check=True)
+    rows = list(csv.DictReader(io.StringIO(
+        page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv").content.decode())))
+    assert [(r["incidents"], r["unreviewed"], r["wrong_person"], r["check_incidents"]) for r in rows] == [
+        ("1", "1", "0", "2")]
+    page = page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report").content.decode()
+    assert "Someone else" not in page and "and 2 from camera checks before the exam" in page
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(status="in_progress", started_at=timezone.now())
+    live = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{tenant_a.exam.pk}/live").json()
+    assert [s["incident_count"] for s in live["sessions"]] == [1]
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil.test","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx"])
+def test_the_csv_keeps_a_cell_a_spreadsheet_would_run_as_text(tenant_a: Tenant, name: str) -> None:
+    name = name.replace("\\t", "\t")
+    tenant_a.student.full_name = name
+    tenant_a.student.save(update_fields=["full_name"])
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(end_reason="=cmd|' /C calc'!A0")
+    rows = list(csv.DictReader(io.StringIO(
+        page_client_for(tenant_a.admin).get(f"/exams/{tenant_a.exam.pk}/report.csv").content.decode())))
+    assert [(r["student"], r["end_reason"]) for r in rows] == [("'" + name, "'=cmd|' /C calc'!A0")]
 
 
 def test_a_session_that_never_began_has_no_score_in_the_report(tenant_a: Tenant) -> None:
