@@ -194,14 +194,34 @@ def _cell(cells: list[str], position: int) -> str:
     return cells[position].strip() if position < len(cells) else ""
 
 
+EMAIL_MAX = 254  # User.email's column
+
+
+def _control_characters(text: str) -> bool:
+    """Whether ``text`` holds a control character (a NUL, which PostgreSQL refuses in text, a tab, a line break):
+    no name, email or student number has one."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
+    """Each row's errors: the model's limits (an audit stored a NUL in a name, a 272-character email and a student
+    number twice, with no word; PostgreSQL would have refused the first two with a server error), duplicates in
+    the file and against the institution's accounts."""
     first_line: dict[str, int] = {}
+    number_line: dict[str, int] = {}
     for row in rows:
         row.email = row.email.lower()
-        try:
-            validate_email(row.email)
-        except ValidationError:
-            row.errors.append(f"“{row.email}” is not a valid email address." if row.email else "The email is missing.")
+        for label, value in (("name", row.name), ("email", row.email), ("student number", row.student_number)):
+            if _control_characters(value):
+                row.errors.append(f"The {label} holds a control character (a tab, a line break or a NUL).")
+        if len(row.email) > EMAIL_MAX:
+            row.errors.append(f"The email is longer than {EMAIL_MAX} characters.")
+        else:
+            try:
+                validate_email(row.email)
+            except ValidationError:
+                row.errors.append(f"“{row.email}” is not a valid email address." if row.email
+                                  else "The email is missing.")
         if not row.name:
             row.errors.append("The name is missing.")
         elif len(row.name) > 200:
@@ -211,11 +231,20 @@ def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
         if row.email in first_line:
             row.errors.append(f"The email is already on line {first_line[row.email]} of the file.")
         first_line.setdefault(row.email, row.line)
+        if row.student_number:
+            if row.student_number in number_line:
+                row.errors.append(f"The student number is already on line {number_line[row.student_number]} of "
+                                  "the file.")
+            number_line.setdefault(row.student_number, row.line)
     existing = set(User.objects.filter(institution=institution, email__in=list(first_line))
                    .values_list("email", flat=True))
+    numbers = set(User.objects.filter(institution=institution, student_number__in=list(number_line))
+                  .values_list("student_number", flat=True))
     for row in rows:
         if row.email in existing:
             row.errors.append("An account with this email already exists.")
+        if row.student_number in numbers:
+            row.errors.append("Another account of the institution has this student number.")
 
 
 # --- institution settings --------------------------------------------------------------------------

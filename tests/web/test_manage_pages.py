@@ -256,6 +256,28 @@ def test_it_imports_nothing_when_any_row_is_invalid(admin: Client, tenant_a: Ten
     assert not User.objects.filter(email__in=["ok@alpha.test", "twice@alpha.test"]).exists()
 
 
+def test_an_import_keeps_to_the_accounts_limits(admin: Client, tenant_a: Tenant) -> None:
+    # An audit stored a NUL in a name, a 272-character email and one student number twice (PostgreSQL refuses the
+    # first two: a server error there).
+    User.objects.filter(pk=tenant_a.student.pk).update(student_number="S1")
+    long_email = "a" * 250 + "@alpha.test"
+    text = ("email,name,student_number\n"
+            "nul@alpha.test,Nul\x00Byte,N1\n"
+            f"{long_email},Long Email,N2\n"
+            "one@alpha.test,One,N3\n"
+            "two@alpha.test,Two,N3\n"
+            "three@alpha.test,Three,S1\n")
+    response = admin.post("/students/import", {"file": csv_upload(text)})
+    rows = {row.line: row.errors for row in response.context["result"].invalid_rows}
+    assert rows == {
+        2: ["The name holds a control character (a tab, a line break or a NUL)."],
+        3: ["The email is longer than 254 characters."],
+        5: ["The student number is already on line 4 of the file."],
+        6: ["Another account of the institution has this student number."],
+    }
+    assert not User.objects.filter(email__in=["one@alpha.test", "nul@alpha.test"]).exists()
+
+
 @pytest.mark.parametrize(("content", "problem"), [
     (b"name,email\nx,y@z.test\n", "The header row lacks student_number."),
     (b"email,name,student_number\n", "The file has a header row but no students."),
