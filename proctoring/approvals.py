@@ -26,7 +26,7 @@ from proctoring.analysis import get_backend
 from proctoring.analysis.errors import INVALID_PARAMETER, error_code
 from proctoring.duplicates import Duplicate, face_duplicates
 from proctoring.gate import fallback_offered
-from proctoring.images import check_image
+from proctoring.images import FRAME_MAX_PIXELS, check_image
 from proctoring.models import FaceRegistration, IdentityApproval
 from proctoring.services import collection_id_for, face_register
 
@@ -42,8 +42,8 @@ def identity_request_create(*, session: ExamSession, student: User, id_photo: by
     Precondition: ``student`` is the session's student (a student reaches only their own session).
     Refused unless the gate offers the fallback now (proctoring.gate.fallback_offered).
     """
-    check_image(id_photo)
-    check_image(live_photo)
+    check_image(id_photo, max_pixels=FRAME_MAX_PIXELS)  # both come from the check page's camera
+    check_image(live_photo, max_pixels=FRAME_MAX_PIXELS)
     approval: IdentityApproval | None = None
     try:
         with transaction.atomic():

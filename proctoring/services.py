@@ -22,7 +22,7 @@ from proctoring import attention, checks, incidents, liveness, queueing, skippin
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
-from proctoring.images import check_image, reencode
+from proctoring.images import FRAME_MAX_PIXELS, check_image, reencode
 from proctoring.limits import check_frame_rate
 from proctoring.models import FaceRegistration, Frame, FrameStatus, IncidentKind
 from proctoring.outbox import outbox_add
@@ -194,7 +194,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
         # Staff check a photo with the session-less /process instead.
         raise Forbidden("Only the session's student sends frames into it; check a photo without a session.",
                         code="not_the_sessions_student")
-    check_image(image)
+    check_image(image, max_pixels=FRAME_MAX_PIXELS)
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict(f"The session is {session.get_status_display().lower()}; it takes no more frames.",
                        code="session_not_running")

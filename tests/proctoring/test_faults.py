@@ -57,6 +57,8 @@ BAD_IMAGES = [
     ("truncated JPEG", None, 400, "invalid_image"),
     ("1x1 PNG", png(1, 1), 400, "image_too_small"),
     ("decompression bomb", png(20000, 20000, optimize=True), 413, "image_too_large"),
+    # 36 megapixels in a small PNG: a camera sends no such frame, and its decoding cost seconds and 500 MB
+    ("36 megapixels", png(7200, 5000, optimize=True), 413, "image_too_large"),
     ("animated GIF", animated_gif(), 415, "unsupported_image"),
 ]
 
