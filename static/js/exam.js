@@ -398,16 +398,20 @@
 
   async function follow(result) {
     const token = ++following;
-    let checks = null, attention = null;
+    let checks = null, attention = null, identity = null;
     if (Array.isArray(result.data)) {
       checks = result.data;
     } else if (result.status === 202 && result.data && result.data.status_url) {
       const frame = await OpenProctor.followStatus(result.data.status_url, Math.min(8, interval / 1000));
       checks = frame && frame.status === "done" ? frame.checks : null;
       attention = frame && frame.status === "done" ? frame.attention : null;
+      identity = frame && frame.status === "done" ? frame.identity : null;
     }
     if (token !== following || !Array.isArray(checks)) { return; }
-    OpenProctor.renderChecks(strip, checks);
+    // No "face the camera" hint the student cannot act on: they have no reference photo, or a proctor checked
+    // their photo ID (their face need not match the reference).
+    const quiet = form.dataset.approved === "1" || Boolean(identity && identity.reason === "no_reference");
+    OpenProctor.renderChecks(strip, checks, quiet ? ["Person Recognition"] : []);
     if (attention && attention.away) {
       const note = document.createElement("div");
       note.className = "check fail";

@@ -3,6 +3,7 @@ does not match reads why, sends their photo ID, a proctor approves it and the ex
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from accounts import tenancy
 from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.gate import challenge_order
-from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval
+from proctoring.models import FaceRegistration, Frame, FrameStatus, IdentityApproval, Incident
 from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_asked
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
@@ -92,8 +93,10 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     for photo in ("img.reference", "img.id-photo", "img.live-photo"):
         expect(proctor.locator(photo).last).to_be_visible()
     expect(proctor.locator("#similarity")).to_contain_text("/ 100")
+    expect(proctor.locator("#camera-frames img").first).to_be_visible()  # what the camera sent, beside the live photo
     shots.take(proctor, "identity-request")
     proctor.fill("#note", "Student card checked against the live frame.")
+    proctor.uncheck("#keep-reference")  # the exam compares with the registered photo, which is not this face
     proctor.click("#approve")
     expect(proctor.locator("body")).to_contain_text("approved")
 
@@ -105,12 +108,26 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     shots.take(student, "approved")
     student.click("#begin")
     expect(student.locator("#checks .check")).to_have_count(5)
+    # Person Recognition fails (not the registered photo's face) with no "face the camera" hint: a proctor checked
+    # who they are; and the approved face is not "someone else".
+    expect(student.locator('#checks .check[data-test="Person Recognition"]')).to_have_class("check fail")
+    expect(student.locator('#checks .check[data-test="Person Recognition"] .hint')).to_have_count(0)
     with tenancy.tenant_scope(tenant_a.institution):
         session.refresh_from_db()
         approval = IdentityApproval.objects.get(session=session)
     assert session.status == SessionStatus.IN_PROGRESS and session.identity_approved_at is not None
     assert approval.status == "approved" and approval.decided_by == tenant_a.proctor
     assert approval.similarity is not None and approval.similarity < 90  # the live face is not the reference
+    for _ in range(60):  # three frames of the exam at least: a "someone else" incident would have opened
+        with tenancy.tenant_scope(tenant_a.institution):
+            exam_frames = Frame.objects.filter(session=session, status=FrameStatus.DONE,
+                                               captured_at__gte=session.started_at).count()
+        if exam_frames >= 3:
+            break
+        time.sleep(0.5)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert exam_frames >= 3
+        assert not Incident.objects.filter(session=session, kind="wrong_person", during_check=False).exists()
 
 
 def test_a_student_without_a_reference_photo_is_told_why_and_offered_the_photo_id_check(
