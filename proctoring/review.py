@@ -139,7 +139,8 @@ EVENTS = {
 
 def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, list[RiskItem]]:
     """A 0–100 score that explains itself: points per event by severity, +1 per minute it lasted
-    beyond the first, doubled when a reviewer confirmed it, none when dismissed. Incidents of one
+    beyond the first (at most as many again as its severity's), doubled when a reviewer confirmed it, none when
+    dismissed. Incidents of one
     event (``EVENTS``, overlapping in time) count once, and so does one that comes back within
     RECURRENCE_SECONDS of the last; findings of the pre-exam check count never."""
     now = now or timezone.now()
@@ -152,10 +153,13 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
             items.append(RiskItem(incident, 0, "during the check before the exam"))
             continue
         minutes = max(0, int(((incident.ended_at or now) - incident.started_at).total_seconds() // 60))
-        points = SEVERITY_POINTS[incident.severity] + max(0, minutes - 1)
+        base = SEVERITY_POINTS[incident.severity]
+        # Lasting at most doubles an event's points: an hour of a low event (a webcam set off to the side read as
+        # looking away) scored 65, above a minute of a second person (30).
+        points = base + min(base, max(0, minutes - 1))
         reason = f"{incident.get_severity_display().lower()} severity"
         if minutes:
-            reason += f", lasted {minutes} min"
+            reason += f", lasted {minutes} min" + (f" (+{base}, the most for lasting)" if minutes - 1 > base else "")
         if incident.review_status == ReviewStatus.CONFIRMED:
             points *= 2
             reason += ", confirmed by a reviewer"

@@ -188,3 +188,47 @@ def test_a_quiet_start_fills_the_baseline_with_the_frames_that_carry_its_result(
         send(session, tenant_a.student, HER_LEFT)  # now a look away, not a baseline frame
     with tenancy.tenant_scope(tenant_a.institution):
         assert [i.is_open for i in looking_away(session)] == [True]
+
+
+class _Session:
+    """What attention.judge reads of a session (locked by its caller), without a database."""
+
+    def __init__(self) -> None:
+        self.exam = type("Exam", (), {"watch_looking_away": True})()
+        self.status, self.exempt_checks, self.pose_baseline = SessionStatus.IN_PROGRESS, set(), []
+
+    def save(self, **_: Any) -> None:
+        pass
+
+    def judge(self, yaw: float, pitch: float = 0.0) -> dict[str, Any]:
+        found = attention.judge(session=self, analysis={"FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": pitch}}]})
+        assert found is not None
+        return found
+
+
+def test_a_student_sitting_steadily_turned_from_the_camera_is_judged_against_that_pose(monkeypatch: Any) -> None:
+    # A webcam off to the side: 31 degrees of yaw made the whole exam one looking-away incident (29 did not).
+    monkeypatch.setattr(attention, "BASELINE_FRAMES", 3)
+    session = _Session()
+    waiting = [session.judge(38.0 + (i % 3)) for i in range(attention.OFFSIDE_FRAMES)]
+    assert all(not f["Away"] and f["Offside"] for f in waiting)
+    assert not attention.taking_baseline(session)  # type: ignore[arg-type]
+    assert not session.judge(40.0)["Away"] and session.judge(0.0)["Away"]  # the screen is where they sat
+
+
+def test_a_start_looking_down_or_wandering_never_becomes_the_baseline(monkeypatch: Any) -> None:
+    monkeypatch.setattr(attention, "BASELINE_FRAMES", 3)
+    session = _Session()
+    assert all(session.judge(0.0, -35.0)["Away"] for _ in range(20))  # reading the desk: away, never a baseline
+    for _ in range(attention.OFFSIDE_FRAMES - 1):
+        session.judge(40.0)
+    session.judge(5.0)  # towards the camera after all: the usual baseline, the wait aside forgotten
+    assert session.pose_baseline == [[5.0, 0.0, None]]
+    session.judge(-45.0)
+    session.judge(4.0)
+    session.judge(6.0)
+    assert not attention.taking_baseline(session) and session.judge(40.0)["Away"]  # type: ignore[arg-type]
+    wandering = _Session()
+    for yaw in [40.0, 55.0] * attention.OFFSIDE_FRAMES:  # 15 degrees apart: never steady
+        wandering.judge(yaw)
+    assert attention.taking_baseline(wandering)  # type: ignore[arg-type]

@@ -47,6 +47,16 @@ def test_it_explains_the_risk_score(tenant_a: Tenant) -> None:
     assert items[1].reason == "low severity, confirmed by a reviewer"
 
 
+def test_lasting_at_most_doubles_an_events_points() -> None:
+    # An hour of a low event (a webcam off to the side read as looking away) scored 65, above a second person (30).
+    now = timezone.now()
+    hour = Incident(kind="looking_away", severity="low", started_at=now - timedelta(minutes=60), ended_at=now)
+    minute = Incident(kind="multiple_people", severity="high", started_at=now - timedelta(minutes=1), ended_at=now)
+    score, items = risk([hour, minute], now=now)
+    assert [item.points for item in items] == [10, 30] and score == 40
+    assert items[0].reason == "low severity, lasted 60 min (+5, the most for lasting)"
+
+
 def test_it_reports_an_exam_as_a_page_and_as_csv(tenant_a: Tenant) -> None:
     page = page_client_for(tenant_a.proctor).get(f"/exams/{tenant_a.exam.pk}/report")
     assert page.status_code == 200 and b"No face" in page.content
