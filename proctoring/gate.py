@@ -111,8 +111,9 @@ def fallback_offered(session: ExamSession, *, frames: list[Frame] | None = None,
     """Whether the student may ask a proctor to check their photo ID instead.
 
     Always when the exam requires a photo ID; at once when the student has no reference photo;
-    after IDENTITY_FALLBACK_AFTER frames of the gate judged "not matching". Never twice at once,
-    and not once a proctor approved.
+    after IDENTITY_FALLBACK_AFTER frames of the gate judged "not matching", or UNCLEAR_FALLBACK_AFTER judged too
+    dark, too far or blurred (a student whose camera cannot do better; an audit's soft camera was told "hold still"
+    ten times and never offered a way on). Never twice at once, and not once a proctor approved.
     """
     if session.identity_approved_at is not None:
         return False
@@ -123,14 +124,21 @@ def fallback_offered(session: ExamSession, *, frames: list[Frame] | None = None,
     reference = has_reference(session) if reference is None else reference
     if not reference:
         return True
-    return failed_tries(frames if frames is not None else _gate_frames(session), reference=reference) \
-        >= settings.IDENTITY_FALLBACK_AFTER
+    frames = frames if frames is not None else _gate_frames(session)
+    return failed_tries(frames, reference=reference) >= settings.IDENTITY_FALLBACK_AFTER or \
+        failed_tries(frames, reference=reference, reasons=UNCLEAR) >= UNCLEAR_FALLBACK_AFTER
 
 
-def failed_tries(frames: list[Frame], *, reference: bool) -> int:
-    """How many of ``frames`` the identity check judged "not matching" (a clear face that is not theirs)."""
+UNCLEAR = frozenset({"too_dark", "too_far", "blurred"})  # not "turned_away": the head turns make those
+UNCLEAR_FALLBACK_AFTER = 10
+
+
+def failed_tries(frames: list[Frame], *, reference: bool, reasons: frozenset[str] = frozenset({"not_matching"})
+                 ) -> int:
+    """How many of ``frames`` the identity check judged for one of ``reasons`` (by default "not matching": a clear
+    face that is not theirs)."""
     verdicts = (frame_identity(frame, has_reference=reference) for frame in frames)
-    return sum(1 for verdict in verdicts if verdict and verdict["reason"] == "not_matching")
+    return sum(1 for verdict in verdicts if verdict and verdict["reason"] in reasons)
 
 
 def gate_status(session: ExamSession) -> dict[str, Any]:

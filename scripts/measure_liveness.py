@@ -54,6 +54,10 @@ mesh; mesh at 15 = the gate since, on the local engine):
   swap sides on a profile, and the upside-down crop read fahrul's mirrored profile +129.6 (-49.9 levelled), seen
   on this section's output. One turned photo per person: no held-out fold; no threshold was chosen on them (the
   trusted limit, 80, was, on the five-point yaw).
+- section 5 as the gate counts turns since 7cb72a8 (2026-12-02: only frames whose face is the student's own,
+  similarity to their other frontal photos at least LIVENESS_MIN_SIMILARITY 80; mesh at 15, the product): first
+  try 11/15, first or second 12/15 (unchanged), averaged over 40 draws 13.6/15 (13.8 without the floor; zanuar 0.80
+  where 0.95, Omar 0.35, Saumitra 0.55).
 - section 6, replayed videos, both readings, at 15 and at 20: a video of the student turning both ways in turn
   passes 0 of 4 orders; a recording of one session played once 1 of 4; looped 2 of 4 (before: the two-turn
   challenge, 2 of 2, 1 of 2, 2 of 2).

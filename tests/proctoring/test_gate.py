@@ -254,6 +254,16 @@ def test_it_reads_the_reason_of_a_1_to_1_verification_when_the_frame_has_one(ten
                                           "message": "It is too dark: add light in front of you."}
 
 
+def test_a_camera_that_cannot_do_better_is_offered_the_fallback_too(tenant_a: Tenant) -> None:
+    at_gate(tenant_a)
+    for _ in range(gate_reads.UNCLEAR_FALLBACK_AFTER - 1):
+        gate_frame(tenant_a, passed=False, reason="blurred", similarity=70.0)
+    gate_frame(tenant_a, passed=False, reason="turned_away", similarity=60.0)  # a head turn: not a failed try
+    assert not gate(tenant_a)["fallback"]
+    gate_frame(tenant_a, passed=False, reason="too_dark", similarity=30.0)
+    assert gate(tenant_a)["fallback"]
+
+
 def test_it_offers_the_fallback_at_once_without_a_reference_photo(tenant_a: Tenant) -> None:
     at_gate(tenant_a)
     FaceRegistration.unscoped.filter(student=tenant_a.student).delete()
