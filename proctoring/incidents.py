@@ -26,7 +26,7 @@ from typing import Any
 
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
-from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, Severity
+from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
 
 SEVERITY = {
@@ -54,6 +54,11 @@ MIN_WINDOW = {IncidentKind.LOOKING_AWAY: 3}
 
 
 HELD = "1"  # in CheckStreak.window, one character a frame, latest first: "1" held, "0" did not
+# A condition that comes back this soon after its incident closed, before anyone reviewed it, reopens that incident
+# (``details["returns"]`` counts how often): one behaviour that comes and goes (a phone on two frames, off three)
+# made six incidents in 2.5 minutes for a reviewer to decide one by one (an audit). The risk counted them once
+# already (review.RECURRENCE_SECONDS).
+RETURN_SECONDS = 60
 
 
 def rule(kind: str, exam: Any) -> tuple[int, int]:
@@ -143,12 +148,28 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
         return []
     if recent < k and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
         return []
+    during_check = frame.session.status != SessionStatus.IN_PROGRESS
+    returned = (Incident.objects.filter(session_id=frame.session_id, kind=streak.kind, is_open=False,
+                                        during_check=during_check, review_status=ReviewStatus.PENDING,
+                                        ended_at__gte=streak.since - timedelta(seconds=RETURN_SECONDS))
+                .order_by("-ended_at", "-pk").first())
+    if returned is not None:
+        # The same condition back within RETURN_SECONDS of its last incident, not reviewed yet: that incident again.
+        streak.frames += returned.frame_count
+        returned.is_open, returned.last_frame, returned.frame_count = True, frame, streak.frames
+        returned.ended_at = max(returned.ended_at or frame.captured_at, frame.captured_at)
+        returned.details = {**(returned.details or {}), "returns": int((returned.details or {}).get("returns", 0)) + 1}
+        returned.version += 1
+        returned.save(update_fields=["is_open", "last_frame", "frame_count", "ended_at", "details", "version"])
+        streak.incident = returned
+        publish(returned)
+        return [returned]
     incident = Incident.objects.create(
         institution_id=frame.institution_id, session_id=frame.session_id, kind=streak.kind,
         severity=SEVERITY[streak.kind], started_at=streak.since, ended_at=frame.captured_at,
         first_frame=streak.since_frame, last_frame=frame, evidence_frame=frame, frame_count=streak.frames,
         details={"findings": frame.findings, "checks": frame.checks},
-        during_check=frame.session.status != SessionStatus.IN_PROGRESS,
+        during_check=during_check,
     )
     streak.incident = incident
     publish(incident)

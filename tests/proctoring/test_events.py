@@ -297,3 +297,20 @@ def test_the_risk_counts_a_condition_that_comes_back_within_a_minute_once() -> N
     score, items = risk([first, again, faces_again, much_later], now=now + timedelta(minutes=10))
     assert [item.points for item in items] == [30, 0, 0, 30] and score == 60
     assert items[1].reason == "the same several people again within 60 s (counted with the first)"
+
+
+def test_a_condition_back_within_a_minute_reopens_its_incident_until_someone_reviews_it(tenant_a: Tenant,
+                                                                                       dynamo: str) -> None:
+    # A phone on two frames and off three, again and again, made six incidents in 2.5 minutes to decide one by one.
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    for name in ("two_signers.jpg", "signer1_b.jpg", "two_signers.jpg"):
+        process(tenant_a, name, session=session, user=tenant_a.student)
+    [incident] = _incidents(tenant_a, session)
+    assert (incident.is_open, incident.frame_count, incident.details["returns"]) == (True, 2, 1)
+    process(tenant_a, "signer1_b.jpg", session=session, user=tenant_a.student)
+    with tenancy.tenant_scope(tenant_a.institution):
+        review_module.incident_review(incident_id=incident.pk, reviewer=tenant_a.proctor, decision="dismissed")
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)  # decided: a new one
+    assert [(i.kind, i.is_open) for i in _incidents(tenant_a, session)] == [
+        ("multiple_people", False), ("multiple_people", True)]
