@@ -337,6 +337,12 @@ def test_it_reads_mouths_only_when_a_talking_incident_opens_or_grows(
     mouth = incident.details["mouth"]
     assert (mouth["verdict"], mouth["frames"], mouth["clear"]) == ("not_judged", 1, 0)
     assert incident.details["speaker"].startswith("not judged: 0 clear frontal face(s) in the 1 frames")
+    frame_at(tenant_a, session, "signer1_a.jpg", start + timedelta(seconds=13))
+    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
+        grown = send(tenant_a, session, spoken(), start=start + timedelta(seconds=12)).json()["incident"]
+    assert grown == incident.pk
+    # Each clip re-judges the incident: only the frame it had not read (2-6 CPU-s a clip when it read them all).
+    assert len(read) == 2 and read[1] != read[0]
 
 
 def test_it_keeps_no_stale_speaker_judgement_when_more_speech_came_meanwhile(
