@@ -200,6 +200,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
                        code="session_not_running")
     received_at = timezone.now()
     captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
+    _check_frame_window(session=session, captured_at=captured_at, received_at=received_at)
     check_frame_rate(session=session, user=actor, size=len(image))
     frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
                   captured_at=captured_at)
@@ -219,6 +220,35 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
         raise
     transaction.on_commit(lambda: enqueue_analysis(frame.pk))  # at once, or when the caller's transaction commits
     return frame
+
+
+# Frames are kept while they can be evidence of an exam: the camera check from this long before the exam opens
+# (an identity pass lasts IDENTITY_PASS_MAX_AGE seconds anyway), and an exam's frames captured before its deadline,
+# received up to this long after it (the browser keeps frames it took offline and sends them when it can). An
+# attacker's audit stored 48.8 MB in 16 s at the check of an exam that opened the next day, and a session nobody
+# visited after its deadline still took frames: about 600 MB an hour, kept for the retention period.
+CHECK_BEFORE_OPENING = timedelta(minutes=30)
+LATE_FRAMES_AFTER_DEADLINE = timedelta(minutes=30)
+
+
+def _check_frame_window(*, session: ExamSession, captured_at: datetime, received_at: datetime) -> None:
+    exam = session.exam
+    if session.status == SessionStatus.CHECKING and exam.opens_at and received_at < exam.opens_at - \
+            CHECK_BEFORE_OPENING:
+        raise Conflict("The camera check opens 30 minutes before the exam does; come back then.",
+                       code="exam_not_open", details={"opens_at": exam.opens_at.isoformat()})
+    if session.status != SessionStatus.IN_PROGRESS or session.started_at is None:
+        return
+    # The deadline only moves later than this (extra time, an unlock): the full one (a query for the
+    # accommodation) is read only past it.
+    earliest = session.started_at + timedelta(minutes=exam.duration_minutes)
+    earliest = min(earliest, exam.closes_at) if exam.closes_at else earliest
+    if received_at <= earliest:
+        return
+    deadline = session.deadline
+    if deadline is not None and (captured_at > deadline + CAPTURE_CLOCK_SKEW
+                                 or received_at > deadline + LATE_FRAMES_AFTER_DEADLINE):
+        raise Conflict("The exam's time is over; it takes no more frames.", code="session_not_running")
 
 
 def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, received_at: datetime) -> datetime:

@@ -173,3 +173,29 @@ def test_a_late_frame_opens_what_it_shows_and_clears_nothing(tenant_a: Tenant) -
     with tenancy.tenant_scope(tenant_a.institution):
         late = Incident.objects.filter(session=session, kind__in=["no_person", "no_face"]).first()
     assert late is not None and late.started_at == now - timedelta(seconds=120)  # what it showed, when
+
+
+def test_frames_are_kept_only_while_they_can_be_evidence_of_the_exam(tenant_a: Tenant) -> None:
+    # An attacker's audit stored 48.8 MB in 16 s at the check of an exam opening the next day, and a session nobody
+    # visited after its deadline still took frames.
+    from exams.models import Exam
+    from exams.statuses import SessionStatus
+
+    session = start_session(tenant_a)
+    ExamSession.unscoped.filter(pk=session.pk).update(status=SessionStatus.CHECKING, started_at=None)
+    Exam.unscoped.filter(pk=session.exam_id).update(opens_at=timezone.now() + timedelta(hours=20))
+    refused = send(tenant_a, session)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "exam_not_open"
+    Exam.unscoped.filter(pk=session.exam_id).update(opens_at=timezone.now() + timedelta(minutes=20))
+    assert send(tenant_a, session).status_code == 202  # the check opens half an hour before
+    Exam.unscoped.filter(pk=session.exam_id).update(opens_at=None)
+
+    # Running, its deadline (60 min) 10 minutes ago: a frame taken before it still arrives; one taken after does not.
+    session = begun(tenant_a, minutes=70)
+    assert send(tenant_a, session, timezone.now() - timedelta(minutes=11)).status_code == 202
+    late = send(tenant_a, session, timezone.now() - timedelta(minutes=5))
+    assert late.status_code == 409 and late.json()["error"]["code"] == "session_not_running"
+    assert send(tenant_a, session).status_code == 409
+    # Its deadline 40 minutes ago: nothing more, whatever the capture time says.
+    session = begun(tenant_a, minutes=100)
+    assert send(tenant_a, session, timezone.now() - timedelta(minutes=41)).status_code == 409
