@@ -44,6 +44,14 @@
   openMoment();
 
   // Print buttons of the reports.
+  // A strip of frames around an incident opens on its evidence frame (it was cut off at the strip's end).
+  each(".filmstrip", function (strip) {
+    var current = strip.querySelector(".current");
+    if (!current) { return; }
+    var offset = current.getBoundingClientRect().left - strip.getBoundingClientRect().left;
+    strip.scrollLeft += offset - (strip.clientWidth - current.clientWidth) / 2;
+  });
+
   each("[data-print]", function (button) {
     button.addEventListener("click", function () { window.print(); });
   });

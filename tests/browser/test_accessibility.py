@@ -259,6 +259,12 @@ def test_it_finds_no_accessibility_violations_on_any_page(live_server: Any, tena
         page.goto(f"{base}/incidents/{incident.pk}/")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the {incident.kind} incident page is {width} px wide at 390"
+        # The strip opens on the evidence frame (it was cut off at the strip's end).
+        assert page.evaluate("""(() => {
+            const strip = document.querySelector('.filmstrip'), current = strip && strip.querySelector('.current');
+            if (!current) return true;
+            const a = strip.getBoundingClientRect(), b = current.getBoundingClientRect();
+            return b.left >= a.left - 1 && b.right <= a.right + 1; })()"""), f"{incident.kind}: evidence frame hidden"
         crawl.check(page, "proctor", f"proctor incident {incident.kind} at 390 px")
         shots.take(page, f"incident-{incident.kind}")
     ctx.close()
