@@ -129,6 +129,8 @@ def test_it_places_frames_on_the_timeline_and_around_incidents_at_their_capture_
     page = page_client_for(tenant_a.proctor).get(f"/sessions/{session.pk}/report")
     assert page.status_code == 200
     assert re.findall(rb'<rect x="([\d.]+)" y="\d+" width="2"', page.content) == [str(x).encode() for x in ticks]
+    # The frame sent six minutes late is marked so, and counted: it was not seen live.
+    assert page.content.count(b'class="tl-late"') == 1 and re.search(rb'id="late-frames">1 taken', page.content)
 
 
 def test_it_caps_the_wait_for_analysis_so_no_worker_is_held(tenant_a: Tenant, monkeypatch: Any) -> None:
