@@ -135,14 +135,17 @@ def evaluate(
     return outcome
 
 
-# A clear face that did not match but came close is not evidence of someone else: "someone else" (High, it accuses)
-# needs the comparison to fail clearly. Under the pass (FaceMatchThreshold 90) and at or above this, a frame opens
-# nothing and breaks a "someone else" streak. The student's own face scores here when they lean in or sit at an
-# angle (an audit: a student 1.2x closer to the camera scored 86-89 on every frame, clear, frontal and lit, and got
-# a High incident; 2 of 8 people leaning in for 30 s). Someone else's face rarely does: on the dev set's
-# webcam-like impostor trials the best similarity to a student's references is 42.3 / 63.4 / 80.0 at the 50th /
-# 90th / 99th percentile (evaluate_engine), and the gate takes 80 as the floor of the student's own face too
-# (LIVENESS_MIN_SIMILARITY; their turned faces scored 80.9 and up, scripts/measure_liveness.py --only-whose).
+# A clear face that did not match but came close is not clear evidence of someone else: "someone else" (High, it
+# accuses) needs the comparison to fail clearly. Under the pass (FaceMatchThreshold 90) and at or above this, the
+# frame holds IDENTITY_UNCLEAR (Low: "not clearly the student", for a reviewer to look at the faces) and neither
+# counts in nor breaks a "someone else" streak (incidents.NEUTRAL). The student's own face scores here when they
+# lean in or sit at an angle (an audit: a student 1.2x closer to the camera scored 86-89 on every frame, clear,
+# frontal and lit, and got a High incident; 2 of 8 people leaning in for 30 s); so does a look-alike (a second
+# audit: one dev pair scored 85-89 on every frame), which no similarity separates from them. Someone else's face
+# rarely does: on the dev set's webcam-like impostor trials the best similarity to a student's references is 42.3 /
+# 63.4 / 80.0 at the 50th / 90th / 99th percentile (evaluate_engine), and the gate takes 80 as the floor of the
+# student's own face too (LIVENESS_MIN_SIMILARITY; their turned faces scored 80.9 and up,
+# scripts/measure_liveness.py --only-whose).
 CLEARLY_SOMEONE_ELSE_BELOW = 80.0
 
 
@@ -150,7 +153,7 @@ def _verification_kinds(verification: dict[str, Any]) -> set[str]:
     reason = str(verification.get("Reason"))
     similarity = verification.get("Similarity")
     if reason == "not_matching" and isinstance(similarity, int | float) and similarity >= CLEARLY_SOMEONE_ELSE_BELOW:
-        return set()
+        return {IncidentKind.IDENTITY_UNCLEAR}
     kind = VERIFICATION_KINDS.get(reason)
     return {kind} if kind else set()
 

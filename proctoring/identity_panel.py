@@ -16,7 +16,7 @@ from typing import Any
 from proctoring.models import FaceRegistration, Frame, Incident, IncidentKind
 
 IDENTITY_KINDS = frozenset({IncidentKind.WRONG_PERSON, IncidentKind.UNREGISTERED_FACE,
-                            IncidentKind.FACE_NOT_VERIFIABLE})
+                            IncidentKind.FACE_NOT_VERIFIABLE, IncidentKind.IDENTITY_UNCLEAR})
 
 # The verification's reason codes, as a reviewer reads them.
 REASON_LABELS = {

@@ -38,16 +38,21 @@ SEVERITY = {
     IncidentKind.UNREGISTERED_FACE: Severity.MEDIUM,
     IncidentKind.NO_FACE: Severity.LOW,
     IncidentKind.FACE_NOT_VERIFIABLE: Severity.LOW,
+    IncidentKind.IDENTITY_UNCLEAR: Severity.LOW,
     IncidentKind.NO_PERSON: Severity.LOW,
     IncidentKind.LOOKING_AWAY: Severity.LOW,
 }
 FRAME_KINDS = list(SEVERITY)
 # Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
 # else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
-MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3}
+MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3, IncidentKind.IDENTITY_UNCLEAR: 3}
 # Frames that say nothing about an accusing kind: the face too dark, blurred or far to judge. One such frame of an
 # impostor once split a "someone else" incident in two (or opened it 30 s late); now it neither counts nor breaks it.
-NEUTRAL = {IncidentKind.WRONG_PERSON: {IncidentKind.FACE_NOT_VERIFIABLE}}
+# A face that matched weakly (IDENTITY_UNCLEAR: checks.CLEARLY_SOMEONE_ELSE_BELOW) is neutral to "someone else" too:
+# one such frame in three kept a look-alike impostor from ever opening it (an audit). A clear failure does break a
+# stretch of weak matches: the frames of one impostor open "someone else", not that and "not clearly" besides.
+NEUTRAL = {IncidentKind.WRONG_PERSON: {IncidentKind.FACE_NOT_VERIFIABLE, IncidentKind.IDENTITY_UNCLEAR},
+           IncidentKind.IDENTITY_UNCLEAR: {IncidentKind.FACE_NOT_VERIFIABLE}}
 # Kinds that need at least this k (of 2k - 1) whatever the exam's debounce: a student glances at the
 # keyboard or the ceiling all the time; only a look away that lasts is worth a reviewer's time.
 MIN_WINDOW = {IncidentKind.LOOKING_AWAY: 3}

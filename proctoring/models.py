@@ -158,6 +158,7 @@ class IncidentKind(models.TextChoices):
     MULTIPLE_PEOPLE = "multiple_people", "Several people"
     NO_PERSON = "no_person", "Nobody in view"
     WRONG_PERSON = "wrong_person", "Someone else"
+    IDENTITY_UNCLEAR = "identity_unclear", "Not clearly the student"
     UNREGISTERED_FACE = "unregistered_face", "Unrecognised face"
     OBJECT_OF_INTEREST = "object_of_interest", "Forbidden object"
     UNSAFE_CONTENT = "unsafe_content", "Unsafe content"

@@ -134,6 +134,7 @@ class RiskItem:
 EVENTS = {
     IncidentKind.MULTIPLE_PEOPLE: "second person", IncidentKind.MULTIPLE_FACES: "second person",
     IncidentKind.NO_PERSON: "nobody in view", IncidentKind.NO_FACE: "nobody in view",
+    IncidentKind.WRONG_PERSON: "who is there", IncidentKind.IDENTITY_UNCLEAR: "who is there",
 }
 
 

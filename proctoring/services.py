@@ -449,7 +449,7 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         if approved is not None:
             analysis = {**analysis, liveness.APPROVED_LIVE: approved}
             if approved["Similarity"] >= checks.CLEARLY_SOMEONE_ELSE_BELOW:
-                outcome.kinds.discard(IncidentKind.WRONG_PERSON)
+                outcome.kinds -= {IncidentKind.WRONG_PERSON, IncidentKind.IDENTITY_UNCLEAR}
     with transaction.atomic():
         # One frame of a session at a time; an erasure of the session waits for this lock, or took it first.
         # The session is read as it is under the lock, with its exam and the student's accommodation (the

@@ -92,7 +92,14 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 
 
 # What a reviewer should know about a kind whose name alone does not say how it was judged.
-EXPLANATIONS = {IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE}
+EXPLANATIONS = {
+    IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE,
+    IncidentKind.IDENTITY_UNCLEAR: (
+        "The face in view matched the student's registered photos only weakly on several frames in a row (a "
+        "similarity of 80 to 90, under the pass of 90): clear enough to say something, not enough to accuse. A "
+        "student leaning in or sitting at an angle scores there, and so does someone who looks like them: compare "
+        "the evidence frame with the reference photos."),
+}
 
 
 @login_required

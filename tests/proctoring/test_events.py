@@ -314,3 +314,25 @@ def test_a_condition_back_within_a_minute_reopens_its_incident_until_someone_rev
     process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)  # decided: a new one
     assert [(i.kind, i.is_open) for i in _incidents(tenant_a, session)] == [
         ("multiple_people", False), ("multiple_people", True)]
+
+
+@pytest.mark.parametrize(("pattern", "kinds"), [
+    # An impostor who sometimes scores in the band (59, 78, 86 again and again) opened nothing: one band frame in
+    # three broke "someone else" (an audit). A band frame is neutral to it: the clear failures count.
+    (["wrong_person", "wrong_person", "identity_unclear"] * 3, ["wrong_person"]),
+    # A look-alike, or a student leaning in, scoring in the band on every frame: Low, "not clearly the student".
+    (["identity_unclear"] * 4, ["identity_unclear"]),
+])
+def test_a_weak_match_neither_breaks_a_clear_one_nor_accuses(tenant_a: Tenant, pattern: list[str],
+                                                             kinds: list[str]) -> None:
+    session = start_session(tenant_a, debounce_frames=1)
+    start = timezone.now()
+    with tenancy.tenant_scope(tenant_a.institution):
+        for index, kind in enumerate(pattern):
+            frame = Frame.objects.create(institution=tenant_a.institution, session=session, status=FrameStatus.DONE,
+                                         received_at=start + timedelta(seconds=5 * index), checks=[])
+            frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
+            incidents.apply_frame(frame=frame, kinds={kind}, exam=frame.session.exam)
+    opened = _incidents(tenant_a, session)
+    assert [i.kind for i in opened] == kinds
+    assert [i.severity for i in opened] == (["high"] if kinds == ["wrong_person"] else ["low"])

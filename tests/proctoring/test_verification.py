@@ -244,7 +244,8 @@ def test_it_refuses_a_truncated_photo_that_does_not_decode_in_full(tenant_a: Ten
 @pytest.mark.parametrize(("similarity", "accused"), [(86.0, False), (80.0, False), (79.9, True), (41.2, True)])
 def test_only_a_clear_failure_of_the_comparison_suggests_someone_else(similarity: float, accused: bool) -> None:
     # A student leaning in scored 86-89 on every frame, a clear face: a High "someone else" incident. Between the
-    # pass (90) and CLEARLY_SOMEONE_ELSE_BELOW the check fails (the student's chip says so) and accuses nobody.
+    # pass (90) and CLEARLY_SOMEONE_ELSE_BELOW the check fails (the student's chip says so), accuses nobody and is
+    # a Low "not clearly the student" for a reviewer (a look-alike scores there too).
     from proctoring import checks
 
     analysis = {"Labels": [{"Name": "Person", "Confidence": 99.0, "Instances": [{"Confidence": 99.0}]}],
@@ -252,5 +253,4 @@ def test_only_a_clear_failure_of_the_comparison_suggests_someone_else(similarity
                 "Verification": {"Passed": False, "Reason": "not_matching", "Similarity": similarity, "FaceId": "f"}}
     outcome = checks.evaluate(analysis, checks.Policy(), name_of=lambda _: None)
     assert {"TestName": "Person Recognition", "Success": False, "Details": "0"} in outcome.results
-    assert (IncidentKind.WRONG_PERSON in outcome.kinds) is accused
-    assert not outcome.kinds - {IncidentKind.WRONG_PERSON}
+    assert outcome.kinds == ({IncidentKind.WRONG_PERSON} if accused else {IncidentKind.IDENTITY_UNCLEAR})
