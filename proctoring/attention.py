@@ -182,7 +182,10 @@ def judge(*, session: ExamSession, analysis: dict[str, Any],
     if pose is None:
         return None  # no face or several: other checks say so
     taken = list(session.pose_baseline or [])
-    if not baseline_complete(taken) and qualifies_for_baseline(pose):
+    # A turned baseline is provisional: the first pose towards the camera starts the usual one instead (a re-audit:
+    # a student reading notes aside for the first minute made that their baseline, then glanced at the screen one
+    # frame in three unflagged; one who read their papers aside first was flagged for the rest of the exam).
+    if (not baseline_complete(taken) or (taken and _offside(taken[-1]))) and qualifies_for_baseline(pose):
         # Where the eyes point at the screen, for the gaze baseline (only where the eyes are ever read).
         turn = eyes() if eyes is not None and EYE_BAND > 0 else None
         taken = [p for p in taken if not _offside(p)]  # a pose towards the camera after all: the usual baseline

@@ -213,7 +213,10 @@ def test_a_student_sitting_steadily_turned_from_the_camera_is_judged_against_tha
     waiting = [session.judge(38.0 + (i % 3)) for i in range(attention.OFFSIDE_FRAMES)]
     assert all(not f["Away"] and f["Offside"] for f in waiting)
     assert not attention.taking_baseline(session)  # type: ignore[arg-type]
-    assert not session.judge(40.0)["Away"] and session.judge(0.0)["Away"]  # the screen is where they sat
+    assert not session.judge(40.0)["Away"] and session.judge(65.0)["Away"]  # judged from where they sat
+    # A pose towards the camera after all (notes read aside first, then the screen): the usual baseline from it.
+    session.judge(2.0)
+    assert session.pose_baseline == [[2.0, 0.0, None]] and session.judge(40.0)["Away"]
 
 
 def test_a_start_looking_down_or_wandering_never_becomes_the_baseline(monkeypatch: Any) -> None:
