@@ -237,6 +237,9 @@ def _check_frame_window(*, session: ExamSession, captured_at: datetime, received
             CHECK_BEFORE_OPENING:
         raise Conflict("The camera check opens 30 minutes before the exam does; come back then.",
                        code="exam_not_open", details={"opens_at": exam.opens_at.isoformat()})
+    if session.status == SessionStatus.CHECKING and exam.closes_at and received_at > exam.closes_at:
+        # (a session left at the check took frames after the exam closed: 44.7 MB in 5 s, a re-audit)
+        raise Conflict("The exam has closed.", code="exam_closed")
     if session.status != SessionStatus.IN_PROGRESS or session.started_at is None:
         return
     # The deadline only moves later than this (extra time, an unlock): the full one (a query for the

@@ -135,7 +135,8 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
     accommodation = accommodation_summary(accommodation_of(student=session.student),
                                           duration_minutes=session.exam.duration_minutes)
     return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
-            "accommodation": accommodation, "late_frames": sum(late_frame(f) for f in frames),
+            "accommodation": accommodation,
+            "late_frames": sum(late_frame(f, session.exam.capture_interval_seconds) for f in frames),
             "frames": frames, "counts": review.summary_counts(incidents), "score": session_score(session)}
 
 
@@ -178,7 +179,7 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
         rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
     ticks = [{"x": x(f["captured_at"]), "bad": any(not c["Success"] for c in f["checks"] or []),
-              "late": late_frame(f)} for f in frames]
+              "late": late_frame(f, session.exam.capture_interval_seconds)} for f in frames]
     minutes = int(span // 60)
     step = max(1, minutes // 6)
     axis = [{"x": x(start + timedelta(minutes=m)), "label": f"{m} min"} for m in range(0, minutes + 1, step)]
@@ -190,15 +191,17 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
             "ticks": ticks, "axis": axis, "axis_y": frame_y + 30, "marks": marks}
 
 
-# A frame received this long after it was taken was kept by the browser (offline) and sent later: what it shows was
-# not seen live. Marked on the timeline and counted: a student can go offline and then send frames of their choosing
-# dated inside the gap (an attacker's audit); the proctor should know which frames arrived that way.
-LATE_FRAME_SECONDS = 30
+# A frame received more than two capture intervals (and at least LATE_FRAME_SECONDS) after it was taken was kept by
+# the browser (offline) and sent later: what it shows was not seen live. Marked on the timeline and counted: a student
+# can go offline and then send frames of their choosing dated inside the gap (an attacker's audit; a fixed 30 s let
+# a client hold every frame 28 s unmarked, a re-audit). The capture time is the client's: this marks, never proves.
+LATE_FRAME_SECONDS = 10
 
 
-def late_frame(frame: dict[str, Any]) -> bool:
+def late_frame(frame: dict[str, Any], interval_seconds: int = 5) -> bool:
     received, captured = frame.get("received_at"), frame.get("captured_at")
-    return bool(received and captured and (received - captured).total_seconds() > LATE_FRAME_SECONDS)
+    return bool(received and captured and (received - captured).total_seconds() > max(
+        LATE_FRAME_SECONDS, 2 * interval_seconds))
 
 
 def _exam_rows(exam: Exam, incidents: list[Incident]) -> list[dict[str, Any]]:

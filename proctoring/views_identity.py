@@ -66,11 +66,15 @@ def camera_frames(approval: IdentityApproval) -> list[dict[str, object]]:
     """The session's latest analysed frames of the check before the request, newest last, with their 1:1 verdict:
     what the camera sent, beside the live photo the browser sent with the request (a script can send any photo as
     the live photo; an audit was approved on a photo of the student while the camera showed someone else)."""
-    frames = list(Frame.objects.filter(session_id=approval.session_id, status=FrameStatus.DONE,
-                                       captured_at__lte=approval.requested_at)
-                  .order_by("-captured_at", "-pk").only("pk", "captured_at", "findings", "image")[:CAMERA_FRAMES])
+    before = Frame.objects.filter(session_id=approval.session_id, status=FrameStatus.DONE,
+                                  captured_at__lte=approval.requested_at).order_by("-captured_at", "-pk")
+    fields = ("pk", "captured_at", "findings", "image")
+    # The latest frames, and the latest that did not match (those that offered the fallback): a client that sent
+    # photos of the student last showed a strip of "matches" (a re-audit).
+    frames = {f.pk: f for f in [*before.only(*fields)[:CAMERA_FRAMES],
+                                *before.filter(findings__Verification__Reason="not_matching").only(*fields)[:2]]}
     shown = []
-    for frame in reversed(frames):
+    for frame in sorted(frames.values(), key=lambda f: (f.captured_at, f.pk)):
         verification = (frame.findings or {}).get("Verification") if isinstance(frame.findings, dict) else None
         verification = verification if isinstance(verification, dict) else {}
         similarity = verification.get("Similarity")

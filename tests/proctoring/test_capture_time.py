@@ -131,6 +131,11 @@ def test_it_places_frames_on_the_timeline_and_around_incidents_at_their_capture_
     assert re.findall(rb'<rect x="([\d.]+)" y="\d+" width="2"', page.content) == [str(x).encode() for x in ticks]
     # The frame sent six minutes late is marked so, and counted: it was not seen live.
     assert page.content.count(b'class="tl-late"') == 1 and re.search(rb'id="late-frames">1 taken', page.content)
+    from proctoring.views import late_frame
+
+    taken = timezone.now()  # two capture intervals (5 s) and a little: late; a second or two: live
+    assert late_frame({"captured_at": taken, "received_at": taken + timedelta(seconds=12)}, 5)
+    assert not late_frame({"captured_at": taken, "received_at": taken + timedelta(seconds=2)}, 5)
 
 
 def test_it_caps_the_wait_for_analysis_so_no_worker_is_held(tenant_a: Tenant, monkeypatch: Any) -> None:
@@ -190,7 +195,10 @@ def test_frames_are_kept_only_while_they_can_be_evidence_of_the_exam(tenant_a: T
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "exam_not_open"
     Exam.unscoped.filter(pk=session.exam_id).update(opens_at=timezone.now() + timedelta(minutes=20))
     assert send(tenant_a, session).status_code == 202  # the check opens half an hour before
-    Exam.unscoped.filter(pk=session.exam_id).update(opens_at=None)
+    Exam.unscoped.filter(pk=session.exam_id).update(opens_at=None, closes_at=timezone.now() - timedelta(minutes=1))
+    closed = send(tenant_a, session)  # a session left at the check after the exam closed
+    assert closed.status_code == 409 and closed.json()["error"]["code"] == "exam_closed"
+    Exam.unscoped.filter(pk=session.exam_id).update(closes_at=None)
 
     # Running, its deadline (60 min) 10 minutes ago: a frame taken before it still arrives; one taken after does not.
     session = begun(tenant_a, minutes=70)
