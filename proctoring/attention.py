@@ -96,24 +96,6 @@ def baseline_of(poses: list[list[float]] | list[tuple[float, float]]) -> tuple[f
     return statistics.median(p[0] for p in poses), statistics.median(p[1] for p in poses)
 
 
-OFFSIDE = "offside"  # the 4th item of a baseline pose taken while the student sat turned from the camera
-OFFSIDE_FRAMES = 12
-OFFSIDE_MAX_YAW = 60.0  # beyond, the five-point yaw is unreliable (it flips near profile)
-STEADY_DEGREES = 10.0
-
-
-def baseline_complete(taken: list[list[Any]]) -> bool:
-    """Whether the session's baseline is taken: BASELINE_FRAMES poses towards the camera, or OFFSIDE_FRAMES steady
-    poses of a student turned from it."""
-    if taken and _offside(taken[-1]):
-        return len(taken) >= OFFSIDE_FRAMES
-    return len(taken) >= BASELINE_FRAMES
-
-
-def _offside(pose: list[Any]) -> bool:
-    return len(pose) > 3 and pose[3] == OFFSIDE
-
-
 def qualifies_for_baseline(pose: tuple[float, float]) -> bool:
     return abs(pose[0]) <= BASELINE_MAX_YAW and abs(pose[1]) <= BASELINE_MAX_PITCH
 
@@ -182,36 +164,13 @@ def judge(*, session: ExamSession, analysis: dict[str, Any],
     if pose is None:
         return None  # no face or several: other checks say so
     taken = list(session.pose_baseline or [])
-    # A turned baseline is provisional: the first pose towards the camera starts the usual one instead (a re-audit:
-    # a student reading notes aside for the first minute made that their baseline, then glanced at the screen one
-    # frame in three unflagged; one who read their papers aside first was flagged for the rest of the exam).
-    if (not baseline_complete(taken) or (taken and _offside(taken[-1]))) and qualifies_for_baseline(pose):
+    if len(taken) < BASELINE_FRAMES and qualifies_for_baseline(pose):
         # Where the eyes point at the screen, for the gaze baseline (only where the eyes are ever read).
         turn = eyes() if eyes is not None and EYE_BAND > 0 else None
-        taken = [p for p in taken if not _offside(p)]  # a pose towards the camera after all: the usual baseline
         taken.append([round(pose[0], 2), round(pose[1], 2), None if turn is None else round(turn, 2)])
         session.pose_baseline = taken
         session.save(update_fields=["pose_baseline"])
         return {"Away": False, "Baseline": True, "Deviation": 0.0}
-    if not baseline_complete(taken) and all(_offside(p) for p in taken) and abs(pose[1]) <= BASELINE_MAX_PITCH \
-            and abs(pose[0]) <= OFFSIDE_MAX_YAW:
-        # No pose towards the camera yet. A student who sits steadily turned sideways (a webcam set off to the side,
-        # beyond BASELINE_MAX_YAW) is judged against that pose once OFFSIDE_FRAMES frames in a row (a minute at a
-        # frame every 5 s) hold it within STEADY_DEGREES (the findings of those frames say Offside). Before, their
-        # baseline stayed the camera's axis and the whole exam was one looking-away incident (an audit: a student
-        # turned 31 degrees was flagged throughout, one turned 29 not at all). Poses that wander start the wait
-        # again, and any pose towards the camera takes the usual baseline instead: a student who starts by reading
-        # their desk (head down) or glancing aside does not make that their baseline.
-        taken.append([round(pose[0], 2), round(pose[1], 2), None, OFFSIDE])
-        if any(deviation(pose, (p[0], p[1])) > STEADY_DEGREES for p in taken[:-1]):
-            taken = taken[-1:]
-        session.pose_baseline = taken
-        session.save(update_fields=["pose_baseline"])
-        return {"Away": False, "Baseline": True, "Offside": True, "Deviation": 0.0}
-    if not baseline_complete(taken) and taken and _offside(taken[-1]):
-        taken = []  # neither towards the camera nor steadily aside (head down, say): the wait starts again
-        session.pose_baseline = taken
-        session.save(update_fields=["pose_baseline"])
     baseline = baseline_of([(p[0], p[1]) for p in taken])
     judged, turn = judged_deviation(pose, baseline, gaze_baseline_of(taken), eyes)
     found = {"Away": judged > AWAY_DEGREES, "Baseline": False, "Deviation": round(judged, 2)}
@@ -222,7 +181,7 @@ def judge(*, session: ExamSession, analysis: dict[str, Any],
 
 def taking_baseline(session: ExamSession) -> bool:
     """Whether ``judge`` would still add a frame's pose to the session's baseline."""
-    return bool(session.exam.watch_looking_away) and not baseline_complete(list(session.pose_baseline or []))
+    return bool(session.exam.watch_looking_away) and len(session.pose_baseline or []) < BASELINE_FRAMES
 
 
 def kinds_for(*, attention: dict[str, Any] | None, kinds: set[str],

@@ -11,9 +11,7 @@ Each frame's pose is the engine's ``FaceDetails[].Pose`` from the detection run 
 (a miss when it is away). Its baseline is what the product would take at the start of that
 student's exam: the same person's (manifest ``identity``) other frames labelled not away, the first
 ``BASELINE_FRAMES`` that qualify, through ``attention.baseline_of``; a person with none is judged
-against the camera's axis (``NEUTRAL``), as a student is before a baseline frame. (The product also takes a
-steadily turned pose as the baseline after ``attention.OFFSIDE_FRAMES`` frames, and judges none of them meanwhile;
-no person of the dev set has that many frames, so it does not arise here.)
+against the camera's axis (``NEUTRAL``), as a student is before a baseline frame.
 
 The eyes (``eyes_of``, what ``attention.eyes_of`` reads in the product: the frame's bytes decoded as
 the engine decodes them, the face mesh and iris models on the engine's face box) give each frame a
