@@ -223,16 +223,11 @@ def approved_live_similarity(*, session: ExamSession, image: bytes) -> dict[str,
     try:
         with approval.live_photo.open("rb") as handle:
             live = handle.read()
-        answer = get_backend().compare_faces(SourceImage={"Bytes": live}, TargetImage={"Bytes": image},
-                                             SimilarityThreshold=0)
-    except ClientError as exc:
-        if error_code(exc) not in UNCOMPARABLE:
-            raise
-        return None
     except OSError:
         logger.warning("Could not read the live photo of identity request %s.", approval.pk, exc_info=True)
         return None
-    return {"Similarity": round(max((float(m["Similarity"]) for m in answer.get("FaceMatches", [])), default=0.0), 1)}
+    similarity = _compared(live, image)
+    return None if similarity is None else {"Similarity": similarity}
 
 
 def id_live_similarity(*, approval: IdentityApproval) -> float | None:
@@ -246,13 +241,20 @@ def id_live_similarity(*, approval: IdentityApproval) -> float | None:
             card = handle.read()
         with approval.live_photo.open("rb") as handle:
             live = handle.read()
-        answer = get_backend().compare_faces(SourceImage={"Bytes": card}, TargetImage={"Bytes": live},
+    except OSError:
+        logger.warning("Could not read the photos of identity request %s.", approval.pk, exc_info=True)
+        return None
+    return _compared(card, live)
+
+
+def _compared(source: bytes, target: bytes) -> float | None:
+    """The best similarity (0-100, one decimal) of ``target``'s faces to ``source``'s face by the engine's
+    CompareFaces: 0 when none matches at all; None when either photo cannot be compared (no face, not decodable)."""
+    try:
+        answer = get_backend().compare_faces(SourceImage={"Bytes": source}, TargetImage={"Bytes": target},
                                              SimilarityThreshold=0)
     except ClientError as exc:
         if error_code(exc) not in UNCOMPARABLE:
             raise
-        return None
-    except OSError:
-        logger.warning("Could not read the photos of identity request %s.", approval.pk, exc_info=True)
         return None
     return round(max((float(m["Similarity"]) for m in answer.get("FaceMatches", [])), default=0.0), 1)
