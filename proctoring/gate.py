@@ -176,4 +176,6 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
                      "order": list(alive.order), "turns_done": alive.turns_done, "instruction": alive.instruction},
         "can_start": can_start,
         "blocker": blocker,
+        # The exam closed (while the student waited for a proctor, say): the page says so instead of waiting on.
+        "closed": bool(session.exam.closes_at and timezone.now() >= session.exam.closes_at),
     }

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
 from accounts.decorators import role_required
 from accounts.errors import AppError
@@ -56,6 +57,7 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
         "duplicates": approvals.live_photo_duplicates(approval=approval) if pending else [],
         "id_similarity": approvals.id_live_similarity(approval=approval) if pending else None,
         "camera": camera_frames(approval),
+        "closed": bool(approval.session.exam.closes_at and timezone.now() >= approval.session.exam.closes_at),
     })
 
 

@@ -64,8 +64,8 @@
       if (progress !== livenessAt) { livenessAt = progress; livenessSince = Date.now(); }
       $("liveness-help").hidden = live.passed || Date.now() - livenessSince < LIVENESS_HELP_AFTER_MS;
     }
-    $("waiting").hidden = !waiting;
-    $("fallback").hidden = waiting || !gate.fallback;
+    $("waiting").hidden = !waiting || gate.closed;
+    $("fallback").hidden = waiting || !gate.fallback || gate.closed;
     const approval = $("approval-state");
     approval.hidden = true;
     if (gate.identity_approved) {
@@ -87,6 +87,9 @@
     } else if (gate.can_start) {
       state.textContent = "All checks passed: you can start the exam.";
       state.className = "state ok";
+    } else if (gate.closed) {  // (a student waiting for a proctor saw "Waiting…" after the exam closed)
+      state.textContent = "The exam has closed: it can no longer be started.";
+      state.className = "state bad";
     } else if (waiting) {
       state.textContent = "Waiting for a proctor…";
       state.className = "state wait";

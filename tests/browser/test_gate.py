@@ -84,6 +84,19 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
     expect(student.locator("#waiting")).to_be_visible(timeout=TIMEOUT)
     expect(student.locator("#camera-state")).to_have_text("Waiting for a proctor…")
     shots.take(student, "waiting")
+    # The exam closes while they wait: the page says so instead of waiting on (then it opens again for the test).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from exams.models import Exam
+
+    Exam.unscoped.filter(pk=session.exam_id).update(closes_at=timezone.now() - timedelta(minutes=1))
+    expect(student.locator("#camera-state")).to_have_text("The exam has closed: it can no longer be started.",
+                                                          timeout=TIMEOUT)
+    expect(student.locator("#waiting")).to_be_hidden()
+    Exam.unscoped.filter(pk=session.exam_id).update(closes_at=None)
+    expect(student.locator("#camera-state")).to_have_text("Waiting for a proctor…", timeout=TIMEOUT)
 
     proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
     proctor.set_default_timeout(TIMEOUT)

@@ -382,6 +382,20 @@ def test_after_an_approval_a_gate_frame_is_compared_with_the_approved_live_photo
     assert first.first_frame.findings[APPROVED_LIVE]["Similarity"] < 80  # opened by someone else's frames
 
 
+def test_an_exam_that_closes_while_a_proctor_decides_says_so_to_both(tenant_a: Tenant, settings: Any) -> None:
+    # The student kept reading "Waiting for a proctor…" after the exam closed; the proctor's page did not say it.
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    assert not gate(tenant_a)["closed"]
+    tenant_a.exam.closes_at = timezone.now() - timedelta(minutes=1)
+    tenant_a.exam.save(update_fields=["closes_at"])
+    assert gate(tenant_a)["closed"]
+    page = page_client_for(tenant_a.proctor).get(f"/identity/{approval_id}/").content.decode()
+    assert 'id="exam-closed"' in page
+
+
 def test_a_denial_keeps_the_student_out_with_the_reason(tenant_a: Tenant, settings: Any) -> None:
     settings.IDENTITY_FALLBACK_AFTER = 1
     at_gate(tenant_a)
