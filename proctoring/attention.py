@@ -6,7 +6,8 @@ baseline: the median pose of the first ``BASELINE_FRAMES`` frames of the exam th
 roughly towards the camera (``|Yaw| <= BASELINE_MAX_YAW``, ``|Pitch| <= BASELINE_MAX_PITCH``), kept on
 the session (``ExamSession.pose_baseline``), frames that carry an unchanged frame's result counted with the
 pose they carry (a student who sat still sat so on each of them). So a webcam set off to the side, or a student who sits
-a little turned, is judged against how *they* sat, not against the camera's axis. A frame is "away"
+a little turned, is judged against how *they* sat, not against the camera's axis (within the limits above: a
+student who never faces the camera that closely has no baseline and reads away throughout). A frame is "away"
 when ``max(|Yaw - yaw0|, PITCH_WEIGHT x |Pitch - pitch0|) > AWAY_DEGREES``; pitch is weighted up
 because a head nods through a smaller range than it turns, and five-point pitch is the noisier.
 

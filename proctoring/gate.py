@@ -82,11 +82,10 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
         # (proctoring.approvals.approved_live_similarity), whose face need not match the references (the approval
         # exists for that). Before, any face's turns counted after an approval: an impostor approved on photos of
         # the student turned their own head.
-        if approved_at is not None and at >= approved_at and liveness.own_face(
-                {"Verification": (findings or {}).get(liveness.APPROVED_LIVE) if isinstance(findings, dict) else None},
-                min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=True):
+        floor = settings.LIVENESS_MIN_SIMILARITY
+        if approved_at is not None and at >= approved_at and liveness.approved_face(findings, min_similarity=floor):
             return True
-        return liveness.own_face(findings, min_similarity=settings.LIVENESS_MIN_SIMILARITY, has_reference=reference)
+        return liveness.own_face(findings, min_similarity=floor, has_reference=reference)
 
     samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings in frames]
     return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))

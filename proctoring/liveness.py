@@ -174,6 +174,14 @@ def yaw_of(findings: Any) -> float | None:
 APPROVED_LIVE = "ApprovedLive"
 
 
+def approved_face(findings: Any, *, min_similarity: float) -> bool:
+    """Whether a gate frame's one face is the live photo's that a proctor approved: its ``APPROVED_LIVE``
+    similarity at least ``min_similarity`` (no comparison: not)."""
+    approved = findings.get(APPROVED_LIVE) if isinstance(findings, dict) else None
+    similarity = approved.get("Similarity") if isinstance(approved, dict) else None
+    return isinstance(similarity, int | float) and similarity >= min_similarity
+
+
 def own_face(findings: Any, *, min_similarity: float, has_reference: bool) -> bool:
     """Whether the one face of an analysed gate frame is the session's student, as far as the frame's 1:1
     ``Verification`` tells: its similarity to the student's references at least ``min_similarity``. A frame judged
