@@ -5,7 +5,8 @@ k is the exam's ``debounce_frames``; the window n = 2k - 1 catches a condition t
 (a phone raised between frames) while a single noisy frame never opens anything (k >= 2), and an
 incident does not close and reopen while the condition flickers. Accusing kinds (``MIN_FRAMES``)
 stay strict: k consecutive frames, and the first frame without closes; but a frame whose face cannot be
-judged (``NEUTRAL``: too dark, blurred, too far) neither counts nor breaks them.
+judged (``NEUTRAL``: too dark, blurred, too far) neither counts nor breaks them. An object of interest
+(``SPARSE``) also opens on 2k of the latest 6k frames: a phone raised on one frame in three.
 
 Called inside the analysis transaction with the session row locked, so frames of one session are
 judged one at a time. A frame older than the newest judged one (kept offline, or a late retry) counts
@@ -56,6 +57,10 @@ NEUTRAL = {IncidentKind.WRONG_PERSON: {IncidentKind.FACE_NOT_VERIFIABLE, Inciden
 # Kinds that need at least this k (of 2k - 1) whatever the exam's debounce: a student glances at the
 # keyboard or the ceiling all the time; only a look away that lasts is worth a reviewer's time.
 MIN_WINDOW = {IncidentKind.LOOKING_AWAY: 3}
+# Kinds that also open on a sparse, longer window: 2k of the latest 6k frames (4 of 12 at the default k = 2, a minute
+# at one frame every 5 s). A phone raised on one frame in three never holds on 2 of 3 frames, and an audit's
+# cheater showed one that way for as long as they liked; one noisy frame, or two in a minute, still opens nothing.
+SPARSE = {IncidentKind.OBJECT_OF_INTEREST}
 
 
 HELD = "1"  # in CheckStreak.window, one character a frame, latest first: "1" held, "0" did not
@@ -70,6 +75,16 @@ def rule(kind: str, exam: Any) -> tuple[int, int]:
     """(k, n): the kind opens an incident when it holds on k of the latest n frames."""
     k = max(1, exam.debounce_frames, MIN_FRAMES.get(kind, 1), MIN_WINDOW.get(kind, 1))
     return (k, k) if kind in MIN_FRAMES else (k, 2 * k - 1)
+
+
+def sparse_rule(kind: str, exam: Any) -> tuple[int, int] | None:
+    """(k, n) of the kind's sparse window (``SPARSE``), or None: it has none, or one no wider than its rule's (a
+    debounce of 1 opens on any frame; the window is kept in ``CheckStreak.window``, at most 200 frames)."""
+    if kind not in SPARSE:
+        return None
+    k, n = rule(kind, exam)
+    sparse = (2 * k, min(6 * k, 199))
+    return sparse if k > 1 and sparse[1] > n else None
 
 
 def incident_payload(incident: Incident) -> dict[str, Any]:
@@ -120,21 +135,27 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         if kind not in kinds and not (streak.window or streak.frames or streak.incident_id):
             continue
         k, n = rule(kind, exam)
+        sparse = sparse_rule(kind, exam)
         held = kind in kinds
         if not held and (late or NEUTRAL.get(kind, set()) & kinds):
             continue
         # An accusing kind needs consecutive frames: a frame without it starts over.
         restart = not held and kind in MIN_FRAMES
-        streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:n]
+        kept = max(n, sparse[1] if sparse else 0)
+        streak.window = "" if restart else ((HELD if held else "0") + streak.window)[:kept]
         if held:
-            changed += _holds(streak, frame, exam, k, open_incidents)
-        elif HELD not in streak.window:
-            changed += _clears(streak, frame, open_incidents)
+            changed += _holds(streak, frame, exam, (k, n), sparse, open_incidents)
+        elif HELD not in streak.window[:n]:
+            # Gone from the rule's window: what it opened closes. The sparse window keeps counting the frames
+            # that showed it until none of its frames does.
+            changed += _clears(streak, frame, open_incidents, keep_window=HELD in streak.window)
         streak.save()
     return changed
 
 
-def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents: dict[int, Incident]) -> list[Incident]:
+def _holds(streak: CheckStreak, frame: Frame, exam: Any, rule_: tuple[int, int], sparse: tuple[int, int] | None,
+           open_incidents: dict[int, Incident]) -> list[Incident]:
+    k, n = rule_
     if streak.frames == 0:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
@@ -148,11 +169,15 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
         publish(incident)
         return []
     held_for = (frame.captured_at - streak.since).total_seconds()
-    recent = streak.window.count(HELD)
+    recent = streak.window[:n].count(HELD)
     if recent < MIN_FRAMES.get(streak.kind, 1):
         return []
-    if recent < k and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
+    by_sparse = sparse is not None and recent < k and streak.window[:sparse[1]].count(HELD) >= sparse[0]
+    if recent < k and not by_sparse and not (exam.debounce_seconds and held_for >= exam.debounce_seconds):
         return []
+    # Dated from the first of the sparse window's frames that showed it (the rule's own window may have closed in
+    # between: the streak then started again at a later one).
+    seen = _date_from_window(streak, frame, sparse[1]) if by_sparse else None
     during_check = frame.session.status != SessionStatus.IN_PROGRESS
     returned = (Incident.objects.filter(session_id=frame.session_id, kind=streak.kind, is_open=False,
                                         during_check=during_check, review_status=ReviewStatus.PENDING,
@@ -160,7 +185,11 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
                 .order_by("-ended_at", "-pk").first())
     if returned is not None:
         # The same condition back within RETURN_SECONDS of its last incident, not reviewed yet: that incident again.
-        streak.frames += returned.frame_count
+        if seen is None:
+            streak.frames += returned.frame_count
+        else:  # the sparse window's frames since that incident's last (the earlier ones are in its count)
+            last_seen = returned.last_frame.captured_at if returned.last_frame_id else returned.ended_at
+            streak.frames = returned.frame_count + sum(1 for at in seen if at > last_seen)
         returned.is_open, returned.last_frame, returned.frame_count = True, frame, streak.frames
         returned.ended_at = max(returned.ended_at or frame.captured_at, frame.captured_at)
         returned.details = {**(returned.details or {}), "returns": int((returned.details or {}).get("returns", 0)) + 1}
@@ -181,14 +210,33 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, k: int, open_incidents:
     return [incident]
 
 
-def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Incident]) -> list[Incident]:
+def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Incident], *,
+            keep_window: bool = False) -> list[Incident]:
     closed = []
     if streak.incident_id:
         incident = open_incidents[streak.incident_id]
         _close(incident, _first_frame_after(incident) or frame.captured_at)
         closed.append(incident)
+    window = streak.window
     _reset(streak)
+    if keep_window:
+        streak.window = window
     return closed
+
+
+def _date_from_window(streak: CheckStreak, frame: Frame, n: int) -> list[datetime]:
+    """Start the streak at the first of its latest ``n`` judged frames that held (``streak.window``, latest first,
+    this frame included), counting those that held; answers when those were captured. The window's frames are the
+    session's latest analysed ones in capture order (a late frame, rare, is left out of the window and may shift
+    this by a frame)."""
+    window = streak.window[:n]
+    earlier = list(Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
+                                        captured_at__lt=frame.captured_at)
+                   .order_by("-captured_at").only("pk", "captured_at")[:len(window) - 1])
+    frames = [frame, *earlier]
+    seen = [f for f, held in zip(frames, window, strict=False) if held == HELD]
+    streak.since, streak.since_frame, streak.frames = seen[-1].captured_at, seen[-1], len(seen)
+    return [f.captured_at for f in seen]
 
 
 def _first_frame_after(incident: Incident) -> datetime | None:

@@ -223,6 +223,57 @@ def test_the_longest_window_an_exam_allows_is_kept(tenant_a: Tenant) -> None:
     assert opened[0].frame_count == 100 and opened[0].started_at == start
 
 
+def _play(tenant: Tenant, session: Any, pattern: str, kind: str = "object_of_interest") -> list[tuple[int, Incident]]:
+    """Judge one frame a second for each character of ``pattern`` ("1": ``kind`` holds); answers (index, incident)
+    for each incident a frame opened or reopened."""
+    start = timezone.now()
+    changed = []
+    with tenancy.tenant_scope(tenant.institution):
+        for index, held in enumerate(pattern):
+            frame = Frame.objects.create(institution=tenant.institution, session=session, status=FrameStatus.DONE,
+                                         received_at=start + timedelta(seconds=index), checks=[])
+            frame = Frame.objects.select_related("session__exam").get(pk=frame.pk)
+            kinds = {kind} if held == "1" else set()
+            changed += [(index, i) for i in incidents.apply_frame(frame=frame, kinds=kinds, exam=frame.session.exam)
+                        if i.is_open]
+    return changed
+
+
+def test_a_phone_raised_on_one_frame_in_three_opens_one_incident_from_its_first_sighting(tenant_a: Tenant) -> None:
+    # 2 of the latest 3 frames never holds; 4 of the latest 12 does (an audit's cheater showed a phone this way).
+    session = start_session(tenant_a, debounce_frames=2)
+    opened = _play(tenant_a, session, "100" * 10)
+    assert [index for index, _ in opened] == [9]
+    incident = _incidents(tenant_a, session)[0]
+    first = _frames(tenant_a, session)[0]
+    assert (incident.is_open, incident.first_frame, incident.started_at) == (True, first, first.captured_at)
+    assert incident.frame_count == 10 and len(_incidents(tenant_a, session)) == 1  # stays open, one incident
+    # Three frames without it in between: the incident still starts at the first sighting in the window.
+    later = start_session(tenant_a, debounce_frames=2)
+    assert [index for index, _ in _play(tenant_a, later, "10001001001")] == [10]
+    incident = _incidents(tenant_a, later)[0]
+    assert (incident.started_at, incident.frame_count) == (_frames(tenant_a, later)[0].captured_at, 4)
+
+
+@pytest.mark.parametrize("pattern, kind", [
+    ("1000" * 12, "object_of_interest"),  # one frame in four: 3 of 12, noise as much as a phone
+    ("100100000000" * 4, "object_of_interest"),  # two frames a minute
+    ("100" * 10, "multiple_people"),  # the sparse window is an object's only
+])
+def test_the_sparse_window_needs_a_third_of_a_minutes_frames(tenant_a: Tenant, pattern: str, kind: str) -> None:
+    session = start_session(tenant_a, debounce_frames=2)
+    assert _play(tenant_a, session, pattern, kind) == []
+
+
+def test_a_phone_back_within_the_sparse_window_reopens_its_incident_counting_each_frame_once(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a, debounce_frames=2)
+    opened = _play(tenant_a, session, "110001001000")  # opens on 2 of 3, closes, back on 4 of the latest 12
+    assert [index for index, _ in opened] == [1, 8]
+    [incident] = _incidents(tenant_a, session)
+    assert incident.frame_count == 4 and incident.details["returns"] == 1
+    assert incident.started_at == _frames(tenant_a, session)[0].captured_at
+
+
 def test_a_timeline_label_at_an_edge_is_anchored_there_not_cut_off() -> None:
     from proctoring.views import timeline
 
