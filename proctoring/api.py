@@ -31,7 +31,7 @@ from accounts.models import Role, User
 from accounts.parsers import StrictJSONParser
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.policy import ALL_CHECKS
-from proctoring import checks, selectors, services
+from proctoring import camera, checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.identity import REASON_MESSAGES
 from proctoring.images import check_image, decode_base64
@@ -277,6 +277,13 @@ class AttentionOutput(serializers.Serializer):
     message = serializers.CharField(allow_blank=True)
 
 
+class CameraOutput(serializers.Serializer):
+    """Whether the frame repeated an earlier one byte for byte: the camera's picture is frozen."""
+
+    frozen = serializers.BooleanField()
+    message = serializers.CharField(allow_blank=True)
+
+
 class FrameOutput(serializers.ModelSerializer):
     checks = CheckOutput(many=True, read_only=True, help_text="The five checks, as /process answers them; "
                          "empty until the frame is analysed.")
@@ -286,11 +293,14 @@ class FrameOutput(serializers.ModelSerializer):
     attention = serializers.SerializerMethodField(help_text=(
         "Looking away, judged against the student's own pose at the start of the exam; null when not judged "
         "(before analysis, during the pre-exam check, or when the exam does not watch for it)."))
+    camera = serializers.SerializerMethodField(help_text=(
+        "Whether the frame repeated an earlier frame byte for byte (a stalled or virtual camera), with what the "
+        "student is told; null before analysis."))
 
     class Meta:
         model = Frame
         fields = ["id", "session", "status", "received_at", "captured_at", "analysed_at", "checks", "identity",
-                  "attention", "carried_from", "error"]
+                  "attention", "camera", "carried_from", "error"]
         extra_kwargs = {"carried_from": {"help_text": (
             "The frame whose result this one carries: it barely differed from that fully analysed frame, so "
             "the engine did not run again (null: analysed in full).")}}
@@ -302,6 +312,10 @@ class FrameOutput(serializers.ModelSerializer):
     @extend_schema_field(AttentionOutput(allow_null=True))
     def get_attention(self, frame: Frame) -> dict[str, Any] | None:
         return selectors.frame_attention(frame)
+
+    @extend_schema_field(CameraOutput(allow_null=True))
+    def get_camera(self, frame: Frame) -> dict[str, Any] | None:
+        return camera.frame_camera(frame)
 
 
 class FrameDetailView(TenantAPIView):

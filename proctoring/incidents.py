@@ -34,6 +34,7 @@ SEVERITY = {
     IncidentKind.WRONG_PERSON: Severity.HIGH,
     IncidentKind.MULTIPLE_PEOPLE: Severity.HIGH,
     IncidentKind.UNSAFE_CONTENT: Severity.HIGH,
+    IncidentKind.CAMERA_FROZEN: Severity.HIGH,  # as the camera stopped (review.BROWSER_EVENTS): nothing is seen
     IncidentKind.OBJECT_OF_INTEREST: Severity.MEDIUM,
     IncidentKind.MULTIPLE_FACES: Severity.MEDIUM,
     IncidentKind.UNREGISTERED_FACE: Severity.MEDIUM,
@@ -46,7 +47,9 @@ SEVERITY = {
 FRAME_KINDS = list(SEVERITY)
 # Kinds that accuse: whatever the exam's debounce, they need this many consecutive frames. A "someone
 # else" incident needs the 1:1 check to fail on a clear face frame after frame, not one odd frame.
-MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3, IncidentKind.IDENTITY_UNCLEAR: 3}
+MIN_FRAMES = {IncidentKind.WRONG_PERSON: 3, IncidentKind.IDENTITY_UNCLEAR: 3,
+              # A frozen camera repeats the frame before on every frame; three in a row are not a chance (camera).
+              IncidentKind.CAMERA_FROZEN: 3}
 # Frames that say nothing about an accusing kind: the face too dark, blurred or far to judge. One such frame of an
 # impostor once split a "someone else" incident in two (or opened it 30 s late); now it neither counts nor breaks it.
 # A face that matched weakly (IDENTITY_UNCLEAR: checks.CLEARLY_SOMEONE_ELSE_BELOW) is neutral to "someone else" too:

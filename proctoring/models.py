@@ -107,6 +107,8 @@ class Frame(TenantOwned):
     carried_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Of a fully analysed frame: its small grey thumbnail, what later frames are compared with.
     thumbnail = models.BinaryField(null=True, blank=True, editable=False)
+    # BLAKE2b of the uploaded bytes (proctoring.camera: a frame repeating an earlier one); "" for frames before it.
+    digest = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["captured_at", "id"]
@@ -163,6 +165,7 @@ class IncidentKind(models.TextChoices):
     OBJECT_OF_INTEREST = "object_of_interest", "Forbidden object"
     UNSAFE_CONTENT = "unsafe_content", "Unsafe content"
     LOOKING_AWAY = "looking_away", "Looking away"
+    CAMERA_FROZEN = "camera_frozen", "Camera picture frozen"
     # Reported by the exam page itself (issue 5).
     TAB_HIDDEN = "tab_hidden", "Left the exam tab"
     FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"

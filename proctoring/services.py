@@ -18,7 +18,7 @@ from accounts.models import Institution, Role, User
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
-from proctoring import attention, checks, incidents, liveness, queueing, skipping, stages
+from proctoring import attention, camera, checks, incidents, liveness, queueing, skipping, stages
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -203,7 +203,7 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     _check_frame_window(session=session, captured_at=captured_at, received_at=received_at)
     check_frame_rate(session=session, user=actor, size=len(image))
     frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
-                  captured_at=captured_at)
+                  captured_at=captured_at, digest=camera.digest(image))
     try:
         frame.image.save("frame.jpg", ContentFile(image), save=False)
         # One INSERT, committed on its own (no BEGIN/COMMIT round trips per frame), or with the caller's
@@ -415,6 +415,8 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     policy = checks.Policy.of_exam(session.exam)
     thumbnail = stages.timed("thumbnail", skipping.thumbnail, image)
     decided = stages.timed("skip", skipping.plan, frame=frame, thumb=thumbnail)
+    # A frame of the exam that repeats an earlier one byte for byte: the camera froze (proctoring.camera).
+    repeats = None if _gate_frame(frame) else stages.timed("skip", camera.repeated, frame, thumbnail)
     source = decided.source if decided.mode == "carry" else None
     try:
         if source is not None:
@@ -487,6 +489,9 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
                                         verification=analysis.get("Verification"))
+        if repeats is not None:
+            kinds = set(kinds) | {IncidentKind.CAMERA_FROZEN}
+        analysis = camera.findings_with(analysis, repeats)
         frame.checks, frame.findings = outcome.results, analysis
         frame.carried_from, frame.thumbnail = source, None if source is not None else thumbnail
         frame.attempts += 1

@@ -23,7 +23,7 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.accommodations import accommodation_of, accommodation_summary
 from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
-from proctoring import attention, review, selectors, speech
+from proctoring import attention, camera, review, selectors, speech
 from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
@@ -94,6 +94,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 # What a reviewer should know about a kind whose name alone does not say how it was judged.
 EXPLANATIONS = {
     IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE,
+    IncidentKind.CAMERA_FROZEN: camera.REVIEWER_MESSAGE,
     IncidentKind.IDENTITY_UNCLEAR: (
         "The face in view matched the student's registered photos only weakly on several frames in a row (a "
         "similarity of 80 to 90, under the pass of 90): clear enough to say something, not enough to accuse. A "

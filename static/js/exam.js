@@ -396,9 +396,18 @@
     }
   }
 
+  function notice(test, message) {
+    const note = document.createElement("div");
+    note.className = "check fail";
+    note.setAttribute("data-test", test);
+    note.innerHTML = '<span class="dot"></span><span class="name"></span>';
+    note.querySelector(".name").textContent = message;
+    return note;
+  }
+
   async function follow(result) {
     const token = ++following;
-    let checks = null, attention = null, identity = null;
+    let checks = null, attention = null, identity = null, camera = null;
     if (Array.isArray(result.data)) {
       checks = result.data;
     } else if (result.status === 202 && result.data && result.data.status_url) {
@@ -406,20 +415,15 @@
       checks = frame && frame.status === "done" ? frame.checks : null;
       attention = frame && frame.status === "done" ? frame.attention : null;
       identity = frame && frame.status === "done" ? frame.identity : null;
+      camera = frame && frame.status === "done" ? frame.camera : null;
     }
     if (token !== following || !Array.isArray(checks)) { return; }
     // No "face the camera" hint the student cannot act on: they have no reference photo, or a proctor checked
     // their photo ID (their face need not match the reference).
     const quiet = form.dataset.approved === "1" || Boolean(identity && identity.reason === "no_reference");
     OpenProctor.renderChecks(strip, checks, quiet ? ["Person Recognition"] : []);
-    if (attention && attention.away) {
-      const note = document.createElement("div");
-      note.className = "check fail";
-      note.setAttribute("data-test", "Looking away");
-      note.innerHTML = '<span class="dot"></span><span class="name"></span>';
-      note.querySelector(".name").textContent = attention.message;
-      strip.appendChild(note);
-    }
+    if (attention && attention.away) { strip.appendChild(notice("Looking away", attention.message)); }
+    if (camera && camera.frozen) { strip.appendChild(notice("Camera frozen", camera.message)); }
     strip.dataset.frames = (+strip.dataset.frames || 0) + 1;
   }
 

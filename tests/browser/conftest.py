@@ -3,6 +3,7 @@ with a fake camera that plays photos from the fixtures (or shows what the test p
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -39,14 +40,42 @@ def _yuv420(fixture: str, width: int, height: int) -> bytes:
     return b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes()
 
 
-def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
-    """A one-frame Y4M video of a fixture photo (Chromium loops it as the camera)."""
+# A real camera's noise makes each capture differ; a still picture sent again and again is a frozen camera
+# (proctoring.camera). A fake camera plays this many frames of a photo, each with noise of its own, in a loop: a prime
+# number of frames at 10 a second, so that captures a whole number of tenths of a second apart never land on one
+# frame twice running.
+NOISY_FRAMES = 47
+
+
+def _noisy(frame: bytes, width: int, height: int, seed: int) -> bytes:
+    """``frame`` (a Y4M frame of ``_yuv420``) with a camera's noise on its brightness, drawn from ``seed``."""
+    head, size = len(b"FRAME\n"), width * height
+    luma = np.frombuffer(frame, dtype=np.uint8, count=size, offset=head).astype(np.int16)
+    luma = np.clip(luma + np.random.default_rng(seed).integers(-2, 3, size), 0, 255).astype(np.uint8)
+    return frame[:head] + luma.tobytes() + frame[head + size:]
+
+
+@functools.lru_cache(maxsize=8)
+def _noisy_frames(fixture: str, width: int, height: int, count: int = NOISY_FRAMES) -> bytes:
     frame = _yuv420(fixture, width, height)
+    return b"".join(_noisy(frame, width, height, seed) for seed in range(count))
+
+
+def y4m_from(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
+    """A Y4M video of a fixture photo as a camera films it (``NOISY_FRAMES``; Chromium loops it as the camera)."""
     path = folder / f"{Path(fixture).stem}.y4m"
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(2):
-            out.write(frame)
+        out.write(_noisy_frames(fixture, width, height))
+    return path
+
+
+def y4m_still(fixture: str, folder: Path, width: int = 640, height: int = 480) -> Path:
+    """A Y4M video of a fixture photo without a camera's noise: what a virtual camera showing a picture sends."""
+    path = folder / f"{Path(fixture).stem}-still.y4m"
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        out.write(_yuv420(fixture, width, height) * 2)
     return path
 
 
@@ -56,10 +85,10 @@ def y4m_sequence(shots: list[tuple[str, int]], folder: Path, width: int = 640, h
     path = folder / "sequence.y4m"
     with path.open("wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F1:1 Ip A1:1 C420jpeg\n".encode())
-        for fixture, seconds in shots:
+        for index, (fixture, seconds) in enumerate(shots):
             frame = _yuv420(fixture, width, height)
-            for _ in range(seconds):
-                out.write(frame)
+            for second in range(seconds):
+                out.write(_noisy(frame, width, height, seed=1000 * index + second))
     return path
 
 
@@ -68,23 +97,22 @@ class PuppetCamera:
     Y4M capture file from disk as it plays (at 10 frames a second), so writing another photo over the frames
     in place shows that photo within a frame. ``camera_browser(camera)`` launches a Chromium on it."""
 
-    FRAMES = 2
+    FRAMES = NOISY_FRAMES
 
     def __init__(self, fixture: str, folder: Path, width: int = 640, height: int = 480) -> None:
         self.width, self.height = width, height
         self.path = folder / "puppet.y4m"
         self.header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
-        self.path.write_bytes(self.header + _yuv420(fixture, width, height) * self.FRAMES)
+        self.path.write_bytes(self.header + _noisy_frames(fixture, width, height))
         self.showing = fixture
 
     def show(self, fixture: str) -> None:
         if fixture == self.showing:
             return
-        frame = _yuv420(fixture, self.width, self.height)
+        frames = _noisy_frames(fixture, self.width, self.height)
         with self.path.open("r+b") as out:  # the same size in place: Chromium's open file sees the new frames
-            for index in range(self.FRAMES):
-                out.seek(len(self.header) + index * len(frame))
-                out.write(frame)
+            out.seek(len(self.header))
+            out.write(frames)
         self.showing = fixture
 
 
@@ -122,20 +150,23 @@ def turn_head_as_asked(page: Page, camera: PuppetCamera, timeout_ms: int = HEAD_
 @pytest.fixture
 def camera_browser(tmp_path: Path) -> Iterator[Any]:
     """``launch(fixture)`` answers a Chromium whose camera shows that fixture photo (or, given a list of
-    (fixture, seconds), those photos in turn; given a PuppetCamera, what the test shows on it); ``audio``: a WAV
+    (fixture, seconds), those photos in turn; given a PuppetCamera, what the test shows on it; given a path, that Y4M
+    video); ``audio``: a WAV
     its microphone plays, looped (media may then play without a click, so that a test can play a clip)."""
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is not installed: make test installs Debian's chromium package.")
     with sync_playwright() as playwright:
         browsers: list[Browser] = []
 
-        def launch(fixture: str | list[tuple[str, int]] | PuppetCamera | None = None,
+        def launch(fixture: str | list[tuple[str, int]] | PuppetCamera | Path | None = None,
                    audio: Path | None = None) -> Browser:
             args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
             if isinstance(fixture, PuppetCamera):
                 args.append(f"--use-file-for-fake-video-capture={fixture.path}")
+            elif isinstance(fixture, Path):  # a video made by the test (y4m_still)
+                args.append(f"--use-file-for-fake-video-capture={fixture}")
             elif fixture:
                 video = y4m_sequence(fixture, tmp_path) if isinstance(fixture, list) else y4m_from(fixture, tmp_path)
                 args.append(f"--use-file-for-fake-video-capture={video}")

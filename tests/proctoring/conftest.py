@@ -50,6 +50,23 @@ def b64(name: str) -> str:
     return base64.b64encode(image(name)).decode()
 
 
+_captures = itertools.count()
+
+
+def shot(data: bytes) -> bytes:
+    """A JPEG as one capture of a camera sends it: bytes of its own each time (a JPEG comment with a counter), the
+    same pixels. A real camera's noise makes every capture's bytes differ; the same bytes twice are a frozen camera
+    (proctoring.camera), which a test that sends one photo for a student sitting still does not mean."""
+    assert data[:2] == b"\xff\xd8", "a JPEG"
+    comment = f"capture {next(_captures)}".encode()
+    return data[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + data[2:]
+
+
+def shot_b64(name: str) -> str:
+    """``b64`` of one capture (``shot``) of a fixture."""
+    return base64.b64encode(shot(image(name))).decode()
+
+
 @pytest.fixture(scope="session")
 def dynamodb_endpoint() -> Iterator[str]:
     with dynalite() as endpoint:

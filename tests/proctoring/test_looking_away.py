@@ -15,7 +15,7 @@ from exams.statuses import SessionStatus
 from proctoring import attention
 from proctoring.models import Frame, Incident, IncidentKind, Severity
 from tests.conftest import Tenant, api_client_for
-from tests.proctoring.conftest import b64, start_session
+from tests.proctoring.conftest import shot_b64, start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # The 1:1 check is off: these frames are about pose, and its embedding would only slow them down.
@@ -29,7 +29,7 @@ def _one_baseline_frame(monkeypatch: Any) -> None:
 
 
 def send(session: ExamSession, student: Any, fixture: str) -> dict[str, Any]:
-    response = api_client_for(student).post("/process?wait=30", {"image": b64(fixture), "session": session.pk},
+    response = api_client_for(student).post("/process?wait=30", {"image": shot_b64(fixture), "session": session.pk},
                                             format="json")
     assert response.status_code == 200, response.content
     return response.json()

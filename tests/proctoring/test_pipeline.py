@@ -12,7 +12,7 @@ from proctoring.incidents import MIN_FRAMES
 from proctoring.models import FaceRegistration, Frame, Incident, IncidentKind, OutboxMessage, StoredFace
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant, api_client_for
-from tests.proctoring.conftest import b64, image, start_session
+from tests.proctoring.conftest import b64, image, shot_b64, start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CHECK_NAMES = ["Objects of Interest", "Person Detection", "Person Recognition", "Face Detection", "Unsafe Content"]
@@ -30,7 +30,7 @@ def register(tenant: Tenant, fixture: str, name: str, student: Any = None) -> st
 def process(tenant: Tenant, fixture: str, session: Any = None, user: Any = None, wait: float | None = 30) -> Any:
     body: dict[str, Any] = {"image": b64(fixture)}
     if session is not None:
-        body["session"] = session.pk
+        body["session"], body["image"] = session.pk, shot_b64(fixture)  # a frame of a camera, not a still
     path = "/process" if wait is None else f"/process?wait={wait}"
     return api_client_for(user or tenant.admin).post(path, body, format="json")
 

@@ -19,7 +19,7 @@ from proctoring.identity import REASON_MESSAGES
 from proctoring.incidents import MIN_FRAMES
 from proctoring.models import FaceRegistration, Frame, Incident, IncidentKind, StoredFace
 from tests.conftest import Tenant, api_client_for, page_client_for
-from tests.proctoring.conftest import FIXTURES, b64, image, start_session
+from tests.proctoring.conftest import FIXTURES, b64, image, shot, start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 OTHER_NAME = "Olga Otherperson"
@@ -54,7 +54,7 @@ def send(tenant: Tenant, data: bytes, session: Any) -> list[dict[str, Any]]:
     import base64
 
     response = api_client_for(tenant.student).post("/process?wait=30", {
-        "image": base64.b64encode(data).decode(), "session": session.pk}, format="json")
+        "image": base64.b64encode(shot(data)).decode(), "session": session.pk}, format="json")
     assert response.status_code == 200, response.content
     return response.json()
 

@@ -1,0 +1,80 @@
+"""A frozen camera: an exam frame that repeats, byte for byte, the frame the session sent before it.
+
+A real camera never sends the same picture twice: its sensor's noise changes every pixel a little from one
+capture to the next, so two JPEGs of a student sitting still still differ (scripts/measure_skipping.py: the
+closest two captures of one still scene differ by 1.0 on the thumbnail's scale, never 0). The same bytes
+again mean the camera stalled (the browser kept drawing its last picture) or a virtual camera sends a still
+picture: what happened in the room meanwhile was not seen. An audit's cheater sent the same frame for the whole
+exam and went unflagged (risk 0). Three such frames in a row open a High incident (``incidents.MIN_FRAMES``), as a
+stopped camera's is: 20 s of a frozen picture at one frame every 5 s.
+
+A frame holds ``IncidentKind.CAMERA_FROZEN`` when its ``Frame.digest`` (BLAKE2b of the uploaded bytes, taken
+on ingest) is that of the session's frame captured before it, at most ``LOOKBACK`` before. Only that one: a
+client that replays a short loop of recorded frames repeats one of several (the audit's loop of four went
+unflagged) and is not caught here; nor is one that adds noise to each copy, which any script can. Comparing with
+several earlier frames would catch the loop, but a camera's own frames would then collide by chance now and then
+(a test camera that plays a file of a few dozen frames did), and three chance collisions in a row are what
+a single frame rules out. Not counted:
+- the same capture sent twice (the browser retried an upload whose answer it lost: the same capture time);
+- a picture with nothing in it (``UNIFORM_BELOW``): a covered or black camera gives the same bytes every time,
+  and "nobody in view" already says so;
+- the pre-exam check's frames (the liveness challenge already refuses a still picture there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+
+from proctoring.models import Frame, FrameStatus
+
+LOOKBACK = timedelta(minutes=10)
+# A thumbnail (proctoring.skipping, 48 x 36 grey) whose grey levels spread less than this: nothing to see.
+UNIFORM_BELOW = 4.0
+# ``findings["Repeats"]`` of a frame that repeats an earlier one: that frame's id and capture time.
+REPEATS = "Repeats"
+
+STUDENT_MESSAGE = ("Your camera's picture has not changed since an earlier frame: check that your camera is working "
+                   "(close other apps that use it, or reload the page).")
+REVIEWER_MESSAGE = (
+    "Frames of the exam repeated an earlier frame byte for byte. A real camera never sends the same picture twice "
+    "(its sensor's noise changes every pixel a little), so the camera stalled (the browser kept showing its last "
+    "picture) or a virtual camera sent a still picture or a recorded loop: what happened in the room meanwhile was "
+    "not seen. Compare the frames and their times; ask the student what happened.")
+
+
+def digest(image: bytes) -> str:
+    return hashlib.blake2b(image, digest_size=16).hexdigest()
+
+
+def uniform(thumbnail: bytes) -> bool:
+    return float(np.frombuffer(thumbnail, dtype=np.uint8).std()) < UNIFORM_BELOW
+
+
+def repeated(frame: Frame, thumbnail: bytes | None) -> Frame | None:
+    """The session's frame captured before ``frame`` when it has the same bytes (see the module's doc), or None."""
+    if not frame.digest or thumbnail is None or uniform(thumbnail):
+        return None
+    before = (Frame.objects.filter(session_id=frame.session_id, captured_at__lt=frame.captured_at,
+                                   captured_at__gte=frame.captured_at - LOOKBACK)
+              .order_by("-captured_at", "-pk").only("pk", "captured_at", "digest").first())
+    return before if before is not None and before.digest == frame.digest else None
+
+
+def findings_with(analysis: dict[str, Any], earlier: Frame | None) -> dict[str, Any]:
+    """``analysis`` saying which earlier frame this one repeats (a carried analysis loses its source's say)."""
+    kept = {key: value for key, value in analysis.items() if key != REPEATS}
+    if earlier is not None:
+        kept[REPEATS] = {"Frame": earlier.pk, "CapturedAt": earlier.captured_at.isoformat()}
+    return kept
+
+
+def frame_camera(frame: Frame) -> dict[str, Any] | None:
+    """What the student is told of a frame's camera: whether its picture is frozen; None before analysis."""
+    if frame.status != FrameStatus.DONE or not isinstance(frame.findings, dict):
+        return None
+    frozen = REPEATS in frame.findings
+    return {"frozen": frozen, "message": STUDENT_MESSAGE if frozen else ""}

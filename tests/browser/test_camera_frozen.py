@@ -1,0 +1,50 @@
+"""A camera whose picture never changes (a virtual camera showing a still picture): the student is told, and the
+proctor sees a High "camera picture frozen" incident with what it means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts import tenancy
+from exams import services as exam_services
+from exams.models import Exam
+from exams.statuses import SessionStatus
+from proctoring import camera
+from tests.browser.conftest import Shots, sign_in, y4m_still
+from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.conftest import PASSWORD, Tenant
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_still_picture_for_a_camera_is_told_to_the_student_and_flagged_for_the_proctor(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, tmp_path: Path
+) -> None:
+    session = proctored_exam(tenant_a, reference="signer1_a.jpg", debounce_frames=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    base = live_server.url
+    student = camera_browser(y4m_still("signer1_b.jpg", tmp_path)).new_page(viewport={"width": 1280, "height": 900})
+    student.set_default_timeout(TIMEOUT)
+    sign_in(student, base, tenant_a.student.email, PASSWORD)
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(student.locator('#checks .check[data-test="Camera frozen"]')).to_have_text(camera.STUDENT_MESSAGE,
+                                                                                       timeout=TIMEOUT)
+    shots.take(student, "exam-camera-frozen")
+
+    proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    proctor.set_default_timeout(TIMEOUT)
+    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
+    proctor.goto(f"{base}/exams/{session.exam_id}/live")
+    card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
+    expect(card.locator(".incidents")).to_contain_text("Camera picture frozen", timeout=TIMEOUT)
+    card.locator(".incidents a", has_text="Camera picture frozen").click()
+    expect(proctor.locator("#incident-explanation")).to_have_text(camera.REVIEWER_MESSAGE)
+    expect(proctor.locator(".badge.high")).to_contain_text("High severity")
+    shots.take(proctor, "incident-camera-frozen")
