@@ -6,15 +6,14 @@ closest two captures of one still scene differ by 1.0 on the thumbnail's scale, 
 again mean the camera stalled (the browser kept drawing its last picture) or a virtual camera sends a still
 picture: what happened in the room meanwhile was not seen. An audit's cheater sent the same frame for the whole
 exam and went unflagged (risk 0). Three such frames in a row open a High incident (``incidents.MIN_FRAMES``), as a
-stopped camera's is: 20 s of a frozen picture at one frame every 5 s.
+stopped camera's is: the picture unchanged for 15 s at one frame every 5 s.
 
 A frame holds ``IncidentKind.CAMERA_FROZEN`` when its ``Frame.digest`` (BLAKE2b of the uploaded bytes, taken
 on ingest) is that of the session's frame captured before it, at most ``LOOKBACK`` before. Only that one: a
 client that replays a short loop of recorded frames repeats one of several (the audit's loop of four went
 unflagged) and is not caught here; nor is one that adds noise to each copy, which any script can. Comparing with
-several earlier frames would catch the loop, but a camera's own frames would then collide by chance now and then
-(a test camera that plays a file of a few dozen frames did), and three chance collisions in a row are what
-a single frame rules out. Not counted:
+several earlier frames would catch such a loop, but then a camera that plays a file of a few dozen frames (as the
+browser tests' fake camera does) repeats one of them now and then by chance. Not counted:
 - the same capture sent twice (the browser retried an upload whose answer it lost: the same capture time);
 - a picture with nothing in it (``UNIFORM_BELOW``): a covered or black camera gives the same bytes every time,
   and "nobody in view" already says so;
