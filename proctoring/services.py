@@ -186,6 +186,11 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     """Store a frame of a running session and queue its analysis (on commit).
 
     ``captured_at``: when the browser took the frame, for frames kept while offline; absent means now.
+
+    Idempotent for a retry: the same bytes with the same capture time as a frame the session already has are that
+    frame (the browser sends a frame again when the answer to its upload was lost). Stored twice, one frame of a
+    second face counted as two and opened a High incident (an audit of a flaky connection: 6 lost answers, 6
+    frames analysed twice).
     """
     if session.student_id != actor.pk:
         if actor.role == Role.STUDENT:
@@ -201,9 +206,13 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     received_at = timezone.now()
     captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
     _check_frame_window(session=session, captured_at=captured_at, received_at=received_at)
+    digest = camera.digest(image)
+    sent = Frame.objects.filter(session=session, captured_at=captured_at, digest=digest).order_by("pk").first()
+    if sent is not None:
+        return sent
     check_frame_rate(session=session, user=actor, size=len(image))
     frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
-                  captured_at=captured_at, digest=camera.digest(image))
+                  captured_at=captured_at, digest=digest)
     try:
         frame.image.save("frame.jpg", ContentFile(image), save=False)
         # One INSERT, committed on its own (no BEGIN/COMMIT round trips per frame), or with the caller's

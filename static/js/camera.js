@@ -97,12 +97,16 @@
 
   // Post a frame of a session; answers at once with 202 and a status_url (no page waits on analysis).
   // ``capturedAt``: the browser's time of capture, sent on the server's clock once that is known (a
-  // frame kept offline then lands on the timeline when it was taken, not when it arrived).
+  // frame kept offline then lands on the timeline when it was taken, not when it arrived); or that time
+  // already on the server's clock, as an ISO string (``stamp``).
+  function stamp(capturedAt) {
+    return capturedAt && clockKnown ? new Date(capturedAt + clockOffset).toISOString() : null;
+  }
+
   function sendFrame(sessionId, image, capturedAt) {
     const body = {image: image, session: sessionId};
-    if (capturedAt && clockKnown) {
-      body.captured_at = new Date(capturedAt + clockOffset).toISOString();
-    }
+    const at = typeof capturedAt === "string" ? capturedAt : stamp(capturedAt);
+    if (at) { body.captured_at = at; }
     return api("/process", body);
   }
 
@@ -147,8 +151,12 @@
     const outcome = {sent: 0, last: null, offline: false, retry: false, over: false};
     while (this.items.length) {
       const item = this.items[0];
+      // A frame sent again (its answer was lost) says the same capture time, to the millisecond: the server
+      // knows it by that and its bytes, and keeps it once. Converted at each try, the clock's offset (it
+      // follows each answer's Date) moved it by a few milliseconds, and one frame was stored and judged twice.
+      item.stamp = item.stamp || stamp(item.capturedAt);
       let result;
-      try { result = await sendFrame(this.sessionId, item.image, item.capturedAt); } catch (e) {
+      try { result = await sendFrame(this.sessionId, item.image, item.stamp || item.capturedAt); } catch (e) {
         this.offline = outcome.offline = true;
         return outcome;
       }

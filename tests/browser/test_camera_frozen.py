@@ -3,6 +3,7 @@ proctor sees a High "camera picture frozen" incident with what it means."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from exams import services as exam_services
 from exams.models import Exam
 from exams.statuses import SessionStatus
 from proctoring import camera
+from proctoring.models import Frame
 from tests.browser.conftest import Shots, sign_in, y4m_still
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
@@ -48,3 +50,34 @@ def test_a_still_picture_for_a_camera_is_told_to_the_student_and_flagged_for_the
     expect(proctor.locator("#incident-explanation")).to_have_text(camera.REVIEWER_MESSAGE)
     expect(proctor.locator(".badge.high")).to_contain_text("High severity")
     shots.take(proctor, "incident-camera-frozen")
+
+
+def test_a_frame_whose_answer_was_lost_is_sent_again_as_the_same_capture_and_kept_once(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    session = proctored_exam(tenant_a, reference="signer1_a.jpg", debounce_frames=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    base = live_server.url
+    student = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+    student.set_default_timeout(TIMEOUT)
+    sign_in(student, base, tenant_a.student.email, PASSWORD)
+    lost: list[str] = []
+
+    def lose_answers(route: Any) -> None:
+        if route.request.method == "POST" and len(lost) < 2:
+            route.fetch()  # the server stores the frame; its answer never reaches the page
+            lost.append(route.request.post_data_json.get("captured_at") or "")
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    student.route("**/process", lose_answers)
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(student.locator("#checks")).to_have_attribute("data-frames", re.compile(r"^[3-9]|\d\d"), timeout=TIMEOUT)
+    with tenancy.tenant_scope(tenant_a.institution):
+        frames = list(Frame.objects.filter(session=session).values_list("captured_at", "digest"))
+    assert len(lost) == 2 and all(lost)
+    assert len(frames) == len(set(frames)) == len({digest for _, digest in frames})  # each capture kept once

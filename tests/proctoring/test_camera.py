@@ -77,6 +77,20 @@ def test_a_black_camera_or_an_upload_sent_twice_is_not_frozen(tenant_a: Tenant) 
     other = start_session(tenant_a, debounce_frames=1)
     at = (timezone.now() - timedelta(seconds=2)).isoformat()
     picture = captured(image("signer1_b.jpg"))
-    for _ in range(2):  # a retry of an upload whose answer the browser lost: the same capture
+    for _ in range(3):  # a retry of an upload whose answer the browser lost: the same capture
         send(tenant_a, other, picture, captured_at=at)
     assert "camera_frozen" not in [kind for kind, _, _ in _kinds(tenant_a, other)]
+
+
+def test_a_frame_sent_again_after_its_answer_was_lost_is_kept_and_judged_once(tenant_a: Tenant) -> None:
+    # An audit: one frame of a second face, its answer lost and the frame sent again, opened a High incident.
+    session = start_session(tenant_a, debounce_frames=2)
+    at = (timezone.now() - timedelta(seconds=2)).isoformat()
+    two = captured(image("two_signers.jpg"))
+    body = {"image": base64.b64encode(two).decode(), "session": session.pk, "captured_at": at}
+    first, again = (api_client_for(tenant_a.student).post("/process", body, format="json") for _ in range(2))
+    assert first.status_code == again.status_code == 202 and first.json()["frame"] == again.json()["frame"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Frame.objects.filter(session=session).count() == 1
+    send(tenant_a, session, captured(image("signer1_b.jpg"), noise=1))
+    assert _kinds(tenant_a, session) == []  # one frame of a second person, not two
