@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
@@ -99,7 +100,8 @@ def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     answered = sum(1 for _, answer in questions if answer is not None and answer.is_answered)
     return render(request, "student/exam.html", {"session": session, "questions": questions, "step": 3,
                                                   "answered": answered,
-                                                  "deadline": session.deadline, "listens": taking.listens(session)})
+                                                  "deadline": session.deadline, "now": timezone.now(),
+                                                  "listens": taking.listens(session)})
 
 
 @login_required

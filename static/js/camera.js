@@ -207,7 +207,12 @@
 
   function serverNow() { return Date.now() + clockOffset; }
 
-  window.OpenProctor = {serverNow: serverNow, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
+  // The server's time when it rendered the page (ms), until an answer's Date says better.
+  function noteServerTime(ms) {
+    if (!clockKnown && !isNaN(ms)) { clockOffset = ms - Date.now(); }
+  }
+
+  window.OpenProctor = {serverNow: serverNow, noteServerTime: noteServerTime, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
                         startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
                         FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken, retrying: retrying};
 })();

@@ -275,7 +275,7 @@
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
   const timerEl = document.getElementById("timer"), deadline = Date.parse(timerEl.dataset.deadline);
-  const announceEl = document.getElementById("timer-announce");
+  const announceEl = document.getElementById("timer-announce"), LEAVE_AFTER_MS = 1500;
   let announced = null;
   // A screen reader hears the time left when it first shows, at 30, 15, 10 and 5 minutes, each of the last
   // five minutes, and when time is up; not the clock's every second (the clock itself has no live region).
@@ -288,14 +288,19 @@
     announceEl.textContent = left === 0 ? "Time is up." :
       minutes + (minutes === 1 ? " minute" : " minutes") + " left.";
   }
+  // On the server's clock: a computer whose clock ran 90 s fast showed 1:30 less than was left, then bounced
+  // between the exam and the done page (the server had not expired the session yet) hundreds of times (an audit).
+  OpenProctor.noteServerTime(Date.parse(timerEl.dataset.now));
   function tick() {
-    const left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+    const leftMs = deadline - OpenProctor.serverNow();
+    const left = Math.max(0, Math.floor(leftMs / 1000));
     const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
     timerEl.textContent = (h ? h + ":" : "") + String(m).padStart(2, "0") + ":" + String(s).padStart(2, "0");
     timerEl.classList.toggle("low", left < 300);
     announce(left);
-    if (left === 0) { flush().finally(leave); return; }
-    setTimeout(tick, 1000);
+    // Left a moment after the deadline (the clock's offset is known to a second): the server has expired it by then.
+    if (leftMs <= -LEAVE_AFTER_MS) { flush().finally(leave); return; }
+    setTimeout(tick, left === 0 ? 250 : 1000);
   }
   if (!isNaN(deadline)) { tick(); }
 

@@ -163,3 +163,36 @@ def test_it_retries_a_submit_the_server_failed_and_keeps_the_exam_on_screen(
     assert len(posts) >= 2 and set(posts) == {"POST"}
     assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Sent once the server took it.")}
     assert session.status == SessionStatus.SUBMITTED
+
+
+FAST_CLOCK = """
+(() => {
+  const shift = 90000, RealDate = Date, realNow = Date.now.bind(Date);
+  class FastDate extends RealDate {
+    constructor(...args) { if (args.length === 0) { super(realNow() + shift); } else { super(...args); } }
+    static now() { return realNow() + shift; }
+  }
+  window.Date = FastDate;
+})();
+"""
+
+
+def test_a_computer_clock_that_runs_fast_neither_takes_time_off_nor_bounces_the_page(
+        live_server: Any, tenant_a: Tenant, camera_browser: Any) -> None:
+    # An audit: 90 s fast, the timer showed 1:30 less than was left, and from its 00:00 the page bounced between
+    # the exam and the done page (the server had not expired the session) over 600 times, unusable.
+    session = running_exam(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=session.pk).update(started_at=timezone.now() - timedelta(minutes=29))
+    context = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(FAST_CLOCK)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    sign_in(page, live_server.url, tenant_a.student.email, PASSWORD)
+    loads: list[str] = []
+    page.on("load", lambda _: loads.append(page.url))
+    page.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    page.wait_for_timeout(3000)
+    minutes, seconds = (int(part) for part in page.locator("#timer").inner_text().split(":"))
+    assert 50 <= minutes * 60 + seconds <= 60  # about a minute left, as the server counts
+    assert loads == [f"{live_server.url}/sessions/{session.pk}/exam"] and page.url == loads[0]
