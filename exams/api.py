@@ -259,6 +259,8 @@ class AnswerRowOutput(serializers.Serializer):
     state = serializers.ChoiceField(choices=list(grading.STATE_LABELS))
     points = serializers.IntegerField(allow_null=True, help_text="Scored or graded; null while ungraded.")
     comment = serializers.CharField(allow_blank=True)
+    sent_late = serializers.BooleanField(help_text="Saved after the deadline: given before it, the student's browser "
+                                         "says, while it was offline (taken up to 5 minutes after the deadline).")
 
 
 class SessionAnswersOutput(serializers.Serializer):
@@ -280,6 +282,7 @@ def _answers_output(session: ExamSession) -> dict[str, Any]:
                 "answer": r.answer.pk if r.answer else None, "choice": r.answer.choice if r.answer else None,
                 "correct_choice": r.question.correct_choice, "text": r.answer.text if r.answer else "",
                 "state": r.state, "points": r.points, "comment": r.answer.grade_comment if r.answer else "",
+                "sent_late": r.answer.sent_late if r.answer else False,
             } for r in rows]}
 
 
@@ -290,6 +293,9 @@ class AnswerView(TenantAPIView):
     class Input(StrictSerializer):
         question = id_field()
         value = serializers.JSONField(allow_null=True)
+        answered_at = serializers.DateTimeField(required=False, help_text=(
+            "When the student gave the answer, on the server's clock: an answer given before the deadline while the "
+            "browser was offline is taken up to 5 minutes after it (marked sent_late)."))
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         self.allowed_roles = (Role.ADMIN, Role.PROCTOR) if self.request.method == "GET" else (Role.STUDENT,)
@@ -305,8 +311,9 @@ class AnswerView(TenantAPIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
-                                    value=data.validated_data["value"])
-        return Response({"question": answer.question_id, "saved_at": answer.updated_at})
+                                    value=data.validated_data["value"],
+                                    answered_at=data.validated_data.get("answered_at"))
+        return Response({"question": answer.question_id, "saved_at": answer.updated_at, "sent_late": answer.sent_late})
 
 
 class AnswerGradeView(TenantAPIView):

@@ -193,6 +193,8 @@ class Answer(TenantOwned):
     choice = models.PositiveIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Saved after the deadline, given before it while the browser was offline (exams.taking.LATE_ANSWERS).
+    sent_late = models.BooleanField(default=False)
     # A short-text answer's grade, given by staff (exams.grading.answer_grade); None: not graded yet.
     # Multiple-choice answers are never graded by hand: they are scored from the question's key when read.
     points_awarded = models.PositiveIntegerField(null=True, blank=True)

@@ -182,17 +182,39 @@ def expire_if_due(session: ExamSession) -> ExamSession:
     return session
 
 
-def answer_save(*, session: ExamSession, question_id: int, value: Any) -> Answer:
+# An answer the student gave before the deadline while their browser was offline is taken this long after it: the
+# exam page keeps it and sends it, with when it was given, once the connection is back. Refused, answers typed in the
+# last minute of an outage were lost and the done page said "your saved answers were kept" (an audit). The time is
+# the browser's, so a student could claim an earlier one: the window is short and each such answer is marked
+# (``Answer.sent_late``) for staff.
+LATE_ANSWERS = timedelta(minutes=5)
+ANSWER_CLOCK_SKEW = timedelta(seconds=5)
+
+
+def answer_save(*, session: ExamSession, question_id: int, value: Any, answered_at: datetime | None = None) -> Answer:
+    """Save a running session's answer; or, ``answered_at`` before the deadline and within ``LATE_ANSWERS`` of it, an
+    answer an expired session's student gave before the deadline while offline (marked ``sent_late``)."""
     session = expire_if_due(session)  # kept when the save is refused
+    if answered_at is not None and answered_at > timezone.now() + ANSWER_CLOCK_SKEW:
+        raise AppError("'answered_at' is in the future.", code="invalid",
+                       details={"answered_at": ["Later than the server's clock allows."]})
     with transaction.atomic():
-        return _answer_save_locked(session=session, question_id=question_id, value=value)
+        return _answer_save_locked(session=session, question_id=question_id, value=value, answered_at=answered_at)
 
 
-def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any) -> Answer:
+def _given_in_time(session: ExamSession, answered_at: datetime | None) -> bool:
+    deadline = session.deadline
+    return (answered_at is not None and deadline is not None and session.started_at is not None
+            and session.started_at <= answered_at < deadline and timezone.now() <= deadline + LATE_ANSWERS)
+
+
+def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any,
+                        answered_at: datetime | None = None) -> Answer:
     # The status as it is now, under the session's row lock (which a submit, an expiry and a proctor's end take),
     # not as the request first read it: a save sent before the exam ended once landed after it.
     status = ExamSession.objects.select_for_update().filter(pk=session.pk).values_list("status", flat=True).first()
-    if status != SessionStatus.IN_PROGRESS:
+    late = status == SessionStatus.EXPIRED and _given_in_time(session, answered_at)
+    if status != SessionStatus.IN_PROGRESS and not late:
         raise Conflict("The exam is over; answers can no longer change.", code="session_not_running")
     question = Question.objects.filter(pk=question_id, exam_id=session.exam_id).first()
     if question is None:
@@ -209,6 +231,9 @@ def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any) -
                            details={"value": ["Text expected."]})
         fields["text"] = value
     previous = Answer.objects.filter(session=session, question=question).first()
+    if late and previous is not None and previous.updated_at > answered_at:
+        return previous  # the server has a later one
+    fields["sent_late"] = late
     if previous is not None and previous.points_awarded is not None and previous.text != fields["text"]:
         # An unlocked sitting changed a graded answer: its grade was for the old text.
         fields.update(points_awarded=None, grade_comment="", graded_by=None, graded_at=None)

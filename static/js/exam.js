@@ -21,14 +21,22 @@
   const storageKey = "openproctor:answers:" + sessionId;
   const fieldsets = {};
   document.querySelectorAll("fieldset.exam-question").forEach(function (f) { fieldsets[f.dataset.question] = f; });
-  let pending = {};
+  // ``givenAt`` maps question id -> when its pending value was given (ms, the server's clock): an answer given
+  // before the deadline while offline is still taken a few minutes after it (exams.taking.LATE_ANSWERS).
+  let pending = {}, givenAt = {};
   try { pending = JSON.parse(window.localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { pending = {}; }
-  let reconnecting = false;
+  try { givenAt = JSON.parse(window.localStorage.getItem(storageKey + ":at") || "{}") || {}; } catch (e) { givenAt = {}; }
+  let reconnecting = false, timeUp = false;
 
   function persist() {
     try {
-      if (Object.keys(pending).length) { window.localStorage.setItem(storageKey, JSON.stringify(pending)); }
-      else { window.localStorage.removeItem(storageKey); }
+      if (Object.keys(pending).length) {
+        window.localStorage.setItem(storageKey, JSON.stringify(pending));
+        window.localStorage.setItem(storageKey + ":at", JSON.stringify(givenAt));
+      } else {
+        window.localStorage.removeItem(storageKey);
+        window.localStorage.removeItem(storageKey + ":at");
+      }
     } catch (e) { /* storage full or disabled: the in-memory queue still retries */ }
   }
 
@@ -41,7 +49,10 @@
 
   function showOverall() {
     const waiting = Object.keys(pending).length;
-    if (!waiting) {
+    if (timeUp && waiting) {
+      saveState.textContent = "Time is up. Reconnecting to save the answers you gave before the deadline — keep this page open.";
+      saveState.dataset.state = "offline";
+    } else if (!waiting) {
       saveState.textContent = "All answers saved.";
       saveState.dataset.state = "saved";
     } else if (reconnecting) {
@@ -73,7 +84,9 @@
   }
 
   function queue(questionId, value) {
+    if (timeUp) { return; }  // given after the deadline: not an answer
     pending[questionId] = value;
+    givenAt[questionId] = OpenProctor.serverNow();
     persist();
     mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? "Not saved — reconnecting…" : "Saving…");
     showOverall();
@@ -82,10 +95,11 @@
   // Send every pending answer once; answers true when nothing is left pending.
   async function sendPending() {
     for (const questionId of Object.keys(pending)) {
-      const value = pending[questionId];
+      const value = pending[questionId], body = {question: +questionId, value: value};
+      if (givenAt[questionId]) { body.answered_at = new Date(givenAt[questionId]).toISOString(); }
       let result;
       try {
-        result = await OpenProctor.api("/api/v1/sessions/" + sessionId + "/answers", {question: +questionId, value: value});
+        result = await OpenProctor.api("/api/v1/sessions/" + sessionId + "/answers", body);
       } catch (e) {
         result = null;  // the server could not be reached
       }
@@ -115,6 +129,7 @@
       Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
     }
     showOverall();
+    if (timeUp && done) { leave(); }
   });
 
   Object.keys(fieldsets).forEach(function (questionId) {
@@ -299,7 +314,15 @@
     timerEl.classList.toggle("low", left < 300);
     announce(left);
     // Left a moment after the deadline (the clock's offset is known to a second): the server has expired it by then.
-    if (leftMs <= -LEAVE_AFTER_MS) { flush().finally(leave); return; }
+    // Not while answers given before it wait for the connection: leaving offline showed the browser's error page,
+    // and the answers were never sent (the flush retries, and leaves once they are saved or refused).
+    if (leftMs <= -LEAVE_AFTER_MS) {
+      timeUp = true;
+      form.querySelectorAll("textarea, input").forEach(function (input) { input.readOnly = true; input.disabled = input.type === "radio"; });
+      showOverall();
+      flush().then(function (done) { if (done) { leave(); } });
+      return;
+    }
     setTimeout(tick, left === 0 ? 250 : 1000);
   }
   if (!isNaN(deadline)) { tick(); }

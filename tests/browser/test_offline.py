@@ -196,3 +196,50 @@ def test_a_computer_clock_that_runs_fast_neither_takes_time_off_nor_bounces_the_
     minutes, seconds = (int(part) for part in page.locator("#timer").inner_text().split(":"))
     assert 50 <= minutes * 60 + seconds <= 60  # about a minute left, as the server counts
     assert loads == [f"{live_server.url}/sessions/{session.pk}/exam"] and page.url == loads[0]
+
+
+def _deadline_in(tenant: Tenant, session: ExamSession, seconds: float) -> None:
+    with tenancy.tenant_scope(tenant.institution):
+        session.refresh_from_db()
+        ExamSession.objects.filter(pk=session.pk).update(
+            started_at=session.started_at - (session.deadline - timezone.now()) + timedelta(seconds=seconds))
+
+
+def _sent_late(tenant: Tenant, session: ExamSession) -> dict[str, tuple[int | None, str, bool]]:
+    with tenancy.tenant_scope(tenant.institution):
+        return {a.question.kind: (a.choice, a.text, a.sent_late) for a in Answer.objects.filter(session=session)}
+
+
+def test_answers_given_offline_before_the_deadline_are_saved_when_the_connection_is_back_after_it(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    # An audit: offline for the exam's last minute, the answers typed then were refused once the connection came back,
+    # the page had gone to the browser's error page, and the done page deleted the device's copy.
+    session = running_exam(tenant_a)
+    _deadline_in(tenant_a, session, 20)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+    page.context.set_offline(True)
+    answer(page, "Typed in the last seconds, offline.")
+    expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
+    shots.take(page, "time-up-offline")
+    assert _sent_late(tenant_a, session) == {}
+    page.context.set_offline(False)
+    expect(page.locator("#session-done")).to_contain_text("2 of 2 questions", timeout=TIMEOUT)
+    assert _sent_late(tenant_a, session) == {"choice": (1, "", True),
+                                              "text": (None, "Typed in the last seconds, offline.", True)}
+
+
+def test_the_done_page_sends_the_answers_the_device_kept_before_it_forgets_them(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    session = running_exam(tenant_a)
+    _deadline_in(tenant_a, session, 20)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+    page.route(ANSWERS_API, lambda route: route.abort())  # the exam page never gets them through
+    answer(page, "Kept on the device.")
+    expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
+    page.unroute(ANSWERS_API)
+    page.goto(f"{live_server.url}/sessions/{session.pk}/done")  # the student reloads: the session is over
+    expect(page.locator("#session-done")).to_contain_text("2 of 2 questions", timeout=TIMEOUT)
+    assert _sent_late(tenant_a, session) == {"choice": (1, "", True), "text": (None, "Kept on the device.", True)}
+    assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts import tenancy
 from accounts.errors import Conflict
@@ -151,3 +154,43 @@ def test_an_answer_read_before_the_exam_ended_is_refused_after_it(tenant_a: Tena
         with pytest.raises(Conflict):
             taking.answer_save(session=stale, question_id=text.pk, value="Changed after the end.")
         assert not Answer.objects.filter(session=session, text="Changed after the end.").exists()
+
+
+def _past_deadline(tenant: Tenant, session: ExamSession, *, by: timedelta) -> datetime:
+    """Move the session's start back so that its deadline was ``by`` ago; answers the deadline."""
+    with tenancy.tenant_scope(tenant.institution):
+        session.refresh_from_db()
+        ExamSession.objects.filter(pk=session.pk).update(
+            started_at=session.started_at - (session.deadline - timezone.now()) - by)
+        session.refresh_from_db()
+        return session.deadline
+
+
+def test_an_answer_given_offline_before_the_deadline_is_taken_for_a_few_minutes_after_it(tenant_a: Tenant) -> None:
+    # An audit: offline for the last minute, the answers typed then were refused (409) once the connection came back.
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    client = api_client_for(tenant_a.student)
+    client.post(f"/api/v1/sessions/{session.pk}/answers", {"question": text.pk, "value": "Online."}, format="json")
+    deadline = _past_deadline(tenant_a, session, by=timedelta(seconds=20))
+
+    def save(question: int, value: object, at: datetime) -> Any:
+        return client.post(f"/api/v1/sessions/{session.pk}/answers",
+                           {"question": question, "value": value, "answered_at": at.isoformat()}, format="json")
+
+    given = save(choice.pk, 1, deadline - timedelta(seconds=30))
+    assert given.status_code == 200 and given.json()["sent_late"] is True
+    assert save(text.pk, "Typed after the deadline.", deadline + timedelta(seconds=1)).status_code == 409
+    assert client.post(f"/api/v1/sessions/{session.pk}/answers", {"question": text.pk, "value": "No time given."},
+                       format="json").status_code == 409
+    assert save(text.pk, "From the future.", timezone.now() + timedelta(minutes=1)).status_code == 400
+    assert save(text.pk, "Older than the saved one.", deadline - timedelta(minutes=29)).status_code == 200
+    assert answers_of(tenant_a, session) == {choice.pk: (1, ""), text.pk: (None, "Online.")}  # the later one kept
+    assert session.status == SessionStatus.EXPIRED
+    staff = api_client_for(tenant_a.proctor).get(f"/api/v1/sessions/{session.pk}/answers").json()["answers"]
+    assert {row["question"]: row["sent_late"] for row in staff} == {choice.pk: True, text.pk: False}
+    page = page_client_for(tenant_a.admin).get(f"/sessions/{session.pk}/answers").content.decode()
+    assert page.count("Saved after the deadline") == 1
+
+    deadline = _past_deadline(tenant_a, session, by=taking.LATE_ANSWERS + timedelta(seconds=5))
+    assert save(choice.pk, 0, deadline - timedelta(seconds=5)).status_code == 409  # too late even for that
