@@ -52,7 +52,7 @@ class ExamForm(forms.Form):
     debounce_frames = forms.IntegerField(
         min_value=1, max_value=100, initial=2, label="Frames before an incident",
         help_text=("An incident opens when its condition holds on this many of the latest 2×N−1 frames "
-                   "(an object of interest also on 2×N of the latest 6×N)…"),
+                   "(an object of interest or a second person also on 2×N of the latest 6×N)…"),
     )
     debounce_seconds = forms.IntegerField(
         min_value=0, max_value=3600, initial=0, label="Seconds before an incident",

@@ -42,7 +42,7 @@ class Exam(TenantOwned):
     debounce_frames = models.PositiveIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(100)],
         help_text=("An incident opens when its condition holds on this many of the latest 2×N−1 frames "
-                   "(an object of interest also on 2×N of the latest 6×N)…"),
+                   "(an object of interest or a second person also on 2×N of the latest 6×N)…"),
     )
     debounce_seconds = models.PositiveIntegerField(
         default=0, help_text="…or for this many seconds (0: frames only).",

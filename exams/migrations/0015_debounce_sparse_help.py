@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='exam',
             name='debounce_frames',
-            field=models.PositiveIntegerField(default=2, help_text='An incident opens when its condition holds on this many of the latest 2×N−1 frames (an object of interest also on 2×N of the latest 6×N)…', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)]),
+            field=models.PositiveIntegerField(default=2, help_text='An incident opens when its condition holds on this many of the latest 2×N−1 frames (an object of interest or a second person also on 2×N of the latest 6×N)…', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)]),
         ),
     ]
