@@ -278,9 +278,11 @@ class AttentionOutput(serializers.Serializer):
 
 
 class CameraOutput(serializers.Serializer):
-    """Whether the frame repeated an earlier one byte for byte: the camera's picture is frozen."""
+    """Whether the frame repeated the one before byte for byte (the camera's picture is frozen), or showed nothing
+    (covered or dark)."""
 
     frozen = serializers.BooleanField()
+    covered = serializers.BooleanField()
     message = serializers.CharField(allow_blank=True)
 
 

@@ -18,6 +18,12 @@ browser tests' fake camera does) repeats one of them now and then by chance. Not
 - a picture with nothing in it (``UNIFORM_BELOW``): a covered or black camera gives the same bytes every time,
   and "nobody in view" already says so;
 - the pre-exam check's frames (the liveness challenge already refuses a still picture there).
+
+A picture with nothing in it (``uniform``) holds ``IncidentKind.CAMERA_COVERED`` instead of "nobody in view": a hand
+or a note over the lens, or a room gone dark. An audit's cheater covered the camera for two minutes and got one Low
+"nobody in view" (risk 6, under a phone's 16 and the same as a glance aside); the same Low as a student who stepped
+away in view of the camera. The dev set's least varied photo has a thumbnail spread of 25 grey levels, six times the
+cut: only a picture with nothing to see is under it.
 """
 
 from __future__ import annotations
@@ -28,16 +34,25 @@ from typing import Any
 
 import numpy as np
 
-from proctoring.models import Frame, FrameStatus
+from proctoring.models import Frame, FrameStatus, IncidentKind
 
 LOOKBACK = timedelta(minutes=10)
 # A thumbnail (proctoring.skipping, 48 x 36 grey) whose grey levels spread less than this: nothing to see.
 UNIFORM_BELOW = 4.0
 # ``findings["Repeats"]`` of a frame that repeats an earlier one: that frame's id and capture time.
 REPEATS = "Repeats"
+# ``findings["Covered"]`` of a frame whose picture shows nothing (``uniform``).
+COVERED = "Covered"
+# What a covered camera's frame says instead: nothing in view because nothing is seen.
+COVERED_ABSORBS = {IncidentKind.NO_PERSON, IncidentKind.NO_FACE, IncidentKind.FACE_NOT_VERIFIABLE}
 
 STUDENT_MESSAGE = ("Your camera's picture has not changed since an earlier frame: check that your camera is working "
                    "(close other apps that use it, or reload the page).")
+COVERED_MESSAGE = "Your camera shows nothing: uncover it, or turn on a light."
+COVERED_REVIEWER_MESSAGE = (
+    "The camera's picture showed nothing, on most of several frames in a row: a hand or a note over the lens, the "
+    "camera turned to a wall, or a room gone dark. What happened meanwhile was not seen. Compare the frames before "
+    "and after; ask the student what happened.")
 REVIEWER_MESSAGE = (
     "Frames of the exam repeated an earlier frame byte for byte. A real camera never sends the same picture twice "
     "(its sensor's noise changes every pixel a little), so the camera stalled (the browser kept showing its last "
@@ -63,17 +78,30 @@ def repeated(frame: Frame, thumbnail: bytes | None) -> Frame | None:
     return before if before is not None and before.digest == frame.digest else None
 
 
-def findings_with(analysis: dict[str, Any], earlier: Frame | None) -> dict[str, Any]:
-    """``analysis`` saying which earlier frame this one repeats (a carried analysis loses its source's say)."""
-    kept = {key: value for key, value in analysis.items() if key != REPEATS}
+def findings_with(analysis: dict[str, Any], earlier: Frame | None, covered: bool = False) -> dict[str, Any]:
+    """``analysis`` saying which earlier frame this one repeats, and whether its picture shows nothing (a carried
+    analysis loses its source's say)."""
+    kept = {key: value for key, value in analysis.items() if key not in {REPEATS, COVERED}}
     if earlier is not None:
         kept[REPEATS] = {"Frame": earlier.pk, "CapturedAt": earlier.captured_at.isoformat()}
+    if covered:
+        kept[COVERED] = True
     return kept
+
+
+def kinds_with(kinds: set[str], earlier: Frame | None, covered: bool) -> set[str]:
+    """The frame's kinds with what its camera says: frozen, or covered (instead of nobody in view)."""
+    if earlier is not None:
+        kinds = set(kinds) | {IncidentKind.CAMERA_FROZEN}
+    if covered:
+        kinds = (set(kinds) - COVERED_ABSORBS) | {IncidentKind.CAMERA_COVERED}
+    return kinds
 
 
 def frame_camera(frame: Frame) -> dict[str, Any] | None:
     """What the student is told of a frame's camera: whether its picture is frozen; None before analysis."""
     if frame.status != FrameStatus.DONE or not isinstance(frame.findings, dict):
         return None
-    frozen = REPEATS in frame.findings
-    return {"frozen": frozen, "message": STUDENT_MESSAGE if frozen else ""}
+    frozen, covered = REPEATS in frame.findings, COVERED in frame.findings
+    return {"frozen": frozen, "covered": covered,
+            "message": STUDENT_MESSAGE if frozen else COVERED_MESSAGE if covered else ""}

@@ -35,6 +35,7 @@ SEVERITY = {
     IncidentKind.MULTIPLE_PEOPLE: Severity.HIGH,
     IncidentKind.UNSAFE_CONTENT: Severity.HIGH,
     IncidentKind.CAMERA_FROZEN: Severity.HIGH,  # as the camera stopped (review.BROWSER_EVENTS): nothing is seen
+    IncidentKind.CAMERA_COVERED: Severity.MEDIUM,  # nothing is seen either, but a room can go dark by itself
     IncidentKind.OBJECT_OF_INTEREST: Severity.MEDIUM,
     IncidentKind.MULTIPLE_FACES: Severity.MEDIUM,
     IncidentKind.UNREGISTERED_FACE: Severity.MEDIUM,

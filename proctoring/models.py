@@ -166,6 +166,7 @@ class IncidentKind(models.TextChoices):
     UNSAFE_CONTENT = "unsafe_content", "Unsafe content"
     LOOKING_AWAY = "looking_away", "Looking away"
     CAMERA_FROZEN = "camera_frozen", "Camera picture frozen"
+    CAMERA_COVERED = "camera_covered", "Camera covered or dark"
     # Reported by the exam page itself (issue 5).
     TAB_HIDDEN = "tab_hidden", "Left the exam tab"
     FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"

@@ -135,7 +135,7 @@ EVENTS = {
     IncidentKind.MULTIPLE_PEOPLE: "second person", IncidentKind.MULTIPLE_FACES: "second person",
     IncidentKind.NO_PERSON: "nobody in view", IncidentKind.NO_FACE: "nobody in view",
     IncidentKind.WRONG_PERSON: "who is there", IncidentKind.IDENTITY_UNCLEAR: "who is there",
-    IncidentKind.CAMERA_STOPPED: "camera", IncidentKind.CAMERA_FROZEN: "camera",
+    IncidentKind.CAMERA_STOPPED: "camera", IncidentKind.CAMERA_FROZEN: "camera", IncidentKind.CAMERA_COVERED: "camera",
 }
 
 

@@ -426,6 +426,7 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     decided = stages.timed("skip", skipping.plan, frame=frame, thumb=thumbnail)
     # A frame of the exam that repeats an earlier one byte for byte: the camera froze (proctoring.camera).
     repeats = None if _gate_frame(frame) else stages.timed("skip", camera.repeated, frame, thumbnail)
+    covered = not _gate_frame(frame) and thumbnail is not None and camera.uniform(thumbnail)
     source = decided.source if decided.mode == "carry" else None
     try:
         if source is not None:
@@ -498,9 +499,8 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
                                         verification=analysis.get("Verification"))
-        if repeats is not None:
-            kinds = set(kinds) | {IncidentKind.CAMERA_FROZEN}
-        analysis = camera.findings_with(analysis, repeats)
+        kinds = camera.kinds_with(kinds, repeats, covered)
+        analysis = camera.findings_with(analysis, repeats, covered)
         frame.checks, frame.findings = outcome.results, analysis
         frame.carried_from, frame.thumbnail = source, None if source is not None else thumbnail
         frame.attempts += 1

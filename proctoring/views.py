@@ -95,6 +95,7 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
 EXPLANATIONS = {
     IncidentKind.LOOKING_AWAY: attention.REVIEWER_MESSAGE,
     IncidentKind.CAMERA_FROZEN: camera.REVIEWER_MESSAGE,
+    IncidentKind.CAMERA_COVERED: camera.COVERED_REVIEWER_MESSAGE,
     IncidentKind.IDENTITY_UNCLEAR: (
         "The face in view matched the student's registered photos only weakly on several frames in a row (a "
         "similarity of 80 to 90, under the pass of 90): clear enough to say something, not enough to accuse. A "

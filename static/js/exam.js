@@ -452,6 +452,7 @@
     OpenProctor.renderChecks(strip, checks, quiet ? ["Person Recognition"] : []);
     if (attention && attention.away) { strip.appendChild(notice("Looking away", attention.message)); }
     if (camera && camera.frozen) { strip.appendChild(notice("Camera frozen", camera.message)); }
+    if (camera && camera.covered) { strip.appendChild(notice("Camera covered", camera.message)); }
     strip.dataset.frames = (+strip.dataset.frames || 0) + 1;
   }
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts import tenancy
+from proctoring import camera
 from proctoring.models import Frame, Incident
 from tests.conftest import Tenant, api_client_for
 from tests.proctoring.conftest import image, start_session
@@ -67,13 +68,24 @@ def test_a_student_sitting_still_before_a_real_camera_is_not_frozen(tenant_a: Te
     assert _kinds(tenant_a, session) == []
 
 
-def test_a_black_camera_or_an_upload_sent_twice_is_not_frozen(tenant_a: Tenant) -> None:
+def test_a_covered_camera_is_its_own_medium_incident_not_frozen_and_not_nobody_in_view(tenant_a: Tenant) -> None:
+    # An audit: a camera covered for two minutes was one Low "nobody in view" (risk 6), under a phone's 16.
     session = start_session(tenant_a, debounce_frames=2)
     black = io.BytesIO()
-    Image.new("RGB", (640, 480)).save(black, "JPEG")
-    for _ in range(3):
+    Image.new("RGB", (640, 480), (38, 26, 22)).save(black, "JPEG")
+    for _ in range(4):  # the same bytes each time: a covered camera, not a frozen one
         send(tenant_a, session, black.getvalue())
-    assert [kind for kind, _, _ in _kinds(tenant_a, session)] == ["no_person"]  # nobody in view says it already
+    assert _kinds(tenant_a, session) == [("camera_covered", "medium", True)]
+    with tenancy.tenant_scope(tenant_a.institution):
+        latest = Frame.objects.filter(session=session).order_by("-captured_at").first()
+    told = api_client_for(tenant_a.student).get(f"/api/v1/frames/{latest.pk}/").json()["camera"]
+    assert told == {"frozen": False, "covered": True, "message": camera.COVERED_MESSAGE}
+    for seed in range(3):  # uncovered: it closes once it has not held for the rule's window
+        send(tenant_a, session, captured(image("signer1_b.jpg"), noise=seed))
+    assert _kinds(tenant_a, session) == [("camera_covered", "medium", False)]
+
+
+def test_an_upload_sent_twice_is_not_frozen(tenant_a: Tenant) -> None:
     other = start_session(tenant_a, debounce_frames=1)
     at = (timezone.now() - timedelta(seconds=2)).isoformat()
     picture = captured(image("signer1_b.jpg"))
