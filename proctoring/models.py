@@ -117,6 +117,10 @@ class Frame(TenantOwned):
         # the session's frames (an exam of three hours at one frame per 5 s has over 2,000).
         indexes = [models.Index(fields=["status", "received_at"]),
                    models.Index(fields=["session", "captured_at"], name="frame_session_captured")]
+        # One capture is stored once: the browser sends a frame again, the same bytes with the same capture time,
+        # when the answer to its upload was lost (services.frame_ingest takes the second as the first).
+        constraints = [models.UniqueConstraint(fields=["session", "captured_at", "digest"], name="frame_one_capture",
+                                               condition=~models.Q(digest=""))]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # A frame sent live was taken when it arrived; only frames kept offline carry their own time.

@@ -206,23 +206,28 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     received_at = timezone.now()
     captured_at = frame_capture_time(session=session, captured_at=captured_at, received_at=received_at)
     _check_frame_window(session=session, captured_at=captured_at, received_at=received_at)
-    digest = camera.digest(image)
-    sent = Frame.objects.filter(session=session, captured_at=captured_at, digest=digest).order_by("pk").first()
-    if sent is not None:
-        return sent
     check_frame_rate(session=session, user=actor, size=len(image))
     frame = Frame(institution_id=session.institution_id, session=session, received_at=received_at,
-                  captured_at=captured_at, digest=digest)
+                  captured_at=captured_at, digest=camera.digest(image))
     try:
         frame.image.save("frame.jpg", ContentFile(image), save=False)
         # One INSERT, committed on its own (no BEGIN/COMMIT round trips per frame), or with the caller's
-        # transaction when there is one.
-        frame.save()
+        # transaction when there is one (in a savepoint then: a retry's INSERT fails, and the transaction goes on).
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                frame.save()
+        else:
+            frame.save()
     except BaseException as exc:
         # No row, no file: a frame that was not stored leaves no biometric file behind.
         if frame.image.name:
             frame.image.storage.delete(frame.image.name)
         if isinstance(exc, IntegrityError):
+            # A retry of a frame it has (the same capture: the unique "frame_one_capture"), found only then so that
+            # the first sending costs no query for it.
+            sent = Frame.objects.filter(session=session, captured_at=captured_at, digest=frame.digest).first()
+            if sent is not None:
+                return sent
             # The session was deleted while the frame was being stored (the foreign key is checked
             # at commit): the same answer as for a session that no longer exists.
             raise NotFound("Not found.") from exc

@@ -27,6 +27,7 @@ def _post(client: Any, session: Any) -> Any:
     return client.post("/process", json.dumps(payload), content_type="application/json")
 
 
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: a request runs in autocommit
 def test_it_stores_a_frame_with_three_queries(tenant_a: Tenant, django_assert_num_queries: Any,
                                               monkeypatch: Any) -> None:
     """The token with its user and institution, the session with its exam, the frame's INSERT."""
@@ -98,6 +99,7 @@ def test_it_stores_a_file_in_the_bucket_privately_with_its_type(s3: Bucket, tena
     assert name not in s3.keys()
 
 
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: a request runs in autocommit
 def test_it_stores_a_frame_from_the_browser_with_four_queries(tenant_a: Tenant, django_assert_num_queries: Any,
                                                                monkeypatch: Any) -> None:
     """Signed in with a session cookie, as the exam page: the session, the user with their institution, the
@@ -122,3 +124,16 @@ def test_it_counts_a_rate_limit_on_redis_with_the_backends_one_client(settings: 
     client = caches["default"]._window_client
     window_hit(key, limit=2, window=60)
     assert caches["default"]._window_client is client
+
+
+def test_a_retried_upload_inside_a_transaction_is_the_frame_it_repeats(tenant_a: Tenant, monkeypatch: Any) -> None:
+    # The same capture sent again (its answer was lost): the unique constraint finds it, inside a caller's
+    # transaction too (a savepoint; autocommit: tests/proctoring/test_camera.py).
+    monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    at = (timezone.now() - timedelta(seconds=1)).isoformat()
+    payload = {"image": base64.b64encode(image("signer1_b.jpg")).decode(), "session": session.pk, "captured_at": at}
+    first, again = (client.post("/process", json.dumps(payload), content_type="application/json") for _ in range(2))
+    assert first.status_code == again.status_code == 202 and first.json()["frame"] == again.json()["frame"]
+    assert Frame.unscoped.filter(session=session).count() == 1
