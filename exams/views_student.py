@@ -82,7 +82,7 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
     needs_identity = "Person Recognition" in session.exam.checks_enabled
     return render(request, "student/check.html", {
         "session": session, "step": 2, "has_face": has_face, "needs_identity": needs_identity,
-        "listens": taking.listens(session),
+        "listens": taking.listens(session), "now": timezone.now(),
     })
 
 

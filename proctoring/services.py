@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 # How far a browser's capture time may lie after the server's clock, or before the session began
 # (the page corrects its clock from the server's Date header; this absorbs what is left).
 CAPTURE_CLOCK_SKEW = timedelta(seconds=30)
+CAPTURE_KEPT_AHEAD = timedelta(seconds=2)
 
 UNINDEXED_REASONS = {
     "EXCEEDS_MAX_FACES": "more than one face is in the photo",
@@ -284,7 +285,10 @@ def frame_capture_time(*, session: ExamSession, captured_at: datetime | None, re
         # Received during the exam: judged as the exam's. A frame of the check arrives while the check lasts; one
         # dated before the start once escaped the exam's incident rules, which keep the check's findings apart.
         return session.started_at
-    return min(captured_at, received_at)
+    # Kept as the browser says it up to CAPTURE_KEPT_AHEAD after the server's clock (what the page's clock, set from
+    # whole-second Date headers, is off by): a frame sent again after its answer was lost then keeps its capture time,
+    # and is known as the same capture (frame_ingest). Clamped to its arrival, each sending had a time of its own.
+    return captured_at if captured_at <= received_at + CAPTURE_KEPT_AHEAD else received_at
 
 
 def enqueue_analysis(frame_id: int) -> bool:

@@ -207,12 +207,16 @@
 
   function serverNow() { return Date.now() + clockOffset; }
 
-  // The server's time when it rendered the page (ms), until an answer's Date says better.
+  // The server's time when it rendered the page (ms, ``data-server-now``), until an answer's Date says better: a
+  // frame is stamped on the server's clock from the first one. The first frames once went without a capture time
+  // (the server took its arrival), so one sent again after its answer was lost said another time and was kept twice.
   function noteServerTime(ms) {
-    if (!clockKnown && !isNaN(ms)) { clockOffset = ms - Date.now(); }
+    if (!clockKnown && !isNaN(ms)) { clockOffset = ms - Date.now(); clockKnown = true; }
   }
+  const rendered = document.querySelector("[data-server-now]");
+  if (rendered) { noteServerTime(Date.parse(rendered.dataset.serverNow)); }
 
-  window.OpenProctor = {serverNow: serverNow, noteServerTime: noteServerTime, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
+  window.OpenProctor = {serverNow: serverNow, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
                         startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
                         FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken, retrying: retrying};
 })();

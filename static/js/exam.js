@@ -303,9 +303,9 @@
     announceEl.textContent = left === 0 ? "Time is up." :
       minutes + (minutes === 1 ? " minute" : " minutes") + " left.";
   }
-  // On the server's clock: a computer whose clock ran 90 s fast showed 1:30 less than was left, then bounced
-  // between the exam and the done page (the server had not expired the session yet) hundreds of times (an audit).
-  OpenProctor.noteServerTime(Date.parse(timerEl.dataset.now));
+  // On the server's clock (camera.js reads the page's data-server-now): a computer whose clock ran 90 s fast showed
+  // 1:30 less than was left, then bounced between the exam and the done page (the server had not expired the
+  // session yet) hundreds of times (an audit).
   function tick() {
     const leftMs = deadline - OpenProctor.serverNow();
     const left = Math.max(0, Math.floor(leftMs / 1000));

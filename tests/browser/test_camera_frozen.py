@@ -18,35 +18,36 @@ from proctoring import camera
 from proctoring.models import Frame
 from tests.browser.conftest import Shots, sign_in, y4m_still
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.browser.test_looking_away import incident_from_the_live_view
 from tests.conftest import PASSWORD, Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _in_the_exam(tenant: Tenant, browser: Any, base: str) -> tuple[Any, Any]:
+    """An exam in progress (a frame a second) and its student signed in on ``browser``: (session, page)."""
+    session = proctored_exam(tenant, reference="signer1_a.jpg", debounce_frames=1)
+    with tenancy.tenant_scope(tenant.institution):
+        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant.student)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT)
+    sign_in(page, base, tenant.student.email, PASSWORD)
+    return session, page
+
+
 def test_a_still_picture_for_a_camera_is_told_to_the_student_and_flagged_for_the_proctor(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, tmp_path: Path
 ) -> None:
-    session = proctored_exam(tenant_a, reference="signer1_a.jpg", debounce_frames=1)
-    with tenancy.tenant_scope(tenant_a.institution):
-        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
     base = live_server.url
-    student = camera_browser(y4m_still("signer1_b.jpg", tmp_path)).new_page(viewport={"width": 1280, "height": 900})
-    student.set_default_timeout(TIMEOUT)
-    sign_in(student, base, tenant_a.student.email, PASSWORD)
+    session, student = _in_the_exam(tenant_a, camera_browser(y4m_still("signer1_b.jpg", tmp_path)), base)
     student.goto(f"{base}/sessions/{session.pk}/exam")
     expect(student.locator('#checks .check[data-test="Camera frozen"]')).to_have_text(camera.STUDENT_MESSAGE,
                                                                                        timeout=TIMEOUT)
     shots.take(student, "exam-camera-frozen")
 
-    proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
-    proctor.set_default_timeout(TIMEOUT)
-    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
-    proctor.goto(f"{base}/exams/{session.exam_id}/live")
-    card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
-    expect(card.locator(".incidents")).to_contain_text("Camera picture frozen", timeout=TIMEOUT)
-    card.locator(".incidents a", has_text="Camera picture frozen").click()
+    proctor = incident_from_the_live_view(camera_browser(), base, tenant_a, session, "Camera picture frozen", shots)
     expect(proctor.locator("#incident-explanation")).to_have_text(camera.REVIEWER_MESSAGE)
     expect(proctor.locator(".badge.high")).to_contain_text("High severity")
     shots.take(proctor, "incident-camera-frozen")
@@ -55,15 +56,8 @@ def test_a_still_picture_for_a_camera_is_told_to_the_student_and_flagged_for_the
 def test_a_frame_whose_answer_was_lost_is_sent_again_as_the_same_capture_and_kept_once(
     live_server: Any, tenant_a: Tenant, camera_browser: Any
 ) -> None:
-    session = proctored_exam(tenant_a, reference="signer1_a.jpg", debounce_frames=1)
-    with tenancy.tenant_scope(tenant_a.institution):
-        Exam.objects.filter(pk=session.exam_id).update(capture_interval_seconds=1)
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
     base = live_server.url
-    student = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
-    student.set_default_timeout(TIMEOUT)
-    sign_in(student, base, tenant_a.student.email, PASSWORD)
+    session, student = _in_the_exam(tenant_a, camera_browser("signer1_b.jpg"), base)
     lost: list[str] = []
 
     def lose_answers(route: Any) -> None:

@@ -22,6 +22,20 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TURNS_AWAY = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 60)]
 
 
+def incident_from_the_live_view(browser: Any, base: str, tenant: Tenant, session: Any, label: str,
+                                shots: Shots) -> Any:
+    """A proctor signed in on ``browser`` sees ``label`` on the session's live tile and opens that incident."""
+    proctor = browser.new_page(viewport={"width": 1280, "height": 900})
+    proctor.set_default_timeout(TIMEOUT)
+    sign_in(proctor, base, tenant.proctor.email, PASSWORD)
+    proctor.goto(f"{base}/exams/{session.exam_id}/live")
+    card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
+    expect(card.locator(".incidents")).to_contain_text(label, timeout=TIMEOUT)
+    shots.take(proctor, "live-" + label.lower().replace(" ", "-"))
+    card.locator(".incidents a", has_text=label).click()
+    return proctor
+
+
 def test_it_tells_a_student_who_keeps_looking_away_and_shows_the_proctor_the_incident(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, monkeypatch: Any
 ) -> None:
@@ -43,14 +57,7 @@ def test_it_tells_a_student_who_keeps_looking_away_and_shows_the_proctor_the_inc
                                                                                       timeout=TIMEOUT)
     shots.take(student, "exam-looking-away")
 
-    proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
-    proctor.set_default_timeout(TIMEOUT)
-    sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
-    proctor.goto(f"{base}/exams/{session.exam_id}/live")
-    card = proctor.locator(f'.live-card[data-session="{session.pk}"]')
-    expect(card.locator(".incidents")).to_contain_text("Looking away")
-    shots.take(proctor, "live-looking-away")
-    card.locator(".incidents a", has_text="Looking away").click()
+    proctor = incident_from_the_live_view(camera_browser(), base, tenant_a, session, "Looking away", shots)
     expect(proctor.locator("#incident-explanation")).to_have_text(attention.REVIEWER_MESSAGE)
     expect(proctor.locator(".badge.low")).to_contain_text("Low severity")
     shots.take(proctor, "incident-looking-away")
