@@ -16,7 +16,7 @@ several earlier frames would catch such a loop, but then a camera that plays a f
 browser tests' fake camera does) repeats one of them now and then by chance. Not counted:
 - the same capture sent twice (the browser retried an upload whose answer it lost: the same capture time);
 - a picture with nothing in it (``UNIFORM_BELOW``): a covered or black camera gives the same bytes every time,
-  and "nobody in view" already says so;
+  and "camera covered" (below) says so;
 - the pre-exam check's frames (the liveness challenge already refuses a still picture there).
 
 A picture with nothing in it (``uniform``) holds ``IncidentKind.CAMERA_COVERED`` instead of "nobody in view": a hand
@@ -46,7 +46,7 @@ COVERED = "Covered"
 # What a covered camera's frame says instead: nothing in view because nothing is seen.
 COVERED_ABSORBS = {IncidentKind.NO_PERSON, IncidentKind.NO_FACE, IncidentKind.FACE_NOT_VERIFIABLE}
 
-STUDENT_MESSAGE = ("Your camera's picture has not changed since an earlier frame: check that your camera is working "
+STUDENT_MESSAGE = ("Your camera's picture has not changed since the frame before: check that your camera is working "
                    "(close other apps that use it, or reload the page).")
 COVERED_MESSAGE = "Your camera shows nothing: uncover it, or turn on a light."
 COVERED_REVIEWER_MESSAGE = (
@@ -54,10 +54,10 @@ COVERED_REVIEWER_MESSAGE = (
     "camera turned to a wall, or a room gone dark. What happened meanwhile was not seen. Compare the frames before "
     "and after; ask the student what happened.")
 REVIEWER_MESSAGE = (
-    "Frames of the exam repeated an earlier frame byte for byte. A real camera never sends the same picture twice "
+    "Frames of the exam repeated the frame before them byte for byte. A real camera never sends the same picture twice "
     "(its sensor's noise changes every pixel a little), so the camera stalled (the browser kept showing its last "
-    "picture) or a virtual camera sent a still picture or a recorded loop: what happened in the room meanwhile was "
-    "not seen. Compare the frames and their times; ask the student what happened.")
+    "picture) or a virtual camera sent a still picture: what happened in the room meanwhile was not seen. Compare the "
+    "frames and their times; ask the student what happened.")
 
 
 def digest(image: bytes) -> str:
@@ -99,7 +99,8 @@ def kinds_with(kinds: set[str], earlier: Frame | None, covered: bool) -> set[str
 
 
 def frame_camera(frame: Frame) -> dict[str, Any] | None:
-    """What the student is told of a frame's camera: whether its picture is frozen; None before analysis."""
+    """What the student is told of a frame's camera: whether its picture is frozen or shows nothing; None before
+    analysis."""
     if frame.status != FrameStatus.DONE or not isinstance(frame.findings, dict):
         return None
     frozen, covered = REPEATS in frame.findings, COVERED in frame.findings
