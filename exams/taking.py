@@ -185,10 +185,14 @@ def expire_if_due(session: ExamSession) -> ExamSession:
 # An answer the student gave before the deadline while their browser was offline is taken this long after it: the
 # exam page keeps it and sends it, with when it was given, once the connection is back. Refused, answers typed in the
 # last minute of an outage were lost and the done page said "your saved answers were kept" (an audit). The time is
-# the browser's, so a student could claim an earlier one: the window is short and each such answer is marked
-# (``Answer.sent_late``) for staff.
+# the browser's, so a student could claim an earlier one: the window is short, each such answer is marked
+# (``Answer.sent_late``) for staff, and a time the server's own evidence contradicts is refused: a frame of the session
+# that arrived before the deadline more than ``ONLINE_SLACK`` after the claimed time says the browser was online then,
+# and an answer given then would have arrived then (a re-audit changed a saved answer 90 s after the deadline, claiming
+# a time 1 s before it, while its frames had arrived until the end).
 LATE_ANSWERS = timedelta(minutes=5)
 ANSWER_CLOCK_SKEW = timedelta(seconds=5)
+ONLINE_SLACK = timedelta(seconds=10)
 
 
 def answer_save(*, session: ExamSession, question_id: int, value: Any, answered_at: datetime | None = None) -> Answer:
@@ -204,8 +208,11 @@ def answer_save(*, session: ExamSession, question_id: int, value: Any, answered_
 
 def _given_in_time(session: ExamSession, answered_at: datetime | None) -> bool:
     deadline = session.deadline
-    return (answered_at is not None and deadline is not None and session.started_at is not None
-            and session.started_at <= answered_at < deadline and timezone.now() <= deadline + LATE_ANSWERS)
+    if not (answered_at is not None and deadline is not None and session.started_at is not None
+            and session.started_at <= answered_at < deadline and timezone.now() <= deadline + LATE_ANSWERS):
+        return False
+    # (proctoring's frames, through the session's relation: exams does not import proctoring)
+    return not session.frames.filter(received_at__gt=answered_at + ONLINE_SLACK, received_at__lt=deadline).exists()
 
 
 def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any,

@@ -16,7 +16,10 @@
   function noteClock(response) {
     const date = Date.parse(response.headers.get("Date") || "");
     if (!isNaN(date)) {  // Date has whole seconds: take the middle of the second
-      clockOffset = date + 500 - Date.now();
+      // Moved only when it disagrees by more than Date's own second: the page's rendered time is finer, and a clock
+      // that stepped back by half a second made the countdown stand still.
+      const offset = date + 500 - Date.now();
+      if (!clockKnown || Math.abs(offset - clockOffset) > 1000) { clockOffset = offset; }
       clockKnown = true;
     }
   }

@@ -20,21 +20,26 @@
     } catch (e) { /* disabled */ }
   }
 
+  let saved = 0, refused = 0, sending = false;
   async function send() {
+    if (sending) { return; }
+    sending = true;
     const note = document.getElementById("late-answers");
-    let saved = 0, refused = 0;
     for (const questionId of Object.keys(pending)) {
       const body = {question: +questionId, value: pending[questionId]};
       if (givenAt[questionId]) { body.answered_at = new Date(givenAt[questionId]).toISOString(); }
       let result;
       try { result = await OpenProctor.api("/api/v1/sessions/" + session + "/answers", body); } catch (e) { result = null; }
-      if (!result) {  // offline still: keep them, try again when the connection is back
+      // Offline, a server fault or a rate limit: keep them, try again (refused only when the server says no for good).
+      if (!result || !(result.ok || [400, 404, 409, 413, 422].indexOf(result.status) >= 0)) {
         if (note) { note.hidden = false; note.textContent = "Reconnecting to save the answers you gave before the deadline…"; }
+        sending = false;
         setTimeout(send, 5000);  // or at once when the browser says it is back online
         window.addEventListener("online", send, {once: true});
         return;
       }
       if (result.ok) { saved += 1; } else { refused += 1; }
+      delete pending[questionId];
     }
     forget();
     if (saved && !window.sessionStorage.getItem(key + ":sent")) {
@@ -45,7 +50,7 @@
     if (note && refused) {
       note.hidden = false;
       note.textContent = refused + " answer" + (refused > 1 ? "s" : "") + " kept on this device could not be saved: " +
-        "the server takes answers given before the deadline for 5 minutes after it.";
+        "the server takes answers given before the deadline, while offline, for 5 minutes after it.";
     }
   }
 

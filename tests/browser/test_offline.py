@@ -235,11 +235,25 @@ def test_the_done_page_sends_the_answers_the_device_kept_before_it_forgets_them(
     session = running_exam(tenant_a)
     _deadline_in(tenant_a, session, 20)
     page = open_exam(camera_browser, live_server.url, tenant_a, session)
-    page.route(ANSWERS_API, lambda route: route.abort())  # the exam page never gets them through
+    page.context.set_offline(True)
     answer(page, "Kept on the device.")
     expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
-    page.unroute(ANSWERS_API)
+    page.route(ANSWERS_API, lambda route: route.abort())  # the exam page never gets them through
+    page.context.set_offline(False)
     page.goto(f"{live_server.url}/sessions/{session.pk}/done")  # the student reloads: the session is over
+    expect(page.locator("#late-answers")).to_contain_text("Reconnecting")
+    page.unroute(ANSWERS_API)
+    failed: list[int] = []
+
+    def fail_once(route: Any) -> None:  # a server fault is tried again, not taken for a refusal
+        if route.request.method == "POST" and not failed:
+            failed.append(1)
+            route.fulfill(status=500, body="{}", content_type="application/json")
+        else:
+            route.continue_()
+
+    page.route(ANSWERS_API, fail_once)
     expect(page.locator("#session-done")).to_contain_text("2 of 2 questions", timeout=TIMEOUT)
-    assert _sent_late(tenant_a, session) == {"choice": (1, "", True), "text": (None, "Kept on the device.", True)}
+    assert failed and _sent_late(tenant_a, session) == {"choice": (1, "", True),
+                                                        "text": (None, "Kept on the device.", True)}
     assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None

@@ -192,5 +192,12 @@ def test_an_answer_given_offline_before_the_deadline_is_taken_for_a_few_minutes_
     page = page_client_for(tenant_a.admin).get(f"/sessions/{session.pk}/answers").content.decode()
     assert page.count("Saved after the deadline") == 1
 
+    # A time the server's evidence contradicts: a frame arrived before the deadline well after it (the browser was
+    # online then, and an answer given then would have come then).
+    with tenancy.tenant_scope(tenant_a.institution):
+        Frame.objects.create(institution=tenant_a.institution, session=session, received_at=deadline - timedelta(
+            seconds=5), captured_at=deadline - timedelta(seconds=5))
+    assert save(text.pk, "Claimed a minute early.", deadline - timedelta(seconds=60)).status_code == 409
+    assert save(text.pk, "Just before that frame.", deadline - timedelta(seconds=12)).status_code == 200
     deadline = _past_deadline(tenant_a, session, by=taking.LATE_ANSWERS + timedelta(seconds=5))
     assert save(choice.pk, 0, deadline - timedelta(seconds=5)).status_code == 409  # too late even for that
