@@ -210,17 +210,24 @@ def _sent_late(tenant: Tenant, session: ExamSession) -> dict[str, tuple[int | No
         return {a.question.kind: (a.choice, a.text, a.sent_late) for a in Answer.objects.filter(session=session)}
 
 
+def _offline_at_the_deadline(base: str, tenant: Tenant, camera_browser: Any, text: str) -> tuple[ExamSession, Page]:
+    """A student whose connection drops 20 s before the deadline answers both questions, and time runs out."""
+    session = running_exam(tenant)
+    _deadline_in(tenant, session, 20)
+    page = open_exam(camera_browser, base, tenant, session)
+    page.context.set_offline(True)
+    answer(page, text)
+    expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
+    return session, page
+
+
 def test_answers_given_offline_before_the_deadline_are_saved_when_the_connection_is_back_after_it(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:
     # An audit: offline for the exam's last minute, the answers typed then were refused once the connection came back,
     # the page had gone to the browser's error page, and the done page deleted the device's copy.
-    session = running_exam(tenant_a)
-    _deadline_in(tenant_a, session, 20)
-    page = open_exam(camera_browser, live_server.url, tenant_a, session)
-    page.context.set_offline(True)
-    answer(page, "Typed in the last seconds, offline.")
-    expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
+    session, page = _offline_at_the_deadline(live_server.url, tenant_a, camera_browser,
+                                             "Typed in the last seconds, offline.")
     shots.take(page, "time-up-offline")
     assert _sent_late(tenant_a, session) == {}
     page.context.set_offline(False)
@@ -232,12 +239,7 @@ def test_answers_given_offline_before_the_deadline_are_saved_when_the_connection
 def test_the_done_page_sends_the_answers_the_device_kept_before_it_forgets_them(
     live_server: Any, tenant_a: Tenant, camera_browser: Any
 ) -> None:
-    session = running_exam(tenant_a)
-    _deadline_in(tenant_a, session, 20)
-    page = open_exam(camera_browser, live_server.url, tenant_a, session)
-    page.context.set_offline(True)
-    answer(page, "Kept on the device.")
-    expect(page.locator("#save-state")).to_contain_text("Time is up. Reconnecting", timeout=TIMEOUT)
+    session, page = _offline_at_the_deadline(live_server.url, tenant_a, camera_browser, "Kept on the device.")
     page.route(ANSWERS_API, lambda route: route.abort())  # the exam page never gets them through
     page.context.set_offline(False)
     page.goto(f"{live_server.url}/sessions/{session.pk}/done")  # the student reloads: the session is over
