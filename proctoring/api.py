@@ -296,8 +296,8 @@ class FrameOutput(serializers.ModelSerializer):
         "Looking away, judged against the student's own pose at the start of the exam; null when not judged "
         "(before analysis, during the pre-exam check, or when the exam does not watch for it)."))
     camera = serializers.SerializerMethodField(help_text=(
-        "Whether the frame repeated an earlier frame byte for byte (a stalled or virtual camera), with what the "
-        "student is told; null before analysis."))
+        "Whether the frame repeated the frame before it byte for byte (a stalled or virtual camera) or showed "
+        "nothing (covered or dark), with what the student is told; null before analysis."))
 
     class Meta:
         model = Frame

@@ -68,9 +68,10 @@ def uniform(thumbnail: bytes) -> bool:
     return float(np.frombuffer(thumbnail, dtype=np.uint8).std()) < UNIFORM_BELOW
 
 
-def repeated(frame: Frame, thumbnail: bytes | None) -> Frame | None:
-    """The session's frame captured before ``frame`` when it has the same bytes (see the module's doc), or None."""
-    if not frame.digest or thumbnail is None or uniform(thumbnail):
+def repeated(frame: Frame) -> Frame | None:
+    """The session's frame captured before ``frame`` when it has the same bytes, or None. Asked only of an exam frame
+    whose picture is not ``uniform`` (see the module's doc)."""
+    if not frame.digest:
         return None
     before = (Frame.objects.filter(session_id=frame.session_id, captured_at__lt=frame.captured_at,
                                    captured_at__gte=frame.captured_at - LOOKBACK)

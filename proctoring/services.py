@@ -433,9 +433,10 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
     policy = checks.Policy.of_exam(session.exam)
     thumbnail = stages.timed("thumbnail", skipping.thumbnail, image)
     decided = stages.timed("skip", skipping.plan, frame=frame, thumb=thumbnail)
-    # A frame of the exam that repeats an earlier one byte for byte: the camera froze (proctoring.camera).
-    repeats = None if _gate_frame(frame) else stages.timed("skip", camera.repeated, frame, thumbnail)
-    covered = not _gate_frame(frame) and thumbnail is not None and camera.uniform(thumbnail)
+    # An exam frame whose picture shows nothing, or that repeats the frame before byte for byte (proctoring.camera).
+    seen = thumbnail is not None and not _gate_frame(frame)
+    covered = seen and camera.uniform(thumbnail)
+    repeats = stages.timed("skip", camera.repeated, frame) if seen and not covered else None
     source = decided.source if decided.mode == "carry" else None
     try:
         if source is not None:
