@@ -102,7 +102,11 @@ browser-deps:
 # The PostgreSQL half runs only the tests that use a database: the others answer the same on both
 # (tests/conftest.py, DATABASE_TESTS_ONLY). The schema fuzzing runs on PostgreSQL only (it is the stricter: NUL
 # bytes, 32-bit integers), the accessibility crawl and the CSP page walk on SQLite only (they judge the markup,
-# which does not change with the database): SUITE_HALF, marker one_database.
+# which does not change with the database): SUITE_HALF, marker one_database. Each browser test runs in one half too
+# (its module says which; tests/conftest.py refuses a browser test that does not): what depends on the database is
+# tested below the browser on both, and run twice the browser tests took make test past 15 minutes. PostgreSQL has
+# those whose server writes race (offline and late answers, the gate's approval, the live view's messages, the
+# production profile), SQLite the rest, about as long.
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .

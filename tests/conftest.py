@@ -75,9 +75,9 @@ def uses_a_database(item: pytest.Item) -> bool:
     return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
 
 
-# The two halves also share the two slowest tests whose subject does not depend on the database: a test marked
-# ``one_database("sqlite")`` or ``one_database("postgresql")`` runs only in that half of make test (SUITE_HALF, set
-# by the Makefile). Run by hand (no SUITE_HALF), pytest runs it whatever the database.
+# The two halves also share the slowest tests whose subject does not depend on the database, the browser tests among
+# them: a test marked ``one_database("sqlite")`` or ``one_database("postgresql")`` runs only in that half of make test
+# (SUITE_HALF, set by the Makefile). Run by hand (no SUITE_HALF), pytest runs it whatever the database.
 HALVES = ("sqlite", "postgresql")
 
 
@@ -86,6 +86,9 @@ def in_this_half(item: pytest.Item) -> bool:
     if marker is not None and (len(marker.args) != 1 or marker.args[0] not in HALVES):
         raise pytest.UsageError(f"{item.nodeid}: one_database takes one of {HALVES}: a test marked otherwise "
                                 "would run in neither half of make test")
+    if marker is None and item.path.parent.name == "browser" and item.path.parent.parent.name == "tests":
+        raise pytest.UsageError(f"{item.nodeid}: a browser test runs in one half of make test: mark its module "
+                                "one_database('sqlite') or one_database('postgresql') (Makefile)")
     return marker is None or not half or marker.args[0] == half
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.db import connections
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -176,9 +177,15 @@ def camera_browser(tmp_path: Path) -> Iterator[Any]:
             browsers.append(browser)
             return browser
 
-        yield launch
-        for browser in browsers:
-            browser.close()
+        try:
+            yield launch
+        finally:
+            for browser in browsers:
+                browser.close()
+            # While Playwright's event loop runs in this thread, Django keeps the test body's database connections
+            # apart from the thread's own (asgiref's Local is a context variable under a running loop): close them
+            # here, or the test database cannot be dropped at the end of the run ("being accessed by other users").
+            connections.close_all()
 
 
 class Shots:

@@ -12,7 +12,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_it_renders_every_admin_page_in_a_browser(live_server: Any, tenant_a: Tenant, camera_browser: Any,

@@ -18,7 +18,8 @@ from tests.browser.test_identity_pages import fits_a_phone, images_loaded
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image, reviewed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_a_students_appeal_is_answered_by_staff(live_server: Any, tenant_a: Tenant, camera_browser: Any,

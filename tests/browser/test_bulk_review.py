@@ -17,7 +17,8 @@ from proctoring.models import Incident
 from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_a_bulk_review_dismisses_the_ticked_incidents_of_a_session(

@@ -21,7 +21,8 @@ from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.browser.test_looking_away import incident_from_the_live_view
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def _in_the_exam(tenant: Tenant, browser: Any, base: str) -> tuple[Any, Any]:

@@ -18,7 +18,8 @@ from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_as
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import image
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 TIMEOUT = 45_000  # ms: the first frame also loads the analysis models
 
 

@@ -20,7 +20,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_grading import TIMEOUT, running_exam
 from tests.conftest import PASSWORD, Tenant, page_client_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_it_gives_a_student_with_extra_time_the_longer_countdown_past_the_normal_end(

@@ -15,7 +15,8 @@ from tests.browser.test_exam_flow import TIMEOUT
 from tests.browser.test_offline import running_exam
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 STATUS_URL = re.compile(r"/api/v1/frames/\d+/$")
 
 # Every fetch of the page, with when it began and when its answer came (performance.now(), ms).

@@ -18,7 +18,8 @@ from tests.browser.conftest import PuppetCamera, Shots, sign_in, turn_head_as_as
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on PostgreSQL.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("postgresql")]
 
 
 def to_the_gate(page: Any, base: str, tenant: Tenant, session: ExamSession) -> None:

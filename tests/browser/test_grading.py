@@ -18,7 +18,8 @@ from exams.statuses import SessionStatus
 from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 TIMEOUT = 30_000  # ms
 
 

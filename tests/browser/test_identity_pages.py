@@ -21,7 +21,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.conftest import FIXTURES, image
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def fits_a_phone(page: Page) -> None:

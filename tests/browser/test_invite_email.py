@@ -12,7 +12,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.smtp import Mailbox, link_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 CHOSEN = "violet-harbour-lantern-2031"
 

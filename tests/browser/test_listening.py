@@ -26,7 +26,8 @@ from proctoring.models import Incident, SpeechSegment
 from tests.browser.conftest import Shots, wait_until_true
 from tests.conftest import Tenant, page_client_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 PASSAGE = "The answer to question three is forty two."
 SILENCE_SECONDS = 4
 

@@ -17,7 +17,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 # Facing the screen long enough for the baseline, then turned to her left for good (the video loops late).
 TURNS_AWAY = [("headpose_woman_front.jpg", 3), ("headpose_woman_her_left.jpg", 60)]
 

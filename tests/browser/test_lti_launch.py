@@ -20,7 +20,8 @@ from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 from tests.exams.lti_platform import INSTRUCTOR, LEARNER, LoopbackPlatform
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 @pytest.fixture

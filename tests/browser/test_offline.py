@@ -20,7 +20,8 @@ from tests.browser.conftest import Shots, sign_in, wait_until_true
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on PostgreSQL.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("postgresql")]
 ANSWERS_API = re.compile(r".*/api/v1/sessions/\d+/answers$")
 NOT_SAVED = "Not saved — reconnecting…"
 

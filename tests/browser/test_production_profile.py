@@ -111,6 +111,7 @@ class Violations:
                 if "Content Security Policy" in message.text else None)
 
 
+@pytest.mark.one_database("postgresql")  # a production server's database: the browser tests' half (Makefile)
 def test_it_serves_static_files_and_leaks_nothing_with_debug_off(production_server: str) -> None:
     for asset in ("/static/js/camera.js", "/static/css/app.css", "/static/js/pages.js"):
         status, _, headers = _get(production_server + asset)
@@ -122,6 +123,7 @@ def test_it_serves_static_files_and_leaks_nothing_with_debug_off(production_serv
     assert "script-src 'self'" in headers["Content-Security-Policy"]
 
 
+@pytest.mark.one_database("postgresql")  # a production server's database: the browser tests' half (Makefile)
 def test_it_runs_the_student_flow_against_a_debug_off_server(
     production_server: str, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, settings: Any
 ) -> None:

@@ -16,7 +16,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.conftest import PASSWORD, Tenant
 from tests.proctoring.test_speech import frame_at, listening, send, spoken
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_it_shows_the_proctor_that_the_students_mouth_moved_while_speech_was_heard(
