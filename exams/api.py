@@ -286,6 +286,17 @@ def _answers_output(session: ExamSession) -> dict[str, Any]:
             } for r in rows]}
 
 
+class AnswerSavedOutput(serializers.Serializer):
+    question = serializers.IntegerField()
+    saved_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(help_text="When the answer the server keeps was given.")
+    sent_late = serializers.BooleanField()
+    kept_newer = serializers.BooleanField(help_text=(
+        "True: the server kept an answer given later than this one (in another window or on another device); "
+        "'value' is that answer."))
+    value = serializers.JSONField(allow_null=True, help_text="The answer the server keeps: an option's index, or text.")
+
+
 class AnswerView(TenantAPIView):
     """A session's answers: staff read them with their scores (GET); a student autosaves one answer of
     their own running session (POST). Students never read the key."""
@@ -295,7 +306,8 @@ class AnswerView(TenantAPIView):
         value = serializers.JSONField(allow_null=True)
         answered_at = serializers.DateTimeField(required=False, help_text=(
             "When the student gave the answer, on the server's clock: an answer given before the deadline while the "
-            "browser was offline is taken up to 5 minutes after it (marked sent_late)."))
+            "browser was offline is taken up to 5 minutes after it (marked sent_late). Of two answers to a question "
+            "the one given later is kept (not said: given now)."))
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         self.allowed_roles = (Role.ADMIN, Role.PROCTOR) if self.request.method == "GET" else (Role.STUDENT,)
@@ -305,7 +317,7 @@ class AnswerView(TenantAPIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(_answers_output(access_session_by_id(actor=request.user, session_id=pk)))
 
-    @extend_schema(request=Input, responses={200: {"type": "object"}})
+    @extend_schema(request=Input, responses={200: AnswerSavedOutput})
     def post(self, request: Request, pk: int) -> Response:
         session = access_session_by_id(actor=request.user, session_id=pk)
         data = self.Input(data=request.data)
@@ -313,7 +325,10 @@ class AnswerView(TenantAPIView):
         answer = taking.answer_save(session=session, question_id=data.validated_data["question"],
                                     value=data.validated_data["value"],
                                     answered_at=data.validated_data.get("answered_at"))
-        return Response({"question": answer.question_id, "saved_at": answer.updated_at, "sent_late": answer.sent_late})
+        choice = answer.question.kind == QuestionKind.MULTIPLE_CHOICE
+        return Response({"question": answer.question_id, "saved_at": answer.updated_at, "answered_at": answer.given_at,
+                         "sent_late": answer.sent_late, "kept_newer": answer.kept_newer,
+                         "value": answer.choice if choice else answer.text})
 
 
 class AnswerGradeView(TenantAPIView):
@@ -385,7 +400,7 @@ class AccommodationView(TenantAPIView):
                          "accommodation": accommodations.accommodation_summary(
                              accommodations.accommodation_of(student=student))})
 
-    @extend_schema(request=Input, responses={200: {"type": "object"}})
+    @extend_schema(request=Input, responses={200: AnswerSavedOutput})
     def put(self, request: Request, pk: int) -> Response:
         student = self._student(request, pk)
         data = self.Input(data=request.data)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -193,6 +193,10 @@ class Answer(TenantOwned):
     choice = models.PositiveIntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When the student gave it (the browser's time on the server's clock; when it arrived, if not said): of two answers
+    # to a question, the one given later is kept, whichever arrived last (exams.taking.answer_save). None: saved before
+    # this was kept (``updated_at`` stands for it).
+    answered_at = models.DateTimeField(null=True, blank=True)
     # Saved after the deadline, given before it while the browser was offline (exams.taking.LATE_ANSWERS).
     sent_late = models.BooleanField(default=False)
     # A short-text answer's grade, given by staff (exams.grading.answer_grade); None: not graded yet.
@@ -206,6 +210,13 @@ class Answer(TenantOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "question"], name="one_answer_per_question")]
+
+    # Set by exams.taking.answer_save on the answer it kept instead of the one sent (given earlier); not stored.
+    kept_newer = False
+
+    @property
+    def given_at(self) -> datetime:
+        return self.answered_at or self.updated_at
 
     @property
     def is_answered(self) -> bool:

@@ -197,7 +197,11 @@ ONLINE_SLACK = timedelta(seconds=10)
 
 def answer_save(*, session: ExamSession, question_id: int, value: Any, answered_at: datetime | None = None) -> Answer:
     """Save a running session's answer; or, ``answered_at`` before the deadline and within ``LATE_ANSWERS`` of it, an
-    answer an expired session's student gave before the deadline while offline (marked ``sent_late``)."""
+    answer an expired session's student gave before the deadline while offline (marked ``sent_late``).
+
+    ``answered_at``: when the student gave it (now, if not said). An answer the server holds that was given later is
+    kept and answered instead, with ``kept_newer`` set: the exam open in two windows (or on two devices), the older
+    window's answers (its submit form carries them all) overwrote the ones given since in the newer (an audit)."""
     session = expire_if_due(session)  # kept when the save is refused
     if answered_at is not None and answered_at > timezone.now() + ANSWER_CLOCK_SKEW:
         raise AppError("'answered_at' is in the future.", code="invalid",
@@ -238,9 +242,11 @@ def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any,
                            details={"value": ["Text expected."]})
         fields["text"] = value
     previous = Answer.objects.filter(session=session, question=question).first()
-    if late and previous is not None and previous.updated_at > answered_at:
-        return previous  # the server has a later one
-    fields["sent_late"] = late
+    given = answered_at or timezone.now()
+    if previous is not None and previous.given_at > given:
+        previous.kept_newer = True  # the server has one given later
+        return previous
+    fields.update(sent_late=late, answered_at=given)
     if previous is not None and previous.points_awarded is not None and previous.text != fields["text"]:
         # An unlocked sitting changed a graded answer: its grade was for the old text.
         fields.update(points_awarded=None, grade_comment="", graded_by=None, graded_at=None)
@@ -257,9 +263,12 @@ def session_submit(*, session: ExamSession, student: User) -> ExamSession:
     return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
 
 
-def session_submit_with_answers(*, session: ExamSession, student: User,
-                                form_answers: Mapping[int, str]) -> ExamSession:
+def session_submit_with_answers(*, session: ExamSession, student: User, form_answers: Mapping[int, str],
+                                given_at: Mapping[int, datetime] | None = None) -> ExamSession:
     """Save the answers the submit form carries (question id -> the form's value), then submit.
+
+    ``given_at``: when each was given, as the form says (the exam page: when it was changed there, or the answer's own
+    time, or the page's, as the page was sent); an answer the server holds that was given later is kept (answer_save).
 
     One transaction: either every sent answer is saved and the session submitted, or nothing changes.
     A choice question's value is the option's index; an empty text for a never-answered question is
@@ -289,6 +298,8 @@ def session_submit_with_answers(*, session: ExamSession, student: User,
                 continue
             else:
                 value = raw
-            answer_save(session=session, question_id=question_id, value=value)
+            given = (given_at or {}).get(question_id)
+            answer_save(session=session, question_id=question_id, value=value,
+                        answered_at=None if given is None else min(given, timezone.now()))
         return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)
 

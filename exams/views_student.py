@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from csp.decorators import csp_update
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
@@ -111,7 +114,7 @@ def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     try:
         taking.session_submit_with_answers(session=session, student=request.user,
-                                           form_answers=_form_answers(request))
+                                           form_answers=_form_answers(request), given_at=_form_given_at(request))
     except AppError as exc:
         messages.error(request, exc.message)
     return redirect("session-done", pk=session.pk)
@@ -124,6 +127,21 @@ def _form_answers(request: HttpRequest) -> dict[int, str]:
         if name.startswith("q") and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19:
             answers[int(name[1:])] = value
     return answers
+
+
+def _form_given_at(request: HttpRequest) -> dict[int, datetime]:
+    """When the exam form's answers were given: fields ``t<question id>`` (ISO 8601 with an offset; others are
+    left out, and their answers taken as given now)."""
+    given = {}
+    for name, value in request.POST.items():
+        if name.startswith("t") and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19:
+            try:
+                when = parse_datetime(value) if len(value) <= 40 else None
+            except ValueError:  # well formed, not a date (a 13th month)
+                when = None
+            if when is not None and when.tzinfo is not None:
+                given[int(name[1:])] = when
+    return given
 
 
 @login_required

@@ -83,10 +83,28 @@
     }
   }
 
+  // Each answer's time (hidden ``t<id>``, posted with the submit form): when it was given, as the page was sent or
+  // since. Of two answers to a question the server keeps the one given later, so an older window's submit (its form
+  // carries every answer) no longer overwrites what was answered since in a newer one. A change here is always later
+  // than the answer it replaces, even if the page's clock was set back in between.
+  function givenInput(questionId) {
+    const fieldset = fieldsets[questionId];
+    return fieldset ? fieldset.querySelector("input[name=t" + questionId + "]") : null;
+  }
+  function noteGiven(questionId, when) {
+    const input = givenInput(questionId);
+    if (input) { input.value = new Date(when).toISOString(); }
+  }
+  function givenNow(questionId) {
+    const input = givenInput(questionId), before = input ? Date.parse(input.value) : NaN;
+    return isNaN(before) ? OpenProctor.serverNow() : Math.max(OpenProctor.serverNow(), before + 1);
+  }
+
   function queue(questionId, value) {
     if (timeUp) { return; }  // given after the deadline: not an answer
     pending[questionId] = value;
-    givenAt[questionId] = OpenProctor.serverNow();
+    givenAt[questionId] = givenNow(questionId);
+    noteGiven(questionId, givenAt[questionId]);
     persist();
     mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? "Not saved — reconnecting…" : "Saving…");
     showOverall();
@@ -103,7 +121,16 @@
       } catch (e) {
         result = null;  // the server could not be reached
       }
-      if (result && result.ok) {
+      if (result && result.ok && result.data && result.data.kept_newer) {
+        // Answered later in another window (or on another device): that answer stays, and shows here.
+        if (pending[questionId] === value) {
+          delete pending[questionId];
+          restore(questionId, result.data.value);
+          noteGiven(questionId, Date.parse(result.data.answered_at));
+          mark(questionId, "saved", "Changed in another window — this is the newer answer, saved.");
+          showProgress();
+        }
+      } else if (result && result.ok) {
         if (pending[questionId] === value) { delete pending[questionId]; mark(questionId, "saved", "Saved"); }
       } else if (result && result.status === 409) {
         pending = {};  // the exam is over: nothing can be saved any more
@@ -200,8 +227,12 @@
     fieldsets[id].addEventListener("input", showProgress);
   });
 
-  // Answers kept from an earlier visit are newer than the page's: show them and send them.
-  Object.keys(pending).forEach(function (id) { restore(id, pending[id]); });
+  // Answers kept from an earlier visit are newer than the page's: show them and send them (when they were given:
+  // the server keeps an answer given after them, and says so).
+  Object.keys(pending).forEach(function (id) {
+    restore(id, pending[id]);
+    if (givenAt[id]) { noteGiven(id, givenAt[id]); }
+  });
   showProgress();
   Object.keys(pending).forEach(function (id) { mark(id, "saving", "Saving…"); });
   if (Object.keys(pending).length) { showOverall(); flush(); }

@@ -18,8 +18,8 @@ from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.conftest import PASSWORD, Tenant
 
-# make test runs each browser test on one database (Makefile): this module's on PostgreSQL.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("postgresql")]
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_the_session_shows_why(

@@ -42,6 +42,36 @@ def test_it_saves_the_values_the_submit_form_carries(tenant_a: Tenant) -> None:
     assert session.status == SessionStatus.SUBMITTED
 
 
+def test_of_two_answers_to_a_question_the_one_given_later_is_kept_whichever_arrives_last(tenant_a: Tenant) -> None:
+    # An audit: the exam open in two windows, the older window's answers overwrote those given since in the newer.
+    session = running(tenant_a)
+    choice, text = questions(tenant_a)
+    client, now = api_client_for(tenant_a.student), timezone.now()
+
+    def save(value: object, at: datetime | None = None) -> Any:
+        body = {"question": text.pk, "value": value} | ({"answered_at": at.isoformat()} if at else {})
+        return client.post(f"/api/v1/sessions/{session.pk}/answers", body, format="json").json()
+
+    assert save("Newer.", now - timedelta(seconds=1))["kept_newer"] is False
+    older = save("Older.", now - timedelta(seconds=10))
+    assert older["kept_newer"] is True and older["value"] == "Newer."
+    assert older["answered_at"] == (now - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
+    assert answers_of(tenant_a, session) == {text.pk: (None, "Newer.")}
+    assert save("No time given: now.")["kept_newer"] is False
+    assert answers_of(tenant_a, session) == {text.pk: (None, "No time given: now.")}
+
+    # The submit form says when each answer was given (the exam page: as it was sent, or when changed there): an
+    # older window's form keeps what was answered since; a time it cannot read counts as now.
+    with tenancy.tenant_scope(tenant_a.institution):
+        given = Answer.objects.get(session=session, question=text).given_at
+    response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {
+        f"q{text.pk}": "", f"t{text.pk}": (given - timedelta(seconds=30)).isoformat(),
+        f"q{choice.pk}": "1", f"t{choice.pk}": "2026-13-45T00:00:00+00:00"})
+    assert response.status_code == 302
+    assert answers_of(tenant_a, session) == {text.pk: (None, "No time given: now."), choice.pk: (1, "")}
+    assert session.status == SessionStatus.SUBMITTED
+
+
 def test_it_records_no_answer_for_an_untouched_text_question(tenant_a: Tenant) -> None:
     session = running(tenant_a)
     choice, text = questions(tenant_a)
