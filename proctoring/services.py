@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.audit import audit
@@ -380,10 +381,17 @@ def _carried_outcome(analysis: dict[str, Any], *, policy: checks.Policy, institu
                      student_id: int) -> checks.Outcome:
     """Judge a carried result again under the exam's policy now, naming the student as analyze_image does."""
     verification = analysis.get("Verification") or {}
-    own_name = FaceRegistration.objects.filter(
+    own_name = _only(FaceRegistration.objects.filter(
         institution_id=institution_id, student_id=student_id, face_id=verification.get("FaceId") or "-",
-    ).values_list("full_name", flat=True).first() if verification.get("Passed") else None
+    ).values_list("full_name", flat=True)) if verification.get("Passed") else None
     return checks.evaluate(analysis, policy, name_of=_names(institution_id), own_name=own_name)
+
+
+def _only(query: QuerySet) -> Any:
+    """The one row a query by a unique key finds, or None: not ``first()``, which orders the rows (by the model's
+    ordering, or its key) and so makes the SQL cost more to compile, on every frame (most of a carried frame's cost
+    is compiling its queries: scripts/profile_frame_cost.py)."""
+    return next(iter(query.order_by()[:1]), None)
 
 
 def _superseded(frame: Frame) -> bool:
@@ -410,7 +418,7 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
 
     None: the frame was erased (its session, exam or student deleted) before or while it was analysed.
     """
-    frame = Frame.objects.select_related("session__exam").filter(pk=frame_id).first()
+    frame = _only(Frame.objects.select_related("session__exam").filter(pk=frame_id))
     if frame is None:
         return None
     if frame.status != FrameStatus.PENDING:
@@ -480,11 +488,11 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
         # The session is read as it is under the lock, with its exam and the student's accommodation (the
         # incident rules' exempt checks); the frame's own row only for its status: nothing else writes a
         # pending frame (attempts changes only here), and a query with fewer joins costs less to compile.
-        locked = (ExamSession.objects.select_for_update(of=("self",))
-                  .select_related("exam", "student__accommodation").filter(pk=session.pk).order_by().first())
+        locked = _only(ExamSession.objects.select_for_update(of=("self",))
+                       .select_related("exam", "student__accommodation").filter(pk=session.pk))
         if locked is None:
             return None
-        status = Frame.objects.filter(pk=frame_id).values_list("status", flat=True).first()
+        status = _only(Frame.objects.filter(pk=frame_id).values_list("status", flat=True))
         if status is None:
             return None
         if status != FrameStatus.PENDING:
