@@ -22,6 +22,7 @@ a point a minute until the session ended (an audit's finding).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -127,8 +128,9 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     # happened when it was taken: what it shows counts, but what it does not show clears nothing (the newer frames
     # say how things are now). It once counted for nothing, and a frame that claimed an earlier capture time
     # escaped the rules.
-    late = Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
-                                captured_at__gt=frame.captured_at).exists()
+    # Asked only of a kind the frame does not show that has something to clear: on a quiet frame, not at all.
+    late = functools.cache(lambda: Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE,
+                                                        captured_at__gt=frame.captured_at).exists())
     # An accommodation's exempt checks (exams.accommodations) never hold for this student: the frame's
     # findings keep them (a reviewer sees what the engine saw), but no streak counts them.
     kinds = set(kinds) - frame.session.exempt_checks
@@ -146,7 +148,7 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         k, n = rule(kind, exam)
         sparse = sparse_rule(kind, exam)
         held = kind in kinds
-        if not held and (late or NEUTRAL.get(kind, set()) & kinds):
+        if not held and (NEUTRAL.get(kind, set()) & kinds or late()):
             continue
         # An accusing kind needs consecutive frames: a frame without it starts over.
         restart = not held and kind in MIN_FRAMES
