@@ -400,7 +400,7 @@ class AccommodationView(TenantAPIView):
                          "accommodation": accommodations.accommodation_summary(
                              accommodations.accommodation_of(student=student))})
 
-    @extend_schema(request=Input, responses={200: AnswerSavedOutput})
+    @extend_schema(request=Input, responses={200: {"type": "object"}})
     def put(self, request: Request, pk: int) -> Response:
         student = self._student(request, pk)
         data = self.Input(data=request.data)

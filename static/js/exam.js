@@ -93,7 +93,7 @@
   }
   function noteGiven(questionId, when) {
     const input = givenInput(questionId);
-    if (input) { input.value = new Date(when).toISOString(); }
+    if (input && !isNaN(when)) { input.value = new Date(when).toISOString(); }
   }
   function givenNow(questionId) {
     const input = givenInput(questionId), before = input ? Date.parse(input.value) : NaN;
