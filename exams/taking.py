@@ -206,6 +206,11 @@ def answer_save(*, session: ExamSession, question_id: int, value: Any, answered_
     if answered_at is not None and answered_at > timezone.now() + ANSWER_CLOCK_SKEW:
         raise AppError("'answered_at' is in the future.", code="invalid",
                        details={"answered_at": ["Later than the server's clock allows."]})
+    if answered_at is not None and session.started_at is not None and \
+            answered_at < session.started_at - ANSWER_CLOCK_SKEW:
+        # (year 1 in one time zone is out of range in another: a page that showed it failed, a re-audit)
+        raise AppError("'answered_at' is before the exam started.", code="invalid",
+                       details={"answered_at": ["Earlier than the exam's start."]})
     with transaction.atomic():
         return _answer_save_locked(session=session, question_id=question_id, value=value, answered_at=answered_at)
 
@@ -215,8 +220,13 @@ def _given_in_time(session: ExamSession, answered_at: datetime | None) -> bool:
     if not (answered_at is not None and deadline is not None and session.started_at is not None
             and session.started_at <= answered_at < deadline and timezone.now() <= deadline + LATE_ANSWERS):
         return False
-    # (proctoring's frames, through the session's relation: exams does not import proctoring)
-    return not session.frames.filter(received_at__gt=answered_at + ONLINE_SLACK, received_at__lt=deadline).exists()
+    # (proctoring's frames, through the session's relation: exams does not import proctoring). A frame cannot say
+    # which window sent it: with the exam open on two devices, one online, an answer given offline on the other is
+    # refused too (a re-audit). The student's page says so; a window's id would be the student's word.
+    if session.frames.filter(received_at__gt=answered_at + ONLINE_SLACK, received_at__lt=deadline).exists():
+        raise Conflict("Given before the deadline, but this exam's camera was online after that time: an answer "
+                       "given online had to arrive before the deadline.", code="online_after_answer")
+    return True
 
 
 def _answer_save_locked(*, session: ExamSession, question_id: int, value: Any,
@@ -299,6 +309,8 @@ def session_submit_with_answers(*, session: ExamSession, student: User, form_ans
             else:
                 value = raw
             given = (given_at or {}).get(question_id)
+            if given is not None and session.started_at is not None and given < session.started_at:
+                given = None  # not a time the page sends: taken as now, as one it cannot read
             answer_save(session=session, question_id=question_id, value=value,
                         answered_at=None if given is None else min(given, timezone.now()))
         return session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=student)

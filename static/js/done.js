@@ -20,7 +20,7 @@
     } catch (e) { /* disabled */ }
   }
 
-  let saved = 0, refused = 0, sending = false;
+  let saved = 0, refused = 0, sending = false, reason = null;
   async function send() {
     if (sending) { return; }
     sending = true;
@@ -38,7 +38,13 @@
         window.addEventListener("online", send, {once: true});
         return;
       }
-      if (result.ok) { saved += 1; } else { refused += 1; }
+      if (result.ok) {
+        saved += 1;
+      } else {
+        refused += 1;
+        const error = result.data && result.data.error;
+        if (error && error.code === "online_after_answer") { reason = error.message; }
+      }
       delete pending[questionId];
     }
     forget();
@@ -50,7 +56,7 @@
     if (note && refused) {
       note.hidden = false;
       note.textContent = refused + " answer" + (refused > 1 ? "s" : "") + " kept on this device could not be saved: " +
-        "the server takes answers given before the deadline, while offline, for 5 minutes after it.";
+        (reason || "the server takes answers given before the deadline, while offline, for 5 minutes after it.");
     }
   }
 

@@ -133,8 +133,9 @@
       } else if (result && result.ok) {
         if (pending[questionId] === value) { delete pending[questionId]; mark(questionId, "saved", "Saved"); }
       } else if (result && result.status === 409) {
-        pending = {};  // the exam is over: nothing can be saved any more
-        persist();
+        // The exam is over, or the server refused an answer given before the deadline: the done page says which
+        // (it sends what this device kept once more, and tells the student what could not be saved). Dropped
+        // here, the done page said "your saved answers were kept" over a refused one (a re-audit).
         leave();
         return false;
       } else if (result && [400, 404, 413, 422].indexOf(result.status) >= 0) {

@@ -260,3 +260,23 @@ def test_the_done_page_sends_the_answers_the_device_kept_before_it_forgets_them(
     assert failed and _sent_late(tenant_a, session) == {"choice": (1, "", True),
                                                         "text": (None, "Kept on the device.", True)}
     assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None
+
+
+def test_answers_the_server_refuses_after_the_deadline_are_said_to_be_lost_not_kept(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    # A re-audit: the exam open on two devices, the other device's camera sent frames until the deadline (so the
+    # server refuses an answer given offline on this one: a frame cannot say which device sent it), and this page
+    # dropped the refused answers and said "your saved answers were kept".
+    session, page = _offline_at_the_deadline(live_server.url, tenant_a, camera_browser, "Typed offline.")
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+        Frame.objects.create(institution=tenant_a.institution, session=session,  # the other device's
+                             received_at=session.deadline - timedelta(seconds=2),
+                             captured_at=session.deadline - timedelta(seconds=2))
+    page.context.set_offline(False)
+    note = page.locator("#late-answers")
+    expect(note).to_contain_text("2 answers kept on this device could not be saved: Given before the deadline, but "
+                                 "this exam's camera was online after that time", timeout=TIMEOUT)
+    shots.take(page, "refused")
+    assert _sent_late(tenant_a, session) == {}

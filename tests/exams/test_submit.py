@@ -45,6 +45,8 @@ def test_it_saves_the_values_the_submit_form_carries(tenant_a: Tenant) -> None:
 def test_of_two_answers_to_a_question_the_one_given_later_is_kept_whichever_arrives_last(tenant_a: Tenant) -> None:
     # An audit: the exam open in two windows, the older window's answers overwrote those given since in the newer.
     session = running(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):  # begun a few minutes ago
+        ExamSession.objects.filter(pk=session.pk).update(started_at=session.started_at - timedelta(minutes=5))
     choice, text = questions(tenant_a)
     client, now = api_client_for(tenant_a.student), timezone.now()
 
@@ -59,6 +61,12 @@ def test_of_two_answers_to_a_question_the_one_given_later_is_kept_whichever_arri
     assert answers_of(tenant_a, session) == {text.pk: (None, "Newer.")}
     assert save("No time given: now.")["kept_newer"] is False
     assert answers_of(tenant_a, session) == {text.pk: (None, "No time given: now.")}
+    # Before the exam started: never a time the page sends (year 1 in one time zone is out of range in another).
+    before = client.post(f"/api/v1/sessions/{session.pk}/answers",
+                         {"question": text.pk, "value": "Year 1.", "answered_at": "0001-01-01T00:00:00Z"},
+                         format="json")
+    assert before.status_code == 400 and before.json()["error"]["details"] == {
+        "answered_at": ["Earlier than the exam's start."]}
 
     # The submit form says when each answer was given (the exam page: as it was sent, or when changed there): an
     # older window's form keeps what was answered since; a time it cannot read counts as now.
@@ -66,7 +74,7 @@ def test_of_two_answers_to_a_question_the_one_given_later_is_kept_whichever_arri
         given = Answer.objects.get(session=session, question=text).given_at
     response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {
         f"q{text.pk}": "", f"t{text.pk}": (given - timedelta(seconds=30)).isoformat(),
-        f"q{choice.pk}": "1", f"t{choice.pk}": "2026-13-45T00:00:00+00:00"})
+        f"q{choice.pk}": "1", f"t{choice.pk}": "0001-01-01T00:00:00+01:00"})  # (it was a 500: out of range)
     assert response.status_code == 302
     assert answers_of(tenant_a, session) == {text.pk: (None, "No time given: now."), choice.pk: (1, "")}
     assert session.status == SessionStatus.SUBMITTED
@@ -227,7 +235,8 @@ def test_an_answer_given_offline_before_the_deadline_is_taken_for_a_few_minutes_
     with tenancy.tenant_scope(tenant_a.institution):
         Frame.objects.create(institution=tenant_a.institution, session=session, received_at=deadline - timedelta(
             seconds=5), captured_at=deadline - timedelta(seconds=5))
-    assert save(text.pk, "Claimed a minute early.", deadline - timedelta(seconds=60)).status_code == 409
+    refused = save(text.pk, "Claimed a minute early.", deadline - timedelta(seconds=60))
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "online_after_answer"
     assert save(text.pk, "Just before that frame.", deadline - timedelta(seconds=12)).status_code == 200
     deadline = _past_deadline(tenant_a, session, by=taking.LATE_ANSWERS + timedelta(seconds=5))
     assert save(choice.pk, 0, deadline - timedelta(seconds=5)).status_code == 409  # too late even for that
