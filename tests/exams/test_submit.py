@@ -74,7 +74,8 @@ def test_of_two_answers_to_a_question_the_one_given_later_is_kept_whichever_arri
         given = Answer.objects.get(session=session, question=text).given_at
     response = page_client_for(tenant_a.student).post(f"/sessions/{session.pk}/submit", {
         f"q{text.pk}": "", f"t{text.pk}": (given - timedelta(seconds=30)).isoformat(),
-        f"q{choice.pk}": "1", f"t{choice.pk}": "0001-01-01T00:00:00+01:00"})  # (it was a 500: out of range)
+        f"q{choice.pk}": "1", f"t{choice.pk}": "0001-01-01T00:00:00+01:00",  # (it was a 500: out of range)
+        "t999999": "2026-13-45T00:00:00+00:00"})  # a 13th month
     assert response.status_code == 302
     assert answers_of(tenant_a, session) == {text.pk: (None, "No time given: now."), choice.pk: (1, "")}
     assert session.status == SessionStatus.SUBMITTED
