@@ -105,8 +105,7 @@ browser-deps:
 # which does not change with the database): SUITE_HALF, marker one_database. Each browser test runs in one half too
 # (its module says which; tests/conftest.py refuses a browser test that does not): what depends on the database is
 # tested below the browser on both, and run twice the browser tests took make test past 15 minutes. PostgreSQL has
-# those whose server writes race (offline and late answers, two windows, the gate's approval, the
-# production profile), SQLite the rest, about as long.
+# those whose server writes race (offline and late answers, the gate's approval), SQLite the rest, about as long.
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .

@@ -123,7 +123,7 @@ def test_it_serves_static_files_and_leaks_nothing_with_debug_off(production_serv
     assert "script-src 'self'" in headers["Content-Security-Policy"]
 
 
-@pytest.mark.one_database("postgresql")  # a production server's database: the browser tests' half (Makefile)
+@pytest.mark.one_database("sqlite")  # the browser tests' half with time to spare (Makefile)
 def test_it_runs_the_student_flow_against_a_debug_off_server(
     production_server: str, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, settings: Any
 ) -> None:

@@ -14,8 +14,8 @@ from tests.browser.test_exam_flow import TIMEOUT
 from tests.browser.test_offline import open_exam, running_exam, stored
 from tests.conftest import PASSWORD, Tenant
 
-# make test runs each browser test on one database (Makefile): this module's on PostgreSQL.
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("postgresql")]
+# make test runs each browser test on one database (Makefile): this module's on SQLite.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("sqlite")]
 
 
 def test_the_older_window_neither_sends_over_nor_submits_over_the_answer_given_later_in_the_newer(
