@@ -120,27 +120,28 @@ def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("session-done", pk=session.pk)
 
 
+def _by_question(request: HttpRequest, prefix: str) -> dict[int, str]:
+    """The form's fields ``<prefix><question id>`` by question id (the last value when one is repeated)."""
+    return {int(name[1:]): value for name, value in request.POST.items()
+            if name.startswith(prefix) and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19}
+
+
 def _form_answers(request: HttpRequest) -> dict[int, str]:
-    """The exam form's answers: fields ``q<question id>`` (the last value when one is repeated)."""
-    answers = {}
-    for name, value in request.POST.items():
-        if name.startswith("q") and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19:
-            answers[int(name[1:])] = value
-    return answers
+    """The exam form's answers: fields ``q<question id>``."""
+    return _by_question(request, "q")
 
 
 def _form_given_at(request: HttpRequest) -> dict[int, datetime]:
     """When the exam form's answers were given: fields ``t<question id>`` (ISO 8601 with an offset; others are
     left out, and their answers taken as given now)."""
     given = {}
-    for name, value in request.POST.items():
-        if name.startswith("t") and name[1:].isascii() and name[1:].isdigit() and len(name) <= 19:
-            try:
-                when = parse_datetime(value) if len(value) <= 40 else None
-            except ValueError:  # well formed, not a date (a 13th month)
-                when = None
-            if when is not None and when.tzinfo is not None:
-                given[int(name[1:])] = when
+    for question_id, value in _by_question(request, "t").items():
+        try:
+            when = parse_datetime(value) if len(value) <= 40 else None
+        except ValueError:  # well formed, not a date (a 13th month)
+            when = None
+        if when is not None and when.tzinfo is not None:
+            given[question_id] = when
     return given
 
 
