@@ -26,7 +26,7 @@ STACK_ENV := DEBUG=0 SECRET_KEY=$$(scripts/secret_key.sh var/secret-key) ALLOWED
 	AWS_REGION=$${AWS_REGION:-us-east-1}
 TEST_PG_URL := postgres://postgres@127.0.0.1:5432/openproctor
 
-.PHONY: run stack worker stop bench-scale stop-scale test test-sqlite test-postgres lint bench model-card deps dev-deps browser-deps clean
+.PHONY: run stack worker stop bench-scale stop-scale test test-sqlite test-postgres test-browser lint bench model-card deps dev-deps browser-deps clean
 
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -98,30 +98,43 @@ browser-deps:
 	(command -v espeak-ng && command -v sox) >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox)
 
 # The suite runs on SQLite (the embedded default) and on PostgreSQL side by side, each half with its own
-# Redis database for its Celery workers; make prints each half when it ends (var/test-*.log meanwhile).
+# Redis database for its Celery workers; make prints each part when it ends (var/test-*.log meanwhile).
 # The PostgreSQL half runs only the tests that use a database: the others answer the same on both
 # (tests/conftest.py, DATABASE_TESTS_ONLY). The schema fuzzing runs on PostgreSQL only (it is the stricter: NUL
 # bytes, 32-bit integers), the accessibility crawl and the CSP page walk on SQLite only (they judge the markup,
 # which does not change with the database): SUITE_HALF, marker one_database. Each browser test runs in one half too
 # (its module says which; tests/conftest.py refuses a browser test that does not): what depends on the database is
 # tested below the browser on both, and run twice the browser tests took make test past 15 minutes. PostgreSQL has
-# those whose server writes race (offline and late answers, the gate's approval), SQLite the rest, about as long.
+# those whose server writes race (offline and late answers, the gate's approval), SQLite the rest.
+# The browser tests of both halves run in a third process (test-browser: SUITE_PART, its own PostgreSQL test
+# database and Redis databases) beside the other two: waiting on browsers, servers and workers, two processes
+# left about 40% of two cores idle (vmstat 10 through a run).
 test: dev-deps browser-deps
 	scripts/services.sh all
 	$(VENV)/bin/ruff check .
 	mkdir -p var
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-sqlite test-postgres test-browser
 
 test-sqlite: dev-deps
-	@echo "=== Test suite on SQLite (embedded default) ==="
-	set -o pipefail; env -u DATABASE_URL -u REDIS_URL SUITE_HALF=sqlite $(VENV)/bin/pytest --durations=25 2>&1 | tee var/test-sqlite.log
+	@echo "=== Test suite on SQLite (embedded default; browser tests apart) ==="
+	set -o pipefail; env -u DATABASE_URL -u REDIS_URL SUITE_HALF=sqlite SUITE_PART=rest $(VENV)/bin/pytest \
+		--durations=25 2>&1 | tee var/test-sqlite.log
 
 test-postgres: dev-deps
-	@echo "=== Test suite on PostgreSQL (the tests that use a database) ==="
+	@echo "=== Test suite on PostgreSQL (the tests that use a database; browser tests apart) ==="
 	scripts/services.sh all
 	set -o pipefail; env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL) DATABASE_TESTS_ONLY=1 SUITE_HALF=postgresql \
-		TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest --durations=25 -o cache_dir=.pytest_cache/postgres \
-		2>&1 | tee var/test-postgres.log
+		SUITE_PART=rest TEST_REDIS_URL=redis://127.0.0.1:6379/13 $(VENV)/bin/pytest --durations=25 \
+		-o cache_dir=.pytest_cache/postgres 2>&1 | tee var/test-postgres.log
+
+test-browser: dev-deps browser-deps
+	@echo "=== Browser tests: the SQLite half's, then the PostgreSQL half's ==="
+	scripts/services.sh all
+	set -o pipefail; ( env -u DATABASE_URL -u REDIS_URL SUITE_HALF=sqlite SUITE_PART=browser \
+		TEST_REDIS_URL=redis://127.0.0.1:6379/12 $(VENV)/bin/pytest --durations=15 -o cache_dir=.pytest_cache/browser \
+		&& env -u REDIS_URL DATABASE_URL=$(TEST_PG_URL)_browser DATABASE_TESTS_ONLY=1 SUITE_HALF=postgresql \
+		SUITE_PART=browser TEST_REDIS_URL=redis://127.0.0.1:6379/11 $(VENV)/bin/pytest --durations=10 \
+		-o cache_dir=.pytest_cache/browser-postgres ) 2>&1 | tee var/test-browser.log
 
 $(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt requirements-bench-nodeps.txt
 	command -v cmake >/dev/null || (apt-get update -qq && apt-get install -y -qq cmake)

@@ -86,17 +86,35 @@ def in_this_half(item: pytest.Item) -> bool:
     if marker is not None and (len(marker.args) != 1 or marker.args[0] not in HALVES):
         raise pytest.UsageError(f"{item.nodeid}: one_database takes one of {HALVES}: a test marked otherwise "
                                 "would run in neither half of make test")
-    if marker is None and item.path.parent.name == "browser" and item.path.parent.parent.name == "tests":
+    if marker is None and is_a_browser_test(item):
         raise pytest.UsageError(f"{item.nodeid}: a browser test runs in one half of make test: mark its module "
                                 "one_database('sqlite') or one_database('postgresql') (Makefile)")
     return marker is None or not half or marker.args[0] == half
+
+
+# make test runs the browser tests (both halves' of them) in a third process beside the other two (SUITE_PART
+# "browser"; the others "rest"): they mostly wait on a browser, a server and a worker, and the two halves left a
+# third of two cores idle (vmstat). Unset, a run takes both parts.
+PARTS = ("browser", "rest")
+
+
+def is_a_browser_test(item: pytest.Item) -> bool:
+    return item.path.parent.name == "browser" and item.path.parent.parent.name == "tests"
+
+
+def in_this_part(item: pytest.Item) -> bool:
+    part = os.environ.get("SUITE_PART")
+    if part and part not in PARTS:
+        raise pytest.UsageError(f"SUITE_PART is {part!r}: it takes one of {PARTS}, or unset for both")
+    return not part or (part == "browser") == is_a_browser_test(item)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests_only = os.environ.get("DATABASE_TESTS_ONLY") == "1"
     kept, deselected = [], []
     for item in items:
-        (kept if in_this_half(item) and (uses_a_database(item) or not tests_only) else deselected).append(item)
+        wanted = in_this_half(item) and in_this_part(item) and (uses_a_database(item) or not tests_only)
+        (kept if wanted else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
