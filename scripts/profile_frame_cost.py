@@ -4,7 +4,7 @@ Runs the real task function (``services.frame_analyze`` inside the task's tenant
 session of a student with a reference face, on a throw-away test database (SQLite by default, PostgreSQL with
 ``DATABASE_URL``), for three kinds of frame:
 
-- ``analysed``: the engine runs (two pictures of the student in turn, each far from the last analysed one);
+- ``analysed``: the engine runs (three pictures of the student in turn, each far from the last two analysed ones);
 - ``carried``: the same picture captured again (a little brighter), which carries the last analysed result;
 - ``carried-incident``: carried frames while an incident stays open (a laptop in view, the exam lists it):
   its streak, incident and outbox row are written on every frame.
@@ -54,7 +54,7 @@ from django.test.utils import (  # noqa: E402
     setup_test_environment,
     teardown_databases,
 )
-from PIL import Image, ImageEnhance  # noqa: E402
+from PIL import Image, ImageEnhance, ImageOps  # noqa: E402
 
 from accounts import tenancy  # noqa: E402
 from proctoring import services, stages  # noqa: E402
@@ -64,13 +64,13 @@ from proctoring.models import Frame  # noqa: E402
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "images"
 
 
-def picture(name: str, brightness: float = 1.0) -> bytes:
+def picture(name: str, brightness: float = 1.0, *, mirrored: bool = False) -> bytes:
     data = (FIXTURES / name).read_bytes()
-    if brightness == 1.0:
+    if brightness == 1.0 and not mirrored:
         return data
     out = io.BytesIO()
-    ImageEnhance.Brightness(Image.open(io.BytesIO(data)).convert("RGB")).enhance(brightness).save(
-        out, "JPEG", quality=80)
+    changed = ImageEnhance.Brightness(Image.open(io.BytesIO(data)).convert("RGB")).enhance(brightness)
+    (ImageOps.mirror(changed) if mirrored else changed).save(out, "JPEG", quality=80)
     return out.getvalue()
 
 
@@ -226,18 +226,19 @@ def main() -> None:
             kinds: dict[str, Any] = {}
             per_query = PerQuery() if args.per_query else None
 
-            # Analysed: two pictures of the student in turn (each differs from the last analysed one).
+            # Analysed: three pictures of the student in turn (each differs from the last two analysed ones, which
+            # a frame may be carried from).
             quiet = Session(start_session(tenant))
-            pictures = [picture("signer1_a.jpg"), picture("signer1_b.jpg")]
+            pictures = [picture("signer1_a.jpg"), picture("signer1_b.jpg"), picture("signer1_a.jpg", mirrored=True)]
             for i in range(6):  # warm-up: the engine's first runs, the pose baseline
-                quiet.frame(pictures[i % 2], step=5)
-            kinds["analysed"] = lambda i: quiet.frame(pictures[i % 2], step=5)
+                quiet.frame(pictures[i % 3], step=5)
+            kinds["analysed"] = lambda i: quiet.frame(pictures[i % 3], step=5)
             # Carried: the last analysed picture captured again, within the maximum age.
             carried = Session(start_session(tenant))
             carried.frame(picture("signer1_a.jpg"), step=5)
-            for _ in range(3):  # the pose baseline
-                carried.frame(picture("signer1_b.jpg"), step=5)
-                carried.frame(picture("signer1_a.jpg"), step=5)
+            for _ in range(3):  # the pose baseline (a second apart: the first frame stays within the age limit)
+                carried.frame(picture("signer1_b.jpg"), step=1)
+                carried.frame(picture("signer1_a.jpg"), step=1)
             variants = [picture("signer1_a.jpg", 1 + (i % 5 - 2) / 100) for i in range(5)]
             kinds["carried"] = lambda i: carried.frame(variants[i % 5], step=0.1)
             # Carried while an incident stays open: a laptop on the desk, which the exam lists.

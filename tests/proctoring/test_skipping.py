@@ -112,6 +112,21 @@ def test_a_face_that_did_not_match_is_compared_again_on_the_next_frame(
     assert "References" in engine_calls[1]  # compared again
 
 
+def test_a_frame_like_the_one_before_the_last_analysed_frame_is_carried_from_that_one(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
+    # A frame that camera noise (or a moment's change) had analysed in full is not the only one compared: its
+    # own noise made the next frames of a still scene cross the threshold too, one full analysis after another.
+    session = registered_session(tenant_a, register=True)
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    changed = analysed(session, faintly_covered("signer1_a.jpg", 0.08), after=6)
+    back = analysed(session, jittered("signer1_a.jpg"), after=11)
+    assert [changed.carried_from, back.carried_from] == [None, first]
+    assert len(engine_calls) == 2 and back.findings == first.findings
+    # Unlike both of the last two analysed frames: analysed in full.
+    other = analysed(session, image("signer1_b.jpg"), after=16)
+    assert other.carried_from is None and len(engine_calls) == 3
+
+
 def test_it_analyses_a_frame_that_changed(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
     session = registered_session(tenant_a)
     analysed(session, image("signer1_a.jpg"), after=1)
