@@ -176,6 +176,7 @@ class IncidentKind(models.TextChoices):
     FULLSCREEN_EXIT = "fullscreen_exit", "Left full screen"
     COPY_PASTE = "copy_paste", "Copy or paste"
     CAMERA_STOPPED = "camera_stopped", "Camera stopped"
+    SECOND_WINDOW = "second_window", "Exam open in two windows"
     # Heard through the microphone (issue 13).
     TALKING = "talking", "Sustained talking"
 

@@ -24,6 +24,9 @@ BROWSER_EVENTS = {
     IncidentKind.FULLSCREEN_EXIT: Severity.LOW,
     IncidentKind.COPY_PASTE: Severity.MEDIUM,
     IncidentKind.CAMERA_STOPPED: Severity.HIGH,
+    # Another window (tab) of the exam in the same browser (exam.js: the windows tell each other). Of two answers to
+    # a question the later is kept, and both windows show it, so nothing is lost; staff see that it happened.
+    IncidentKind.SECOND_WINDOW: Severity.LOW,
 }
 
 
@@ -81,7 +84,7 @@ BROWSER_EVENT_MERGE_SECONDS = 60
 
 
 def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident | None:
-    """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped); None when
+    """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped, a second window); None when
     the student's accommodation exempts them from it (assistive software). Repeated within
     BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident."""
     if kind not in BROWSER_EVENTS:

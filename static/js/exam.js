@@ -106,6 +106,7 @@
     givenAt[questionId] = givenNow(questionId);
     noteGiven(questionId, givenAt[questionId]);
     persist();
+    tellOtherWindows({kind: "answer", question: questionId, value: value, at: givenAt[questionId]});
     mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? "Not saved — reconnecting…" : "Saving…");
     showOverall();
   }
@@ -180,6 +181,46 @@
     Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
     showOverall();
   });
+
+  // --- The exam in two windows (tabs) of this browser ----------------------------------------------------
+  // The windows tell each other each answer as it is given: the other shows it at once (its own older answer stayed
+  // on screen marked "Saved" until it sent it: an audit), and drops its older one unsent. A window that opens says
+  // so and the others answer: each tells the student, and the exam's staff see an "Exam open in two windows"
+  // (second_window) incident, as the page reports leaving the tab. Another browser or device cannot be heard here:
+  // the server keeps the later of two answers from those (the "kept_newer" answer above).
+  const windowId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+  const channel = window.BroadcastChannel ? new BroadcastChannel("openproctor:exam:" + sessionId) : null;
+  const otherWindows = {};
+  function tellOtherWindows(message) {
+    if (channel) { channel.postMessage(Object.assign({from: windowId}, message)); }
+  }
+  function otherWindowSeen(id, reportIt) {
+    if (otherWindows[id]) { return; }
+    otherWindows[id] = true;
+    const note = document.getElementById("other-window");
+    if (note) { note.hidden = false; }
+    // The window that opened reports it (the others answered its hello): both at once made two incidents.
+    if (reportIt) { report("second_window", "the exam is open in another window or tab of this browser"); }
+  }
+  if (channel) {
+    channel.onmessage = function (event) {
+      const message = event.data || {};
+      if (!message.from || message.from === windowId) { return; }
+      if (message.kind === "hello") { tellOtherWindows({kind: "here"}); }
+      if (message.kind === "hello" || message.kind === "here") { otherWindowSeen(message.from, message.kind === "here"); return; }
+      if (message.kind !== "answer" || timeUp || !fieldsets[message.question]) { return; }
+      otherWindowSeen(message.from, false);
+      const input = givenInput(message.question), mine = input ? Date.parse(input.value) : NaN;
+      if (!isNaN(mine) && !(message.at > mine)) { return; }  // this window's answer is the later one
+      if (message.question in pending) { delete pending[message.question]; persist(); }
+      restore(message.question, message.value);
+      noteGiven(message.question, message.at);
+      mark(message.question, "saved", "Changed in another window — that window saves it.");
+      showOverall();
+      showProgress();
+    };
+    tellOtherWindows({kind: "hello"});
+  }
 
   // --- Progress: "n of m answered" and the question navigator -----------------------------------------
   const answeredN = document.getElementById("answered-n");

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from accounts import tenancy
+from proctoring.models import Incident
 from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT
 from tests.browser.test_offline import open_exam, running_exam, stored
@@ -51,3 +53,46 @@ def test_the_older_window_neither_sends_over_nor_submits_over_the_answer_given_l
     first.click("#submit-confirm")
     expect(first).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
     assert stored(tenant_a, session) == {"choice": (2, ""), "text": (None, "Typed later in the second window.")}
+
+
+def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_see_it_once(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    # The older window showed its own answer marked "Saved" until it sent it (and was told the newer one was kept).
+    session = running_exam(tenant_a)
+    browser = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
+    first = browser.new_page()
+    first.set_default_timeout(TIMEOUT)
+    sign_in(first, live_server.url, tenant_a.student.email, PASSWORD)
+    first.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    expect(first.locator("#checks .check")).to_have_count(5)
+    expect(first.locator("#other-window")).to_be_hidden()
+    second = browser.new_page()  # another tab of the same browser, signed in already
+    second.set_default_timeout(TIMEOUT)
+    second.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    for page in (first, second):
+        expect(page.locator("#other-window")).to_be_visible()
+        expect(page.locator("#other-window")).to_contain_text("open in another window")
+
+    second.check('input[name^="q"][value="2"]')
+    second.fill("textarea", "Typed in the second window.")
+    expect(first.locator('input[name^="q"][value="2"]')).to_be_checked()
+    expect(first.locator("textarea")).to_have_value("Typed in the second window.")
+    expect(first.locator("fieldset.exam-question .saved")).to_have_text(
+        ["Changed in another window — that window saves it."] * 2)
+    first.check('input[name^="q"][value="0"]')  # and back: the first window's later answer shows in the second
+    expect(second.locator('input[name^="q"][value="0"]')).to_be_checked()
+    shots.take(first, "two-tabs")
+    expect(second.locator("#save-state")).to_have_text("All answers saved.")
+    expect(first.locator("#save-state")).to_have_text("All answers saved.")
+    assert stored(tenant_a, session) == {"choice": (0, ""), "text": (None, "Typed in the second window.")}
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        reported = list(Incident.objects.filter(session=session, kind="second_window"))
+    assert [(i.severity, i.details["source"]) for i in reported] == [("low", "browser")]  # both windows: one incident
+
+    # Either window's submit carries both windows' latest answers.
+    first.click("#submit-exam")
+    first.click("#submit-confirm")
+    expect(first).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
+    assert stored(tenant_a, session) == {"choice": (0, ""), "text": (None, "Typed in the second window.")}

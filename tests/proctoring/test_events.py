@@ -390,3 +390,15 @@ def test_a_weak_match_neither_breaks_a_clear_one_nor_accuses(tenant_a: Tenant, p
     opened = _incidents(tenant_a, session)
     assert [i.kind for i in opened] == kinds
     assert [i.severity for i in opened] == (["high"] if kinds == ["wrong_person"] else ["low"])
+
+
+def test_a_second_window_of_the_exam_is_a_low_browser_incident_merged_with_the_next_report(tenant_a: Tenant) -> None:
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    reports = [client.post(f"/api/v1/sessions/{session.pk}/events", {"kind": "second_window", "detail": "a tab"},
+                           format="json") for _ in range(2)]
+    assert [r.status_code for r in reports] == [201, 201]
+    assert reports[0].json()["incident"] == reports[1].json()["incident"]
+    (incident,) = _incidents(tenant_a, session)
+    assert (incident.kind, incident.severity, incident.details["count"]) == ("second_window", "low", 2)
+    assert incident.get_kind_display() == "Exam open in two windows"
