@@ -26,6 +26,7 @@
   let pending = {}, givenAt = {};
   try { pending = JSON.parse(window.localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { pending = {}; }
   try { givenAt = JSON.parse(window.localStorage.getItem(storageKey + ":at") || "{}") || {}; } catch (e) { givenAt = {}; }
+  const fromOtherWindow = {};  // questions whose pending answer was given in another window (below)
   let reconnecting = false, timeUp = false;
 
   function persist() {
@@ -102,6 +103,7 @@
 
   function queue(questionId, value) {
     if (timeUp) { return; }  // given after the deadline: not an answer
+    delete fromOtherWindow[questionId];
     pending[questionId] = value;
     givenAt[questionId] = givenNow(questionId);
     noteGiven(questionId, givenAt[questionId]);
@@ -132,7 +134,10 @@
           showProgress();
         }
       } else if (result && result.ok) {
-        if (pending[questionId] === value) { delete pending[questionId]; mark(questionId, "saved", "Saved"); }
+        if (pending[questionId] === value) {
+          delete pending[questionId];
+          mark(questionId, "saved", fromOtherWindow[questionId] ? "Changed in another window — saved." : "Saved");
+        }
       } else if (result && result.status === 409) {
         // The exam is over, or the server refused an answer given before the deadline: the done page says which
         // (it sends what this device kept once more, and tells the student what could not be saved). Dropped
@@ -184,13 +189,16 @@
 
   // --- The exam in two windows (tabs) of this browser ----------------------------------------------------
   // The windows tell each other each answer as it is given: the other shows it at once (its own older answer stayed
-  // on screen marked "Saved" until it sent it: an audit), and drops its older one unsent. A window that opens says
+  // on screen marked "Saved" until it sent it: an audit) and keeps it as its own, to send (the same answer and time
+  // twice is saved once) and to keep on this device: both windows write the one list the device keeps, so a window
+  // that kept only its own answers there dropped the other's. A window that opens says
   // so and the others answer: each tells the student, and the exam's staff see an "Exam open in two windows"
   // (second_window) incident, as the page reports leaving the tab. Another browser or device cannot be heard here:
   // the server keeps the later of two answers from those (the "kept_newer" answer above).
   const windowId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   const channel = window.BroadcastChannel ? new BroadcastChannel("openproctor:exam:" + sessionId) : null;
   const otherWindows = {};
+  let otherWindowTimer = null;
   function tellOtherWindows(message) {
     if (channel) { channel.postMessage(Object.assign({from: windowId}, message)); }
   }
@@ -212,12 +220,17 @@
       otherWindowSeen(message.from, false);
       const input = givenInput(message.question), mine = input ? Date.parse(input.value) : NaN;
       if (!isNaN(mine) && !(message.at > mine)) { return; }  // this window's answer is the later one
-      if (message.question in pending) { delete pending[message.question]; persist(); }
       restore(message.question, message.value);
       noteGiven(message.question, message.at);
-      mark(message.question, "saved", "Changed in another window — that window saves it.");
+      pending[message.question] = message.value;
+      givenAt[message.question] = message.at;
+      fromOtherWindow[message.question] = true;
+      persist();
+      mark(message.question, reconnecting ? "offline" : "saving", "Changed in another window — saving…");
       showOverall();
       showProgress();
+      clearTimeout(otherWindowTimer);  // typing there sends a message a key: send when it pauses, as typing here
+      otherWindowTimer = setTimeout(flush, 800);
     };
     tellOtherWindows({kind: "hello"});
   }

@@ -78,8 +78,7 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     second.fill("textarea", "Typed in the second window.")
     expect(first.locator('input[name^="q"][value="2"]')).to_be_checked()
     expect(first.locator("textarea")).to_have_value("Typed in the second window.")
-    expect(first.locator("fieldset.exam-question .saved")).to_have_text(
-        ["Changed in another window — that window saves it."] * 2)
+    expect(first.locator("fieldset.exam-question .saved")).to_have_text(["Changed in another window — saved."] * 2)
     first.check('input[name^="q"][value="0"]')  # and back: the first window's later answer shows in the second
     expect(second.locator('input[name^="q"][value="0"]')).to_be_checked()
     shots.take(first, "two-tabs")
@@ -91,8 +90,19 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
         reported = list(Incident.objects.filter(session=session, kind="second_window"))
     assert [(i.severity, i.details["source"]) for i in reported] == [("low", "browser")]  # both windows: one incident
 
+    # Offline, an answer given in one tab that is closed before it could send it is not lost: the other tab kept it.
+    browser.set_offline(True)
+    second.fill("textarea", "Written offline in the second tab, which was then closed.")
+    expect(first.locator("textarea")).to_have_value("Written offline in the second tab, which was then closed.")
+    expect(first.locator("fieldset.exam-question .saved").last).to_have_text("Not saved — reconnecting…")
+    second.close()
+    browser.set_offline(False)
+    expect(first.locator("fieldset.exam-question .saved").last).to_have_text("Changed in another window — saved.")
+    assert stored(tenant_a, session)["text"] == (None, "Written offline in the second tab, which was then closed.")
+
     # Either window's submit carries both windows' latest answers.
     first.click("#submit-exam")
     first.click("#submit-confirm")
     expect(first).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
-    assert stored(tenant_a, session) == {"choice": (0, ""), "text": (None, "Typed in the second window.")}
+    assert stored(tenant_a, session) == {"choice": (0, ""),
+                                         "text": (None, "Written offline in the second tab, which was then closed.")}
