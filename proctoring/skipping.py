@@ -33,7 +33,8 @@ frame costs about two thirds of a full analysis (106-113 against 155-168 CPU-ms 
 student 28.5 -> 25.5 CPU-s per student-hour, 31% -> 28% of a busy one's, no incident missed. Comparing with the
 analysed frame before the last too (``_closest``; the same script, seeds 1-6, before and after in turn): full
 analyses of a quiet session 9-15 -> 7-10 in 10 minutes, a quiet student 18.2 -> 16.5 CPU-s per student-hour,
-26.6% -> 25.5% of a busy one's (64.8), no incident missed. Carrying the
+26.6% -> 25.5% of a busy one's (64.8), no incident missed; seeds 7-12, which chose nothing, 27.0% -> 24.6% (quiet
+20.8 -> 17.5). Carrying the
 verdict across larger changes too (a second threshold of 10, under what another person's face measures)
 was tried and not kept: a head turned a little changes the 1:1 verdict (a turned face no longer matches:
 ``turned_away``) with a small difference, and a "face not verifiable" incident was missed.
