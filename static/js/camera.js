@@ -129,6 +129,32 @@
     }
   }
 
+  // Frames waiting to be sent are kept on the device too (IndexedDB) when the queue is made with ``keep``: a page
+  // closed (or a browser that crashed) while offline lost them, and the exam's record had a hole where they were.
+  // The exam page sends them, with the time each was taken, when it is next opened while the session runs. Kept
+  // frames older than a day (of any session) are deleted; without IndexedDB the queue lives in memory only.
+  const FRAME_DB = "openproctor-frames", FRAME_STORE = "frames", FRAME_KEEP_MS = 24 * 3600 * 1000;
+  function openFrameStore() {
+    return new Promise(function (resolve) {
+      let request;
+      try { request = window.indexedDB.open(FRAME_DB, 1); } catch (e) { resolve(null); return; }
+      request.onupgradeneeded = function () { request.result.createObjectStore(FRAME_STORE, {keyPath: "key"}); };
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = request.onblocked = function () { resolve(null); };
+    });
+  }
+  // Run ``work(store)`` in a transaction of the kept frames; answers what its request answered (null on a failure).
+  function withFrameStore(db, mode, work) {
+    return new Promise(function (resolve) {
+      if (!db) { resolve(null); return; }
+      try {
+        const transaction = db.transaction(FRAME_STORE, mode), request = work(transaction.objectStore(FRAME_STORE));
+        transaction.oncomplete = function () { resolve(request ? request.result : null); };
+        transaction.onerror = transaction.onabort = function () { resolve(null); };
+      } catch (e) { resolve(null); }
+    });
+  }
+
   // Frames waiting to be sent, oldest first, bounded in count and bytes (the oldest go first when full).
   function FrameQueue(sessionId, limits) {
     this.sessionId = sessionId;
@@ -138,26 +164,62 @@
     this.bytes = 0;
     this.dropped = 0;
     this.offline = false;
+    this.store = limits && limits.keep && window.indexedDB ? openFrameStore() : Promise.resolve(null);
+    this.restored = false;
   }
   FrameQueue.prototype.size = function () { return this.items.length; };
   FrameQueue.prototype.push = function (image, capturedAt) {
-    this.items.push({image: image, capturedAt: capturedAt || Date.now()});
+    // Its time on the server's clock is fixed now: a frame sent again (its answer was lost, or by the next page
+    // from the device's store) says the same capture time, to the millisecond, and the server keeps it once.
+    const at = capturedAt || Date.now(), item = {image: image, capturedAt: at, stamp: stamp(at)};
+    item.key = this.sessionId + ":" + (item.stamp || at);
+    this.items.push(item);
     this.bytes += image.length;
+    this.keep(item);
+    this.trim();
+  };
+  FrameQueue.prototype.trim = function () {
     while (this.items.length > this.maxFrames || (this.bytes > this.maxBytes && this.items.length > 1)) {
-      this.bytes -= this.items.shift().image.length;
+      const gone = this.items.shift();
+      this.bytes -= gone.image.length;
       this.dropped += 1;
+      this.forget(gone);
     }
+  };
+  FrameQueue.prototype.keep = function (item) {
+    const record = {key: item.key, session: this.sessionId, capturedAt: item.capturedAt, stamp: item.stamp,
+                    image: item.image, keptAt: Date.now()};
+    this.store.then(function (db) { return withFrameStore(db, "readwrite", function (store) { return store.put(record); }); });
+  };
+  FrameQueue.prototype.forget = function (item) {
+    this.store.then(function (db) { return withFrameStore(db, "readwrite", function (store) { return store.delete(item.key); }); });
+  };
+  // Once, before the first sending: the frames of this session that an earlier page kept on the device and did not
+  // send (two windows of the exam may both send one: the server keeps it once).
+  FrameQueue.prototype.restore = async function () {
+    if (this.restored) { return; }
+    this.restored = true;
+    const db = await this.store;
+    const kept = (await withFrameStore(db, "readonly", function (store) { return store.getAll(); })) || [];
+    const known = {}, stale = Date.now() - FRAME_KEEP_MS, self = this;
+    this.items.forEach(function (item) { known[item.key] = true; });
+    kept.forEach(function (record) {
+      if (!(record.keptAt >= stale)) { self.forget(record); return; }
+      if (record.session !== self.sessionId || known[record.key] || typeof record.image !== "string") { return; }
+      self.items.push({image: record.image, capturedAt: record.capturedAt, stamp: record.stamp, key: record.key});
+      self.bytes += record.image.length;
+    });
+    this.items.sort(function (a, b) { return a.capturedAt - b.capturedAt; });
+    this.trim();
   };
   // Send what is queued, oldest first, so that the incident rules see frames in the order they were
   // taken. Answers {sent, last, offline, retry, over}: ``last`` is the newest frame's answer.
   FrameQueue.prototype.flush = async function () {
     const outcome = {sent: 0, last: null, offline: false, retry: false, over: false};
+    await this.restore();
     while (this.items.length) {
       const item = this.items[0];
-      // A frame sent again (its answer was lost) says the same capture time, to the millisecond: the server
-      // knows it by that and its bytes, and keeps it once. Converted at each try, the clock's offset (it
-      // follows each answer's Date) moved it by a few milliseconds, and one frame was stored and judged twice.
-      item.stamp = item.stamp || stamp(item.capturedAt);
+      item.stamp = item.stamp || stamp(item.capturedAt);  // taken before the page knew the server's clock
       let result;
       try { result = await sendFrame(this.sessionId, item.image, item.stamp || item.capturedAt); } catch (e) {
         this.offline = outcome.offline = true;
@@ -170,9 +232,14 @@
       }
       this.items.shift();
       this.bytes -= item.image.length;
+      this.forget(item);
       outcome.sent += 1;
       outcome.last = result;
-      if (result.status === 409) { outcome.over = true; return outcome; }
+      if (result.status === 409) {  // the session takes no more frames: none of those kept will go
+        this.items.forEach(this.forget, this);
+        outcome.over = true;
+        return outcome;
+      }
     }
     return outcome;
   };

@@ -495,8 +495,9 @@
 
   // --- Webcam frames every capture interval ---------------------------------------------------------
   // Posted without waiting (202); the strip follows the newest frame's status URL. Frames taken while
-  // the server cannot be reached stay queued (bounded) and go, oldest first, when it answers again.
-  const frames = new OpenProctor.FrameQueue(sessionId, {maxFrames: 20, maxBytes: 5 * 1024 * 1024});
+  // the server cannot be reached stay queued (bounded; kept on the device too, so a page closed meanwhile sends
+  // them when the exam is opened again) and go, oldest first, when it answers again.
+  const frames = new OpenProctor.FrameQueue(sessionId, {maxFrames: 20, maxBytes: 5 * 1024 * 1024, keep: true});
   let busy = false, ticks = 0, following = 0;
 
   function showFrames(outcome) {

@@ -106,6 +106,58 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None
 
 
+def test_frames_taken_offline_in_a_page_that_was_closed_are_sent_when_the_exam_is_opened_again(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    # They lived in the page's memory only: closed (or crashed) offline, the page took them with it.
+    session = running_exam(tenant_a)
+    device = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
+    page = device.new_page()
+    page.set_default_timeout(TIMEOUT)
+    sign_in(page, live_server.url, tenant_a.student.email, PASSWORD)
+    page.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    expect(page.locator("#checks .check")).to_have_count(5)
+    went_offline = timezone.now()
+    device.set_offline(True)
+    expect(page.locator("#frame-state")).to_have_text(re.compile(r"Offline — ([3-9]|\d\d) frames kept"),
+                                                      timeout=TIMEOUT)
+    page.close()
+    closed = timezone.now()
+
+    device.set_offline(False)
+    again = device.new_page()
+    again.set_default_timeout(TIMEOUT)
+    again.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    expect(again.locator("#checks .check")).to_have_count(5)
+
+    def taken_offline() -> list[Frame]:
+        with tenancy.tenant_scope(tenant_a.institution):
+            return [f for f in Frame.objects.filter(session=session)
+                    if went_offline - timedelta(seconds=2) <= f.captured_at <= closed + timedelta(seconds=2)
+                    and f.received_at > closed]
+    for _ in range(100):
+        if len(taken_offline()) >= 3:
+            break
+        again.wait_for_timeout(100)
+    assert len(taken_offline()) >= 3
+    with tenancy.tenant_scope(tenant_a.institution):
+        times = [f.captured_at for f in Frame.objects.filter(session=session)]
+    assert len(times) == len(set(times))  # each kept once
+    # Sent, they are no longer kept on the device.
+    expect(again.locator("#frame-state")).to_have_text("")
+    kept = """() => new Promise((resolve) => {
+        const open = indexedDB.open("openproctor-frames");
+        open.onsuccess = () => { const all = open.result.transaction("frames").objectStore("frames").getAll();
+                                 all.onsuccess = () => resolve(all.result.length); };
+    })"""
+    for _ in range(50):
+        if again.evaluate(kept) == 0:
+            break
+        again.wait_for_timeout(100)
+    assert again.evaluate(kept) == 0
+    device.close()
+
+
 def test_it_submits_when_the_network_is_back_with_the_values_of_the_form(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:
