@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import role_required
@@ -92,6 +93,7 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @role_required(Role.STUDENT)
 @csp_update({"script-src": ["'wasm-unsafe-eval'"]})  # the voice-activity detection's WebAssembly, no JS eval
+@never_cache  # Back to it showed the answers as the page was first sent, not those saved since (a re-audit)
 def session_exam(request: HttpRequest, pk: int) -> HttpResponse:
     session = taking.expire_if_due(_own_session(request, pk))
     if (elsewhere := _at_step(session, "session-exam")) is not None:

@@ -94,7 +94,7 @@
   }
   function noteGiven(questionId, when) {
     const input = givenInput(questionId);
-    if (input && !isNaN(when)) { input.value = new Date(when).toISOString(); }
+    if (input && !isNaN(when)) { input.value = new Date(when).toISOString(); input.dataset.given = "1"; }
   }
   function givenNow(questionId) {
     const input = givenInput(questionId), before = input ? Date.parse(input.value) : NaN;
@@ -102,7 +102,9 @@
   }
 
   function queue(questionId, value) {
-    if (timeUp) { return; }  // given after the deadline: not an answer
+    // Given after the deadline: not an answer. Before the page leaves (a moment after it), a key typed then stamped
+    // the whole unsent text with a time after the deadline, and all of it was refused (a re-audit).
+    if (timeUp || OpenProctor.serverNow() > deadline) { return; }
     delete fromOtherWindow[questionId];
     pending[questionId] = value;
     givenAt[questionId] = givenNow(questionId);
@@ -191,48 +193,84 @@
   // The windows tell each other each answer as it is given: the other shows it at once (its own older answer stayed
   // on screen marked "Saved" until it sent it: an audit) and keeps it as its own, to send (the same answer and time
   // twice is saved once) and to keep on this device: both windows write the one list the device keeps, so a window
-  // that kept only its own answers there dropped the other's. A window that opens says
-  // so and the others answer: each tells the student, and the exam's staff see an "Exam open in two windows"
-  // (second_window) incident, as the page reports leaving the tab. Another browser or device cannot be heard here:
-  // the server keeps the later of two answers from those (the "kept_newer" answer above).
+  // that kept only its own answers there dropped the other's. A window that opens says so with every answer it
+  // holds, and the others answer with theirs: each takes those given later than its own. (A window opened while
+  // another was saving was built before that save landed and missed its message; the student went on typing in the
+  // stale text, and the newer text was lost: a re-audit.) Each tells the student while another is open, and the
+  // exam's staff see an "Exam open in two windows" (second_window) incident, as the page reports leaving the tab.
+  // When one submits, the others leave for the done page. Another browser or device cannot be heard here: the server
+  // keeps the later of two answers from those (the "kept_newer" answer above).
   const windowId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   const channel = window.BroadcastChannel ? new BroadcastChannel("openproctor:exam:" + sessionId) : null;
-  const otherWindows = {};
+  const otherWindows = {}, otherWindowNote = document.getElementById("other-window");
+  const reportedKey = "openproctor:second-window:" + sessionId;  // per tab (sessionStorage): a reload is the same tab
   let otherWindowTimer = null;
   function tellOtherWindows(message) {
     if (channel) { channel.postMessage(Object.assign({from: windowId}, message)); }
   }
-  function otherWindowSeen(id, reportIt) {
-    if (otherWindows[id]) { return; }
-    otherWindows[id] = true;
-    const note = document.getElementById("other-window");
-    if (note) { note.hidden = false; }
-    // The window that opened reports it (the others answered its hello): both at once made two incidents.
-    if (reportIt) { report("second_window", "the exam is open in another window or tab of this browser"); }
+  // Given answers only: an unanswered question's time is the page's own (when it was sent), not an answer's.
+  function givenAnswers() {
+    const answers = {};
+    Object.keys(fieldsets).forEach(function (questionId) {
+      const input = givenInput(questionId), at = input && input.dataset.given ? Date.parse(input.value) : NaN;
+      if (!isNaN(at)) { answers[questionId] = {value: valueOf(fieldsets[questionId]), at: at}; }
+    });
+    return answers;
+  }
+  function otherWindowsChanged(id, open) {
+    const seen = Boolean(otherWindows[id]);
+    if (open) { otherWindows[id] = true; } else { delete otherWindows[id]; }
+    if (otherWindowNote) { otherWindowNote.hidden = !Object.keys(otherWindows).length; }
+    return seen;
+  }
+  // An answer given in another window: taken when it is later than this window's.
+  function adopt(questionId, value, at) {
+    if (timeUp || !fieldsets[questionId] || typeof at !== "number") { return; }
+    const input = givenInput(questionId), mine = input && input.dataset.given ? Date.parse(input.value) : NaN;
+    if (!isNaN(mine) && !(at > mine)) { return; }  // this window's answer is the later one
+    restore(questionId, value);
+    noteGiven(questionId, at);
+    pending[questionId] = value;
+    givenAt[questionId] = at;
+    fromOtherWindow[questionId] = true;
+    persist();
+    mark(questionId, reconnecting ? "offline" : "saving", "Changed in another window — saving…");
+    showOverall();
+    showProgress();
+    clearTimeout(otherWindowTimer);  // typing there sends a message a key: send when it pauses, as typing here
+    otherWindowTimer = setTimeout(flush, 800);
   }
   if (channel) {
     channel.onmessage = function (event) {
       const message = event.data || {};
       if (!message.from || message.from === windowId) { return; }
-      if (message.kind === "hello") { tellOtherWindows({kind: "here"}); }
-      if (message.kind === "hello" || message.kind === "here") { otherWindowSeen(message.from, message.kind === "here"); return; }
-      if (message.kind !== "answer" || timeUp || !fieldsets[message.question]) { return; }
-      otherWindowSeen(message.from, false);
-      const input = givenInput(message.question), mine = input ? Date.parse(input.value) : NaN;
-      if (!isNaN(mine) && !(message.at > mine)) { return; }  // this window's answer is the later one
-      restore(message.question, message.value);
-      noteGiven(message.question, message.at);
-      pending[message.question] = message.value;
-      givenAt[message.question] = message.at;
-      fromOtherWindow[message.question] = true;
-      persist();
-      mark(message.question, reconnecting ? "offline" : "saving", "Changed in another window — saving…");
-      showOverall();
-      showProgress();
-      clearTimeout(otherWindowTimer);  // typing there sends a message a key: send when it pauses, as typing here
-      otherWindowTimer = setTimeout(flush, 800);
+      if (message.kind === "bye") { otherWindowsChanged(message.from, false); return; }
+      if (message.kind === "submitted") { leave(); return; }
+      const known = otherWindowsChanged(message.from, true);
+      if (message.kind === "hello") { tellOtherWindows({kind: "here", answers: givenAnswers()}); }
+      if (message.kind === "here" && !known) {
+        // This window opened while another was open: reported once per tab, not again on a reload of it.
+        let reported = false;
+        try { reported = window.sessionStorage.getItem(reportedKey) === "1"; } catch (e) { reported = false; }
+        if (!reported) {
+          try { window.sessionStorage.setItem(reportedKey, "1"); } catch (e) { /* reported again, merged by staff */ }
+          report("second_window", "the exam is open in another window or tab of this browser");
+        }
+      }
+      if (message.kind === "hello" || message.kind === "here") {
+        const answers = message.answers || {};
+        Object.keys(answers).forEach(function (questionId) {
+          adopt(questionId, answers[questionId].value, answers[questionId].at);
+        });
+      } else if (message.kind === "answer") {
+        adopt(message.question, message.value, message.at);
+      }
     };
-    tellOtherWindows({kind: "hello"});
+    window.addEventListener("pagehide", function () { tellOtherWindows({kind: "bye"}); });
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) { tellOtherWindows({kind: "hello", answers: givenAnswers()}); }
+    });
+    tellOtherWindows({kind: "hello", answers: givenAnswers()});
   }
 
   // --- Progress: "n of m answered" and the question navigator -----------------------------------------
@@ -358,6 +396,7 @@
         } catch (e) { posted = null; }
         // The server answers a submit with a redirect (to the done page, or wherever the session now is).
         if (posted && (posted.type === "opaqueredirect" || (posted.status >= 300 && posted.status < 400))) {
+          tellOtherWindows({kind: "submitted"});  // the exam's other windows leave too (they kept taking typing)
           leave();
           return;
         }

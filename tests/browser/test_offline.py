@@ -314,6 +314,34 @@ def test_the_done_page_sends_the_answers_the_device_kept_before_it_forgets_them(
     assert page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')") is None
 
 
+def test_a_key_typed_after_the_deadline_does_not_lose_the_answer_typed_before_it(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    # Online: the page leaves a moment after the deadline, and a key typed in that moment stamped the whole unsent
+    # text with a time after the deadline, so all of it was refused (a re-audit). Timed inside the page (its clock
+    # on the server's), not from here.
+    session = running_exam(tenant_a)
+    _deadline_in(tenant_a, session, 12)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+    page.evaluate("""async () => {
+        const deadline = Date.parse(document.getElementById("timer").dataset.deadline);
+        const box = document.querySelector("textarea");
+        const until = (at) => new Promise((done) => {
+            const wait = () => (OpenProctor.serverNow() >= at ? done() : setTimeout(wait, 10));
+            wait();
+        });
+        await until(deadline - 400);
+        box.value = "Typed before the deadline.";
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+        await until(deadline + 100);
+        box.value += " And a key after it.";
+        box.dispatchEvent(new Event("input", {bubbles: true}));
+    }""")
+    expect(page).to_have_url(f"{live_server.url}/sessions/{session.pk}/done", timeout=TIMEOUT)
+    expect(page.locator("#session-done")).to_be_visible()
+    assert _sent_late(tenant_a, session)["text"][:2] == (None, "Typed before the deadline.")
+
+
 def test_answers_the_server_refuses_after_the_deadline_are_said_to_be_lost_not_kept(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:

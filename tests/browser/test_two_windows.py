@@ -4,6 +4,7 @@ overwrote the newer window's answers)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from accounts import tenancy
 from proctoring.models import Incident
 from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT
-from tests.browser.test_offline import open_exam, running_exam, stored
+from tests.browser.test_offline import ANSWERS_API, open_exam, running_exam, stored
 from tests.conftest import PASSWORD, Tenant
 
 # make test runs each browser test on one database (Makefile): this module's on SQLite.
@@ -99,10 +100,34 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     browser.set_offline(False)
     expect(first.locator("fieldset.exam-question .saved").last).to_have_text("Changed in another window — saved.")
     assert stored(tenant_a, session)["text"] == (None, "Written offline in the second tab, which was then closed.")
+    expect(first.locator("#other-window")).to_be_hidden()  # the other tab said goodbye
 
-    # Either window's submit carries both windows' latest answers.
+    # A tab opened while another holds an answer the server does not have yet is built without it: the open tabs
+    # tell it theirs, and it takes those given later than its own (it showed the older text, and a student who
+    # went on typing in it lost the newer: a re-audit).
+    first.route(ANSWERS_API, lambda route: route.abort())  # the first tab cannot save for now
+    first.fill("textarea", "Typed in the first tab just before the third opened.")
+    expect(first.locator("fieldset.exam-question .saved").last).to_have_text("Not saved — reconnecting…")
+    # Nor does the device's list (in the race, the first tab's save landed after the third's page was built, and
+    # the first tab then cleared the list): only the first tab holds the answer.
+    first.evaluate(f"localStorage.removeItem('openproctor:answers:{session.pk}')")
+    third = browser.new_page()
+    third.set_default_timeout(TIMEOUT)
+    third.goto(f"{live_server.url}/sessions/{session.pk}/exam")
+    expect(third.locator("textarea")).to_have_value("Typed in the first tab just before the third opened.")
+    expect(third.locator("fieldset.exam-question .saved").last).to_have_text("Changed in another window — saved.")
+    assert stored(tenant_a, session)["text"] == (None, "Typed in the first tab just before the third opened.")
+    first.unroute(ANSWERS_API)
+
+    # Either window's submit carries both windows' latest answers, and the other leaves for the done page too (told
+    # by the first: it kept taking typing until its next frame or answer was refused; here its frames go nowhere).
+    third.route(re.compile(r".*/process$"), lambda route: route.abort())
     first.click("#submit-exam")
     first.click("#submit-confirm")
     expect(first).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
+    expect(third).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
     assert stored(tenant_a, session) == {"choice": (0, ""),
-                                         "text": (None, "Written offline in the second tab, which was then closed.")}
+                                         "text": (None, "Typed in the first tab just before the third opened.")}
+    with tenancy.tenant_scope(tenant_a.institution):
+        reported = list(Incident.objects.filter(session=session, kind="second_window"))
+    assert [i.details["count"] for i in reported] == [2]  # the second tab, then the third: once each

@@ -35,6 +35,14 @@ def test_it_runs_the_exam_page_from_static_scripts_only(tenant_a: Tenant) -> Non
     assert f'data-done-url="/sessions/{session.pk}/done"'.encode() in page.content
 
 
+def test_the_exam_page_is_never_cached_nor_its_form_restored(tenant_a: Tenant) -> None:
+    # Back to it showed the answers as the page was first sent, not those saved since in another tab (a re-audit).
+    session = running(tenant_a)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{session.pk}/exam")
+    assert "no-store" in page["Cache-Control"]
+    assert re.search(rb'<form id="exam-form"[^>]* autocomplete="off"', page.content)
+
+
 def test_it_runs_the_camera_check_from_static_scripts_only(tenant_a: Tenant) -> None:
     with tenancy.tenant_scope(tenant_a.institution):
         # In the checks with consent to the current text (else the page sends the student back to consent).
