@@ -203,6 +203,8 @@
   const windowId = Math.random().toString(36).slice(2) + Date.now().toString(36);
   const channel = window.BroadcastChannel ? new BroadcastChannel("openproctor:exam:" + sessionId) : null;
   const otherWindows = {}, otherWindowNote = document.getElementById("other-window");
+  const otherWindowBadge = document.getElementById("other-window-badge");  // in the exam bar: on a phone the note
+                                                                            // above the questions is scrolled away
   const reportedKey = "openproctor:second-window:" + sessionId;  // per tab (sessionStorage): a reload is the same tab
   let otherWindowTimer = null;
   function tellOtherWindows(message) {
@@ -220,7 +222,9 @@
   function otherWindowsChanged(id, open) {
     const seen = Boolean(otherWindows[id]);
     if (open) { otherWindows[id] = true; } else { delete otherWindows[id]; }
-    if (otherWindowNote) { otherWindowNote.hidden = !Object.keys(otherWindows).length; }
+    [otherWindowNote, otherWindowBadge].forEach(function (shown) {
+      if (shown) { shown.hidden = !Object.keys(otherWindows).length; }
+    });
     return seen;
   }
   // An answer given in another window: taken when it is later than this window's.

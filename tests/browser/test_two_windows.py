@@ -74,6 +74,7 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     for page in (first, second):
         expect(page.locator("#other-window")).to_be_visible()
         expect(page.locator("#other-window")).to_contain_text("open in another window")
+        expect(page.locator("#other-window-badge")).to_be_visible()  # in the exam bar, which stays in view
 
     second.check('input[name^="q"][value="2"]')
     second.fill("textarea", "Typed in the second window.")
@@ -101,6 +102,7 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     expect(first.locator("fieldset.exam-question .saved").last).to_have_text("Changed in another window — saved.")
     assert stored(tenant_a, session)["text"] == (None, "Written offline in the second tab, which was then closed.")
     expect(first.locator("#other-window")).to_be_hidden()  # the other tab said goodbye
+    expect(first.locator("#other-window-badge")).to_be_hidden()
 
     # A tab opened while another holds an answer the server does not have yet is built without it: the open tabs
     # tell it theirs, and it takes those given later than its own (it showed the older text, and a student who
