@@ -54,8 +54,12 @@
       saveState.textContent = "Time is up. Reconnecting to save the answers you gave before the deadline — keep this page open.";
       saveState.dataset.state = "offline";
     } else if (!waiting) {
-      saveState.textContent = "All answers saved.";
-      saveState.dataset.state = "saved";
+      // An answer the server refused (its question says why) is not saved: "All answers saved." over one said
+      // otherwise (a re-audit: signed in as someone else in another tab, every later answer was refused).
+      const refused = Object.keys(fieldsets).filter(function (id) { return fieldsets[id].dataset.save === "error"; });
+      saveState.textContent = refused.length ? (refused.length === 1 ? "1 answer was" : refused.length + " answers were") +
+        " not saved: the question says why." : "All answers saved.";
+      saveState.dataset.state = refused.length ? "error" : "saved";
     } else if (reconnecting) {
       saveState.textContent = "Not saved — reconnecting… (" + waiting + " answer" + (waiting > 1 ? "s" : "") +
         " kept on this device)";
@@ -241,6 +245,7 @@
     mark(questionId, reconnecting ? "offline" : "saving", "Changed in another window — saving…");
     showOverall();
     showProgress();
+    if (dialog.open) { describeMissing(); }  // the submit dialog said a question was unanswered (a re-audit)
     clearTimeout(otherWindowTimer);  // typing there sends a message a key: send when it pauses, as typing here
     otherWindowTimer = setTimeout(flush, 800);
   }
@@ -271,6 +276,23 @@
       }
     };
     window.addEventListener("pagehide", function () { tellOtherWindows({kind: "bye"}); });
+    // A goodbye sent as a tab closes is not always heard (nor is one from a crashed tab): each tab also holds a lock
+    // of its own while it lives (Web Locks), and the others look for it every few seconds.
+    const lockPrefix = "openproctor:exam:" + sessionId + ":";
+    if (navigator.locks && navigator.locks.query) {
+      navigator.locks.request(lockPrefix + windowId, function () { return new Promise(function () {}); })
+        .catch(function () {});
+      setInterval(function () {
+        if (!Object.keys(otherWindows).length) { return; }
+        navigator.locks.query().then(function (state) {
+          const live = {};
+          (state.held || []).forEach(function (lock) {
+            if (lock.name.indexOf(lockPrefix) === 0) { live[lock.name.slice(lockPrefix.length)] = true; }
+          });
+          Object.keys(otherWindows).forEach(function (id) { if (!live[id]) { otherWindowsChanged(id, false); } });
+        }).catch(function () {});
+      }, 3000);
+    }
     window.addEventListener("pageshow", function (event) {
       if (event.persisted) { tellOtherWindows({kind: "hello", answers: givenAnswers()}); }
     });
@@ -346,7 +368,8 @@
   const summary = document.getElementById("unanswered-summary"), list = document.getElementById("unanswered-list");
   let goingTo = null;
 
-  function askToSubmit() {
+  // The dialog's list of unanswered questions; again while it is open when another window answers one.
+  function describeMissing() {
     const missing = unanswered();
     list.textContent = "";
     summary.textContent = missing.length === 0 ? "You answered every question." :
@@ -364,6 +387,10 @@
       item.appendChild(link);
       list.appendChild(item);
     });
+    return missing;
+  }
+  function askToSubmit() {
+    const missing = describeMissing();
     goingTo = null;
     dialog.returnValue = "";
     dialog.showModal();

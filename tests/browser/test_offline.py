@@ -158,6 +158,24 @@ def test_frames_taken_offline_in_a_page_that_was_closed_are_sent_when_the_exam_i
     device.close()
 
 
+def test_an_answer_the_server_refuses_is_not_reported_as_saved(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    # The question says why; the page's line said "All answers saved." over it (a re-audit: signed in as another
+    # student in another tab, every later answer was refused). A real refusal: the question is no longer there.
+    session = running_exam(tenant_a)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Question.objects.filter(exam=session.exam, kind="text").delete()
+    page.fill("textarea", "An answer to a question that is gone.")
+    page.locator("textarea").blur()
+    expect(page.locator("fieldset.exam-question .saved").last).to_have_text("Unknown question.")
+    expect(page.locator("#save-state")).to_have_text("1 answer was not saved: the question says why.")
+    page.check('input[name^="q"][value="1"]')
+    expect(page.locator("fieldset.exam-question .saved").first).to_have_text("Saved")
+    expect(page.locator("#save-state")).to_have_text("1 answer was not saved: the question says why.")
+
+
 def test_it_submits_when_the_network_is_back_with_the_values_of_the_form(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:

@@ -76,7 +76,11 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
         expect(page.locator("#other-window")).to_contain_text("open in another window")
         expect(page.locator("#other-window-badge")).to_be_visible()  # in the exam bar, which stays in view
 
+    first.click("#submit-exam")  # the submit dialog, open in the first tab while the second answers
+    expect(first.locator("#unanswered-summary")).to_have_text("You have not answered 2 questions:")
     second.check('input[name^="q"][value="2"]')
+    expect(first.locator("#unanswered-summary")).to_have_text("You have not answered 1 question:")
+    first.click("#submit-cancel")
     second.fill("textarea", "Typed in the second window.")
     expect(first.locator('input[name^="q"][value="2"]')).to_be_checked()
     expect(first.locator("textarea")).to_have_value("Typed in the second window.")
