@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from accounts import tenancy
 from exams.models import Answer, ExamSession, Question
@@ -38,8 +38,12 @@ def running_exam(tenant: Tenant) -> ExamSession:
     return session
 
 
-def open_exam(camera_browser: Any, base: str, tenant: Tenant, session: ExamSession) -> Page:
-    page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
+def open_exam(camera_browser: Any, base: str, tenant: Tenant, session: ExamSession, *,
+              device: BrowserContext | None = None) -> Page:
+    """The exam page, signed in, its frames flowing; ``device``: a page of that browser context (its tabs share
+    storage), else a browser of its own."""
+    page = (device.new_page() if device is not None else
+            camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900}))
     page.set_default_timeout(TIMEOUT)
     sign_in(page, base, tenant.student.email, PASSWORD)
     page.goto(f"{base}/sessions/{session.pk}/exam")
@@ -112,11 +116,7 @@ def test_frames_taken_offline_in_a_page_that_was_closed_are_sent_when_the_exam_i
     # They lived in the page's memory only: closed (or crashed) offline, the page took them with it.
     session = running_exam(tenant_a)
     device = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
-    page = device.new_page()
-    page.set_default_timeout(TIMEOUT)
-    sign_in(page, live_server.url, tenant_a.student.email, PASSWORD)
-    page.goto(f"{live_server.url}/sessions/{session.pk}/exam")
-    expect(page.locator("#checks .check")).to_have_count(5)
+    page = open_exam(camera_browser, live_server.url, tenant_a, session, device=device)
     went_offline = timezone.now()
     device.set_offline(True)
     expect(page.locator("#frame-state")).to_have_text(re.compile(r"Offline — ([3-9]|\d\d) frames kept"),

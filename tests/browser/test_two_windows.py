@@ -62,11 +62,7 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     # The older window showed its own answer marked "Saved" until it sent it (and was told the newer one was kept).
     session = running_exam(tenant_a)
     browser = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
-    first = browser.new_page()
-    first.set_default_timeout(TIMEOUT)
-    sign_in(first, live_server.url, tenant_a.student.email, PASSWORD)
-    first.goto(f"{live_server.url}/sessions/{session.pk}/exam")
-    expect(first.locator("#checks .check")).to_have_count(5)
+    first = open_exam(camera_browser, live_server.url, tenant_a, session, device=browser)
     expect(first.locator("#other-window")).to_be_hidden()
     second = browser.new_page()  # another tab of the same browser, signed in already
     second.set_default_timeout(TIMEOUT)
