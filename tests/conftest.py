@@ -93,8 +93,8 @@ def in_this_half(item: pytest.Item) -> bool:
 
 
 # make test runs the browser tests (both halves' of them) in a third process beside the other two (SUITE_PART
-# "browser"; the others "rest"): they mostly wait on a browser, a server and a worker, and the two halves left a
-# third of two cores idle (vmstat). Unset, a run takes both parts.
+# "browser"; the others "rest"): they mostly wait on a browser, a server and a worker, and the two halves left
+# about 40% of two cores idle (vmstat). Unset, a run takes both parts.
 PARTS = ("browser", "rest")
 
 

@@ -296,7 +296,6 @@
     window.addEventListener("pageshow", function (event) {
       if (event.persisted) { tellOtherWindows({kind: "hello", answers: givenAnswers()}); }
     });
-    tellOtherWindows({kind: "hello", answers: givenAnswers()});
   }
 
   // --- Progress: "n of m answered" and the question navigator -----------------------------------------
@@ -355,6 +354,8 @@
   showProgress();
   Object.keys(pending).forEach(function (id) { mark(id, "saving", "Saving…"); });
   if (Object.keys(pending).length) { showOverall(); flush(); }
+  // Said once the answers this device kept are back in the form: they are among this window's answers.
+  tellOtherWindows({kind: "hello", answers: givenAnswers()});
 
   // Submit: flush what is pending, wait until the server answers, then post the form (which carries the
   // current value of every answer; the server saves them and submits in one transaction). The form is posted
