@@ -214,11 +214,16 @@
   function tellOtherWindows(message) {
     if (channel) { channel.postMessage(Object.assign({from: windowId}, message)); }
   }
-  // Given answers only: an unanswered question's time is the page's own (when it was sent), not an answer's.
+  // When this window's answer to a question was given; NaN when it holds none (an unanswered question's time is the
+  // page's own, when it was sent, not an answer's).
+  function givenTime(questionId) {
+    const input = givenInput(questionId);
+    return input && input.dataset.given ? Date.parse(input.value) : NaN;
+  }
   function givenAnswers() {
     const answers = {};
     Object.keys(fieldsets).forEach(function (questionId) {
-      const input = givenInput(questionId), at = input && input.dataset.given ? Date.parse(input.value) : NaN;
+      const at = givenTime(questionId);
       if (!isNaN(at)) { answers[questionId] = {value: valueOf(fieldsets[questionId]), at: at}; }
     });
     return answers;
@@ -234,7 +239,7 @@
   // An answer given in another window: taken when it is later than this window's.
   function adopt(questionId, value, at) {
     if (timeUp || !fieldsets[questionId] || typeof at !== "number") { return; }
-    const input = givenInput(questionId), mine = input && input.dataset.given ? Date.parse(input.value) : NaN;
+    const mine = givenTime(questionId);
     if (!isNaN(mine) && !(at > mine)) { return; }  // this window's answer is the later one
     restore(questionId, value);
     noteGiven(questionId, at);
