@@ -48,6 +48,20 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
+  // Whether this browser is still signed in as the person the page was opened for (the body's data-user). An answer
+  // or a frame refused with 403 or 404 may mean only that someone signed out, or signed in as someone else, in
+  // another tab: what it carries is kept until this person signs in again. Answers true when it cannot tell
+  // (offline, or a page that names nobody), so that a real refusal is still said as before.
+  async function stillSignedIn() {
+    const user = document.body.dataset.user;
+    if (!user) { return true; }
+    let result;
+    try { result = await getJSON("/api/v1/me"); } catch (e) { return true; }
+    if (result.ok && result.data && result.data.id !== undefined) { return String(result.data.id) === user; }
+    return !(result.status === 401 || result.status === 403);
+  }
+  function refusedAsWho(result) { return result && [401, 403, 404].indexOf(result.status) >= 0; }
+
   async function startCamera(video) {
     const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: false});
     video.srcObject = stream;
@@ -213,9 +227,10 @@
     this.trim();
   };
   // Send what is queued, oldest first, so that the incident rules see frames in the order they were
-  // taken. Answers {sent, last, offline, retry, over}: ``last`` is the newest frame's answer.
+  // taken. Answers {sent, last, offline, retry, over, signedOut}: ``last`` is the newest frame's answer; ``signedOut``:
+  // the browser is no longer signed in as the page's student (stillSignedIn), so the frames wait for them.
   FrameQueue.prototype.flush = async function () {
-    const outcome = {sent: 0, last: null, offline: false, retry: false, over: false};
+    const outcome = {sent: 0, last: null, offline: false, retry: false, over: false, signedOut: false};
     await this.restore();
     while (this.items.length) {
       const item = this.items[0];
@@ -228,6 +243,10 @@
       this.offline = false;
       if (result.status === 429 || result.status === 408 || result.status >= 500) {
         outcome.retry = true;  // rate-limited or a server fault: keep the frame, try again next time
+        return outcome;
+      }
+      if (refusedAsWho(result) && !(await stillSignedIn())) {
+        outcome.signedOut = true;  // dropped here, every frame taken until the student signed in again was lost
         return outcome;
       }
       this.items.shift();
@@ -288,5 +307,6 @@
 
   window.OpenProctor = {serverNow: serverNow, api: api, getJSON: getJSON, request: request, errorMessage: errorMessage, sleep: sleep,
                         startCamera: startCamera, grab: grab, sendFrame: sendFrame, followStatus: followStatus,
-                        FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken, retrying: retrying};
+                        FrameQueue: FrameQueue, renderChecks: renderChecks, csrfToken: csrfToken, retrying: retrying,
+                        stillSignedIn: stillSignedIn, refusedAsWho: refusedAsWho};
 })();

@@ -27,7 +27,18 @@
   try { pending = JSON.parse(window.localStorage.getItem(storageKey) || "{}") || {}; } catch (e) { pending = {}; }
   try { givenAt = JSON.parse(window.localStorage.getItem(storageKey + ":at") || "{}") || {}; } catch (e) { givenAt = {}; }
   const fromOtherWindow = {};  // questions whose pending answer was given in another window (below)
-  let reconnecting = false, timeUp = false;
+  let reconnecting = false, signedOut = false, timeUp = false;
+  // Someone signed out, or signed in as someone else, in another tab of this browser: the server refuses this page's
+  // answers and frames (they are not this person's any more). They are kept here until the student signs in again;
+  // an audit found every later answer refused and marked "Not saved" with no reason, and its frames dropped.
+  const signedOutNote = document.getElementById("signed-out");
+  function showSignedOut(on) {
+    if (signedOut === on) { return; }
+    signedOut = on;
+    signedOutNote.hidden = !on;
+    if (!on) { flush(); }
+  }
+  function notSavedText() { return signedOut ? "Not saved — sign in again" : "Not saved — reconnecting…"; }
 
   function persist() {
     try {
@@ -61,7 +72,7 @@
         " not saved: the question says why." : "All answers saved.";
       saveState.dataset.state = refused.length ? "error" : "saved";
     } else if (reconnecting) {
-      saveState.textContent = "Not saved — reconnecting… (" + waiting + " answer" + (waiting > 1 ? "s" : "") +
+      saveState.textContent = notSavedText() + " (" + waiting + " answer" + (waiting > 1 ? "s" : "") +
         " kept on this device)";
       saveState.dataset.state = "offline";
     } else {
@@ -115,7 +126,7 @@
     noteGiven(questionId, givenAt[questionId]);
     persist();
     tellOtherWindows({kind: "answer", question: questionId, value: value, at: givenAt[questionId]});
-    mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? "Not saved — reconnecting…" : "Saving…");
+    mark(questionId, reconnecting ? "offline" : "saving", reconnecting ? notSavedText() : "Saving…");
     showOverall();
   }
 
@@ -130,6 +141,11 @@
       } catch (e) {
         result = null;  // the server could not be reached
       }
+      if (OpenProctor.refusedAsWho(result) && !(await OpenProctor.stillSignedIn())) {
+        showSignedOut(true);
+        return false;  // kept, and tried again (below: at once when a frame goes through or the tab is shown again)
+      }
+      if (result && result.ok) { showSignedOut(false); }
       if (result && result.ok && result.data && result.data.kept_newer) {
         // Answered later in another window (or on another device): that answer stays, and shows here.
         if (pending[questionId] === value) {
@@ -166,7 +182,7 @@
     persist();
     reconnecting = !done;
     if (!done) {
-      Object.keys(pending).forEach(function (id) { mark(id, "offline", "Not saved — reconnecting…"); });
+      Object.keys(pending).forEach(function (id) { mark(id, "offline", notSavedText()); });
     }
     showOverall();
     if (timeUp && done) { leave(); }
@@ -425,8 +441,16 @@
       try { probe = await OpenProctor.getJSON("/api/v1/sessions/" + sessionId + "/"); } catch (e) { probe = null; }
       if (probe && probe.ok && probe.data && probe.data.status !== "in_progress") { leave(); return; }
       let posted = null;
-      if (probe && probe.status < 500) {
+      if (OpenProctor.refusedAsWho(probe) && !(await OpenProctor.stillSignedIn())) {
+        // Posted now, the submit went to the sign-in page and the exam stayed open, while this page left as if
+        // submitted: it waits for the student instead.
+        showSignedOut(true);
+      } else if (probe && probe.status < 500) {
         saveState.textContent = "Submitting…";
+        // The token the page was built with is stale once the student signed in again (Django rotates it): the
+        // submit was refused (403) and the page showed Django's CSRF error over the exam.
+        const token = form.querySelector('input[name="csrfmiddlewaretoken"]');
+        if (token && OpenProctor.csrfToken()) { token.value = OpenProctor.csrfToken(); }
         try {
           posted = await fetch(form.action, {method: "POST", body: new FormData(form), credentials: "same-origin",
                                              redirect: "manual"});
@@ -439,7 +463,9 @@
         }
         if (posted && posted.status < 500) { HTMLFormElement.prototype.submit.call(form); return; }
       }
-      saveState.textContent = posted ?
+      saveState.textContent = signedOut ?
+        "Not submitted — this browser is no longer signed in as you. Sign in again; your exam is submitted then." :
+        posted ?
         "Not submitted — the server could not take it just now; trying again… Your answers are kept." :
         "Not submitted — reconnecting… Your exam is submitted as soon as the connection is back.";
       saveState.dataset.state = "offline";
@@ -577,7 +603,11 @@
   let busy = false, ticks = 0, following = 0;
 
   function showFrames(outcome) {
-    if (frames.size() && (outcome.offline || frames.offline)) {
+    if (frames.size() && outcome.signedOut) {
+      frameState.textContent = frames.size() + " frame" + (frames.size() > 1 ? "s" : "") +
+        " kept, sent when you sign in again.";
+      frameState.dataset.state = "offline";
+    } else if (frames.size() && (outcome.offline || frames.offline)) {
       frameState.textContent = "Offline — " + frames.size() + " frame" + (frames.size() > 1 ? "s" : "") +
         " kept, sent when the connection is back.";
       frameState.dataset.state = "offline";
@@ -628,6 +658,7 @@
       if (frames.size() < 2 || ticks % 2 === 0) { frames.push(OpenProctor.grab(video, canvas), Date.now()); }
       const outcome = await frames.flush();
       showFrames(outcome);
+      if (outcome.signedOut) { showSignedOut(true); } else if (outcome.sent) { showSignedOut(false); }
       if (outcome.over) { overNow(); return; }
       if (outcome.last && outcome.last.ok) { follow(outcome.last); }
     } finally {
@@ -635,6 +666,10 @@
     }
   }
   window.addEventListener("online", function () { capture(); });
+  // Back from the tab where they signed in again: send what waited for them now, not at the next retry.
+  document.addEventListener("visibilitychange", function () {
+    if (signedOut && document.visibilityState === "visible") { flush(); capture(); }
+  });
   OpenProctor.startCamera(video).then(function (stream) {
     capture();
     setInterval(capture, interval);

@@ -54,6 +54,8 @@
     }
     status.offline = false;
     if (response.status === 429 || response.status === 408 || response.status >= 500) { return "retry"; }
+    // Someone signed out, or in as another person, in another tab: kept until the student is back (exam.js says so).
+    if (OpenProctor.refusedAsWho(response) && !(await OpenProctor.stillSignedIn())) { return "retry"; }
     status.bytes += item.wav.size;
     return response.ok ? "sent" : "refused";
   }

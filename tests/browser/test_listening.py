@@ -148,3 +148,28 @@ def test_it_records_the_microphone_check_once_the_meter_hears_speech_and_then_le
     student.click("#begin")
     student.wait_for_url(f"{base}/sessions/{session.pk}/exam")
     assert ExamSession.unscoped.get(pk=session.pk).status == SessionStatus.IN_PROGRESS
+
+
+def test_speech_heard_while_the_browser_is_signed_out_waits_for_the_student_to_sign_in_again(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path,
+) -> None:
+    # Someone signed out in another tab: each clip was refused (403) and dropped; it waits for the student now.
+    session = listening_exam(tenant_a)
+    base = live_server.url
+    browser = camera_browser(audio=microphone_wav(tmp_path))
+    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
+    student.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)  # the CSRF cookie stays, as on a sign-out
+
+    wait_until_true(student, "window.OpenProctorListening.queued > 0", 25_000)
+    student.wait_for_timeout(2_500)  # at least one retry (1 s, then 2 s) while signed out
+    assert student.evaluate("window.OpenProctorListening.refused") == 0
+    assert stored_segments(tenant_a, session) == 0
+    signed_in(student.context, base, tenant_a.student)
+
+    wait_until_true(student, "window.OpenProctorListening.sent > 0 && window.OpenProctorListening.queued === 0",
+                    20_000)
+    listening = student.evaluate("window.OpenProctorListening")
+    assert listening["refused"] == 0
+    assert stored_segments(tenant_a, session) == listening["sent"]

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from accounts import services as account_services
 from accounts import tenancy
-from proctoring.models import Incident
+from accounts.models import Role
+from proctoring.models import Frame, Incident
 from tests.browser.conftest import Shots, sign_in
 from tests.browser.test_exam_flow import TIMEOUT
-from tests.browser.test_offline import ANSWERS_API, open_exam, running_exam, stored
+from tests.browser.test_offline import ANSWERS_API, answer, open_exam, running_exam, stored
 from tests.conftest import PASSWORD, Tenant
 
 # make test runs each browser test on one database (Makefile): this module's on SQLite.
@@ -133,3 +135,62 @@ def test_two_windows_of_one_browser_show_each_others_answers_at_once_and_staff_s
     with tenancy.tenant_scope(tenant_a.institution):
         reported = list(Incident.objects.filter(session=session, kind="second_window"))
     assert [i.details["count"] for i in reported] == [2]  # the second tab, then the third: once each
+
+
+def test_what_the_exam_takes_while_someone_else_is_signed_in_in_another_tab_waits_for_the_student(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+) -> None:
+    # An audit: after another student signed in in another tab, every later answer was refused and marked "Not saved"
+    # with no reason, and dropped; the frames were dropped too.
+    session = running_exam(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        other = account_services.user_create(institution=tenant_a.institution, email="other@a.test", role=Role.STUDENT,
+                                             password=PASSWORD, full_name="Other Student")
+    browser = camera_browser("signer1_b.jpg").new_context(viewport={"width": 1280, "height": 900})
+    exam = open_exam(camera_browser, live_server.url, tenant_a, session, device=browser)
+    expect(exam.locator("#signed-out")).to_be_hidden()
+
+    elsewhere = browser.new_page()
+    elsewhere.set_default_timeout(TIMEOUT)
+
+    def sign_out_there() -> None:
+        elsewhere.bring_to_front()
+        elsewhere.goto(f"{live_server.url}/")
+        elsewhere.click("form[action$='/accounts/logout/'] button")
+
+    sign_out_there()
+    sign_in(elsewhere, live_server.url, other.email, PASSWORD)
+    exam.bring_to_front()
+    answer(exam, "Written while someone else was signed in.")
+    expect(exam.locator("#signed-out")).to_be_visible()
+    expect(exam.locator("fieldset.exam-question .saved").last).to_have_text("Not saved — sign in again")
+    expect(exam.locator("#frame-state")).to_contain_text("sent when you sign in again")
+    shots.take(exam, "signed-out")
+    assert stored(tenant_a, session) == {}
+
+    sign_out_there()
+    sign_in(elsewhere, live_server.url, tenant_a.student.email, PASSWORD)
+    exam.bring_to_front()
+    expect(exam.locator("#signed-out")).to_be_hidden()
+    expect(exam.locator("fieldset.exam-question .saved")).to_have_text(["Saved", "Saved"])
+    expect(exam.locator("#save-state")).to_have_text("All answers saved.")
+    assert stored(tenant_a, session) == {"choice": (1, ""), "text": (None, "Written while someone else was signed in.")}
+    expect(exam.locator("#frame-state")).to_have_text("")  # the frames kept meanwhile went
+    with tenancy.tenant_scope(tenant_a.institution):
+        waits = [(f.received_at - f.captured_at).total_seconds() for f in Frame.objects.filter(session=session)]
+    assert max(waits) > 1  # a frame kept while the other person was signed in, sent once the student was back
+
+    # Submitted while signed out, the submit went to the sign-in page and the page left as if the exam were submitted:
+    # it waits for the student, and submits once they are back.
+    sign_out_there()
+    exam.bring_to_front()
+    exam.click("#submit-exam")
+    exam.click("#submit-confirm")
+    expect(exam.locator("#save-state")).to_contain_text("Not submitted — this browser is no longer signed in as you")
+    assert exam.url == f"{live_server.url}/sessions/{session.pk}/exam"
+    sign_in(elsewhere, live_server.url, tenant_a.student.email, PASSWORD)
+    exam.bring_to_front()
+    expect(exam).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")
+    with tenancy.tenant_scope(tenant_a.institution):
+        session.refresh_from_db()
+    assert session.status == "submitted"
