@@ -8,11 +8,13 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from accounts import selectors
 from accounts.models import Role
+from exams import taking
 from exams.access import sessions_for
-from exams.models import Exam
+from exams.models import Accommodation, Exam
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import SessionStatus
 from proctoring.appeals import appeal_queue
@@ -38,9 +40,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["to_approve"] = len(pending_requests())
         context["appeals_open"] = appeal_queue().count()
     if user.role == Role.STUDENT:
-        context["sessions"] = sessions_for(actor=user).select_related("exam")
+        context["sessions"] = _with_own_times(list(sessions_for(actor=user).select_related("exam")), user)
         context["no_reference"] = _needs_a_reference(user, context["sessions"])
     return render(request, "accounts/dashboard.html", context)
+
+
+def _with_own_times(sessions: list[Any], student: Any) -> list[Any]:
+    """Each session with what its student meets: ``check_opens`` (the consent and camera check are not open yet:
+    when they open; the page shows that instead of Start) and ``extra_minutes`` (their accommodation's extra time:
+    an audit's student with +50% saw the exam's plain duration)."""
+    now = timezone.now()
+    accommodation = Accommodation.objects.filter(student=student).first()
+    for session in sessions:
+        session.remember_accommodation(accommodation)
+        session.extra_minutes = round(session.extra_time.total_seconds() / 60)
+        opens = taking.check_opens_at(session.exam)
+        session.check_opens = opens if opens and now < opens and session.status == SessionStatus.SCHEDULED else None
+    return sessions
 
 
 def _needs_a_reference(student: Any, sessions: Any) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from accounts.errors import AppError, Conflict, Unprocessable
 from accounts.models import User
@@ -37,13 +37,35 @@ def listens(session: ExamSession) -> bool:
                 and EXEMPT_TALKING not in session.exempt_checks)
 
 
+# The consent and camera check open this long before the exam does (an identity pass lasts IDENTITY_PASS_MAX_AGE
+# seconds anyway); the frames of an earlier check are refused (proctoring.services). An audit's student who opened
+# the check a week early consented, was moved to the checks, sent a photo ID that waited in the proctors' queue
+# for a week, and saw "Starting your camera…" for ever.
+CHECK_BEFORE_OPENING = timedelta(minutes=30)
+
+
+def check_opens_at(exam: Exam) -> datetime | None:
+    """When a student may begin the consent and camera check of ``exam`` (None: at any time)."""
+    return exam.opens_at - CHECK_BEFORE_OPENING if exam.opens_at else None
+
+
 def _check_exam_available(exam: Exam, now: datetime, *, starting: bool) -> None:
     if exam.status != ExamStatus.PUBLISHED:
         raise Conflict("This exam is not published.", code="exam_not_published")
     if starting and exam.opens_at and now < exam.opens_at:
         raise Conflict("The exam has not opened yet.", code="exam_not_open")
+    check_not_open(exam, now)
     if exam.closes_at and now >= exam.closes_at:
         raise Conflict("The exam has closed.", code="exam_closed")
+
+
+def check_not_open(exam: Exam, now: datetime) -> None:
+    """Raise 409 ``exam_not_open`` before the consent and camera check of ``exam`` opens (``check_opens_at``)."""
+    if (opens := check_opens_at(exam)) is not None and now < opens:
+        raise Conflict(f"The camera check opens at {formats.date_format(timezone.localtime(opens), 'M j, H:i')}, "
+                       f"{CHECK_BEFORE_OPENING.seconds // 60} minutes before the exam; come back then.",
+                       code="exam_not_open", details={"opens_at": exam.opens_at.isoformat(),
+                                                      "check_opens_at": opens.isoformat()})
 
 
 def session_start_check(*, session: ExamSession, now: datetime | None = None) -> IdentityCheck | None:

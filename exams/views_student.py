@@ -48,7 +48,22 @@ def _at_step(session: ExamSession, step: str) -> HttpResponse | None:
 @role_required(Role.STUDENT)
 def session_start(request: HttpRequest, pk: int) -> HttpResponse:
     session = taking.expire_if_due(_own_session(request, pk))
+    if (early := _too_early(request, session)) is not None:
+        return early
     return redirect(STEP_OF_STATUS.get(session.status, "session-done"), pk=session.pk)
+
+
+def _too_early(request: HttpRequest, session: ExamSession) -> HttpResponse | None:
+    """Back to the home page, saying when, before the consent and camera check open (an audit's student began the
+    check a week early and saw "Starting your camera…" for ever)."""
+    if session.status not in (SessionStatus.SCHEDULED, SessionStatus.CHECKING):
+        return None
+    try:
+        taking.check_not_open(session.exam, timezone.now())
+    except AppError as exc:
+        messages.info(request, exc.message)
+        return redirect("dashboard")
+    return None
 
 
 @login_required
@@ -57,6 +72,8 @@ def session_consent(request: HttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     if (elsewhere := _at_step(session, "session-consent")) is not None:
         return elsewhere
+    if (early := _too_early(request, session)) is not None:
+        return early
     if request.method == "POST":
         if request.POST.get("agree") != "yes":
             messages.error(request, "You need to agree to continue; without it the exam cannot be proctored.")
@@ -75,6 +92,8 @@ def session_check(request: HttpRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     if (elsewhere := _at_step(session, "session-check")) is not None:
         return elsewhere
+    if (early := _too_early(request, session)) is not None:
+        return early
     if request.method == "POST":
         try:
             taking.session_begin(session=session, student=request.user)

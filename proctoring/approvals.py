@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.errors import AppError, Conflict
 from accounts.models import User
+from exams import taking
 from exams.access import access_session_by_id
 from exams.models import ExamSession
 from exams.services import audit, session_transition
@@ -54,6 +55,7 @@ def identity_request_create(*, session: ExamSession, student: User, id_photo: by
             if session.status != SessionStatus.CHECKING:
                 raise Conflict(f"A session that is {session.get_status_display().lower()} takes no photo ID.",
                                code="invalid_transition")
+            taking.check_not_open(session.exam, timezone.now())  # (an audit's request waited a week in the queue)
             if not fallback_offered(session):
                 raise Conflict("Keep trying the camera check first.", code="fallback_not_offered")
             approval = IdentityApproval(institution_id=session.institution_id, session=session)

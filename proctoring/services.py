@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.audit import audit
 from accounts.errors import AppError, Conflict, Forbidden, NotFound, Unprocessable
 from accounts.models import Institution, Role, User
+from exams import taking
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
@@ -238,21 +239,18 @@ def frame_ingest(*, session: ExamSession, actor: User, image: bytes, captured_at
     return frame
 
 
-# Frames are kept while they can be evidence of an exam: the camera check from this long before the exam opens
-# (an identity pass lasts IDENTITY_PASS_MAX_AGE seconds anyway), and an exam's frames captured before its deadline,
+# Frames are kept while they can be evidence of an exam: the camera check from CHECK_BEFORE_OPENING before the exam
+# opens (exams.taking), and an exam's frames captured before its deadline,
 # received up to this long after it (the browser keeps frames it took offline and sends them when it can). An
 # attacker's audit stored 48.8 MB in 16 s at the check of an exam that opened the next day, and a session nobody
 # visited after its deadline still took frames: about 600 MB an hour, kept for the retention period.
-CHECK_BEFORE_OPENING = timedelta(minutes=30)
 LATE_FRAMES_AFTER_DEADLINE = timedelta(minutes=30)
 
 
 def _check_frame_window(*, session: ExamSession, captured_at: datetime, received_at: datetime) -> None:
     exam = session.exam
-    if session.status == SessionStatus.CHECKING and exam.opens_at and received_at < exam.opens_at - \
-            CHECK_BEFORE_OPENING:
-        raise Conflict("The camera check opens 30 minutes before the exam does; come back then.",
-                       code="exam_not_open", details={"opens_at": exam.opens_at.isoformat()})
+    if session.status == SessionStatus.CHECKING:
+        taking.check_not_open(exam, received_at)
     if session.status == SessionStatus.CHECKING and exam.closes_at and received_at > exam.closes_at:
         # (a session left at the check took frames after the exam closed: 44.7 MB in 5 s, a re-audit)
         raise Conflict("The exam has closed.", code="exam_closed")

@@ -102,6 +102,8 @@
     if (result.ok && result.data) { showGate(result.data); }
   }
 
+  function errorCode(result) { return (result && result.data && result.data.error && result.data.error.code) || ""; }
+
   async function checkOnce() {
     let result;
     try {
@@ -115,8 +117,11 @@
       const frame = await OpenProctor.followStatus(result.data.status_url, 10);
       if (frame && frame.status === "done" && Array.isArray(frame.checks)) { show(frame.checks); }
       else if (frame && frame.error) { state.textContent = frame.error; }
-    } else if (result.status !== 409) {  // 409: the session is waiting for a proctor
+    } else if (result.status === 409 && !["exam_not_open", "exam_closed"].includes(errorCode(result))) {
+      // the session is waiting for a proctor (the gate says so)
+    } else {  // (before the check opened, the page said "Starting your camera…" for ever: an audit)
       state.textContent = OpenProctor.errorMessage(result, "The frame could not be checked; retrying…");
+      state.className = "state bad";
     }
   }
 
