@@ -61,7 +61,8 @@ def person_add(
 def user_delete(*, user: User, actor: User | None) -> None:
     """Delete a person with their sessions, erasing their biometric data everywhere (accounts.deletion).
 
-    The audit event keeps the id and role only: the person's name and email go with them.
+    The audit event keeps the id and role only: the person's name and email go with them, from the earlier events
+    too (accounts.audit.audit_forget_person, called by the eraser, proctoring.erasure).
     """
     if actor is not None and user.pk == actor.pk:
         raise AppError("You cannot delete your own account.", code="self_deletion")

@@ -28,13 +28,15 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from accounts import tenancy
+from accounts.audit import audit_forget_person
 from accounts.deletion import Erasure
 from accounts.errors import AppError
+from accounts.models import Role, User
 from exams.models import ExamSession
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_NOT_FOUND, error_code
 from proctoring.incidents import incident_payload
-from proctoring.models import FaceRegistration, Frame, IdentityApproval, Incident, SpeechSegment
+from proctoring.models import Appeal, FaceRegistration, Frame, IdentityApproval, Incident, SpeechSegment
 from proctoring.outbox import outbox_add
 from proctoring.services import collection_id_for, face_delete
 from proctoring.storage import private_storage
@@ -50,6 +52,7 @@ def erase_biometrics(erasure: Erasure) -> None:
         # Postgres: an analysis of one of these sessions holds this lock; wait for it, so no incident
         # or frame is written into a session after its files were listed.
         list(sessions.select_for_update(of=("self",)).values_list("pk", flat=True))
+        _forget_in_audit(erasure, sessions)
         try:
             for registration in FaceRegistration.objects.filter(_faces(erasure)):
                 face_delete(registration=registration)
@@ -68,6 +71,23 @@ def erase_biometrics(erasure: Erasure) -> None:
         names += list(clips.values_list("clip", flat=True))
     if names:
         transaction.on_commit(lambda: delete_files(private_storage, names), robust=True)
+
+
+def _forget_in_audit(erasure: Erasure, sessions: QuerySet[ExamSession]) -> None:
+    """A person deleted: what the audit log says of them goes too (accounts.audit.audit_forget_person), in the events
+    about their account, sessions, incidents, appeals, photo IDs and faces; a student's own words (an appeal's note)
+    too, while staff's acts stay the institution's record."""
+    for user in User.objects.filter(pk__in=erasure.user_ids).exclude(institution_id=None):
+        own = sessions.filter(student_id=user.pk)
+        targets = [(model.__name__, str(pk)) for model, ids in (
+            (ExamSession, own.values_list("pk", flat=True)),
+            (Incident, Incident.objects.filter(session__in=own).values_list("pk", flat=True)),
+            (Appeal, Appeal.objects.filter(student_id=user.pk).values_list("pk", flat=True)),
+            (IdentityApproval, IdentityApproval.objects.filter(session__in=own).values_list("pk", flat=True)),
+            (FaceRegistration, FaceRegistration.objects.filter(student_id=user.pk).values_list("pk", flat=True)),
+        ) for pk in ids]
+        audit_forget_person(institution_id=user.institution_id, user_id=user.pk, targets=tuple(targets),
+                            own_acts=user.role == Role.STUDENT)
 
 
 def _sessions(erasure: Erasure) -> QuerySet[ExamSession]:

@@ -550,3 +550,36 @@ def test_it_drops_the_analysis_of_a_frame_erased_before_it_ran(tenant_a: Tenant,
         frame_id = Frame.objects.filter(session_id=trail.session_id).values_list("pk", flat=True).first()
         exam_services.session_delete(session=ExamSession.objects.get(pk=trail.session_id), actor=None)
     assert tasks.analyze_frame.apply(args=[frame_id]).get() == {"frame": frame_id, "status": "erased", "checks": []}
+
+
+def test_a_deleted_student_leaves_no_name_email_or_words_in_the_audit_log(tenant_a: Tenant, dynamo: str) -> None:
+    # An audit: the deleted student's name and email stayed in user.created, their name in face.registered, and
+    # their name and similarity in another student's face.duplicate_confirmed.
+    from accounts import services as account_services
+    from tests.proctoring.conftest import appealed
+    from tests.proctoring.test_pipeline import b64
+
+    student = tenant_a.student
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=student)
+    with tenancy.tenant_scope(tenant_a.institution):
+        twin = account_services.user_create(institution=tenant_a.institution, email="twin@a.test", role="student",
+                                            full_name="Tess Twin", student_number="T2")
+    duplicate = api_client_for(tenant_a.admin).post("/faces/index", {
+        "image": b64("signer1_a.jpg"), "fullName": "Tess Twin", "student": twin.pk, "confirmDuplicate": True},
+        format="json")
+    assert duplicate.status_code == 200, duplicate.content
+    appealed(tenant_a, note="Sam here: that was my reflection.")
+    personal = (student.email, student.full_name, "Sam Signer", "Sam here: that was my reflection.",
+                "A second face beside yours.")
+
+    def log() -> str:
+        with tenancy.tenant_scope(tenant_a.institution):
+            return repr([(e.action, e.data) for e in AuditEvent.objects.all()])
+    before = log()
+    assert all(text in before for text in personal) and "face.duplicate_confirmed" in before
+
+    assert api_client_for(tenant_a.admin).delete(f"/api/v1/users/{student.pk}/").status_code == 204
+    after = log()
+    assert [text for text in personal if text in after] == []
+    assert "Tess Twin" in after and "twin@a.test" in after  # the other student's own record stays
+    assert after.count("face.registered") == before.count("face.registered")  # what was done, and when, stays
