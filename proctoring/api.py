@@ -411,6 +411,8 @@ class EventView(TenantAPIView):
     class Input(StrictSerializer):
         kind = serializers.CharField(max_length=32)
         detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+        back = serializers.BooleanField(required=False, default=False, help_text=(
+            "tab_hidden only: the student came back to the exam tab; the incident the leaving opened ends now."))
 
     @extend_schema(request=Input, responses={201: {"type": "object"}, 200: {
         "type": "object", "description": "The student is exempt from this kind (an accommodation): no incident."}})
@@ -419,6 +421,8 @@ class EventView(TenantAPIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         incident = browser_event(session=session, student=request.user, **data.validated_data)
+        if data.validated_data["back"]:
+            return Response({"incident": incident.pk if incident else None, "kind": data.validated_data["kind"]})
         if incident is None:
             return Response({"incident": None, "kind": data.validated_data["kind"], "exempt": True})
         return created({"incident": incident.pk, "kind": incident.kind})

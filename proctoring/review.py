@@ -83,18 +83,24 @@ def incidents_review_bulk(*, incident_ids: list[int], reviewer: User, decision: 
 BROWSER_EVENT_MERGE_SECONDS = 60
 
 
-def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "") -> Incident | None:
+def browser_event(*, session: ExamSession, student: User, kind: str, detail: str = "",
+                  back: bool = False) -> Incident | None:
     """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped, a second window); None when
     the student's accommodation exempts them from it (assistive software). Repeated within
-    BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident."""
+    BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident. ``back`` (tab_hidden only): the student came
+    back to the exam tab (``_came_back``)."""
     if kind not in BROWSER_EVENTS:
         raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
+    if back and kind != IncidentKind.TAB_HIDDEN:
+        raise AppError("Only the exam tab is come back to.", code="invalid", details={"back": ["Only for tab_hidden."]})
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict("The session is not running.", code="session_not_running")
     if kind in session.exempt_checks:
         return None
     now = timezone.now()
     during_check = session.status != SessionStatus.IN_PROGRESS
+    if back:
+        return _came_back(session, during_check, now)
     with transaction.atomic():
         # The same event again soon after (a student flicking between tabs) extends the incident it opened, still
         # unreviewed: one incident per stretch of them, as frames and speech make. Each once opened its own, and
@@ -104,18 +110,49 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
                           review_status=ReviewStatus.PENDING,
                           ended_at__gte=now - timedelta(seconds=BROWSER_EVENT_MERGE_SECONDS))
                   .order_by("-ended_at", "-pk").first())
+        left = {"left_at": now.isoformat()} if kind == IncidentKind.TAB_HIDDEN else {}
         if recent is not None:
             recent.ended_at, recent.version = now, recent.version + 1
             recent.details = {**recent.details, "count": int(recent.details.get("count", 1)) + 1,
-                              "detail": detail[:500] or recent.details.get("detail", "")}
+                              "detail": detail[:500] or recent.details.get("detail", ""), **left}
             recent.save(update_fields=["ended_at", "details", "version"])
             incident = recent
         else:
             incident = Incident.objects.create(
                 institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
-                is_open=False, started_at=now, ended_at=now, details={"source": "browser", "detail": detail[:500]},
-                during_check=during_check,
+                is_open=False, started_at=now, ended_at=now,
+                details={"source": "browser", "detail": detail[:500], **left}, during_check=during_check,
             )
+        incident.session = session
+        publish(incident)
+    return incident
+
+
+# A return later than this after the tab was left is not taken as the end of that absence (a page that slept, its
+# return reported hours later): the incident keeps the time it was left only.
+BACK_WITHIN_SECONDS = 3 * 60 * 60
+
+
+def _came_back(session: ExamSession, during_check: bool, now: datetime) -> Incident | None:
+    """The student is back in the exam tab: the "left the exam tab" incident they left it by ends now, and counts the
+    time away (``away_seconds``, over all its absences). An audit: the incident said when the tab was left, never for
+    how long, so a second and twenty minutes read the same. None when no such absence is on record (exempt, decided,
+    or reported already)."""
+    with transaction.atomic():
+        incident = (Incident.objects.select_for_update(of=("self",))
+                    .filter(session_id=session.pk, kind=IncidentKind.TAB_HIDDEN, during_check=during_check,
+                            details__source="browser", details__has_key="left_at")
+                    .order_by("-ended_at", "-pk").first())
+        if incident is None:
+            return None
+        details = dict(incident.details)
+        left_at = datetime.fromisoformat(details.pop("left_at"))
+        away = (now - left_at).total_seconds()
+        if 0 <= away <= BACK_WITHIN_SECONDS:
+            details["away_seconds"] = round(float(details.get("away_seconds", 0)) + away, 1)
+            incident.ended_at = max(incident.ended_at, now)
+        incident.details, incident.version = details, incident.version + 1
+        incident.save(update_fields=["ended_at", "details", "version"])
         incident.session = session
         publish(incident)
     return incident

@@ -23,6 +23,7 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.accommodations import accommodation_of, accommodation_summary
 from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
+from exams.statuses import AppealStatus
 from proctoring import attention, camera, review, selectors, speech
 from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
@@ -122,6 +123,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     evidence = incident.evidence_frame
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
+        # (an audit: nothing here said the student had appealed, and a reviewer changed the decision under it)
+        "open_appeals": incident.appeals.filter(status=AppealStatus.OPEN).order_by("created_at"),
         "explanation": EXPLANATIONS.get(incident.kind, ""),
         "accommodation": accommodation_summary(accommodation_of(student=incident.session.student)),
         "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),

@@ -18,6 +18,7 @@ from accounts.models import Role
 from exams.access import access_session_by_id
 from exams.statuses import AppealStatus
 from proctoring import appeals, selectors, subject_archive
+from proctoring.identity_panel import identity_panel
 from proctoring.storage import private_file_response
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
@@ -114,6 +115,7 @@ def appeal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = appeal.incident
     return render(request, "proctor/appeal.html", {
         "appeal": appeal, "incident": incident, "frames": selectors.frames_around(incident),
+        "identity": identity_panel(incident),  # (an audit: a "someone else" appeal showed no reference photo)
         "evidence": appeals.evidence_frame_ids([incident])[incident.pk],
         "decisions": [(AppealStatus.UPHELD, "Uphold: the decision stands"),
                       (AppealStatus.OVERTURNED, "Overturn: dismiss the incident")],

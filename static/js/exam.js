@@ -516,22 +516,36 @@
   if (!isNaN(deadline)) { tick(); }
 
   // --- Browser events become incidents; never block the exam ------------------------------------------
-  function report(kind, detail) {
-    OpenProctor.api("/api/v1/sessions/" + sessionId + "/events", {kind: kind, detail: detail || ""}).catch(function () {});
+  function report(kind, detail, back) {
+    const body = {kind: kind, detail: detail || ""};
+    if (back) { body.back = true; }
+    OpenProctor.api("/api/v1/sessions/" + sessionId + "/events", body).catch(function () {});
   }
   // Leaving the tab is reported a moment later, unless the page is unloaded meanwhile: a reload or a
   // navigation of the exam page (submitting, leaving at the deadline) hides the document on its way
   // out and fires pagehide in the same step, before any timer runs. That is not leaving the tab.
   // pagehide fires only when the page really goes, so a cancelled navigation hides nothing.
-  let unloading = false, leaving = null;
+  let unloading = false, leaving = null, away = false;
   function reportLeaving(detail) {
-    if (unloading || leaving !== null) { return; }
-    leaving = setTimeout(function () { leaving = null; if (!unloading) { report("tab_hidden", detail); } }, 300);
+    if (unloading || leaving !== null || away) { return; }
+    leaving = setTimeout(function () {
+      leaving = null;
+      if (!unloading) { away = true; report("tab_hidden", detail); }
+    }, 300);
+  }
+  // Back in the exam tab: the incident says how long the student was away (it said only when they left: an audit).
+  function reportBack() {
+    clearTimeout(leaving);
+    leaving = null;
+    if (away && !document.hidden) { away = false; report("tab_hidden", "back", true); }
   }
   window.addEventListener("pagehide", function () { unloading = true; clearTimeout(leaving); leaving = null; });
   window.addEventListener("pageshow", function () { unloading = false; });  // back from the back/forward cache
-  document.addEventListener("visibilitychange", function () { if (document.hidden) { reportLeaving("tab hidden"); } });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) { reportLeaving("tab hidden"); } else { reportBack(); }
+  });
   window.addEventListener("blur", function () { if (!document.hidden) { reportLeaving("window lost focus"); } });
+  window.addEventListener("focus", reportBack);
   const fullscreenButton = document.getElementById("fullscreen");
   fullscreenButton.addEventListener("click", function () {
     if (document.documentElement.requestFullscreen) { document.documentElement.requestFullscreen().catch(function () {}); }

@@ -181,3 +181,15 @@ def test_a_reload_of_the_exam_page_is_not_leaving_the_tab(
                 break
             page.wait_for_timeout(100)
         assert Incident.objects.get(session=session, kind="tab_hidden").details["detail"] == "tab hidden"
+
+    # Back in the tab: the incident says for how long the student was away (an audit: it said only when they left).
+    page.wait_for_timeout(1500)
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                  "document.dispatchEvent(new Event('visibilitychange'))")
+    with tenancy.tenant_scope(tenant_a.institution):
+        for _ in range(50):
+            if "away_seconds" in Incident.objects.get(session=session, kind="tab_hidden").details:
+                break
+            page.wait_for_timeout(100)
+        incident = Incident.objects.get(session=session, kind="tab_hidden")
+        assert incident.details["away_seconds"] >= 1 and incident.ended_at > incident.started_at

@@ -303,3 +303,23 @@ def test_it_says_when_an_evidence_image_is_no_longer_kept(tenant_a: Tenant) -> N
         frame.image.delete()  # as retention does
     body = record(tenant_a).content
     assert b"no longer kept" in body and f"/record/frames/{tenant_a.frame.pk}.jpg".encode() not in body
+
+
+def test_the_incident_page_says_it_is_under_appeal_and_the_appeal_page_shows_the_identity_panel(
+    tenant_a: Tenant
+) -> None:
+    # An audit: nothing on the incident page said the student had appealed (a reviewer changed the decision under the
+    # appeal), and the appeal of a "someone else" incident showed no reference photo to compare with.
+    incident_page = page_client_for(tenant_a.proctor).get(f"/incidents/{tenant_a.incident.pk}/").content.decode()
+    assert 'id="under-appeal"' not in incident_page
+    appeal = appealed(tenant_a)
+    incident_page = page_client_for(tenant_a.proctor).get(f"/incidents/{tenant_a.incident.pk}/").content.decode()
+    assert 'id="under-appeal"' in incident_page and f"/appeals/{appeal.pk}/" in incident_page
+    assert 'id="identity-panel"' not in page_client_for(tenant_a.proctor).get(f"/appeals/{appeal.pk}/").content.decode()
+    Incident.unscoped.filter(pk=tenant_a.incident.pk).update(kind="wrong_person")
+    appeal_page_html = page_client_for(tenant_a.proctor).get(f"/appeals/{appeal.pk}/").content.decode()
+    assert 'id="identity-panel"' in appeal_page_html
+    assert f"/api/v1/faces/{tenant_a.face.external_image_id}/image" in appeal_page_html  # the reference photo
+    page_client_for(tenant_a.proctor).post(f"/appeals/{appeal.pk}/", {"decision": "upheld", "note": "Not them."})
+    incident_page = page_client_for(tenant_a.proctor).get(f"/incidents/{tenant_a.incident.pk}/").content.decode()
+    assert 'id="under-appeal"' not in incident_page  # decided

@@ -402,3 +402,41 @@ def test_a_second_window_of_the_exam_is_a_low_browser_incident_merged_with_the_n
     (incident,) = _incidents(tenant_a, session)
     assert (incident.kind, incident.severity, incident.details["count"]) == ("second_window", "low", 2)
     assert incident.get_kind_display() == "Exam open in two windows"
+
+
+def test_coming_back_to_the_exam_tab_ends_the_incident_leaving_it_opened(tenant_a: Tenant) -> None:
+    # An audit: "left the exam tab" said when, never for how long (a second and twenty minutes read the same).
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+
+    def ago(incident_id: int, seconds: float) -> None:  # the tab was left ``seconds`` ago
+        with tenancy.tenant_scope(tenant_a.institution):
+            incident = Incident.objects.get(pk=incident_id)
+            left = timezone.now() - timedelta(seconds=seconds)
+            Incident.objects.filter(pk=incident_id).update(
+                started_at=min(incident.started_at, left), ended_at=left,
+                details={**incident.details, "left_at": left.isoformat()})
+
+    first = client.post(url, {"kind": "tab_hidden", "detail": "tab hidden"}, format="json").json()["incident"]
+    ago(first, 20)
+    back = client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    assert back.status_code == 200 and back.json()["incident"] == first
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(pk=first)
+    assert 19 <= incident.details["away_seconds"] <= 22 and "left_at" not in incident.details
+    assert 19 <= (incident.ended_at - incident.started_at).total_seconds() <= 22
+
+    # Left again soon after: the same incident, the time away added up; a second "back" adds nothing.
+    assert client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"] == first
+    ago(first, 5)
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    assert client.post(url, {"kind": "tab_hidden", "back": True}, format="json").json()["incident"] is None
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(pk=first)
+    assert 24 <= incident.details["away_seconds"] <= 28 and incident.details["count"] == 2
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{first}/").content.decode()
+    assert "Away from the exam tab for 2" in page and "in all, over 2 times" in page
+
+    refused = client.post(url, {"kind": "copy_paste", "back": True}, format="json")
+    assert refused.status_code == 400

@@ -129,7 +129,7 @@ class Command(BaseCommand):
         Incident.objects.create(institution=exam.institution, session=session, kind=IncidentKind.TAB_HIDDEN,
                                 severity="medium", started_at=frames[8].captured_at,
                                 ended_at=frames[8].captured_at + timedelta(seconds=14), is_open=False,
-                                details={"source": "browser", "detail": "The exam tab was hidden for 14 s."})
+                                details={"source": "browser", "detail": "tab hidden", "away_seconds": 14.0})
 
     def _reference_photos(self, institution: Institution, admin: User, students: list[User]) -> None:
         """Index each student's sample reference photo with the analysis engine (once)."""
