@@ -108,12 +108,31 @@ def review_groups(*, incidents: QuerySet[Incident], sort: str = "risk") -> list[
     return sorted(groups, key=lambda g: (-g.risk, -latest[g.session.pk].timestamp(), g.session.pk))
 
 
+DURING_SHOWN = 8  # frames of an incident shown at most (its first, its last, its evidence and others spread between)
+
+
 def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
-    """The frames just before, during and after an incident."""
+    """The frames just before, during and after an incident. Of a longer incident, ``DURING_SHOWN`` of its frames spread
+    over it, always its first and last and its evidence frame; each frame shown says in ``skipped`` how many of the
+    incident's frames before it are not (an audit: the first six only, so a look away of 13 frames jumped from its
+    6th frame to the one after it, and a student coming back was never shown)."""
     frames = Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE)
     before = list(frames.filter(captured_at__lt=incident.started_at).order_by("-captured_at")[:count])
     end = incident.ended_at or incident.started_at
-    during = list(frames.filter(captured_at__gte=incident.started_at, captured_at__lte=end).order_by("captured_at")[:6])
+    inside = frames.filter(captured_at__gte=incident.started_at, captured_at__lte=end).order_by("captured_at")
+    ids = list(inside.values_list("pk", flat=True))
+    if len(ids) > DURING_SHOWN:
+        spread = {ids[round(i * (len(ids) - 1) / (DURING_SHOWN - 1))] for i in range(DURING_SHOWN)}
+        if incident.evidence_frame_id in ids:
+            spread.add(incident.evidence_frame_id)
+        position = {pk: index for index, pk in enumerate(ids)}
+        during = sorted(frames.filter(pk__in=spread), key=lambda f: position[f.pk])
+        shown = -1
+        for frame in during:
+            frame.skipped = position[frame.pk] - shown - 1
+            shown = position[frame.pk]
+    else:
+        during = list(inside)
     after = list(frames.filter(captured_at__gt=end).order_by("captured_at")[:count])
     return list(reversed(before)) + during + after
 

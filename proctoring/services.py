@@ -515,6 +515,10 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
                                         verification=analysis.get("Verification"))
+        if _gate_frame(frame) and (analysis.get("Verification") or {}).get("Reason") == "turned_away":
+            # The check's liveness challenge asks for head turns, and a turned face cannot be verified: what it asked
+            # for is no finding (an audit: every student got a pending "face not clear enough to verify" for it).
+            kinds = set(kinds) - {IncidentKind.FACE_NOT_VERIFIABLE}
         kinds = camera.kinds_with(kinds, repeats, covered)
         analysis = camera.findings_with(analysis, repeats, covered)
         frame.checks, frame.findings = outcome.results, analysis

@@ -209,3 +209,24 @@ def test_frames_are_kept_only_while_they_can_be_evidence_of_the_exam(tenant_a: T
     # Its deadline 40 minutes ago: nothing more, whatever the capture time says.
     session = begun(tenant_a, minutes=100)
     assert send(tenant_a, session, timezone.now() - timedelta(minutes=41)).status_code == 409
+
+
+def test_a_long_incident_shows_frames_spread_over_it_from_its_first_to_its_last(tenant_a: Tenant) -> None:
+    # An audit: only an incident's first six frames were shown, so a look away of 13 frames jumped from its 6th frame
+    # to the one after it, and the frame where a student came back was never shown.
+    session = start_session(tenant_a)
+    start = timezone.now() - timedelta(minutes=10)
+    with tenancy.tenant_scope(tenant_a.institution):
+        frames = [done_frame(tenant_a, session, received_at=start + timedelta(seconds=3 * i),
+                             captured_at=start + timedelta(seconds=3 * i)) for i in range(15)]
+        incident = Incident.objects.create(institution=tenant_a.institution, session=session, kind="looking_away",
+                                           severity="low", started_at=frames[1].captured_at,
+                                           ended_at=frames[13].captured_at, evidence_frame=frames[7])
+        around = selectors.frames_around(incident)
+    inside = around[1:-1]
+    assert around[0] == frames[0] and around[-1] == frames[14]  # before and after it
+    assert inside[0] == frames[1] and inside[-1] == frames[13] and frames[7] in inside
+    assert len(inside) == selectors.DURING_SHOWN + 1  # spread over it, and its evidence frame
+    assert sum(getattr(f, "skipped", 0) for f in inside) + len(inside) == 13  # each frame hidden is counted once
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/").content.decode()
+    assert f"/api/v1/frames/{frames[13].pk}/image" in page and "more …" in page

@@ -573,3 +573,21 @@ def test_a_reference_that_does_not_decode_is_skipped_not_fatal(tenant_a: Tenant,
     page_client_for(tenant_a.proctor).get(f"/identity/{approval.pk}/")
     approval.refresh_from_db()
     assert approval.similarity is not None and approval.similarity >= 90
+
+
+def test_the_head_turns_the_check_asks_for_open_no_incident(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An audit: each of three students who turned their head as the liveness challenge asked got a pending "face not
+    # clear enough to verify" check incident (a turned face cannot be verified), for a reviewer to dismiss.
+    from tests.proctoring.test_pipeline import register
+
+    register(tenant_a, "headpose_woman_front.jpg", "alpha Student", student=tenant_a.student)
+    engine, analyze = get_backend(), get_backend().analyze
+
+    def turned_too_far(**kwargs: Any) -> dict[str, Any]:  # as the audit's turns were: too far to verify
+        found = analyze(**kwargs)
+        return {**found, "Verification": {**found["Verification"], "Passed": False, "Reason": "turned_away"}}
+    monkeypatch.setattr(engine, "analyze", turned_too_far)
+    session = at_gate(tenant_a)
+    for side in ("her_left", "her_left", "her_left", "her_right", "her_right", "her_right"):
+        assert analysed(session, f"headpose_woman_{side}.jpg").findings["Verification"]["Reason"] == "turned_away"
+    assert not Incident.unscoped.filter(session=session, kind="face_not_verifiable").exists()
