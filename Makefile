@@ -54,7 +54,8 @@ run: deps node_modules/.installed
 	$(MANAGE) migrate --noinput
 	$(MANAGE) loaddemo
 	@echo "Serving OpenProctor on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	$(MANAGE) runserver $(HOST):$(PORT)
+	@# The periodic jobs (reminders, the retention purge, ...) beside the server: there is no celery beat here.
+	$(MANAGE) periodic & trap 'kill $$! 2>/dev/null' EXIT; $(MANAGE) runserver $(HOST):$(PORT)
 
 # WEB_PROCS web processes (ports PORT, PORT+1, ...; gunicorn, WEB_WORKERS workers x WEB_THREADS threads each)
 # and WORKER_PROCS Celery worker processes (solo: one frame at a time each), plus beat, run under supervisord,

@@ -82,3 +82,24 @@ def test_moving_the_exams_opening_sends_a_new_reminder(
     subjects = [m["Subject"] for m in smtp_server.to(soon.student.email)]
     assert subjects == ["Reminder: alpha exam opens 15 Jan 2030, 09:00",
                         "Reminder: alpha exam opens 15 Jan 2030, 10:00"]
+
+
+def test_the_embedded_default_runs_the_periodic_jobs_without_celery_beat(
+        soon: Tenant, smtp_server: Mailbox, django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    # An audit: with make run (no broker, no celery beat) no reminder was ever mailed, nor were frames purged.
+    from django.core.management import CommandError, call_command
+
+    from proctoring import tasks as proctoring_tasks
+
+    monkeypatch.setattr(timezone, "now", lambda: OPENS - timedelta(hours=20))
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("one job fails")
+    monkeypatch.setattr(proctoring_tasks.purge_frames, "run", broken)  # the others still run
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("periodic", "--once")
+    assert smtp_server.only(soon.student.email)["Subject"].startswith("Reminder:")
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # with a broker, celery beat runs them
+    with pytest.raises(CommandError, match="celery beat"):
+        call_command("periodic")
