@@ -166,17 +166,19 @@ def _parse(data: bytes, *, institution: Institution) -> ImportResult:
     except UnicodeDecodeError:
         return ImportResult(problem="The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
     try:
-        lines = list(csv.reader(io.StringIO(text, newline="")))
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as exc:
         return ImportResult(problem=f"The file is not valid CSV: {exc}.")
     if not lines or not any(cell.strip() for cell in lines[0]):
         return ImportResult(problem="The file is empty. The first row must be: email,name,student_number.")
-    header = [cell.strip().lower().replace(" ", "_") for cell in lines[0]]
-    missing = [column for column in IMPORT_COLUMNS if column not in header]
+    header = [HEADER_NAMES.get(cell.strip().lower().replace(" ", "_").replace("-", "_"), "") or
+              cell.strip().lower().replace(" ", "_") for cell in lines[0]]
+    missing = [column for column in IMPORT_COLUMNS[:2] if column not in header]  # a student number is optional
     if missing:
         return ImportResult(problem=f"The header row lacks {', '.join(missing)}. "
-                                    f"The first row must be: email,name,student_number.")
-    index = {column: header.index(column) for column in IMPORT_COLUMNS}
+                                    f"The first row must be: email,name,student_number (separated by commas or "
+                                    f"semicolons; student_number may be left out).")
+    index = {column: header.index(column) if column in header else -1 for column in IMPORT_COLUMNS}
     rows = [
         ImportRow(line=line, email=_cell(cells, index["email"]), name=_cell(cells, index["name"]),
                   student_number=_cell(cells, index["student_number"]))
@@ -192,7 +194,23 @@ def _parse(data: bytes, *, institution: Institution) -> ImportResult:
 
 
 def _cell(cells: list[str], position: int) -> str:
-    return cells[position].strip() if position < len(cells) else ""
+    return cells[position].strip() if 0 <= position < len(cells) else ""
+
+
+# Header names registrars' files use for the three columns (an audit: "Full Name" and "Student ID" were refused).
+HEADER_NAMES = {
+    "e_mail": "email", "email_address": "email", "mail": "email",
+    "full_name": "name", "student_name": "name", "fullname": "name",
+    "student_id": "student_number", "student_no": "student_number", "id_number": "student_number",
+    "matriculation_number": "student_number", "number": "student_number",
+}
+
+
+def _delimiter(text: str) -> str:
+    """The header row's separator: a semicolon where it has more of them than commas (what a spreadsheet saves as
+    CSV in many European locales; an audit's file was refused as lacking all three columns), else a comma."""
+    first = text.split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
 
 
 EMAIL_MAX = 254  # User.email's column
