@@ -10,12 +10,14 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.audit import AuditEvent
 from accounts.decorators import role_required
 from accounts.errors import AppError, NotFound
 from accounts.models import Role
@@ -105,6 +107,31 @@ EXPLANATIONS = {
 }
 
 
+HISTORY_LABELS = {"incident.confirmed": "confirmed it", "incident.dismissed": "dismissed it",
+                  "appeal.opened": "appealed", "appeal.upheld": "upheld the appeal",
+                  "appeal.overturned": "overturned it on appeal"}
+
+
+def incident_history(incident: Incident) -> list[dict[str, Any]]:
+    """Every decision on ``incident`` and its appeals, oldest first, from the audit log: who, when, what and their
+    note (an audit: a confirm, then a dismiss, then an overturned appeal left the page showing the last note only, and
+    no page showed the audit log)."""
+    appeals = [str(pk) for pk in incident.appeals.values_list("pk", flat=True)]
+    events = AuditEvent.objects.filter(Q(target_type="Incident", target_id=str(incident.pk))
+                                       | Q(target_type="Appeal", target_id__in=appeals)).select_related("actor")
+    return [{"at": e.at, "actor": e.actor, "what": HISTORY_LABELS.get(e.action, e.action),
+             "note": (e.data or {}).get("note", "") if isinstance(e.data, dict) else ""}
+            for e in events.order_by("at", "pk")]
+
+
+def _lasted(incident: Incident) -> str:
+    """How long the incident lasted, as "2 min 14 s" ("" while it has no end)."""
+    if incident.ended_at is None:
+        return ""
+    seconds = max(0, round((incident.ended_at - incident.started_at).total_seconds()))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
 @login_required
 @role_required(*STAFF)
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -118,13 +145,17 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             messages.success(request, f"Incident {incident.pk} {request.POST['decision']}.")
-            following = selectors.review_queue().exclude(pk=incident.pk).first()
+            # The same student's next incident first, as the queue groups them (an audit: it went to the newest
+            # pending incident anywhere, another student's).
+            queue = selectors.review_queue().exclude(pk=incident.pk)
+            following = queue.filter(session_id=incident.session_id).first() or queue.first()
             return redirect("incident-detail", pk=following.pk) if following else redirect("review-queue")
     evidence = incident.evidence_frame
     return render(request, "proctor/incident.html", {
         "incident": incident, "frames": selectors.frames_around(incident), "identity": identity_panel(incident),
         # (an audit: nothing here said the student had appealed, and a reviewer changed the decision under it)
         "open_appeals": incident.appeals.filter(status=AppealStatus.OPEN).order_by("created_at"),
+        "history": incident_history(incident), "lasted": _lasted(incident),
         "explanation": EXPLANATIONS.get(incident.kind, ""),
         "accommodation": accommodation_summary(accommodation_of(student=incident.session.student)),
         "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),

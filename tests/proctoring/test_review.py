@@ -118,3 +118,39 @@ def test_it_lists_live_sessions_for_proctors(tenant_a: Tenant) -> None:
     data = api_client_for(tenant_a.proctor).get(f"/api/v1/exams/{tenant_a.exam.pk}/live").json()
     assert [(s["session"], s["status"]) for s in data["sessions"]] == [(tenant_a.session.pk, "checking")]
     assert [i["kind"] for i in data["sessions"][0]["incidents"]] == ["no_face"]
+
+
+def test_the_incident_page_shows_how_long_it_lasted_and_every_decision_with_its_note(tenant_a: Tenant) -> None:
+    # An audit: confirmed, then dismissed, then overturned on appeal, the page kept the last note only, and no page
+    # showed the audit log; nor did any say how long an incident lasted.
+    from tests.proctoring.conftest import appealed
+
+    Incident.unscoped.filter(pk=tenant_a.incident.pk).update(
+        started_at=timezone.now() - timedelta(seconds=134), ended_at=timezone.now(), is_open=False)
+    appeal = appealed(tenant_a, note="The second face was a poster.")  # confirmed, "A second face beside yours."
+    proctor = page_client_for(tenant_a.proctor)
+    proctor.post(f"/appeals/{appeal.pk}/", {"decision": "overturned", "note": "A poster, as the student says."})
+    page = proctor.get(f"/incidents/{tenant_a.incident.pk}/").content.decode()
+    assert 'id="lasted">2 min 14 s' in page
+    history = page[page.index('id="history"'):]
+    history = history[:history.index("</ol>")]
+    steps = ["confirmed it: “A second face beside yours.”", "appealed: “The second face was a poster.”",
+             "overturned it on appeal: “A poster, as the student says.”",
+             "dismissed it: “Overturned on appeal #1: A poster, as the student says.”"]
+    assert all(step in history for step in steps), history
+    assert [history.index(step) for step in steps] == sorted(history.index(step) for step in steps)
+
+
+def test_after_a_decision_the_same_students_next_incident_comes_first(tenant_a: Tenant) -> None:
+    # An audit: "next" went to the newest pending incident anywhere, another student's.
+    from tests.proctoring.conftest import start_session
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        same = Incident.objects.create(institution=tenant_a.institution, session=tenant_a.session, kind="looking_away",
+                                       severity="low", started_at=timezone.now() - timedelta(hours=1))
+        other_session = start_session(tenant_a)
+        Incident.objects.create(institution=tenant_a.institution, session=other_session, kind="tab_hidden",
+                                severity="low", started_at=timezone.now())  # newer: first in the queue
+    response = page_client_for(tenant_a.proctor).post(f"/incidents/{tenant_a.incident.pk}/",
+                                                      {"decision": "dismissed", "note": ""})
+    assert response.url == f"/incidents/{same.pk}/"
