@@ -67,7 +67,15 @@ class BodySizeLimitMiddleware:
             message = f"The request body is too large ({length} bytes; the limit is {limit_mb:.0f} MB)."
             if request.path.startswith(API_PREFIXES):
                 return error_response("too_large", message, 413)
-            return HttpResponse(message, status=413, content_type="text/plain")
+            # A page: the site's own error page, not a bare line of text with no way back (an audit: a 17 MB photo).
+            from django.template.loader import render_to_string
+
+            page = render_to_string("error.html", {
+                "title": "That file is too large",
+                "message": f"{message} Choose a smaller file: a phone's photo can be saved smaller, or taken again at "
+                           "a lower resolution. Nothing was saved.",
+                "back": request.path})
+            return HttpResponse(page, status=413)
         return self.get_response(request)
 
 

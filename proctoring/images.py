@@ -79,6 +79,14 @@ def _complete(fmt: str, data: bytes) -> bool:
     return b"\xff\xd9" in tail if fmt == "JPEG" else b"IEND" in tail
 
 
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A grey image of more than 8 bits a pixel scaled to 8 ("I;16" PNGs hold 0-65535)."""
+    image = image.convert("I")
+    top = image.getextrema()[1]
+    scale = 255 / top if isinstance(top, (int, float)) and top > 255 else 1.0
+    return image.point(lambda value: value * scale).convert("L")
+
+
 def reencode(data: bytes) -> bytes:
     """Decode every pixel of a checked image and encode it afresh as a JPEG.
 
@@ -92,6 +100,8 @@ def reencode(data: bytes) -> bytes:
             with Image.open(io.BytesIO(data)) as opened:
                 opened.load()
                 image = ImageOps.exif_transpose(opened)
+                if image.mode.startswith("I"):  # 16-bit (or 32-bit) grey: "RGB" clipped it to white (an audit)
+                    image = _eight_bit(image)
                 if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                     rgba = image.convert("RGBA")  # transparent pixels on white, as a viewer shows them
                     image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)

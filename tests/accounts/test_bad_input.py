@@ -58,6 +58,16 @@ def test_it_refuses_huge_bodies_before_reading_them(tenant_a: Tenant, path: str)
     assert_envelope(response, 413, "too_large")
 
 
+def test_a_page_refuses_a_huge_upload_with_its_own_error_page_and_a_way_back(tenant_a: Tenant) -> None:
+    # An audit: a 17 MB photo got a bare line of text with no way back.
+    path = f"/students/{tenant_a.student.pk}/face"
+    body = b"x" * (12 * 1024 * 1024)
+    response = page_client_for(tenant_a.admin).generic("POST", path, body, "multipart/form-data; boundary=b")
+    page = response.content.decode()
+    assert response.status_code == 413 and response["Content-Type"].startswith("text/html")
+    assert "That file is too large" in page and f'href="{path}"' in page and "Nothing was saved." in page
+
+
 def test_it_refuses_an_unsupported_media_type(tenant_a: Tenant) -> None:
     response = api_client_for(tenant_a.admin).generic("POST", "/api/v1/exams/", b"title=x", "text/plain")
     assert_envelope(response, 415, "unsupported_media_type")

@@ -254,3 +254,18 @@ def test_only_a_clear_failure_of_the_comparison_suggests_someone_else(similarity
     outcome = checks.evaluate(analysis, checks.Policy(), name_of=lambda _: None)
     assert {"TestName": "Person Recognition", "Success": False, "Details": "0"} in outcome.results
     assert outcome.kinds == ({IncidentKind.WRONG_PERSON} if accused else {IncidentKind.IDENTITY_UNCLEAR})
+
+
+def test_it_registers_a_16_bit_grey_png_as_the_face_it_shows(tenant_a: Tenant) -> None:
+    # An audit: a 16-bit grey PNG of a face that registers in colour gave "no face was found" (converted to RGB, every
+    # pixel over 255 became white).
+    grey = Image.open(FIXTURES / "signer1_a.jpg").convert("L")
+    deep = Image.frombytes("I;16", grey.size, bytes(b for v in grey.tobytes() for b in (v, v)))  # v * 257
+    out = io.BytesIO()
+    deep.save(out, format="PNG")
+    face = registered(tenant_a, out.getvalue(), "Sam Signer", tenant_a.student)
+    with face.image.open("rb") as handle:
+        stored = Image.open(io.BytesIO(handle.read())).convert("L")
+    from PIL import ImageStat
+
+    assert 60 < ImageStat.Stat(stored).mean[0] < 200  # a photo, not a white sheet
