@@ -43,7 +43,7 @@
       event.preventDefault();
       const text = event.target.elements.text.value.trim();
       if (!text) { say.textContent = "Write a message."; return; }
-      send(event.target, "/api/v1/sessions/" + id + "/messages", {text: text}, "Message sent at " + new Date().toLocaleTimeString() + ".");
+      send(event.target, "/api/v1/sessions/" + id + "/messages", {text: text}, "Message sent at " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined, hourCycle: "h23"}) + ".");
     });
     node.querySelector(".end-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -150,7 +150,7 @@
         if (!seen.has(id) && !cards[id].contains(document.activeElement)) { cards[id].remove(); delete cards[id]; delete data[id]; }
       });
       tick();
-      state.textContent = answer.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined});
+      state.textContent = answer.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined, hourCycle: "h23"});
     } catch (e) { state.textContent = "Connection lost; retrying…"; }
     clearTimeout(timer);
     timer = setTimeout(refresh, 3000);

@@ -143,6 +143,10 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     expect(proctor.locator("#risk-items")).to_contain_text("confirmed by a reviewer")
     assert int(proctor.inner_text("#risk-score")) > 0
     shots.take(proctor, "session-report")
+    proctor.emulate_media(media="print")  # on paper the times keep their zone (an audit: the footer was not printed)
+    expect(proctor.locator("footer .time-zone")).to_be_visible()
+    expect(proctor.locator("footer a")).to_be_hidden()
+    proctor.emulate_media(media="screen")
     proctor.goto(f"{base}/exams/{session.exam_id}/report")
     expect(proctor.locator("#sessions")).to_contain_text(str(tenant_a.student))
     shots.take(proctor, "exam-report")

@@ -76,3 +76,17 @@ def test_the_home_page_gives_a_student_their_own_duration_with_their_extra_time(
                                  reason="Dyslexia")
     page = page_client_for(tenant_a.student).get("/").content.decode()
     assert "45 min" in page and "(with your 15 min extra time)" in page
+
+
+def test_the_check_page_of_an_exam_that_asks_everyone_for_a_photo_id_says_so(tenant_a: Tenant) -> None:
+    # An audit: it said "Can't get past the identity check?", as if the photo ID were a way out for a few.
+    tenant_a.exam.status, tenant_a.exam.require_photo_id = "published", True
+    tenant_a.exam.save()
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(
+        status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant_a.institution.consent_version)
+    page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/check").content.decode()
+    assert "This exam asks everyone for a photo ID." in page and "Can't get past" not in page
+    tenant_a.exam.require_photo_id = False
+    tenant_a.exam.save()
+    page = page_client_for(tenant_a.student).get(f"/sessions/{tenant_a.session.pk}/check").content.decode()
+    assert "asks everyone" not in page and "get past the identity check?" in page
