@@ -49,8 +49,13 @@ def student_face(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("manage-student-face", pk=student.pk)
     faces = list(FaceRegistration.objects.filter(student=student).select_related("created_by")
                  .order_by("created_at"))
+    # Registering a term's photos is one student after another: the next one still without a photo (an audit: after
+    # saving, the page offered no way on but back to the list).
+    next_missing = (User.objects.in_scope().filter(role=Role.STUDENT, face_registrations__isnull=True)
+                    .exclude(pk=student.pk).order_by("full_name", "email").first())
     return render(request, "manage/student_face.html", {
         "student": student, "faces": faces, "form": form, "duplicate": duplicate, "section": "students",
+        "next_missing": next_missing,
         "max_faces": proctoring_services.MAX_REFERENCES, "full": len(faces) >= proctoring_services.MAX_REFERENCES,
     })
 
@@ -60,12 +65,20 @@ def _duplicate_warning(error: AppError, image: bytes) -> dict[str, Any]:
     matches = error.details["matches"]
     registrations = {str(r.external_image_id): r for r in FaceRegistration.objects.filter(
         external_image_id__in=[m["ExternalImageId"] for m in matches]).select_related("student")}
+    # One tile a person, their closest face (an audit: a person with five registered faces was listed five times).
+    people: dict[Any, dict[str, Any]] = {}
+    for m in matches:  # most similar first
+        registration = registrations.get(m["ExternalImageId"])
+        if registration is None:
+            continue
+        person = people.setdefault(registration.student_id or f"name:{registration.full_name}",
+                                   {"registration": registration, "similarity": m["Similarity"], "faces": 0})
+        person["faces"] += 1
     return {
         "photo": f"data:image/{'png' if image.startswith(PNG_SIGNATURE) else 'jpeg'};base64,"
                  + base64.b64encode(image).decode(),
         "threshold": error.details["threshold"],
-        "matches": [{"registration": registrations[m["ExternalImageId"]], "similarity": m["Similarity"]}
-                    for m in matches if m["ExternalImageId"] in registrations],
+        "matches": list(people.values()),
     }
 
 

@@ -211,3 +211,22 @@ def test_an_enrolment_of_an_id_too_large_for_the_database_is_a_400(tenant_a: Ten
     response = api_client_for(tenant_a.admin).post(f"/api/v1/exams/{tenant_a.exam.pk}/enrolments",
                                                    {"students": [2**64]}, format="json")
     assert response.status_code == 400, response.content  # SQLite raised OverflowError: a 500
+
+
+def test_a_person_with_several_matching_faces_is_listed_once_and_the_page_leads_to_the_next_student(
+        tenant_a: Tenant, dynamo: str) -> None:
+    # An audit: a person with five registered faces was listed five times in the warning, and after saving a photo
+    # the page offered no way on to the next student without one.
+    sam = tenant_a.student
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=sam)
+    register(tenant_a, "signer1_b.jpg", "Sam Signer", student=sam)
+    olga = other_student(tenant_a)
+    admin = page_client_for(tenant_a.admin)
+    response = admin.post(f"/students/{olga.pk}/face", {"photo": _photo("signer1_b.jpg")})
+    matches = response.context["duplicate"]["matches"]
+    assert [m["registration"].student_id for m in matches] == [sam.pk] and matches[0]["faces"] == 2
+    assert "(2 of their faces match)" in response.content.decode()
+
+    assert 'id="next-missing"' not in admin.get(f"/students/{olga.pk}/face").content.decode()  # no photo yet
+    page = admin.get(f"/students/{sam.pk}/face").content.decode()
+    assert 'id="next-missing"' in page and f"/students/{olga.pk}/face" in page
