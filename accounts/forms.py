@@ -35,6 +35,10 @@ class ImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="Columns email,name,student_number with a header row; "
                                                        "at most 1 MB and 5000 students.")
 
+    skip_existing = forms.BooleanField(
+        required=False, label="Leave out students who already have an account",
+        help_text="For a new term's list: those already here are left as they are; the others are imported.")
+
     def clean_file(self) -> UploadedFile:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_IMPORT_BYTES:

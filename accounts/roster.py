@@ -115,6 +115,7 @@ class ImportRow:
     name: str
     student_number: str
     errors: list[str] = field(default_factory=list)
+    skipped: bool = False  # the person has an account here already, and the import was asked to leave them
 
 
 @dataclass
@@ -130,19 +131,25 @@ class ImportResult:
         return [row for row in self.rows if row.errors]
 
     @property
+    def skipped(self) -> list[ImportRow]:
+        return [row for row in self.rows if row.skipped]
+
+    @property
     def ok(self) -> bool:
         return not self.problem and not self.invalid_rows
 
 
 def students_import(*, institution: Institution, data: bytes, invite_base_url: str | None = None,
-                    actor: User | None = None) -> ImportResult:
+                    actor: User | None = None, skip_existing: bool = False) -> ImportResult:
     """Import students from CSV (header ``email,name,student_number``): every row, or none; with
     ``invite_base_url`` each new student is mailed an invite once the import commits.
 
     Every row is validated first (email, duplicates in the file, existing accounts); any error
-    imports nothing and the result lists each bad row.
+    imports nothing and the result lists each bad row. With ``skip_existing``, a row whose email has an account in
+    the institution already is left out (``skipped``), not an error: a new term's list holds last term's students
+    too (an audit's list of 152, 150 of them imported the term before, was refused whole).
     """
-    result = _parse(data, institution=institution)
+    result = _parse(data, institution=institution, skip_existing=skip_existing)
     if not result.ok:
         return result
     try:
@@ -150,7 +157,7 @@ def students_import(*, institution: Institution, data: bytes, invite_base_url: s
             result.created = [
                 user_create(institution=institution, email=row.email, role=Role.STUDENT, full_name=row.name,
                             student_number=row.student_number, invite_base_url=invite_base_url, actor=actor)
-                for row in result.rows
+                for row in result.rows if not row.skipped
             ]
     except AppError as error:  # an account appeared between validation and creation
         result.created = []
@@ -158,7 +165,7 @@ def students_import(*, institution: Institution, data: bytes, invite_base_url: s
     return result
 
 
-def _parse(data: bytes, *, institution: Institution) -> ImportResult:
+def _parse(data: bytes, *, institution: Institution, skip_existing: bool = False) -> ImportResult:
     if len(data) > MAX_IMPORT_BYTES:
         return ImportResult(problem=f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
     try:
@@ -189,7 +196,7 @@ def _parse(data: bytes, *, institution: Institution) -> ImportResult:
         return ImportResult(problem="The file has a header row but no students.")
     if len(rows) > MAX_IMPORT_ROWS:
         return ImportResult(problem=f"The file has {len(rows)} students; import at most {MAX_IMPORT_ROWS} at once.")
-    _validate(rows, institution=institution)
+    _validate(rows, institution=institution, skip_existing=skip_existing)
     return ImportResult(rows=rows)
 
 
@@ -222,7 +229,7 @@ def _control_characters(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
-def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
+def _validate(rows: list[ImportRow], *, institution: Institution, skip_existing: bool = False) -> None:
     """Each row's errors: the model's limits (an audit stored a NUL in a name, a 272-character email and a student
     number twice, with no word; PostgreSQL would have refused the first two with a server error), duplicates in
     the file and against the institution's accounts."""
@@ -260,6 +267,9 @@ def _validate(rows: list[ImportRow], *, institution: Institution) -> None:
     numbers = set(User.objects.filter(institution=institution, student_number__in=list(number_line))
                   .values_list("student_number", flat=True))
     for row in rows:
+        if row.email in existing and skip_existing:
+            row.skipped = True
+            continue
         if row.email in existing:
             row.errors.append("An account with this email already exists.")
         if row.student_number in numbers:

@@ -85,11 +85,14 @@ def students_import(request: HttpRequest) -> HttpResponse:
     result = None
     if request.method == "POST" and form.is_valid():
         result = roster.students_import(institution=request.user.institution, data=form.cleaned_data["file"].read(),
-                                        invite_base_url=site_url(request), actor=request.user)
+                                        invite_base_url=site_url(request), actor=request.user,
+                                        skip_existing=form.cleaned_data["skip_existing"])
         if result.ok:
-            count = len(result.created)
+            count, left = len(result.created), len(result.skipped)
+            kept = f" {left} already had an account and {'was' if left == 1 else 'were'} left as they are." if left \
+                else ""
             messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}; each was emailed "
-                                      f"an invite.")
+                                      f"an invite.{kept}")
             invites = [(student, _invite_url(request, student)) for student in result.created]
             return render(request, "manage/student_import_done.html",
                           {"invites": invites, "section": "students"})

@@ -270,6 +270,19 @@ def test_it_imports_a_registrars_file_with_semicolons_its_own_header_names_and_n
     assert User.objects.get(email="lukasz@alpha.test").student_number == ""
 
 
+def test_a_new_terms_list_can_leave_out_the_students_already_here(admin: Client, tenant_a: Tenant) -> None:
+    # An audit: next term's list (last term's students and two new ones) was refused whole, one error per student.
+    text = f"email,name,student_number\n{tenant_a.student.email},Already Here,S1\nnew@alpha.test,New Person,N1\n"
+    refused = admin.post("/students/import", {"file": csv_upload(text)})
+    assert "An account with this email already exists." in refused.content.decode()
+    assert not User.objects.filter(email="new@alpha.test").exists()
+    response = admin.post("/students/import", {"file": csv_upload(text), "skip_existing": "on"}, follow=True)
+    assert "Imported 1 student; each was emailed an invite. 1 already had an account and was left as they are." \
+        in response.content.decode()
+    assert User.objects.get(email="new@alpha.test").full_name == "New Person"
+    assert User.objects.get(pk=tenant_a.student.pk).full_name != "Already Here"  # left as it was
+
+
 def test_an_import_keeps_to_the_accounts_limits(admin: Client, tenant_a: Tenant) -> None:
     # An audit stored a NUL in a name, a 272-character email and one student number twice (PostgreSQL refuses the
     # first two: a server error there).
