@@ -193,6 +193,9 @@ def session_report(request: HttpRequest, pk: int) -> HttpResponse:
 MOMENTS_MAX = 40
 
 
+LABEL_CHARS = 22  # of a timeline row's label: what the 150 px label column holds at the label's size
+
+
 def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[str, Any]]) -> dict[str, Any]:
     """Geometry of the timeline picture: one row per incident kind over the session's duration."""
     start = session.started_at or (frames[0]["captured_at"] if frames else session.created_at)
@@ -212,7 +215,11 @@ def timeline(session: ExamSession, incidents: list[Incident], frames: list[dict[
                  "severity": i.severity, "check": i.during_check,
                  "title": f"{i.get_kind_display()} {timezone.localtime(i.started_at):%H:%M:%S}"
                  + (" (check before the exam)" if i.during_check else "")} for i in incidents if i.kind == kind]
-        rows.append({"label": IncidentKind(kind).label, "y": 30 + index * row, "bars": bars})
+        label = str(IncidentKind(kind).label)
+        # Cut to the label column (an audit: "Face not clear enough to verify" ran under the first bar); the whole
+        # label is the row's tooltip.
+        rows.append({"label": label, "short": label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…",
+                     "y": 30 + index * row, "bars": bars})
     frame_y = 30 + len(kinds) * row + 8
     ticks = [{"x": x(f["captured_at"]), "bad": any(not c["Success"] for c in f["checks"] or []),
               "late": late_frame(f, session.exam.capture_interval_seconds)} for f in frames]

@@ -154,3 +154,11 @@ def test_after_a_decision_the_same_students_next_incident_comes_first(tenant_a: 
     response = page_client_for(tenant_a.proctor).post(f"/incidents/{tenant_a.incident.pk}/",
                                                       {"decision": "dismissed", "note": ""})
     assert response.url == f"/incidents/{same.pk}/"
+
+
+def test_a_long_incident_kind_is_cut_to_the_timelines_label_column_with_its_whole_name_as_tooltip(
+        tenant_a: Tenant) -> None:
+    # An audit: "Face not clear enough to verify" ran under the timeline's first bar.
+    Incident.unscoped.filter(pk=tenant_a.incident.pk).update(kind="face_not_verifiable")
+    page = page_client_for(tenant_a.proctor).get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
+    assert 'class="tl-label"><title>Face not clear enough to verify</title>Face not clear enough…</text>' in page
