@@ -164,7 +164,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _session_report(session: ExamSession) -> dict[str, Any]:
-    incidents = list(Incident.objects.filter(session=session).order_by("started_at"))
+    incidents = list(Incident.objects.filter(session=session).select_related("reviewed_by").order_by("started_at"))
     risk_score, items = review.risk(incidents)
     frames = list(Frame.objects.filter(session=session, status=FrameStatus.DONE)
                   .order_by("captured_at").values("captured_at", "received_at", "checks"))

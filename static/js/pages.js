@@ -4,6 +4,17 @@
   "use strict";
   function each(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
 
+  // On paper a closed <details> prints its summary only (an audit: the report's moments printed without frames):
+  // those marked data-print-open open for printing, and close again after.
+  var openedForPrint = [];
+  window.addEventListener("beforeprint", function () {
+    each("details[data-print-open]:not([open])", function (d) { d.open = true; openedForPrint.push(d); });
+  });
+  window.addEventListener("afterprint", function () {
+    openedForPrint.forEach(function (d) { d.open = false; });
+    openedForPrint = [];
+  });
+
   // Read-only link fields select their text on focus; a [data-copy-from] button copies that field.
   each("[data-select-on-focus]", function (field) {
     field.addEventListener("focus", function () { field.select(); });

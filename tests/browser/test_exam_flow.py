@@ -147,6 +147,12 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
     expect(proctor.locator("footer .time-zone")).to_be_visible()
     expect(proctor.locator("footer a")).to_be_hidden()
     proctor.emulate_media(media="screen")
+    # Printed, the moments open so that their frames are on paper (a closed one printed its title only: an audit).
+    expect(proctor.locator("details.moment").first).not_to_have_attribute("open", "")
+    proctor.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    expect(proctor.locator("details.moment").first).to_have_attribute("open", "")
+    proctor.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    expect(proctor.locator("details.moment").first).not_to_have_attribute("open", "")
     proctor.goto(f"{base}/exams/{session.exam_id}/report")
     expect(proctor.locator("#sessions")).to_contain_text(str(tenant_a.student))
     shots.take(proctor, "exam-report")

@@ -162,3 +162,18 @@ def test_a_long_incident_kind_is_cut_to_the_timelines_label_column_with_its_whol
     Incident.unscoped.filter(pk=tenant_a.incident.pk).update(kind="face_not_verifiable")
     page = page_client_for(tenant_a.proctor).get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
     assert 'class="tl-label"><title>Face not clear enough to verify</title>Face not clear enough…</text>' in page
+
+
+def test_the_session_report_names_the_student_and_each_decision_with_its_reviewer_and_note(tenant_a: Tenant) -> None:
+    # An audit: the printed report had no student number or email, nor who decided an incident and why.
+    from accounts.models import User
+
+    User.objects.filter(pk=tenant_a.student.pk).update(student_number="S-2041")
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.proctor, decision="confirmed",
+                        note="Looked down at a phone for a minute.")
+    page = page_client_for(tenant_a.proctor).get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
+    facts = page[page.index('id="student-facts"'):]
+    assert facts.index(tenant_a.student.email) < facts.index("S-2041") < facts.index("</p>")
+    items = page[page.index('id="risk-items"'):]
+    assert f"Confirmed by {tenant_a.proctor}" in items and "“Looked down at a phone for a minute.”" in items
