@@ -136,7 +136,7 @@ def test_the_incident_page_shows_how_long_it_lasted_and_every_decision_with_its_
     history = history[:history.index("</ol>")]
     steps = ["confirmed it: “A second face beside yours.”", "appealed: “The second face was a poster.”",
              "overturned it on appeal: “A poster, as the student says.”",
-             "dismissed it: “Overturned on appeal #1: A poster, as the student says.”"]
+             f"dismissed it: “Overturned on appeal #{appeal.pk}: A poster, as the student says.”"]
     assert all(step in history for step in steps), history
     assert [history.index(step) for step in steps] == sorted(history.index(step) for step in steps)
 
