@@ -63,6 +63,15 @@ def signed_in(context: BrowserContext, base: str, user: User) -> BrowserContext:
     return context
 
 
+def listening_page(base: str, tenant: Tenant, camera_browser: Any, tmp_path: Path, session: ExamSession) -> Any:
+    """The student's exam page of ``session``, its microphone playing the passage, listening."""
+    browser = camera_browser(audio=microphone_wav(tmp_path))
+    student = signed_in(browser.new_context(), base, tenant.student).new_page()
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
+    return student
+
+
 def test_it_sends_no_silence_and_turns_a_spoken_passage_into_a_talking_incident_with_a_playable_clip(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path,
 ) -> None:
@@ -102,11 +111,7 @@ def test_it_keeps_speech_heard_offline_and_sends_it_when_the_network_is_back(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Path,
 ) -> None:
     session = listening_exam(tenant_a)
-    base = live_server.url
-    browser = camera_browser(audio=microphone_wav(tmp_path))
-    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
-    student.goto(f"{base}/sessions/{session.pk}/exam")
-    wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
+    student = listening_page(live_server.url, tenant_a, camera_browser, tmp_path, session)
     student.context.set_offline(True)
 
     # The passage is heard while offline: it waits in the page, and the retries with backoff fail.
@@ -155,18 +160,14 @@ def test_speech_heard_while_the_browser_is_signed_out_waits_for_the_student_to_s
 ) -> None:
     # Someone signed out in another tab: each clip was refused (403) and dropped; it waits for the student now.
     session = listening_exam(tenant_a)
-    base = live_server.url
-    browser = camera_browser(audio=microphone_wav(tmp_path))
-    student = signed_in(browser.new_context(), base, tenant_a.student).new_page()
-    student.goto(f"{base}/sessions/{session.pk}/exam")
-    wait_until_true(student, "window.OpenProctorListening && window.OpenProctorListening.ready", 15_000)
+    student = listening_page(live_server.url, tenant_a, camera_browser, tmp_path, session)
     student.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)  # the CSRF cookie stays, as on a sign-out
 
     wait_until_true(student, "window.OpenProctorListening.queued > 0", 25_000)
     student.wait_for_timeout(2_500)  # at least one retry (1 s, then 2 s) while signed out
     assert student.evaluate("window.OpenProctorListening.refused") == 0
     assert stored_segments(tenant_a, session) == 0
-    signed_in(student.context, base, tenant_a.student)
+    signed_in(student.context, live_server.url, tenant_a.student)
 
     wait_until_true(student, "window.OpenProctorListening.sent > 0 && window.OpenProctorListening.queued === 0",
                     20_000)
