@@ -42,8 +42,9 @@ def audit(*, institution_id: int, actor: Any, action: str, target: Any, data: di
 
 ERASED = "[erased]"
 # What an audit event's data may say of a person: their name, email and student number, and words written by them
-# or about them (an appeal's note, a reviewer's note).
-PERSONAL_KEYS = frozenset({"email", "full_name", "FullName", "name", "student_number", "note"})
+# or about them (an appeal's note, a reviewer's note, an accommodation's reason, a proctor's message to them).
+PERSONAL_KEYS = frozenset({"email", "full_name", "FullName", "name", "student_number", "note", "reason", "text",
+                           "message"})  # (reason, text: an accommodation's reason, a proctor's message, a reset's)
 
 
 def audit_forget_person(*, institution_id: int, user_id: int, targets: tuple[tuple[str, str], ...] = (),
@@ -62,6 +63,7 @@ def audit_forget_person(*, institution_id: int, user_id: int, targets: tuple[tup
     for target_type, target_id in targets:
         about |= models.Q(target_type=target_type, target_id=target_id)
     changed = 0
+    _forget_in_admin_log(user_id)
     for event in events.filter(about | models.Q(action="face.duplicate_confirmed")).iterator():
         whole = (event.target_type, event.target_id) in {("User", str(user_id)), *targets} or \
             (own_acts and event.actor_id == user_id) or \
@@ -86,3 +88,15 @@ def _without_entries_of(data: Any, user_id: int) -> Any:
         return data
     return {**data, "matches": [_forgotten(m) if isinstance(m, dict) and m.get("student") == user_id else m
                                 for m in data["matches"]]}
+
+
+def _forget_in_admin_log(user_id: int) -> None:
+    """Django admin's own log names the person it changed or deleted (``object_repr``; a re-audit saw "Deleted: <their
+    name>" under /manage/'s recent actions)."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from accounts.models import User
+
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(User), object_id=str(user_id)) \
+        .update(object_repr=ERASED)

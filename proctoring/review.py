@@ -110,7 +110,10 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
                           review_status=ReviewStatus.PENDING,
                           ended_at__gte=now - timedelta(seconds=BROWSER_EVENT_MERGE_SECONDS))
                   .order_by("-ended_at", "-pk").first())
-        left = {"left_at": now.isoformat()} if kind == IncidentKind.TAB_HIDDEN else {}
+        # The page reports leaving LEAVE_REPORTED_AFTER after it happened (a reload is not leaving: static/js/exam.js),
+        # so the student left that much earlier (a re-audit: every absence was 0.3 s short).
+        left_at = now - LEAVE_REPORTED_AFTER if kind == IncidentKind.TAB_HIDDEN else now
+        left = {"left_at": left_at.isoformat()} if kind == IncidentKind.TAB_HIDDEN else {}
         if recent is not None:
             recent.ended_at, recent.version = now, recent.version + 1
             recent.details = {**recent.details, "count": int(recent.details.get("count", 1)) + 1,
@@ -120,7 +123,7 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
         else:
             incident = Incident.objects.create(
                 institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
-                is_open=False, started_at=now, ended_at=now,
+                is_open=False, started_at=left_at, ended_at=now,
                 details={"source": "browser", "detail": detail[:500], **left}, during_check=during_check,
             )
         incident.session = session
@@ -128,6 +131,7 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
     return incident
 
 
+LEAVE_REPORTED_AFTER = timedelta(milliseconds=300)  # exam.js's reportLeaving waits this long: a reload is not leaving
 # A return later than this after the tab was left is not taken as the end of that absence (a page that slept, its
 # return reported hours later): the incident keeps the time it was left only.
 BACK_WITHIN_SECONDS = 3 * 60 * 60
@@ -141,7 +145,8 @@ def _came_back(session: ExamSession, during_check: bool, now: datetime) -> Incid
     with transaction.atomic():
         incident = (Incident.objects.select_for_update(of=("self",))
                     .filter(session_id=session.pk, kind=IncidentKind.TAB_HIDDEN, during_check=during_check,
-                            details__source="browser", details__has_key="left_at")
+                            details__source="browser", details__has_key="left_at",
+                            review_status=ReviewStatus.PENDING)  # a decision stands on what it saw (a re-audit)
                     .order_by("-ended_at", "-pk").first())
         if incident is None:
             return None

@@ -441,7 +441,9 @@
       try { probe = await OpenProctor.getJSON("/api/v1/sessions/" + sessionId + "/"); } catch (e) { probe = null; }
       if (probe && probe.ok && probe.data && probe.data.status !== "in_progress") { leave(); return; }
       let posted = null;
-      if (OpenProctor.refusedAsWho(probe) && !(await OpenProctor.stillSignedIn())) {
+      // Asked whatever the probe answered: staff signed in there may read the session (a re-audit: the submit then
+      // went to a "Not allowed" page over the exam).
+      if (probe && probe.status < 500 && !(await OpenProctor.stillSignedIn())) {
         // Posted now, the submit went to the sign-in page and the exam stayed open, while this page left as if
         // submitted: it waits for the student instead.
         showSignedOut(true);
@@ -531,7 +533,7 @@
     leaving = setTimeout(function () {
       leaving = null;
       if (!unloading) { away = true; report("tab_hidden", detail); }
-    }, 300);
+    }, 300);  // (the server counts the absence from 300 ms before the report: proctoring.review.LEAVE_REPORTED_AFTER)
   }
   // Back in the exam tab: the incident says how long the student was away (it said only when they left: an audit).
   function reportBack() {

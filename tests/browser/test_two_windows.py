@@ -180,14 +180,17 @@ def test_what_the_exam_takes_while_someone_else_is_signed_in_in_another_tab_wait
         waits = [(f.received_at - f.captured_at).total_seconds() for f in Frame.objects.filter(session=session)]
     assert max(waits) > 1  # a frame kept while the other person was signed in, sent once the student was back
 
-    # Submitted while signed out, the submit went to the sign-in page and the page left as if the exam were submitted:
-    # it waits for the student, and submits once they are back.
+    # Submitted while signed out, the submit went to the sign-in page and the page left as if the exam were submitted;
+    # while a proctor was signed in (who may read the session), to a "Not allowed" page (a re-audit). It waits for the
+    # student, and submits once they are back.
     sign_out_there()
+    sign_in(elsewhere, live_server.url, tenant_a.proctor.email, PASSWORD)
     exam.bring_to_front()
     exam.click("#submit-exam")
     exam.click("#submit-confirm")
     expect(exam.locator("#save-state")).to_contain_text("Not submitted — this browser is no longer signed in as you")
     assert exam.url == f"{live_server.url}/sessions/{session.pk}/exam"
+    sign_out_there()
     sign_in(elsewhere, live_server.url, tenant_a.student.email, PASSWORD)
     exam.bring_to_front()
     expect(exam).to_have_url(f"{live_server.url}/sessions/{session.pk}/done")

@@ -555,7 +555,11 @@ def test_it_drops_the_analysis_of_a_frame_erased_before_it_ran(tenant_a: Tenant,
 def test_a_deleted_student_leaves_no_name_email_or_words_in_the_audit_log(tenant_a: Tenant, dynamo: str) -> None:
     # An audit: the deleted student's name and email stayed in user.created, their name in face.registered, and
     # their name and similarity in another student's face.duplicate_confirmed.
+    from django.contrib.admin.models import LogEntry
+
     from accounts import services as account_services
+    from exams.accommodations import accommodation_set
+    from proctoring.messages import message_send
     from tests.proctoring.conftest import appealed
     from tests.proctoring.test_pipeline import b64
 
@@ -569,8 +573,13 @@ def test_a_deleted_student_leaves_no_name_email_or_words_in_the_audit_log(tenant
         format="json")
     assert duplicate.status_code == 200, duplicate.content
     appealed(tenant_a, note="Sam here: that was my reflection.")
+    with tenancy.tenant_scope(tenant_a.institution):  # (a re-audit: a reason and a message stayed)
+        accommodation_set(actor=tenant_a.admin, student=student, extra_minutes=10, extra_percent=0, exempt_checks=[],
+                          reason="Sam's letter from Dr Miller: dyslexia")
+        session = start_session(tenant_a)
+        message_send(session=session, actor=tenant_a.proctor, text="Sam, please take off your headphones")
     personal = (student.email, student.full_name, "Sam Signer", "Sam here: that was my reflection.",
-                "A second face beside yours.")
+                "A second face beside yours.", "Dr Miller", "take off your headphones")
 
     def log() -> str:
         with tenancy.tenant_scope(tenant_a.institution):
@@ -578,8 +587,11 @@ def test_a_deleted_student_leaves_no_name_email_or_words_in_the_audit_log(tenant
     before = log()
     assert all(text in before for text in personal) and "face.duplicate_confirmed" in before
 
-    assert api_client_for(tenant_a.admin).delete(f"/api/v1/users/{student.pk}/").status_code == 204
+    deleted = page_client_for(tenant_a.admin).post(f"/manage/accounts/user/{student.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302, deleted.content
     after = log()
     assert [text for text in personal if text in after] == []
+    admin_log = repr(list(LogEntry.objects.values_list("object_repr", "change_message")))
+    assert student.full_name not in admin_log and student.email not in admin_log and "[erased]" in admin_log
     assert "Tess Twin" in after and "twin@a.test" in after  # the other student's own record stays
     assert after.count("face.registered") == before.count("face.registered")  # what was done, and when, stays

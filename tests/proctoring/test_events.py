@@ -440,3 +440,24 @@ def test_coming_back_to_the_exam_tab_ends_the_incident_leaving_it_opened(tenant_
 
     refused = client.post(url, {"kind": "copy_paste", "back": True}, format="json")
     assert refused.status_code == 400
+
+    # A decision stands on what it saw: a later "back" (forged, or late) changes nothing of a decided incident.
+    assert client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"] == first
+    with tenancy.tenant_scope(tenant_a.institution):
+        review_module.incident_review(incident_id=first, reviewer=tenant_a.proctor, decision="confirmed")
+        decided = Incident.objects.get(pk=first)
+    assert client.post(url, {"kind": "tab_hidden", "back": True}, format="json").json()["incident"] is None
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.get(pk=first).details == decided.details
+
+
+def test_a_short_absence_counts_from_when_the_tab_was_left_not_when_the_page_said_so(tenant_a: Tenant) -> None:
+    # A re-audit: the page reports leaving 0.3 s late (a reload is not leaving), and each absence was that much short.
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    incident = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        away = Incident.objects.get(pk=incident).details["away_seconds"]
+    assert away >= 0.25  # the page's 0.3 s, less rounding
