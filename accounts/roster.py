@@ -125,6 +125,7 @@ class ImportResult:
     problem: str = ""
     rows: list[ImportRow] = field(default_factory=list)
     created: list[User] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # headers of columns the import does not read
 
     @property
     def invalid_rows(self) -> list[ImportRow]:
@@ -186,6 +187,9 @@ def _parse(data: bytes, *, institution: Institution, skip_existing: bool = False
                                     f"The first row must be: email,name,student_number (separated by commas or "
                                     f"semicolons; student_number may be left out).")
     index = {column: header.index(column) if column in header else -1 for column in IMPORT_COLUMNS}
+    # Said on the result page: a student number under a header not known here was dropped without a word (a re-audit).
+    ignored = [cell.strip() for position, cell in enumerate(lines[0])
+               if cell.strip() and position not in index.values()]
     rows = [
         ImportRow(line=line, email=_cell(cells, index["email"]), name=_cell(cells, index["name"]),
                   student_number=_cell(cells, index["student_number"]))
@@ -197,7 +201,7 @@ def _parse(data: bytes, *, institution: Institution, skip_existing: bool = False
     if len(rows) > MAX_IMPORT_ROWS:
         return ImportResult(problem=f"The file has {len(rows)} students; import at most {MAX_IMPORT_ROWS} at once.")
     _validate(rows, institution=institution, skip_existing=skip_existing)
-    return ImportResult(rows=rows)
+    return ImportResult(rows=rows, ignored_columns=ignored)
 
 
 def _cell(cells: list[str], position: int) -> str:
@@ -262,13 +266,16 @@ def _validate(rows: list[ImportRow], *, institution: Institution, skip_existing:
                 row.errors.append(f"The student number is already on line {number_line[row.student_number]} of "
                                   "the file.")
             number_line.setdefault(row.student_number, row.line)
-    existing = set(User.objects.filter(institution=institution, email__in=list(first_line))
-                   .values_list("email", flat=True))
+    existing = dict(User.objects.filter(institution=institution, email__in=list(first_line))
+                    .values_list("email", "role"))
     numbers = set(User.objects.filter(institution=institution, student_number__in=list(number_line))
                   .values_list("student_number", flat=True))
     for row in rows:
-        if row.email in existing and skip_existing:
+        if row.email in existing and skip_existing and existing[row.email] == Role.STUDENT:
             row.skipped = True
+            continue
+        if row.email in existing and existing[row.email] != Role.STUDENT:  # (a re-audit: counted as a student)
+            row.errors.append("This email belongs to a staff account, not a student's.")
             continue
         if row.email in existing:
             row.errors.append("An account with this email already exists.")

@@ -91,8 +91,12 @@ def students_import(request: HttpRequest) -> HttpResponse:
             count, left = len(result.created), len(result.skipped)
             kept = f" {left} already had an account and {'was' if left == 1 else 'were'} left as they are." if left \
                 else ""
-            messages.success(request, f"Imported {count} student{'s' if count != 1 else ''}; each was emailed "
-                                      f"an invite.{kept}")
+            ignored = f" Not read: the column{'s' if len(result.ignored_columns) > 1 else ''} " + \
+                ", ".join(f"“{c}”" for c in result.ignored_columns) + " (the import reads email, name and " \
+                "student_number)." if result.ignored_columns else ""
+            done = (f"Imported {count} student{'s' if count != 1 else ''}; each was emailed an invite." if count
+                    else "No new student to import.")
+            messages.success(request, f"{done}{kept}{ignored}")
             invites = [(student, _invite_url(request, student)) for student in result.created]
             return render(request, "manage/student_import_done.html",
                           {"invites": invites, "section": "students"})

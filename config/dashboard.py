@@ -47,7 +47,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 def _with_own_times(sessions: list[Any], student: Any) -> list[Any]:
     """Each session with what its student meets: ``check_opens`` (the consent and camera check are not open yet:
-    when they open; the page shows that instead of Start) and ``extra_minutes`` (their accommodation's extra time:
+    when they open; the page shows that instead of Start), ``closed`` (its exam closed before it began) and
+    ``extra_minutes`` (their accommodation's extra time:
     an audit's student with +50% saw the exam's plain duration)."""
     now = timezone.now()
     accommodation = Accommodation.objects.filter(student=student).first()
@@ -55,7 +56,11 @@ def _with_own_times(sessions: list[Any], student: Any) -> list[Any]:
         session.remember_accommodation(accommodation)
         session.extra_minutes = round(session.extra_time.total_seconds() / 60)
         opens = taking.check_opens_at(session.exam)
-        session.check_opens = opens if opens and now < opens and session.status == SessionStatus.SCHEDULED else None
+        waiting = session.status in (SessionStatus.SCHEDULED, SessionStatus.CHECKING)
+        # (also a session at its check of an exam since moved later: its Continue went straight back here, a re-audit)
+        session.check_opens = opens if opens and now < opens and waiting else None
+        closes = session.exam.closes_at
+        session.closed = bool(waiting and closes and now >= closes)  # Start offered, then refused (a re-audit)
     return sessions
 
 

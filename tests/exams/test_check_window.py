@@ -54,6 +54,23 @@ def test_before_the_check_opens_the_pages_say_when_and_the_session_stays_schedul
     assert client.get(f"/sessions/{session.pk}/start").url == f"/sessions/{session.pk}/consent"
 
 
+def test_the_home_page_says_when_an_exam_moved_later_or_closed_instead_of_offering_a_way_that_bounces(
+        tenant_a: Tenant) -> None:
+    # A re-audit: a session at its check of an exam since moved a week later showed Continue, which bounced back home;
+    # an exam that closed before the student began still offered Start, then refused it.
+    session = far_ahead(tenant_a)
+    ExamSession.unscoped.filter(pk=session.pk).update(
+        status=SessionStatus.CHECKING, consent_at=timezone.now(), consent_version=tenant_a.institution.consent_version)
+    client = page_client_for(tenant_a.student)
+    page = client.get("/").content.decode()
+    assert "data-check-opens" in page and f"/sessions/{session.pk}/start" not in page
+    tenant_a.exam.opens_at, tenant_a.exam.closes_at = timezone.now() - timedelta(hours=3), timezone.now()
+    tenant_a.exam.save()
+    ExamSession.unscoped.filter(pk=session.pk).update(status=SessionStatus.SCHEDULED)
+    page = client.get("/").content.decode()
+    assert "The exam has closed" in page and f"/sessions/{session.pk}/start" not in page
+
+
 def test_a_photo_id_is_not_taken_before_the_check_opens(tenant_a: Tenant) -> None:
     session = far_ahead(tenant_a)
     ExamSession.unscoped.filter(pk=session.pk).update(  # moved to its checks before this rule existed

@@ -248,7 +248,7 @@ def test_it_imports_nothing_when_any_row_is_invalid(admin: Client, tenant_a: Ten
     assert rows == {
         3: ["“not-an-email” is not a valid email address."],
         5: ["The email is already on line 4 of the file."],
-        6: ["An account with this email already exists."],
+        6: ["This email belongs to a staff account, not a student's."],
         7: ["The name is missing."],
     }
     page = response.content.decode()
@@ -281,6 +281,16 @@ def test_a_new_terms_list_can_leave_out_the_students_already_here(admin: Client,
         in response.content.decode()
     assert User.objects.get(email="new@alpha.test").full_name == "New Person"
     assert User.objects.get(pk=tenant_a.student.pk).full_name != "Already Here"  # left as it was
+
+    # A re-audit: a staff member's email was counted among the students left as they are, an unknown column was
+    # dropped without a word, and a list of only known students said "Imported 0 students; each was emailed …".
+    text = f"email,name,ID\n{tenant_a.student.email},Already Here,1\n{tenant_a.proctor.email},Proctor,2\n"
+    refused = admin.post("/students/import", {"file": csv_upload(text), "skip_existing": "on"}).content.decode()
+    assert "This email belongs to a staff account, not a student&#x27;s." in refused
+    text = f"email,name,ID\n{tenant_a.student.email},Already Here,1\n"
+    page = admin.post("/students/import", {"file": csv_upload(text), "skip_existing": "on"}, follow=True)
+    assert "No new student to import. 1 already had an account and was left as they are. Not read: the column " \
+        "“ID” (the import reads email, name and student_number)." in page.content.decode()
 
 
 def test_an_import_keeps_to_the_accounts_limits(admin: Client, tenant_a: Tenant) -> None:
