@@ -36,6 +36,9 @@ class Command(BaseCommand):
         if not once and not settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError("A broker is configured (REDIS_URL): run celery beat instead (make stack does).")
         app.loader.import_default_modules()  # the tasks' modules, as a worker imports them
+        # Celery logs each eager task's success: the relay's every 30 s filled the terminal of make run (a re-audit).
+        # A failure is still logged, below.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         jobs = {name: (entry["task"], float(entry["schedule"]))
                 for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
         start = time.monotonic()
@@ -51,7 +54,7 @@ class Command(BaseCommand):
                 except Exception:  # one job's failure must not stop the others; it is logged, as a worker's is
                     logger.exception("Periodic job %s (%s) failed.", name, task)
                 else:
-                    logger.info("Periodic job %s (%s) ran.", name, task)
+                    logger.debug("Periodic job %s (%s) ran.", name, task)
             if once:
                 return
             time.sleep(max(0.5, min(due.values()) - time.monotonic()))
