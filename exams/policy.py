@@ -47,9 +47,14 @@ MICROPHONE_CONSENT_TEXT = (
 
 
 # Accommodations (exams.accommodations): the checks a student can be exempted from, by the incident kind
-# each one opens (the values of proctoring.models.IncidentKind; exams does not import proctoring). Kinds
-# that accuse (someone else, a forbidden object, unsafe content) are never exempt.
+# each one opens (the values of proctoring.models.IncidentKind; exams does not import proctoring), and the
+# camera check's head turns (EXEMPT_LIVENESS). Kinds that accuse (someone else, a forbidden object, unsafe
+# content) are never exempt.
+EXEMPT_LIVENESS = "liveness"
 EXEMPTABLE = {
+    # A fairness audit: a student whose head turn the challenge could not read (a camera off to one side, a turn
+    # too small) was stuck at the check for good, however well their face matched; the identity check still holds.
+    EXEMPT_LIVENESS: "The head-turn check before the exam (limited neck movement, a camera that cannot face them)",
     "looking_away": "Looking away (e.g. a medical reason for not facing the camera)",
     "no_face": "No face (Face Detection)",
     "face_not_verifiable": "Face not clear enough to verify",

@@ -16,7 +16,7 @@ from exams.access import access_session_by_id
 from exams.identity import IdentityCheck, latest_identity_check
 from exams.liveness import latest_liveness_pass
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
-from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
+from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS, EXEMPT_TALKING, MICROPHONE_CONSENT_TEXT
 from exams.services import audit, session_transition
 from exams.statuses import SessionStatus
 
@@ -107,6 +107,8 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
         raise Conflict(reason or "We could not confirm your identity yet: look at the camera and try again.",
                        code="identity_not_verified", details={"reason": check.reason} if reason else None)
     alive_at = latest_liveness_pass(session)
+    if EXEMPT_LIVENESS in session.exempt_checks:  # an accommodation: the identity check above still holds
+        return check
     if alive_at is None or now - alive_at > timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE):
         raise Conflict("Turn your head as the camera check asks, one turn at a time.",
                        code="liveness_not_verified")

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.errors import AppError
 from exams.models import ExamSession
-from exams.policy import CHECK_FACE_DETECTION, CHECK_PERSON_RECOGNITION
+from exams.policy import CHECK_FACE_DETECTION, CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
 from exams.statuses import ApprovalStatus, SessionStatus
 from proctoring import liveness, selectors
 from proctoring.identity import REASON_MESSAGES
@@ -172,7 +172,10 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
         },
         "identity_approved": session.identity_approved_at is not None,
         "liveness": {"required": needs_identity, "passed": alive.passed, "step": alive.step,
-                     "order": list(alive.order), "turns_done": alive.turns_done, "instruction": alive.instruction},
+                     "order": list(alive.order), "turns_done": alive.turns_done, "instruction": alive.instruction}
+        if EXEMPT_LIVENESS not in session.exempt_checks else {
+            "required": False, "passed": True, "step": "exempt", "order": [], "turns_done": 0,
+            "instruction": "Not needed: your institution excused you from the head turns."},
         "can_start": can_start,
         "blocker": blocker,
         # The exam closed (while the student waited for a proctor, say): the page says so instead of waiting on.

@@ -45,6 +45,26 @@ def at_gate(tenant: Tenant, **exam: Any) -> ExamSession:
     return tenant.session
 
 
+def test_a_student_excused_from_the_head_turns_starts_on_the_identity_check_alone(tenant_a: Tenant) -> None:
+    # A fairness audit: a student whose head turn the challenge could not read (a camera off to one side, a turn too
+    # small) was stuck at the check for good, though every frame matched. Their institution can excuse them now.
+    from exams.accommodations import accommodation_set
+
+    at_gate(tenant_a)
+    for _ in range(3):
+        gate_frame(tenant_a, passed=True, yaw=22.0)  # the right face, read as turned: no starting pose
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    with tenancy.tenant_scope(tenant_a.institution):
+        accommodation_set(actor=tenant_a.admin, student=tenant_a.student, exempt_checks=["liveness"],
+                          reason="Camera fixed to the side of the screen")
+    status = gate(tenant_a)
+    assert status["liveness"]["passed"] and status["liveness"]["step"] == "exempt" and status["can_start"], status
+    gate_frame(tenant_a, passed=False)  # someone else now: the identity check still holds
+    assert code_of(begin(tenant_a)) == "identity_not_verified"
+    gate_frame(tenant_a, passed=True, yaw=22.0, seconds_ago=0)
+    assert begin(tenant_a).status_code == 200
+
+
 def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5,
                similarity: float | None = None, reason: str | None = None,
                approved_live: float | None = None) -> Frame:
