@@ -179,8 +179,7 @@ def _parse(data: bytes, *, institution: Institution, skip_existing: bool = False
         return ImportResult(problem=f"The file is not valid CSV: {exc}.")
     if not lines or not any(cell.strip() for cell in lines[0]):
         return ImportResult(problem="The file is empty. The first row must be: email,name,student_number.")
-    header = [HEADER_NAMES.get(cell.strip().lower().replace(" ", "_").replace("-", "_"), "") or
-              cell.strip().lower().replace(" ", "_") for cell in lines[0]]
+    header = [_column(cell) for cell in lines[0]]
     missing = [column for column in IMPORT_COLUMNS[:2] if column not in header]  # a student number is optional
     if missing:
         return ImportResult(problem=f"The header row lacks {', '.join(missing)}. "
@@ -215,6 +214,12 @@ HEADER_NAMES = {
     "student_id": "student_number", "student_no": "student_number", "id_number": "student_number",
     "matriculation_number": "student_number", "number": "student_number",
 }
+
+
+def _column(cell: str) -> str:
+    """The column a header cell names: "Student ID" -> student_number, "E-mail" -> email, "Name" -> name."""
+    name = cell.strip().lower().replace(" ", "_").replace("-", "_")
+    return HEADER_NAMES.get(name, name)
 
 
 def _delimiter(text: str) -> str:
