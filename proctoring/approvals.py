@@ -23,10 +23,10 @@ from exams.access import access_session_by_id
 from exams.models import ExamSession
 from exams.services import audit, session_transition
 from exams.statuses import APPROVAL_TRANSITIONS, ApprovalStatus, SessionStatus
+from proctoring import gate
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import INVALID_PARAMETER, error_code
 from proctoring.duplicates import Duplicate, face_duplicates
-from proctoring.gate import fallback_offered
 from proctoring.images import FRAME_MAX_PIXELS, check_image
 from proctoring.models import FaceRegistration, IdentityApproval
 from proctoring.services import collection_id_for, face_register
@@ -56,9 +56,11 @@ def identity_request_create(*, session: ExamSession, student: User, id_photo: by
                 raise Conflict(f"A session that is {session.get_status_display().lower()} takes no photo ID.",
                                code="invalid_transition")
             taking.check_not_open(session.exam, timezone.now())  # (an audit's request waited a week in the queue)
-            if not fallback_offered(session):
+            alive = gate.session_liveness(session)
+            if not gate.fallback_offered(session, alive=alive):
                 raise Conflict("Keep trying the camera check first.", code="fallback_not_offered")
-            approval = IdentityApproval(institution_id=session.institution_id, session=session)
+            approval = IdentityApproval(institution_id=session.institution_id, session=session,
+                                        turns_stalled=gate.liveness_stalled(session, alive))
             approval.id_photo.save("id.jpg", ContentFile(id_photo), save=False)
             approval.live_photo.save("live.jpg", ContentFile(live_photo), save=False)
             approval.save()
@@ -82,7 +84,8 @@ class Decision:
 
 @transaction.atomic
 def identity_request_decide(*, approval_id: int, proctor: User, decision: str, note: str = "",
-                            keep_reference: bool = False, confirm_duplicate: bool = False) -> Decision:
+                            keep_reference: bool = False, confirm_duplicate: bool = False,
+                            excuse_liveness: bool = False) -> Decision:
     """Approve or deny a pending request (staff; the caller checked access). A denial says why: the
     student reads the note. Either way the session goes back to its checks; an approval lets it start.
 
@@ -90,6 +93,10 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
     later exams verify against it too), through the registration service with its checks (one clear
     face, the cap per student, a face of another person refused). When it cannot be kept the approval
     still stands and ``Decision.reference_error`` says why.
+
+    ``excuse_liveness``: the approval also excuses the session's head turns (the proctor saw the student live on
+    the check's frames), where the turns had stalled when the student asked (``turns_stalled``, shown on the
+    proctor's page); refused otherwise, so that no approval skips the turns of a student who has not tried them.
 
     A live face that matches another person's registered face (``live_photo_duplicates``, shown on the
     proctor's page) is approved only with ``confirm_duplicate`` (the matches are audited with the decision):
@@ -113,13 +120,19 @@ def identity_request_decide(*, approval_id: int, proctor: User, decision: str, n
                        "registered to another person. Approve only if you have checked that it is "
                        f"{approval.session.student}, and confirm it.", code="duplicate_face",
                        details={"matches": [d.as_details() for d in duplicates]})
+    excuse_liveness = excuse_liveness and decision == ApprovalStatus.APPROVED
+    if excuse_liveness and not approval.turns_stalled:
+        raise Conflict("The head turns can be excused only when the student asked after trying them without "
+                       "passing.", code="liveness_not_stalled")
     now = timezone.now()
     previous = approval.status
     approval.status, approval.decided_by, approval.decided_at, approval.note = decision, proctor, now, note
-    approval.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    approval.liveness_excused = excuse_liveness
+    approval.save(update_fields=["status", "decided_by", "decided_at", "note", "liveness_excused"])
     audit(institution_id=approval.institution_id, actor=proctor, action=f"identity.{decision}", target=approval,
           data={"from": previous, "session": approval.session_id, "note": note, "similarity": approval.similarity,
-                **({"matches_others": [d.as_details() for d in duplicates]} if duplicates else {})})
+                **({"matches_others": [d.as_details() for d in duplicates]} if duplicates else {}),
+                **({"liveness_excused": True} if excuse_liveness else {})})
     session = ExamSession.objects.select_for_update(of=("self",)).get(pk=approval.session_id)
     if decision == ApprovalStatus.APPROVED:
         ExamSession.objects.filter(pk=session.pk).update(identity_approved_at=now)

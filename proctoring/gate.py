@@ -88,7 +88,28 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
         return liveness.own_face(findings, min_similarity=floor, has_reference=reference)
 
     samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings in frames]
-    return liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
+    judged = liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
+    if not judged.passed and approved_at is not None and liveness_excused(session):
+        # A proctor saw the student live on the check's frames and excused the turns for this session: it holds
+        # until the session starts, as the approval itself does (``at`` is now: the pass is current).
+        return liveness.Liveness(passed=True, step=liveness.STEP_EXCUSED, order=(), at=now, seen=judged.seen)
+    return judged
+
+
+def liveness_excused(session: ExamSession) -> bool:
+    """Whether a proctor approved this session's photo ID and excused its head turns (the fallback when the turns
+    stall, ``liveness_stalled``)."""
+    return IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED,
+                                           liveness_excused=True).exists()
+
+
+def liveness_stalled(session: ExamSession, alive: liveness.Liveness) -> bool:
+    """Whether the student has tried the head turns long enough without passing: their own face read on
+    LIVENESS_FALLBACK_AFTER frames of the window (an honest student whose turns the mesh cannot read, or a camera
+    that cannot face them, is otherwise stuck for good). A still photo held up stalls too: the fallback puts a
+    proctor, who sees the check's frames, in front of it; it never passes by itself."""
+    return (CHECK_PERSON_RECOGNITION in session.exam.checks_enabled and EXEMPT_LIVENESS not in session.exempt_checks
+            and not alive.passed and alive.seen >= settings.LIVENESS_FALLBACK_AFTER)
 
 
 def challenge_order(session: ExamSession) -> liveness.Order:
@@ -106,26 +127,39 @@ def latest_approval(session: ExamSession) -> IdentityApproval | None:
 
 
 def fallback_offered(session: ExamSession, *, frames: list[Frame] | None = None,
-                     reference: bool | None = None) -> bool:
-    """Whether the student may ask a proctor to check their photo ID instead.
+                     reference: bool | None = None, alive: liveness.Liveness | None = None) -> bool:
+    """Whether the student may ask a proctor to check their photo ID instead (``fallback_reason``)."""
+    return bool(fallback_reason(session, frames=frames, reference=reference, alive=alive))
 
-    Always when the exam requires a photo ID; at once when the student has no reference photo;
+
+def fallback_reason(session: ExamSession, *, frames: list[Frame] | None = None,
+                    reference: bool | None = None, alive: liveness.Liveness | None = None) -> str:
+    """Why the student may ask a proctor to check their photo ID instead: "identity", "head_turns" or "" (not now).
+
+    "identity": always when the exam requires a photo ID; at once when the student has no reference photo;
     after IDENTITY_FALLBACK_AFTER frames of the gate judged "not matching", or UNCLEAR_FALLBACK_AFTER judged too
     dark, too far or blurred (a student whose camera cannot do better; an audit's soft camera was told "hold still"
-    ten times and never offered a way on). Never twice at once, and not once a proctor approved.
+    ten times and never offered a way on). "head_turns": when the turns stall (``liveness_stalled``), even after a
+    proctor approved: the proctor may then excuse the turns. Never twice at once.
+    ``alive``: the session's liveness, when the caller judged it already.
     """
-    if session.identity_approved_at is not None:
-        return False
     if IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.PENDING).exists():
-        return False
-    if session.exam.require_photo_id:
-        return True
+        return ""
     reference = has_reference(session) if reference is None else reference
-    if not reference:
-        return True
+
+    def turns() -> str:
+        return "head_turns" if liveness_stalled(
+            session, alive or session_liveness(session, reference=reference)) else ""
+
+    if session.identity_approved_at is not None:
+        return turns()
+    if session.exam.require_photo_id or not reference:
+        return "identity"
     frames = frames if frames is not None else _gate_frames(session)
-    return failed_tries(frames, reference=reference) >= settings.IDENTITY_FALLBACK_AFTER or \
-        failed_tries(frames, reference=reference, reasons=UNCLEAR) >= UNCLEAR_FALLBACK_AFTER
+    if failed_tries(frames, reference=reference) >= settings.IDENTITY_FALLBACK_AFTER or \
+            failed_tries(frames, reference=reference, reasons=UNCLEAR) >= UNCLEAR_FALLBACK_AFTER:
+        return "identity"
+    return turns()
 
 
 UNCLEAR = frozenset({"too_dark", "too_far", "blurred"})  # not "turned_away": the head turns make those
@@ -151,6 +185,8 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
     needs_identity = CHECK_PERSON_RECOGNITION in session.exam.checks_enabled
     alive = session_liveness(session, reference=reference)
     approval = latest_approval(session)
+    fallback = fallback_reason(session, frames=frames, reference=reference, alive=alive) \
+        if needs_identity and session.status == SessionStatus.CHECKING else ""
     blocker = ""
     can_start = False
     if session.status == SessionStatus.CHECKING:
@@ -164,8 +200,8 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
         "status": session.status,
         "identity": identity if needs_identity else None,
         "failed_tries": failed_tries(frames, reference=reference) if needs_identity else 0,
-        "fallback": needs_identity and session.status == SessionStatus.CHECKING
-        and fallback_offered(session, frames=frames, reference=reference),
+        "fallback": bool(fallback),
+        "fallback_for": fallback,  # the page's words: "identity" or "head_turns" (the turns stalled)
         "photo_id_required": needs_identity and session.exam.require_photo_id,
         "approval": None if approval is None else {
             "status": approval.status, "note": approval.note if approval.status == ApprovalStatus.DENIED else "",

@@ -63,6 +63,7 @@ STEP_LEFT = "left"  # waiting for a turn to the student's left
 STEP_RIGHT = "right"  # waiting for a turn to the student's right
 STEP_BACK = "back"  # waiting for the face to look at the camera again between turns
 STEP_DONE = "done"
+STEP_EXCUSED = "excused"  # a proctor who saw the student live on the check's frames excused the turns (gate.py)
 
 Order = tuple[str, ...]  # the turns, in the order asked
 ORDERS: tuple[Order, ...] = (
@@ -73,7 +74,8 @@ ORDER_SALT = "proctoring.liveness.challenge_order"
 OTHER_SIDE = {STEP_LEFT: STEP_RIGHT, STEP_RIGHT: STEP_LEFT}
 
 INSTRUCTIONS = {STEP_FACE: "Look straight at the camera.", STEP_BACK: "Good. Now look straight at the camera again.",
-                STEP_DONE: "Thank you: you turned your head as asked."}
+                STEP_DONE: "Thank you: you turned your head as asked.",
+                STEP_EXCUSED: "Not needed: a proctor excused you from the head turns."}
 
 
 def challenge_order(*, session_id: int, secret: str) -> Order:
@@ -93,6 +95,7 @@ class Liveness:
     turns_done: int = 0  # turns of ``order`` seen so far
     wrong_way: bool = False  # the last turn seen was to the side not asked for (the turns start again)
     further: bool = False  # the latest frame turned the way asked, but not far enough
+    seen: int = 0  # frames whose head pose was read (the student's own face, not near profile): how long they tried
 
     @property
     def instruction(self) -> str:
@@ -129,10 +132,12 @@ def judge(samples: Iterable[tuple[datetime, float | None]], *, turn_degrees: flo
     back = False  # a turn was just seen: waiting for the face to look at the camera again
     wrong_way = False
     further = False
+    seen = 0
     for at, yaw in samples:
         if yaw is None or abs(yaw) > TRUSTED_DEGREES:
             previous = None
             continue
+        seen += 1
         further = False
         if baseline is None:
             frontal = abs(yaw) <= FRONTAL_DEGREES
@@ -144,16 +149,16 @@ def judge(samples: Iterable[tuple[datetime, float | None]], *, turn_degrees: flo
         elif _turned(order[done], yaw, baseline, turn_degrees):
             done, wrong_way = done + 1, False
             if done == len(order):
-                return Liveness(passed=True, step=STEP_DONE, order=order, at=at, turns_done=done)
+                return Liveness(passed=True, step=STEP_DONE, order=order, at=at, turns_done=done, seen=seen)
             back = True
         elif _turned(OTHER_SIDE[order[done]], yaw, baseline, turn_degrees):
             done, back, wrong_way = 0, True, True  # the wrong way: the turns start again
         else:
             further = _turned(order[done], yaw, baseline, FURTHER_FRACTION * turn_degrees)
     if baseline is None:
-        return Liveness(passed=False, step=STEP_FACE, order=order)
+        return Liveness(passed=False, step=STEP_FACE, order=order, seen=seen)
     return Liveness(passed=False, step=STEP_BACK if back else order[done], order=order, turns_done=done,
-                    wrong_way=wrong_way, further=further)
+                    wrong_way=wrong_way, further=further, seen=seen)
 
 
 def yaw_of(findings: Any) -> float | None:

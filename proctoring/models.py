@@ -147,6 +147,10 @@ class IdentityApproval(TenantOwned):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    # When the student asked, their head turns had stalled (proctoring.gate.liveness_stalled): the proctor may excuse
+    # them, having seen the student live on the check's frames; ``liveness_excused``: the approval did.
+    turns_stalled = models.BooleanField(default=False)
+    liveness_excused = models.BooleanField(default=False)
     purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -42,7 +42,8 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
             decided = approvals.identity_request_decide(
                 approval_id=approval.pk, proctor=request.user, decision=decision, note=request.POST.get("note", ""),
                 keep_reference=request.POST.get("keep_reference") == "on",
-                confirm_duplicate=request.POST.get("confirm_duplicate") == "on")
+                confirm_duplicate=request.POST.get("confirm_duplicate") == "on",
+                excuse_liveness=request.POST.get("excuse_liveness") == "on")
         except AppError as exc:
             messages.error(request, exc.message)
         else:
@@ -62,6 +63,7 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 CAMERA_FRAMES = 4
+CAMERA_FRAMES_TURNS = 10
 
 
 def camera_frames(approval: IdentityApproval) -> list[dict[str, object]]:
@@ -73,7 +75,9 @@ def camera_frames(approval: IdentityApproval) -> list[dict[str, object]]:
     fields = ("pk", "captured_at", "findings", "image")
     # The latest frames, and the latest that did not match (those that offered the fallback): a client that sent
     # photos of the student last showed a strip of "matches" (a re-audit).
-    frames = {f.pk: f for f in [*before.only(*fields)[:CAMERA_FRAMES],
+    # When the head turns stalled, more of them: the proctor judges whether a live person moves in them.
+    latest = CAMERA_FRAMES_TURNS if approval.turns_stalled else CAMERA_FRAMES
+    frames = {f.pk: f for f in [*before.only(*fields)[:latest],
                                 *before.filter(findings__Verification__Reason="not_matching").only(*fields)[:2]]}
     shown = []
     for frame in sorted(frames.values(), key=lambda f: (f.captured_at, f.pk)):

@@ -66,6 +66,10 @@
     }
     $("waiting").hidden = !waiting || gate.closed;
     $("fallback").hidden = waiting || !gate.fallback || gate.closed;
+    if ($("fallback-turns")) {  // why it is offered: the head turns stalled, or the identity check
+      $("fallback-turns").hidden = gate.fallback_for !== "head_turns";
+      $("fallback-identity").hidden = gate.fallback_for === "head_turns";
+    }
     const approval = $("approval-state");
     approval.hidden = true;
     if (gate.identity_approved) {

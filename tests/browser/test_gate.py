@@ -1,4 +1,5 @@
-"""The gate in a browser: a still photo held up never passes the liveness challenge; a student whose face
+"""The gate in a browser: a still photo held up never passes the liveness challenge (after a while the page offers
+a proctor instead, as it does to an honest student whose turns stall); a student whose face
 does not match reads why, sends their photo ID, a proctor approves it and the exam starts."""
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def analysed_frames(tenant: Tenant, session: ExamSession) -> int:
 
 @pytest.mark.one_database("sqlite")  # the liveness judgement races no write: the SQLite half (balance, Makefile)
 def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
-    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots, settings: Any
 ) -> None:
+    settings.LIVENESS_FALLBACK_AFTER = 4  # (30 by default: a minute of frames)
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     page = camera_browser("headpose_woman_front.jpg").new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
@@ -59,6 +61,11 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
     for index, step in enumerate(challenge_order(session)):
         expect(steps.nth(1 + index)).to_have_attribute("data-step", step)
     expect(steps.nth(1)).to_have_class("current")
+    expect(page.locator("#begin")).to_be_disabled()
+    # The turns stalled: the page offers a proctor instead (who sees the camera's frames); never a pass by itself.
+    expect(page.locator("#fallback-turns")).to_be_visible(timeout=TIMEOUT)
+    expect(page.locator("#fallback-turns")).to_contain_text("Can't get past the head turns?")
+    expect(page.locator("#fallback-identity")).to_be_hidden()
     expect(page.locator("#begin")).to_be_disabled()
     shots.take(page, "still-photo")
     with tenancy.tenant_scope(tenant_a.institution):

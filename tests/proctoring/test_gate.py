@@ -402,6 +402,61 @@ def test_after_an_approval_a_gate_frame_is_compared_with_the_approved_live_photo
     assert first.first_frame.findings[APPROVED_LIVE]["Similarity"] < 80  # opened by someone else's frames
 
 
+def test_a_student_whose_head_turns_stall_may_ask_a_proctor_who_can_excuse_them(tenant_a: Tenant,
+                                                                                  settings: Any) -> None:
+    # A fairness audit: two of ten honest students whose faces matched on every frame never passed the turns, and
+    # the check offered them no way on (the fallback was for a face that does not match).
+    settings.LIVENESS_FALLBACK_AFTER = 5
+    at_gate(tenant_a)
+    for index in range(4):  # their own face, looking at the camera: the turns never come
+        gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=20 - index)
+    status = gate(tenant_a)
+    assert status["identity"]["passed"] and not status["liveness"]["passed"] and not status["fallback"]
+    assert code_of(ask_a_proctor(tenant_a)) == "fallback_not_offered"
+    gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=10)
+    status = gate(tenant_a)
+    assert status["fallback"] and status["fallback_for"] == "head_turns" and not status["can_start"]
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    first = ask_a_proctor(tenant_a).json()["request"]
+    assert IdentityApproval.unscoped.get(pk=first).turns_stalled
+    proctor = page_client_for(tenant_a.proctor)
+    assert "head turns</span>" in proctor.get("/identity/").content.decode()
+    page = proctor.get(f"/identity/{first}/").content.decode()
+    assert 'id="excuse-liveness"' in page and 'id="head-turns"' in page
+
+    # Approved without excusing them: the turns are still asked for, and the student may ask again.
+    proctor.post(f"/identity/{first}/", {"decision": "approved", "note": "Card checked."})
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    status = gate(tenant_a)
+    assert status["identity_approved"] and status["fallback_for"] == "head_turns"
+    second = ask_a_proctor(tenant_a).json()["request"]
+    proctor.post(f"/identity/{second}/", {"decision": "approved", "note": "Live on every frame.",
+                                          "excuse_liveness": "on"})
+    assert IdentityApproval.unscoped.get(pk=second).liveness_excused
+    status = gate(tenant_a)
+    assert status["liveness"]["passed"] and status["liveness"]["step"] == "excused" and not status["fallback"]
+    assert status["liveness"]["instruction"] == "Not needed: a proctor excused you from the head turns."
+    assert begin(tenant_a).status_code == 200
+    event = AuditEvent.unscoped.filter(action="identity.approved").order_by("-pk").first()
+    assert event is not None and event.data["liveness_excused"] is True
+
+
+def test_no_approval_excuses_the_head_turns_of_a_student_who_did_not_try_them(tenant_a: Tenant,
+                                                                            settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)  # someone else's face: offered for the identity, not the turns
+    status = gate(tenant_a)
+    assert status["fallback_for"] == "identity"
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    proctor = page_client_for(tenant_a.proctor)
+    assert 'id="excuse-liveness"' not in proctor.get(f"/identity/{approval_id}/").content.decode()
+    page = proctor.post(f"/identity/{approval_id}/", {"decision": "approved", "excuse_liveness": "on"}, follow=True)
+    assert "only when the student asked after trying them" in page.content.decode()
+    approval = IdentityApproval.unscoped.get(pk=approval_id)
+    assert approval.status == "pending" and not approval.liveness_excused
+
+
 def test_an_exam_that_closes_while_a_proctor_decides_says_so_to_both(tenant_a: Tenant, settings: Any) -> None:
     # The student kept reading "Waiting for a proctor…" after the exam closed; the proctor's page did not say it.
     settings.IDENTITY_FALLBACK_AFTER = 1
