@@ -25,11 +25,12 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.accommodations import accommodation_of, accommodation_summary
 from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
-from exams.statuses import AppealStatus
+from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
+from exams.statuses import AppealStatus, ApprovalStatus
 from proctoring import attention, camera, review, selectors, speech
 from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
-from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
+from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind, ReviewStatus, Severity
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
@@ -171,9 +172,25 @@ def _session_report(session: ExamSession) -> dict[str, Any]:
     accommodation = accommodation_summary(accommodation_of(student=session.student),
                                           duration_minutes=session.exam.duration_minutes)
     return {"session": session, "incidents": incidents, "risk": risk_score, "items": items,
-            "accommodation": accommodation,
+            "accommodation": accommodation, "admitted": admitted(session),
             "late_frames": sum(late_frame(f, session.exam.capture_interval_seconds) for f in frames),
             "frames": frames, "counts": review.summary_counts(incidents), "score": session_score(session)}
+
+
+def admitted(session: ExamSession) -> dict[str, Any] | None:
+    """How the session's identity and head turns were checked before it started, for the report (None: the exam
+    does not check identity, or the session never started): by the camera, or by a proctor from the photo ID, and
+    the turns passed, excused by that proctor, or exempted by an accommodation."""
+    if CHECK_PERSON_RECOGNITION not in session.exam.checks_enabled or session.started_at is None:
+        return None
+    approval = None
+    if session.identity_approved_at is not None:
+        approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED)
+                    .select_related("decided_by").order_by("-decided_at", "-pk").first())
+    excused = bool(approval and IdentityApproval.objects.filter(
+        session_id=session.pk, status=ApprovalStatus.APPROVED, liveness_excused=True).exists())
+    return {"approval": approval, "verified_at": session.identity_verified_at,
+            "turns": "excused" if excused else "exempt" if EXEMPT_LIVENESS in session.exempt_checks else "passed"}
 
 
 @login_required

@@ -63,6 +63,9 @@ def test_a_student_excused_from_the_head_turns_starts_on_the_identity_check_alon
     assert code_of(begin(tenant_a)) == "identity_not_verified"
     gate_frame(tenant_a, passed=True, yaw=22.0, seconds_ago=0)
     assert begin(tenant_a).status_code == 200
+    report = page_client_for(tenant_a.proctor).get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
+    assert "matched the registered photo on the camera" in report
+    assert "head turns not asked (an accommodation)" in report
 
 
 def gate_frame(tenant: Tenant, *, passed: bool, yaw: float = 0.0, faces: int = 1, seconds_ago: float = 5,
@@ -134,6 +137,8 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert begin(tenant_a).status_code == 200
     session = ExamSession.unscoped.get(pk=tenant_a.session.pk)
     assert session.status == SessionStatus.IN_PROGRESS and session.liveness_verified_at is not None
+    report = page_client_for(tenant_a.proctor).get(f"/sessions/{session.pk}/report").content.decode()
+    assert "matched the registered photo on the camera" in report and "head turns passed" in report
 
 
 def test_only_the_students_own_head_turns_count(tenant_a: Tenant) -> None:
@@ -439,6 +444,10 @@ def test_a_student_whose_head_turns_stall_may_ask_a_proctor_who_can_excuse_them(
     assert begin(tenant_a).status_code == 200
     event = AuditEvent.unscoped.filter(action="identity.approved").order_by("-pk").first()
     assert event is not None and event.data["liveness_excused"] is True
+    # The session's report says how it was let in: a reviewer judging its incidents knows the turns were excused.
+    report = proctor.get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
+    assert "photo ID approved by" in report and "Live on every frame." in report
+    assert "head turns excused by the proctor who approved" in report
 
 
 def test_no_approval_excuses_the_head_turns_of_a_student_who_did_not_try_them(tenant_a: Tenant,
