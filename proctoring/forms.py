@@ -25,7 +25,8 @@ class FaceForm(forms.Form):
         photo, captured = data.get("photo"), data.get("captured")
         if photo:
             if photo.size > MAX_IMAGE_BYTES:
-                raise forms.ValidationError(f"The photo is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB.")
+                raise forms.ValidationError(f"The photo is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB: choose a "
+                                            "smaller copy (a phone's medium size), or take it with the webcam.")
             data["image"] = photo.read()
         elif captured:
             try:

@@ -133,3 +133,31 @@ def test_missing_faces_are_flagged_to_the_admin_and_the_student(live_server: Any
     expect(student.locator("#no-reference")).to_contain_text("ask your institution to register one")
     shots.take(student, "student-without-a-face")
     fits_a_phone(student)
+
+
+def test_a_phone_photo_over_5_mb_is_made_smaller_in_the_browser_and_registered(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any, tmp_path: Any
+) -> None:
+    # An admin's phone photo of the student (12 megapixels, over the server's 5 MB) was refused: "larger than 5 MB".
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(image("signer1_a.jpg"))).convert("RGB").resize((4000, 3000))
+    grain = np.random.default_rng(1).normal(0, 6, (3000, 4000, 3))  # a phone sensor's grain: the bytes of a real one
+    pixels = np.clip(np.asarray(picture, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
+    big = tmp_path / "phone.jpg"
+    Image.fromarray(pixels).save(big, format="JPEG", quality=97)
+    assert big.stat().st_size > 5 * 1024 * 1024
+    with tenancy.tenant_scope(tenant_a.institution):
+        FaceRegistration.objects.filter(student=tenant_a.student).delete()
+    page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, live_server.url, tenant_a.admin.email, PASSWORD)
+    page.goto(f"{live_server.url}/students/{tenant_a.student.pk}/face")
+    page.set_input_files("#id_photo", str(big))
+    expect(page.locator("#photo-resized")).to_contain_text("was made smaller to send: 2048×1536 pixels.")
+    page.click("#face-form button[type=submit]")
+    expect(page.locator(".msg.success")).to_contain_text("Reference face registered")
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert FaceRegistration.objects.filter(student=tenant_a.student).count() == 1
