@@ -24,6 +24,7 @@ urlpatterns: list = [
     path("students/", people.student_list, name="manage-students"),
     path("students/new", people.student_new, name="manage-student-new"),
     path("students/import", people.students_import, name="manage-students-import"),
+    path("students/photos", proctoring_pages.student_photos, name="manage-student-photos"),
     path("students/<id:pk>/face", proctoring_pages.student_face, name="manage-student-face"),
     path("faces/<uuid:external_image_id>/delete", proctoring_pages.face_delete, name="manage-face-delete"),
     path("students/<id:pk>/accommodation", exams.student_accommodation, name="manage-student-accommodation"),

@@ -49,29 +49,22 @@
       show(retake, false); show(start, true); show(placeholder, true); show(resized, false); smaller(); }
   });
 
-  // A phone's photo is often over the 5 MB the server takes (Rekognition's limit): made smaller here, its longest
-  // side at most MAX_SIDE pixels, and sent as a capture is. The server re-encodes every reference photo anyway.
-  var MAX_BYTES = 5 * 1024 * 1024, MAX_SIDE = 2048;
+  // A phone's photo over the server's 5 MB is made smaller here (photo_resize.js) and sent as a capture is.
   var resized = document.getElementById("photo-resized"), submit = document.querySelector("#face-form [type=submit]");
   function smaller() {
-    var chosen = file.files && file.files[0];
-    if (!chosen || chosen.size <= MAX_BYTES || !window.createImageBitmap) { return; }
-    var megabytes = (chosen.size / 1024 / 1024).toFixed(1);
+    var chosen = file.files && file.files[0], photos = window.OpenProctorPhotos;
+    if (!chosen || !photos || chosen.size <= photos.MAX_BYTES) { return; }
     submit.disabled = true;
-    resized.textContent = "Making the photo (" + megabytes + " MB) smaller to send…";
+    resized.textContent = "Making the photo (" + photos.megabytes(chosen) + ") smaller to send…";
     show(resized, true);
-    createImageBitmap(chosen).then(function (bitmap) {
-      var scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
-      canvas.width = Math.round(bitmap.width * scale);
-      canvas.height = Math.round(bitmap.height * scale);
-      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    photos.shrink(chosen, canvas).then(function () {
       var data = canvas.toDataURL("image/jpeg", 0.92);
       hidden.value = data;
       shot.src = data;
       file.value = "";  // the smaller copy is what is sent
       show(placeholder, false); show(shot, true);
-      resized.textContent = "The photo (" + megabytes + " MB) was made smaller to send: " + canvas.width + "×" +
-        canvas.height + " pixels.";
+      resized.textContent = "The photo (" + photos.megabytes(chosen) + ") was made smaller to send: " + canvas.width +
+        "×" + canvas.height + " pixels.";
     }).catch(function () {
       resized.textContent = "This photo is over 5 MB and could not be made smaller here: choose a smaller one.";
     }).then(function () { submit.disabled = false; });

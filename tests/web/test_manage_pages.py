@@ -52,8 +52,8 @@ def test_it_renders_every_page_for_the_admin(admin: Client, tenant_a: Tenant) ->
     pages = ["/exams/", "/exams/new", f"/exams/{exam}/edit", f"/exams/{exam}/questions",
              f"/exams/{exam}/questions/{q.pk}/edit", f"/exams/{exam}/questions/{q.pk}/delete",
              f"/exams/{exam}/publish", f"/exams/{exam}/enrolments", "/students/", "/students/?missing=1&q=alpha",
-             "/students/new", "/students/import", f"/students/{student}/face", f"/people/{student}/invite",
-             "/settings/"]
+             "/students/new", "/students/import", "/students/photos", f"/students/{student}/face",
+             f"/people/{student}/invite", "/settings/"]
     for page in pages:
         response = admin.get(page)
         assert response.status_code == 200, page
@@ -61,12 +61,26 @@ def test_it_renders_every_page_for_the_admin(admin: Client, tenant_a: Tenant) ->
 
 
 def test_it_keeps_other_roles_and_anonymous_callers_out(tenant_a: Tenant) -> None:
-    for path in ("/exams/", "/exams/new", "/students/", "/students/new", "/students/import", "/settings/"):
+    for path in ("/exams/", "/exams/new", "/students/", "/students/new", "/students/import", "/students/photos",
+                 "/settings/"):
         assert page_client_for(tenant_a.proctor).get(path).status_code == 403
         assert page_client_for(tenant_a.student).post(path, {}).status_code == 403
         assert page_client_for(None).get(path).status_code == 302
     root = User.objects.create_superuser("root@platform.test", PASSWORD)
     assert page_client_for(root).get("/exams/").status_code == 403  # no institution to manage
+
+
+def test_the_bulk_photo_page_lists_only_the_institutions_own_students(admin: Client, tenant_a: Tenant,
+                                                                       tenant_b: Tenant) -> None:
+    import json
+    import re
+
+    page = admin.get("/students/photos").content.decode()
+    listed = json.loads(re.search(r'<script id="bulk-students" type="application/json">(.*?)</script>', page).group(1))
+    assert [s["email"] for s in listed] == [tenant_a.student.email]  # not the staff, not another institution's
+    assert listed[0] == {"id": tenant_a.student.pk, "email": tenant_a.student.email,
+                         "number": tenant_a.student.student_number, "name": tenant_a.student.full_name, "faces": 1}
+    assert tenant_b.student.email not in page
 
 
 def test_it_creates_an_exam_with_its_schedule_and_policy(admin: Client, tenant_a: Tenant) -> None:
