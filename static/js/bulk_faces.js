@@ -103,7 +103,8 @@
       let answer = {};
       try { answer = await response.json(); } catch (error) { answer = {}; }
       const error = answer.error || {};
-      const page = {href: "/students/" + item.student.id + "/face", text: "Open the student's page"};
+      const page = {href: root.getAttribute("data-face-url").replace("/0/", "/" + item.student.id + "/"),
+                    text: "Open the student's page"};
       if (response.ok) {
         item.ok = true;
         say(item, "Registered", "ok");
