@@ -16,7 +16,7 @@ from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES
 from proctoring import attention, review
 from proctoring.identity import REASON_MESSAGES
-from proctoring.models import Frame, FrameStatus, Incident, ReviewStatus
+from proctoring.models import Frame, FrameStatus, Incident, ProctorMessage, ReviewStatus
 
 
 def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
@@ -41,6 +41,13 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
     shed = dict(Frame.objects.filter(session__in=sessions, status=FrameStatus.SHED,
                                      received_at__gte=timezone.now() - timedelta(minutes=1))
                 .values_list("session").annotate(count=Count("pk")).values_list("session", "count"))
+    # Each session's latest message from a proctor, and whether the student acknowledged it (an audit: the card kept
+    # "Message sent" for good, and nothing said the student had read it).
+    messages: dict[int, dict[str, Any]] = {}
+    for message in (ProctorMessage.objects.filter(session__in=sessions).order_by("session_id", "-sent_at", "-pk")
+                    .values("session_id", "sent_at", "acknowledged_at")):
+        messages.setdefault(message["session_id"], {"sent_at": message["sent_at"],
+                                                    "acknowledged_at": message["acknowledged_at"]})
     result = []
     now = timezone.now()
     for session in sessions:
@@ -58,6 +65,7 @@ def live_sessions(*, exam: Exam) -> list[dict[str, Any]]:
             "accommodation": accommodation_summary(accommodations.get(session.student_id),
                                                    duration_minutes=exam.duration_minutes),
             "shed": shed.get(session.pk, 0),
+            "message": messages.get(session.pk),
         })
     return result
 

@@ -20,6 +20,9 @@
   function isStale(s) { const age = frameAge(s); return age === null || age > staleAfter; }
   function secondsLeft(s) { return s.seconds_left === null ? null : s.seconds_left - (Date.now() - received) / 1000; }
 
+  function clock(at) {
+    return new Date(at).toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined, hourCycle: "h23"});
+  }
   function showForm(node, which) {
     node.querySelectorAll(".live-form").forEach(function (form) { form.hidden = !form.classList.contains(which); });
     const form = which ? node.querySelector("." + which) : null;
@@ -28,7 +31,9 @@
   function wire(node, id) {
     node.querySelector(".message-open").addEventListener("click", function () { showForm(node, "message-form"); });
     node.querySelector(".end-open").addEventListener("click", function () { showForm(node, "end-form"); });
-    node.querySelectorAll(".form-cancel").forEach(function (b) { b.addEventListener("click", function () { showForm(node, ""); }); });
+    node.querySelectorAll(".form-cancel").forEach(function (b) {  // a cancelled draft does not come back next time
+      b.addEventListener("click", function () { b.closest("form").reset(); showForm(node, ""); });
+    });
     const say = node.querySelector(".action-state");
     async function send(form, url, body, done) {
       const button = form.querySelector("[type=submit]");
@@ -77,7 +82,7 @@
       ageEl.classList.toggle("stale", isStale(s));
       node.dataset.stale = isStale(s) ? "1" : "0";
     });
-    arrange();
+    arrangeKeepingFocus();
   }
   const orders = {
     risk: function (a, b) { return b.risk - a.risk || b.incidents.length - a.incidents.length; },
@@ -89,13 +94,20 @@
     const order = orders[sortSelect.value] || orders.risk;
     const sessions = Object.keys(cards).map(function (id) { return data[id]; }).filter(Boolean);
     sessions.sort(function (a, b) { return order(a, b) || a.student.localeCompare(b.student) || a.session - b.session; });
-    let shown = 0;
+    let shown = 0, previous = null;
+    // While the proctor types in a card (a message, an end reason) the cards keep their places: moving a card drops
+    // the focus inside it (an audit: with six cards, a message lost all but its first five letters).
+    const typing = grid.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName);
     sessions.forEach(function (s) {
       const node = cards[s.session];
       const hide = (onlyIncidents.checked && !s.incidents.length) || (onlyStale.checked && !isStale(s));
       node.hidden = hide;
       shown += hide ? 0 : 1;
-      if (grid.lastElementChild !== node) { grid.appendChild(node); }
+      if (typing) { return; }
+      // Only a card out of its place moves (each was moved every second before, in order or not).
+      const place = previous ? previous.nextElementSibling : grid.firstElementChild;
+      if (place !== node) { grid.insertBefore(node, place); }
+      previous = node;
     });
     empty.hidden = shown > 0 || !sessions.length;
   }
@@ -145,9 +157,17 @@
           list.appendChild(li);
         });
         node.classList.toggle("alert-card", s.incidents.length > 0);
+        // The latest message and whether the student acknowledged it (the exam page's "OK, got it").
+        const told = node.querySelector(".message-state"), m = s.message;
+        told.hidden = !m;
+        told.textContent = !m ? "" : "Last message " + clock(m.sent_at) + ": " +
+          (m.acknowledged_at ? "read by the student at " + clock(m.acknowledged_at) + "." : "not acknowledged yet.");
       });
       Object.keys(cards).forEach(function (id) {
-        if (!seen.has(id) && !cards[id].contains(document.activeElement)) { cards[id].remove(); delete cards[id]; delete data[id]; }
+        if (seen.has(id)) { return; }
+        if (!cards[id].contains(document.activeElement)) { cards[id].remove(); delete cards[id]; delete data[id]; return; }
+        // Kept while the proctor types in it: it says why it will go.
+        cards[id].querySelector(".status").textContent = "no longer in progress (ended)";
       });
       tick();
       state.textContent = answer.sessions.length + " session(s) in progress · updated " + new Date().toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined, hourCycle: "h23"});

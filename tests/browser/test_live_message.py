@@ -4,14 +4,19 @@ acknowledged, then ends the session with a reason the student's page shows."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts import services as account_services
 from accounts import tenancy
 from accounts.audit import AuditEvent
+from accounts.models import Role
 from exams import services as exam_services
+from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.models import ProctorMessage
 from tests.browser.conftest import Shots, sign_in
@@ -54,14 +59,29 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
         expect(card).to_be_visible()
     proctor.select_option("#live-sort", "left")
     expect(card).to_be_visible()
+    with tenancy.tenant_scope(tenant_a.institution):
+        # A second student sitting, who started a little later: their card comes after this one, sorted by time left.
+        other = account_services.user_create(institution=tenant_a.institution, email="olga@alpha.test",
+                                             role=Role.STUDENT, full_name="Olga Other")
+        second = exam_services.session_create(exam=session.exam, student=other)
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=second.pk, to=to, actor=other)
+        ExamSession.objects.filter(pk=second.pk).update(started_at=timezone.now() + timedelta(seconds=30))
+    expect(proctor.locator(".live-card")).to_have_count(2, timeout=TIMEOUT)
+    expect(proctor.locator(".live-card").first).to_have_attribute("data-session", str(session.pk))
 
     # Keyboard only: the Message button opens a small form with the focus in its text box.
     card.locator(".message-open").focus()
     proctor.keyboard.press("Enter")
     expect(card.locator(".message-form textarea")).to_be_focused()
-    proctor.keyboard.type("Please keep your face in view of the camera.")
+    # Typed at a person's pace while the cards tick: every letter lands (an audit: with two cards or more, the
+    # cards were moved every second and the text box lost the focus after "Pleas").
+    proctor.keyboard.type("Please keep your face in view of the camera.", delay=60)
+    expect(card.locator(".message-form textarea")).to_have_value("Please keep your face in view of the camera.")
     card.locator(".message-form button[type=submit]").click()
     expect(card.locator(".action-state")).to_contain_text("Message sent")
+    expect(card.locator(".message-state")).to_be_visible()
+    expect(card.locator(".message-state")).to_contain_text("not acknowledged yet")
     shots.take(proctor, "live-message-sent")
 
     message = student.locator("#proctor-messages .proctor-message")
@@ -78,6 +98,8 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
                 break
             proctor.wait_for_timeout(100)
     assert stored.sender == tenant_a.proctor and stored.acknowledged_at is not None
+    assert stored.text == "Please keep your face in view of the camera."
+    expect(card.locator(".message-state")).to_contain_text("read by the student at", timeout=TIMEOUT)
     student.reload()  # acknowledged: it does not come back
     expect(student.locator("#checks .check")).to_have_count(5)
     student.wait_for_timeout(1500)
