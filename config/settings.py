@@ -443,6 +443,8 @@ CELERY_BEAT_SCHEDULE = {
                              "schedule": float(env_int("FRAME_REQUEUE_EVERY", 60))},
     "purge-frames": {"task": "proctoring.purge_frames", "schedule": 3600.0},
     "exam-reminders": {"task": "exams.send_exam_reminders", "schedule": float(env_int("EXAM_REMINDER_EVERY", 300))},
+    "expire-overdue-sessions": {"task": "exams.expire_overdue_sessions",
+                                "schedule": float(env_int("EXPIRE_OVERDUE_EVERY", 30))},
 }
 # Pay only for what changed (proctoring/skipping.py): an exam frame whose thumbnail differs from the
 # session's last analysed frame by less than FRAME_SKIP_THRESHOLD (the largest block's difference, in about
