@@ -3,6 +3,7 @@ the photo-ID fallback, as the student's check page follows them (``gate_status``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,7 +73,7 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
     now = now or timezone.now()
     since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
     frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
-              .order_by("captured_at", "pk").values_list("captured_at", "findings")[:GATE_FRAMES])
+              .order_by("captured_at", "pk").values_list("captured_at", "findings", "received_at")[:GATE_FRAMES])
     reference = has_reference(session) if reference is None else reference
     approved_at = session.identity_approved_at
 
@@ -87,20 +88,36 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
             return True
         return liveness.own_face(findings, min_similarity=floor, has_reference=reference)
 
-    samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings in frames]
+    counted = [(at, findings, received) for at, findings, received in frames if counts(at, findings)]
+    samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings, _ in frames]
     judged = liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
+    # How long they tried, by the server's clock (when the frames arrived): a client chooses its frames' capture
+    # times, and sent 30 frames in 3 s dated 2 s apart (an attacker's audit).
+    tried = [received for at, findings, received in counted if liveness.yaw_of(findings) is not None]
+    judged = replace(judged, tried_seconds=(max(tried) - min(tried)).total_seconds() if tried else 0.0)
     if not judged.passed and approved_at is not None and liveness_excused(session):
-        # A proctor saw the student live on the check's frames and excused the turns for this session: it holds
-        # until the session starts, as the approval itself does (``at`` is now: the pass is current).
-        return liveness.Liveness(passed=True, step=liveness.STEP_EXCUSED, order=(), at=now, seen=judged.seen)
+        # A proctor saw the student live on the check's frames and excused the turns for this session. Someone must
+        # still be at the camera after the decision: a frame since then whose face is the approved live photo's or
+        # the student's own (an attacker's audit: with the turns excused, anyone started the exam). It holds until the
+        # session starts, as the approval itself does (``at`` is now: the pass is current).
+        if not any(received >= approved_at for _, _, received in counted):
+            return replace(judged, step=liveness.STEP_FACE, order=(), turns_done=0)
+        return liveness.Liveness(passed=True, step=liveness.STEP_EXCUSED, order=(), at=now, seen=judged.seen,
+                                 tried_seconds=judged.tried_seconds)
     return judged
 
 
 def liveness_excused(session: ExamSession) -> bool:
-    """Whether a proctor approved this session's photo ID and excused its head turns (the fallback when the turns
-    stall, ``liveness_stalled``)."""
-    return IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED,
-                                           liveness_excused=True).exists()
+    """Whether the proctor's approval that let this session's identity in (the latest, the one that set
+    ``identity_approved_at``) also excused its head turns (the fallback when the turns stall, ``liveness_stalled``).
+    An earlier approval's excuse does not carry over: after an admin's reset, or a later approval that did not excuse
+    them (an attacker's audit started an exam so)."""
+    if session.identity_approved_at is None:
+        return False
+    approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED,
+                                                decided_at__gte=session.identity_approved_at)
+                .order_by("-decided_at", "-pk").only("liveness_excused").first())
+    return approval is not None and approval.liveness_excused
 
 
 def liveness_stalled(session: ExamSession, alive: liveness.Liveness) -> bool:
@@ -109,7 +126,13 @@ def liveness_stalled(session: ExamSession, alive: liveness.Liveness) -> bool:
     that cannot face them, is otherwise stuck for good). A still photo held up stalls too: the fallback puts a
     proctor, who sees the check's frames, in front of it; it never passes by itself."""
     return (CHECK_PERSON_RECOGNITION in session.exam.checks_enabled and EXEMPT_LIVENESS not in session.exempt_checks
-            and not alive.passed and alive.seen >= settings.LIVENESS_FALLBACK_AFTER)
+            and not alive.passed and alive.seen >= settings.LIVENESS_FALLBACK_AFTER
+            and alive.tried_seconds >= settings.LIVENESS_FALLBACK_AFTER * STALL_SECONDS_A_FRAME)
+
+
+# The check page sends a frame every 2 s: LIVENESS_FALLBACK_AFTER frames must also span that long, by the server's
+# clock, less a little for the network's jitter.
+STALL_SECONDS_A_FRAME = 1.8
 
 
 def challenge_order(session: ExamSession) -> liveness.Order:
@@ -145,6 +168,12 @@ def fallback_reason(session: ExamSession, *, frames: list[Frame] | None = None,
     """
     if IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.PENDING).exists():
         return ""
+    # Not again at once after a denial: the student tries the camera again first, and the next proctor sees the
+    # denial (an attacker's audit asked four times in a second until a proctor would excuse the turns).
+    denied = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.DENIED)
+              .order_by("-decided_at").values_list("decided_at", flat=True).first())
+    if denied is not None and timezone.now() - denied < timedelta(seconds=ASK_AGAIN_AFTER_DENIAL_SECONDS):
+        return ""
     reference = has_reference(session) if reference is None else reference
 
     def turns() -> str:
@@ -162,6 +191,7 @@ def fallback_reason(session: ExamSession, *, frames: list[Frame] | None = None,
     return turns()
 
 
+ASK_AGAIN_AFTER_DENIAL_SECONDS = 60
 UNCLEAR = frozenset({"too_dark", "too_far", "blurred"})  # not "turned_away": the head turns make those
 UNCLEAR_FALLBACK_AFTER = 10
 
@@ -205,6 +235,9 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
         "photo_id_required": needs_identity and session.exam.require_photo_id,
         "approval": None if approval is None else {
             "status": approval.status, "note": approval.note if approval.status == ApprovalStatus.DENIED else "",
+            # What it was asked for, and whether it excused the turns: the page words the decision so (an attacker's
+            # audit: a denial of the turns read "could not confirm your identity" to an honest student).
+            "for": "head_turns" if approval.turns_stalled else "identity", "excused": approval.liveness_excused,
         },
         "identity_approved": session.identity_approved_at is not None,
         "liveness": {"required": needs_identity, "passed": alive.passed, "step": alive.step,

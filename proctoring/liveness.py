@@ -96,6 +96,7 @@ class Liveness:
     wrong_way: bool = False  # the last turn seen was to the side not asked for (the turns start again)
     further: bool = False  # the latest frame turned the way asked, but not far enough
     seen: int = 0  # frames whose head pose was read (the student's own face, not near profile): how long they tried
+    tried_seconds: float = 0.0  # from the first to the last of those, by the server's clock (proctoring.gate)
 
     @property
     def instruction(self) -> str:

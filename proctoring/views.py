@@ -27,7 +27,7 @@ from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
 from exams.statuses import AppealStatus, ApprovalStatus
-from proctoring import attention, camera, review, selectors, speech
+from proctoring import attention, camera, gate, review, selectors, speech
 from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
 from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind, ReviewStatus, Severity
@@ -187,8 +187,7 @@ def admitted(session: ExamSession) -> dict[str, Any] | None:
     if session.identity_approved_at is not None:
         approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED)
                     .select_related("decided_by").order_by("-decided_at", "-pk").first())
-    excused = bool(approval and IdentityApproval.objects.filter(
-        session_id=session.pk, status=ApprovalStatus.APPROVED, liveness_excused=True).exists())
+    excused = bool(approval and gate.liveness_excused(session))  # the approval that let it in, not an earlier one
     return {"approval": approval, "verified_at": session.identity_verified_at,
             "turns": "excused" if excused else "exempt" if EXEMPT_LIVENESS in session.exempt_checks else "passed"}
 

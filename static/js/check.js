@@ -72,14 +72,18 @@
     }
     const approval = $("approval-state");
     approval.hidden = true;
-    if (gate.identity_approved) {
+    // The latest decision: a denial after an earlier approval is shown too (it was hidden behind the approval).
+    if (gate.approval && gate.approval.status === "denied" && !waiting) {
       approval.hidden = false;
-      approval.textContent = "A proctor confirmed your identity from your photo ID.";
-      approval.className = "state ok";
-    } else if (gate.approval && gate.approval.status === "denied" && !waiting) {
-      approval.hidden = false;
-      approval.textContent = "A proctor could not confirm your identity: " + gate.approval.note;
+      approval.textContent = (gate.approval.for === "head_turns" ? "A proctor did not excuse the head turns: "
+        : "A proctor could not confirm your identity: ") + gate.approval.note;
       approval.className = "state bad";
+    } else if (gate.identity_approved) {
+      approval.hidden = false;
+      approval.textContent = "A proctor confirmed your identity from your photo ID." +
+        (gate.approval && gate.approval.excused ? " They also excused the head turns."
+          : (gate.liveness && !gate.liveness.passed ? " The head turns are still asked for." : ""));
+      approval.className = "state ok";
     }
     // An exam that listens also needs a working microphone (mic_check.js), as it needs the camera.
     const microphone = window.OpenProctorMicrophone;

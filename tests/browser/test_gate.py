@@ -124,7 +124,7 @@ def test_a_student_who_does_not_match_sends_their_photo_id_and_a_proctor_lets_th
 
     # The student's page updates by itself, the head turn passes, and the exam starts.
     expect(student.locator("#approval-state")).to_have_text(
-        "A proctor confirmed your identity from your photo ID.", timeout=TIMEOUT)
+        "A proctor confirmed your identity from your photo ID. The head turns are still asked for.", timeout=TIMEOUT)
     turn_head_as_asked(student, student_camera)
     expect(student.locator("#begin")).to_be_enabled()
     shots.take(student, "approved")

@@ -426,18 +426,29 @@ def test_a_student_whose_head_turns_stall_may_ask_a_proctor_who_can_excuse_them(
     assert IdentityApproval.unscoped.get(pk=first).turns_stalled
     proctor = page_client_for(tenant_a.proctor)
     assert "head turns</span>" in proctor.get("/identity/").content.decode()
+    Frame.unscoped.filter(session=tenant_a.session).update(digest="d" * 32)  # one still picture sent again and again
     page = proctor.get(f"/identity/{first}/").content.decode()
     assert 'id="excuse-liveness"' in page and 'id="head-turns"' in page
+    # What the proctor judges "a live person" by: the head's turn read on each frame, and a picture sent again.
+    assert "from 1° to 1°" in page and "turned 1°" in page and "the same picture as the frame before" in page
 
     # Approved without excusing them: the turns are still asked for, and the student may ask again.
     proctor.post(f"/identity/{first}/", {"decision": "approved", "note": "Card checked."})
     assert code_of(begin(tenant_a)) == "liveness_not_verified"
     status = gate(tenant_a)
     assert status["identity_approved"] and status["fallback_for"] == "head_turns"
+    assert status["approval"] == {"status": "approved", "note": "", "for": "head_turns", "excused": False}
     second = ask_a_proctor(tenant_a).json()["request"]
     proctor.post(f"/identity/{second}/", {"decision": "approved", "note": "Live on every frame.",
                                           "excuse_liveness": "on"})
     assert IdentityApproval.unscoped.get(pk=second).liveness_excused
+    # Someone is at the camera after the decision, and it is them: someone else's face starts nothing (an attacker's
+    # audit: with the turns excused, anyone did).
+    gate_frame(tenant_a, passed=False, seconds_ago=0)
+    status = gate(tenant_a)
+    assert not status["liveness"]["passed"] and not status["can_start"]
+    assert code_of(begin(tenant_a)) == "liveness_not_verified"
+    gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=0)
     status = gate(tenant_a)
     assert status["liveness"]["passed"] and status["liveness"]["step"] == "excused" and not status["fallback"]
     assert status["liveness"]["instruction"] == "Not needed: a proctor excused you from the head turns."
@@ -448,6 +459,49 @@ def test_a_student_whose_head_turns_stall_may_ask_a_proctor_who_can_excuse_them(
     report = proctor.get(f"/sessions/{tenant_a.session.pk}/report").content.decode()
     assert "photo ID approved by" in report and "Live on every frame." in report
     assert "head turns excused by the proctor who approved" in report
+
+
+def test_an_excuse_holds_for_its_own_approval_only_and_a_burst_of_frames_is_not_a_minute_of_trying(
+        tenant_a: Tenant, settings: Any) -> None:
+    settings.LIVENESS_FALLBACK_AFTER = 5
+    at_gate(tenant_a)
+    for index in range(5):  # five frames in two seconds, whatever their capture times say: not a minute of trying
+        gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=3 - index / 2)
+    assert not gate(tenant_a)["fallback"]
+    gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=12)  # the server had them over nine seconds and more
+    assert gate(tenant_a)["fallback_for"] == "head_turns"
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    page_client_for(tenant_a.proctor).post(f"/identity/{approval_id}/", {
+        "decision": "approved", "note": "Live.", "excuse_liveness": "on"})
+    gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=0)
+    assert gate(tenant_a)["liveness"]["step"] == "excused"
+    # A later approval that did not excuse the turns, or an admin's reset: the earlier excuse no longer holds (an
+    # attacker's audit started an exam on an approval whose note said "turns NOT excused").
+    later = timezone.now() + timedelta(seconds=1)
+    IdentityApproval.unscoped.create(institution=tenant_a.institution, session=tenant_a.session, status="approved",
+                                     decided_at=later, decided_by=tenant_a.proctor)
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(identity_approved_at=later)
+    gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=-2)  # they are at the camera after it
+    assert not gate(tenant_a)["liveness"]["passed"]
+    ExamSession.unscoped.filter(pk=tenant_a.session.pk).update(identity_approved_at=None)
+    assert not gate(tenant_a)["liveness"]["passed"]
+
+
+def test_after_a_denial_the_student_tries_the_camera_again_before_asking_again(tenant_a: Tenant,
+                                                                               settings: Any) -> None:
+    settings.IDENTITY_FALLBACK_AFTER = 1
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=False)
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    page_client_for(tenant_a.proctor).post(f"/identity/{approval_id}/", {"decision": "denied",
+                                                                        "note": "A printed photo, not you."})
+    assert not gate(tenant_a)["fallback"] and code_of(ask_a_proctor(tenant_a)) == "fallback_not_offered"
+    IdentityApproval.unscoped.filter(pk=approval_id).update(
+        decided_at=timezone.now() - timedelta(seconds=gate_reads.ASK_AGAIN_AFTER_DENIAL_SECONDS + 1))
+    assert gate(tenant_a)["fallback"]
+    second = ask_a_proctor(tenant_a).json()["request"]
+    page = page_client_for(tenant_a.proctor).get(f"/identity/{second}/").content.decode()
+    assert 'id="earlier-requests"' in page and "A printed photo, not you." in page  # the next proctor sees it
 
 
 def test_no_approval_excuses_the_head_turns_of_a_student_who_did_not_try_them(tenant_a: Tenant,
@@ -491,7 +545,8 @@ def test_a_denial_keeps_the_student_out_with_the_reason(tenant_a: Tenant, settin
     proctor.post(f"/identity/{approval_id}/", {"decision": "denied", "note": "The card shows someone else."})
     status = gate(tenant_a)
     assert status["status"] == "checking" and not status["can_start"]
-    assert status["approval"] == {"status": "denied", "note": "The card shows someone else."}
+    assert status["approval"] == {"status": "denied", "note": "The card shows someone else.", "for": "identity",
+                                  "excused": False}
     assert code_of(begin(tenant_a)) == "identity_not_verified"
     assert proctor.post(f"/identity/{approval_id}/", {"decision": "approved"}).status_code == 200  # decided once
     assert IdentityApproval.unscoped.get(pk=approval_id).status == "denied"
