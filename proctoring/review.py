@@ -112,18 +112,29 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
                   .order_by("-ended_at", "-pk").first())
         # The page reports leaving LEAVE_REPORTED_AFTER after it happened (a reload is not leaving: static/js/exam.js),
         # so the student left that much earlier (a re-audit: every absence was 0.3 s short).
-        left_at = now - LEAVE_REPORTED_AFTER if kind == IncidentKind.TAB_HIDDEN else now
-        left = {"left_at": left_at.isoformat()} if kind == IncidentKind.TAB_HIDDEN else {}
+        away = kind == IncidentKind.TAB_HIDDEN
+        left_at = now - LEAVE_REPORTED_AFTER if away else now
+        left = {"left_at": left_at.isoformat()} if away else {}
+        if recent is None and away:
+            # An absence still open that no return ended (the page closed, or its return was lost), longer ago than
+            # the merge: it ended when it was last heard of, before this one opens.
+            for stale in Incident.objects.select_for_update(of=("self",)).filter(
+                    session_id=session.pk, kind=kind, during_check=during_check, is_open=True):
+                stale.is_open, stale.version = False, stale.version + 1
+                stale.details = {key: value for key, value in stale.details.items() if key != "left_at"}
+                stale.save(update_fields=["is_open", "details", "version"])
         if recent is not None:
-            recent.ended_at, recent.version = now, recent.version + 1
+            # The same event again soon after; an absence is ongoing again (a proctor's audit: a student away from the
+            # exam tab right now never showed as ongoing on the live view, its incident created already closed).
+            recent.ended_at, recent.version, recent.is_open = now, recent.version + 1, recent.is_open or away
             recent.details = {**recent.details, "count": int(recent.details.get("count", 1)) + 1,
                               "detail": detail[:500] or recent.details.get("detail", ""), **left}
-            recent.save(update_fields=["ended_at", "details", "version"])
+            recent.save(update_fields=["ended_at", "details", "version", "is_open"])
             incident = recent
         else:
             incident = Incident.objects.create(
                 institution_id=session.institution_id, session=session, kind=kind, severity=BROWSER_EVENTS[kind],
-                is_open=False, started_at=left_at, ended_at=now,
+                is_open=away, started_at=left_at, ended_at=now,
                 details={"source": "browser", "detail": detail[:500], **left}, during_check=during_check,
             )
         incident.session = session
@@ -145,11 +156,19 @@ def _came_back(session: ExamSession, during_check: bool, now: datetime) -> Incid
     with transaction.atomic():
         incident = (Incident.objects.select_for_update(of=("self",))
                     .filter(session_id=session.pk, kind=IncidentKind.TAB_HIDDEN, during_check=during_check,
-                            details__source="browser", details__has_key="left_at",
-                            review_status=ReviewStatus.PENDING)  # a decision stands on what it saw (a re-audit)
+                            details__source="browser", details__has_key="left_at")
                     .order_by("-ended_at", "-pk").first())
         if incident is None:
             return None
+        if incident.review_status != ReviewStatus.PENDING:
+            # A decision stands on what it saw (a re-audit): the absence is over, nothing else changes.
+            if incident.is_open:
+                incident.is_open, incident.version = False, incident.version + 1
+                incident.save(update_fields=["is_open", "version"])
+                incident.session = session
+                publish(incident)
+            return None
+        incident.is_open = False
         details = dict(incident.details)
         left_at = datetime.fromisoformat(details.pop("left_at"))
         away = (now - left_at).total_seconds()
@@ -157,7 +176,7 @@ def _came_back(session: ExamSession, during_check: bool, now: datetime) -> Incid
             details["away_seconds"] = round(float(details.get("away_seconds", 0)) + away, 1)
             incident.ended_at = max(incident.ended_at, now)
         incident.details, incident.version = details, incident.version + 1
-        incident.save(update_fields=["ended_at", "details", "version"])
+        incident.save(update_fields=["ended_at", "details", "version", "is_open"])
         incident.session = session
         publish(incident)
     return incident

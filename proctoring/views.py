@@ -127,9 +127,11 @@ def incident_history(incident: Incident) -> list[dict[str, Any]]:
 
 def _lasted(incident: Incident) -> str:
     """How long the incident lasted, as "2 min 14 s" ("" while it has no end)."""
-    if incident.ended_at is None:
+    # Ongoing: so far (an absence from the exam tab is still going on: it read "0 s" while the student was away).
+    end = timezone.now() if incident.is_open else incident.ended_at
+    if end is None:
         return ""
-    seconds = max(0, round((incident.ended_at - incident.started_at).total_seconds()))
+    seconds = max(0, round((end - incident.started_at).total_seconds()))
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 

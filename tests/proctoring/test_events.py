@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -461,3 +462,48 @@ def test_a_short_absence_counts_from_when_the_tab_was_left_not_when_the_page_sai
     with tenancy.tenant_scope(tenant_a.institution):
         away = Incident.objects.get(pk=incident).details["away_seconds"]
     assert away >= 0.25  # the page's 0.3 s, less rounding
+
+
+def test_a_student_away_from_the_exam_tab_is_ongoing_until_they_come_back_or_the_session_ends(
+        tenant_a: Tenant) -> None:
+    # A proctor's audit: a student away for four minutes showed "0 ongoing" on the live view and "Lasted 0 s" on the
+    # incident, which was created already closed; only their return gave it a length.
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    live = f"/api/v1/exams/{session.exam_id}/live"
+
+    def ongoing() -> list[str]:
+        [card] = api_client_for(tenant_a.proctor).get(live).json()["sessions"]
+        return [incident["kind"] for incident in card["incidents"]]
+
+    first = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    assert ongoing() == ["tab_hidden"]
+    with tenancy.tenant_scope(tenant_a.institution):  # left 40 s ago
+        left = timezone.now() - timedelta(seconds=40)
+        Incident.objects.filter(pk=first).update(started_at=left, ended_at=left)
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{first}/").content.decode()
+    assert "still away from the exam tab" in page and re.search(r"4[01] s so far", page)
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    assert ongoing() == []
+    # Away again five minutes later: a new absence. Its return never comes (the page was closed); away again two
+    # minutes later: the one left open ends, and one absence is open, never two.
+    with tenancy.tenant_scope(tenant_a.institution):
+        Incident.objects.filter(pk=first).update(ended_at=timezone.now() - timedelta(minutes=5))
+    second = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    assert second != first and ongoing() == ["tab_hidden"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        Incident.objects.filter(pk=second).update(ended_at=timezone.now() - timedelta(minutes=2))
+    third = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert third != second and not Incident.objects.get(pk=second).is_open
+        assert Incident.objects.filter(session=session, kind="tab_hidden", is_open=True).count() == 1
+    # The session ends while they are away: the absence ends with it, counted until then.
+    with tenancy.tenant_scope(tenant_a.institution):
+        left = timezone.now() - timedelta(seconds=30)
+        incident = Incident.objects.get(pk=third)
+        Incident.objects.filter(pk=third).update(started_at=left, details={**incident.details,
+                                                                           "left_at": left.isoformat()})
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=tenant_a.student)
+        ended = Incident.objects.get(pk=third)
+    assert not ended.is_open and 29 <= ended.details["away_seconds"] <= 35 and "left_at" not in ended.details
