@@ -31,6 +31,9 @@ class SessionMessagesOutput(serializers.Serializer):
     status = serializers.CharField(help_text="The session's status: the exam page stops when it is no longer "
                                    "in progress.")
     end_reason = serializers.CharField(allow_blank=True, help_text="Why a proctor ended the session, if one did.")
+    deadline = serializers.DateTimeField(allow_null=True, help_text=(
+        "When the session's time runs out now (extra time, an unlock or the exam's closing moved since the page "
+        "opened): the exam page's countdown follows it."))
     messages = MessageOutput(many=True, help_text="The student: their unacknowledged messages; staff: all.")
 
 
@@ -48,6 +51,7 @@ class SessionMessagesView(TenantAPIView):
         found = messages.messages_for(session=session, actor=request.user)
         return Response(SessionMessagesOutput({
             "session": session.pk, "status": session.status, "end_reason": session.end_reason,
+            "deadline": session.deadline,
             "messages": [messages.message_payload(m) for m in found]}).data)
 
     @extend_schema(request=Input, responses={201: MessageOutput})

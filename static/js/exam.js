@@ -479,7 +479,11 @@
   }
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
-  const timerEl = document.getElementById("timer"), deadline = Date.parse(timerEl.dataset.deadline);
+  const timerEl = document.getElementById("timer");
+  // The deadline as the page opened with it; the message poll brings it again when it moves (an admin moved the
+  // exam's closing, added extra time or unlocked it: a proctor's audit saw the live view at 1:36 while the student's
+  // page said 18:30, then "Time ran out" under a clock at 16:24).
+  let deadline = Date.parse(timerEl.dataset.deadline);
   const announceEl = document.getElementById("timer-announce"), LEAVE_AFTER_MS = 1500;
   let announced = null;
   // A screen reader hears the time left when it first shows, at 30, 15, 10 and 5 minutes, each of the last
@@ -582,6 +586,13 @@
     if (result && result.ok && result.data) {
       const data = result.data;
       if (data.status === "terminated" && data.end_reason) { showEnded(data.end_reason); return; }
+      const moved = data.deadline ? Date.parse(data.deadline) : NaN;
+      if (!isNaN(moved) && moved !== deadline && !timeUp) {
+        const running = !isNaN(deadline);
+        deadline = moved;
+        timerEl.dataset.deadline = data.deadline;
+        if (!running) { tick(); }
+      }
       data.messages.forEach(function (m) {
         if (shownMessages[m.id]) { return; }
         const node = letter.content.firstElementChild.cloneNode(true);

@@ -52,6 +52,11 @@ def test_it_gives_a_student_with_extra_time_the_longer_countdown_past_the_normal
     # 5 + 20 minutes from a start 7 minutes ago: about 18 minutes left, never the 5-minute exam's 00:00.
     expect(page.locator("#timer")).to_have_text(re.compile(r"^1[78]:\d\d$"))
     shots.take(page, "extra-time-countdown")
+    # The admin gives more time while the page is open: its countdown follows (it kept the time it opened with).
+    with tenancy.tenant_scope(tenant_a.institution):
+        accommodation_set(actor=tenant_a.admin, student=tenant_a.student, reason="Extended time (dyslexia)",
+                          extra_minutes=40)
+    expect(page.locator("#timer")).to_have_text(re.compile(r"^3[78]:\d\d$"), timeout=TIMEOUT)
 
     page.locator("fieldset.exam-question").nth(0).locator('input[value="1"]').check()
     expect(page.locator("fieldset.exam-question .saved").first).to_have_text("Saved")

@@ -98,5 +98,5 @@ def test_it_records_browser_events_as_incidents(tenant_a: Tenant, settings: Any)
     assert bad.status_code == 400
     with tenancy.tenant_scope(tenant_a.institution):
         incident = Incident.objects.get(pk=response.json()["incident"])
-    # Open while the student is away: a return ("back") or the session's end closes it (tests/proctoring/test_events.py).
+    # Open while the student is away: a return ("back") or the end closes it (tests/proctoring/test_events.py).
     assert incident.kind == "tab_hidden" and incident.is_open and incident.severity == "medium"
