@@ -665,7 +665,7 @@
       identity = frame && frame.status === "done" ? frame.identity : null;
       camera = frame && frame.status === "done" ? frame.camera : null;
     }
-    if (token !== following || !Array.isArray(checks)) { return; }
+    if (token !== following || !Array.isArray(checks) || cameraStopped) { return; }  // the stopped note stays
     // No "face the camera" hint the student cannot act on: they have no reference photo, or a proctor checked
     // their photo ID (their face need not match the reference).
     const quiet = form.dataset.approved === "1" || Boolean(identity && identity.reason === "no_reference");
@@ -677,7 +677,7 @@
   }
 
   async function capture() {
-    if (busy) { return; }
+    if (busy || cameraStopped) { return; }  // a stopped camera's frames are black: none is sent
     busy = true;
     ticks += 1;
     try {
@@ -697,12 +697,39 @@
   document.addEventListener("visibilitychange", function () {
     if (signedOut && document.visibilityState === "visible") { flush(); capture(); }
   });
+  // The camera stopped (unplugged, taken by another app, its permission withdrawn): its frames would be black, and a
+  // proctor read "camera covered or dark" (a proctor's audit). The page sends none, says so and offers to turn it on
+  // again; the live view shows the camera going stale, and a "camera stopped" incident.
+  let cameraStopped = false;
+  function watch(stream) {
+    stream.getVideoTracks().forEach(function (track) {
+      track.addEventListener("ended", function () {
+        cameraStopped = true;
+        report("camera_stopped", "camera track ended");
+        const note = notice("Camera stopped", "Your camera stopped: no picture is sent. ");
+        note.id = "camera-stopped";
+        const again = document.createElement("button");
+        again.type = "button";
+        again.className = "btn small";
+        again.id = "camera-restart";
+        again.textContent = "Turn the camera on again";
+        again.addEventListener("click", function () {
+          OpenProctor.startCamera(video).then(function (restarted) {
+            cameraStopped = false;
+            note.remove();
+            watch(restarted);
+            capture();
+          }).catch(function () { again.textContent = "The camera could not start: check it, then try again"; });
+        });
+        note.appendChild(again);
+        strip.replaceChildren(note);
+      });
+    });
+  }
   OpenProctor.startCamera(video).then(function (stream) {
     capture();
     setInterval(capture, interval);
-    stream.getVideoTracks().forEach(function (track) {
-      track.addEventListener("ended", function () { report("camera_stopped", "camera track ended"); });
-    });
+    watch(stream);
   }).catch(function () {
     report("camera_stopped", "camera unavailable or denied");
     strip.innerHTML = '<div class="check fail"><span class="dot"></span><span class="name">Camera unavailable</span></div>';

@@ -15,7 +15,7 @@ from exams import services as exam_services
 from exams.models import Exam
 from exams.statuses import SessionStatus
 from proctoring import camera
-from proctoring.models import Frame
+from proctoring.models import Frame, Incident
 from tests.browser.conftest import Shots, sign_in, y4m_still
 from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
 from tests.browser.test_looking_away import incident_from_the_live_view
@@ -76,3 +76,35 @@ def test_a_frame_whose_answer_was_lost_is_sent_again_as_the_same_capture_and_kep
         frames = list(Frame.objects.filter(session=session).values_list("captured_at", "digest"))
     assert len(lost) == 2 and all(lost)
     assert len(frames) == len(set(frames)) == len({digest for _, digest in frames})  # each capture kept once
+
+
+def test_a_camera_that_stops_sends_no_black_frames_and_can_be_turned_on_again(
+    live_server: Any, tenant_a: Tenant, camera_browser: Any
+) -> None:
+    # A proctor's audit: a camera that stopped kept sending black frames, read as "Camera covered or dark" (it reads as
+    # deliberate), and the page never offered to turn it on again.
+    base = live_server.url
+    session, student = _in_the_exam(tenant_a, camera_browser("signer1_b.jpg"), base)
+    student.goto(f"{base}/sessions/{session.pk}/exam")
+    expect(student.locator("#checks .check").first).to_be_visible(timeout=TIMEOUT)
+    student.evaluate("""() => {  // unplugged: the track ends (stop() alone fires no "ended")
+        const track = document.querySelector("video").srcObject.getVideoTracks()[0];
+        track.stop(); track.dispatchEvent(new Event("ended"));
+    }""")
+    expect(student.locator("#camera-stopped")).to_contain_text("Your camera stopped")
+    with tenancy.tenant_scope(tenant_a.institution):
+        sent = Frame.objects.filter(session=session).count()
+    student.wait_for_timeout(3000)  # three capture intervals
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Frame.objects.filter(session=session).count() <= sent + 1  # (one in flight at most)
+        assert not Incident.objects.filter(session=session, kind="camera_covered").exists()
+        assert Incident.objects.filter(session=session, kind="camera_stopped").exists()
+    student.click("#camera-restart")
+    expect(student.locator("#camera-stopped")).to_have_count(0)
+    for _ in range(50):
+        with tenancy.tenant_scope(tenant_a.institution):
+            if Frame.objects.filter(session=session).count() > sent + 1:
+                break
+        student.wait_for_timeout(200)
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Frame.objects.filter(session=session).count() > sent + 1  # frames again
