@@ -126,7 +126,8 @@ def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
     6th frame to the one after it, and a student coming back was never shown)."""
     frames = Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE)
     before = list(frames.filter(captured_at__lt=incident.started_at).order_by("-captured_at")[:count])
-    end = incident.ended_at or incident.started_at
+    # Ongoing: up to now (a student away from the exam tab right now: the camera's frames since they left).
+    end = timezone.now() if incident.is_open else incident.ended_at or incident.started_at
     inside = frames.filter(captured_at__gte=incident.started_at, captured_at__lte=end).order_by("captured_at")
     ids = list(inside.values_list("pk", flat=True))
     if len(ids) > DURING_SHOWN:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -21,7 +22,7 @@ from proctoring.models import Frame, FrameStatus, Incident
 from proctoring.review import risk
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant, api_client_for, page_client_for
-from tests.proctoring.conftest import start_session
+from tests.proctoring.conftest import image, start_session
 from tests.proctoring.test_pipeline import process, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -482,8 +483,14 @@ def test_a_student_away_from_the_exam_tab_is_ongoing_until_they_come_back_or_the
     with tenancy.tenant_scope(tenant_a.institution):  # left 40 s ago
         left = timezone.now() - timedelta(seconds=40)
         Incident.objects.filter(pk=first).update(started_at=left, ended_at=left)
+        for seconds in (35, 30, 25, 20, 10, 5):  # what the camera saw while they were away
+            meanwhile = Frame(institution=tenant_a.institution, session=session, status=FrameStatus.DONE,
+                              received_at=timezone.now() - timedelta(seconds=seconds),
+                              captured_at=timezone.now() - timedelta(seconds=seconds))
+            meanwhile.image.save("f.jpg", ContentFile(image("signer1_a.jpg")))
     page = page_client_for(tenant_a.proctor).get(f"/incidents/{first}/").content.decode()
     assert "still away from the exam tab" in page and re.search(r"4[01] s so far", page)
+    assert f'alt="Frame {meanwhile.pk}"' in page  # up to the latest (three frames after the leave, before)
     client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
     assert ongoing() == []
     # Away again five minutes later: a new absence. Its return never comes (the page was closed); away again two
