@@ -126,8 +126,10 @@ def frames_around(incident: Incident, count: int = 3) -> list[Frame]:
     6th frame to the one after it, and a student coming back was never shown)."""
     frames = Frame.objects.filter(session_id=incident.session_id, status=FrameStatus.DONE)
     before = list(frames.filter(captured_at__lt=incident.started_at).order_by("-captured_at")[:count])
-    # Ongoing: up to now (a student away from the exam tab right now: the camera's frames since they left).
-    end = timezone.now() if incident.is_open else incident.ended_at or incident.started_at
+    # An absence still going on: up to now (a student away from the exam tab right now: the camera's frames since they
+    # left). A frame incident's own end is its last frame that showed it, open or not.
+    ongoing = incident.is_open and isinstance(incident.details, dict) and incident.details.get("source") == "browser"
+    end = timezone.now() if ongoing else incident.ended_at or incident.started_at
     inside = frames.filter(captured_at__gte=incident.started_at, captured_at__lte=end).order_by("captured_at")
     ids = list(inside.values_list("pk", flat=True))
     if len(ids) > DURING_SHOWN:
