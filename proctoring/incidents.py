@@ -305,12 +305,14 @@ def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
     # Away from the exam tab when the session changed (the page never said it came back): away until then.
     for incident in Incident.objects.select_related("session").filter(
             session_id=session.pk, is_open=True, kind=IncidentKind.TAB_HIDDEN, details__has_key="left_at"):
-        details = dict(incident.details)
-        left_at = datetime.fromisoformat(details.pop("left_at"))
-        if incident.review_status == ReviewStatus.PENDING and left_at <= at:
-            details["away_seconds"] = round(float(details.get("away_seconds", 0)) + (at - left_at).total_seconds(), 1)
-            incident.ended_at = max(incident.ended_at or at, at)
-        incident.details = details
-        incident.save(update_fields=["details", "ended_at"])
+        if incident.review_status == ReviewStatus.PENDING:  # a decided one only closes: the decision stands
+            details = dict(incident.details)
+            left_at = datetime.fromisoformat(details.pop("left_at"))
+            if left_at <= at:
+                details["away_seconds"] = round(float(details.get("away_seconds", 0)) + (at - left_at).total_seconds(),
+                                                1)
+                incident.ended_at = max(incident.ended_at or at, at)
+            incident.details = details
+            incident.save(update_fields=["details", "ended_at"])
         _close(incident, incident.ended_at or at)
     CheckStreak.objects.filter(session_id=session.pk).delete()

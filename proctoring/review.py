@@ -118,10 +118,12 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
         if recent is None and away:
             # An absence still open that no return ended (the page closed, or its return was lost), longer ago than
             # the merge: it ended when it was last heard of, before this one opens.
+            # (Of either phase: one open incident of a kind a session, the database's constraint.)
             for stale in Incident.objects.select_for_update(of=("self",)).filter(
-                    session_id=session.pk, kind=kind, during_check=during_check, is_open=True):
+                    session_id=session.pk, kind=kind, is_open=True):
                 stale.is_open, stale.version = False, stale.version + 1
-                stale.details = {key: value for key, value in stale.details.items() if key != "left_at"}
+                if stale.review_status == ReviewStatus.PENDING:
+                    stale.details = {key: value for key, value in stale.details.items() if key != "left_at"}
                 stale.save(update_fields=["is_open", "details", "version"])
         if recent is not None:
             # The same event again soon after; an absence is ongoing again (a proctor's audit: a student away from the
