@@ -11,10 +11,17 @@
   const progress = document.getElementById("bulk-progress"), card = document.getElementById("bulk-results-card");
   const body = document.querySelector("#bulk-results tbody");
   const students = JSON.parse(document.getElementById("bulk-students").textContent);
+  // Every student under each key: a student number is not unique, and a file that names two students is sent to
+  // neither (a re-audit: the later of two students with one number silently got the other's photo).
   const byKey = new Map();
+  function add(key, student) {
+    const list = byKey.get(key) || [];
+    if (list.indexOf(student) < 0) { list.push(student); }
+    byKey.set(key, list);
+  }
   students.forEach(function (student) {
-    byKey.set(student.email.toLowerCase(), student);
-    if (student.number) { byKey.set(student.number.toLowerCase(), student); }
+    add(student.email.toLowerCase(), student);
+    if (student.number) { add(student.number.toLowerCase(), student); }
   });
 
   function csrfToken() {
@@ -26,7 +33,8 @@
 
   let rows = [];
   function row(file) {
-    const student = byKey.get(stem(file.name)) || null;
+    const found = byKey.get(stem(file.name)) || [];
+    const student = found.length === 1 ? found[0] : null;
     const tr = document.createElement("tr");
     const cells = [file.name, student ? (student.name || student.email) : "—", ""].map(function (text, index) {
       const td = document.createElement("td");
@@ -37,7 +45,9 @@
     });
     tr.className = "bulk-row";
     const item = {file: file, student: student, tr: tr, result: cells[2], done: false, ok: false};
-    say(item, student ? "To send" : "No student has this email or student number: not sent", student ? "" : "bad");
+    say(item, student ? "To send" : found.length > 1 ? found.length + " students have this student number: not sent; " +
+        "register it on the student's own page" : "No student has this email or student number: not sent",
+        student ? "" : "bad");
     if (!student) { item.done = true; }
     return item;
   }

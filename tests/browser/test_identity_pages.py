@@ -175,8 +175,11 @@ def test_an_admin_registers_a_terms_photos_at_once_each_named_after_its_student(
                                        full_name="Ben Brown", student_number="S1002")
     carl = account_services.user_create(institution=tenant_a.institution, email="carl@alpha.test",
                                         role=Role.STUDENT, full_name="Carl Clark")
+    for email, number in (("dee@alpha.test", "S3003"), ("eve@alpha.test", "s3003")):  # one number, two students
+        account_services.user_create(institution=tenant_a.institution, email=email, role=Role.STUDENT,
+                                     full_name=email[:3].title(), student_number=number)
     files = {"ana@alpha.test.jpg": "signer1_a.jpg", "s1002.JPG": "signer2_a.jpg", "nobody.jpg": "grace_hopper.jpg",
-             "CARL@alpha.test.jpg": "signer1_b.jpg"}  # Carl's photo shows Ana's face
+             "CARL@alpha.test.jpg": "signer1_b.jpg", "S3003.jpg": "signer2_a.jpg"}  # Carl's photo shows Ana's face
     for name, fixture in files.items():
         (tmp_path / name).write_bytes(image(fixture))
     page = camera_browser().new_page(viewport={"width": 1280, "height": 900})
@@ -189,11 +192,12 @@ def test_an_admin_registers_a_terms_photos_at_once_each_named_after_its_student(
     page.click("#bulk-photos-link")
     page.set_input_files("#bulk-files", [str(tmp_path / name) for name in files])
     rows = page.locator("#bulk-results tbody tr")
-    expect(rows).to_have_count(4)
+    expect(rows).to_have_count(5)
     expect(rows.nth(2)).to_contain_text("No student has this email or student number")
+    expect(rows.nth(4)).to_contain_text("2 students have this student number: not sent")
     expect(page.locator("#bulk-send")).to_have_text("Register 3 photos")
     page.click("#bulk-send")
-    expect(page.locator("#bulk-progress")).to_have_text("Registered 2 of 4 photos: the others say why below.",
+    expect(page.locator("#bulk-progress")).to_have_text("Registered 2 of 5 photos: the others say why below.",
                                                         timeout=30_000)
     expect(rows.nth(0)).to_have_attribute("data-result", "ok")
     expect(rows.nth(1)).to_contain_text("Ben Brown")
