@@ -84,6 +84,21 @@ def _ensure_collection(engine: Any, collection_id: str) -> None:
             raise
 
 
+def _already_registered(student: User, image: bytes) -> bool:
+    """Whether ``image`` (re-encoded) is the very photo of one of ``student``'s reference faces: the same file
+    registered twice only spends one of the student's MAX_REFERENCES (a re-audit: sending a term's photos again, as
+    the bulk page's retry advice says, stacked identical references). Re-encoding is deterministic, so the same
+    upload gives the same bytes."""
+    for registration in FaceRegistration.objects.filter(student=student).exclude(image=""):
+        try:
+            with registration.image.open("rb") as handle:
+                if handle.read() == image:
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def face_register(
     *, institution: Institution, actor: User, image: bytes, full_name: str, student: User | None = None,
     confirm_duplicate: bool = False,
@@ -105,6 +120,8 @@ def face_register(
     if student is not None and FaceRegistration.objects.filter(student=student).count() >= MAX_REFERENCES:
         raise Conflict(f"A student has at most {MAX_REFERENCES} reference faces: delete one before adding another.",
                        code="too_many_references", details={"max": MAX_REFERENCES})
+    if student is not None and _already_registered(student, image):
+        raise Conflict("This photo is already one of the student's reference faces.", code="already_registered")
     engine = get_backend()
     collection_id = collection_id_for(institution.pk)
     _ensure_collection(engine, collection_id)

@@ -98,6 +98,13 @@ def test_it_refuses_a_duplicate_of_a_face_registered_under_another_name_without_
 def test_it_lets_a_student_have_several_references_of_their_own_face(tenant_a: Tenant) -> None:
     register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
     assert index(tenant_a, "signer1_b.jpg", "Sam Signer", student=tenant_a.student).status_code == 200
+    # The very same photo again (a term's photos sent twice) would spend one more of their references: refused.
+    with tenancy.tenant_scope(tenant_a.institution):
+        before = FaceRegistration.objects.filter(student=tenant_a.student).count()
+    again = index(tenant_a, "signer1_b.jpg", "Sam Signer", student=tenant_a.student)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_registered"
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert FaceRegistration.objects.filter(student=tenant_a.student).count() == before
     # Other people's faces are not duplicates.
     assert index(tenant_a, "signer2_a.jpg", "Olga Other", student=other_student(tenant_a)).status_code == 200
     assert not AuditEvent.unscoped.filter(action="face.duplicate_confirmed").exists()
