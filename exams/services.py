@@ -134,8 +134,9 @@ def register_transition_hook(hook: TransitionHook) -> None:
 
 
 @transaction.atomic
-def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamSession:
-    """The one way a session changes status: row lock, transition table, audit event."""
+def session_transition(*, session_id: int, to: str, actor: User | None, at: datetime | None = None) -> ExamSession:
+    """The one way a session changes status: row lock, transition table, audit event. ``at``: when it happened, if
+    before now (a session expires at its deadline, whenever the server notices)."""
     session = ExamSession.objects.select_for_update(of=("self",)).get(pk=session_id)
     if to not in TRANSITIONS[session.status]:
         raise Conflict(
@@ -144,7 +145,7 @@ def session_transition(*, session_id: int, to: str, actor: User | None) -> ExamS
         )
     previous = session.status
     session.status = to
-    now = timezone.now()
+    now = min(at, timezone.now()) if at is not None else timezone.now()
     if to == SessionStatus.IN_PROGRESS:
         session.started_at = now
     if to in FINISHED:

@@ -203,7 +203,9 @@ def expire_if_due(session: ExamSession, *, now: datetime | None = None) -> ExamS
     """A running session past its deadline becomes expired (its answers stay)."""
     deadline = session.deadline
     if session.status == SessionStatus.IN_PROGRESS and deadline and (now or timezone.now()) >= deadline:
-        return session_transition(session_id=session.pk, to=SessionStatus.EXPIRED, actor=None)
+        # It ended at its deadline, not when the server noticed (up to the beat's 30 s later: a re-audit's absence from
+        # the tab counted on after the exam was over).
+        return session_transition(session_id=session.pk, to=SessionStatus.EXPIRED, actor=None, at=deadline)
     return session
 
 

@@ -52,6 +52,10 @@ def test_sessions_past_their_deadline_expire_without_their_page(tenant_a: Tenant
 
     assert taking.expire_overdue() == 2
     assert (status(overdue), status(closed)) == (SessionStatus.EXPIRED, SessionStatus.EXPIRED)
+    # Ended at its deadline, not when the beat came by (its open incidents close then too).
+    ended = ExamSession.unscoped.get(pk=overdue.pk)
+    assert ended.ended_at == ended.started_at + timedelta(minutes=60)
+    assert ExamSession.unscoped.get(pk=closed.pk).ended_at == tenant_b.exam.closes_at
     for session in (running, extra, unlocked):
         assert status(session) == SessionStatus.IN_PROGRESS
     report = page_client_for(tenant_a.proctor).get(f"/exams/{tenant_a.exam.pk}/live").status_code
