@@ -66,14 +66,16 @@ def has_reference(session: ExamSession) -> bool:
 
 
 def session_liveness(session: ExamSession, *, now: datetime | None = None,
-                     reference: bool | None = None) -> liveness.Liveness:
+                     reference: bool | None = None, since: datetime | None = None) -> liveness.Liveness:
     """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
     face is the student's own (``liveness.own_face``), or, after a proctor approved their photo ID, the face of
     the live photo the proctor approved."""
     now = now or timezone.now()
-    since = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
-    frames = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=since)
-              .order_by("captured_at", "pk").values_list("captured_at", "findings", "received_at")[:GATE_FRAMES])
+    window = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
+    frames = Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=window)
+    if since is not None:  # only frames that arrived after it (the tries since a denial)
+        frames = frames.filter(received_at__gt=since)
+    frames = frames.order_by("captured_at", "pk").values_list("captured_at", "findings", "received_at")[:GATE_FRAMES]
     reference = has_reference(session) if reference is None else reference
     approved_at = session.identity_approved_at
 
@@ -177,8 +179,11 @@ def fallback_reason(session: ExamSession, *, frames: list[Frame] | None = None,
     reference = has_reference(session) if reference is None else reference
 
     def turns() -> str:
-        return "head_turns" if liveness_stalled(
-            session, alive or session_liveness(session, reference=reference)) else ""
+        # After a denial, only the tries since: the student tries the turns again, and asks again after a new minute
+        # of them (a re-audit waited the 60 s out and the next proctor saw the frames the first one had denied).
+        tried = session_liveness(session, reference=reference, since=denied) if denied is not None else \
+            alive or session_liveness(session, reference=reference)
+        return "head_turns" if liveness_stalled(session, tried) else ""
 
     if session.identity_approved_at is not None:
         return turns()

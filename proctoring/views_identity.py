@@ -47,7 +47,13 @@ def identity_request(request: HttpRequest, pk: int) -> HttpResponse:
         except AppError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"Photo ID of {approval.session.student} {decision}.")
+            if approval.turns_stalled:  # a request about the head turns says what became of them
+                excused = decided.approval.liveness_excused
+                messages.success(request, f"Request of {approval.session.student} {decision}"
+                                 + ("; head turns excused." if excused else "; head turns still asked for."
+                                    if decision == "approved" else "."))
+            else:
+                messages.success(request, f"Photo ID of {approval.session.student} {decision}.")
             if decided.reference_error:
                 messages.warning(request, f"The live photo was not kept as a reference: {decided.reference_error}")
             return redirect("identity-queue")

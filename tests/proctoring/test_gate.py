@@ -439,8 +439,9 @@ def test_a_student_whose_head_turns_stall_may_ask_a_proctor_who_can_excuse_them(
     assert status["identity_approved"] and status["fallback_for"] == "head_turns"
     assert status["approval"] == {"status": "approved", "note": "", "for": "head_turns", "excused": False}
     second = ask_a_proctor(tenant_a).json()["request"]
-    proctor.post(f"/identity/{second}/", {"decision": "approved", "note": "Live on every frame.",
-                                          "excuse_liveness": "on"})
+    said = proctor.post(f"/identity/{second}/", {"decision": "approved", "note": "Live on every frame.",
+                                                 "excuse_liveness": "on"}, follow=True).content.decode()
+    assert "approved; head turns excused." in said
     assert IdentityApproval.unscoped.get(pk=second).liveness_excused
     # Someone is at the camera after the decision, and it is them: someone else's face starts nothing (an attacker's
     # audit: with the turns excused, anyone did).
@@ -502,6 +503,23 @@ def test_after_a_denial_the_student_tries_the_camera_again_before_asking_again(t
     second = ask_a_proctor(tenant_a).json()["request"]
     page = page_client_for(tenant_a.proctor).get(f"/identity/{second}/").content.decode()
     assert 'id="earlier-requests"' in page and "A printed photo, not you." in page  # the next proctor sees it
+
+
+def test_after_a_denial_of_the_head_turns_only_a_new_minute_of_tries_asks_again(tenant_a: Tenant,
+                                                                                 settings: Any) -> None:
+    # A re-audit waited the 60 s out without a frame, and the next proctor saw the very frames the first had denied.
+    settings.LIVENESS_FALLBACK_AFTER = 5
+    at_gate(tenant_a)
+    for index in range(5):
+        gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=120 - 3 * index)
+    approval_id = ask_a_proctor(tenant_a).json()["request"]
+    page_client_for(tenant_a.proctor).post(f"/identity/{approval_id}/", {"decision": "denied",
+                                                                        "note": "A photo held up."})
+    IdentityApproval.unscoped.filter(pk=approval_id).update(decided_at=timezone.now() - timedelta(seconds=90))
+    assert not gate(tenant_a)["fallback"]  # the denied tries do not count again
+    for index in range(5):
+        gate_frame(tenant_a, passed=True, yaw=1.0, seconds_ago=30 - 3 * index)
+    assert gate(tenant_a)["fallback_for"] == "head_turns"
 
 
 def test_no_approval_excuses_the_head_turns_of_a_student_who_did_not_try_them(tenant_a: Tenant,
