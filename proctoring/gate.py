@@ -90,19 +90,19 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None,
             return True
         return liveness.own_face(findings, min_similarity=floor, has_reference=reference)
 
-    counted = [(at, findings, received) for at, findings, received in frames if counts(at, findings)]
-    samples = [(at, liveness.yaw_of(findings) if counts(at, findings) else None) for at, findings, _ in frames]
+    read = [(at, received, counts(at, findings), liveness.yaw_of(findings)) for at, findings, received in frames]
+    samples = [(at, yaw if own else None) for at, _, own, yaw in read]
     judged = liveness.judge(samples, turn_degrees=settings.LIVENESS_TURN_DEGREES, order=challenge_order(session))
     # How long they tried, by the server's clock (when the frames arrived): a client chooses its frames' capture
     # times, and sent 30 frames in 3 s dated 2 s apart (an attacker's audit).
-    tried = [received for at, findings, received in counted if liveness.yaw_of(findings) is not None]
+    tried = [received for _, received, own, yaw in read if own and yaw is not None]
     judged = replace(judged, tried_seconds=(max(tried) - min(tried)).total_seconds() if tried else 0.0)
     if not judged.passed and approved_at is not None and liveness_excused(session):
         # A proctor saw the student live on the check's frames and excused the turns for this session. Someone must
         # still be at the camera after the decision: a frame since then whose face is the approved live photo's or
         # the student's own (an attacker's audit: with the turns excused, anyone started the exam). It holds until the
         # session starts, as the approval itself does (``at`` is now: the pass is current).
-        if not any(received >= approved_at for _, _, received in counted):
+        if not any(own and received >= approved_at for _, received, own, _ in read):
             return replace(judged, step=liveness.STEP_FACE, order=(), turns_done=0)
         return liveness.Liveness(passed=True, step=liveness.STEP_EXCUSED, order=(), at=now, seen=judged.seen,
                                  tried_seconds=judged.tried_seconds)
@@ -114,12 +114,18 @@ def liveness_excused(session: ExamSession) -> bool:
     ``identity_approved_at``) also excused its head turns (the fallback when the turns stall, ``liveness_stalled``).
     An earlier approval's excuse does not carry over: after an admin's reset, or a later approval that did not excuse
     them (an attacker's audit started an exam so)."""
-    if session.identity_approved_at is None:
-        return False
-    approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED,
-                                                decided_at__gte=session.identity_approved_at)
-                .order_by("-decided_at", "-pk").only("liveness_excused").first())
+    approval = approval_in_force(session)
     return approval is not None and approval.liveness_excused
+
+
+def approval_in_force(session: ExamSession) -> IdentityApproval | None:
+    """The proctor's approval that let this session's identity in: the one that set ``identity_approved_at`` (None
+    without one, or after an admin's reset cleared it)."""
+    if session.identity_approved_at is None:
+        return None
+    return (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED,
+                                            decided_at__gte=session.identity_approved_at)
+            .select_related("decided_by").order_by("-decided_at", "-pk").first())
 
 
 def liveness_stalled(session: ExamSession, alive: liveness.Liveness) -> bool:

@@ -26,11 +26,11 @@ from exams.accommodations import accommodation_of, accommodation_summary
 from exams.grading import exam_scores, session_score
 from exams.models import Exam, ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
-from exams.statuses import AppealStatus, ApprovalStatus
+from exams.statuses import AppealStatus
 from proctoring import attention, camera, gate, review, selectors, speech
 from proctoring.forms import ReviewFilterForm
 from proctoring.identity_panel import identity_panel
-from proctoring.models import Frame, FrameStatus, IdentityApproval, Incident, IncidentKind, ReviewStatus, Severity
+from proctoring.models import Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
 
@@ -185,11 +185,8 @@ def admitted(session: ExamSession) -> dict[str, Any] | None:
     the turns passed, excused by that proctor, or exempted by an accommodation."""
     if CHECK_PERSON_RECOGNITION not in session.exam.checks_enabled or session.started_at is None:
         return None
-    approval = None
-    if session.identity_approved_at is not None:
-        approval = (IdentityApproval.objects.filter(session_id=session.pk, status=ApprovalStatus.APPROVED)
-                    .select_related("decided_by").order_by("-decided_at", "-pk").first())
-    excused = bool(approval and gate.liveness_excused(session))  # the approval that let it in, not an earlier one
+    approval = gate.approval_in_force(session)
+    excused = bool(approval and approval.liveness_excused)  # the approval that let it in, not an earlier one
     return {"approval": approval, "verified_at": session.identity_verified_at,
             "turns": "excused" if excused else "exempt" if EXEMPT_LIVENESS in session.exempt_checks else "passed"}
 

@@ -24,10 +24,6 @@
     if (student.number) { add(student.number.toLowerCase(), student); }
   });
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
   function stem(name) { return name.replace(/\.[^.]*$/, "").trim().toLowerCase(); }
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
@@ -82,7 +78,7 @@
     form.append("fullName", item.student.name || item.student.email);
     form.append("student", String(item.student.id));
     return fetch(root.getAttribute("data-index-url"), {method: "POST", body: form, credentials: "same-origin",
-                                                        headers: {"X-CSRFToken": csrfToken()}});
+                                                        headers: {"X-CSRFToken": OpenProctor.csrfToken()}});
   }
 
   async function one(item) {
