@@ -412,7 +412,8 @@ class EventView(TenantAPIView):
         kind = serializers.CharField(max_length=32)
         detail = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
         back = serializers.BooleanField(required=False, default=False, help_text=(
-            "tab_hidden only: the student came back to the exam tab; the incident the leaving opened ends now."))
+            "tab_hidden or camera_stopped only: the student came back to the exam tab, or the camera runs again; "
+            "the incident the event opened ends now."))
 
     @extend_schema(request=Input, responses={201: {"type": "object"}, 200: {
         "type": "object", "description": "The student is exempt from this kind (an accommodation): no incident."}})

@@ -302,9 +302,10 @@ def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
         # or that last frame (a frame incident open while no frame came ran until the end before).
         end = (_first_frame_after(incident) if incident.kind in FRAME_KINDS else None) or incident.ended_at or at
         _close(incident, min(end, at))
-    # Away from the exam tab when the session changed (the page never said it came back): away until then.
+    # Away from the exam tab, or the camera off, when the session changed (the page never said it was over: the
+    # browser events that last, review.LASTING): until then.
     for incident in Incident.objects.select_related("session").filter(
-            session_id=session.pk, is_open=True, kind=IncidentKind.TAB_HIDDEN, details__has_key="left_at"):
+            session_id=session.pk, is_open=True, details__source="browser", details__has_key="left_at"):
         if incident.review_status == ReviewStatus.PENDING:  # a decided one only closes: the decision stands
             details = dict(incident.details)
             left_at = datetime.fromisoformat(details.pop("left_at"))

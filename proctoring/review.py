@@ -28,6 +28,11 @@ BROWSER_EVENTS = {
     # a question the later is kept, and both windows show it, so nothing is lost; staff see that it happened.
     IncidentKind.SECOND_WINDOW: Severity.LOW,
 }
+# Browser events that last: each opens an incident that stays open (``left_at`` in its details) until the page says
+# the event is over (``back``: the student came back to the exam tab, the camera runs again) or the session changes,
+# and then counts its length (``away_seconds``). What each is, in the reviewer's words while it goes on.
+LASTING = {IncidentKind.TAB_HIDDEN: "still away from the exam tab",
+           IncidentKind.CAMERA_STOPPED: "the camera is still off"}
 
 
 @transaction.atomic
@@ -88,11 +93,12 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
     """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped, a second window); None when
     the student's accommodation exempts them from it (assistive software). Repeated within
     BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident. ``back`` (tab_hidden only): the student came
-    back to the exam tab (``_came_back``)."""
+    back to the exam tab, or the camera runs again (``LASTING``; ``_came_back``)."""
     if kind not in BROWSER_EVENTS:
         raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
-    if back and kind != IncidentKind.TAB_HIDDEN:
-        raise AppError("Only the exam tab is come back to.", code="invalid", details={"back": ["Only for tab_hidden."]})
+    if back and kind not in LASTING:
+        raise AppError("Only an event that lasts is over.", code="invalid",
+                       details={"back": [f"Only for {' or '.join(sorted(LASTING))}."]})
     if session.status not in ACCEPTS_FRAMES:
         raise Conflict("The session is not running.", code="session_not_running")
     if kind in session.exempt_checks:
@@ -100,7 +106,7 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
     now = timezone.now()
     during_check = session.status != SessionStatus.IN_PROGRESS
     if back:
-        return _came_back(session, during_check, now)
+        return _came_back(session, kind, during_check, now)
     with transaction.atomic():
         # The same event again soon after (a student flicking between tabs) extends the incident it opened, still
         # unreviewed: one incident per stretch of them, as frames and speech make. Each once opened its own, and
@@ -112,8 +118,9 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
                   .order_by("-ended_at", "-pk").first())
         # The page reports leaving LEAVE_REPORTED_AFTER after it happened (a reload is not leaving: static/js/exam.js),
         # so the student left that much earlier (a re-audit: every absence was 0.3 s short).
-        away = kind == IncidentKind.TAB_HIDDEN
-        left_at = now - LEAVE_REPORTED_AFTER if away else now
+        # (A stopped camera was once created closed, "Lasted 0 s", however long it stayed off: it lasts too.)
+        away = kind in LASTING
+        left_at = now - LEAVE_REPORTED_AFTER if kind == IncidentKind.TAB_HIDDEN else now
         left = {"left_at": left_at.isoformat()} if away else {}
         if recent is None and away:
             # An absence still open that no return ended (the page closed, or its return was lost), longer ago than
@@ -150,14 +157,14 @@ LEAVE_REPORTED_AFTER = timedelta(milliseconds=300)  # exam.js's reportLeaving wa
 BACK_WITHIN_SECONDS = 3 * 60 * 60
 
 
-def _came_back(session: ExamSession, during_check: bool, now: datetime) -> Incident | None:
-    """The student is back in the exam tab: the "left the exam tab" incident they left it by ends now, and counts the
-    time away (``away_seconds``, over all its absences). An audit: the incident said when the tab was left, never for
-    how long, so a second and twenty minutes read the same. None when no such absence is on record (exempt, decided,
-    or reported already)."""
+def _came_back(session: ExamSession, kind: str, during_check: bool, now: datetime) -> Incident | None:
+    """The student is back in the exam tab, or their camera runs again (``LASTING``): the incident the event opened
+    ends now, and counts the time it lasted (``away_seconds``, over all its stretches). An audit: the incident said
+    when the tab was left, never for how long, so a second and twenty minutes read the same. None when no such event
+    is on record (exempt, decided, or reported already; the exam page reports a running camera at each start)."""
     with transaction.atomic():
         incident = (Incident.objects.select_for_update(of=("self",))
-                    .filter(session_id=session.pk, kind=IncidentKind.TAB_HIDDEN, during_check=during_check,
+                    .filter(session_id=session.pk, kind=kind, during_check=during_check,
                             details__source="browser", details__has_key="left_at")
                     .order_by("-ended_at", "-pk").first())
         if incident is None:
@@ -220,7 +227,10 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
         if incident.during_check:
             items.append(RiskItem(incident, 0, "during the check before the exam"))
             continue
-        minutes = max(0, int(((incident.ended_at or now) - incident.started_at).total_seconds() // 60))
+        # An event still going on (away from the exam tab now, the camera off now) counts so far: it counted nothing
+        # until it ended, so the live view's risk stayed low while a student was away for ten minutes.
+        end = now if incident.is_open and "left_at" in (incident.details or {}) else (incident.ended_at or now)
+        minutes = max(0, int((end - incident.started_at).total_seconds() // 60))
         base = SEVERITY_POINTS[incident.severity]
         # Lasting at most doubles an event's points: an hour of a low event (a webcam set off to the side read as
         # looking away) scored 65, above a minute of a second person (30).

@@ -159,6 +159,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # (an audit: nothing here said the student had appealed, and a reviewer changed the decision under it)
         "open_appeals": incident.appeals.filter(status=AppealStatus.OPEN).order_by("created_at"),
         "history": incident_history(incident), "lasted": _lasted(incident),
+        # An event still going on that the page reports the end of (away from the tab, the camera off)
+        "still": review.LASTING.get(incident.kind, "") if incident.is_open and "left_at" in incident.details else "",
         "explanation": EXPLANATIONS.get(incident.kind, ""),
         "accommodation": accommodation_summary(accommodation_of(student=incident.session.student)),
         "checks": evidence.checks if evidence else [], "clips": speech.clips_of(incident),

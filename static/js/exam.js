@@ -716,6 +716,7 @@
         again.addEventListener("click", function () {
           OpenProctor.startCamera(video).then(function (restarted) {
             cameraStopped = false;
+            report("camera_stopped", "camera on again", true);  // the "camera stopped" incident ends now
             note.remove();
             watch(restarted);
             capture();
@@ -730,6 +731,8 @@
     capture();
     setInterval(capture, interval);
     watch(stream);
+    // The camera runs: a "camera stopped" incident still open (the page was reloaded to get it back) ends now.
+    report("camera_stopped", "camera on", true);
   }).catch(function () {
     report("camera_stopped", "camera unavailable or denied");
     strip.innerHTML = '<div class="check fail"><span class="dot"></span><span class="name">Camera unavailable</span></div>';

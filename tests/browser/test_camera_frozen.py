@@ -98,7 +98,7 @@ def test_a_camera_that_stops_sends_no_black_frames_and_can_be_turned_on_again(
     with tenancy.tenant_scope(tenant_a.institution):
         assert Frame.objects.filter(session=session).count() <= sent + 1  # (one in flight at most)
         assert not Incident.objects.filter(session=session, kind="camera_covered").exists()
-        assert Incident.objects.filter(session=session, kind="camera_stopped").exists()
+        assert Incident.objects.get(session=session, kind="camera_stopped").is_open  # off until it runs again
     student.click("#camera-restart")
     expect(student.locator("#camera-stopped")).to_have_count(0)
     for _ in range(50):
@@ -108,3 +108,5 @@ def test_a_camera_that_stops_sends_no_black_frames_and_can_be_turned_on_again(
         student.wait_for_timeout(200)
     with tenancy.tenant_scope(tenant_a.institution):
         assert Frame.objects.filter(session=session).count() > sent + 1  # frames again
+        stopped = Incident.objects.get(session=session, kind="camera_stopped")
+    assert not stopped.is_open and stopped.details["away_seconds"] >= 3  # the time it was off

@@ -514,3 +514,43 @@ def test_a_student_away_from_the_exam_tab_is_ongoing_until_they_come_back_or_the
         exam_services.session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=tenant_a.student)
         ended = Incident.objects.get(pk=third)
     assert not ended.is_open and 29 <= ended.details["away_seconds"] <= 35 and "left_at" not in ended.details
+
+
+def test_a_stopped_camera_is_ongoing_until_it_runs_again_and_an_ongoing_event_counts_in_the_risk_so_far(
+        tenant_a: Tenant) -> None:
+    # Left alone by stop 27: "camera stopped" was created closed, "Lasted 0 s", however long the camera stayed off;
+    # and an absence still going on counted no minute in the risk until it ended (the live view's risk stayed low
+    # while a student was away for ten minutes).
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    # The exam page reports a running camera at each start: with nothing stopped, nothing happens.
+    assert client.post(url, {"kind": "camera_stopped", "back": True}, format="json").json()["incident"] is None
+    stopped = client.post(url, {"kind": "camera_stopped", "detail": "camera track ended"}, format="json").json()
+    with tenancy.tenant_scope(tenant_a.institution):  # stopped five minutes ago
+        off = timezone.now() - timedelta(minutes=5)
+        incident = Incident.objects.get(pk=stopped["incident"])
+        assert incident.is_open
+        Incident.objects.filter(pk=incident.pk).update(started_at=off, ended_at=off,
+                                                       details={**incident.details, "left_at": off.isoformat()})
+        incident.refresh_from_db()
+    [item] = risk([incident])[1]
+    assert item.points == 30 + 4 and "lasted 5 min" in item.reason  # so far, while it goes on
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/").content.decode()
+    assert "not yet: the camera is still off" in page and re.search(r"5 min [0-9]+ s so far", page)
+    # The page turned the camera on again (or was reloaded and started it): the incident ends, counting the time off.
+    client.post(url, {"kind": "camera_stopped", "detail": "camera on again", "back": True}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        ended = Incident.objects.get(pk=incident.pk)
+    assert not ended.is_open and 299 <= ended.details["away_seconds"] <= 305 and "left_at" not in ended.details
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/").content.decode()
+    assert re.search(r"The camera was off for (299|30[0-5]) s", page)
+    [item] = risk([ended])[1]
+    assert "lasted 5 min" in item.reason
+    # Off again when the session ends: it ends with the session.
+    again = client.post(url, {"kind": "camera_stopped"}, format="json").json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam_services.session_transition(session_id=session.pk, to=SessionStatus.SUBMITTED, actor=tenant_a.student)
+        assert not Incident.objects.get(pk=again).is_open
+    # Only an event that lasts is over.
+    assert client.post(url, {"kind": "copy_paste", "back": True}, format="json").status_code == 400
