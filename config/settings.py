@@ -266,6 +266,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Links in emails sent without a request (exam reminders) start with this; invites and resets link
 # to the address the admin or the student used.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# LTI: the server fetches each registered LMS's public keys (its keyset URL). Outside development only over
+# https from a public address: an institution's admin could otherwise make it read internal addresses (an audit).
+LTI_ALLOW_PRIVATE_URLS = env_bool("LTI_ALLOW_PRIVATE_URLS", DEBUG)
+LTI_FETCH_TIMEOUT = float(env("LTI_FETCH_TIMEOUT", "5"))  # seconds, to connect and to read the keys
+LTI_KEYS_CACHE_SECONDS = env_int("LTI_KEYS_CACHE_SECONDS", 3600)
 # Invite and password reset links (Django's token) work this long, and once.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_DAYS", 3) * 24 * 3600
 # Password reset requests: per client address (then a 429 page) and per email address (then nothing

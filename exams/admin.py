@@ -109,12 +109,21 @@ class LtiPlatformForm(forms.ModelForm):
     class Meta:
         model = LtiPlatform
         fields = ["name", "issuer", "client_id", "auth_login_url", "auth_token_url", "keyset_url",
-                  "instructor_role", "is_active"]
+                  "instructor_role", "link_by_email", "is_active"]
         formfield_callback = _https_by_default
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["deployment_ids_text"].initial = "\n".join(self.instance.deployment_ids or [])
+
+    def clean_keyset_url(self) -> str:
+        from exams.lti.services import fetchable_url_error
+
+        url = self.cleaned_data["keyset_url"]
+        problem = fetchable_url_error(url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -140,7 +149,8 @@ class LtiPlatformAdmin(ScopedAdmin):
     list_display = ["name", "issuer", "client_id", "instructor_role", "is_active"]
     readonly_fields = ["tool_settings"]
     fieldsets = [
-        (None, {"fields": ["name", "issuer", "client_id", "deployment_ids_text", "instructor_role", "is_active"]}),
+        (None, {"fields": ["name", "issuer", "client_id", "deployment_ids_text", "instructor_role", "link_by_email",
+                           "is_active"]}),
         ("The platform's endpoints", {"fields": ["auth_login_url", "auth_token_url", "keyset_url"]}),
         ("Enter these in the platform", {"fields": ["tool_settings"]}),
     ]

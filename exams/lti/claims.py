@@ -24,6 +24,9 @@ START_ASSESSMENT = "LtiStartAssessment"
 END_ASSESSMENT = "LtiEndAssessment"
 
 _V = "http://purl.imsglobal.org/vocab/lis/v2/"
+# Roles in the course (context roles: membership#Learner, membership/Instructor#TeachingAssistant, ...), as against
+# the person's roles in the institution or the system, which an LMS builds from all their courses.
+CONTEXT_ROLE = _V + "membership"
 LEARNER_ROLES = frozenset({_V + "membership#Learner", _V + "institution/person#Student",
                            _V + "institution/person#Learner"})
 STAFF_ROLES = frozenset({

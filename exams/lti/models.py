@@ -31,6 +31,11 @@ class LtiPlatform(TenantOwned):
     instructor_role = models.CharField(
         max_length=16, choices=InstructorRole.choices, default=InstructorRole.PROCTOR,
         help_text="What an LMS instructor or administrator becomes here.")
+    link_by_email = models.BooleanField(
+        default=False, verbose_name="Link students by email",
+        help_text="On a student's first launch, use the student account here with the email the LMS sends. Only "
+                  "for an LMS whose users cannot choose or change their email: whoever the LMS says has an "
+                  "address signs in as that account. Staff accounts are never linked by email.")
     is_active = models.BooleanField(default=True)
     # The tool's key pair for this platform: signs what the tool sends it (LtiStartAssessment); the public
     # half is published at /lti/jwks.json under kid.

@@ -8,10 +8,15 @@ platform registered at A reaches A's people and exams only, whatever its claims 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pylti1p3.session import SessionService
@@ -44,12 +49,39 @@ class Launch:
     session: ExamSession | None  # a student's sitting of the link's exam
 
 
+def fetchable_url_error(url: str) -> str:
+    """Why the server must not fetch ``url`` (an LMS's keyset), or "": outside development
+    (``LTI_ALLOW_PRIVATE_URLS``) only https, to a name that resolves to public addresses only. An audit: an
+    institution's admin registered a keyset on 127.0.0.1, and any launch made the server fetch it and show the
+    answer. (A name that resolves elsewhere between this check and the fetch is not caught.)"""
+    from urllib.parse import urlsplit
+
+    if settings.LTI_ALLOW_PRIVATE_URLS:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return "Use an https:// address."
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
+                                                                type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return f"The name {parts.hostname} does not resolve."
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return f"{parts.hostname} is a private or local address ({ip}): use the LMS's public address."
+    return ""
+
+
 def platform_register(
     *, institution: Institution, name: str, issuer: str, client_id: str, deployment_ids: list[str],
     auth_login_url: str, keyset_url: str, auth_token_url: str = "",
-    instructor_role: str = InstructorRole.PROCTOR, actor: User | None = None,
+    instructor_role: str = InstructorRole.PROCTOR, link_by_email: bool = False, actor: User | None = None,
 ) -> LtiPlatform:
     """Register an LMS for an institution, with a fresh key pair of the tool's for it."""
+    problem = fetchable_url_error(keyset_url)
+    if problem:
+        raise AppError(f"Keyset URL: {problem}", code="lti_keyset_url", details={"keyset_url": [problem]})
     if LtiPlatform.unscoped.filter(issuer=issuer, client_id=client_id).exists():
         raise Conflict("This issuer and client id are already registered.", code="lti_platform_taken")
     if instructor_role not in InstructorRole.values:
@@ -60,7 +92,7 @@ def platform_register(
             institution=institution, name=name, issuer=issuer, client_id=client_id,
             deployment_ids=[d for d in deployment_ids if d], auth_login_url=auth_login_url,
             auth_token_url=auth_token_url, keyset_url=keyset_url, instructor_role=instructor_role,
-            kid=kid, private_key_pem=pem)
+            link_by_email=link_by_email, kid=kid, private_key_pem=pem)
         audit(institution_id=institution.pk, actor=actor, action="lti.platform.register", target=platform,
               data={"issuer": issuer, "client_id": client_id})
     return platform
@@ -73,8 +105,13 @@ def platform_keys_ensure(platform: LtiPlatform) -> None:
 
 
 def role_for(*, platform: LtiPlatform, claims: dict[str, Any]) -> str:
-    """Instructor or administrator of the course → the platform's instructor role; learner → student."""
+    """Instructor or administrator of the course → the platform's instructor role; learner → student. The roles in
+    the course decide where the launch has any; the person's institution or system roles only where it has none. An
+    audit: a learner whose LMS also called them an instructor somewhere (Canvas builds institution roles from all of
+    a person's courses: a graduate student who teaches one section) became staff of the whole institution here."""
     roles = set(claims.get(C.ROLES) or [])
+    in_course = {role for role in roles if role.startswith(C.CONTEXT_ROLE)}
+    roles = in_course or roles
     if roles & C.STAFF_ROLES:
         return platform.instructor_role
     if roles & C.LEARNER_ROLES:
@@ -103,6 +140,41 @@ def _synthetic_email(platform: LtiPlatform, sub: str) -> str:
     return f"lti-{digest}@lti.invalid"
 
 
+MAX_ID = 255  # sub, resource link and context ids: the columns' length
+
+
+def claims_error(body: dict[str, Any]) -> str:
+    """What is wrong with the shape of a signed launch's claims, or "": a signed but malformed launch answered 500
+    (roles a number, context a string, ids longer than their columns: an audit)."""
+    roles = body.get(C.ROLES, [])
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        return "Roles must be a list of role URIs"
+    for name in (C.CONTEXT, C.RESOURCE_LINK):
+        if name in body and not isinstance(body[name], dict):
+            return f"{name} must be an object"
+    ids = {"sub": body.get("sub"), "resource link id": (body.get(C.RESOURCE_LINK) or {}).get("id"),
+           "context id": (body.get(C.CONTEXT) or {}).get("id")}
+    for name, value in ids.items():
+        if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)
+                                  or len(str(value)) > MAX_ID):
+            return f"The {name} must be a string of at most {MAX_ID} characters"
+    return ""
+
+
+def email_of(claims: dict[str, Any]) -> str:
+    """The launch's email claim, lower-cased, or "" where it is missing or not an email address (a list of them
+    was once stored as the account's email)."""
+    email = claims.get("email")
+    if not isinstance(email, str):
+        return ""
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        return ""
+    return email if len(email) <= 254 else ""
+
+
 def _user_for(*, platform: LtiPlatform, claims: dict[str, Any], role: str) -> User:
     sub = str(claims.get("sub") or "")
     if not sub:
@@ -116,18 +188,22 @@ def _user_for(*, platform: LtiPlatform, claims: dict[str, Any], role: str) -> Us
         if not user.is_active:
             raise Forbidden("Your account here is deactivated.", code="lti_inactive")
         return user
-    email = str(claims.get("email") or "").strip().lower()
+    email = email_of(claims)
     name = str(claims.get("name") or " ".join(
         str(claims.get(part) or "") for part in ("given_name", "family_name")).strip())
-    # The email is a hint inside this institution only: an account of the same role is linked;
-    # another institution's accounts are never looked at.
-    user = User.objects.filter(institution_id=platform.institution_id, email__iexact=email).first() if email else None
-    if user is not None and (user.role != role or not user.is_active):
-        raise Conflict("An account with your email exists here with another role; ask your institution's admin.",
-                       code="lti_email_taken")
+    # An LMS's email claim is not proof of the address (an audit: a launch claiming the admin's email signed in as
+    # the admin). Only where the institution trusts this LMS's emails (``link_by_email``) does it find an account
+    # here: a student's, in this institution, that no other account of this LMS already owns. Another
+    # institution's accounts are never looked at.
+    user = None
+    if email and platform.link_by_email and role == Role.STUDENT:
+        user = (User.objects.filter(institution_id=platform.institution_id, email__iexact=email, role=Role.STUDENT,
+                                    is_active=True)
+                .exclude(pk__in=LtiUserLink.objects.filter(platform=platform).values("user_id")).first())
     if user is None:
-        user = account_services.user_create(institution=platform.institution, email=email or
-                                            _synthetic_email(platform, sub), role=role, full_name=name[:200])
+        taken = not email or User.objects.filter(institution_id=platform.institution_id, email__iexact=email).exists()
+        user = account_services.user_create(institution=platform.institution, role=role, full_name=name[:200],
+                                            email=_synthetic_email(platform, sub) if taken else email)
     LtiUserLink.objects.create(institution_id=platform.institution_id, platform=platform, sub=sub, user=user)
     audit(institution_id=platform.institution_id, actor=user, action="lti.user.link", target=user,
           data={"platform": platform.pk, "sub": sub})

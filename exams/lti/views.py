@@ -8,9 +8,14 @@ means here (exams.lti.services)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
+from urllib.parse import urljoin
 
+import jwt
+import requests
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -54,7 +59,13 @@ REASONS = [
     ("Could not find registration", "This platform is not registered here (unknown issuer or client id)."),
     ("Could not find issuer", "The login request names no issuer."),
     ("Could not find login hint", "The login request names no user."),
+    ("timed out", "The platform's keys did not come in time: its keyset URL did not answer."),
+    ("private or local address", "The platform's keyset URL is a private or local address."),
+    ("Must be JSON", "The platform's keyset URL did not answer with keys (JSON)."),
     ("Error during fetch URL", "The platform's keys could not be fetched."),
+    ("not yet valid", "The launch is dated in the future: the platform's clock and this server's differ by more "
+                      "than a minute."),
+    ("Must have a user", "The launch names no user (sub)."),
 ]
 
 
@@ -64,16 +75,37 @@ def _storage() -> DjangoCacheDataStorage:
     return DjangoCacheDataStorage(cache_name="default")
 
 
-def refused(request: HttpRequest, message: str, *, status: int = 403, reason: str = "") -> HttpResponse:
-    return render(request, "lti/refused.html", {"message": message, "reason": reason}, status=status)
+def refused(request: HttpRequest, message: str, *, status: int = 403) -> HttpResponse:
+    # Only our own words: pylti1p3's reasons can carry what a fetched URL answered (an audit read an internal page
+    # through them). The reason itself goes to the log and, for a registered platform, the audit events.
+    return render(request, "lti/refused.html", {"message": message}, status=status)
 
 
 def _explain(error: Exception) -> tuple[str, str]:
-    text = str(error)
+    """(what the person launching reads, the reason for the log and the admin's audit events)."""
+    text = str(error).split(" Must be JSON:")[0] + (" Must be JSON" if "Must be JSON" in str(error) else "")
     for needle, message in REASONS:
         if needle in text:
             return message, text
     return "The launch could not be verified.", text
+
+
+class _LmsSession(requests.Session):
+    """How the server fetches an LMS's keys: within ``LTI_FETCH_TIMEOUT`` (a keyset that never answered held a
+    launch and a server thread for good: an audit), and never redirected to an address ``fetchable_url_error``
+    refuses."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", (settings.LTI_FETCH_TIMEOUT, settings.LTI_FETCH_TIMEOUT))
+        return super().request(*args, **kwargs)
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target:
+            problem = services.fetchable_url_error(urljoin(resp.url, target))
+            if problem:
+                raise requests.exceptions.InvalidURL(problem)
+        return target
 
 
 @csrf_exempt
@@ -87,16 +119,61 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
         return oidc.redirect(request.build_absolute_uri(reverse("lti-launch")))
     except (OIDCException, LtiException) as error:
         message, reason = _explain(error)
-        return refused(request, message, status=400, reason=reason)
+        logger.info("LTI login refused: %s", reason)
+        return refused(request, message, status=400)
+
+
+# A platform's clock may be this far from ours (iat, exp): one a second ahead was refused (an audit).
+CLOCK_LEEWAY_SECONDS = 60
 
 
 class ToolMessageLaunch(DjangoMessageLaunch):
-    """pylti1p3's launch, also accepting Proctoring Services' messages (it knows only the core ones)."""
+    """pylti1p3's launch, also accepting Proctoring Services' messages (it knows only the core ones); with an
+    expiry required, a minute's leeway between clocks, the platform's keys fetched with a timeout and kept
+    ``LTI_KEYS_CACHE_SECONDS`` (fetched again once when a launch names a key they lack: the LMS rotated them),
+    from public addresses only, and the claims' shapes checked (``services.claims_error``)."""
 
     OURS = {C.START_PROCTORING, C.END_ASSESSMENT}
 
+    def __init__(self, request: HttpRequest, tool_config: Any, **kwargs: Any) -> None:
+        super().__init__(request, tool_config, requests_session=_LmsSession(), **kwargs)
+        self.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
+        self.set_public_key_caching(_storage(), settings.LTI_KEYS_CACHE_SECONDS)
+        self._refetched = False
+
+    def fetch_public_key(self, key_set_url: str) -> Any:
+        problem = services.fetchable_url_error(key_set_url)
+        if problem:
+            raise LtiException(f"Error during fetch URL: {problem}")
+        return super().fetch_public_key(key_set_url)
+
+    def get_public_key(self) -> tuple[str, str]:
+        try:
+            return super().get_public_key()
+        except LtiException as error:
+            url = self._registration.get_key_set_url() if self._registration else None
+            if self._refetched or not url or "Unable to find public key" not in str(error):
+                raise
+            self._refetched = True  # keys kept from before the LMS rotated them: fetch them again, once
+            self._public_key_cache_data_storage.set_value(
+                "key-set-url-" + hashlib.md5(url.encode("utf-8")).hexdigest(), None, 1)
+            self._registration.set_key_set(None)
+            return super().get_public_key()
+
+    def validate_jwt_signature(self) -> ToolMessageLaunch:
+        public_key, key_alg = self.get_public_key()
+        try:
+            jwt.decode(self._get_id_token(), public_key, algorithms=[key_alg], options=self._jwt_verify_options,
+                       leeway=CLOCK_LEEWAY_SECONDS)
+        except jwt.InvalidTokenError as e:
+            raise LtiException(f"Can't decode id_token: {e}") from e
+        return self
+
     def validate_message(self) -> ToolMessageLaunch:
         body = self._get_jwt_body()
+        problem = services.claims_error(body)
+        if problem:
+            raise LtiException(f"Malformed launch: {problem}")
         if body.get(C.MESSAGE_TYPE) not in self.OURS:
             return super().validate_message()  # type: ignore[return-value]
         if not body.get("sub"):
@@ -124,18 +201,21 @@ def _verified(request: HttpRequest) -> tuple[LtiPlatform, dict[str, Any]]:
             logger.warning("LTI launch failed unexpectedly", exc_info=True)
         message, reason = _explain(error)
         platform = tool_conf.platform
+        logger.info("LTI launch refused: %s", reason)
         if platform is not None:  # a registered platform's launch that failed verification: worth a record
             with tenant_scope(platform.institution_id):
                 audit(institution_id=platform.institution_id, actor=None, action="lti.launch.refused",
                       target=platform, data={"reason": reason[:300]})
-        status = 400 if any(word in reason.lower() for word in ("state", "id_token", "cookie")) else 403
-        raise services.LaunchRefused(message, status_code=status, details={"reason": reason}) from error
+        status = 400 if any(word in reason.lower() for word in ("state", "id_token", "cookie", "malformed")) else 403
+        raise services.LaunchRefused(message, status_code=status) from error
     platform = tool_conf.platform
     assert platform is not None  # validate_registration found it
     # pylti1p3 reads the client id from aud[0] and skips PyJWT's audience check: name it here.
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
-    if platform.client_id not in audiences or (len(audiences) > 1 and claims.get("azp") != platform.client_id):
+    # azp, wherever it is present, names this tool too (an audit: a single aud with azp naming another was let in)
+    if platform.client_id not in audiences or ((len(audiences) > 1 or "azp" in claims)
+                                               and claims.get("azp") != platform.client_id):
         raise services.LaunchRefused("The launch is not addressed to this tool's client id.")
     services.nonce_use(platform=platform, nonce=str(claims["nonce"]))
     return platform, claims
@@ -151,8 +231,7 @@ def launch(request: HttpRequest) -> HttpResponse:
             return proctoring.end_assessment(request, platform=platform, claims=claims)
         accepted = services.launch_accept(platform=platform, claims=claims)
     except AppError as error:
-        return refused(request, error.message, status=error.status_code,
-                       reason=str(error.details.get("reason", "")) if isinstance(error.details, dict) else "")
+        return refused(request, error.message, status=error.status_code)
     login(request, accepted.user, backend="accounts.backends.EmailBackend")
     if accepted.session is not None:
         if message_type == C.START_PROCTORING:

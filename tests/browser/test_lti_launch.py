@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database(
 def lms(live_server: Any, tenant_a: Tenant) -> Iterator[LoopbackPlatform]:
     platform = LoopbackPlatform()
     platform.tool_login_url = f"{live_server.url}/lti/login"
-    platform_register(institution=tenant_a.institution, name="Canvas", **platform.registration())
+    platform_register(institution=tenant_a.institution, name="Canvas", link_by_email=True, **platform.registration())
     yield platform
     platform.close()
 

@@ -36,6 +36,7 @@ class LoopbackPlatform:
         self.users: dict[str, dict[str, Any]] = {}  # login_hint -> the claims of its next launch
         self.tool_login_url = ""  # set by a browser test: where /start sends the browser
         self.received: list[dict[str, str]] = []  # forms posted to /start-assessment
+        self.jwks_fetches = 0
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,7 +58,10 @@ class LoopbackPlatform:
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 if url.path == "/jwks":
+                    platform.jwks_fetches += 1
                     self._send(200, json.dumps(platform.jwks()), "application/json")
+                elif url.path == "/internal":  # what an address inside the network answers (not keys)
+                    self._send(200, "INTERNAL-ONLY db_password=hunter2", "text/plain")
                 elif url.path == "/start":  # the course page's link: third-party initiated login
                     self._send(302, "", headers={"Location": platform.tool_login_url + "?" + urlencode(
                         platform.login_params(query["hint"]))})

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from accounts import tenancy
+from accounts.errors import AppError
 from accounts.models import AuditEvent, Role, User
 from exams.lti import claims as C
 from exams.lti.models import LtiPlatform, LtiResourceLink, LtiUserLink
@@ -132,6 +133,7 @@ def test_it_signs_in_the_same_account_on_the_next_launch(
 def test_it_matches_an_existing_student_by_email_in_the_platforms_institution(
     lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
 ) -> None:
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(link_by_email=True)  # the institution trusts its emails
     map_link(lms, tenant_a.exam)
     response = launch(Client(), lms, lms.claims(sub="learner-9", roles=[LEARNER], email=tenant_a.student.email))
     assert response["Location"] == f"/sessions/{tenant_a.session.pk}/start"
@@ -389,6 +391,7 @@ def test_it_proctors_an_assessment_the_platform_hosts(
     lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
 ) -> None:
     """LtiStartProctoring → our consent and checks → a signed LtiStartAssessment back → LtiEndAssessment."""
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(link_by_email=True)
     map_link(lms, tenant_a.exam)
     proctoring = {C.ATTEMPT_NUMBER: 1, C.SESSION_DATA: "opaque-123",
                   C.START_ASSESSMENT_URL: f"{lms.url}/start-assessment"}
@@ -432,3 +435,143 @@ def test_it_refuses_a_start_proctoring_message_without_its_claims(
     map_link(lms, tenant_a.exam)
     claims = lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.START_PROCTORING)
     assert "could not be verified" in refusal(launch(Client(), lms, claims))
+
+
+# An audit of the tool as an LMS's admin and an attacker would try it
+
+LEARNER_INSTITUTION_INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
+
+
+def _signed_in(client: Client) -> User:
+    return User.objects.get(pk=client.session["_auth_user_id"])
+
+
+def test_an_email_claim_alone_never_signs_in_as_an_existing_account(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """The audit: a launch claiming the student's, the proctor's or the admin's email was signed in as them."""
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    launch(client, lms, lms.claims(sub="claims-student", roles=[LEARNER], email=tenant_a.student.email))
+    stranger = _signed_in(client)
+    assert stranger.pk != tenant_a.student.pk and stranger.email.endswith("@lti.invalid")
+    # Where the institution trusts the LMS's emails: a student's account, once; never staff; never one another
+    # account of this LMS owns already.
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(link_by_email=True, instructor_role=Role.ADMIN)
+    client = Client()
+    launch(client, lms, lms.claims(sub="teacher-9", roles=[INSTRUCTOR], email=tenant_a.admin.email))
+    assert _signed_in(client).pk != tenant_a.admin.pk
+    client = Client()
+    launch(client, lms, lms.claims(sub="learner-1", roles=[LEARNER], email=tenant_a.student.email.upper()))
+    assert _signed_in(client).pk == tenant_a.student.pk
+    client = Client()
+    launch(client, lms, lms.claims(sub="learner-2", roles=[LEARNER], email=tenant_a.student.email))
+    assert _signed_in(client).pk != tenant_a.student.pk
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert LtiUserLink.objects.filter(user=tenant_a.student).count() == 1
+
+
+def test_the_course_role_decides_not_a_role_in_the_institution(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    """The audit: a learner the LMS also called an instructor of the institution (Canvas: they teach a section
+    elsewhere) became staff of the whole institution here."""
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    launch(client, lms, lms.claims(sub="ta-learner", roles=[LEARNER, LEARNER_INSTITUTION_INSTRUCTOR]))
+    assert _signed_in(client).role == Role.STUDENT
+    client = Client()  # without any role in the course, the institution's roles decide
+    launch(client, lms, lms.claims(sub="dean", roles=[LEARNER_INSTITUTION_INSTRUCTOR]))
+    assert _signed_in(client).role == Role.PROCTOR
+
+
+@pytest.mark.parametrize("change", [
+    {C.ROLES: 7}, {C.CONTEXT: "course-101"}, {"sub": "s" * 300}, {C.RESOURCE_LINK: {"id": "r" * 300}},
+])
+def test_a_signed_but_malformed_launch_is_refused_with_a_4xx(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant, change: dict[str, Any]
+) -> None:
+    page = refusal(launch(Client(), lms, {**lms.claims(sub="x", roles=[LEARNER]), **change}))
+    assert "could not be verified" in page
+    _nobody_made(tenant_a)
+
+
+def test_a_list_as_the_email_claim_is_no_email(lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+                                               ) -> None:
+    map_link(lms, tenant_a.exam)
+    client = Client()
+    launch(client, lms, {**lms.claims(sub="x", roles=[LEARNER]), "email": ["x@y.test"]})
+    assert _signed_in(client).email.endswith("@lti.invalid")
+
+
+def test_the_token_checks_allow_a_minute_between_clocks_and_ask_for_an_expiry(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    import time
+
+    map_link(lms, tenant_a.exam)
+    now = int(time.time())
+    ahead = launch(Client(), lms, lms.claims(sub="ahead", roles=[LEARNER], iat=now + 20))  # its clock 20 s ahead
+    assert ahead.status_code == 302 and ahead["Location"].startswith("/sessions/")
+    page = refusal(launch(Client(), lms, lms.claims(sub="future", roles=[LEARNER], iat=now + 600)))
+    assert "clock" in page
+    client = Client()
+    query = start_login(client, lms)
+    body = {"iss": lms.issuer, "aud": lms.client_id, "iat": now, "nonce": query["nonce"],
+            **lms.claims(sub="no-exp", roles=[LEARNER])}
+    token = jwt.encode(body, lms.key, algorithm="RS256", headers={"kid": lms.kid})
+    refusal(client.post("/lti/launch", {"id_token": token, "state": query["state"]}))
+    # azp, where present, names this tool even with a single audience
+    assert "not addressed to this tool" in refusal(
+        launch(Client(), lms, lms.claims(sub="y", roles=[LEARNER], azp="someone-else")))
+
+
+def test_the_platforms_keys_are_kept_and_fetched_again_when_it_signs_with_a_new_one(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    fetched = lms.jwks_fetches
+    for sub in ("a", "b", "c"):
+        assert launch(Client(), lms, lms.claims(sub=sub, roles=[LEARNER])).status_code == 302
+    assert lms.jwks_fetches <= fetched + 1  # kept, not fetched on every launch
+    lms.key, lms.kid = rsa.generate_private_key(public_exponent=65537, key_size=2048), "rotated"
+    assert launch(Client(), lms, lms.claims(sub="d", roles=[LEARNER])).status_code == 302
+
+
+def test_a_keyset_on_a_private_address_is_refused_and_never_fetched(
+    lms: LoopbackPlatform, tenant_a: Tenant, settings: Any
+) -> None:
+    """The audit: an admin registered a keyset on 127.0.0.1, and any launch made the server fetch it and show its
+    answer ("INTERNAL-ONLY ...") on the refusal page."""
+    internal = register(lms, tenant_a, keyset_url=f"{lms.url}/internal")  # (allowed in development)
+    page = refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER])))
+    assert "did not answer with keys" in page and "INTERNAL" not in page and "hunter2" not in page
+    with tenancy.tenant_scope(tenant_a.institution):  # nor in the reason kept for the institution's admin
+        assert "hunter2" not in str(AuditEvent.objects.filter(action="lti.launch.refused").values_list("data"))
+    settings.LTI_ALLOW_PRIVATE_URLS = False
+    loopback = lms.url.replace("http://", "https://")
+    with pytest.raises(AppError, match="private or local"):
+        register(lms, tenant_a, client_id="other", keyset_url=f"{loopback}/jwks")
+    with pytest.raises(AppError, match="https"):
+        register(lms, tenant_a, client_id="other", keyset_url="http://lms.example/jwks")
+    LtiPlatform.unscoped.filter(pk=internal.pk).update(keyset_url=f"{loopback}/jwks")  # registered before
+    fetched = lms.jwks_fetches
+    assert "private or local" in refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER])))
+    assert lms.jwks_fetches == fetched
+
+
+def test_a_keyset_that_never_answers_is_given_up_on(lms: LoopbackPlatform, tenant_a: Tenant, settings: Any) -> None:
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connects, never answers
+    try:
+        settings.LTI_FETCH_TIMEOUT = 0.5
+        register(lms, tenant_a, keyset_url=f"http://127.0.0.1:{silent.getsockname()[1]}/jwks")
+        began = time.monotonic()
+        assert "did not come in time" in refusal(launch(Client(), lms, lms.claims(sub="x", roles=[LEARNER])))
+        assert time.monotonic() - began < 10
+    finally:
+        silent.close()

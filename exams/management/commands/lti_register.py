@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--keyset-url", required=True)
         parser.add_argument("--auth-token-url", default="")
         parser.add_argument("--instructor-role", choices=InstructorRole.values, default=InstructorRole.PROCTOR)
+        parser.add_argument("--link-by-email", action="store_true",
+                            help="Link a student's first launch to the student account with the email the LMS sends "
+                                 "(only for an LMS whose users cannot choose their email).")
         parser.add_argument("--site-url", default="", help="This site's address, for the URLs printed.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -35,7 +38,8 @@ class Command(BaseCommand):
                 institution=institution, name=options["name"], issuer=options["issuer"],
                 client_id=options["client_id"], deployment_ids=options["deployment_ids"],
                 auth_login_url=options["auth_login_url"], keyset_url=options["keyset_url"],
-                auth_token_url=options["auth_token_url"], instructor_role=options["instructor_role"])
+                auth_token_url=options["auth_token_url"], instructor_role=options["instructor_role"],
+                link_by_email=options["link_by_email"])
         except AppError as exc:
             raise CommandError(exc.message) from exc
         base = options["site_url"].rstrip("/")
