@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -33,13 +34,31 @@ class ExamOutput(serializers.ModelSerializer):
                   "microphone", "speech_window_seconds", "speech_max_seconds", "created_at", "updated_at"]
 
 
+class LocalDateTimeField(serializers.DateTimeField):
+    """A date and time; one without a UTC offset is read in the caller's time zone, and refused where that zone's
+    clocks skip it or show it twice (a daylight-saving change). An audit: 02:30 on the morning the clocks skip it was
+    stored as 03:30, and an hour shown twice silently took the first, where the page's form refuses both."""
+
+    default_error_messages = {"local_time": "{value} does not exist or happens twice in {zone} (the clocks change "
+                                            "that day): give the time with its UTC offset, e.g. {example}."}
+
+    def enforce_timezone(self, value: Any) -> Any:
+        zone = self.default_timezone()
+        if zone is not None and timezone.is_naive(value):
+            first, second = value.replace(tzinfo=zone, fold=0), value.replace(tzinfo=zone, fold=1)
+            if first.utcoffset() != second.utcoffset():
+                self.fail("local_time", value=value.isoformat(timespec="minutes"), zone=zone,
+                          example=second.isoformat(timespec="minutes"))
+        return super().enforce_timezone(value)
+
+
 class ExamInput(StrictSerializer):
     """An exam's fields; its status is read-only here (it changes through ``.../status``)."""
 
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    opens_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    closes_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    opens_at = LocalDateTimeField(required=False, allow_null=True, default=None)
+    closes_at = LocalDateTimeField(required=False, allow_null=True, default=None)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False, default=60)
     microphone = serializers.BooleanField(required=False, default=policy.MICROPHONE_FOR_NEW_EXAMS, help_text=(
         "Listen for talking (speech clips as evidence, with the students' own consent); on for new exams."))

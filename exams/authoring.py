@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Case, Count, Max, Value, When
 
 from accounts.errors import AppError, Conflict, NotFound
 from accounts.models import User
@@ -24,9 +24,55 @@ def _check_question(kind: str, choices: list[str], correct_choice: int | None) -
     if not 2 <= len(choices) <= MAX_CHOICES:
         raise AppError(f"A multiple-choice question needs 2 to {MAX_CHOICES} options.", code="invalid",
                        details={"choices": ["Give 2 or more options, one per line."]})
+    seen: dict[str, int] = {}
+    for number, choice in enumerate(choices, start=1):
+        if _normal(choice) in seen:  # a student who picked the other one was marked wrong (an audit)
+            raise AppError(f"Options {seen[_normal(choice)]} and {number} are the same.", code="invalid",
+                           details={"choices": [f"Options {seen[_normal(choice)]} and {number} are the same."]})
+        seen[_normal(choice)] = number
     if correct_choice is None or not 0 <= correct_choice < len(choices):
+        # (0-based here, as the API takes it; the page's form numbers options from 1 and says so itself)
         raise AppError("Say which option is correct.", code="invalid",
-                       details={"correct_choice": [f"Pick a number from 1 to {len(choices)}."]})
+                       details={"correct_choice": [f"Give the correct option's index, from 0 (the first option) "
+                                                   f"to {len(choices) - 1}."]})
+
+
+def _normal(choice: str) -> str:
+    return " ".join(choice.split()).casefold()
+
+
+def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:
+    """What students answered keeps its meaning when the question is edited (an audit: options reordered after
+    students answered moved their answers to other options, and grades with them; a question made multiple choice
+    showed written answers as no answer). Answers store the option's index: reordered or fewer options, each answer
+    follows its option's text to its new place; an option someone chose cannot go, and while students sit the exam
+    (their pages show the options as they were) options are only corrected in place or added at the end."""
+    answers = Answer.objects.filter(question=question)
+    if kind != question.kind:
+        if answers.exists():
+            raise Conflict("Students have already answered this question; its type cannot change.",
+                           code="question_answered")
+        return
+    if kind != QuestionKind.MULTIPLE_CHOICE:
+        return
+    old, new = [_normal(c) for c in question.choices], [_normal(c) for c in choices]
+    if len(new) >= len(old) and all(o == n or o not in new for o, n in zip(old, new, strict=False)):
+        return  # corrected in place, or added to: every index means what it meant
+    if ExamSession.objects.filter(exam_id=question.exam_id, status__in=ACCEPTS_FRAMES).exists():
+        raise Conflict("Students are sitting this exam right now: until they finish, options can be corrected in "
+                       "place or added at the end, not moved or removed.", code="question_in_use")
+    moved = {index: new.index(text) for index, text in enumerate(old) if text in new}
+    chosen = dict(answers.filter(choice__isnull=False).order_by().values_list("choice").annotate(n=Count("pk")))
+    gone = sorted(index for index in chosen if index not in moved)
+    if gone:
+        which = "; ".join(f"option {index + 1} (“{question.choices[index]}”) by {chosen[index]}" for index in gone
+                          if index < len(question.choices))
+        raise Conflict(f"Students chose what this edit removes: {which}. Keep that option's text; you may move "
+                       f"it or add others.", code="question_answered")
+    remap = {index: to for index, to in moved.items() if index != to and index in chosen}
+    if remap:  # one statement: each row's choice is read before any is written
+        answers.filter(choice__in=list(remap)).update(
+            choice=Case(*[When(choice=index, then=Value(to)) for index, to in remap.items()]))
 
 
 def question_create(
@@ -43,12 +89,15 @@ def question_create(
     )
 
 
+@transaction.atomic
 def question_update(
     *, question: Question, kind: str, prompt: str, choices: list[str], correct_choice: int | None, points: int
 ) -> Question:
     _check_question(kind, choices, correct_choice)
     if kind != QuestionKind.MULTIPLE_CHOICE:
         choices, correct_choice = [], None
+    question = Question.objects.select_for_update(of=("self",)).get(pk=question.pk)
+    _keep_answers(question, kind, choices)
     question.kind, question.prompt, question.points = kind, prompt, points
     question.choices, question.correct_choice = choices, correct_choice
     question.save(update_fields=["kind", "prompt", "points", "choices", "correct_choice"])

@@ -85,6 +85,8 @@ def exam_update(
     }
     changes = {name: value for name, value in changes.items() if value is not KEEP}
     _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
+    if {"duration_minutes", "closes_at"} & changes.keys():
+        _check_time_left(exam, changes)
     rescheduled = "opens_at" in changes and changes["opens_at"] != exam.opens_at
     for name, value in changes.items():
         setattr(exam, name, value)
@@ -92,6 +94,31 @@ def exam_update(
     if rescheduled:  # the new opening time is worth a reminder of its own (exams.reminders)
         ExamSession.objects.filter(exam=exam, reminder_sent_at__isnull=False).update(reminder_sent_at=None)
     return exam
+
+
+# A shorter time limit or an earlier closing leaves each student sitting the exam at least this much time.
+MIN_TIME_LEFT = timedelta(minutes=1)
+
+
+def _check_time_left(exam: Exam, changes: dict[str, Any]) -> None:
+    """Refuse a change that would end the exam within ``MIN_TIME_LEFT`` for a student sitting it (an audit: a
+    limit cut from 10 to 1 minute expired a student at once, back-dated, with no warning; setting it back did not
+    bring them back). Given the time, their pages' countdowns follow the new deadline within seconds."""
+    changed = Exam(**{field.attname: getattr(exam, field.attname) for field in Exam._meta.concrete_fields})
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    soon, cut = timezone.now() + MIN_TIME_LEFT, []
+    for session in ExamSession.objects.filter(exam_id=exam.pk, status=SessionStatus.IN_PROGRESS).select_related(
+            "student"):
+        before = session.deadline
+        session.exam = changed
+        if session.deadline is not None and session.deadline < before and session.deadline <= soon:
+            cut.append(session.student.full_name or session.student.email)
+    if cut:
+        names = ", ".join(sorted(cut)[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+        raise Conflict(f"This would end the exam within a minute for {len(cut)} student(s) sitting it now: {names}. "
+                       "Leave them at least a minute (their countdown follows the change).",
+                       code="exam_time_cut", details={"students": sorted(cut)})
 
 
 @transaction.atomic

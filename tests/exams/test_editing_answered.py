@@ -1,0 +1,104 @@
+"""Editing an exam that students have answered or are sitting (an audit of an admin's authoring): what they
+answered keeps its meaning and its grade, and nobody's time ends under them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts import tenancy
+from accounts.errors import AppError, Conflict
+from exams import authoring, grading, services
+from exams.models import Answer, Exam, ExamSession, Question
+from exams.statuses import SessionStatus
+from tests.conftest import Tenant, api_client_for
+from tests.exams.test_grading import sat
+
+pytestmark = pytest.mark.django_db
+
+
+def _edit(tenant: Tenant, question: Question, **change: object) -> Question:
+    current = {"kind": question.kind, "prompt": question.prompt, "choices": question.choices,
+               "correct_choice": question.correct_choice, "points": question.points}
+    with tenancy.tenant_scope(tenant.institution):
+        return authoring.question_update(question=question, **{**current, **change})
+
+
+def _score(tenant: Tenant) -> grading.Score:
+    with tenancy.tenant_scope(tenant.institution):
+        return grading.session_score(ExamSession.objects.get(pk=tenant.session.pk))
+
+
+def _choice(tenant: Tenant, question: Question) -> int | None:
+    with tenancy.tenant_scope(tenant.institution):
+        return Answer.objects.get(session=tenant.session, question=question).choice
+
+
+def test_reordered_options_take_the_answers_with_them(tenant_a: Tenant) -> None:
+    _, mc, _ = sat(tenant_a)  # chose "4", the key
+    assert _score(tenant_a).earned == 2
+    mc = _edit(tenant_a, mc, choices=["5", "4", "3", "6"], correct_choice=1)  # "4" stays the key, moved
+    assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
+    mc = _edit(tenant_a, mc, choices=["4", "5"], correct_choice=0)  # unchosen options removed
+    assert _choice(tenant_a, mc) == 0 and _score(tenant_a).earned == 2
+    mc = _edit(tenant_a, mc, choices=["four", "5"], correct_choice=0)  # corrected in place: still option 1
+    assert _choice(tenant_a, mc) == 0 and _score(tenant_a).earned == 2
+    with pytest.raises(Conflict, match="Students chose what this edit removes: option 1"):
+        _edit(tenant_a, mc, choices=["5", "6"], correct_choice=0)
+
+
+def test_a_question_answered_keeps_its_type(tenant_a: Tenant) -> None:
+    _, mc, short = sat(tenant_a)
+    with pytest.raises(Conflict, match="its type cannot change"):
+        _edit(tenant_a, short, kind="choice", choices=["a", "b"], correct_choice=0)
+    with pytest.raises(Conflict, match="its type cannot change"):
+        _edit(tenant_a, mc, kind="text", choices=[], correct_choice=None)
+
+
+def test_while_students_sit_options_are_only_corrected_in_place_or_added(tenant_a: Tenant) -> None:
+    _, mc, _ = sat(tenant_a, submit=False)  # their page shows the options as they were
+    with pytest.raises(Conflict, match="sitting this exam right now"):
+        _edit(tenant_a, mc, choices=["4", "3", "5"], correct_choice=0)
+    mc = _edit(tenant_a, mc, choices=["three", "4", "5", "6"], correct_choice=1)
+    assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
+
+
+@pytest.mark.parametrize("choices", [["x", "x"], ["Paris", " paris ", "Lyon"]])
+def test_two_options_the_same_are_refused(tenant_a: Tenant, choices: list[str]) -> None:
+    with tenancy.tenant_scope(tenant_a.institution), pytest.raises(AppError, match="are the same"):
+        authoring.question_create(exam=tenant_a.exam, kind="choice", prompt="Capital?", choices=choices,
+                                  correct_choice=0)
+
+
+def test_the_apis_key_error_counts_as_the_api_does(tenant_a: Tenant) -> None:
+    response = api_client_for(tenant_a.admin).post(
+        f"/api/v1/exams/{tenant_a.exam.pk}/questions",
+        {"kind": "choice", "prompt": "?", "choices": ["a", "b"], "correct_choice": 2}, format="json")
+    assert response.status_code == 400 and "from 0 (the first option) to 1" in str(response.json())
+
+
+def test_a_cut_in_time_that_would_end_a_sitting_at_once_is_refused(tenant_a: Tenant) -> None:
+    sat(tenant_a, submit=False)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(started_at=timezone.now() - timedelta(minutes=2))
+        exam = Exam.objects.get(pk=tenant_a.exam.pk)
+        with pytest.raises(Conflict, match="within a minute for 1 student"):
+            services.exam_update(exam=exam, duration_minutes=2)
+        with pytest.raises(Conflict, match="within a minute"):
+            services.exam_update(exam=exam, closes_at=timezone.now() + timedelta(seconds=30))
+        services.exam_update(exam=exam, duration_minutes=5)  # three minutes left: their countdown follows
+        assert ExamSession.objects.get(pk=tenant_a.session.pk).status == SessionStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("local", ["2027-03-14T02:30:00", "2026-11-01T01:30:00"])
+def test_the_api_refuses_a_local_time_the_clocks_skip_or_show_twice(tenant_a: Tenant, local: str) -> None:
+    # An audit: the page's form refused both; the API stored the first an hour off and took one of the second's two.
+    with tenancy.tenant_scope(tenant_a.institution):
+        type(tenant_a.admin).objects.filter(pk=tenant_a.admin.pk).update(time_zone="America/New_York")
+    client = api_client_for(tenant_a.admin)
+    response = client.post("/api/v1/exams/", {"title": "Finals", "opens_at": local}, format="json")
+    assert response.status_code == 400 and "happens twice in America/New_York" in str(response.json())
+    with_offset = client.post("/api/v1/exams/", {"title": "Finals", "opens_at": local + "-04:00"}, format="json")
+    assert with_offset.status_code == 201
