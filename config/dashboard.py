@@ -3,6 +3,7 @@ which may import all apps; accounts must not import exams or proctoring."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +14,7 @@ from django.utils import timezone
 from accounts import selectors
 from accounts.models import Role
 from exams import taking
+from exams.accommodations import minutes_text
 from exams.access import sessions_for
 from exams.models import Accommodation, Exam
 from exams.policy import CHECK_PERSON_RECOGNITION
@@ -48,13 +50,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _with_own_times(sessions: list[Any], student: Any) -> list[Any]:
     """Each session with what its student meets: ``check_opens`` (the consent and camera check are not open yet:
     when they open; the page shows that instead of Start), ``closed`` (its exam closed before it began) and
-    ``extra_minutes`` (their accommodation's extra time:
+    ``duration_text`` and ``extra_text`` (their time, with their accommodation's extra time:
     an audit's student with +50% saw the exam's plain duration)."""
     now = timezone.now()
     accommodation = Accommodation.objects.filter(student=student).first()
     for session in sessions:
         session.remember_accommodation(accommodation)
-        session.extra_minutes = round(session.extra_time.total_seconds() / 60)
+        extra = session.extra_time
+        session.extra_text = minutes_text(extra) if extra else ""
+        session.duration_text = minutes_text(timedelta(minutes=session.exam.duration_minutes) + extra)
         opens = taking.check_opens_at(session.exam)
         waiting = session.status in (SessionStatus.SCHEDULED, SessionStatus.CHECKING)
         # (also a session at its check of an exam since moved later: its Continue went straight back here, a re-audit)

@@ -10,6 +10,7 @@ This row is the one source of truth: the per-session speech flag of issue 13 was
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -156,3 +157,10 @@ def accommodation_exempt(*, actor: User, student: User, check: str, exempt: bool
         return None
     return accommodation_set(actor=actor, student=student, reason=(current.reason if current else "") or reason,
                              extra_minutes=extra_minutes, extra_percent=extra_percent, exempt_checks=sorted(checks))
+
+
+def minutes_text(length: timedelta) -> str:
+    """A length of exam time as a student reads it: "77 min 30 s" (50% of 45 min is 22 min 30 s: the dashboard
+    rounded it to a minute less than the deadline gave, an audit), "45 min"."""
+    minutes, seconds = divmod(round(length.total_seconds()), 60)
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"

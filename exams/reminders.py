@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts import tenancy
 from accounts.mail import send_templated, site_url
 from accounts.timezones import zone_for
+from exams.accommodations import minutes_text
 from exams.models import ExamSession
 from exams.statuses import ExamStatus, SessionStatus
 
@@ -59,7 +60,11 @@ def reminder_deliver(*, session_id: int) -> bool:
     exam, student = session.exam, session.student
     base = site_url()
     opens = timezone.localtime(exam.opens_at, zone_for(student))
+    with tenancy.tenant_scope(student.institution_id):  # their own time: an accommodation's extra time included
+        extra = session.extra_time
     send_templated(to=student, name="exam_reminder",
                    subject=f"Reminder: {exam.title} opens {opens.day} {opens:%b %Y, %H:%M}",
-                   context={"exam": exam, "link": f"{base}{reverse('dashboard')}" if base else ""})
+                   context={"exam": exam, "link": f"{base}{reverse('dashboard')}" if base else "",
+                            "duration": minutes_text(timedelta(minutes=exam.duration_minutes) + extra),
+                            "extra": minutes_text(extra) if extra else ""})
     return True

@@ -93,6 +93,11 @@ def test_the_home_page_gives_a_student_their_own_duration_with_their_extra_time(
                                  reason="Dyslexia")
     page = page_client_for(tenant_a.student).get("/").content.decode()
     assert "45 min" in page and "(with your 15 min extra time)" in page
+    # Half of 45 minutes is 22 min 30 s: said so, not rounded to a minute less than the deadline gives (an audit).
+    tenant_a.exam.duration_minutes = 45
+    tenant_a.exam.save()
+    page = page_client_for(tenant_a.student).get("/").content.decode()
+    assert "67 min 30 s" in page and "(with your 22 min 30 s extra time)" in page
 
 
 def test_the_check_page_of_an_exam_that_asks_everyone_for_a_photo_id_says_so(tenant_a: Tenant) -> None:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import tenancy
 from accounts.models import Institution, User
-from exams.models import Exam, ExamSession, ExamStatus
+from exams.models import Accommodation, Exam, ExamSession, ExamStatus
 from exams.services import exam_update
 from exams.tasks import send_exam_reminders
 from tests.conftest import Tenant
@@ -56,6 +56,18 @@ def test_the_students_own_zone_is_used_in_their_reminder(
     User.objects.filter(pk=soon.student.pk).update(time_zone="Europe/Paris")
     run_beat(OPENS - timedelta(hours=1), django_capture_on_commit_callbacks, monkeypatch)
     assert "15 January 2030, 15:00 (Europe/Paris)" in text_of(smtp_server.only(soon.student.email))
+
+
+def test_a_reminder_gives_the_students_own_time_with_their_extra_time(
+        soon: Tenant, smtp_server: Mailbox, django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An audit: the reminder said the exam's plain duration to a student with extra time.
+    Accommodation.unscoped.create(institution=soon.institution, student=soon.student, extra_percent=50,
+                                  reason="Dyslexia")
+    run_beat(OPENS - timedelta(hours=1), django_capture_on_commit_callbacks, monkeypatch)
+    message = smtp_server.only(soon.student.email)
+    assert "Duration: 90 min once you start (with your 30 min extra time)" in text_of(message)
+    assert "90 min once you start" in html_of(message)
 
 
 def test_it_reminds_nobody_of_a_draft_a_started_sitting_or_an_inactive_student(
