@@ -205,7 +205,15 @@ def expire_if_due(session: ExamSession, *, now: datetime | None = None) -> ExamS
     if session.status == SessionStatus.IN_PROGRESS and deadline and (now or timezone.now()) >= deadline:
         # It ended at its deadline, not when the server noticed (up to the beat's 30 s later: a re-audit's absence from
         # the tab counted on after the exam was over).
-        return session_transition(session_id=session.pk, to=SessionStatus.EXPIRED, actor=None, at=deadline)
+        try:
+            return session_transition(session_id=session.pk, to=SessionStatus.EXPIRED, actor=None, at=deadline)
+        except Conflict:
+            # Ended meanwhile (the beat's expire_overdue, or the student's submit, got there first): the student read
+            # "A session that is expired cannot become expired" on the done page (an audit, 1 time-up in 4).
+            fresh = ExamSession.objects.select_related("exam").get(pk=session.pk)
+            if fresh.status == SessionStatus.IN_PROGRESS:
+                raise
+            return fresh
     return session
 
 

@@ -63,3 +63,15 @@ def test_sessions_past_their_deadline_expire_without_their_page(tenant_a: Tenant
     # Half an hour on: the extra time, the unlock and the hour of the one who started later have all run out.
     assert taking.expire_overdue(now=timezone.now() + timedelta(minutes=31)) == 3
     assert "expire-overdue-sessions" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_page_that_finds_its_session_already_expired_by_the_beat_shows_it_ended(tenant_a: Tenant) -> None:
+    # An audit (1 time-up in 4): the done page read the session running, the beat expired it meanwhile, and the
+    # page's own expiry answered 409 "A session that is expired cannot become expired".
+    with tenancy.tenant_scope(tenant_a.institution):
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=tenant_a.session.pk, to=to, actor=tenant_a.student)
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(started_at=timezone.now() - timedelta(days=1))
+        stale = ExamSession.objects.select_related("exam").get(pk=tenant_a.session.pk)  # read by the page
+        assert taking.expire_overdue() == 1  # the beat, meanwhile
+        assert taking.expire_if_due(stale).status == SessionStatus.EXPIRED
