@@ -38,6 +38,7 @@ from exams.lti.keys import public_jwk
 from exams.lti.models import LtiPlatform, LtiResourceLink
 from exams.lti.tool import PlatformToolConf
 from exams.models import Exam
+from exams.statuses import FINISHED
 
 logger = logging.getLogger(__name__)
 PENDING_LINK = "lti_pending_link"
@@ -232,6 +233,11 @@ def launch(request: HttpRequest) -> HttpResponse:
         accepted = services.launch_accept(platform=platform, claims=claims)
     except AppError as error:
         return refused(request, error.message, status=error.status_code)
+    if message_type == C.START_PROCTORING and accepted.session is not None and accepted.session.status in FINISHED:
+        # Another attempt of an assessment whose one sitting here has ended: it went to the ended sitting's page and
+        # the LMS never heard back (an audit). A new sitting is the institution's decision (an admin's reset).
+        return refused(request, "Your sitting of this exam has ended, and it is sat once. Ask your instructor: an "
+                                "admin can let you sit it again.", status=409)
     login(request, accepted.user, backend="accounts.backends.EmailBackend")
     if accepted.session is not None:
         if message_type == C.START_PROCTORING:

@@ -427,6 +427,10 @@ def test_it_proctors_an_assessment_the_platform_hosts(
     again = launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.END_ASSESSMENT,
                                              **{C.ATTEMPT_NUMBER: 1}))
     assert "already ended" in refusal(again)
+    # A second attempt of the LMS's assessment: the sitting here is over, and the student is told so, not sent to it.
+    second = launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.START_PROCTORING,
+                                              **{**proctoring, C.ATTEMPT_NUMBER: 2}))
+    assert second.status_code == 409 and "an admin can let you sit it again" in refusal(second)
 
 
 def test_it_refuses_a_start_proctoring_message_without_its_claims(
