@@ -14,8 +14,8 @@ from django.utils import timezone
 from accounts import selectors
 from accounts.models import Role
 from exams import taking
-from exams.accommodations import minutes_text
 from exams.access import sessions_for
+from exams.accommodations import minutes_text
 from exams.models import Accommodation, Exam
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import SessionStatus
