@@ -55,7 +55,8 @@ def incident_appeal(request: HttpRequest, pk: int) -> HttpResponse:
             "session": incident.session, "items": appeals.session_record(session=incident.session),
             "window_days": incident.session.exam.institution.appeal_window_days,
             "visibility": appeals.VISIBILITY_TEXT, "note_max": appeals.NOTE_MAX,
-            "failed_incident": incident.pk, "failed_note": request.POST.get("note", "")[:appeals.NOTE_MAX]},
+            "failed_incident": incident.pk, "failed_note": request.POST.get("note", "")[:appeals.NOTE_MAX],
+            "failed_message": exc.message},
             status=exc.status_code)
         return response
     messages.success(request, "Your appeal was sent. Staff of your institution will decide it; the outcome "

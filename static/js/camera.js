@@ -101,6 +101,12 @@
       card.querySelector(".name").textContent = check.TestName;
       const detail = check.Details;
       card.querySelector(".detail").textContent = (detail === "0" || detail === 0 || detail == null) ? "" : String(detail);
+      // Passed or not in words too, not only in the dot's colour (an accessibility audit: a screen reader heard the
+      // names only, and on the live view nothing said which had failed).
+      const said = document.createElement("span");
+      said.className = "sr-only";
+      said.textContent = check.Success ? ": passed" : ": needs attention";
+      card.querySelector(".name").after(said);
       const hint = check.Success || (unhinted || []).indexOf(check.TestName) >= 0 ? "" : hintFor(check);
       if (hint) {
         const line = document.createElement("span");

@@ -19,6 +19,14 @@
   const LIVENESS_HELP_AFTER_MS = 40000;
   let livenessAt = "", livenessSince = Date.now();
 
+  // Said once each time it changes (a live region rewritten with the same words is read again).
+  let announced = "";
+  function announce(text) {
+    if (!text || text === announced || !$("gate-announce")) { return; }
+    announced = text;
+    $("gate-announce").textContent = text;
+  }
+
   function show(checks) {
     OpenProctor.renderChecks($("checks"), checks, quietRecognition ? ["Person Recognition"] : []);
     const byName = Object.fromEntries(checks.map(function (c) { return [c.TestName, c]; }));
@@ -57,6 +65,13 @@
         item.setAttribute("data-step", step);
         item.textContent = index === 0 ? labels.face : "Turn " + index + " of " + live.order.length + ": " + labels[step];
         item.className = index < at ? "done" : (index === at && live.step !== "back" ? "current" : "");
+        if (item.className === "current") { item.setAttribute("aria-current", "step"); }
+        if (item.className === "done") {
+          const done = document.createElement("span");
+          done.className = "sr-only";
+          done.textContent = " (done)";
+          item.appendChild(done);
+        }
         return item;
       }));
       steps.hidden = false;
@@ -65,7 +80,7 @@
       $("liveness-help").hidden = live.passed || Date.now() - livenessSince < LIVENESS_HELP_AFTER_MS;
     }
     $("waiting").hidden = !waiting || gate.closed;
-    $("fallback").hidden = waiting || !gate.fallback || gate.closed;
+    $("fallback").hidden = waiting || !gate.fallback || gate.closed || gate.can_start;
     if ($("fallback-turns")) {  // why it is offered: the head turns stalled, or the identity check
       $("fallback-turns").hidden = gate.fallback_for !== "head_turns";
       $("fallback-identity").hidden = gate.fallback_for === "head_turns";
@@ -73,7 +88,8 @@
     const approval = $("approval-state");
     approval.hidden = true;
     // The latest decision: a denial after an earlier approval is shown too (it was hidden behind the approval).
-    if (gate.approval && gate.approval.status === "denied" && !waiting) {
+    // (Not once every check passes: an audit saw the denial and the fallback still shown beside "you can start".)
+    if (gate.approval && gate.approval.status === "denied" && !waiting && !gate.can_start) {
       approval.hidden = false;
       approval.textContent = (gate.approval.for === "head_turns" ? "A proctor did not excuse the head turns: "
         : "A proctor could not confirm your identity: ") + gate.approval.note;
@@ -102,6 +118,15 @@
       state.textContent = "Waiting for a proctor…";
       state.className = "state wait";
     }
+    // The headline for a screen reader: what decides whether the student may start, in that order.
+    const approvalShown = approval.hidden ? "" : approval.textContent;
+    announce(gate.closed ? state.textContent
+      : gate.can_start ? state.textContent
+      : waiting ? "A proctor is checking your photo ID. Stay on this page."
+      : approvalShown && gate.approval && gate.approval.status === "denied" ? approvalShown
+      : identity && !identity.passed && !gate.identity_approved ? identity.message
+      : gate.liveness && !gate.liveness.passed ? gate.liveness.instruction
+      : state.textContent);
   }
 
   async function refreshGate() {
@@ -164,6 +189,7 @@
       waiting = true;
       $("fallback").hidden = true;
       $("waiting").hidden = false;
+      $("waiting").focus();  // the button pressed is gone with its panel: focus fell to the page (an audit)
     } else {
       state.textContent = OpenProctor.errorMessage(result, "Your photos could not be sent; try again.");
       state.className = "state bad";

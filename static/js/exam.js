@@ -59,6 +59,14 @@
     fieldset.querySelector(".saved").textContent = text;
   }
 
+  // #save-state is the one live region of saving (each question's own line is not): written only when its words
+  // change, as a live region rewritten with the same words is read again (an audit: 146 announcements in 4 s of typing).
+  const saveWords = Object.getOwnPropertyDescriptor(Node.prototype, "textContent");
+  Object.defineProperty(saveState, "textContent", {
+    get: function () { return saveWords.get.call(this); },
+    set: function (text) { if (saveWords.get.call(this) !== text) { saveWords.set.call(this, text); } },
+  });
+
   function showOverall() {
     const waiting = Object.keys(pending).length;
     if (timeUp && waiting) {
@@ -478,6 +486,14 @@
     }
   }
 
+  // The sticky bar's height, for the page's scroll padding (app.css): a focused answer is scrolled clear of it.
+  const bar = document.querySelector(".exam-bar");
+  if (bar && window.ResizeObserver) {
+    new ResizeObserver(function () {
+      document.documentElement.style.setProperty("--exam-bar-height", bar.offsetHeight + "px");
+    }).observe(bar);
+  }
+
   // --- Countdown; when time is up the server expires the session ---------------------------------------
   const timerEl = document.getElementById("timer");
   // The deadline as the page opened with it; the message poll brings it again when it moves (an admin moved the
@@ -589,6 +605,12 @@
       const moved = data.deadline ? Date.parse(data.deadline) : NaN;
       if (!isNaN(moved) && moved !== deadline && !timeUp) {
         const running = !isNaN(deadline);
+        if (running && moved > deadline && announceEl) {  // (said only if a threshold happened to be crossed: an audit)
+          const minutes = Math.ceil((moved - OpenProctor.serverNow()) / 60000);
+          announceEl.textContent = "Your time was extended: " + minutes + (minutes === 1 ? " minute" : " minutes") +
+            " left.";
+          announced = minutes;
+        }
         deadline = moved;
         timerEl.dataset.deadline = data.deadline;
         if (!running) { tick(); }
@@ -601,7 +623,13 @@
         node.querySelector(".ack").addEventListener("click", async function () {
           let ack = null;
           try { ack = await OpenProctor.api("/api/v1/messages/" + m.id + "/ack"); } catch (e) { ack = null; }
-          if (ack && ack.ok) { node.remove(); }
+          if (ack && ack.ok) {
+            // Focus goes on to the next message, or back to the exam (it fell to the page: an audit).
+            const next = node.nextElementSibling || node.previousElementSibling;
+            node.remove();
+            const target = next ? next.querySelector(".ack") : document.querySelector("#exam-form input, #exam-form textarea");
+            if (target) { target.focus(); }
+          }
         });
         shownMessages[m.id] = node;
         inbox.appendChild(node);
@@ -644,6 +672,22 @@
     }
   }
 
+  // A screen reader is told what the strip asks of the student when it first appears, once: the hints of failing
+  // checks and the notices (an audit: "looking away" and "camera frozen" were never spoken, and blind students are
+  // the likeliest to be flagged for looking away without knowing).
+  const stripAnnounce = document.getElementById("strip-announce");
+  let stripSaid = "";
+  function sayStrip() {
+    const asks = Array.from(strip.querySelectorAll(".check.fail")).map(function (chip) {
+      const hint = chip.querySelector(".hint");
+      return hint ? hint.textContent : chip.querySelector(".name").textContent;
+    }).filter(Boolean).join(" ");
+    if (asks !== stripSaid) {
+      stripSaid = asks;
+      if (asks && stripAnnounce) { stripAnnounce.textContent = asks; }
+    }
+  }
+
   function notice(test, message) {
     const note = document.createElement("div");
     note.className = "check fail";
@@ -674,6 +718,7 @@
     if (camera && camera.frozen) { strip.appendChild(notice("Camera frozen", camera.message)); }
     if (camera && camera.covered) { strip.appendChild(notice("Camera covered", camera.message)); }
     strip.dataset.frames = (+strip.dataset.frames || 0) + 1;
+    sayStrip();
   }
 
   async function capture() {
@@ -701,11 +746,21 @@
   // proctor read "camera covered or dark" (a proctor's audit). The page sends none, says so and offers to turn it on
   // again; the live view shows the camera going stale, and a "camera stopped" incident.
   let cameraStopped = false;
+  // A stop this tab reported is remembered over a reload, so that the camera running again (the button, or the page
+  // reloaded to get it back) ends its incident; a page that never saw its camera stop reports nothing.
+  const stoppedKey = "openproctor:camera-stopped:" + sessionId;
+  function cameraBack() {
+    let stopped = true;
+    try { stopped = window.sessionStorage.getItem(stoppedKey) === "1"; window.sessionStorage.removeItem(stoppedKey); }
+    catch (e) { stopped = true; }
+    if (stopped) { report("camera_stopped", "camera on again", true); }
+  }
   function watch(stream) {
     stream.getVideoTracks().forEach(function (track) {
       track.addEventListener("ended", function () {
         cameraStopped = true;
         report("camera_stopped", "camera track ended");
+        try { window.sessionStorage.setItem(stoppedKey, "1"); } catch (e) { /* no storage: a reload does not say */ }
         const note = notice("Camera stopped", "Your camera stopped: no picture is sent. ");
         note.id = "camera-stopped";
         const again = document.createElement("button");
@@ -716,7 +771,7 @@
         again.addEventListener("click", function () {
           OpenProctor.startCamera(video).then(function (restarted) {
             cameraStopped = false;
-            report("camera_stopped", "camera on again", true);  // the "camera stopped" incident ends now
+            cameraBack();  // the "camera stopped" incident ends now
             note.remove();
             watch(restarted);
             capture();
@@ -724,6 +779,8 @@
         });
         note.appendChild(again);
         strip.replaceChildren(note);
+        if (stripAnnounce) { stripAnnounce.textContent = "Your camera stopped: no picture is sent. Use the button " +
+          "Turn the camera on again."; stripSaid = ""; }
       });
     });
   }
@@ -731,10 +788,10 @@
     capture();
     setInterval(capture, interval);
     watch(stream);
-    // The camera runs: a "camera stopped" incident still open (the page was reloaded to get it back) ends now.
-    report("camera_stopped", "camera on", true);
+    cameraBack();  // a "camera stopped" incident this tab reported before a reload ends now
   }).catch(function () {
     report("camera_stopped", "camera unavailable or denied");
+    try { window.sessionStorage.setItem(stoppedKey, "1"); } catch (e) { /* as above */ }
     strip.innerHTML = '<div class="check fail"><span class="dot"></span><span class="name">Camera unavailable</span></div>';
   });
 })();

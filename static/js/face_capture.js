@@ -25,6 +25,7 @@
     }).then(function () {
       show(placeholder, false); show(shot, false); show(video, true);
       show(start, false); show(retake, false); show(take, true);
+      take.focus();  // the button pressed is gone: focus goes to the next step, not the page (an audit)
     }).catch(function (e) {
       error.textContent = "The webcam could not be started: " + (e && e.message ? e.message : e);
       show(error, true);
@@ -41,6 +42,7 @@
     file.value = "";  // the capture replaces any chosen file
     stop();
     show(video, false); show(shot, true); show(take, false); show(retake, true);
+    retake.focus();
   });
 
   retake.addEventListener("click", function () { hidden.value = ""; start.click(); show(resized, false); });

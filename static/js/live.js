@@ -24,15 +24,25 @@
     return new Date(at).toLocaleTimeString([], {timeZone: document.body.dataset.timeZone || undefined, hourCycle: "h23"});
   }
   function showForm(node, which) {
+    const open = node.querySelector(".live-form:not([hidden])");
     node.querySelectorAll(".live-form").forEach(function (form) { form.hidden = !form.classList.contains(which); });
     const form = which ? node.querySelector("." + which) : null;
     if (form) { form.querySelector("textarea").focus(); }
+    // Closed (sent, cancelled, Escape): focus goes back to the button that opened it, not to the page (an audit).
+    if (!form && open && (open.contains(document.activeElement) || document.activeElement === document.body)) {
+      node.querySelector(open.classList.contains("end-form") ? ".end-open" : ".message-open").focus();
+    }
   }
   function wire(node, id) {
     node.querySelector(".message-open").addEventListener("click", function () { showForm(node, "message-form"); });
     node.querySelector(".end-open").addEventListener("click", function () { showForm(node, "end-form"); });
     node.querySelectorAll(".form-cancel").forEach(function (b) {  // a cancelled draft does not come back next time
       b.addEventListener("click", function () { b.closest("form").reset(); showForm(node, ""); });
+    });
+    node.querySelectorAll(".live-form").forEach(function (form) {  // Escape cancels, as the Cancel button does
+      form.addEventListener("keydown", function (event) {
+        if (event.key === "Escape") { event.preventDefault(); form.reset(); showForm(node, ""); }
+      });
     });
     const say = node.querySelector(".action-state");
     async function send(form, url, body, done) {
@@ -136,6 +146,7 @@
         node.querySelector(".status").textContent = s.status.replace("_", " ") +
           (s.shed ? " · overloaded: newest frames only (" + s.shed + " skipped in the last minute)" : "");
         const img = node.querySelector("img");
+        img.alt = "Latest webcam frame of " + s.student;  // (every card's said "Latest webcam frame": an audit)
         if (s.frame && img.dataset.frame !== String(s.frame)) { img.src = "/api/v1/frames/" + s.frame + "/image"; img.dataset.frame = s.frame; }
         node.classList.toggle("has-frame", !!s.frame);
         node.querySelector(".incident-count").textContent = s.incidents.length;
@@ -165,7 +176,12 @@
       });
       Object.keys(cards).forEach(function (id) {
         if (seen.has(id)) { return; }
-        if (!cards[id].contains(document.activeElement)) { cards[id].remove(); delete cards[id]; delete data[id]; return; }
+        const inside = cards[id].contains(document.activeElement);
+        if (!inside || !/^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName)) {
+          cards[id].remove(); delete cards[id]; delete data[id];
+          if (inside) { document.getElementById("main").focus(); }  // its buttons went with it (the session ended)
+          return;
+        }
         // Kept while the proctor types in it: it says why it will go.
         cards[id].querySelector(".status").textContent = "no longer in progress (ended)";
       });

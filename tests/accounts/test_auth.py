@@ -395,3 +395,14 @@ def test_adding_and_changing_a_user_is_audited_with_who_did_it(tenant_a: Tenant)
     assert changed.status_code == 200, changed.content
     updated = AuditEvent.unscoped.get(action="user.updated", target_id=str(added.json()["id"]))
     assert (updated.actor, updated.data) == (tenant_a.admin, {"is_active": {"from": True, "to": False}})  # only changes
+
+
+def test_a_refused_sign_in_is_announced_and_tied_to_the_fields(tenant_a: Tenant) -> None:
+    # An accessibility audit: after a wrong password the focus went back to the email, and nothing said why.
+    page = Client().post("/accounts/login/", {"username": tenant_a.student.email, "password": "wrong"}).content.decode()
+    assert 'role="alert" id="login-error"' in page
+    password = re.search(r'<input type="password"[^>]*>', page).group(0)
+    assert "autofocus" in password and 'aria-invalid="true"' in password
+    assert 'aria-describedby="login-error"' in password
+    email = re.search(r'<input type="email"[^>]*>', page).group(0)
+    assert "autofocus" not in email and 'aria-invalid="true"' in email

@@ -4,6 +4,7 @@ decision; the outcome shown back; everything audited, and nobody else's."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -151,6 +152,12 @@ def test_it_requires_a_note(tenant_a: Tenant) -> None:
     reviewed(tenant_a)
     page = appeal_page(tenant_a, note="   ")
     assert page.status_code == 400 and b"the note is required" in page.content
+    # Said beside the field, which has the focus, and named for its decision (an accessibility audit).
+    body = page.content.decode()
+    field = re.search(rf'<textarea id="note-{tenant_a.incident.pk}"[^>]*>', body).group(0)
+    assert "autofocus" in field and f'aria-describedby="note-error-{tenant_a.incident.pk}"' in field
+    assert f'role="alert" id="note-error-{tenant_a.incident.pk}"' in body
+    assert "Appeal the decision on “No face" in body
     api = api_client_for(tenant_a.student).post(f"/api/v1/incidents/{tenant_a.incident.pk}/appeal", {},
                                                 format="json")
     assert api.status_code == 400
