@@ -11,7 +11,8 @@ own database, Redis db, DynamoDB and S3 ports (the Makefile's SCALE_* variables)
    per step: frames/s offered and sustained, ingest and frame-to-result p50/p95/p99, late/shed/lost/analysed
    twice (from the database and the workers' logs). After the listed K, K grows by half each step;
    the sweep stops at the first K whose frame-to-result p95 passes 1 s (or at --max-students, then the
-   capacity printed is a lower bound and says so); capacity = the largest K that passed.
+   capacity printed is a lower bound and says so); then up to REFINE_STEPS steps halve the gap between the
+   largest K that passed and the smallest that failed; capacity = the largest K that passed below any that failed.
 3. A run at 80% of that capacity, and the capacity model for 10,000 students with its assumptions.
 
 The machine's load average is printed at the start and the end: on a shared machine the figures are
@@ -244,6 +245,29 @@ def sweep(listed: str, most: int) -> Iterator[int]:
     while 0 < count < most:
         count = min(most, count * 3 // 2)
         yield count
+
+
+# After the sweep's first failing step, up to this many steps halve the gap between the largest K that passed and the
+# smallest that failed (80 passed and 120 failed: 100, then 90 or 110), so that the capacity printed is not the last
+# list entry below a 50% jump. A gap under a tenth of the passing K is left.
+REFINE_STEPS = 2
+
+
+def refine(results: list[tuple[int, bool]]) -> int | None:
+    """The next K to try between the largest that passed and the smallest that failed above it (``results``: (K,
+    passed) of the steps so far), or None: no such pair, or their gap is already small."""
+    failed = [k for k, ok in results if not ok]
+    passed = [k for k, ok in results if ok and (not failed or k < min(failed))]
+    if not failed or not passed:
+        return None
+    low, high = max(passed), min(k for k in failed if k > max(passed))
+    return (low + high) // 2 if high - low > max(2, low // 10) else None
+
+
+def capacity_of(results: list[tuple[int, bool]]) -> int:
+    """The largest K that passed below the smallest that failed (0: none passed)."""
+    failed = [k for k, ok in results if not ok]
+    return max((k for k, ok in results if ok and (not failed or k < min(failed))), default=0)
 
 
 def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: list[bytes]) -> dict[str, Any]:
@@ -483,9 +507,16 @@ def main() -> None:
             steps.append(step(stack, "sweep", count, args, jpegs))
             if steps[-1]["p95"] > TARGET_P95:
                 break
-        passed = [s for s in steps if s["p95"] <= TARGET_P95]
-        capacity = passed[-1]["students"] if passed else 0
-        bound = (f"K={steps[-1]['students']} did not" if steps[-1]["p95"] > TARGET_P95
+        for _ in range(REFINE_STEPS):
+            middle = refine([(s["students"], s["p95"] <= TARGET_P95) for s in steps])
+            if middle is None:
+                break
+            steps.append(step(stack, "refine", middle, args, jpegs))
+        results = [(s["students"], s["p95"] <= TARGET_P95) for s in steps]
+        capacity = capacity_of(results)
+        passed = [s for s in steps if s["students"] == capacity and s["p95"] <= TARGET_P95]
+        failed = sorted(k for k, ok in results if not ok)
+        bound = (f"K={failed[0]} did not" if failed
                  else f"not reached: the sweep stops at --max-students {args.max_students}, a lower bound")
         print(f"capacity (largest K with frame-to-result p95 <= 1 s): {capacity} students "
               f"({capacity / args.interval:.1f} f/s; {bound})", flush=True)

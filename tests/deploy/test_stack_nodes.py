@@ -75,3 +75,17 @@ def test_it_schedules_every_student_every_interval_whatever_the_answers() -> Non
 def test_it_follows_a_status_url_as_the_page_does() -> None:
     assert loadgen.follow_delays(5) == [0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
     assert sum(loadgen.follow_delays(8)) <= 8 and loadgen.follow_delays(0.1) == []
+
+
+def test_the_scale_sweep_halves_the_gap_between_a_pass_and_a_fail() -> None:
+    from scripts.bench_scale import capacity_of, refine
+
+    # 80 passed, 120 failed: 100; it passed: 110; it failed: the gap (10) is a tenth of 100, left.
+    assert refine([(40, True), (80, True), (120, False)]) == 100
+    assert refine([(80, True), (120, False), (100, True)]) == 110
+    assert refine([(80, True), (120, False), (100, True), (110, False)]) is None
+    assert capacity_of([(80, True), (120, False), (100, True), (110, False)]) == 100
+    # A pass above a failure (noise) does not count; nothing failed: no refining, the largest passed.
+    assert capacity_of([(80, True), (120, False), (100, False), (130, True)]) == 80
+    assert refine([(5, True), (10, True)]) is None and capacity_of([(5, True), (10, True)]) == 10
+    assert capacity_of([(5, False)]) == 0 and refine([(5, False)]) is None
