@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from pylti1p3.contrib.django import DjangoMessageLaunch, DjangoOIDCLogin
 from pylti1p3.contrib.django.launch_data_storage.cache import DjangoCacheDataStorage
 from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.launch_data_storage.base import DisableSessionId
 
 from accounts.audit import audit
 from accounts.decorators import role_required
@@ -156,8 +157,9 @@ class ToolMessageLaunch(DjangoMessageLaunch):
             if self._refetched or not url or "Unable to find public key" not in str(error):
                 raise
             self._refetched = True  # keys kept from before the LMS rotated them: fetch them again, once
-            self._public_key_cache_data_storage.set_value(
-                "key-set-url-" + hashlib.md5(url.encode("utf-8")).hexdigest(), None, 1)
+            with DisableSessionId(self._public_key_cache_data_storage):  # the key fetch_public_key keeps them under
+                self._public_key_cache_data_storage.set_value(
+                    "key-set-url-" + hashlib.md5(url.encode("utf-8")).hexdigest(), None, 1)
             self._registration.set_key_set(None)
             return super().get_public_key()
 
