@@ -63,10 +63,10 @@ def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:
                        "place or added at the end, not moved or removed.", code="question_in_use")
     moved = {index: new.index(text) for index, text in enumerate(old) if text in new}
     chosen = dict(answers.filter(choice__isnull=False).order_by().values_list("choice").annotate(n=Count("pk")))
-    gone = sorted(index for index in chosen if index not in moved)
+    # (an answer whose index names no option, left by an edit before this check, points nowhere either way)
+    gone = sorted(index for index in chosen if index < len(old) and index not in moved)
     if gone:
-        which = "; ".join(f"option {index + 1} (“{question.choices[index]}”) by {chosen[index]}" for index in gone
-                          if index < len(question.choices))
+        which = "; ".join(f"option {index + 1} (“{question.choices[index]}”) by {chosen[index]}" for index in gone)
         raise Conflict(f"Students chose what this edit removes: {which}. Keep that option's text; you may move "
                        f"it or add others.", code="question_answered")
     remap = {index: to for index, to in moved.items() if index != to and index in chosen}

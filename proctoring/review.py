@@ -92,8 +92,8 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
                   back: bool = False) -> Incident | None:
     """An event the exam page saw (tab hidden, full screen left, copy/paste, camera stopped, a second window); None when
     the student's accommodation exempts them from it (assistive software). Repeated within
-    BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident. ``back`` (tab_hidden only): the student came
-    back to the exam tab, or the camera runs again (``LASTING``; ``_came_back``)."""
+    BROWSER_EVENT_MERGE_SECONDS of the last, it extends that incident. ``back`` (``LASTING`` kinds only): the student
+    came back to the exam tab, or the camera runs again (``_came_back``)."""
     if kind not in BROWSER_EVENTS:
         raise AppError("Unknown event.", code="invalid", details={"kind": [f"One of {sorted(BROWSER_EVENTS)}."]})
     if back and kind not in LASTING:
@@ -161,7 +161,7 @@ def _came_back(session: ExamSession, kind: str, during_check: bool, now: datetim
     """The student is back in the exam tab, or their camera runs again (``LASTING``): the incident the event opened
     ends now, and counts the time it lasted (``away_seconds``, over all its stretches). An audit: the incident said
     when the tab was left, never for how long, so a second and twenty minutes read the same. None when no such event
-    is on record (exempt, decided, or reported already; the exam page reports a running camera at each start)."""
+    is on record (exempt, decided, or reported already)."""
     with transaction.atomic():
         incident = (Incident.objects.select_for_update(of=("self",))
                     .filter(session_id=session.pk, kind=kind, during_check=during_check,

@@ -49,6 +49,14 @@ def test_reordered_options_take_the_answers_with_them(tenant_a: Tenant) -> None:
         _edit(tenant_a, mc, choices=["5", "6"], correct_choice=0)
 
 
+def test_an_answer_left_pointing_at_no_option_does_not_block_an_edit(tenant_a: Tenant) -> None:
+    _, mc, _ = sat(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):  # (an edit before answers were kept dropped its option)
+        Answer.objects.filter(session=tenant_a.session, question=mc).update(choice=7)
+    mc = _edit(tenant_a, mc, choices=["5", "4", "3"], correct_choice=1)
+    assert _choice(tenant_a, mc) == 7
+
+
 def test_a_question_answered_keeps_its_type(tenant_a: Tenant) -> None:
     _, mc, short = sat(tenant_a)
     with pytest.raises(Conflict, match="its type cannot change"):
