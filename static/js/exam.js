@@ -627,7 +627,7 @@
             // Focus goes on to the next message, or back to the exam (it fell to the page: an audit).
             const next = node.nextElementSibling || node.previousElementSibling;
             node.remove();
-            const target = next ? next.querySelector(".ack") : document.querySelector("#exam-form input, #exam-form textarea");
+            const target = next ? next.querySelector(".ack") : document.querySelector("#exam-form input:not([type=hidden]), #exam-form textarea");
             if (target) { target.focus(); }
           }
         });
