@@ -90,6 +90,8 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
     shots.take(student, "exam-with-message")
     message.locator("button.ack").click()
     expect(message).to_have_count(0)
+    # The focus goes back to the exam, not to the page (an accessibility audit: it fell to the page's body).
+    expect(student.locator("#exam-form input:not([type=hidden]), #exam-form textarea").first).to_be_focused()
     with tenancy.tenant_scope(tenant_a.institution):
         [stored] = ProctorMessage.objects.filter(session=session)
         for _ in range(50):  # the acknowledgement's request may still be on its way
