@@ -538,9 +538,7 @@ class QuestionDetailView(ExamAPIView):
         question = _question(request, pk, qpk)
         data = QuestionInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        current = {"kind": question.kind, "prompt": question.prompt, "choices": question.choices,
-                   "correct_choice": question.correct_choice, "points": question.points}
-        question = authoring.question_update(question=question, **{**current, **data.validated_data})
+        question = authoring.question_update(question=question, **data.validated_data)
         return Response(QuestionOutput(question).data)
 
     @extend_schema(responses={204: None})

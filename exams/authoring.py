@@ -10,7 +10,7 @@ from django.db.models import Case, Count, Max, Value, When
 from accounts.errors import AppError, Conflict, NotFound
 from accounts.models import User
 from exams.models import Answer, Exam, ExamSession, ExamStatus, Question, QuestionKind
-from exams.services import audit, session_create, session_delete
+from exams.services import KEEP, audit, session_create, session_delete
 from exams.statuses import ACCEPTS_FRAMES, EXAM_TRANSITIONS, SessionStatus
 
 MAX_CHOICES = 20
@@ -75,6 +75,22 @@ def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:
             choice=Case(*[When(choice=index, then=Value(to)) for index, to in remap.items()]))
 
 
+def _key_moved(question: Question, choices: list[str]) -> int | None:
+    """Where the right option is among ``choices``, for an edit that did not say (an audit: options reordered
+    took the answers with their text, but the key stayed on its number and marked the right answer wrong): the
+    option with its text, else the same number where that option was corrected in place; refused where it went."""
+    key = question.correct_choice
+    if key is None or question.kind != QuestionKind.MULTIPLE_CHOICE or not 0 <= key < len(question.choices):
+        return key
+    old, new = [_normal(c) for c in question.choices], [_normal(c) for c in choices]
+    if old[key] in new:
+        return new.index(old[key])
+    if key < len(new) and new[key] not in old:
+        return key  # corrected in place
+    raise AppError(f"This edit removes the right option (“{question.choices[key]}”): say which option is right now.",
+                   code="invalid", details={"correct_choice": ["Say which option is right now."]})
+
+
 def question_create(
     *, exam: Exam, kind: str, prompt: str, choices: list[str], correct_choice: int | None, points: int = 1
 ) -> Question:
@@ -91,12 +107,21 @@ def question_create(
 
 @transaction.atomic
 def question_update(
-    *, question: Question, kind: str, prompt: str, choices: list[str], correct_choice: int | None, points: int
+    *, question: Question, kind: str = KEEP, prompt: str = KEEP, choices: list[str] = KEEP,
+    correct_choice: int | None = KEEP, points: int = KEEP,
 ) -> Question:
+    """Change a question (arguments left out keep their value, read under the row's lock: two edits at once each
+    keep the other's fields). ``correct_choice`` left out follows its option's text where the options moved."""
+    question = Question.objects.select_for_update(of=("self",)).get(pk=question.pk)
+    kind = question.kind if kind is KEEP else kind
+    prompt = question.prompt if prompt is KEEP else prompt
+    points = question.points if points is KEEP else points
+    choices = question.choices if choices is KEEP else choices
+    if correct_choice is KEEP:
+        correct_choice = _key_moved(question, choices) if kind == QuestionKind.MULTIPLE_CHOICE else None
     _check_question(kind, choices, correct_choice)
     if kind != QuestionKind.MULTIPLE_CHOICE:
         choices, correct_choice = [], None
-    question = Question.objects.select_for_update(of=("self",)).get(pk=question.pk)
     _keep_answers(question, kind, choices)
     question.kind, question.prompt, question.points = kind, prompt, points
     question.choices, question.correct_choice = choices, correct_choice

@@ -11,6 +11,7 @@ from accounts.models import User
 from exams import policy
 from exams.authoring import MAX_CHOICES
 from exams.models import Exam, Question, QuestionKind
+from exams.services import KEEP
 
 MAX_OBJECTS = 50
 
@@ -181,8 +182,12 @@ class QuestionForm(forms.Form):
     def service_arguments(self) -> dict[str, Any]:
         data = self.cleaned_data
         correct = data["correct_choice"]
+        if correct is not None and correct == self.initial.get("correct_choice"):
+            key = KEEP  # the number left as it was: the right option keeps its text where the options moved
+        else:
+            key = None if correct is None else correct - 1
         return {"kind": data["kind"], "prompt": data["prompt"].strip(), "choices": data["choices"],
-                "correct_choice": None if correct is None else correct - 1, "points": data["points"]}
+                "correct_choice": key, "points": data["points"]}
 
 
 class EnrolForm(forms.Form):

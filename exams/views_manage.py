@@ -107,11 +107,16 @@ def question_edit(request: HttpRequest, pk: int, qpk: int) -> HttpResponse:
     form = QuestionForm(form_data(request), initial=QuestionForm.initial_for(question))
     if request.method == "POST" and form.is_valid():
         try:
-            authoring.question_update(question=question, **form.service_arguments())
+            asked = form.service_arguments()
+            question = authoring.question_update(question=question, **asked)
         except AppError as error:
             show_error(form, error)
         else:
             messages.success(request, f"Question {question.position} saved.")
+            if asked["correct_choice"] is services.KEEP and question.correct_choice is not None and \
+                    question.correct_choice + 1 != form.cleaned_data["correct_choice"]:
+                messages.info(request, f"The right option, “{question.choices[question.correct_choice]}”, moved with "
+                                       f"its text: it is now number {question.correct_choice + 1}.")
             return redirect("manage-exam-questions", pk=exam.pk)
     return render(request, "manage/question_form.html",
                   {"exam": exam, "question": question, "form": form, "section": "exams"})

@@ -13,7 +13,7 @@ from accounts.errors import AppError, Conflict
 from exams import authoring, grading, services
 from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
-from tests.conftest import Tenant, api_client_for
+from tests.conftest import Tenant, api_client_for, page_client_for
 from tests.exams.test_grading import sat
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,33 @@ def test_the_api_refuses_a_local_time_the_clocks_skip_or_show_twice(tenant_a: Te
     assert response.status_code == 400 and "happens twice in America/New_York" in str(response.json())
     with_offset = client.post("/api/v1/exams/", {"title": "Finals", "opens_at": local + "-04:00"}, format="json")
     assert with_offset.status_code == 201
+
+
+def test_the_right_option_moves_with_its_text_unless_the_edit_says_which(tenant_a: Tenant) -> None:
+    # An audit: options reordered took the answers with their text, but the key stayed on its number (the API's
+    # PATCH without correct_choice, the page's form with its number as it was): the right answer was marked wrong.
+    _, mc, _ = sat(tenant_a)  # chose "4", the key
+    url = f"/api/v1/exams/{tenant_a.exam.pk}/questions/{mc.pk}"
+    client = api_client_for(tenant_a.admin)
+    response = client.patch(url, {"choices": ["5", "3", "4"]}, format="json")
+    assert response.status_code == 200 and response.json()["correct_choice"] == 2
+    assert _choice(tenant_a, mc) == 2 and _score(tenant_a).earned == 2
+    page = page_client_for(tenant_a.admin).post(
+        f"/exams/{tenant_a.exam.pk}/questions/{mc.pk}/edit",
+        {"kind": "choice", "prompt": "2+2?", "choices": "4\n5\n3", "correct_choice": "3", "points": "2"}, follow=True)
+    assert "The right option, “4”, moved with its text: it is now number 1." in page.content.decode()
+    assert _score(tenant_a).earned == 2
+    response = client.patch(url, {"choices": ["4", "5", "3"], "correct_choice": 1}, format="json")  # said: "5"
+    assert response.status_code == 200 and _score(tenant_a).earned == 0
+    response = client.patch(url, {"choices": ["4", "3"]}, format="json")  # the key "5" removed, nobody chose it
+    assert response.status_code == 400 and "removes the right option (“5”)" in str(response.json())
+
+
+def test_an_edit_of_some_fields_keeps_the_others_as_stored_now(tenant_a: Tenant) -> None:
+    _, mc, _ = sat(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        stale = Question.objects.get(pk=mc.pk)  # read before another admin's edit
+    _edit(tenant_a, mc, choices=["3", "4", "5", "6"], correct_choice=1)
+    with tenancy.tenant_scope(tenant_a.institution):
+        authoring.question_update(question=stale, prompt="What is 2+2?")
+        assert Question.objects.get(pk=mc.pk).choices == ["3", "4", "5", "6"]
