@@ -57,10 +57,28 @@ class ExamAdminForm(forms.ModelForm):
         for name, default in self.DEFAULTS.items():
             if name in self.fields and data.get(name) is None:
                 data[name] = default
+        if self.instance.pk and not self.errors:  # the checks exam_update makes (ExamDeletes.save_model calls it)
+            changes = {name: data[name] for name in self.changed_data if name in data}
+            try:
+                services.check_schedule(self.instance, changes)
+            except AppError as error:
+                raise forms.ValidationError(error.message) from None
         return data
 
 
-class ExamDeletes(DeletesThroughService):
+class ExamSaves(DeletesThroughService):
+    """A change saved on /manage/ goes through exams.services.exam_update, as on the exam's page and the API (an
+    audit: a time limit cut here ended a student's sitting at once, and no reminder followed a new opening)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        services.exam_update(exam=Exam.objects.get(pk=obj.pk), **changes)
+
+
+class ExamDeletes(ExamSaves):
     form = ExamAdminForm
 
     def delete_through_service(self, request: HttpRequest, obj: Any) -> None:

@@ -84,9 +84,7 @@ def exam_update(
         "speech_max_seconds": speech_max_seconds,
     }
     changes = {name: value for name, value in changes.items() if value is not KEEP}
-    _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
-    if {"duration_minutes", "closes_at"} & changes.keys():
-        _check_time_left(exam, changes)
+    check_schedule(exam, changes)
     rescheduled = "opens_at" in changes and changes["opens_at"] != exam.opens_at
     for name, value in changes.items():
         setattr(exam, name, value)
@@ -94,6 +92,13 @@ def exam_update(
     if rescheduled:  # the new opening time is worth a reminder of its own (exams.reminders)
         ExamSession.objects.filter(exam=exam, reminder_sent_at__isnull=False).update(reminder_sent_at=None)
     return exam
+
+
+def check_schedule(exam: Exam, changes: dict[str, Any]) -> None:
+    """Refuse ``changes`` to ``exam`` whose window closes before it opens or that would end a sitting at once."""
+    _check_window(changes.get("opens_at", exam.opens_at), changes.get("closes_at", exam.closes_at))
+    if {"duration_minutes", "closes_at"} & changes.keys():
+        _check_time_left(exam, changes)
 
 
 # A shorter time limit or an earlier closing leaves each student sitting the exam at least this much time.

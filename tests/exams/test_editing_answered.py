@@ -3,6 +3,7 @@ answered keeps its meaning and its grade, and nobody's time ends under them."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -140,3 +141,37 @@ def test_an_edit_of_some_fields_keeps_the_others_as_stored_now(tenant_a: Tenant)
     with tenancy.tenant_scope(tenant_a.institution):
         authoring.question_update(question=stale, prompt="What is 2+2?")
         assert Question.objects.get(pk=mc.pk).choices == ["3", "4", "5", "6"]
+
+
+def _admin_form(exam: Exam, **change: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "title": exam.title, "description": exam.description, "duration_minutes": exam.duration_minutes,
+        "checks_enabled": json.dumps(exam.checks_enabled), "min_confidence": exam.min_confidence,
+        "face_match_threshold": exam.face_match_threshold, "objects_of_interest": json.dumps(exam.objects_of_interest),
+        "debounce_frames": exam.debounce_frames, "debounce_seconds": exam.debounce_seconds,
+        "capture_interval_seconds": exam.capture_interval_seconds, "speech_window_seconds": exam.speech_window_seconds,
+        "speech_max_seconds": exam.speech_max_seconds}
+    for name in ("opens_at", "closes_at"):
+        when = change.pop(name, getattr(exam, name))
+        form[f"{name}_0"], form[f"{name}_1"] = (when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")) if when else ("", "")
+    return {**form, **change}
+
+
+def test_the_admin_sites_exam_form_makes_the_checks_the_exams_page_makes(tenant_a: Tenant) -> None:
+    # An audit: /manage/'s change form saved the model directly: a time limit cut there ended a sitting at once.
+    sat(tenant_a, submit=False)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(started_at=timezone.now() - timedelta(minutes=2),
+                                                                  reminder_sent_at=timezone.now())
+        exam = Exam.objects.get(pk=tenant_a.exam.pk)
+    client, url = page_client_for(tenant_a.admin), f"/manage/exams/exam/{exam.pk}/change/"
+    page = client.post(url, _admin_form(exam, duration_minutes=2))
+    assert page.status_code == 200 and "within a minute for 1 student" in page.content.decode()
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Exam.objects.get(pk=exam.pk).duration_minutes == exam.duration_minutes
+    later = (exam.opens_at or timezone.now()) + timedelta(hours=1)
+    page = client.post(url, _admin_form(exam, duration_minutes=30, opens_at=later - timedelta(hours=3)))
+    assert page.status_code == 302, page.content.decode()[:3000]
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Exam.objects.get(pk=exam.pk).duration_minutes == 30
+        assert ExamSession.objects.get(pk=tenant_a.session.pk).reminder_sent_at is None  # rescheduled: reminded again
