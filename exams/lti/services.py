@@ -56,13 +56,25 @@ def fetchable_url_error(url: str) -> str:
     answer. (A name that resolves elsewhere between this check and the fetch is not caught.)"""
     from urllib.parse import urlsplit
 
+    from urllib3.util import parse_url
+
     if settings.LTI_ALLOW_PRIVATE_URLS:
         return ""
-    parts = urlsplit(url)
+    # A backslash, a space or a control character, and a user name before "@", are read differently by parsers:
+    # https://127.0.0.1:8443\@1.1.1.1/ named 1.1.1.1 here and was fetched from 127.0.0.1 (an audit).
+    if "\\" in url or any(char.isspace() or not char.isprintable() for char in url):
+        return "The address holds a backslash, a space or a control character."
+    try:
+        parts, fetched = urlsplit(url), parse_url(url)
+        port = parts.port
+    except ValueError:
+        return "This is not a valid address."
     if parts.scheme != "https" or not parts.hostname:
         return "Use an https:// address."
+    if "@" in parts.netloc or (fetched.host or "").strip("[]").lower() != parts.hostname.lower():
+        return "Give the address without a user name or password."
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443,
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443,
                                                                 type=socket.SOCK_STREAM)}
     except (OSError, UnicodeError):
         return f"The name {parts.hostname} does not resolve."
@@ -109,7 +121,7 @@ def role_for(*, platform: LtiPlatform, claims: dict[str, Any]) -> str:
     the course decide where the launch has any; the person's institution or system roles only where it has none. An
     audit: a learner whose LMS also called them an instructor somewhere (Canvas builds institution roles from all of
     a person's courses: a graduate student who teaches one section) became staff of the whole institution here."""
-    roles = set(claims.get(C.ROLES) or [])
+    roles = {C.role_uri(role) for role in claims.get(C.ROLES) or []}
     in_course = {role for role in roles if role.startswith(C.CONTEXT_ROLE)}
     roles = in_course or roles
     if roles & C.STAFF_ROLES:
@@ -196,10 +208,12 @@ def _user_for(*, platform: LtiPlatform, claims: dict[str, Any], role: str) -> Us
     # here: a student's, in this institution, that no other account of this LMS already owns. Another
     # institution's accounts are never looked at.
     user = None
-    if email and platform.link_by_email and role == Role.STUDENT:
+    # (Nor one that an LMS of this institution already owns: an account linked on one LMS was claimable from
+    # another by its email. ASCII only: PostgreSQL's UPPER() in iexact takes "ſ" for "S": an audit.)
+    if email and email.isascii() and platform.link_by_email and role == Role.STUDENT:
         user = (User.objects.filter(institution_id=platform.institution_id, email__iexact=email, role=Role.STUDENT,
                                     is_active=True)
-                .exclude(pk__in=LtiUserLink.objects.filter(platform=platform).values("user_id")).first())
+                .exclude(pk__in=LtiUserLink.objects.values("user_id")).first())
     if user is None:
         taken = not email or User.objects.filter(institution_id=platform.institution_id, email__iexact=email).exists()
         user = account_services.user_create(institution=platform.institution, role=role, full_name=name[:200],

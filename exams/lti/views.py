@@ -18,6 +18,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -125,8 +126,15 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
         return refused(request, message, status=400)
 
 
+# A keyset's keys are fetched again for a key they lack at most this often (seconds).
+REFETCH_EVERY = 60
+
 # A platform's clock may be this far from ours (iat, exp): one a second ahead was refused (an audit).
 CLOCK_LEEWAY_SECONDS = 60
+
+
+MAX_ATTEMPT = 2**31 - 1  # LtiAttempt's columns
+MAX_URL = 1000
 
 
 class ToolMessageLaunch(DjangoMessageLaunch):
@@ -156,7 +164,11 @@ class ToolMessageLaunch(DjangoMessageLaunch):
             url = self._registration.get_key_set_url() if self._registration else None
             if self._refetched or not url or "Unable to find public key" not in str(error):
                 raise
-            self._refetched = True  # keys kept from before the LMS rotated them: fetch them again, once
+            # Keys kept from before the LMS rotated them: fetch them again, once a launch and at most once a
+            # ``REFETCH_EVERY`` a keyset (an audit: launches naming made-up keys had the server fetch them each time).
+            if not cache.add("lti-refetch-" + hashlib.md5(url.encode("utf-8")).hexdigest(), 1, REFETCH_EVERY):
+                raise
+            self._refetched = True
             with DisableSessionId(self._public_key_cache_data_storage):  # the key fetch_public_key keeps them under
                 self._public_key_cache_data_storage.set_value(
                     "key-set-url-" + hashlib.md5(url.encode("utf-8")).hexdigest(), None, 1)
@@ -185,12 +197,13 @@ class ToolMessageLaunch(DjangoMessageLaunch):
             raise LtiException("Incorrect version, expected 1.3.0")
         if not (body.get(C.RESOURCE_LINK) or {}).get("id"):
             raise LtiException("Missing Resource Link Id")
-        attempt = body.get(C.ATTEMPT_NUMBER)
-        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
-            raise LtiException("Proctoring messages need a positive attempt_number")
-        if body.get(C.MESSAGE_TYPE) == C.START_PROCTORING and not str(
-                body.get(C.START_ASSESSMENT_URL) or "").startswith(("https://", "http://")):
-            raise LtiException("LtiStartProctoring needs a start_assessment_url")
+        attempt = body.get(C.ATTEMPT_NUMBER)  # (the column's range: larger numbers answered 500 on PostgreSQL)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= MAX_ATTEMPT:
+            raise LtiException(f"Proctoring messages need an attempt_number from 1 to {MAX_ATTEMPT}")
+        url = body.get(C.START_ASSESSMENT_URL)
+        if body.get(C.MESSAGE_TYPE) == C.START_PROCTORING and not (
+                isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= MAX_URL):
+            raise LtiException(f"LtiStartProctoring needs a start_assessment_url of at most {MAX_URL} characters")
         return self
 
 

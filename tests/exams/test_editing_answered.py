@@ -153,7 +153,8 @@ def _admin_form(exam: Exam, **change: object) -> dict[str, object]:
         "speech_max_seconds": exam.speech_max_seconds}
     for name in ("opens_at", "closes_at"):
         when = change.pop(name, getattr(exam, name))
-        form[f"{name}_0"], form[f"{name}_1"] = (when.strftime("%Y-%m-%d"), when.strftime("%H:%M:%S")) if when else ("", "")
+        form[f"{name}_0"] = when.strftime("%Y-%m-%d") if when else ""
+        form[f"{name}_1"] = when.strftime("%H:%M:%S") if when else ""
     return {**form, **change}
 
 

@@ -579,3 +579,76 @@ def test_a_keyset_that_never_answers_is_given_up_on(lms: LoopbackPlatform, tenan
         assert time.monotonic() - began < 10
     finally:
         silent.close()
+
+
+# A re-audit of the fixes above
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("https://127.0.0.1:8443\\@1.1.1.1/jwks", "backslash"),  # urlsplit reads 1.1.1.1; requests fetched 127.0.0.1
+    ("https://user:pw@1.1.1.1/jwks", "user name or password"),
+    ("https://1.1.1.1/jwks x", "space"),
+    ("https://1.1.1.1\t/jwks", "control character"),
+    ("https://1.1.1.1:99999/jwks", "not a valid address"),  # answered 500
+])
+def test_a_keyset_url_that_parsers_read_differently_is_refused(settings: Any, url: str, problem: str) -> None:
+    from exams.lti.services import fetchable_url_error
+
+    settings.LTI_ALLOW_PRIVATE_URLS = False
+    assert fetchable_url_error("https://1.1.1.1/jwks") == ""
+    assert problem in fetchable_url_error(url)
+
+
+@pytest.mark.parametrize(("roles", "role"), [
+    (["Learner", LEARNER_INSTITUTION_INSTRUCTOR], Role.STUDENT),  # LTI 1.3's simple name for a course role
+    (["http://purl.imsglobal.org/vocab/lis/v2/Membership#learner", LEARNER_INSTITUTION_INSTRUCTOR], Role.STUDENT),
+    (["urn:lti:role:ims/lis/Learner", LEARNER_INSTITUTION_INSTRUCTOR], Role.STUDENT),  # LTI 1.1's URN
+    (["urn:lti:role:ims/lis/Instructor/TeachingAssistant"], Role.PROCTOR),
+    (["Instructor"], Role.PROCTOR),
+])
+def test_a_course_role_in_any_of_its_spellings_decides(registered: LtiPlatform, roles: list[str], role: str) -> None:
+    """The re-audit: "Learner", or a URI in other capitals, was not read as a course role, and the institution's
+    Instructor made a learner staff."""
+    from exams.lti.services import role_for
+
+    assert role_for(platform=registered, claims={C.ROLES: roles}) == role
+
+
+@pytest.mark.parametrize("change", [
+    {C.ATTEMPT_NUMBER: 2**31}, {C.ATTEMPT_NUMBER: 10**20}, {C.START_ASSESSMENT_URL: "https://lms.test/" + "a" * 1000},
+])
+def test_an_attempt_or_a_start_url_beyond_their_columns_is_refused_with_a_4xx(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant, change: dict[str, Any]
+) -> None:
+    map_link(lms, tenant_a.exam)
+    proctoring = {C.ATTEMPT_NUMBER: 1, C.SESSION_DATA: "s", C.START_ASSESSMENT_URL: f"{lms.url}/start", **change}
+    refusal(launch(Client(), lms, lms.claims(sub="learner-1", roles=[LEARNER], message_type=C.START_PROCTORING,
+                                             **proctoring)))
+
+
+def test_an_email_links_no_account_another_lms_owns_nor_a_look_alike(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    LtiPlatform.unscoped.filter(pk=registered.pk).update(link_by_email=True)
+    other = register(lms, tenant_a, client_id="another-lms")
+    with tenancy.tenant_scope(tenant_a.institution):
+        LtiUserLink.objects.create(institution=tenant_a.institution, platform=other, sub="s-1", user=tenant_a.student)
+    client = Client()
+    launch(client, lms, lms.claims(sub="learner-1", roles=[LEARNER], email=tenant_a.student.email))
+    assert _signed_in(client).pk != tenant_a.student.pk
+    with tenancy.tenant_scope(tenant_a.institution):
+        User.objects.filter(pk=tenant_a.student.pk).update(email="student.s@alpha.test")
+        LtiUserLink.objects.filter(platform=other).delete()
+    client = Client()  # "ſ" is "S" to PostgreSQL's UPPER()
+    launch(client, lms, lms.claims(sub="learner-2", roles=[LEARNER], email="student.ſ@alpha.test"))
+    assert _signed_in(client).pk != tenant_a.student.pk
+
+
+def test_keys_are_fetched_again_for_an_unknown_key_at_most_once_a_minute(
+    lms: LoopbackPlatform, registered: LtiPlatform, tenant_a: Tenant
+) -> None:
+    map_link(lms, tenant_a.exam)
+    fetched = lms.jwks_fetches
+    for sub in ("a", "b", "c"):  # an attacker's made-up key ids
+        refusal(launch(Client(), lms, lms.claims(sub=sub, roles=[LEARNER]), kid=f"made-up-{sub}"))
+    assert lms.jwks_fetches == fetched + 1
