@@ -26,6 +26,8 @@ import functools
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Q
+
 from exams.models import ExamSession
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.models import CheckStreak, Frame, FrameStatus, Incident, IncidentKind, ReviewStatus, Severity
@@ -123,7 +125,14 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
         return []  # taken during the check, analysed once the exam began
     # Frames come every few seconds: they also end a talking incident once the student has been quiet
     # for the exam's speech window (no speech segment arrives to say so).
-    close_quiet_talking(session_id=frame.session_id, now=frame.captured_at, window_seconds=exam.speech_window_seconds)
+    # Both asked in one question, nearly always answered no (a query a frame: scripts/profile_frame_cost.py).
+    quiet_since = frame.captured_at - timedelta(seconds=exam.speech_window_seconds)
+    if Incident.objects.filter(Q(kind=IncidentKind.TALKING, ended_at__lt=quiet_since) | Q(
+            kind=IncidentKind.CAMERA_STOPPED, started_at__lt=frame.captured_at, details__has_key="left_at"),
+            session_id=frame.session_id, is_open=True).exists():
+        close_quiet_talking(session_id=frame.session_id, now=frame.captured_at,
+                            window_seconds=exam.speech_window_seconds)
+        _camera_runs(frame)
     # A late frame (kept offline by the browser, or retried, while newer ones were judged) is still evidence of what
     # happened when it was taken: what it shows counts, but what it does not show clears nothing (the newer frames
     # say how things are now). It once counted for nothing, and a frame that claimed an earlier capture time
@@ -248,6 +257,16 @@ def _date_from_window(streak: CheckStreak, frame: Frame, n: int) -> list[datetim
     seen = [f for f, held in zip(frames, window, strict=False) if held == HELD]
     streak.since, streak.since_frame, streak.frames = seen[-1].captured_at, seen[-1], len(seen)
     return [f.captured_at for f in seen]
+
+
+def _camera_runs(frame: Frame) -> None:
+    """A frame taken after the page said the camera stopped: it runs again (the page sends no frame while it is off),
+    and that incident ends when the frame was taken. A re-audit: a student who reopened the exam in a new tab had
+    the camera on, but its "camera stopped" stayed ongoing (only the tab that saw it stop says it is back)."""
+    from proctoring.review import _came_back
+
+    _came_back(frame.session, IncidentKind.CAMERA_STOPPED, frame.session.status != SessionStatus.IN_PROGRESS,
+               frame.captured_at)
 
 
 def _first_frame_after(incident: Incident) -> datetime | None:

@@ -129,12 +129,19 @@ def browser_event(*, session: ExamSession, student: User, kind: str, detail: str
             for stale in Incident.objects.select_for_update(of=("self",)).filter(
                     session_id=session.pk, kind=kind, is_open=True):
                 stale.is_open, stale.version = False, stale.version + 1
-                if stale.review_status == ReviewStatus.PENDING:
-                    stale.details = {key: value for key, value in stale.details.items() if key != "left_at"}
+                if stale.review_status == ReviewStatus.PENDING and "left_at" in stale.details:
+                    details = dict(stale.details)  # (its time until then counted: a re-audit saw it dropped)
+                    lasted = (stale.ended_at - datetime.fromisoformat(details.pop("left_at"))).total_seconds()
+                    details["away_seconds"] = round(float(details.get("away_seconds", 0)) + max(lasted, 0), 1)
+                    stale.details = details
                 stale.save(update_fields=["is_open", "details", "version"])
         if recent is not None:
             # The same event again soon after; an absence is ongoing again (a proctor's audit: a student away from the
             # exam tab right now never showed as ongoing on the live view, its incident created already closed).
+            # One still going on keeps when it began (a re-audit: a second report of the camera stopped lost the
+            # minutes it had been off).
+            if "left_at" in recent.details:
+                left = {}
             recent.ended_at, recent.version, recent.is_open = now, recent.version + 1, recent.is_open or away
             recent.details = {**recent.details, "count": int(recent.details.get("count", 1)) + 1,
                               "detail": detail[:500] or recent.details.get("detail", ""), **left}

@@ -554,3 +554,49 @@ def test_a_stopped_camera_is_ongoing_until_it_runs_again_and_an_ongoing_event_co
         assert not Incident.objects.get(pk=again).is_open
     # Only an event that lasts is over.
     assert client.post(url, {"kind": "copy_paste", "back": True}, format="json").status_code == 400
+
+
+def test_a_frame_taken_after_the_camera_stopped_ends_that_incident(tenant_a: Tenant) -> None:
+    # A re-audit: a student whose camera stopped reopened the exam in a new tab, camera on; only the tab that saw it
+    # stop says it is back, so "camera stopped" stayed ongoing until the session ended. Frames come only while the
+    # camera runs: the first taken after the stop ends it.
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    stopped = api_client_for(tenant_a.student).post(url, {"kind": "camera_stopped"}, format="json").json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):  # stopped two minutes ago
+        off = timezone.now() - timedelta(minutes=2)
+        incident = Incident.objects.get(pk=stopped)
+        Incident.objects.filter(pk=stopped).update(started_at=off, ended_at=off,
+                                                   details={**incident.details, "left_at": off.isoformat()})
+    process(tenant_a, "signer1_a.jpg", session=session, user=tenant_a.student)
+    with tenancy.tenant_scope(tenant_a.institution):
+        ended = Incident.objects.get(pk=stopped)
+    assert not ended.is_open and 119 <= ended.details["away_seconds"] <= 150 and "left_at" not in ended.details
+
+
+def test_a_second_report_of_an_ongoing_event_keeps_when_it_began_and_one_left_open_keeps_its_time(
+        tenant_a: Tenant) -> None:
+    # A re-audit: the camera reported stopped again while it was off restarted its clock (the minutes it had been off
+    # were lost); and an absence whose return was lost, closed when the next opened, lost the time it was known to
+    # last.
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    stopped = client.post(url, {"kind": "camera_stopped"}, format="json").json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        off = timezone.now() - timedelta(seconds=50)
+        incident = Incident.objects.get(pk=stopped)
+        Incident.objects.filter(pk=stopped).update(started_at=off, ended_at=timezone.now() - timedelta(seconds=30),
+                                                   details={**incident.details, "left_at": off.isoformat()})
+    assert client.post(url, {"kind": "camera_stopped"}, format="json").json()["incident"] == stopped
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.get(pk=stopped).details["left_at"] == off.isoformat()
+        # No return came, and the camera is reported off again three minutes after it was last heard of.
+        Incident.objects.filter(pk=stopped).update(ended_at=timezone.now() - timedelta(minutes=3),
+                                                   details={**incident.details, "left_at": (
+                                                       timezone.now() - timedelta(minutes=4)).isoformat()})
+    client.post(url, {"kind": "camera_stopped"}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        stale = Incident.objects.get(pk=stopped)
+    assert not stale.is_open and 59 <= stale.details["away_seconds"] <= 62
