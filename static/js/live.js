@@ -110,7 +110,9 @@
     const typing = grid.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName);
     sessions.forEach(function (s) {
       const node = cards[s.session];
-      const hide = (onlyIncidents.checked && !s.incidents.length) || (onlyStale.checked && !isStale(s));
+      // (A card the focus is in stays until the focus leaves it: hidden, it took the focus with it.)
+      const hide = ((onlyIncidents.checked && !s.incidents.length) || (onlyStale.checked && !isStale(s))) &&
+        !node.contains(document.activeElement);
       node.hidden = hide;
       shown += hide ? 0 : 1;
       if (typing) { return; }
@@ -157,16 +159,27 @@
         node.querySelector(".accommodation-text").textContent = a ? [a.reason, a.extra_label ? "extra time " + a.extra_label : "",
           a.exempt_labels.length ? "exempt from: " + a.exempt_labels.join("; ") : ""].filter(Boolean).join(" · ") : "";
         OpenProctor.renderChecks(node.querySelector(".checks"), s.checks);
+        // Rebuilt only when it changed, keeping the focus on the same incident's link (a re-audit: rebuilt at every
+        // poll, a link the proctor had tabbed to lost the focus every 3 s).
         const list = node.querySelector(".incidents");
-        list.innerHTML = "";
-        s.incidents.forEach(function (i) {
-          const li = document.createElement("li");
-          li.className = "incident " + i.severity;
-          li.innerHTML = '<a></a>';
-          li.firstChild.href = "/incidents/" + i.id + "/";
-          li.firstChild.textContent = i.label;
-          list.appendChild(li);
-        });
+        const listKey = JSON.stringify(s.incidents.map(function (i) { return [i.id, i.severity, i.label]; }));
+        if (list.dataset.key !== listKey) {
+          const focusedHref = list.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+          list.innerHTML = "";
+          s.incidents.forEach(function (i) {
+            const li = document.createElement("li");
+            li.className = "incident " + i.severity;
+            li.innerHTML = '<a></a>';
+            li.firstChild.href = "/incidents/" + i.id + "/";
+            li.firstChild.textContent = i.label;
+            list.appendChild(li);
+          });
+          list.dataset.key = listKey;
+          if (focusedHref) {
+            const same = list.querySelector('a[href="' + focusedHref + '"]');
+            if (same) { same.focus(); } else { node.querySelector(".student").focus(); }
+          }
+        }
         node.classList.toggle("alert-card", s.incidents.length > 0);
         // The latest message and whether the student acknowledged it (the exam page's "OK, got it").
         const told = node.querySelector(".message-state"), m = s.message;
