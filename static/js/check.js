@@ -19,13 +19,8 @@
   const LIVENESS_HELP_AFTER_MS = 40000;
   let livenessAt = "", livenessSince = Date.now();
 
-  // Said once each time it changes (a live region rewritten with the same words is read again).
-  let announced = "";
-  function announce(text) {
-    if (!text || text === announced || !$("gate-announce")) { return; }
-    announced = text;
-    $("gate-announce").textContent = text;
-  }
+  // Said once each time it changes, and not again within 30 s (say_once.js).
+  const announce = OpenProctor.sayOnce($("gate-announce"), 30000);
 
   function show(checks) {
     OpenProctor.renderChecks($("checks"), checks, quietRecognition ? ["Person Recognition"] : []);

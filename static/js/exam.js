@@ -675,17 +675,13 @@
   // A screen reader is told what the strip asks of the student when it first appears, once: the hints of failing
   // checks and the notices (an audit: "looking away" and "camera frozen" were never spoken, and blind students are
   // the likeliest to be flagged for looking away without knowing).
-  const stripAnnounce = document.getElementById("strip-announce");
-  let stripSaid = "";
+  // (Not again within 30 s where it flickers: say_once.js.)
+  const sayAsks = OpenProctor.sayOnce(document.getElementById("strip-announce"), 30000);
   function sayStrip() {
-    const asks = Array.from(strip.querySelectorAll(".check.fail")).map(function (chip) {
+    sayAsks(Array.from(strip.querySelectorAll(".check.fail")).map(function (chip) {
       const hint = chip.querySelector(".hint");
       return hint ? hint.textContent : chip.querySelector(".name").textContent;
-    }).filter(Boolean).join(" ");
-    if (asks !== stripSaid) {
-      stripSaid = asks;
-      if (asks && stripAnnounce) { stripAnnounce.textContent = asks; }
-    }
+    }).filter(Boolean).join(" "));
   }
 
   function notice(test, message) {
@@ -779,8 +775,7 @@
         });
         note.appendChild(again);
         strip.replaceChildren(note);
-        if (stripAnnounce) { stripAnnounce.textContent = "Your camera stopped: no picture is sent. Use the button " +
-          "Turn the camera on again."; stripSaid = ""; }
+        sayAsks("Your camera stopped: no picture is sent. Use the button Turn the camera on again.");
       });
     });
   }
