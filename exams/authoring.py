@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -38,7 +39,11 @@ def _check_question(kind: str, choices: list[str], correct_choice: int | None) -
 
 
 def _normal(choice: str) -> str:
-    return " ".join(choice.split()).casefold()
+    """An option as compared with others: NFKC (composed "é" and "e" + accent, "Ⅳ" and "IV" alike), without
+    invisible format characters (a zero-width space), spaces collapsed, case folded (a re-audit found each of these
+    making two options that read the same)."""
+    choice = unicodedata.normalize("NFKC", choice)
+    return " ".join("".join(char for char in choice if unicodedata.category(char) != "Cf").split()).casefold()
 
 
 def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:

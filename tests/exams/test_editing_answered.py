@@ -74,7 +74,8 @@ def test_while_students_sit_options_are_only_corrected_in_place_or_added(tenant_
     assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
 
 
-@pytest.mark.parametrize("choices", [["x", "x"], ["Paris", " paris ", "Lyon"]])
+@pytest.mark.parametrize("choices", [["x", "x"], ["Paris", " paris ", "Lyon"], ["Café", "Cafe\u0301"],
+                                     ["Par\u200bis", "Paris"], ["Ⅳ", "IV"]])
 def test_two_options_the_same_are_refused(tenant_a: Tenant, choices: list[str]) -> None:
     with tenancy.tenant_scope(tenant_a.institution), pytest.raises(AppError, match="are the same"):
         authoring.question_create(exam=tenant_a.exam, kind="choice", prompt="Capital?", choices=choices,
