@@ -657,16 +657,20 @@
   const frames = new OpenProctor.FrameQueue(sessionId, {maxFrames: 20, maxBytes: 5 * 1024 * 1024, keep: true});
   let busy = false, ticks = 0, following = 0;
 
+  const sayFrames = OpenProctor.sayOnce(document.getElementById("frame-announce"), 30000);
   function showFrames(outcome) {
     if (frames.size() && outcome.signedOut) {
+      sayFrames("You are signed out: the camera's pictures are kept and sent when you sign in again.");
       frameState.textContent = frames.size() + " frame" + (frames.size() > 1 ? "s" : "") +
         " kept, sent when you sign in again.";
       frameState.dataset.state = "offline";
     } else if (frames.size() && (outcome.offline || frames.offline)) {
+      sayFrames("Offline: the camera's pictures are kept and sent when the connection is back.");
       frameState.textContent = "Offline — " + frames.size() + " frame" + (frames.size() > 1 ? "s" : "") +
         " kept, sent when the connection is back.";
       frameState.dataset.state = "offline";
     } else {
+      if (frameState.dataset.state === "offline") { sayFrames("Connected again: the pictures kept are sent."); }
       frameState.textContent = "";
       frameState.dataset.state = "online";
     }

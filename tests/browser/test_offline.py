@@ -78,6 +78,9 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     expect(page.locator("#save-state")).to_contain_text(NOT_SAVED)
     kept_frames = re.compile(r"Offline — ([4-9]|\d\d) frames kept")
     expect(page.locator("#frame-state")).to_have_text(kept_frames, timeout=TIMEOUT)
+    # A screen reader hears that it is offline once, not the count at every frame (a re-audit).
+    expect(page.locator("#frame-announce")).to_have_text(re.compile(r"^Offline: the camera's pictures are kept"))
+    assert page.locator("#frame-state").get_attribute("aria-live") is None
     shots.take(page, "offline")
     assert stored(tenant_a, session) == {}
     kept = json.loads(page.evaluate(f"localStorage.getItem('openproctor:answers:{session.pk}')"))
@@ -88,6 +91,7 @@ def test_it_keeps_answers_and_frames_while_offline_and_sends_them_when_back(
     came_back = timezone.now()
     page.context.set_offline(False)
     expect(page.locator("#frame-state")).to_have_text("", timeout=TIMEOUT)
+    expect(page.locator("#frame-announce")).to_have_text("Connected again: the pictures kept are sent.")
     with tenancy.tenant_scope(tenant_a.institution):
         late = [f for f in Frame.objects.filter(session=session) if f.received_at >= came_back]
     # Four frames kept, taken at least two seconds apart: the two oldest arrive well after they were taken.
