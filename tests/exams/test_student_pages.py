@@ -30,7 +30,7 @@ def test_it_runs_the_exam_page_from_static_scripts_only(tenant_a: Tenant) -> Non
     scripts = scripts_of(page.content)
     assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
     sources = [re.search(rb'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
-    assert sources[-2:] == [b"/static/js/camera.js", b"/static/js/exam.js"]
+    assert sources[-3:] == [b"/static/js/camera.js", b"/static/js/say_once.js", b"/static/js/exam.js"]
     assert f'data-session="{session.pk}"'.encode() in page.content
     assert f'data-done-url="/sessions/{session.pk}/done"'.encode() in page.content
 
@@ -54,7 +54,7 @@ def test_it_runs_the_camera_check_from_static_scripts_only(tenant_a: Tenant) -> 
     scripts = scripts_of(page.content)
     assert all(b"src=" in attrs and body.strip() == b"" for attrs, body in scripts), scripts
     sources = [re.search(rb'src="([^"]+)"', attrs).group(1) for attrs, _ in scripts]
-    assert sources[-2:] == [b"/static/js/camera.js", b"/static/js/check.js"]
+    assert sources[-3:] == [b"/static/js/camera.js", b"/static/js/say_once.js", b"/static/js/check.js"]
     assert b'data-needs-identity="' in page.content
 
 
