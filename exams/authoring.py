@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 
@@ -61,6 +62,20 @@ def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:
     if kind != QuestionKind.MULTIPLE_CHOICE:
         return
     old, new = [_normal(c) for c in question.choices], [_normal(c) for c in choices]
+    # A "correction" that reads as another option (a re-audit: "Paris", "Berlin" became "Berlin (Germany)", "Paris
+    # (France)", and the answers stayed on their numbers, swapped) is refused where students answered: moves follow
+    # the text, so an edit that moves options keeps their text, and another corrects it.
+    words = [set(re.findall(r"\w+", text)) for text in old]
+    for index, (was, now) in enumerate(zip(old, new, strict=False)):
+        if was == now or was in new or now in old:
+            continue
+        other = next((j for j, its in enumerate(words) if j != index and its and its <= set(re.findall(r"\w+", now))
+                      and not (words[index] and words[index] <= set(re.findall(r"\w+", now)))), None)
+        if other is not None and answers.exists():
+            raise Conflict(f"Option {index + 1}'s new text (“{choices[index]}”) reads like option {other + 1} "
+                           f"(“{question.choices[other]}”), and students have answered. To move options, keep their "
+                           f"text in one edit (the answers follow it), then correct the text in another.",
+                           code="question_answered")
     if len(new) >= len(old) and all(o == n or o not in new for o, n in zip(old, new, strict=False)):
         return  # corrected in place, or added to: every index means what it meant
     if ExamSession.objects.filter(exam_id=question.exam_id, status__in=ACCEPTS_FRAMES).exists():

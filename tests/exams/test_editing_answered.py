@@ -177,3 +177,12 @@ def test_the_admin_sites_exam_form_makes_the_checks_the_exams_page_makes(tenant_
     with tenancy.tenant_scope(tenant_a.institution):
         assert Exam.objects.get(pk=exam.pk).duration_minutes == 30
         assert ExamSession.objects.get(pk=tenant_a.session.pk).reminder_sent_at is None  # rescheduled: reminded again
+
+
+def test_a_correction_that_reads_as_another_option_is_refused_once_students_answered(tenant_a: Tenant) -> None:
+    # A re-audit: ["3", "4", "5"] "corrected" in place to read as each other's options swapped what the answers meant.
+    _, mc, _ = sat(tenant_a)  # chose "4"
+    with pytest.raises(Conflict, match="Option 1's new text .*reads like option 2"):
+        _edit(tenant_a, mc, choices=["4 (four)", "3 (three)", "5"], correct_choice=0)
+    mc = _edit(tenant_a, mc, choices=["3", "4 (four)", "5"], correct_choice=1)  # its own text, corrected: fine
+    assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
