@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from django import forms
@@ -75,7 +76,14 @@ class ExamSaves(DeletesThroughService):
             super().save_model(request, obj, form, change)
             return
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
-        services.exam_update(exam=Exam.objects.get(pk=obj.pk), **changes)
+        taken = set(inspect.signature(services.exam_update).parameters) - {"exam"}
+        exam = services.exam_update(exam=Exam.objects.get(pk=obj.pk),
+                                    **{name: value for name, value in changes.items() if name in taken})
+        rest = {name: value for name, value in changes.items() if name not in taken}  # (the platform's form: more)
+        if rest:
+            for name, value in rest.items():
+                setattr(exam, name, value)
+            exam.save(update_fields=[*rest, "updated_at"])
 
 
 class ExamDeletes(ExamSaves):

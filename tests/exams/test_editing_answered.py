@@ -14,7 +14,7 @@ from accounts.errors import AppError, Conflict
 from exams import authoring, grading, services
 from exams.models import Answer, Exam, ExamSession, Question
 from exams.statuses import SessionStatus
-from tests.conftest import Tenant, api_client_for, page_client_for
+from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
 from tests.exams.test_grading import sat
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +186,16 @@ def test_a_correction_that_reads_as_another_option_is_refused_once_students_answ
         _edit(tenant_a, mc, choices=["4 (four)", "3 (three)", "5"], correct_choice=0)
     mc = _edit(tenant_a, mc, choices=["3", "4 (four)", "5"], correct_choice=1)  # its own text, corrected: fine
     assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
+
+
+def test_the_platform_admins_exam_form_saves_its_own_fields_too(tenant_a: Tenant) -> None:
+    # Its form has fields the institution's has not (the exam's creator): they were passed to exam_update (a 500).
+    root = type(tenant_a.admin).objects.create_superuser("root@platform.test", PASSWORD)
+    with tenancy.tenant_scope(tenant_a.institution):
+        exam = Exam.objects.get(pk=tenant_a.exam.pk)
+    form = {**_admin_form(exam, title="Renamed"), "institution": exam.institution_id, "created_by": tenant_a.proctor.pk}
+    page = page_client_for(root).post(f"/platform/exams/exam/{exam.pk}/change/", form)
+    assert page.status_code == 302, page.content.decode()[:3000]
+    with tenancy.tenant_scope(tenant_a.institution):
+        saved = Exam.objects.get(pk=exam.pk)
+    assert (saved.title, saved.created_by_id) == ("Renamed", tenant_a.proctor.pk)
