@@ -71,8 +71,14 @@ def fetchable_url_error(url: str) -> str:
         return "This is not a valid address."
     if parts.scheme != "https" or not parts.hostname:
         return "Use an https:// address."
-    if "@" in parts.netloc or (fetched.host or "").strip("[]").lower() != parts.hostname.lower():
+    if "@" in parts.netloc:
         return "Give the address without a user name or password."
+    try:  # (a name in another script, as it is fetched: IDNA)
+        host = parts.hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return "This is not a valid address."
+    if (fetched.host or "").strip("[]").lower() != host:
+        return "This address is read differently by different parsers: write it plainly (https://host/path)."
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443,
                                                                 type=socket.SOCK_STREAM)}

@@ -595,6 +595,7 @@ def test_a_keyset_url_that_parsers_read_differently_is_refused(settings: Any, ur
 
     settings.LTI_ALLOW_PRIVATE_URLS = False
     assert fetchable_url_error("https://1.1.1.1/jwks") == ""
+    assert "does not resolve" in fetchable_url_error("https://bücher.invalid/jwks")  # a name in another script: read
     assert problem in fetchable_url_error(url)
 
 
