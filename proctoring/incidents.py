@@ -265,8 +265,13 @@ def _camera_runs(frame: Frame) -> None:
     the camera on, but its "camera stopped" stayed ongoing (only the tab that saw it stop says it is back)."""
     from proctoring.review import _came_back
 
-    _came_back(frame.session, IncidentKind.CAMERA_STOPPED, frame.session.status != SessionStatus.IN_PROGRESS,
-               frame.captured_at)
+    stopped = Incident.objects.filter(session_id=frame.session_id, kind=IncidentKind.CAMERA_STOPPED, is_open=True,
+                                      details__has_key="left_at").values_list("details", flat=True).first()
+    # (Its stretch: an incident stopped again within a minute keeps its first start, and a frame taken before this
+    # stop, sent late, says nothing of it.)
+    if stopped is not None and datetime.fromisoformat(stopped["left_at"]) < frame.captured_at:
+        _came_back(frame.session, IncidentKind.CAMERA_STOPPED, frame.session.status != SessionStatus.IN_PROGRESS,
+                   frame.captured_at)
 
 
 def _first_frame_after(incident: Incident) -> datetime | None:

@@ -22,7 +22,7 @@ from proctoring.models import Frame, FrameStatus, Incident
 from proctoring.review import risk
 from proctoring.stores import dynamodb
 from tests.conftest import Tenant, api_client_for, page_client_for
-from tests.proctoring.conftest import image, start_session
+from tests.proctoring.conftest import image, shot_b64, start_session
 from tests.proctoring.test_pipeline import process, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -569,6 +569,16 @@ def test_a_frame_taken_after_the_camera_stopped_ends_that_incident(tenant_a: Ten
         incident = Incident.objects.get(pk=stopped)
         Incident.objects.filter(pk=stopped).update(started_at=off, ended_at=off,
                                                    details={**incident.details, "left_at": off.isoformat()})
+    # A frame taken before it stopped again, sent late (kept offline), says nothing of this stop.
+    with tenancy.tenant_scope(tenant_a.institution):
+        Incident.objects.filter(pk=stopped).update(started_at=off - timedelta(minutes=5))  # a first stretch before
+        ExamSession.objects.filter(pk=session.pk).update(started_at=off - timedelta(minutes=10))
+    late = api_client_for(tenant_a.student).post("/process?wait=30", {
+        "image": shot_b64("signer1_a.jpg"), "session": session.pk,
+        "captured_at": (off - timedelta(minutes=1)).isoformat()}, format="json")
+    assert late.status_code == 200, late.content
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.get(pk=stopped).is_open
     process(tenant_a, "signer1_a.jpg", session=session, user=tenant_a.student)
     with tenancy.tenant_scope(tenant_a.institution):
         ended = Incident.objects.get(pk=stopped)
