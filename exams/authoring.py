@@ -39,11 +39,20 @@ def _check_question(kind: str, choices: list[str], correct_choice: int | None) -
                                                    f"to {len(choices) - 1}."]})
 
 
+# Compatibility forms that mean something else in an answer: "2³" is not "23", nor "H₂O" "H2O", nor "½" "1⁄2".
+_MEANINGFUL = ("<super>", "<sub>", "<fraction>")
+
+
+def _fold(char: str) -> str:
+    return char if unicodedata.decomposition(char).startswith(_MEANINGFUL) else unicodedata.normalize("NFKC", char)
+
+
 def _normal(choice: str) -> str:
-    """An option as compared with others: NFKC (composed "é" and "e" + accent, "Ⅳ" and "IV" alike), without
-    invisible format characters (a zero-width space), spaces collapsed, case folded (a re-audit found each of these
-    making two options that read the same)."""
-    choice = unicodedata.normalize("NFKC", choice)
+    """An option as compared with others: composed ("é" and "e" + accent alike), compatibility forms folded
+    ("Ⅳ" and "IV", full-width "２" and "2") but not superscripts, subscripts or fractions, without invisible format
+    characters (a zero-width space), spaces collapsed, case folded (a re-audit found each of these making two
+    options that read the same; a second, that NFKC made "2³" and "23" the same)."""
+    choice = unicodedata.normalize("NFC", "".join(_fold(char) for char in unicodedata.normalize("NFC", choice)))
     return " ".join("".join(char for char in choice if unicodedata.category(char) != "Cf").split()).casefold()
 
 
@@ -62,15 +71,18 @@ def _keep_answers(question: Question, kind: str, choices: list[str]) -> None:
     if kind != QuestionKind.MULTIPLE_CHOICE:
         return
     old, new = [_normal(c) for c in question.choices], [_normal(c) for c in choices]
-    # A "correction" that reads as another option (a re-audit: "Paris", "Berlin" became "Berlin (Germany)", "Paris
-    # (France)", and the answers stayed on their numbers, swapped) is refused where students answered: moves follow
-    # the text, so an edit that moves options keeps their text, and another corrects it.
-    words = [set(re.findall(r"\w+", text)) for text in old]
-    for index, (was, now) in enumerate(zip(old, new, strict=False)):
-        if was == now or was in new or now in old:
-            continue
-        other = next((j for j, its in enumerate(words) if j != index and its and its <= set(re.findall(r"\w+", now))
-                      and not (words[index] and words[index] <= set(re.findall(r"\w+", now)))), None)
+    # A "correction" that reads as another option also corrected (a re-audit: "Paris", "Berlin" became "Berlin
+    # (Germany)", "Paris (France)", and the answers stayed on their numbers, swapped) is refused where students
+    # answered: moves follow the text, so an edit that moves options keeps their text, and another corrects it. (A
+    # heuristic on whole words and numbers: "15 m/s" corrected to "12.5 m/s" beside "5 m/s", unchanged, is a
+    # correction; a second re-audit found such honest edits refused when any option's words counted.)
+    corrected = {i for i, (was, now) in enumerate(zip(old, new, strict=False))
+                 if was != now and was not in new and now not in old}
+    words = [set(re.findall(r"\d+(?:[.,]\d+)*|\w+", text)) for text in [*old, *new]]
+    for index in sorted(corrected):
+        now_words = words[len(old) + index]
+        other = next((j for j in sorted(corrected) if j != index and words[j] and words[j] <= now_words
+                      and not (words[index] and words[index] <= now_words)), None)
         if other is not None and answers.exists():
             raise Conflict(f"Option {index + 1}'s new text (“{choices[index]}”) reads like option {other + 1} "
                            f"(“{question.choices[other]}”), and students have answered. To move options, keep their "
@@ -108,7 +120,7 @@ def _key_moved(question: Question, choices: list[str]) -> int | None:
     if key < len(new) and new[key] not in old:
         return key  # corrected in place
     raise AppError(f"This edit removes the right option (“{question.choices[key]}”): say which option is right now.",
-                   code="invalid", details={"correct_choice": ["Say which option is right now."]})
+                   code="key_removed", details={"correct_choice": ["Say which option is right now."]})
 
 
 def question_create(

@@ -108,7 +108,18 @@ def question_edit(request: HttpRequest, pk: int, qpk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             asked = form.service_arguments()
-            question = authoring.question_update(question=question, **asked)
+            try:
+                question = authoring.question_update(question=question, **asked)
+            except AppError as error:
+                # The right option's text is gone and its number was left as it was: the number names it (a
+                # re-audit: refused, the form could never say "number 2, as it is now").
+                if asked["correct_choice"] is not services.KEEP or error.code != "key_removed":
+                    raise
+                asked["correct_choice"] = form.cleaned_data["correct_choice"] - 1
+                question = authoring.question_update(question=question, **asked)
+                messages.warning(request, f"The right option's text is gone: number {asked['correct_choice'] + 1}, "
+                                          f"“{question.choices[asked['correct_choice']]}”, is now the right option. "
+                                          "Check it.")
         except AppError as error:
             show_error(form, error)
         else:

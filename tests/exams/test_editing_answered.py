@@ -199,3 +199,33 @@ def test_the_platform_admins_exam_form_saves_its_own_fields_too(tenant_a: Tenant
     with tenancy.tenant_scope(tenant_a.institution):
         saved = Exam.objects.get(pk=exam.pk)
     assert (saved.title, saved.created_by_id) == ("Renamed", tenant_a.proctor.pk)
+
+
+@pytest.mark.parametrize("choices", [["2³", "23", "3²", "32"], ["H₂O", "H2O"], ["½", "1/2"]])
+def test_superscripts_subscripts_and_fractions_are_not_folded_into_other_options(tenant_a: Tenant,
+                                                                                 choices: list[str]) -> None:
+    # A second re-audit: NFKC made "2³" and "23" the same, and the question was refused.
+    with tenancy.tenant_scope(tenant_a.institution):
+        authoring.question_create(exam=tenant_a.exam, kind="choice", prompt="?", choices=choices, correct_choice=0)
+
+
+@pytest.mark.parametrize("choices", [["3", "4", "4.5"], ["3", "4", "four (4)"], ["3", "5.5", "4.5"]])
+def test_an_honest_correction_beside_an_option_it_mentions_is_taken(tenant_a: Tenant, choices: list[str]) -> None:
+    # A second re-audit: "15 m/s" corrected to "12.5 m/s" beside "5 m/s" was refused as reading like it.
+    _, mc, _ = sat(tenant_a)  # ["3", "4", "5"], chose "4"
+    mc = _edit(tenant_a, mc, choices=choices, correct_choice=1)
+    assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
+
+
+def test_the_form_names_the_right_option_by_its_number_where_its_text_went(tenant_a: Tenant) -> None:
+    # A second re-audit: with the right option's text removed and its number left, the form refused, and sending
+    # the same number again could never say "number 2, as it is now".
+    with tenancy.tenant_scope(tenant_a.institution):
+        question = authoring.question_create(exam=tenant_a.exam, kind="choice", prompt="2+2?",
+                                             choices=["3", "4-ish", "4"], correct_choice=1)
+    page = page_client_for(tenant_a.admin).post(
+        f"/exams/{tenant_a.exam.pk}/questions/{question.pk}/edit",
+        {"kind": "choice", "prompt": "2+2?", "choices": "3\n4", "correct_choice": "2", "points": "1"}, follow=True)
+    assert "number 2, “4”, is now the right option. Check it." in page.content.decode()
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Question.objects.get(pk=question.pk).correct_choice == 1
