@@ -128,7 +128,8 @@ def apply_frame(*, frame: Frame, kinds: set[str], exam: Any) -> list[Incident]:
     # Both asked in one question, nearly always answered no (a query a frame: scripts/profile_frame_cost.py).
     quiet_since = frame.captured_at - timedelta(seconds=exam.speech_window_seconds)
     if Incident.objects.filter(Q(kind=IncidentKind.TALKING, ended_at__lt=quiet_since) | Q(
-            kind=IncidentKind.CAMERA_STOPPED, started_at__lt=frame.captured_at, details__has_key="left_at"),
+            kind=IncidentKind.CAMERA_STOPPED, started_at__lt=frame.captured_at - CAPTURE_KEPT_AHEAD,
+            details__has_key="left_at"),
             session_id=frame.session_id, is_open=True).exists():
         close_quiet_talking(session_id=frame.session_id, now=frame.captured_at,
                             window_seconds=exam.speech_window_seconds)
@@ -259,6 +260,10 @@ def _date_from_window(streak: CheckStreak, frame: Frame, n: int) -> list[datetim
     return [f.captured_at for f in seen]
 
 
+# How far ahead of the server's clock a frame's capture time is taken as the browser says it (proctoring.services).
+CAPTURE_KEPT_AHEAD = timedelta(seconds=2)
+
+
 def _camera_runs(frame: Frame) -> None:
     """A frame taken after the page said the camera stopped: it runs again (the page sends no frame while it is off),
     and that incident ends when the frame was taken. A re-audit: a student who reopened the exam in a new tab had
@@ -269,7 +274,9 @@ def _camera_runs(frame: Frame) -> None:
                                       details__has_key="left_at").values_list("details", flat=True).first()
     # (Its stretch: an incident stopped again within a minute keeps its first start, and a frame taken before this
     # stop, sent late, says nothing of it.)
-    if stopped is not None and datetime.fromisoformat(stopped["left_at"]) < frame.captured_at:
+    # (Taken later than the page's clock may run ahead of the server's: a frame taken just before the stop, still on
+    # its way, stamped a second ahead, ended it at once in a second re-audit.)
+    if stopped is not None and datetime.fromisoformat(stopped["left_at"]) + CAPTURE_KEPT_AHEAD < frame.captured_at:
         _came_back(frame.session, IncidentKind.CAMERA_STOPPED, frame.session.status != SessionStatus.IN_PROGRESS,
                    frame.captured_at)
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 # How far a browser's capture time may lie after the server's clock, or before the session began
 # (the page corrects its clock from the server's Date header; this absorbs what is left).
 CAPTURE_CLOCK_SKEW = timedelta(seconds=30)
-CAPTURE_KEPT_AHEAD = timedelta(seconds=2)
+CAPTURE_KEPT_AHEAD = incidents.CAPTURE_KEPT_AHEAD  # (a stopped camera's end reads it too)
 
 UNINDEXED_REASONS = {
     "EXCEEDS_MAX_FACES": "more than one face is in the photo",

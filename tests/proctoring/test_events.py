@@ -579,6 +579,13 @@ def test_a_frame_taken_after_the_camera_stopped_ends_that_incident(tenant_a: Ten
     assert late.status_code == 200, late.content
     with tenancy.tenant_scope(tenant_a.institution):
         assert Incident.objects.get(pk=stopped).is_open
+    # Nor one taken just before it, stamped a second ahead by the page's clock (still on its way at the stop).
+    ahead = api_client_for(tenant_a.student).post("/process?wait=30", {
+        "image": shot_b64("signer2_a.jpg"), "session": session.pk,
+        "captured_at": (off + timedelta(seconds=1)).isoformat()}, format="json")
+    assert ahead.status_code == 200, ahead.content
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert Incident.objects.get(pk=stopped).is_open
     process(tenant_a, "signer1_a.jpg", session=session, user=tenant_a.student)
     with tenancy.tenant_scope(tenant_a.institution):
         ended = Incident.objects.get(pk=stopped)
