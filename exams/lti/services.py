@@ -49,6 +49,15 @@ class Launch:
     session: ExamSession | None  # a student's sitting of the link's exam
 
 
+# IPv6 prefixes that carry an IPv4 address and reach it where the network translates them (NAT64, 6to4): Python
+# counts them global, and a second re-audit reached 127.0.0.1 through 64:ff9b::7f00:1.
+_EMBEDDING = tuple(ipaddress.ip_network(prefix) for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16"))
+
+
+def _embeds_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.version == 6 and any(ip in network for network in _EMBEDDING)
+
+
 def fetchable_url_error(url: str) -> str:
     """Why the server must not fetch ``url`` (an LMS's keyset), or "": outside development
     (``LTI_ALLOW_PRIVATE_URLS``) only https, to a name that resolves to public addresses only. An audit: an
@@ -71,6 +80,8 @@ def fetchable_url_error(url: str) -> str:
         return "This is not a valid address."
     if parts.scheme != "https" or not parts.hostname:
         return "Use an https:// address."
+    if port == 0:
+        return "This is not a valid address."
     if "@" in parts.netloc:
         return "Give the address without a user name or password."
     try:  # (a name in another script, as it is fetched: IDNA)
@@ -86,7 +97,7 @@ def fetchable_url_error(url: str) -> str:
         return f"The name {parts.hostname} does not resolve."
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
+        if not ip.is_global or ip.is_multicast or _embeds_ipv4(ip):
             return f"{parts.hostname} is a private or local address ({ip}): use the LMS's public address."
     return ""
 

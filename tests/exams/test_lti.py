@@ -589,6 +589,9 @@ def test_a_keyset_that_never_answers_is_given_up_on(lms: LoopbackPlatform, tenan
     ("https://1.1.1.1/jwks x", "space"),
     ("https://1.1.1.1\t/jwks", "control character"),
     ("https://1.1.1.1:99999/jwks", "not a valid address"),  # answered 500
+    ("https://1.1.1.1:0/jwks", "not a valid address"),
+    ("https://[64:ff9b::7f00:1]/jwks", "private or local"),  # NAT64 of 127.0.0.1: a second re-audit
+    ("https://[2002:7f00:1::]/jwks", "private or local"),  # 6to4
 ])
 def test_a_keyset_url_that_parsers_read_differently_is_refused(settings: Any, url: str, problem: str) -> None:
     from exams.lti.services import fetchable_url_error
