@@ -118,6 +118,10 @@ class PlatformExamAdmin(ExamDeletes):
     readonly_fields = ["status"]
     actions = STATUS_ACTIONS
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # An exam stays in its institution: its sessions, students and evidence are that institution's.
+        return [*self.readonly_fields, "institution"] if obj is not None else list(self.readonly_fields)
+
 
 def _https_by_default(field: models.Field, **kwargs: Any) -> forms.Field | None:
     if isinstance(field, models.URLField):

@@ -188,17 +188,20 @@ def test_a_correction_that_reads_as_another_option_is_refused_once_students_answ
     assert _choice(tenant_a, mc) == 1 and _score(tenant_a).earned == 2
 
 
-def test_the_platform_admins_exam_form_saves_its_own_fields_too(tenant_a: Tenant) -> None:
+def test_the_platform_admins_exam_form_saves_its_own_fields_too(tenant_a: Tenant, tenant_b: Tenant) -> None:
     # Its form has fields the institution's has not (the exam's creator): they were passed to exam_update (a 500).
+    # The exam stays in its institution (its sessions and evidence are that institution's).
     root = type(tenant_a.admin).objects.create_superuser("root@platform.test", PASSWORD)
     with tenancy.tenant_scope(tenant_a.institution):
         exam = Exam.objects.get(pk=tenant_a.exam.pk)
-    form = {**_admin_form(exam, title="Renamed"), "institution": exam.institution_id, "created_by": tenant_a.proctor.pk}
+    form = {**_admin_form(exam, title="Renamed"), "institution": tenant_b.institution.pk,
+            "created_by": tenant_a.proctor.pk}
     page = page_client_for(root).post(f"/platform/exams/exam/{exam.pk}/change/", form)
     assert page.status_code == 302, page.content.decode()[:3000]
     with tenancy.tenant_scope(tenant_a.institution):
         saved = Exam.objects.get(pk=exam.pk)
-    assert (saved.title, saved.created_by_id) == ("Renamed", tenant_a.proctor.pk)
+    assert (saved.title, saved.created_by_id, saved.institution_id) == ("Renamed", tenant_a.proctor.pk,
+                                                                         tenant_a.institution.pk)
 
 
 @pytest.mark.parametrize("choices", [["2³", "23", "3²", "32"], ["H₂O", "H2O"], ["½", "1/2"]])
