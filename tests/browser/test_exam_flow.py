@@ -39,6 +39,14 @@ def proctored_exam(tenant: Tenant, reference: str = "signer1_a.jpg", **policy: A
     return session
 
 
+def sitting(tenant: Tenant, session: ExamSession) -> ExamSession:
+    """``session``'s student has passed the camera check: the exam is in progress."""
+    with tenancy.tenant_scope(tenant.institution):
+        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant.student)
+    return session
+
+
 def test_it_walks_a_student_through_consent_camera_check_and_the_exam(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, student_camera: PuppetCamera, shots: Shots
 ) -> None:
@@ -161,10 +169,7 @@ def test_it_shows_a_two_person_incident_live_then_in_review_and_the_report(
 def test_a_reload_of_the_exam_page_is_not_leaving_the_tab(
     live_server: Any, tenant_a: Tenant, camera_browser: Any
 ) -> None:
-    session = proctored_exam(tenant_a)
-    with tenancy.tenant_scope(tenant_a.institution):
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    session = sitting(tenant_a, proctored_exam(tenant_a))
     base = live_server.url
     page = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)

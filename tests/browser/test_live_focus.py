@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from accounts import tenancy
-from exams import services as exam_services
-from exams.statuses import SessionStatus
 from tests.browser.conftest import sign_in
-from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.browser.test_exam_flow import TIMEOUT, proctored_exam, sitting
 from tests.conftest import PASSWORD, Tenant, api_client_for
 
 # make test runs each browser test on one database (Makefile): this module's on SQLite.
@@ -22,10 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database(
 def test_the_live_view_keeps_the_focus_on_an_incident_link_across_refreshes(
     live_server: Any, tenant_a: Tenant, camera_browser: Any
 ) -> None:
-    session = proctored_exam(tenant_a)
-    with tenancy.tenant_scope(tenant_a.institution):
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    session = sitting(tenant_a, proctored_exam(tenant_a))
     events = f"/api/v1/sessions/{session.pk}/events"
     student = api_client_for(tenant_a.student)
     student.post(events, {"kind": "tab_hidden"}, format="json")  # away from the exam tab, right now

@@ -20,7 +20,7 @@ from exams.models import ExamSession
 from exams.statuses import SessionStatus
 from proctoring.models import ProctorMessage
 from tests.browser.conftest import Shots, sign_in
-from tests.browser.test_exam_flow import TIMEOUT, proctored_exam
+from tests.browser.test_exam_flow import TIMEOUT, proctored_exam, sitting
 from tests.conftest import PASSWORD, Tenant
 
 # make test runs each browser test on one database (Makefile): this module's on SQLite.
@@ -30,10 +30,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database(
 def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_the_session_shows_why(
     live_server: Any, tenant_a: Tenant, camera_browser: Any, shots: Shots
 ) -> None:
-    session = proctored_exam(tenant_a)
-    with tenancy.tenant_scope(tenant_a.institution):
-        for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
-            exam_services.session_transition(session_id=session.pk, to=to, actor=tenant_a.student)
+    session = sitting(tenant_a, proctored_exam(tenant_a))
     base = live_server.url
     student = camera_browser("signer1_b.jpg").new_page(viewport={"width": 1280, "height": 900})
     student.set_default_timeout(TIMEOUT)
