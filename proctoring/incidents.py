@@ -180,6 +180,23 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, rule_: tuple[int, int],
     if streak.frames == 0:
         streak.since, streak.since_frame = frame.captured_at, frame
     streak.frames += 1
+    if streak.incident_id and open_incidents[streak.incident_id].review_status != ReviewStatus.PENDING:
+        # Decided while it went on: the decision stands on what the reviewer saw, and what comes after it is a new
+        # incident to review (an audit: a dismissal absorbed the next 30 minutes of a second person, unreviewed and
+        # out of the risk; a confirmation grew from 1 to 32 minutes under the same note).
+        decided = open_incidents[streak.incident_id]
+        _close(decided, decided.ended_at or frame.captured_at)
+        streak.frames, streak.since, streak.since_frame = 1, frame.captured_at, frame
+        incident = Incident.objects.create(
+            institution_id=frame.institution_id, session_id=frame.session_id, kind=streak.kind,
+            severity=SEVERITY[streak.kind], started_at=frame.captured_at, ended_at=frame.captured_at,
+            first_frame=frame, last_frame=frame, evidence_frame=frame, frame_count=1,
+            details={"findings": frame.findings, "checks": frame.checks, "after_decided": decided.pk},
+            during_check=decided.during_check,
+        )
+        streak.incident = incident
+        publish(incident)
+        return [decided, incident]
     if streak.incident_id:
         # A new version, mirrored: DynamoDB's frame count follows an open incident as it grows.
         incident = open_incidents[streak.incident_id]

@@ -617,3 +617,23 @@ def test_a_second_report_of_an_ongoing_event_keeps_when_it_began_and_one_left_op
     with tenancy.tenant_scope(tenant_a.institution):
         stale = Incident.objects.get(pk=stopped)
     assert not stale.is_open and 59 <= stale.details["away_seconds"] <= 62
+
+
+@pytest.mark.parametrize("decision", ["dismissed", "confirmed"])
+def test_a_decision_on_an_incident_still_going_on_stands_on_what_the_reviewer_saw(tenant_a: Tenant,
+                                                                                decision: str) -> None:
+    # An audit of fairness: dismissed while a second person was in view, the incident absorbed the next 30 minutes,
+    # unreviewed and out of the risk; confirmed, it grew from 1 to 32 minutes under the same note.
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    [incident] = _incidents(tenant_a, session)
+    with tenancy.tenant_scope(tenant_a.institution):
+        review_module.incident_review(incident_id=incident.pk, reviewer=tenant_a.proctor, decision=decision)
+    for _ in range(2):  # still in view after the decision
+        process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    decided, after = _incidents(tenant_a, session)
+    assert (decided.pk, decided.is_open, decided.frame_count, decided.review_status) == (
+        incident.pk, False, 1, decision)
+    assert (after.is_open, after.frame_count, after.review_status, after.details["after_decided"]) == (
+        True, 2, "pending", incident.pk)
