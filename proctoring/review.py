@@ -198,6 +198,22 @@ def _came_back(session: ExamSession, kind: str, during_check: bool, now: datetim
     return incident
 
 
+def lasting_seconds(incident: Incident, now: datetime) -> float | None:
+    """How long a browser event that lasts (``LASTING``) went on, over all its stretches, the one going on now
+    included; None for any other incident (its length is from its start to its end)."""
+    if incident.kind not in LASTING:
+        return None  # (asked before the details, which a list may have deferred: proctoring.selectors)
+    details = incident.details or {}
+    if details.get("source") != "browser":
+        return None
+    if not incident.is_open and "left_at" in details:
+        return None  # decided while it went on, then ended: its stretches were not counted, its span says it
+    seconds = float(details.get("away_seconds", 0))
+    if incident.is_open and "left_at" in details:
+        seconds += max(0.0, (now - datetime.fromisoformat(details["left_at"])).total_seconds())
+    return seconds
+
+
 SEVERITY_POINTS = {Severity.HIGH: 30, Severity.MEDIUM: 15, Severity.LOW: 5}
 
 
@@ -235,9 +251,13 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
             items.append(RiskItem(incident, 0, "during the check before the exam"))
             continue
         # An event still going on (away from the exam tab now, the camera off now) counts so far: it counted nothing
-        # until it ended, so the live view's risk stayed low while a student was away for ten minutes.
-        end = now if incident.is_open and "left_at" in (incident.details or {}) else (incident.ended_at or now)
-        minutes = max(0, int((end - incident.started_at).total_seconds() // 60))
+        # until it ended, so the live view's risk stayed low while a student was away for ten minutes. One of
+        # several stretches counts their time, not the span from the first to the last (an audit: 5 s away every
+        # 55 s for half an hour "lasted 26 min").
+        away = lasting_seconds(incident, now)
+        end = incident.ended_at or now
+        seconds = away if away is not None else (end - incident.started_at).total_seconds()
+        minutes = max(0, int(seconds // 60))
         base = SEVERITY_POINTS[incident.severity]
         # Lasting at most doubles an event's points: an hour of a low event (a webcam set off to the side read as
         # looking away) scored 65, above a minute of a second person (30).

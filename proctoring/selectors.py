@@ -98,14 +98,18 @@ GROUP_MAX = 50  # incidents shown per session in the queue; the session's report
 
 def review_groups(*, incidents: QuerySet[Incident], sort: str = "risk") -> list[ReviewGroup]:
     """The matching incidents grouped by session; sessions by risk, highest first (``sort="recent"``:
-    the latest incident first). Two queries, whatever the number of sessions."""
+    the latest incident first). Three queries, whatever the number of sessions."""
     matching = list(incidents.select_related("evidence_frame").defer(
         "evidence_frame__findings", "evidence_frame__checks", "evidence_frame__thumbnail", "details"))
     by_session: dict[int, list[Incident]] = {}
     for incident in matching:
         by_session.setdefault(incident.session_id, []).append(incident)
     every: dict[int, list[Incident]] = {}
-    for incident in Incident.objects.filter(session_id__in=list(by_session)).defer("details"):
+    # (The risk reads the details of the browser events that last: their time away. Others' are left unread.)
+    of_sessions = Incident.objects.filter(session_id__in=list(by_session))
+    for incident in sorted([*of_sessions.exclude(kind__in=list(review.LASTING)).defer("details"),
+                            *of_sessions.filter(kind__in=list(review.LASTING))], key=lambda i: i.started_at,
+                           reverse=True):  # (the model's order, as one query gave them)
         every.setdefault(incident.session_id, []).append(incident)
     now = timezone.now()
     groups = [ReviewGroup(session=own[0].session, risk=review.risk(every.get(session_id, own), now=now)[0],

@@ -125,14 +125,26 @@ def incident_history(incident: Incident) -> list[dict[str, Any]]:
             for e in events.order_by("at", "pk")]
 
 
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+
+
 def _lasted(incident: Incident) -> str:
-    """How long the incident lasted, as "2 min 14 s" ("" while it has no end)."""
+    """How long the incident lasted, as "2 min 14 s" ("" while it has no end); for an event of several stretches
+    (away from the exam tab five times), their time, and over how long (an audit: it said "Lasted 26 min 40 s" of
+    2 min 39 s away in 30 stretches)."""
     # Ongoing: so far (an absence from the exam tab is still going on: it read "0 s" while the student was away).
-    end = timezone.now() if incident.is_open else incident.ended_at
+    now = timezone.now()
+    end = now if incident.is_open else incident.ended_at
     if end is None:
         return ""
-    seconds = max(0, round((end - incident.started_at).total_seconds()))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    span = (end - incident.started_at).total_seconds()
+    away = review.lasting_seconds(incident, now)
+    count = int((incident.details or {}).get("count", 1))
+    if away is None or count <= 1:
+        return _duration(span if away is None else away)
+    return f"{_duration(away)} in all, over {count} times within {_duration(span)}"
 
 
 @login_required

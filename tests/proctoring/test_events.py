@@ -482,7 +482,9 @@ def test_a_student_away_from_the_exam_tab_is_ongoing_until_they_come_back_or_the
     assert ongoing() == ["tab_hidden"]
     with tenancy.tenant_scope(tenant_a.institution):  # left 40 s ago
         left = timezone.now() - timedelta(seconds=40)
-        Incident.objects.filter(pk=first).update(started_at=left, ended_at=left)
+        details = Incident.objects.get(pk=first).details
+        Incident.objects.filter(pk=first).update(started_at=left, ended_at=left,
+                                                 details={**details, "left_at": left.isoformat()})
         for seconds in (35, 30, 25, 20, 10, 5):  # what the camera saw while they were away
             meanwhile = Frame(institution=tenant_a.institution, session=session, status=FrameStatus.DONE,
                               received_at=timezone.now() - timedelta(seconds=seconds),
@@ -637,3 +639,24 @@ def test_a_decision_on_an_incident_still_going_on_stands_on_what_the_reviewer_sa
         incident.pk, False, 1, decision)
     assert (after.is_open, after.frame_count, after.review_status, after.details["after_decided"]) == (
         True, 2, "pending", incident.pk)
+
+
+def test_an_absence_of_many_short_stretches_counts_their_time_not_the_span_from_first_to_last(
+        tenant_a: Tenant) -> None:
+    # An audit of fairness: away 5 s every 55 s for half an hour (one incident, merged) "lasted 26 min 40 s" on the
+    # reviewer's page and in the risk (30 points, "the most for lasting"), for 2 min 30 s away.
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    first = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident = Incident.objects.get(pk=first)
+        end = timezone.now()
+        Incident.objects.filter(pk=first).update(started_at=end - timedelta(seconds=1600), ended_at=end, details={
+            **incident.details, "count": 30, "away_seconds": 150.0})
+        incident.refresh_from_db()
+    [item] = risk([incident])[1]
+    assert item.points == 15 + 1 and "lasted 2 min" in item.reason
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{first}/").content.decode()
+    assert "2 min 30 s in all, over 30 times within 26 min 40 s" in page
