@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db.models import F
 from django.utils import timezone
 
 from accounts import services as account_services
@@ -660,3 +661,19 @@ def test_an_absence_of_many_short_stretches_counts_their_time_not_the_span_from_
     assert item.points == 15 + 1 and "lasted 2 min" in item.reason
     page = page_client_for(tenant_a.proctor).get(f"/incidents/{first}/").content.decode()
     assert "2 min 30 s in all, over 30 times within 26 min 40 s" in page
+
+
+def test_one_switch_away_from_a_full_screen_exam_counts_once(tenant_a: Tenant) -> None:
+    # An audit of fairness: the page reports full screen left and the tab hidden for one switch: two incidents,
+    # scored 5 + 15.
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    client.post(url, {"kind": "fullscreen_exit"}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):  # (the tab's report arrives a little later)
+        Incident.objects.filter(session=session).update(started_at=F("started_at") - timedelta(seconds=1),
+                                                        ended_at=F("ended_at") - timedelta(seconds=1))
+    client.post(url, {"kind": "tab_hidden"}, format="json")
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    score, items = risk(_incidents(tenant_a, session))
+    assert score == 15 and sorted(item.points for item in items) == [0, 15]
