@@ -16,7 +16,7 @@ from exams.services import audit
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
 from proctoring.access import access_incidents_by_ids
 from proctoring.incidents import incident_payload, publish
-from proctoring.models import AppealStatus, Incident, IncidentKind, ReviewStatus, Severity
+from proctoring.models import Appeal, AppealStatus, Incident, IncidentKind, ReviewStatus, Severity
 from proctoring.outbox import outbox_add
 
 BROWSER_EVENTS = {
@@ -55,6 +55,19 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
     incident.save(update_fields=["review_status", "reviewed_by", "reviewed_at", "review_note", "version"])
     audit(institution_id=incident.institution_id, actor=reviewer, action=f"incident.{decision}", target=incident,
           data={"from": previous, "note": incident.review_note})
+    if decision == ReviewStatus.DISMISSED:
+        # An appeal still open against it has its answer: the student's record said "Dismissed" beside an appeal
+        # "Open" until staff overturned it by hand (an audit of fairness).
+        for appeal in Appeal.objects.select_for_update(of=("self",)).filter(incident_id=incident.pk,
+                                                                             status=AppealStatus.OPEN):
+            appeal.status, appeal.decided_by = AppealStatus.OVERTURNED, reviewer
+            appeal.decided_at = incident.reviewed_at
+            appeal.decision_note = ("A reviewer dismissed the incident" + (
+                f": {incident.review_note}" if incident.review_note else "."))[:5000]
+            appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+            audit(institution_id=appeal.institution_id, actor=reviewer, action="appeal.overturned", target=appeal,
+                  data={"from": AppealStatus.OPEN, "incident": incident.pk, "note": appeal.decision_note,
+                        "by": "incident review"})
     payload = incident_payload(incident)
     outbox_add(topic="incidents.put", payload={**payload, "review_status": decision})
     return incident

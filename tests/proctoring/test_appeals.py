@@ -294,13 +294,30 @@ def test_it_lists_appeals_by_status_in_the_api(tenant_a: Tenant) -> None:
 
 def test_it_does_not_uphold_an_appeal_of_an_incident_a_reviewer_has_since_dismissed(tenant_a: Tenant) -> None:
     appeal = appealed(tenant_a)
-    with tenancy.tenant_scope(tenant_a.institution):
-        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.admin, decision="dismissed")
+    with tenancy.tenant_scope(tenant_a.institution):  # (confirmed again: the appeal is open and its incident not)
+        Incident.objects.filter(pk=tenant_a.incident.pk).update(review_status="dismissed")
     response = page_client_for(tenant_a.proctor).post(f"/appeals/{appeal.pk}/", {"decision": "upheld"})
     assert response.status_code == 200 and b"no longer confirmed" in response.content
     assert Appeal.unscoped.get(pk=appeal.pk).status == "open"
     overturned = page_client_for(tenant_a.proctor).post(f"/appeals/{appeal.pk}/", {"decision": "overturned"})
     assert overturned.status_code == 302 and Appeal.unscoped.get(pk=appeal.pk).status == "overturned"
+
+
+def test_a_reviewer_who_dismisses_an_appealed_incident_answers_its_appeal(tenant_a: Tenant) -> None:
+    # An audit of fairness: the student's record said "Dismissed" beside an appeal still "Open" until staff
+    # overturned it by hand.
+    appeal = appealed(tenant_a)
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.admin, decision="dismissed",
+                        note="The second face was a poster.")
+    decided = Appeal.unscoped.get(pk=appeal.pk)
+    assert (decided.status, decided.decided_by_id) == ("overturned", tenant_a.admin.pk)
+    assert decided.decision_note == "A reviewer dismissed the incident: The second face was a poster."
+    page = re.sub(r"\s+", " ", record(tenant_a).content.decode())
+    assert '<strong>Overturned: the incident was dismissed</strong>' in page and "The second face was a poster." in page
+    again = api_client_for(tenant_a.proctor).post(f"/api/v1/appeals/{appeal.pk}/decision", {"decision": "upheld"},
+                                                  format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "appeal_decided"
 
 
 def test_it_says_when_an_evidence_image_is_no_longer_kept(tenant_a: Tenant) -> None:
