@@ -134,13 +134,15 @@ def _lasted(incident: Incident) -> str:
     """How long the incident lasted, as "2 min 14 s" ("" while it has no end); for an event of several stretches
     (away from the exam tab five times), their time, and over how long (an audit: it said "Lasted 26 min 40 s" of
     2 min 39 s away in 30 stretches)."""
-    # Ongoing: so far (an absence from the exam tab is still going on: it read "0 s" while the student was away).
+    # Ongoing: so far (an absence from the exam tab is still going on: it read "0 s" while the student was away); one
+    # the frames show, as far as they show it (its last frame: with no frame since, it grew on the page and not in
+    # the risk, an audit of fairness).
     now = timezone.now()
-    end = now if incident.is_open else incident.ended_at
+    away = review.lasting_seconds(incident, now)
+    end = now if incident.is_open and away is not None else incident.ended_at
     if end is None:
         return ""
     span = (end - incident.started_at).total_seconds()
-    away = review.lasting_seconds(incident, now)
     count = int((incident.details or {}).get("count", 1))
     if away is None or count <= 1:
         return _duration(span if away is None else away)

@@ -677,3 +677,16 @@ def test_one_switch_away_from_a_full_screen_exam_counts_once(tenant_a: Tenant) -
     client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
     score, items = risk(_incidents(tenant_a, session))
     assert score == 15 and sorted(item.points for item in items) == [0, 15]
+
+
+def test_an_open_incident_the_frames_show_lasts_as_far_as_they_show_it_on_its_page(tenant_a: Tenant) -> None:
+    # An audit of fairness: with no frame since, "Lasted ... so far" grew with the clock on the page, not in the risk.
+    register(tenant_a, "signer1_a.jpg", "Sam Signer", student=tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    process(tenant_a, "two_signers.jpg", session=session, user=tenant_a.student)
+    [incident] = _incidents(tenant_a, session)
+    with tenancy.tenant_scope(tenant_a.institution):
+        Incident.objects.filter(pk=incident.pk).update(started_at=timezone.now() - timedelta(minutes=10),
+                                                       ended_at=timezone.now() - timedelta(minutes=9))
+    page = re.sub(r"\s+", " ", page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/").content.decode())
+    assert re.search(r'<dd id="lasted">1 min [0-9] s so far</dd>', page)
