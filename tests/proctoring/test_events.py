@@ -690,3 +690,16 @@ def test_an_open_incident_the_frames_show_lasts_as_far_as_they_show_it_on_its_pa
                                                        ended_at=timezone.now() - timedelta(minutes=9))
     page = re.sub(r"\s+", " ", page_client_for(tenant_a.proctor).get(f"/incidents/{incident.pk}/").content.decode())
     assert re.search(r'<dd id="lasted">1 min [0-9] s so far</dd>', page)
+
+
+def test_moments_merged_into_one_incident_do_not_count_as_lasting(tenant_a: Tenant) -> None:
+    # Copy and paste ten times over half an hour is one incident (merged); it scored as if it lasted half an hour.
+    session = start_session(tenant_a)
+    first = api_client_for(tenant_a.student).post(f"/api/v1/sessions/{session.pk}/events", {"kind": "copy_paste"},
+                                                  format="json").json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        end = timezone.now()
+        Incident.objects.filter(pk=first).update(started_at=end - timedelta(minutes=30), ended_at=end)
+        incident = Incident.objects.get(pk=first)
+    [item] = risk([incident])[1]
+    assert item.points == 15 and "lasted" not in item.reason
