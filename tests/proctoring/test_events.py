@@ -640,6 +640,8 @@ def test_a_decision_on_an_incident_still_going_on_stands_on_what_the_reviewer_sa
         incident.pk, False, 1, decision)
     assert (after.is_open, after.frame_count, after.review_status, after.details["after_decided"]) == (
         True, 2, "pending", incident.pk)
+    page = page_client_for(tenant_a.proctor).get(f"/incidents/{after.pk}/").content.decode()
+    assert f'<a href="/incidents/{incident.pk}/">incident {incident.pk}</a>, decided while it went on' in page
 
 
 def test_an_absence_of_many_short_stretches_counts_their_time_not_the_span_from_first_to_last(
