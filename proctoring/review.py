@@ -240,6 +240,7 @@ class RiskItem:
 # Kinds that, overlapping in time, are one event seen by several checks: a second person (the person
 # box and the second face), somebody gone (no person and no face). The event counts once in the risk,
 # at the points of its worst incident; the others say which incident counted it.
+LEFT = "left the exam"
 EVENTS = {
     IncidentKind.MULTIPLE_PEOPLE: "second person", IncidentKind.MULTIPLE_FACES: "second person",
     IncidentKind.NO_PERSON: "nobody in view", IncidentKind.NO_FACE: "nobody in view",
@@ -247,11 +248,12 @@ EVENTS = {
     IncidentKind.CAMERA_STOPPED: "camera", IncidentKind.CAMERA_FROZEN: "camera", IncidentKind.CAMERA_COVERED: "camera",
     # One switch away from a full-screen exam is reported twice by the page (full screen left, the tab hidden): an
     # audit of fairness saw two incidents scored 5 + 15 for it.
-    IncidentKind.TAB_HIDDEN: "left the exam", IncidentKind.FULLSCREEN_EXIT: "left the exam",
+    IncidentKind.TAB_HIDDEN: LEFT, IncidentKind.FULLSCREEN_EXIT: LEFT,
 }
-# Incidents of one event this close are taken as overlapping: the page's two reports of one switch away arrive apart
-# (the tab's is sent LEAVE_REPORTED_AFTER later, each over the network).
-EVENT_SLACK = timedelta(seconds=5)
+# The page's two reports of one switch away arrive apart (the tab's is sent LEAVE_REPORTED_AFTER later, each over the
+# network): incidents of that event this close are taken as overlapping. (Only of that event: a re-audit saw a frame
+# incident opened after a decision, 5 s after the decided one's last frame, counted as the same.)
+EVENT_SLACK = {LEFT: timedelta(seconds=5)}
 
 
 def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, list[RiskItem]]:
@@ -300,9 +302,10 @@ def _count_events_once(items: list[RiskItem], now: datetime) -> None:
     counted: list[RiskItem] = []
     for item in sorted((i for i in items if i.points and i.incident.kind in EVENTS), key=lambda i: -i.points):
         incident = item.incident
+        slack = EVENT_SLACK.get(EVENTS[incident.kind], timedelta(0))
         same = next((c for c in counted if EVENTS[c.incident.kind] == EVENTS[incident.kind]
-                     and c.incident.started_at <= (incident.ended_at or now) + EVENT_SLACK
-                     and incident.started_at <= (c.incident.ended_at or now) + EVENT_SLACK), None)
+                     and c.incident.started_at <= (incident.ended_at or now) + slack
+                     and incident.started_at <= (c.incident.ended_at or now) + slack), None)
         if same is None:
             counted.append(item)
         else:
@@ -321,7 +324,9 @@ def _count_recurrences_once(items: list[RiskItem], now: datetime) -> None:
     first: dict[str, RiskItem] = {}
     for item in sorted((i for i in items if i.points), key=lambda i: i.incident.started_at):
         incident = item.incident
-        event = EVENTS.get(incident.kind, incident.kind)
+        # (Each of the page's two reports of leaving is its own condition here: a long absence 50 s after leaving
+        # full screen counted as "the same left full screen again", 0 points, in a re-audit.)
+        event = EVENTS.get(incident.kind, incident.kind) if EVENTS.get(incident.kind) != LEFT else incident.kind
         ended = last_end.get(event)
         if ended is not None and incident.started_at <= ended + timedelta(seconds=RECURRENCE_SECONDS):
             item.points = 0

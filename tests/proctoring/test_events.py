@@ -705,3 +705,23 @@ def test_moments_merged_into_one_incident_do_not_count_as_lasting(tenant_a: Tena
         incident = Incident.objects.get(pk=first)
     [item] = risk([incident])[1]
     assert item.points == 15 and "lasted" not in item.reason
+
+
+def test_a_long_absence_soon_after_leaving_full_screen_counts_on_its_own(tenant_a: Tenant) -> None:
+    # A re-audit of 71e8393: full screen left, then the exam tab left 50 s later for 20 minutes, scored 5 (the
+    # absence "the same left full screen again within 60 s").
+    session = start_session(tenant_a)
+    client = api_client_for(tenant_a.student)
+    url = f"/api/v1/sessions/{session.pk}/events"
+    full = client.post(url, {"kind": "fullscreen_exit"}, format="json").json()["incident"]
+    tab = client.post(url, {"kind": "tab_hidden"}, format="json").json()["incident"]
+    client.post(url, {"kind": "tab_hidden", "back": True}, format="json")
+    with tenancy.tenant_scope(tenant_a.institution):
+        now = timezone.now()
+        Incident.objects.filter(pk=full).update(started_at=now - timedelta(minutes=21),
+                                                ended_at=now - timedelta(minutes=21))
+        details = Incident.objects.get(pk=tab).details
+        Incident.objects.filter(pk=tab).update(started_at=now - timedelta(minutes=20, seconds=10), ended_at=now,
+                                               details={**details, "away_seconds": 1210.0})
+    score, _ = risk(_incidents(tenant_a, session))
+    assert score == 5 + 30
