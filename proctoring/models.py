@@ -241,6 +241,9 @@ class Appeal(TenantOwned):
                                    related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.TextField(blank=True)
+    # Overturned because a reviewer dismissed the incident (proctoring.review.incident_review), not decided on its
+    # own: a later confirmation of the incident opens it again.
+    closed_by_review = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -44,7 +44,10 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
     # A decided appeal binds the incident: overturned, it stays dismissed; upheld, confirmed. A reviewer's later
     # change once turned an overturned incident back to confirmed, and the student could not appeal again.
     bound = {AppealStatus.OVERTURNED: ReviewStatus.DISMISSED, AppealStatus.UPHELD: ReviewStatus.CONFIRMED}
-    appealed = incident.appeals.filter(status__in=list(bound)).values_list("status", flat=True).first()
+    # (Except an appeal a reviewer's dismissal closed, below: confirmed again, the incident opens it again (a
+    # re-audit: a dismissal by mistake could never be undone once the student had appealed).)
+    appealed = incident.appeals.filter(status__in=list(bound), closed_by_review=False).values_list(
+        "status", flat=True).first()
     if appealed is not None and bound[appealed] != decision:
         raise Conflict(f"An appeal against this incident was decided ({appealed}): its decision stands.",
                        code="appeal_decided", details={"appeal": appealed})
@@ -60,14 +63,22 @@ def incident_review(*, incident_id: int, reviewer: User, decision: str, note: st
         # "Open" until staff overturned it by hand (an audit of fairness).
         for appeal in Appeal.objects.select_for_update(of=("self",)).filter(incident_id=incident.pk,
                                                                              status=AppealStatus.OPEN):
-            appeal.status, appeal.decided_by = AppealStatus.OVERTURNED, reviewer
+            appeal.status, appeal.decided_by, appeal.closed_by_review = AppealStatus.OVERTURNED, reviewer, True
             appeal.decided_at = incident.reviewed_at
             appeal.decision_note = ("A reviewer dismissed the incident" + (
                 f": {incident.review_note}" if incident.review_note else "."))[:5000]
-            appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+            appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "closed_by_review"])
             audit(institution_id=appeal.institution_id, actor=reviewer, action="appeal.overturned", target=appeal,
                   data={"from": AppealStatus.OPEN, "incident": incident.pk, "note": appeal.decision_note,
                         "by": "incident review"})
+    else:
+        for appeal in Appeal.objects.select_for_update(of=("self",)).filter(incident_id=incident.pk,
+                                                                             closed_by_review=True):
+            appeal.status, appeal.decided_by, appeal.decided_at = AppealStatus.OPEN, None, None
+            appeal.decision_note, appeal.closed_by_review = "", False
+            appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "closed_by_review"])
+            audit(institution_id=appeal.institution_id, actor=reviewer, action="appeal.reopened", target=appeal,
+                  data={"incident": incident.pk, "note": incident.review_note})
     payload = incident_payload(incident)
     outbox_add(topic="incidents.put", payload={**payload, "review_status": decision})
     return incident

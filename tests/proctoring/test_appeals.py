@@ -318,6 +318,13 @@ def test_a_reviewer_who_dismisses_an_appealed_incident_answers_its_appeal(tenant
     again = api_client_for(tenant_a.proctor).post(f"/api/v1/appeals/{appeal.pk}/decision", {"decision": "upheld"},
                                                   format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "appeal_decided"
+    # Dismissed by mistake: confirmed again, the incident opens the appeal again (a re-audit: it could never be
+    # undone), audited.
+    with tenancy.tenant_scope(tenant_a.institution):
+        incident_review(incident_id=tenant_a.incident.pk, reviewer=tenant_a.admin, decision="confirmed")
+        assert AuditEvent.objects.filter(action="appeal.reopened").count() == 1
+    reopened = Appeal.unscoped.get(pk=appeal.pk)
+    assert (reopened.status, reopened.decided_by_id, reopened.decision_note) == ("open", None, "")
 
 
 def test_it_says_when_an_evidence_image_is_no_longer_kept(tenant_a: Tenant) -> None:
