@@ -185,7 +185,7 @@ def _holds(streak: CheckStreak, frame: Frame, exam: Any, rule_: tuple[int, int],
         # incident to review (an audit: a dismissal absorbed the next 30 minutes of a second person, unreviewed and
         # out of the risk; a confirmation grew from 1 to 32 minutes under the same note).
         decided = open_incidents[streak.incident_id]
-        _close(decided, decided.ended_at or frame.captured_at)
+        close_at(decided, decided.ended_at or frame.captured_at)
         streak.frames, streak.since, streak.since_frame = 1, frame.captured_at, frame
         incident = Incident.objects.create(
             institution_id=frame.institution_id, session_id=frame.session_id, kind=streak.kind,
@@ -253,7 +253,7 @@ def _clears(streak: CheckStreak, frame: Frame, open_incidents: dict[int, Inciden
     closed = []
     if streak.incident_id:
         incident = open_incidents[streak.incident_id]
-        _close(incident, _first_frame_after(incident) or frame.captured_at)
+        close_at(incident, _first_frame_after(incident) or frame.captured_at)
         closed.append(incident)
     window = streak.window
     _reset(streak)
@@ -307,7 +307,8 @@ def _first_frame_after(incident: Incident) -> datetime | None:
             .order_by("captured_at").values_list("captured_at", flat=True).first())
 
 
-def _close(incident: Incident, at: datetime) -> None:
+def close_at(incident: Incident, at: datetime) -> None:
+    """Close ``incident`` at ``at``, mirrored."""
     incident.is_open = False
     incident.ended_at = at
     incident.version += 1
@@ -333,7 +334,7 @@ def close_quiet_talking(*, session_id: int, now: datetime, window_seconds: int) 
         return []
     closed = list(quiet.select_related("session"))
     for incident in closed:
-        _close(incident, incident.ended_at or now)
+        close_at(incident, incident.ended_at or now)
     return closed
 
 
@@ -349,7 +350,7 @@ def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
         # What the frames showed, not when the session ended: the first frame after the last that showed it,
         # or that last frame (a frame incident open while no frame came ran until the end before).
         end = (_first_frame_after(incident) if incident.kind in FRAME_KINDS else None) or incident.ended_at or at
-        _close(incident, min(end, at))
+        close_at(incident, min(end, at))
     # Away from the exam tab, or the camera off, when the session changed (the page never said it was over: the
     # browser events that last, review.LASTING): until then.
     for incident in Incident.objects.select_related("session").filter(
@@ -363,5 +364,5 @@ def session_changed(session: ExamSession, previous: str, at: datetime) -> None:
                 incident.ended_at = max(incident.ended_at or at, at)
             incident.details = details
             incident.save(update_fields=["details", "ended_at"])
-        _close(incident, incident.ended_at or at)
+        close_at(incident, incident.ended_at or at)
     CheckStreak.objects.filter(session_id=session.pk).delete()

@@ -36,7 +36,7 @@ from exams.models import ExamSession
 from exams.policy import EXEMPT_TALKING
 from exams.statuses import SessionStatus
 from proctoring import audio, incidents, speaker
-from proctoring.models import Incident, IncidentKind, Severity, SpeechSegment
+from proctoring.models import Incident, IncidentKind, ReviewStatus, Severity, SpeechSegment
 
 
 def speech_segment_ingest(
@@ -131,16 +131,24 @@ def apply_talking(*, segment: SpeechSegment, session: ExamSession) -> Incident |
     ongoing = (Incident.objects.select_related("session")
                .filter(session_id=session.pk, kind=IncidentKind.TALKING, ended_at__gte=segment.started_at - window)
                .order_by("-ended_at").first())
+    decided = None
+    if ongoing is not None and ongoing.review_status != ReviewStatus.PENDING:
+        # Decided while it went on: the decision stands on what the reviewer heard, and talking after it is a new
+        # incident to review (as frame incidents: proctoring.incidents._holds; a re-audit found talking absorbed).
+        decided, ongoing = ongoing, None
+        if decided.is_open:
+            incidents.close_at(decided, decided.ended_at or segment.started_at)
     if ongoing is None and spoken <= exam.speech_max_seconds:
         return None
     if ongoing is None:
-        first = recent.order_by("started_at").first()
+        first = recent.filter(incident__isnull=True).order_by("started_at").first()
         ongoing = Incident.objects.create(
             institution_id=session.institution_id, session=session, kind=IncidentKind.TALKING,
             severity=Severity.LOW, is_open=True, started_at=first.started_at if first else segment.started_at,
             ended_at=segment.ended_at, frame_count=0,
             details={"source": "microphone", "speaker": speaker.PENDING,
-                     "window_seconds": exam.speech_window_seconds, "limit_seconds": exam.speech_max_seconds},
+                     "window_seconds": exam.speech_window_seconds, "limit_seconds": exam.speech_max_seconds,
+                     **({"after_decided": decided.pk} if decided is not None else {})},
         )
         recent.filter(incident__isnull=True).update(incident=ongoing)
     else:

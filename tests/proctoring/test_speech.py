@@ -24,7 +24,7 @@ from accounts.audit import AuditEvent
 from exams import services as exam_services
 from exams.models import Accommodation, Exam, ExamSession
 from exams.policy import MICROPHONE_CONSENT_TEXT
-from proctoring import audio, retention
+from proctoring import audio, retention, review
 from proctoring.models import Frame, Incident, ReviewStatus, SpeechSegment
 from proctoring.storage import private_storage
 from tests.conftest import Tenant, api_client_for, page_client_for
@@ -177,6 +177,23 @@ def test_it_opens_one_low_severity_talking_incident_with_the_clips_as_evidence(t
     assert len(evidence) == 3 and incident.details["segments"] == 3
     assert incident.details["speech_seconds"] > 5
     assert incident.details["speaker"].startswith("being judged")  # on commit (proctoring.speaker)
+
+
+def test_talking_after_a_decision_on_it_is_a_new_incident_to_review(tenant_a: Tenant) -> None:
+    # A re-audit: as frame incidents did, a talking incident decided while it went on absorbed what came after.
+    session = listening(tenant_a, limit=5, window=60)
+    start = timezone.now() - timedelta(seconds=30)
+    send(tenant_a, session, spoken(), start=start)
+    decided = send(tenant_a, session, spoken(), start=start + timedelta(seconds=10)).json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        review.incident_review(incident_id=decided, reviewer=tenant_a.proctor, decision="dismissed")
+    after = send(tenant_a, session, spoken(), start=start + timedelta(seconds=20)).json()["incident"]
+    with tenancy.tenant_scope(tenant_a.institution):
+        first, second = Incident.objects.filter(session=session).order_by("pk")
+    assert (first.pk, first.is_open, first.review_status, first.details["segments"]) == (decided, False,
+                                                                                          "dismissed", 2)
+    assert (second.pk, second.is_open, second.details["after_decided"], second.details["segments"]) == (
+        after, True, decided, 1)
 
 
 def test_it_shows_a_talking_incident_live_until_the_student_has_been_quiet_for_a_window(tenant_a: Tenant) -> None:
