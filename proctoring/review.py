@@ -291,7 +291,6 @@ def risk(incidents: list[Incident], now: datetime | None = None) -> tuple[int, l
         seconds = away if away is not None else (end - incident.started_at).total_seconds()
         if incident.kind in BROWSER_EVENTS and incident.kind not in LASTING:
             seconds = 0  # moments (copy and paste, full screen left): merged ones span how far apart they were
-
         minutes = max(0, int(seconds // 60))
         base = SEVERITY_POINTS[incident.severity]
         # Lasting at most doubles an event's points: an hour of a low event (a webcam set off to the side read as
