@@ -19,7 +19,7 @@
   const LIVENESS_HELP_AFTER_MS = 40000;
   let livenessAt = "", livenessSince = Date.now();
 
-  // Said once each time it changes, and not again within 30 s (say_once.js).
+  // Said once each time it changes; said within 30 s, again only once it holds (say_once.js).
   const announce = OpenProctor.sayOnce($("gate-announce"), 30000);
 
   function show(checks) {

@@ -679,7 +679,7 @@
   // A screen reader is told what the strip asks of the student when it first appears, once: the hints of failing
   // checks and the notices (an audit: "looking away" and "camera frozen" were never spoken, and blind students are
   // the likeliest to be flagged for looking away without knowing).
-  // (Not again within 30 s where it flickers: say_once.js.)
+  // (Flicker is said once; words said within 30 s again only once they hold: say_once.js.)
   const sayAsks = OpenProctor.sayOnce(document.getElementById("strip-announce"), 30000);
   function sayStrip() {
     sayAsks(Array.from(strip.querySelectorAll(".check.fail")).map(function (chip) {
