@@ -262,6 +262,62 @@ def make_reference_trials(
     return trials
 
 
+def cohort_reference_trials(samples: Sequence[FaceSample], cohort: Sequence[FaceSample],
+                            gate: Gate = judge_all) -> list[Trial]:
+    """``make_reference_trials`` (best of >= 2 references) with each cosine centred against ``cohort`` as the
+    product centres it (``faces.centred``; the local engine's ``_verify``): the cohort without the claimed
+    identity (its references) and any face matching one of the references at the default threshold or above
+    (``faces.SIMILARITY_AT_90``: a second registration of the student), and without the probe's identity too:
+    an impostor is taken as not registered, the case that favours them (a registered impostor's own faces in the
+    cohort only lower their score). Held out (``cohort_cross_validate``) the cohort is the training folds' photos
+    only."""
+    found = [s for s in samples if s.found]
+    index = {id(s): n for n, s in enumerate(found)}
+    matrix = np.array([s.vector for s in found]) if found else np.zeros((0, 1))
+    cosines = matrix @ matrix.T
+    members = np.array([index[id(c)] for c in cohort if c.found and id(c) in index], dtype=int)
+    by_identity: dict[str, list[FaceSample]] = {}
+    for sample in samples:
+        by_identity.setdefault(sample.identity, []).append(sample)
+    identity_of_row = np.array([s.identity for s in found])
+    trials = []
+    for probe in samples:
+        for identity, photos in sorted(by_identity.items()):
+            refs = [r for r in photos if r.origin != probe.origin and r.found]
+            if len(refs) < 2:
+                continue
+            score = None
+            if probe.vector is not None:
+                rows = [index[id(r)] for r in refs]
+                keep = members[(identity_of_row[members] != identity) & (identity_of_row[members] != probe.identity)]
+                keep = keep[cosines[np.ix_(rows, keep)].max(axis=0) < face_ops.SIMILARITY_AT_90] if keep.size else keep
+                p = index[id(probe)]
+                probe_mean = face_ops.cohort_mean(cosines[p, keep])
+                score = max(face_ops.centred(float(cosines[p, r]), probe_mean, face_ops.cohort_mean(cosines[r, keep]))
+                            for r in rows)
+            trials.append(Trial(
+                identities=frozenset({probe.identity, identity}),
+                genuine=probe.identity == identity,
+                score=score,
+                webcam_like=probe.webcam_like,
+                groups=_groups([probe, *refs]),
+                judged=not probe.found or gate(probe),
+                name=f"{probe.file} ~ {identity}",
+            ))
+    return trials
+
+
+def cohort_cross_validate(samples: Sequence[FaceSample], folds: Sequence[set[str]],
+                          target: float = TARGET_FMR, gate: Gate = judge_all) -> list[Fold]:
+    """``cross_validate`` for cohort-centred trials: for each fold, the cohort is the photos of the other folds'
+    identities, so no held-out face centres a held-out trial."""
+    results = []
+    for fold in folds:
+        cohort = [s for s in samples if s.identity not in fold]
+        results.extend(cross_validate(cohort_reference_trials(samples, cohort, gate), [fold], target))
+    return results
+
+
 # -- rates and thresholds ------------------------------------------------------------------
 
 
@@ -446,14 +502,22 @@ def _configurations(
     ]
 
 
-def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]]) -> dict[str, Any]:
-    """As fitted on all trials; one split's folds; and every split's folds pooled."""
+Validate = Callable[[Sequence[set[str]], float], list[Fold]]
+
+
+def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]],
+             validate: Validate | None = None) -> dict[str, Any]:
+    """As fitted on all trials; one split's folds; and every split's folds pooled. ``validate``: how a split's
+    folds are measured when the trials depend on the folds (``cohort_cross_validate``)."""
+    if validate is None:
+        def validate(folds: Sequence[set[str]], target: float) -> list[Fold]:
+            return cross_validate(trials, folds, target)
     fitted = choose_threshold(trials)
-    runs = [cross_validate(trials, folds) for folds in splits]
+    runs = [validate(folds, TARGET_FMR) for folds in splits]
     first = runs[0]
     every = [fold for run in runs for fold in run]
     webcam = [t for t in trials if t.webcam_like]
-    at_1pc = [f.threshold for folds in splits for f in cross_validate(trials, folds, 0.01)]
+    at_1pc = [f.threshold for folds in splits for f in validate(folds, 0.01)]
     return {
         "fitted": {"threshold": fitted, "overall": rates(trials, fitted),
                    "webcam": rates(webcam, fitted)},
@@ -472,13 +536,19 @@ def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]]) -> d
 
 def _errors_by_trial(runs: Sequence[Sequence[Fold]]) -> list[tuple[Trial, int]]:
     """The held-out trials that erred, each with the number of splits in which it did (every trial is held out
-    once per split): what the pooled rates are made of, most often wrong first."""
-    counts: dict[Trial, int] = {}
+    once per split): what the pooled rates are made of, most often wrong first. A trial is known by what it compares
+    (its name): cohort-centred trials score differently in each split (their cohort is the training folds), and the
+    score shown is that of the first split in which it erred."""
+    first: dict[tuple[str, bool], Trial] = {}
+    counts: dict[tuple[str, bool], int] = {}
     for run in runs:
         for fold in run:
             for trial in fold.errors:
-                counts[trial] = counts.get(trial, 0) + 1
-    return sorted(counts.items(), key=lambda item: (-item[1], not item[0].genuine, item[0].name))
+                key = (trial.name, trial.genuine)
+                first.setdefault(key, trial)
+                counts[key] = counts.get(key, 0) + 1
+    return sorted(((first[key], n) for key, n in counts.items()),
+                  key=lambda item: (-item[1], not item[0].genuine, item[0].name))
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -522,6 +592,12 @@ def verification_report(
         return report
     for name, trials in _configurations(samples, upscaled, flipped):
         report["configurations"][name] = _summary(trials, splits)
+        if name.startswith("best of >=2 references") and name.endswith(("references", "quality gate")):
+            # The product's rule (the local engine's _verify): the cosines cohort-centred.
+            gate = GATE if name.endswith("quality gate") else judge_all
+            report["configurations"][f"{name}, cohort-centred"] = _summary(
+                cohort_reference_trials(samples, samples, gate), splits,
+                lambda folds, target, gate=gate: cohort_cross_validate(samples, folds, target, gate))
     report["held_out_groups"] = held_out_group_rates(pairs, splits[0])
     from .decisions import decision_report
 
