@@ -161,3 +161,53 @@ def test_it_embeds_a_face_and_its_mirror_image_alike_with_the_flip_averaged_embe
     # averaged over the crop and its mirror, a face is closer to its own mirror image (0.984 against
     # 0.963 plain; not 1: the mirror's landmarks, found anew, differ by a pixel or so)
     assert float(flipped[0] @ flipped[1]) > float(plain[0] @ plain[1]) + 0.01
+
+
+def _crowd(n: int, seed: int, photos: int = 3) -> list[c.FaceSample]:
+    """``n`` people with ``photos`` photos each, around a random direction of their own in 128 dimensions."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for person in range(n):
+        base = rng.normal(size=128)
+        for photo in range(photos):
+            v = base + 0.3 * rng.normal(size=128)
+            samples.append(sample(f"p{person}_{photo}", f"p{person}", (v / np.linalg.norm(v)).astype(np.float32)))
+    return samples
+
+
+def test_it_centres_the_best_reference_score_against_a_cohort_without_either_identity() -> None:
+    from proctoring.analysis import faces as face_ops
+
+    crowd = _crowd(25, seed=3)
+    scored = {t.name: t for t in c.cohort_reference_trials(crowd, crowd)}
+    assert scored.keys() == {t.name for t in c.make_reference_trials(crowd)}
+    probe = next(s for s in crowd if s.file == "p0_0")
+    for identity, genuine in (("p0", True), ("p1", False)):
+        refs = [s for s in crowd if s.identity == identity and s.file != "p0_0"]
+        others = [s for s in crowd if s.identity not in {"p0", identity}]  # neither the probe's nor the claimed one
+        probe_mean = face_ops.cohort_mean([float(probe.vector @ o.vector) for o in others])
+        expected = max(face_ops.centred(float(probe.vector @ r.vector), probe_mean,
+                                        face_ops.cohort_mean([float(r.vector @ o.vector) for o in others]))
+                       for r in refs)
+        trial = scored[f"p0_0 ~ {identity}"]
+        assert trial.genuine is genuine and trial.score == pytest.approx(expected, abs=1e-5)
+
+
+def test_it_never_centres_a_held_out_trial_with_a_held_out_face(monkeypatch: pytest.MonkeyPatch) -> None:
+    crowd = [s for n in range(12) for s in (
+        sample(f"q{n}_a", f"q{n}", unit(*np.random.default_rng(n).normal(size=128))),
+        sample(f"q{n}_b", f"q{n}", unit(*np.random.default_rng(100 + n).normal(size=128))),
+        sample(f"q{n}_c", f"q{n}", unit(*np.random.default_rng(200 + n).normal(size=128))))]
+    folds = c.identity_folds(crowd, 3, seed=0)
+    seen: list[set[str]] = []
+    real = c.cohort_reference_trials
+
+    def spy(samples: list[c.FaceSample], cohort: list[c.FaceSample], gate: c.Gate = c.judge_all) -> list[c.Trial]:
+        seen.append({s.identity for s in cohort})
+        return real(samples, cohort, gate)
+
+    monkeypatch.setattr(c, "cohort_reference_trials", spy)
+    results = c.cohort_cross_validate(crowd, folds)
+    assert len(results) == len(folds) == len(seen)
+    for fold, cohort in zip(folds, seen, strict=True):
+        assert cohort and not cohort & fold

@@ -269,3 +269,61 @@ def test_it_registers_a_16_bit_grey_png_as_the_face_it_shows(tenant_a: Tenant) -
     from PIL import ImageStat
 
     assert 60 < ImageStat.Stat(stored).mean[0] < 200  # a photo, not a white sheet
+
+
+def _others_like(tenant: Tenant, probe: Any, reference: Any, count: int) -> None:
+    """``count`` faces of other people in the institution's collection, each at cosine 0.6 to ``probe`` and no closer
+    to ``reference`` than that leads them (a camera and room where everybody looks alike)."""
+    import math
+    import uuid
+
+    import numpy as np
+
+    from proctoring.analysis import get_backend
+    from proctoring.analysis.store import FaceRecord
+    from proctoring.services import collection_id_for
+
+    rng = np.random.default_rng(11)
+    apart = reference - reference.dot(probe) * probe
+    basis = [probe, apart / np.linalg.norm(apart)]
+    records = []
+    for n in range(count):
+        noise = rng.normal(size=probe.size)
+        for b in basis:
+            noise -= noise.dot(b) * b
+        vector = 0.6 * probe + math.sqrt(1 - 0.36) * noise / np.linalg.norm(noise)
+        records.append(FaceRecord(str(uuid.uuid4()), str(uuid.uuid4()), f"other-{n}",
+                                  {"Width": 0.5, "Height": 0.5, "Left": 0.25, "Top": 0.25}, 99.0,
+                                  (vector / np.linalg.norm(vector)).astype(np.float32)))
+    get_backend().store.add_faces(collection_id_for(tenant.institution.pk), records)
+
+
+def test_the_session_frames_score_is_centred_against_the_institutions_other_registered_faces(
+    tenant_a: Tenant, settings: Any,
+) -> None:
+    """Through the real pipeline (the database face store every worker shares): with fewer than 20 other faces the
+    frame's score is its raw resemblance; once the institution holds 20 faces of people who all resemble that frame as
+    much, the same frame no longer passes for the student (faces.centred), and the student is told so, no name."""
+    import numpy as np
+
+    from proctoring.analysis import faces as face_ops
+    from proctoring.analysis.imaging import DEFAULT_WORK_SIDE, decode
+
+    settings.FRAME_SKIP_THRESHOLD = 0  # the same picture twice: analysed both times, not carried (proctoring.skipping)
+    own = registered(tenant_a, image("signer1_a.jpg"), "Sam Signer", tenant_a.student)
+    session = start_session(tenant_a, debounce_frames=1)
+    assert recognition(send(tenant_a, image("signer1_b.jpg"), session))["Success"] is True
+    before = latest_frame(session).findings["Verification"]["Similarity"]
+
+    frame = decode({"Bytes": image("signer1_b.jpg")}, "Analyze", DEFAULT_WORK_SIDE)
+    probe = face_ops.embed(frame.bgr, face_ops.detect(frame.bgr)[0])
+    with tenancy.tenant_scope(tenant_a.institution):
+        stored = StoredFace.objects.get(face_id=own.face_id)
+    reference = np.frombuffer(bytes(stored.vector), dtype=np.float32)
+    assert before == pytest.approx(face_ops.similarity(float(probe @ reference)), abs=0.01)
+
+    _others_like(tenant_a, probe, reference, face_ops.COHORT_K)
+    result = recognition(send(tenant_a, image("signer1_b.jpg"), session))
+    verification = latest_frame(session).findings["Verification"]
+    assert verification["Similarity"] < before - 5 and verification["Passed"] is False
+    assert result["Success"] is False and "other-" not in str(result)
