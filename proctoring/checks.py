@@ -145,10 +145,7 @@ def evaluate(
 # rarely does: on the dev set's webcam-like impostor trials the best similarity to a student's references is 42.3 /
 # 63.4 / 80.0 at the 50th / 90th / 99th percentile (evaluate_engine), and the gate takes 80 as the floor of the
 # student's own face too (LIVENESS_MIN_SIMILARITY; their turned faces scored 80.9 and up,
-# scripts/measure_liveness.py --only-whose). With the local engine's cohort centring (faces.centred; the same
-# trials, the cohort every other identity's photos) the impostors' percentiles are 51.1 / 69.4 / 83.0 and their
-# highest 89.5 (89.9 raw), and the lowest genuine score rose from 77.6 to 82.5: more of someone else's frames fall
-# in this Low band, none of the student's own under it.
+# scripts/measure_liveness.py --only-whose).
 CLEARLY_SOMEONE_ELSE_BELOW = 80.0
 
 

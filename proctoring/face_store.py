@@ -132,12 +132,6 @@ class DatabaseFaceStore:
         records, matrix = self._matrix(collection_id)
         return nearest(records, matrix, vector, k)
 
-    def search_each(
-        self, collection_id: str, vectors: Sequence[np.ndarray], k: int
-    ) -> list[list[tuple[FaceRecord, float]]]:
-        records, matrix = self._matrix(collection_id)
-        return [nearest(records, matrix, vector, k) for vector in vectors]
-
     def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
         face_ids = list(face_ids)
         if not self.collection_exists(collection_id):

@@ -232,7 +232,6 @@ def make_reference_trials(
     fuse: Callable[[list[float]], float] = best,
     gate: Gate = judge_all,
     min_references: int = 2,
-    scorer: Callable[[FaceSample, list[FaceSample], str], float] | None = None,
 ) -> list[Trial]:
     """Each probe against every other capture of each identity that has ``min_references``.
 
@@ -249,9 +248,7 @@ def make_reference_trials(
             if len(refs) < min_references:
                 continue
             score = None
-            if probe.vector is not None and scorer is not None:
-                score = scorer(probe, refs, identity)
-            elif probe.vector is not None:
+            if probe.vector is not None:
                 score = fuse([_cosine(probe.vector, r.vector) for r in refs if r.vector is not None])
             trials.append(Trial(
                 identities=frozenset({probe.identity, identity}),
@@ -263,45 +260,6 @@ def make_reference_trials(
                 name=f"{probe.file} ~ {identity}",
             ))
     return trials
-
-
-def cohort_reference_trials(samples: Sequence[FaceSample], cohort: Sequence[FaceSample],
-                            gate: Gate = judge_all) -> list[Trial]:
-    """``make_reference_trials`` (best of >= 2 references) with each cosine centred against ``cohort`` as the
-    product centres it (``faces.centred``; the local engine's ``_verify``): the cohort without the claimed
-    identity (its references) and any face matching one of the references at the default threshold or above
-    (``faces.SIMILARITY_AT_90``: a second registration of the student), and without the probe's identity too:
-    an impostor is taken as not registered, the case that favours them (a registered impostor's own faces in the
-    cohort only lower their score). Held out (``cohort_cross_validate``) the cohort is the training folds' photos
-    only."""
-    found = [s for s in samples if s.found]
-    index = {id(s): n for n, s in enumerate(found)}
-    matrix = np.array([s.vector for s in found]) if found else np.zeros((0, 1))
-    cosines = matrix @ matrix.T
-    members = np.array([index[id(c)] for c in cohort if c.found and id(c) in index], dtype=int)
-    identity_of_row = np.array([s.identity for s in found])
-
-    def centred(probe: FaceSample, refs: list[FaceSample], identity: str) -> float:
-        rows = [index[id(r)] for r in refs]
-        keep = members[(identity_of_row[members] != identity) & (identity_of_row[members] != probe.identity)]
-        keep = keep[cosines[np.ix_(rows, keep)].max(axis=0) < face_ops.SIMILARITY_AT_90] if keep.size else keep
-        p = index[id(probe)]
-        probe_mean = face_ops.cohort_mean(cosines[p, keep])
-        return max(face_ops.centred(float(cosines[p, r]), probe_mean, face_ops.cohort_mean(cosines[r, keep]))
-                   for r in rows)
-
-    return make_reference_trials(samples, gate=gate, scorer=centred)
-
-
-def cohort_cross_validate(samples: Sequence[FaceSample], folds: Sequence[set[str]],
-                          target: float = TARGET_FMR, gate: Gate = judge_all) -> list[Fold]:
-    """``cross_validate`` for cohort-centred trials: for each fold, the cohort is the photos of the other folds'
-    identities, so no held-out face centres a held-out trial."""
-    results = []
-    for fold in folds:
-        cohort = [s for s in samples if s.identity not in fold]
-        results.extend(cross_validate(cohort_reference_trials(samples, cohort, gate), [fold], target))
-    return results
 
 
 # -- rates and thresholds ------------------------------------------------------------------
@@ -400,17 +358,12 @@ def group_rates(trials: Sequence[Trial], threshold: float) -> dict[tuple[str, st
     return {name: rates([t for t in trials if name in t.groups], threshold) for name in names}
 
 
-def held_out_group_rates(trials: Sequence[Trial], folds: Sequence[set[str]],
-                         trials_for: Callable[[set[str]], Sequence[Trial]] | None = None,
-                         ) -> dict[tuple[str, str], Rates]:
+def held_out_group_rates(trials: Sequence[Trial], folds: Sequence[set[str]]) -> dict[tuple[str, str], Rates]:
     """Each group's rates on the held-out folds, each at the threshold chosen on its training folds
-    (pooled over the folds of one split, so every trial counts once). ``trials_for``: a fold's trials, when they
-    depend on the fold (cohort-centred trials: ``cohort_reference_trials`` with the training folds' cohort)."""
+    (pooled over the folds of one split, so every trial counts once)."""
     parts: dict[tuple[str, str], list[Rates]] = {}
-    for fold in folds:
-        fold_trials = trials if trials_for is None else trials_for(fold)
-        result = cross_validate(fold_trials, [fold])[0]
-        test = [t for t in fold_trials if t.identities <= fold]
+    for fold, result in zip(folds, cross_validate(trials, folds), strict=True):
+        test = [t for t in trials if t.identities <= fold]
         for name in sorted({g for t in test for g in t.groups}):
             parts.setdefault(name, []).append(rates([t for t in test if name in t.groups], result.threshold))
     return {name: pooled(p) for name, p in sorted(parts.items())}
@@ -493,22 +446,14 @@ def _configurations(
     ]
 
 
-Validate = Callable[[Sequence[set[str]], float], list[Fold]]
-
-
-def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]],
-             validate: Validate | None = None) -> dict[str, Any]:
-    """As fitted on all trials; one split's folds; and every split's folds pooled. ``validate``: how a split's
-    folds are measured when the trials depend on the folds (``cohort_cross_validate``)."""
-    if validate is None:
-        def validate(folds: Sequence[set[str]], target: float) -> list[Fold]:
-            return cross_validate(trials, folds, target)
+def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]]) -> dict[str, Any]:
+    """As fitted on all trials; one split's folds; and every split's folds pooled."""
     fitted = choose_threshold(trials)
-    runs = [validate(folds, TARGET_FMR) for folds in splits]
+    runs = [cross_validate(trials, folds) for folds in splits]
     first = runs[0]
     every = [fold for run in runs for fold in run]
     webcam = [t for t in trials if t.webcam_like]
-    at_1pc = [f.threshold for folds in splits for f in validate(folds, 0.01)]
+    at_1pc = [f.threshold for folds in splits for f in cross_validate(trials, folds, 0.01)]
     return {
         "fitted": {"threshold": fitted, "overall": rates(trials, fitted),
                    "webcam": rates(webcam, fitted)},
@@ -527,19 +472,13 @@ def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]],
 
 def _errors_by_trial(runs: Sequence[Sequence[Fold]]) -> list[tuple[Trial, int]]:
     """The held-out trials that erred, each with the number of splits in which it did (every trial is held out
-    once per split): what the pooled rates are made of, most often wrong first. A trial is known by what it compares
-    (its name): cohort-centred trials score differently in each split (their cohort is the training folds), and the
-    score shown is that of the first split in which it erred."""
-    first: dict[tuple[str, bool], Trial] = {}
-    counts: dict[tuple[str, bool], int] = {}
+    once per split): what the pooled rates are made of, most often wrong first."""
+    counts: dict[Trial, int] = {}
     for run in runs:
         for fold in run:
             for trial in fold.errors:
-                key = (trial.name, trial.genuine)
-                first.setdefault(key, trial)
-                counts[key] = counts.get(key, 0) + 1
-    return sorted(((first[key], n) for key, n in counts.items()),
-                  key=lambda item: (-item[1], not item[0].genuine, item[0].name))
+                counts[trial] = counts.get(trial, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], not item[0].genuine, item[0].name))
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -583,15 +522,6 @@ def verification_report(
         return report
     for name, trials in _configurations(samples, upscaled, flipped):
         report["configurations"][name] = _summary(trials, splits)
-        if name.startswith("best of >=2 references") and name.endswith(("references", "quality gate")):
-            # The product's rule (the local engine's _verify): the cosines cohort-centred; by group beside the raw.
-            report["configurations"][name]["groups"] = held_out_group_rates(trials, splits[0])
-            gate = GATE if name.endswith("quality gate") else judge_all
-            centred = _summary(cohort_reference_trials(samples, samples, gate), splits,
-                               lambda folds, target, gate=gate: cohort_cross_validate(samples, folds, target, gate))
-            centred["groups"] = held_out_group_rates([], splits[0], lambda fold, gate=gate: cohort_reference_trials(
-                samples, [s for s in samples if s.identity not in fold], gate))
-            report["configurations"][f"{name}, cohort-centred"] = centred
     report["held_out_groups"] = held_out_group_rates(pairs, splits[0])
     from .decisions import decision_report
 
@@ -707,27 +637,12 @@ def format_verification(v: dict[str, Any]) -> list[str]:
                 f"      fold {n}: cosine {fold.threshold:.3f} (chosen on {fold.train} trials)  "
                 f"all {_fmt(fold.overall)} | webcam {_fmt(fold.webcam)}"
             )
-        if c.get("groups"):
-            lines += _group_lines(c["groups"], c["held_out"]["overall"])
     if v.get("decisions"):
         from .decisions import format_decisions
 
         lines += format_decisions(v["decisions"], v["default_cosine"], GROUP_FACTOR)
     if "roc_png" in v:
         lines.append(f"  ROC (pairs): {v['roc_png']}")
-    return lines
-
-
-def _group_lines(groups: dict[tuple[str, str], Rates], overall: Rates) -> list[str]:
-    """A configuration's held-out rates per group (the probe and all its references in the group; first split),
-    '!' where a group's FNMR or FMR is over twice the configuration's own held-out figure (first split)."""
-    lines = ["    per group, held out (first split; the probe and every reference in the group; '!' = over twice the"
-             " figure above):"]
-    for (dim, value), r in groups.items():
-        over = [(mine, whole) for mine, whole in ((r.fnmr, overall.fnmr), (r.fmr, overall.fmr))
-                if mine is not None and whole is not None]
-        flag = "!" if any(mine > GROUP_FACTOR * whole and mine > 0 for mine, whole in over) else " "
-        lines.append(f"     {flag}{dim + '=' + value:24s} {_fmt(r)}")
     return lines
 
 

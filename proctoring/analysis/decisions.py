@@ -3,10 +3,7 @@
 The product never decides on a single frame: the gate can require k of the last n frames to
 match, and a "someone else" incident needs consecutive failing frames. A *decision trial* is
 what such a rule sees: n webcam-like captures of one person (the frames) scored against the
-claimed identity's references, each frame by its best reference cosine (the product's rule before
-the local engine centred its cosines against a cohort, ``calibration.cohort_reference_trials``: the
-decision trials still measure the raw cosine, whose figures the single-frame configurations give
-side by side with the centred ones).
+claimed identity's references, each frame by its best reference cosine (the product's rule).
 The rule "k of n" accepts when at least k frames reach the threshold, i.e. when the k-th best
 frame score does, so a decision trial is a ``Trial`` whose score is that k-th best score and the
 whole of ``calibration`` (rates, thresholds, identity folds) applies unchanged.

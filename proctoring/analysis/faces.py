@@ -7,7 +7,6 @@ Rekognition's 0..1 ratios happens in ``face_detail``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -291,43 +290,3 @@ def cosine_for_similarity(threshold: float) -> float:
     """The inverse of ``similarity``: the cosine at which a FaceMatchThreshold sits."""
     t = min(max(float(threshold), 1e-6), 100.0 - 1e-6)
     return SIMILARITY_CENTRE - math.log(100.0 / t - 1.0) / SIMILARITY_SLOPE
-
-
-# Cohort centring of the 1:1 score (the local engine's verification against one person's references).
-# A webcam frame's face resembles every other face of that kind of picture (the same camera, light and
-# room) more than a press photo does: one probe's cosines to everybody run high, another's low, and a
-# threshold on the raw cosine must sit above the high ones. Subtracting what a face scores against a
-# cohort of *other* people (the mean of its COHORT_K best cosines), on both sides of the comparison,
-# takes that out (the "cohort" or "T/Z-norm" family; the standard deviation, AS-norm's scaling, was
-# measured too and raised the false rejects). Measured by ``evaluate_engine`` (configuration ``best of
-# >=2 references, cohort-centred``, the cohort drawn from the training folds' identities only):
-# webcam-like probes FNMR 2.1% (10/480) at FMR 0.06% (2/3271) against 0.12% (4/3271) uncentred; with the
-# quality gate FMR 0.15% (4/2692) against 0.19% (5/2692), FNMR 0 either way. In-sample (every other identity
-# the cohort), webcam-like: the highest impostor 89.5 (89.9 raw), the lowest genuine 82.5 (77.6 raw).
-# Honesty: this variant (both sides, the mean of the top 20, no scaling) was picked from 5 variants x 4 cohort
-# sizes (5-40) measured on these same held-out folds; centring both sides gave 2 false matches at every size
-# from 10 up, scaling by the cohort's spread (AS-norm) raised the false rejects at every size.
-# In the product the cohort is the institution's other registered faces (the collection), without the
-# student's references and any face that matches one of them as well as SAME_PERSON_COSINE (a second
-# registration of the same student, which would otherwise pull their own score down). Fewer than
-# COHORT_K such faces: no centring (the raw cosine, as before).
-COHORT_K = 20
-# The centred score's median fold threshold (FMR <= 0.1%, held out as above) is cosine 0.240 without an offset;
-# 0.274 puts it at 0.514, where 90 sits for the raw cosine, so that 90 means the same in both.
-COHORT_OFFSET = 0.274
-
-
-def cohort_mean(cosines: np.ndarray | Sequence[float]) -> float | None:
-    """The mean of the ``COHORT_K`` highest of a face's cosines to the cohort; None when there are fewer."""
-    values = np.asarray(cosines, dtype=np.float64).reshape(-1)
-    if values.size < COHORT_K:
-        return None
-    return float(np.partition(values, values.size - COHORT_K)[-COHORT_K:].mean())
-
-
-def centred(cosine: float, probe_mean: float | None, reference_mean: float | None) -> float:
-    """A 1:1 cosine with what both faces score against the cohort taken out, on the raw cosine's scale
-    (``COHORT_OFFSET``); the raw cosine when either side has no cohort mean."""
-    if probe_mean is None or reference_mean is None:
-        return float(cosine)
-    return float(cosine) - (probe_mean + reference_mean) / 2 + COHORT_OFFSET

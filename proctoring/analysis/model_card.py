@@ -311,11 +311,8 @@ def verification_section(v: dict[str, Any], command: str) -> list[str]:
         f"- webcam-like pairs: {_vrate(v['default']['webcam'])}",
         "",
         "The product verifies a session frame by the best similarity of its largest face to any of the student's"
-        " references, after a quality check (`verification.py`), each cosine centred against the institution's other"
-        " registered faces once there are 20 of them (`faces.centred`; the configurations `..., cohort-centred`, whose"
-        " cohort is the training folds' people): `pairs (one reference)` is a student with one reference in a small"
-        " institution; `best of >=2 references, quality gate, cohort-centred` comes closest to a student with several"
-        " in a large one.",
+        " references, after a quality check (`verification.py`): `pairs (one reference)` is a student with one"
+        " reference; `best of >=2 references, quality gate` comes closest to a student with several.",
         "",
         f"Held out: the threshold for FMR <= 0.1% chosen on training folds that split identities, measured on"
         f" the held-out identities, pooled over {v['repeats']} splits x {v['folds']} folds:",

@@ -63,12 +63,6 @@ class FaceStore(Protocol):
     ) -> list[tuple[FaceRecord, float]]:
         """The k nearest faces by cosine similarity, best first. Raises CollectionNotFound."""
 
-    def search_each(
-        self, collection_id: str, vectors: Sequence[np.ndarray], k: int
-    ) -> list[list[tuple[FaceRecord, float]]]:
-        """``search`` for each of ``vectors``, in one read of the collection (1:1 verification's cohort).
-        Raises CollectionNotFound."""
-
     def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
         """Those faces of the collection that exist, in the order asked (1:1 verification reads
         one person's references only). Raises CollectionNotFound."""
@@ -174,15 +168,6 @@ class MemoryFaceStore:
             if count == 0 or k <= 0:
                 return []
             return nearest(collection.records, collection.matrix[:count], probe, k)
-
-    def search_each(
-        self, collection_id: str, vectors: Sequence[np.ndarray], k: int
-    ) -> list[list[tuple[FaceRecord, float]]]:
-        probes = [_checked_vector(v) for v in vectors]
-        with self._lock:
-            collection = self._get(collection_id)
-            count = len(collection.records)
-            return [nearest(collection.records, collection.matrix[:count], probe, k) for probe in probes]
 
     def get_faces(self, collection_id: str, face_ids: Iterable[str]) -> list[FaceRecord]:
         with self._lock:

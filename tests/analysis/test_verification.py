@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import io
-import math
-import uuid
 from collections.abc import Callable
 
-import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from proctoring.analysis import faces as face_ops
 from proctoring.analysis import verification
-from proctoring.analysis.imaging import DEFAULT_WORK_SIDE, decode
 from proctoring.analysis.local import LocalEngine
-from proctoring.analysis.store import FaceRecord
 from tests.analysis.conftest import fixture_bytes
 from tests.analysis.rekognition_shapes import validate_analyze, validate_output
 
@@ -106,66 +100,6 @@ def test_it_verifies_against_the_persons_own_copy_when_another_record_holds_the_
     response = engine.analyze(Image=SIGNER1_B, CollectionId=collection_id, References=[{"FaceId": own}])
     assert response["Verification"]["Passed"] is True and response["Verification"]["FaceId"] == own
     assert impostor_record not in str(response)
-
-
-def _others(engine: LocalEngine, collection_id: str, around: np.ndarray, weight: float, count: int,
-            apart_from: np.ndarray | None = None) -> None:
-    """``count`` faces of other people in the collection, each at cosine ``weight`` to ``around`` (and, with
-    ``apart_from``, no closer to that face than ``around`` leads them)."""
-    rng = np.random.default_rng(7)
-    basis = [around] if apart_from is None else [around, apart_from - apart_from.dot(around) * around]
-    basis = [b / np.linalg.norm(b) for b in basis]
-    records = []
-    for n in range(count):
-        noise = rng.normal(size=around.size)
-        for b in basis:
-            noise -= noise.dot(b) * b
-        vector = weight * around + math.sqrt(1 - weight ** 2) * noise / np.linalg.norm(noise)
-        records.append(FaceRecord(str(uuid.uuid4()), str(uuid.uuid4()), f"other-{n}",
-                                  {"Width": 0.5, "Height": 0.5, "Left": 0.25, "Top": 0.25}, 99.0,
-                                  (vector / np.linalg.norm(vector)).astype(np.float32)))
-    engine.store.add_faces(collection_id, records)
-
-
-def _embedded(image: dict) -> np.ndarray:
-    frame = decode(image, "Analyze", DEFAULT_WORK_SIDE)
-    return face_ops.embed(frame.bgr, face_ops.detect(frame.bgr)[0])
-
-
-def test_a_face_that_resembles_everybody_scores_less_against_the_student_than_its_raw_resemblance(
-    engine: LocalEngine, collection: Callable[[str], str]
-) -> None:
-    """Cohort centring (faces.centred): the frame's face and the reference are each judged against the collection's
-    other people; a face that resembles 20 other people nearly as much as the student's reference is no match."""
-    collection_id = collection("cohort")
-    own = index(engine, collection_id, SIGNER1_A, "signer1")
-    alone = engine.analyze(Image=SIGNER1_B, CollectionId=collection_id, References=[{"FaceId": own}])
-    assert alone["Verification"]["Passed"] is True  # fewer than COHORT_K others: the raw cosine
-    probe = _embedded(SIGNER1_B)
-    raw = float(probe @ engine.store.get_faces(collection_id, [own])[0].vector)
-    assert alone["Verification"]["Similarity"] == pytest.approx(face_ops.similarity(raw), abs=1e-3)
-
-    reference = engine.store.get_faces(collection_id, [own])[0].vector
-    _others(engine, collection_id, probe, weight=0.6, count=face_ops.COHORT_K, apart_from=reference)
-    crowded = engine.analyze(Image=SIGNER1_B, CollectionId=collection_id, References=[{"FaceId": own}])
-    validate_analyze(crowded)
-    assert crowded["Verification"]["Similarity"] < alone["Verification"]["Similarity"] - 5
-    assert crowded["Verification"]["Passed"] is False and crowded["Verification"]["Reason"] == "not_matching"
-
-
-def test_a_second_registration_of_the_student_is_not_in_the_cohort(
-    engine: LocalEngine, collection: Callable[[str], str]
-) -> None:
-    """Copies of the student's face under other records (a duplicate registration) would make the reference look
-    like everybody: they are left out of the cohort, and the student still passes."""
-    collection_id = collection("cohort-duplicates")
-    own = index(engine, collection_id, SIGNER1_A, "signer1")
-    reference = engine.store.get_faces(collection_id, [own])[0].vector
-    _others(engine, collection_id, reference, weight=0.99, count=face_ops.COHORT_K)
-    response = engine.analyze(Image=SIGNER1_B, CollectionId=collection_id, References=[{"FaceId": own}])
-    raw = float(_embedded(SIGNER1_B) @ reference)
-    assert response["Verification"]["Passed"] is True
-    assert response["Verification"]["Similarity"] == pytest.approx(face_ops.similarity(raw), abs=1e-3)
 
 
 def test_it_answers_the_reason_a_frame_cannot_be_verified(

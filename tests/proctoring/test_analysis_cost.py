@@ -64,18 +64,17 @@ def test_it_judges_a_quiet_carried_frame_with_ten_queries(tenant_a: Tenant,
     assert len(ordered) == 1 and '"proctoring_frame"."thumbnail"' in ordered[0]  # the latest frame it may carry
 
 
-def test_it_judges_a_quiet_analysed_frame_with_fourteen_queries(tenant_a: Tenant,
+def test_it_judges_a_quiet_analysed_frame_with_thirteen_queries(tenant_a: Tenant,
                                                                  django_assert_num_queries: Any) -> None:
     """Beside the carried frame's (less the name): the collection (its existence, twice: ours and the
-    engine's), the student's references and their vectors, and the collection's version for the 1:1 score's
-    cohort (one read for the frame's face and every reference: FaceStore.search_each)."""
+    engine's), the student's references and their vectors."""
     session = registered_session(tenant_a, register=True)
     pictures = [image("signer1_a.jpg"), image("signer1_b.jpg")]
     for i in range(4):  # past the looking-away baseline (its first frames save the student's pose)
         analysed(session, pictures[i % 2], after=1 + 5 * i)
 
     # Unlike either of the last two analysed frames (a frame like the one before the last is carried from it).
-    done, _ = judged(stored(session, faintly_covered("signer1_a.jpg", 0.08), after=21), django_assert_num_queries, 14)
+    done, _ = judged(stored(session, faintly_covered("signer1_a.jpg", 0.08), after=21), django_assert_num_queries, 13)
 
     assert done.carried_from is None
 

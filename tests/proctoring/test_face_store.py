@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from proctoring.analysis.store import CollectionExists, CollectionNotFound, FaceRecord, MemoryFaceStore
+from proctoring.analysis.store import CollectionExists, CollectionNotFound, FaceRecord
 from proctoring.face_store import DatabaseFaceStore
 
 pytestmark = pytest.mark.django_db
@@ -63,18 +63,3 @@ def test_it_reads_faces_by_id_within_their_collection_only(db: Any) -> None:
     assert np.array_equal(found[0].vector, mine[1].vector)
     with pytest.raises(CollectionNotFound):
         DatabaseFaceStore().get_faces("nope", [mine[0].face_id])
-
-
-@pytest.mark.parametrize("store", [DatabaseFaceStore, MemoryFaceStore])
-def test_it_searches_for_several_faces_in_one_read_as_for_each_alone(db: Any, store: type) -> None:
-    faces = store()
-    faces.create_collection("c")
-    faces.add_faces("c", [record(n) for n in range(5)])
-    probes = [vector(1), vector(4), vector(9)]
-    each = faces.search_each("c", probes, 3)
-    alone = [faces.search("c", probe, 3) for probe in probes]
-    assert [[(r.face_id, round(c, 6)) for r, c in hits] for hits in each] == \
-        [[(r.face_id, round(c, 6)) for r, c in hits] for hits in alone]
-    assert [hits[0][0].external_image_id for hits in each[:2]] == ["person-1", "person-4"]
-    with pytest.raises(CollectionNotFound):
-        faces.search_each("missing", probes, 3)

@@ -23,7 +23,6 @@ from .shapes import face_answer, not_found, validate
 
 DEFAULT_MIN_CONFIDENCE = 55.0  # Rekognition's DetectLabels default
 ANALYZE_MATCH_THRESHOLD = 90.0  # the product default: cosine 0.514 (faces.similarity)
-COHORT_SLACK = 20  # faces searched beyond COHORT_K + the references, for the second registrations left out
 T = TypeVar("T")
 
 
@@ -94,7 +93,7 @@ class CombinedAnalysis:
         matches: list[dict] = []
         best: tuple[float, str] | None = None
         if references is not None:
-            best, matches = self._verify(references, frame, clear, threshold, CollectionId)
+            best, matches = self._verify(references, frame, clear, threshold)
         elif clear and CollectionId is not None:
             matches = self._matches(CollectionId, frame, clear[0], threshold, None, operation)
         extra, people, probability = second.result()
@@ -149,22 +148,14 @@ class CombinedAnalysis:
             raise not_found(collection_id, operation) from None
 
     def _verify(
-        self, references: list[FaceRecord], frame: Frame, clear: list[face_ops.Face], threshold: float,
-        collection_id: str | None,
+        self, references: list[FaceRecord], frame: Frame, clear: list[face_ops.Face], threshold: float
     ) -> tuple[tuple[float, str] | None, list[dict]]:
-        """The largest face against one person's references only: best (similarity, FaceId), matches.
-
-        Each cosine is centred against the collection's other people (``faces.centred``): what the frame's face
-        and the reference score against their closest ``COHORT_K`` faces of others is taken out. Nobody else's
-        face is compared *as a candidate*: the cohort only sets how high this pair's resemblance stands.
-        """
+        """The largest face against one person's references only: best (similarity, FaceId), matches."""
         if not clear or not references:
             return None, []
         vector = face_ops.embed(frame.bgr, clear[0])
-        probe_mean, reference_means = self._cohort_means(collection_id, vector, references)
         scored = sorted(
-            ((face_ops.similarity(face_ops.centred(float(np.dot(r.vector, vector)), probe_mean, mean)), r)
-             for r, mean in zip(references, reference_means, strict=True)),
+            ((face_ops.similarity(float(np.dot(r.vector, vector))), r) for r in references),
             key=lambda pair: -pair[0],
         )
         matches = [
@@ -172,29 +163,6 @@ class CombinedAnalysis:
             for score, record in scored if score >= threshold
         ]
         return (scored[0][0], scored[0][1].face_id), matches
-
-    def _cohort_means(
-        self, collection_id: str | None, vector: np.ndarray, references: list[FaceRecord]
-    ) -> tuple[float | None, list[float | None]]:
-        """The mean of the ``COHORT_K`` highest cosines to the collection's faces of other people, for the frame's
-        face and for each reference (None: fewer such faces, no centring). Other people: not a reference, and
-        matching none of the references at ``SIMILARITY_AT_90`` or above (a second registration of the student
-        under another record would otherwise pull the student's own score down)."""
-        if collection_id is None:
-            return None, [None] * len(references)
-        own = {r.face_id for r in references}
-        mine = np.stack([r.vector for r in references])
-        wanted = face_ops.COHORT_K + len(references) + COHORT_SLACK
-
-        try:
-            found = self.store.search_each(collection_id, [vector, *(r.vector for r in references)], wanted)
-        except CollectionNotFound:  # deleted meanwhile: the references were read, judge by them alone
-            return None, [None] * len(references)
-        means = [face_ops.cohort_mean([
-            cosine for record, cosine in hits
-            if record.face_id not in own and float((mine @ record.vector).max()) < face_ops.SIMILARITY_AT_90
-        ]) for hits in found]
-        return means[0], means[1:]
 
     # -- helpers ----------------------------------------------------------------------------
 
