@@ -446,6 +446,10 @@ def _configurations(
     ]
 
 
+# The product's rule (a student with several references, with and without the quality gate): also by group.
+PRODUCT_RULES = ("best of >=2 references", "best of >=2 references, quality gate")
+
+
 def _summary(trials: Sequence[Trial], splits: Sequence[Sequence[set[str]]]) -> dict[str, Any]:
     """As fitted on all trials; one split's folds; and every split's folds pooled."""
     fitted = choose_threshold(trials)
@@ -522,6 +526,8 @@ def verification_report(
         return report
     for name, trials in _configurations(samples, upscaled, flipped):
         report["configurations"][name] = _summary(trials, splits)
+        if name in PRODUCT_RULES:
+            report["configurations"][name]["groups"] = held_out_group_rates(trials, splits[0])
     report["held_out_groups"] = held_out_group_rates(pairs, splits[0])
     from .decisions import decision_report
 
@@ -637,12 +643,27 @@ def format_verification(v: dict[str, Any]) -> list[str]:
                 f"      fold {n}: cosine {fold.threshold:.3f} (chosen on {fold.train} trials)  "
                 f"all {_fmt(fold.overall)} | webcam {_fmt(fold.webcam)}"
             )
+        if c.get("groups"):
+            lines += _group_lines(c["groups"], c["held_out"]["overall"])
     if v.get("decisions"):
         from .decisions import format_decisions
 
         lines += format_decisions(v["decisions"], v["default_cosine"], GROUP_FACTOR)
     if "roc_png" in v:
         lines.append(f"  ROC (pairs): {v['roc_png']}")
+    return lines
+
+
+def _group_lines(groups: dict[tuple[str, str], Rates], overall: Rates) -> list[str]:
+    """A configuration's held-out rates per group (the probe and all its references in the group; first split),
+    '!' where a group's FNMR or FMR is over twice the configuration's own held-out figure (first split)."""
+    lines = ["    per group, held out (first split; the probe and every reference in the group; '!' = over twice the"
+             " figure above):"]
+    for (dim, value), r in groups.items():
+        over = [(mine, whole) for mine, whole in ((r.fnmr, overall.fnmr), (r.fmr, overall.fmr))
+                if mine is not None and whole is not None]
+        flag = "!" if any(mine > GROUP_FACTOR * whole and mine > 0 for mine, whole in over) else " "
+        lines.append(f"     {flag}{dim + '=' + value:24s} {_fmt(r)}")
     return lines
 
 

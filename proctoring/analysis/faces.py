@@ -53,7 +53,8 @@ YUNET_CROP: Lazy[cv2.FaceDetectorYN] = Lazy(
 # (12/7473) from 4.7% at 0.19%, but best of >= 2 references to FMR 0.18% (6/3271) from 0.12% at the
 # same FNMR 2.1% (10/480): not shipped (it would also double the SFace call, ~25 ms a face here).
 # Concatenating the two vectors, a centroid of the references, the mean of the top two, or an own
-# similarity transform (LMEDS, linear or cubic) instead of alignCrop's gained nothing either. The
+# similarity transform (LMEDS, linear or cubic) instead of alignCrop's gained nothing either; nor did cohort
+# normalisation, S-norm or centring, once its cohort is one a product can use (tools/second_embedding.py). The
 # FNMR left is one frame (an ASL clip, a hand on the forehead: best cosine 0.37); the FMR, pairs of
 # webcam frames of young men filmed in one room (G) at cosine 0.47-0.51, against thresholds ~0.51.
 SFACE: Lazy[cv2.FaceRecognizerSF] = Lazy(lambda: cv2.FaceRecognizerSF.create(sface_path(), ""))

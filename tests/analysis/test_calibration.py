@@ -161,3 +161,16 @@ def test_it_embeds_a_face_and_its_mirror_image_alike_with_the_flip_averaged_embe
     # averaged over the crop and its mirror, a face is closer to its own mirror image (0.984 against
     # 0.963 plain; not 1: the mirror's landmarks, found anew, differ by a pixel or so)
     assert float(flipped[0] @ flipped[1]) > float(plain[0] @ plain[1]) + 0.01
+
+
+def test_it_flags_a_group_whose_held_out_rate_is_over_twice_the_rules_own() -> None:
+    overall = c.Rates(genuine=100, false_rejects=2, impostor=1000, false_matches=1)
+    lines = c._group_lines({
+        ("tone", "dark"): c.Rates(genuine=20, false_rejects=1, impostor=100, false_matches=0),  # FNMR 5% > 2 x 2%
+        ("tone", "light"): c.Rates(genuine=40, false_rejects=1, impostor=500, false_matches=0),  # 2.5%: not over
+        ("capture", "webcam"): c.Rates(genuine=30, false_rejects=0, impostor=300, false_matches=1),  # FMR 0.33%
+        ("gender", "woman"): c.Rates(genuine=6, false_rejects=0, impostor=0, false_matches=0),  # no impostors
+    }, overall)
+    flagged = {line.split()[0].lstrip("!") for line in lines[1:] if line.strip().startswith("!")}
+    assert flagged == {"tone=dark", "capture=webcam"}
+    assert len(lines) == 5
