@@ -47,7 +47,10 @@ class SessionMessagesView(TenantAPIView):
 
     @extend_schema(responses={200: SessionMessagesOutput})
     def get(self, request: Request, pk: int) -> Response:
-        session = access_session_by_id(actor=request.user, session_id=pk)
+        # Every student's exam page asks every 4 s (about as often as it sends a frame): the session comes with
+        # what its deadline needs, the exam and the student's accommodation, in one query.
+        session = access_session_by_id(actor=request.user, session_id=pk, related=("exam", "student__accommodation"))
+        session.remember_accommodation(getattr(session.student, "accommodation", None))
         found = messages.messages_for(session=session, actor=request.user)
         return Response(SessionMessagesOutput({
             "session": session.pk, "status": session.status, "end_reason": session.end_reason,

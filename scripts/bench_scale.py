@@ -316,7 +316,8 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
           f"{figures['sustained_fps']:5.1f} f/s  ingest {loadgen.summary(results.ingest)}  frame-to-result "
           f"{loadgen.summary(latencies)} (as polled {loadgen.summary(results.to_result)})  late(>interval) {late}  "
           f"shed {shed}  pending {pending}  refused {refused} {results.codes}  carried {carried}  "
-          f"twice db/log {twice_db}/{twice_log}", flush=True)
+          f"twice db/log {twice_db}/{twice_log}  message polls {results.message_polls} {results.message_codes}",
+          flush=True)
     return figures
 
 
@@ -332,8 +333,8 @@ def ingest_phase(stack: Stack, args: argparse.Namespace, jpegs: list[bytes]) -> 
     cpu = cpu_seconds(web_pids)
     profiler = Profiler(args.profile, stack)
     profiler.start("ingest", ("web",))
-    results = asyncio.run(loadgen.run(group, interval=1, duration=args.ingest_seconds, follow=False, seed=2,
-                                      timeout=10))  # a POST not answered in 10 s counts as lost (TimeoutError)
+    results = asyncio.run(loadgen.run(group, interval=1, duration=args.ingest_seconds, follow=False, messages=False,
+                                      seed=2, timeout=10))  # a POST not answered in 10 s counts as lost (TimeoutError)
     profiler.stop()
     web_ms = (cpu_seconds(web_pids) - cpu) * 1000 / max(1, len(results.ingest))
     print(f"ingest (workers stopped, {len(stack.ports)} web node(s)): offered "
@@ -432,7 +433,8 @@ def capacity_model(best: dict[str, Any], args: argparse.Namespace, cores: int) -
     print(f"  - one frame per student every {interval} s (the exam's capture interval); "
           f"10,000 students = {fps:.0f} f/s")
     print(f"  - worker CPU per frame {worker_ms:.0f} ms, web CPU per frame {web_ms:.1f} ms (incl. the page's "
-          f"status polls), measured from /proc over the {best['label']} run (K={best['students']}); "
+          f"status polls and its message polls every {loadgen.MESSAGES_EVERY:g} s), measured from /proc over the "
+          f"{best['label']} run (K={best['students']}); "
           f"{best['carried']} of {len(best['to_result_db'])} analysed frames carried a previous result (skipping)")
     print(f"  - cores run at {utilisation:.0%} at most (headroom for bursts and frame-to-result p95 <= 1 s)")
     print(f"  - per-frame service operations as measured: Postgres {best['pg_commits_per_frame']:.1f} transactions "
@@ -495,10 +497,12 @@ def main() -> None:
         # service model), each worker loads the engine's models on its first; a running stack has done so.
         warm = students(args.web_threads * args.web_workers * len(stack.ports), interval=1, jpegs=jpegs,
                         ports=stack.ports, label="warm-up", auth=args.auth)
-        wait_drained(asyncio.run(loadgen.run(warm, interval=1, duration=3, follow=False, seed=4)).frame_ids, 90)
+        wait_drained(asyncio.run(loadgen.run(warm, interval=1, duration=3, follow=False, messages=False,
+                                             seed=4)).frame_ids, 90)
         if args.ingest_rate > 0:
             ingest_phase(stack, args, jpegs)  # stops and starts the workers: warm them again
-            warmed = asyncio.run(loadgen.run(warm[:2 * len(stack.workers)], interval=1, duration=2, follow=False))
+            warmed = asyncio.run(loadgen.run(warm[:2 * len(stack.workers)], interval=1, duration=2, follow=False,
+                                             messages=False))
             wait_drained(warmed.frame_ids, 90)
         worker_profile = Profiler(args.profile, stack)
         worker_profile.start("analysis", ("worker",))

@@ -1,6 +1,8 @@
 """The open-loop load generator of `make bench-scale` (scripts/bench_scale.py): simulated students that post a
 webcam frame every capture interval whatever the answers do, and follow each 202's status URL as the
-browser does (static/js/camera.js followStatus). Plus the statistics it prints. No Django here.
+browser does (static/js/camera.js followStatus); each also asks for its proctors' messages every
+MESSAGES_EVERY seconds, as the exam page does (static/js/exam.js pollMessages). Plus the statistics it prints.
+No Django here.
 
 HTTP: a minimal HTTP/1.1 client on asyncio streams, one connection per request (gunicorn closes them
 anyway), so that the generator spends as little of the shared CPU as it can and adds no dependency
@@ -49,6 +51,21 @@ def schedule(*, students: int, interval: float, duration: float, seed: int = 1) 
         for n in range(math.ceil((duration - start) / interval)):
             posts.append((start + n * interval, student, n))
     return sorted(posts)
+
+
+MESSAGES_EVERY = 4.0  # static/js/exam.js: pollMessages, again 4 s after each answer
+
+
+def message_schedule(*, students: int, interval: float, duration: float, seed: int = 1,
+                     every: float = MESSAGES_EVERY) -> list[tuple[float, int]]:
+    """(offset in s, student) of every message poll: from the student's first frame (``schedule``'s phase), every
+    ``every`` seconds until ``duration``."""
+    phases = random.Random(seed)
+    polls = []
+    for student in range(students):
+        start = phases.uniform(0, interval)
+        polls += [(start + n * every, student) for n in range(math.ceil((duration - start) / every))]
+    return sorted(polls)
 
 
 def follow_delays(seconds: float) -> list[float]:
@@ -105,14 +122,17 @@ class Results:
     followed: dict[str, int] = field(default_factory=dict)  # final status seen while following
     frame_ids: list[int] = field(default_factory=list)
     sent_at: dict[int, float] = field(default_factory=dict)  # frame id → wall clock when posted
+    message_polls: int = 0
+    message_codes: dict[str, int] = field(default_factory=dict)
 
     def count(self, bucket: dict[str, int], key: str) -> None:
         bucket[key] = bucket.get(key, 0) + 1
 
 
 async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
-              follow: bool = True, seed: int = 1, timeout: float = 30) -> Results:
-    """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended."""
+              follow: bool = True, seed: int = 1, timeout: float = 30, messages: bool = True) -> Results:
+    """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended.
+    ``messages``: the students also poll their messages (``message_schedule``), as the exam page does."""
     results = Results()
     tasks: list[asyncio.Task[None]] = []
     loop = asyncio.get_running_loop()
@@ -152,9 +172,28 @@ async def run(students: list[Student], *, interval: float, duration: float, host
                 return
         results.count(results.followed, "still pending when the page stopped following")
 
-    for offset, index, n in schedule(students=len(students), interval=interval, duration=duration, seed=seed):
+    async def inbox(student: Student) -> None:
+        results.message_polls += 1
+        try:
+            status, _ = await http(host, student.port, "GET", f"/api/v1/sessions/{student.session}/messages",
+                                   student.auth, timeout=timeout)
+        except (TimeoutError, OSError, ValueError, IndexError) as exc:
+            results.count(results.message_codes, type(exc).__name__)
+            return
+        results.count(results.message_codes, str(status))
+
+    events: list[tuple[float, int, int | None]] = [
+        (offset, index, n) for offset, index, n in schedule(
+            students=len(students), interval=interval, duration=duration, seed=seed)]
+    if messages:
+        events += [(offset, index, None) for offset, index in message_schedule(
+            students=len(students), interval=interval, duration=duration, seed=seed)]
+    for offset, index, n in sorted(events, key=lambda event: event[0]):
         due = start + offset
         await asyncio.sleep(max(0.0, due - loop.time()))
+        if n is None:
+            tasks.append(asyncio.create_task(inbox(students[index])))
+            continue
         results.offered += 1
         tasks.append(asyncio.create_task(one(students[index], n, due)))
     await asyncio.gather(*tasks)
@@ -173,4 +212,5 @@ def describe(results: Results, seconds: float) -> dict[str, Any]:
     return {"offered_fps": results.offered / seconds, "accepted_fps": accepted / seconds,
             "ingest": summary(results.ingest), "to_result": summary(results.to_result),
             "late_send_p99": summary(results.late_send).split(" / ")[-1], "codes": results.codes,
-            "followed": results.followed}
+            "followed": results.followed, "message_polls": results.message_polls,
+            "message_codes": results.message_codes}

@@ -89,3 +89,18 @@ def test_the_scale_sweep_halves_the_gap_between_a_pass_and_a_fail() -> None:
     assert capacity_of([(80, True), (120, False), (100, False), (130, True)]) == 80
     assert refine([(5, True), (10, True)]) is None and capacity_of([(5, True), (10, True)]) == 10
     assert capacity_of([(5, False)]) == 0 and refine([(5, False)]) is None
+
+
+def test_every_student_polls_its_messages_every_four_seconds_from_its_first_frame() -> None:
+    posts = loadgen.schedule(students=20, interval=5, duration=30, seed=3)
+    polls = loadgen.message_schedule(students=20, interval=5, duration=30, seed=3)
+    assert polls == sorted(polls)
+    first_frame = {student: offset for offset, student, n in posts if n == 0}
+    by_student: dict[int, list[float]] = {}
+    for offset, student in polls:
+        assert offset < 30
+        by_student.setdefault(student, []).append(offset)
+    assert sorted(by_student) == list(range(20))
+    for student, offsets in by_student.items():
+        assert offsets[0] == pytest.approx(first_frame[student])  # the exam page asks as it opens
+        assert all(b - a == pytest.approx(loadgen.MESSAGES_EVERY) for a, b in zip(offsets, offsets[1:], strict=False))

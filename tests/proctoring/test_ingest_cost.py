@@ -57,6 +57,27 @@ def test_it_answers_a_students_status_poll_with_two_queries(tenant_a: Tenant, dj
     assert '"exams_examsession"."status"' not in frame_query  # the frame alone: no session, exam or student
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_the_exam_pages_message_poll_with_four_queries(tenant_a: Tenant,
+                                                                  django_assert_num_queries: Any) -> None:
+    """Every exam page asks every 4 s, as often as it sends a frame (static/js/exam.js pollMessages): the browser's
+    session, its user, the session with its exam and the student's accommodation (its deadline), the messages."""
+    from exams.models import Accommodation
+
+    session = start_session(tenant_a)
+    Accommodation.unscoped.create(institution=tenant_a.institution, student=tenant_a.student, extra_minutes=15,
+                                  reason="test")
+    client = page_client_for(tenant_a.student)
+
+    with django_assert_num_queries(4):
+        response = client.get(f"/api/v1/sessions/{session.pk}/messages")
+
+    assert response.status_code == 200, response.content
+    session.refresh_from_db()
+    assert response.json()["deadline"] == session.deadline.isoformat().replace("+00:00", "Z")
+    assert session.extra_time == timedelta(minutes=15)
+
+
 def test_it_refuses_and_deletes_an_expired_token(tenant_a: Tenant) -> None:
     client = api_client_for(tenant_a.student)
     AuthToken.objects.filter(user=tenant_a.student).update(expiry=timezone.now() - timedelta(seconds=1))
