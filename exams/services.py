@@ -113,16 +113,24 @@ def _check_time_left(exam: Exam, changes: dict[str, Any]) -> None:
     for name, value in changes.items():
         setattr(changed, name, value)
     soon, cut = timezone.now() + MIN_TIME_LEFT, []
-    for session in ExamSession.objects.filter(exam_id=exam.pk, status=SessionStatus.IN_PROGRESS).select_related(
-            "student"):
+    earlier_closing = changed.closes_at is not None and (exam.closes_at is None or changed.closes_at < exam.closes_at)
+    for session in ExamSession.objects.filter(
+            exam_id=exam.pk, status__in=(SessionStatus.IN_PROGRESS, SessionStatus.CHECKING)).select_related("student"):
+        name = session.student.full_name or session.student.email
+        if session.status == SessionStatus.CHECKING:
+            # At the camera check, about to start: an earlier closing is the most time they can have (a re-audit: a
+            # closing moved to 30 s from now was taken while a student sat at the check, who then started with 30 s).
+            if earlier_closing and changed.closes_at + session.extra_time <= soon:
+                cut.append(f"{name} (at the camera check)")
+            continue
         before = session.deadline
         session.exam = changed
         if session.deadline is not None and session.deadline < before and session.deadline <= soon:
-            cut.append(session.student.full_name or session.student.email)
+            cut.append(name)
     if cut:
         names = ", ".join(sorted(cut)[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
-        raise Conflict(f"This would end the exam within a minute for {len(cut)} student(s) sitting it now: {names}. "
-                       "Leave them at least a minute (their countdown follows the change).",
+        raise Conflict(f"This would end the exam within a minute for {len(cut)} student(s) sitting it now or about "
+                       f"to: {names}. Leave them at least a minute (their countdown follows the change).",
                        code="exam_time_cut", details={"students": sorted(cut)})
 
 

@@ -102,6 +102,18 @@ def test_a_cut_in_time_that_would_end_a_sitting_at_once_is_refused(tenant_a: Ten
         assert ExamSession.objects.get(pk=tenant_a.session.pk).status == SessionStatus.IN_PROGRESS
 
 
+def test_an_earlier_closing_leaves_a_student_at_the_camera_check_a_minute_to_sit_the_exam(tenant_a: Tenant) -> None:
+    with tenancy.tenant_scope(tenant_a.institution):
+        ExamSession.objects.filter(pk=tenant_a.session.pk).update(status=SessionStatus.CHECKING, started_at=None)
+        exam = Exam.objects.get(pk=tenant_a.exam.pk)
+        with pytest.raises(Conflict, match="within a minute for 1 student") as refused:
+            services.exam_update(exam=exam, closes_at=timezone.now() + timedelta(seconds=30))
+        assert refused.value.details == {"students": [f"{tenant_a.student.full_name} (at the camera check)"]}
+        services.exam_update(exam=exam, duration_minutes=1)  # their time starts when they start: not cut
+        services.exam_update(exam=exam, closes_at=timezone.now() + timedelta(minutes=3))
+        assert Exam.objects.get(pk=exam.pk).closes_at is not None
+
+
 @pytest.mark.parametrize("local", ["2027-03-14T02:30:00", "2026-11-01T01:30:00"])
 def test_the_api_refuses_a_local_time_the_clocks_skip_or_show_twice(tenant_a: Tenant, local: str) -> None:
     # An audit: the page's form refused both; the API stored the first an hour off and took one of the second's two.
