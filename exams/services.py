@@ -120,7 +120,9 @@ def _check_time_left(exam: Exam, changes: dict[str, Any]) -> None:
         if session.status == SessionStatus.CHECKING:
             # At the camera check, about to start: an earlier closing is the most time they can have (a re-audit: a
             # closing moved to 30 s from now was taken while a student sat at the check, who then started with 30 s).
-            if earlier_closing and changed.closes_at + session.extra_time <= soon:
+            extra = session.extra_time
+            if earlier_closing and changed.closes_at + extra <= soon and (
+                    exam.closes_at is None or exam.closes_at + extra > soon):  # (not one the closing had already cut)
                 cut.append(f"{name} (at the camera check)")
             continue
         before = session.deadline

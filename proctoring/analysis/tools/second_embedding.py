@@ -29,9 +29,9 @@ against the raw cosine's 2.08%, 0.122% (4/3271); the whole cohort's mean 2.08%, 
 random sample of 60 photos 2.08%, 0.122%. Not adopted either. The gain is two trials, and it is gone with a
 sample of 60. A product cannot use "the top 20 of everybody": that mean climbs with the size of an institution's
 collection, so the threshold would mean something else in every institution. A fixed sample is what it could use,
-and a fixed sample gains nothing. It also lifted turned faces, which resemble nobody much. Shipped for a stop
-(d53c1e0, reverted in 61d924f), it let another person's turned face reach similarity 90.2 against a student,
-on scripts/measure_liveness.py --only-whose's frames, where the raw cosine gives 87.9.
+and a fixed sample gains nothing. It also lifted turned faces, which resemble nobody much. Built into the local
+engine for a while (d53c1e0, reverted in 61d924f before it landed), it let another person's turned face reach
+similarity 90.2 against a student on the frames of scripts/measure_liveness.py --only-whose (87.9 raw).
 """
 
 from __future__ import annotations
