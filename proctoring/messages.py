@@ -69,7 +69,7 @@ def message_acknowledge(*, message_id: int, actor: User) -> ProctorMessage:
 
 def messages_for(*, session: ExamSession, actor: User) -> list[ProctorMessage]:
     """What the exam page shows: the student's unacknowledged messages; staff see every message."""
-    messages = ProctorMessage.objects.filter(session=session).select_related("sender")
+    messages = ProctorMessage.objects.filter(session=session)  # (the payload names no sender: no join)
     if actor.role == Role.STUDENT:
         messages = messages.filter(acknowledged_at__isnull=True)
     return list(messages)

@@ -110,6 +110,13 @@ def test_wrong_person_still_needs_consecutive_frames(tenant_a: Tenant) -> None:
     assert not incident.is_open and incident.ended_at == _frames(tenant_a, session)[-1].captured_at
 
 
+def _away_since(incident_id: int, left: Any, **fields: Any) -> None:
+    """Back-date an ongoing event (away from the tab, camera off): it began, and was last reported, at ``left``."""
+    details = Incident.objects.get(pk=incident_id).details
+    Incident.objects.filter(pk=incident_id).update(**{"started_at": left, "ended_at": left, **fields},
+                                                   details={**details, "left_at": left.isoformat()})
+
+
 def _end(session: Any, tenant: Tenant, to: str) -> None:
     with tenancy.tenant_scope(tenant.institution):
         session.refresh_from_db()
@@ -483,9 +490,7 @@ def test_a_student_away_from_the_exam_tab_is_ongoing_until_they_come_back_or_the
     assert ongoing() == ["tab_hidden"]
     with tenancy.tenant_scope(tenant_a.institution):  # left 40 s ago
         left = timezone.now() - timedelta(seconds=40)
-        details = Incident.objects.get(pk=first).details
-        Incident.objects.filter(pk=first).update(started_at=left, ended_at=left,
-                                                 details={**details, "left_at": left.isoformat()})
+        _away_since(first, left)
         for seconds in (35, 30, 25, 20, 10, 5):  # what the camera saw while they were away
             meanwhile = Frame(institution=tenant_a.institution, session=session, status=FrameStatus.DONE,
                               received_at=timezone.now() - timedelta(seconds=seconds),
@@ -534,8 +539,7 @@ def test_a_stopped_camera_is_ongoing_until_it_runs_again_and_an_ongoing_event_co
         off = timezone.now() - timedelta(minutes=5)
         incident = Incident.objects.get(pk=stopped["incident"])
         assert incident.is_open
-        Incident.objects.filter(pk=incident.pk).update(started_at=off, ended_at=off,
-                                                       details={**incident.details, "left_at": off.isoformat()})
+        _away_since(incident.pk, off)
         incident.refresh_from_db()
     [item] = risk([incident])[1]
     assert item.points == 30 + 4 and "lasted 5 min" in item.reason  # so far, while it goes on
@@ -569,9 +573,7 @@ def test_a_frame_taken_after_the_camera_stopped_ends_that_incident(tenant_a: Ten
     stopped = api_client_for(tenant_a.student).post(url, {"kind": "camera_stopped"}, format="json").json()["incident"]
     with tenancy.tenant_scope(tenant_a.institution):  # stopped two minutes ago
         off = timezone.now() - timedelta(minutes=2)
-        incident = Incident.objects.get(pk=stopped)
-        Incident.objects.filter(pk=stopped).update(started_at=off, ended_at=off,
-                                                   details={**incident.details, "left_at": off.isoformat()})
+        _away_since(stopped, off)
     # A frame taken before it stopped again, sent late (kept offline), says nothing of this stop.
     with tenancy.tenant_scope(tenant_a.institution):
         Incident.objects.filter(pk=stopped).update(started_at=off - timedelta(minutes=5))  # a first stretch before
@@ -607,8 +609,7 @@ def test_a_second_report_of_an_ongoing_event_keeps_when_it_began_and_one_left_op
     with tenancy.tenant_scope(tenant_a.institution):
         off = timezone.now() - timedelta(seconds=50)
         incident = Incident.objects.get(pk=stopped)
-        Incident.objects.filter(pk=stopped).update(started_at=off, ended_at=timezone.now() - timedelta(seconds=30),
-                                                   details={**incident.details, "left_at": off.isoformat()})
+        _away_since(stopped, off, ended_at=timezone.now() - timedelta(seconds=30))
     assert client.post(url, {"kind": "camera_stopped"}, format="json").json()["incident"] == stopped
     with tenancy.tenant_scope(tenant_a.institution):
         assert Incident.objects.get(pk=stopped).details["left_at"] == off.isoformat()
