@@ -33,6 +33,7 @@ from exams.access import access_exam_by_id, access_session_by_id
 from exams.policy import ALL_CHECKS
 from proctoring import camera, checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
+from proctoring.api_live import INBOX_RELATED, SessionMessagesOutput, session_inbox
 from proctoring.identity import REASON_MESSAGES
 from proctoring.images import check_image, decode_base64
 from proctoring.models import FaceRegistration, Frame, FrameStatus, Incident, IncidentKind, ReviewStatus
@@ -169,6 +170,9 @@ class FrameQueuedOutput(serializers.Serializer):
     frame = serializers.IntegerField()
     status = serializers.ChoiceField(choices=FrameStatus.choices)
     status_url = serializers.CharField()
+    inbox = SessionMessagesOutput(help_text=(
+        "What the session's message poll (/api/v1/sessions/<id>/messages) answers now: the exam page reads it here "
+        "and polls only while its frames do not flow."))
 
 
 class ProcessView(TenantAPIView):
@@ -201,8 +205,9 @@ class ProcessView(TenantAPIView):
         except (TypeError, ValueError) as exc:
             raise AppError("'session' must be a session id.", code="invalid",
                            details={"session": ["Not an id."]}) from exc
-        # frame_ingest reads the exam (capture interval); the student is the actor, checked there.
-        session = access_session_by_id(actor=request.user, session_id=session_id, related=("exam",))
+        # frame_ingest reads the exam (capture interval); the student is the actor, checked there. The answer's
+        # inbox needs the student's accommodation (the deadline): read with the session, in the same query.
+        session = access_session_by_id(actor=request.user, session_id=session_id, related=INBOX_RELATED)
         frame = services.frame_ingest(session=session, actor=request.user, image=image, captured_at=captured_at)
         if wait:
             frame = _await_analysis(frame.pk, wait)
@@ -211,8 +216,8 @@ class ProcessView(TenantAPIView):
             if frame.status == FrameStatus.FAILED:
                 raise AppError(f"The frame could not be analysed: {frame.error}", code="invalid_image",
                                status_code=422)
-        return Response({"frame": frame.pk, "status": frame.status,
-                         "status_url": f"/api/v1/frames/{frame.pk}/"}, status=202)
+        return Response({"frame": frame.pk, "status": frame.status, "status_url": f"/api/v1/frames/{frame.pk}/",
+                         "inbox": session_inbox(session=session, actor=request.user)}, status=202)
 
     def _wait(self, request: Request) -> float | None:
         raw = request.query_params.get("wait")

@@ -5,6 +5,8 @@ Ending a session is exams' (``/api/v1/sessions/<id>/end``): it is a status chang
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -12,11 +14,14 @@ from rest_framework.response import Response
 
 from accounts.api_base import StrictSerializer, TenantAPIView, created
 from accounts.errors import AppError
-from accounts.models import Role
+from accounts.models import Role, User
 from exams.access import access_session_by_id
+from exams.models import ExamSession
 from proctoring import messages
 
 STAFF = (Role.ADMIN, Role.PROCTOR)
+# What ``session_inbox`` reads with the session, in the same query.
+INBOX_RELATED = ("exam", "student__accommodation")
 
 
 class MessageOutput(serializers.Serializer):
@@ -37,6 +42,18 @@ class SessionMessagesOutput(serializers.Serializer):
     messages = MessageOutput(many=True, help_text="The student: their unacknowledged messages; staff: all.")
 
 
+def session_inbox(*, session: ExamSession, actor: User) -> dict[str, Any]:
+    """What the exam page follows besides its frames: the session's status (a proctor ended it, and why), its
+    deadline now and the messages ``actor`` sees. The message poll answers it, and so does each of the student's
+    frames (its 202), so that a page whose frames flow needs no poll of its own: the polls were about a third of
+    an exam page's requests. ``session`` comes with its exam and the student's accommodation (``related``)."""
+    session.remember_accommodation(getattr(session.student, "accommodation", None))
+    found = messages.messages_for(session=session, actor=actor)
+    return SessionMessagesOutput({
+        "session": session.pk, "status": session.status, "end_reason": session.end_reason,
+        "deadline": session.deadline, "messages": [messages.message_payload(m) for m in found]}).data
+
+
 class SessionMessagesView(TenantAPIView):
     """A session's messages from proctors: the student's exam page polls them; staff send them."""
 
@@ -49,13 +66,8 @@ class SessionMessagesView(TenantAPIView):
     def get(self, request: Request, pk: int) -> Response:
         # Every student's exam page asks every 4 s (about as often as it sends a frame): the session comes with
         # what its deadline needs, the exam and the student's accommodation, in one query.
-        session = access_session_by_id(actor=request.user, session_id=pk, related=("exam", "student__accommodation"))
-        session.remember_accommodation(getattr(session.student, "accommodation", None))
-        found = messages.messages_for(session=session, actor=request.user)
-        return Response(SessionMessagesOutput({
-            "session": session.pk, "status": session.status, "end_reason": session.end_reason,
-            "deadline": session.deadline,
-            "messages": [messages.message_payload(m) for m in found]}).data)
+        session = access_session_by_id(actor=request.user, session_id=pk, related=INBOX_RELATED)
+        return Response(session_inbox(session=session, actor=request.user))
 
     @extend_schema(request=Input, responses={201: MessageOutput})
     def post(self, request: Request, pk: int) -> Response:

@@ -316,7 +316,8 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
           f"{figures['sustained_fps']:5.1f} f/s  ingest {loadgen.summary(results.ingest)}  frame-to-result "
           f"{loadgen.summary(latencies)} (as polled {loadgen.summary(results.to_result)})  late(>interval) {late}  "
           f"shed {shed}  pending {pending}  refused {refused} {results.codes}  carried {carried}  "
-          f"twice db/log {twice_db}/{twice_log}  message polls {results.message_polls} {results.message_codes}",
+          f"twice db/log {twice_db}/{twice_log}  message polls {results.message_polls} {results.message_codes} "
+          f"(inbox in {results.inboxes} frame answers)",
           flush=True)
     return figures
 
@@ -433,7 +434,8 @@ def capacity_model(best: dict[str, Any], args: argparse.Namespace, cores: int) -
     print(f"  - one frame per student every {interval} s (the exam's capture interval); "
           f"10,000 students = {fps:.0f} f/s")
     print(f"  - worker CPU per frame {worker_ms:.0f} ms, web CPU per frame {web_ms:.1f} ms (incl. the page's "
-          f"status polls and its message polls every {loadgen.MESSAGES_EVERY:g} s), measured from /proc over the "
+          f"status polls and its message polls, at most every {loadgen.MESSAGES_EVERY:g} s while no frame's answer "
+          f"brought the inbox for {loadgen.inbox_fresh(interval):g} s), measured from /proc over the "
           f"{best['label']} run (K={best['students']}); "
           f"{best['carried']} of {len(best['to_result_db'])} analysed frames carried a previous result (skipping)")
     print(f"  - cores run at {utilisation:.0%} at most (headroom for bursts and frame-to-result p95 <= 1 s)")

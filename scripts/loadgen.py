@@ -1,7 +1,8 @@
 """The open-loop load generator of `make bench-scale` (scripts/bench_scale.py): simulated students that post a
 webcam frame every capture interval whatever the answers do, and follow each 202's status URL as the
-browser does (static/js/camera.js followStatus); each also asks for its proctors' messages every
-MESSAGES_EVERY seconds, as the exam page does (static/js/exam.js pollMessages). Plus the statistics it prints.
+browser does (static/js/camera.js followStatus); each reads its proctors' messages from its frames' answers and
+polls them only when those stop coming, as the exam page does (static/js/exam.js pollMessages, ``inbox_due``).
+Plus the statistics it prints.
 No Django here.
 
 HTTP: a minimal HTTP/1.1 client on asyncio streams, one connection per request (gunicorn closes them
@@ -53,13 +54,26 @@ def schedule(*, students: int, interval: float, duration: float, seed: int = 1) 
     return sorted(posts)
 
 
-MESSAGES_EVERY = 4.0  # static/js/exam.js: pollMessages, again 4 s after each answer
+MESSAGES_EVERY = 4.0  # static/js/exam.js: INBOX_POLL_MS, the most often a page polls its messages
+PAGE_TICK = 1.0  # static/js/exam.js: pollMessages looks every second whether a poll is due
+
+
+def inbox_fresh(interval: float) -> float:
+    """static/js/exam.js INBOX_FRESH_MS: how long a frame's inbox (its 202) spares the page a message poll."""
+    return min(interval, 5.0) + 1.5
+
+
+def inbox_due(*, now: float, inbox_at: float | None, polled_at: float | None, interval: float) -> bool:
+    """static/js/exam.js pollMessages: a poll goes only when no frame brought the inbox lately and the last poll
+    is ``MESSAGES_EVERY`` old (times in seconds; None: never)."""
+    return ((inbox_at is None or now - inbox_at >= inbox_fresh(interval))
+            and (polled_at is None or now - polled_at >= MESSAGES_EVERY))
 
 
 def message_schedule(*, students: int, interval: float, duration: float, seed: int = 1,
-                     every: float = MESSAGES_EVERY) -> list[tuple[float, int]]:
-    """(offset in s, student) of every message poll: from the student's first frame (``schedule``'s phase), every
-    ``every`` seconds until ``duration``."""
+                     every: float = PAGE_TICK) -> list[tuple[float, int]]:
+    """(offset in s, student) of every look of the exam page at its inbox: from the student's first frame
+    (``schedule``'s phase), every ``every`` seconds until ``duration``. A look polls only when ``inbox_due``."""
     phases = random.Random(seed)
     polls = []
     for student in range(students):
@@ -123,6 +137,7 @@ class Results:
     frame_ids: list[int] = field(default_factory=list)
     sent_at: dict[int, float] = field(default_factory=dict)  # frame id → wall clock when posted
     message_polls: int = 0
+    inboxes: int = 0  # frames' 202s that brought the inbox
     message_codes: dict[str, int] = field(default_factory=dict)
 
     def count(self, bucket: dict[str, int], key: str) -> None:
@@ -132,13 +147,16 @@ class Results:
 async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
               follow: bool = True, seed: int = 1, timeout: float = 30, messages: bool = True) -> Results:
     """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended.
-    ``messages``: the students also poll their messages (``message_schedule``), as the exam page does."""
+    ``messages``: the students also poll their messages when due (``message_schedule``, ``inbox_due``), as the
+    exam page does."""
     results = Results()
+    inbox_at: dict[int, float] = {}  # student → when a frame's 202 last brought the inbox (loop time)
+    polled_at: dict[int, float] = {}  # student → when its last poll went
     tasks: list[asyncio.Task[None]] = []
     loop = asyncio.get_running_loop()
     start = loop.time()
 
-    async def one(student: Student, n: int, due: float) -> None:
+    async def one(index: int, student: Student, n: int, due: float) -> None:
         body = student.frames[n % len(student.frames)]
         headers = {**student.auth, "Content-Type": "application/json"}
         results.late_send.append(max(0.0, loop.time() - due))
@@ -153,6 +171,9 @@ async def run(students: list[Student], *, interval: float, duration: float, host
             return
         results.ingest.append(loop.time() - sent)
         answer = json.loads(payload)
+        if "inbox" in answer:
+            results.inboxes += 1
+            inbox_at[index] = loop.time()
         results.frame_ids.append(answer["frame"])
         results.sent_at[answer["frame"]] = wall
         if not follow:
@@ -192,10 +213,13 @@ async def run(students: list[Student], *, interval: float, duration: float, host
         due = start + offset
         await asyncio.sleep(max(0.0, due - loop.time()))
         if n is None:
-            tasks.append(asyncio.create_task(inbox(students[index])))
+            now = loop.time()
+            if inbox_due(now=now, inbox_at=inbox_at.get(index), polled_at=polled_at.get(index), interval=interval):
+                polled_at[index] = now
+                tasks.append(asyncio.create_task(inbox(students[index])))
             continue
         results.offered += 1
-        tasks.append(asyncio.create_task(one(students[index], n, due)))
+        tasks.append(asyncio.create_task(one(index, students[index], n, due)))
     await asyncio.gather(*tasks)
     return results
 
@@ -212,5 +236,5 @@ def describe(results: Results, seconds: float) -> dict[str, Any]:
     return {"offered_fps": results.offered / seconds, "accepted_fps": accepted / seconds,
             "ingest": summary(results.ingest), "to_result": summary(results.to_result),
             "late_send_p99": summary(results.late_send).split(" / ")[-1], "codes": results.codes,
-            "followed": results.followed, "message_polls": results.message_polls,
+            "followed": results.followed, "message_polls": results.message_polls, "inboxes": results.inboxes,
             "message_codes": results.message_codes}

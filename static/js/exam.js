@@ -595,47 +595,58 @@
     submitButton.disabled = true;
     setTimeout(function () { flush().finally(leave); }, 5000);  // the done page says it again
   }
+  // The session's inbox (its status, deadline and messages) comes with every frame's answer (the 202): the page asks
+  // for it itself only when no frame brought it lately (the camera stopped, frames held back offline or refused), at
+  // most every 4 s. Each page asked every 4 s before, about a third of its requests (scripts/loadgen.py does the same).
+  const INBOX_FRESH_MS = Math.min(interval, 5000) + 1500, INBOX_POLL_MS = 4000;
+  let inboxAt = 0, inboxPolledAt = 0;
   async function pollMessages() {
     if (ended || !inbox) { return; }
-    let result = null;
-    try { result = await OpenProctor.getJSON(inbox.dataset.url); } catch (e) { result = null; }
-    if (result && result.ok && result.data) {
-      const data = result.data;
-      if (data.status === "terminated" && data.end_reason) { showEnded(data.end_reason); return; }
-      const moved = data.deadline ? Date.parse(data.deadline) : NaN;
-      if (!isNaN(moved) && moved !== deadline && !timeUp) {
-        const running = !isNaN(deadline);
-        if (running && moved > deadline && announceEl) {  // (said only if a threshold happened to be crossed: an audit)
-          const minutes = Math.ceil((moved - OpenProctor.serverNow()) / 60000);
-          announceEl.textContent = "Your time was extended: " + minutes + (minutes === 1 ? " minute" : " minutes") +
-            " left.";
-          announced = minutes;
-        }
-        deadline = moved;
-        timerEl.dataset.deadline = data.deadline;
-        if (!running) { tick(); }
-      }
-      data.messages.forEach(function (m) {
-        if (shownMessages[m.id]) { return; }
-        const node = letter.content.firstElementChild.cloneNode(true);
-        node.dataset.message = m.id;
-        node.querySelector(".text").textContent = m.text;
-        node.querySelector(".ack").addEventListener("click", async function () {
-          let ack = null;
-          try { ack = await OpenProctor.api("/api/v1/messages/" + m.id + "/ack"); } catch (e) { ack = null; }
-          if (ack && ack.ok) {
-            // Focus goes on to the next message, or back to the exam (it fell to the page: an audit).
-            const next = node.nextElementSibling || node.previousElementSibling;
-            node.remove();
-            const target = next ? next.querySelector(".ack") : document.querySelector("#exam-form input:not([type=hidden]), #exam-form textarea");
-            if (target) { target.focus(); }
-          }
-        });
-        shownMessages[m.id] = node;
-        inbox.appendChild(node);
-      });
+    const now = Date.now();
+    if (now - inboxAt >= INBOX_FRESH_MS && now - inboxPolledAt >= INBOX_POLL_MS) {
+      inboxPolledAt = now;
+      let result = null;
+      try { result = await OpenProctor.getJSON(inbox.dataset.url); } catch (e) { result = null; }
+      if (result && result.ok && result.data) { readInbox(result.data); }
     }
-    setTimeout(pollMessages, 4000);
+    if (!ended) { setTimeout(pollMessages, 1000); }
+  }
+  function readInbox(data) {
+    if (ended || !inbox) { return; }
+    inboxAt = Date.now();
+    if (data.status === "terminated" && data.end_reason) { showEnded(data.end_reason); return; }
+    const moved = data.deadline ? Date.parse(data.deadline) : NaN;
+    if (!isNaN(moved) && moved !== deadline && !timeUp) {
+      const running = !isNaN(deadline);
+      if (running && moved > deadline && announceEl) {  // (said only if a threshold happened to be crossed: an audit)
+        const minutes = Math.ceil((moved - OpenProctor.serverNow()) / 60000);
+        announceEl.textContent = "Your time was extended: " + minutes + (minutes === 1 ? " minute" : " minutes") +
+          " left.";
+        announced = minutes;
+      }
+      deadline = moved;
+      timerEl.dataset.deadline = data.deadline;
+      if (!running) { tick(); }
+    }
+    data.messages.forEach(function (m) {
+      if (shownMessages[m.id]) { return; }
+      const node = letter.content.firstElementChild.cloneNode(true);
+      node.dataset.message = m.id;
+      node.querySelector(".text").textContent = m.text;
+      node.querySelector(".ack").addEventListener("click", async function () {
+        let ack = null;
+        try { ack = await OpenProctor.api("/api/v1/messages/" + m.id + "/ack"); } catch (e) { ack = null; }
+        if (ack && ack.ok) {
+          // Focus goes on to the next message, or back to the exam (it fell to the page: an audit).
+          const next = node.nextElementSibling || node.previousElementSibling;
+          node.remove();
+          const target = next ? next.querySelector(".ack") : document.querySelector("#exam-form input:not([type=hidden]), #exam-form textarea");
+          if (target) { target.focus(); }
+        }
+      });
+      shownMessages[m.id] = node;
+      inbox.appendChild(node);
+    });
   }
   if (inbox) { pollMessages(); }
   // The server says the session is over (a frame or an answer answered 409): a proctor who ended it gave
@@ -732,6 +743,9 @@
       showFrames(outcome);
       if (outcome.signedOut) { showSignedOut(true); } else if (outcome.sent) { showSignedOut(false); }
       if (outcome.over) { overNow(); return; }
+      if (outcome.last && outcome.last.ok && outcome.last.data && outcome.last.data.inbox) {
+        readInbox(outcome.last.data.inbox);
+      }
       if (outcome.last && outcome.last.ok) { follow(outcome.last); }
     } finally {
       busy = false;

@@ -38,6 +38,9 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
     student.goto(f"{base}/sessions/{session.pk}/exam")
     expect(student.locator("#checks .check")).to_have_count(5)
 
+    # While its frames flow, the page hears of messages from their answers (the 202's inbox), not by polling: the
+    # poll is refused from here until the session is ended (static/js/exam.js readInbox).
+    student.route("**/api/v1/sessions/*/messages", lambda route: route.abort())
     proctor = camera_browser().new_page(viewport={"width": 1280, "height": 900})
     proctor.set_default_timeout(TIMEOUT)
     sign_in(proctor, base, tenant_a.proctor.email, PASSWORD)
@@ -103,6 +106,8 @@ def test_a_message_from_the_live_view_reaches_the_students_exam_page_and_ending_
     expect(student.locator("#checks .check")).to_have_count(5)
     student.wait_for_timeout(1500)
     expect(student.locator("#proctor-messages .proctor-message")).to_have_count(0)
+
+    student.unroute("**/api/v1/sessions/*/messages")
 
     # End the session: a reason is required, the student's page says it.
     card.locator(".end-open").click()

@@ -91,16 +91,27 @@ def test_the_scale_sweep_halves_the_gap_between_a_pass_and_a_fail() -> None:
     assert capacity_of([(5, False)]) == 0 and refine([(5, False)]) is None
 
 
-def test_every_student_polls_its_messages_every_four_seconds_from_its_first_frame() -> None:
+def test_every_student_looks_at_its_inbox_every_second_from_its_first_frame() -> None:
     posts = loadgen.schedule(students=20, interval=5, duration=30, seed=3)
-    polls = loadgen.message_schedule(students=20, interval=5, duration=30, seed=3)
-    assert polls == sorted(polls)
+    looks = loadgen.message_schedule(students=20, interval=5, duration=30, seed=3)
+    assert looks == sorted(looks)
     first_frame = {student: offset for offset, student, n in posts if n == 0}
     by_student: dict[int, list[float]] = {}
-    for offset, student in polls:
+    for offset, student in looks:
         assert offset < 30
         by_student.setdefault(student, []).append(offset)
     assert sorted(by_student) == list(range(20))
     for student, offsets in by_student.items():
-        assert offsets[0] == pytest.approx(first_frame[student])  # the exam page asks as it opens
-        assert all(b - a == pytest.approx(loadgen.MESSAGES_EVERY) for a, b in zip(offsets, offsets[1:], strict=False))
+        assert offsets[0] == pytest.approx(first_frame[student])  # the exam page looks as it opens
+        assert all(b - a == pytest.approx(loadgen.PAGE_TICK) for a, b in zip(offsets, offsets[1:], strict=False))
+
+
+def test_a_student_polls_its_messages_only_while_no_frame_brought_them_and_at_most_every_four_seconds() -> None:
+    """As static/js/exam.js pollMessages: frames every 5 s each bring the inbox, so no poll goes between them."""
+    assert loadgen.inbox_due(now=0.0, inbox_at=None, polled_at=None, interval=5)  # the page as it opens
+    assert not loadgen.inbox_due(now=10.0, inbox_at=4.0, polled_at=None, interval=5)  # a frame's 202 6 s ago
+    assert loadgen.inbox_due(now=10.6, inbox_at=4.0, polled_at=None, interval=5)  # frames stopped coming
+    assert not loadgen.inbox_due(now=10.6, inbox_at=4.0, polled_at=7.0, interval=5)  # a poll 3.6 s ago
+    assert loadgen.inbox_due(now=11.0, inbox_at=4.0, polled_at=7.0, interval=5)
+    # A slow capture interval: frames every 30 s, and a poll in between once the last frame's inbox is 6.5 s old.
+    assert loadgen.inbox_fresh(30) == 6.5 and loadgen.inbox_fresh(2) == 3.5

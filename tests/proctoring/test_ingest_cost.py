@@ -28,14 +28,15 @@ def _post(client: Any, session: Any) -> Any:
 
 
 @pytest.mark.django_db(transaction=True)  # no test transaction around it: a request runs in autocommit
-def test_it_stores_a_frame_with_three_queries(tenant_a: Tenant, django_assert_num_queries: Any,
-                                              monkeypatch: Any) -> None:
-    """The token with its user and institution, the session with its exam, the frame's INSERT."""
+def test_it_stores_a_frame_with_four_queries(tenant_a: Tenant, django_assert_num_queries: Any,
+                                             monkeypatch: Any) -> None:
+    """The token with its user and institution, the session with its exam and the student's accommodation, the
+    frame's INSERT, and the student's messages: the answer's inbox, which spares the exam page its message poll."""
     monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)  # the broker's part
     session = start_session(tenant_a)
     client = api_client_for(tenant_a.student)
 
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         response = _post(client, session)
 
     assert response.status_code == 202, response.content
@@ -121,15 +122,16 @@ def test_it_stores_a_file_in_the_bucket_privately_with_its_type(s3: Bucket, tena
 
 
 @pytest.mark.django_db(transaction=True)  # no test transaction around it: a request runs in autocommit
-def test_it_stores_a_frame_from_the_browser_with_four_queries(tenant_a: Tenant, django_assert_num_queries: Any,
+def test_it_stores_a_frame_from_the_browser_with_five_queries(tenant_a: Tenant, django_assert_num_queries: Any,
                                                                monkeypatch: Any) -> None:
     """Signed in with a session cookie, as the exam page: the session, the user with their institution, the
-    exam session with its exam, the INSERT."""
+    exam session with its exam and the student's accommodation, the INSERT, the student's messages (the inbox:
+    the page's message poll, four queries more, need not go)."""
     monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)
     session = start_session(tenant_a)
     client = page_client_for(tenant_a.student)
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = _post(client, session)
 
     assert response.status_code == 202, response.content

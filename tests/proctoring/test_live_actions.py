@@ -3,6 +3,8 @@ and ending a session with a reason the student sees; both audited, both tenant- 
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from accounts import services as account_services
@@ -13,7 +15,7 @@ from exams.statuses import SessionStatus
 from proctoring.messages import PENDING_MAX
 from proctoring.models import ProctorMessage
 from tests.conftest import PASSWORD, Tenant, api_client_for, page_client_for
-from tests.proctoring.conftest import start_session
+from tests.proctoring.conftest import image, start_session
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +44,38 @@ def test_it_sends_a_message_the_student_sees_until_acknowledging_it(tenant_a: Te
     # Staff still see it, acknowledged.
     [seen] = api_client_for(tenant_a.proctor).get(f"/api/v1/sessions/{session.pk}/messages").json()["messages"]
     assert seen["acknowledged_at"] is not None
+
+
+def test_each_frame_the_student_sends_brings_their_inbox_so_the_exam_page_need_not_poll(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The frame's 202 answers what the message poll does (static/js/exam.js readInbox): the student's own
+    unacknowledged messages, the session's status and its deadline with the student's extra time."""
+    from exams.models import Accommodation
+
+    monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)
+    session = start_session(tenant_a)
+    Accommodation.unscoped.create(institution=tenant_a.institution, student=tenant_a.student, extra_minutes=15,
+                                  reason="test")
+    sent = api_client_for(tenant_a.proctor).post(f"/api/v1/sessions/{session.pk}/messages",
+                                                 {"text": "Please face the camera."}, format="json").json()
+    student = api_client_for(tenant_a.student)
+    payload = {"image": base64.b64encode(image("signer1_b.jpg")).decode(), "session": session.pk}
+
+    queued = student.post("/process", payload, format="json")
+
+    assert queued.status_code == 202, queued.content
+    polled = student.get(f"/api/v1/sessions/{session.pk}/messages").json()
+    inbox = queued.json()["inbox"]
+    assert inbox == polled
+    assert [m["id"] for m in inbox["messages"]] == [sent["id"]] and inbox["status"] == "in_progress"
+    session.refresh_from_db()
+    assert inbox["deadline"] == session.deadline.isoformat().replace("+00:00", "Z")
+    assert session.extra_time.total_seconds() == 15 * 60  # the deadline counts the accommodation
+    assert student.post(f"/api/v1/messages/{sent['id']}/ack").status_code == 200
+    payload["captured_at"] = session.started_at.isoformat()  # another frame (one per capture time)
+    again = student.post("/process", payload, format="json")
+    assert again.status_code == 202 and again.json()["inbox"]["messages"] == []
 
 
 def test_it_refuses_an_empty_or_long_message_and_one_to_a_session_that_is_not_running(tenant_a: Tenant) -> None:
