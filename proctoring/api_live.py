@@ -64,8 +64,8 @@ class SessionMessagesView(TenantAPIView):
 
     @extend_schema(responses={200: SessionMessagesOutput})
     def get(self, request: Request, pk: int) -> Response:
-        # Every student's exam page asks every 4 s (about as often as it sends a frame): the session comes with
-        # what its deadline needs, the exam and the student's accommodation, in one query.
+        # An exam page asks every 4 s while its frames do not bring the inbox: the session comes with what its
+        # deadline needs, the exam and the student's accommodation, in one query.
         session = access_session_by_id(actor=request.user, session_id=pk, related=INBOX_RELATED)
         return Response(session_inbox(session=session, actor=request.user))
 

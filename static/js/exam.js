@@ -496,7 +496,7 @@
 
   // --- Countdown; when time is up the server expires the session ---------------------------------------
   const timerEl = document.getElementById("timer");
-  // The deadline as the page opened with it; the message poll brings it again when it moves (an admin moved the
+  // The deadline as the page opened with it; the inbox (readInbox) brings it again when it moves (an admin moved the
   // exam's closing, added extra time or unlocked it: a proctor's audit saw the live view at 1:36 while the student's
   // page said 18:30, then "Time ran out" under a clock at 16:24).
   let deadline = Date.parse(timerEl.dataset.deadline);

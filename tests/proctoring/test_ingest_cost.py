@@ -61,8 +61,9 @@ def test_it_answers_a_students_status_poll_with_two_queries(tenant_a: Tenant, dj
 @pytest.mark.django_db(transaction=True)
 def test_it_answers_the_exam_pages_message_poll_with_four_queries(tenant_a: Tenant,
                                                                   django_assert_num_queries: Any) -> None:
-    """Every exam page asks every 4 s, as often as it sends a frame (static/js/exam.js pollMessages): the browser's
-    session, its user, the session with its exam and the student's accommodation (its deadline), the messages."""
+    """An exam page asks every 4 s while its frames do not bring the inbox (static/js/exam.js pollMessages): the
+    browser's session, its user, the session with its exam and the student's accommodation (its deadline), the
+    messages."""
     from exams.models import Accommodation
 
     session = start_session(tenant_a)
