@@ -31,6 +31,7 @@ from accounts.models import Role, User
 from accounts.parsers import StrictJSONParser
 from exams.access import access_exam_by_id, access_session_by_id
 from exams.policy import ALL_CHECKS
+from exams.statuses import SessionStatus
 from proctoring import camera, checks, selectors, services
 from proctoring.access import access_face_by_id, access_frame_by_id, access_incident_by_id
 from proctoring.api_live import INBOX_RELATED, SessionMessagesOutput, session_inbox
@@ -170,9 +171,10 @@ class FrameQueuedOutput(serializers.Serializer):
     frame = serializers.IntegerField()
     status = serializers.ChoiceField(choices=FrameStatus.choices)
     status_url = serializers.CharField()
-    inbox = SessionMessagesOutput(help_text=(
-        "What the session's message poll (/api/v1/sessions/<id>/messages) answers now: the exam page reads it here "
-        "and polls only while its frames do not flow."))
+    inbox = SessionMessagesOutput(required=False, help_text=(
+        "While the exam runs (the session in progress): what the session's message poll "
+        "(/api/v1/sessions/<id>/messages) answers now. The exam page reads it here and polls only while its frames "
+        "do not flow; the camera check's frames, which nothing reads it from, go without."))
 
 
 class ProcessView(TenantAPIView):
@@ -216,8 +218,10 @@ class ProcessView(TenantAPIView):
             if frame.status == FrameStatus.FAILED:
                 raise AppError(f"The frame could not be analysed: {frame.error}", code="invalid_image",
                                status_code=422)
-        return Response({"frame": frame.pk, "status": frame.status, "status_url": f"/api/v1/frames/{frame.pk}/",
-                         "inbox": session_inbox(session=session, actor=request.user)}, status=202)
+        answer = {"frame": frame.pk, "status": frame.status, "status_url": f"/api/v1/frames/{frame.pk}/"}
+        if session.status == SessionStatus.IN_PROGRESS:  # (the check page's frames, every 2 s at an exam's start,
+            answer["inbox"] = session_inbox(session=session, actor=request.user)  # skip the messages' query)
+        return Response(answer, status=202)
 
     def _wait(self, request: Request) -> float | None:
         raw = request.query_params.get("wait")

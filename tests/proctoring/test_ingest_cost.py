@@ -43,6 +43,23 @@ def test_it_stores_a_frame_with_four_queries(tenant_a: Tenant, django_assert_num
     assert Frame.unscoped.get(pk=response.json()["frame"]).status == FrameStatus.PENDING
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_a_camera_check_frame_with_three_queries(tenant_a: Tenant, django_assert_num_queries: Any,
+                                                          monkeypatch: Any) -> None:
+    """At the check (every 2 s at an exam's start) the answer brings no inbox: no messages' query."""
+    from exams.statuses import SessionStatus
+
+    monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)
+    session = start_session(tenant_a, until=SessionStatus.CHECKING)
+    client = api_client_for(tenant_a.student)
+
+    with django_assert_num_queries(3):
+        response = _post(client, session)
+
+    assert response.status_code == 202, response.content
+    assert "inbox" not in response.json()
+
+
 def test_it_answers_a_students_status_poll_with_two_queries(tenant_a: Tenant, django_assert_num_queries: Any,
                                                             monkeypatch: Any) -> None:
     monkeypatch.setattr("proctoring.services.enqueue_analysis", lambda frame_id: True)

@@ -76,6 +76,10 @@ def test_each_frame_the_student_sends_brings_their_inbox_so_the_exam_page_need_n
     payload["captured_at"] = session.started_at.isoformat()  # another frame (one per capture time)
     again = student.post("/process", payload, format="json")
     assert again.status_code == 202 and again.json()["inbox"]["messages"] == []
+    # At the camera check nothing reads it: its frames go without (and without the query).
+    checking = start_session(tenant_a, until=SessionStatus.CHECKING)
+    at_check = student.post("/process", {**payload, "session": checking.pk, "captured_at": None}, format="json")
+    assert at_check.status_code == 202 and "inbox" not in at_check.json()
 
 
 def test_it_refuses_an_empty_or_long_message_and_one_to_a_session_that_is_not_running(tenant_a: Tenant) -> None:
