@@ -5,7 +5,8 @@ own database, Redis db, DynamoDB and S3 ports (the Makefile's SCALE_* variables)
 
 1. Ingest: workers stopped, students post open-loop at INGEST_RATE frames/s for INGEST_SECONDS; the POST
    → 202 latency p50/p95/p99. Those frames are then erased and their messages purged.
-2. Sweep: K students (each a real session, capture interval INTERVAL), open-loop, real 640×480 JPEG frames
+2. Sweep: K students (each a real session, capture interval INTERVAL, a reference face registered: frames are
+   verified 1:1 as a real student's are), open-loop, real 640×480 JPEG frames of the student's own person
    from ../shared/data/images (webcam captures and clip frames), signed in as the pages are (a session cookie
    and its CSRF token; --auth token: an API token instead), each 202's status URL followed as the page does;
    per step: frames/s offered and sustained, ingest and frame-to-result p50/p95/p99, late/shed/lost/analysed
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import io
 import os
 import re
@@ -55,35 +57,53 @@ from accounts.models import Institution, User  # noqa: E402
 from exams import services as exam_services  # noqa: E402
 from exams.models import Exam  # noqa: E402
 from exams.statuses import SessionStatus  # noqa: E402
-from proctoring.models import Frame, FrameStatus  # noqa: E402
+from proctoring import services  # noqa: E402
+from proctoring.models import FaceRegistration, Frame, FrameStatus  # noqa: E402
 from scripts import loadgen, stack_nodes  # noqa: E402
 
 IMAGES = ROOT.parent / "shared" / "data" / "images"  # ../shared beside the checkout, as the Makefile says
 TARGET_P95 = 1.0
 
 
-def frames_640x480(folder: Path) -> list[bytes]:
-    """Webcam captures (manifest: capture=webcam) and clip frames (_iv_), resized to 640×480, JPEG q80."""
-    manifest = (folder / "manifest.csv").read_text().splitlines()
-    names = sorted(line.split(",")[0] for line in manifest[1:]
-                   if "capture=webcam" in line or "_iv_" in line.split(",")[0])
+def frames_640x480(folder: Path) -> list[tuple[str, bytes]]:
+    """Webcam captures (manifest: capture=webcam) and clip frames (_iv_), resized to 640×480, JPEG q80, each with
+    the manifest's identity of the person it shows ("" for none)."""
+    manifest = list(csv.DictReader(io.StringIO((folder / "manifest.csv").read_text())))
+    rows = sorted((row for row in manifest if "capture=webcam" in row["extra_tags"] or "_iv_" in row["file"]),
+                  key=lambda row: row["file"])
     found = []
-    for name in names:
+    for row in rows:
         out = io.BytesIO()
-        Image.open(folder / name).convert("RGB").resize((640, 480)).save(out, format="JPEG", quality=80)
-        found.append(out.getvalue())
+        Image.open(folder / row["file"]).convert("RGB").resize((640, 480)).save(out, format="JPEG", quality=80)
+        found.append((row["identity"], out.getvalue()))
     return found
 
 
-def students(count: int, *, interval: int, jpegs: list[bytes], ports: list[int], label: str,
-             auth: str = "session") -> list[loadgen.Student]:
-    """``count`` students, each with an in-progress session of a fresh exam and an API token.
+def people_of(pictures: list[tuple[str, bytes]]) -> list[list[bytes]]:
+    """The pictures of each person the pool shows twice or more, in file order: a student's reference photo and
+    their webcam's frames."""
+    by_person: dict[str, list[bytes]] = {}
+    for identity, jpeg in pictures:
+        if identity:
+            by_person.setdefault(identity, []).append(jpeg)
+    return [shown for _, shown in sorted(by_person.items()) if len(shown) >= 2]
 
-    A student's frames: two consecutive pictures of the pool, each sent three times in a row (a student
-    sitting still, then moving), so the skipping of unchanged frames sees what a webcam gives it.
+
+def students(count: int, *, interval: int, people: list[list[bytes]], ports: list[int], label: str,
+             auth: str = "session", references: bool = True) -> list[loadgen.Student]:
+    """``count`` students, each with an in-progress session of a fresh exam, signed in (``signed_in``).
+
+    Student i is person i of ``people`` (in turn): with ``references`` their first picture is registered as their
+    reference face (once; an exam frame is then verified 1:1 against it, as every real student's is: before
+    2026-12-03 the benchmark's students had none, and the face embedding never ran), and their frames are two of
+    their pictures, each sent three times in a row (a student sitting still, then moving), so the skipping of
+    unchanged frames sees what a webcam gives it. Students of the same person are confirmed duplicates (audited).
     """
     institution, _ = Institution.objects.get_or_create(slug="bench-scale", defaults={"name": "Scale Benchmark"})
     with tenancy.tenant_scope(institution):
+        admin = User.objects.filter(institution=institution, email="admin@scale.test").first() or \
+            account_services.user_create(institution=institution, email="admin@scale.test", role="admin",
+                                         full_name="Scale Admin")
         exam = Exam.objects.create(institution=institution, title=f"Scale {label} {time.strftime('%H:%M:%S')}",
                                    capture_interval_seconds=interval, debounce_frames=3)
         found = []
@@ -92,10 +112,14 @@ def students(count: int, *, interval: int, jpegs: list[bytes], ports: list[int],
             student = User.objects.filter(institution=institution, email=email).first() or \
                 account_services.user_create(institution=institution, email=email, role="student",
                                              full_name=f"Scale Student {i}")
+            person = people[i % len(people)]
+            if references and not FaceRegistration.objects.filter(student=student).exists():
+                services.face_register(institution=institution, actor=admin, image=person[0],
+                                       full_name=student.full_name, student=student, confirm_duplicate=True)
             session = exam_services.session_create(exam=exam, student=student)
             for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
                 exam_services.session_transition(session_id=session.pk, to=to, actor=student)
-            pictures = [jpegs[(2 * i) % len(jpegs)], jpegs[(2 * i + 1) % len(jpegs)]]
+            pictures = [person[1], person[2 % len(person)]]
             bodies = [loadgen.json_frame(session.pk, jpeg) for jpeg in pictures for _ in range(3)]
             found.append(loadgen.Student(session.pk, signed_in(student, auth), ports[i % len(ports)], bodies))
     return found
@@ -270,9 +294,9 @@ def capacity_of(results: list[tuple[int, bool]]) -> int:
     return max((k for k, ok in results if ok and (not failed or k < min(failed))), default=0)
 
 
-def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: list[bytes]) -> dict[str, Any]:
+def step(stack: Stack, label: str, count: int, args: argparse.Namespace, people: list[list[bytes]]) -> dict[str, Any]:
     """One open-loop run of ``count`` students; prints its line and answers its figures."""
-    group = students(count, interval=args.interval, jpegs=jpegs, ports=stack.ports, label=label, auth=args.auth)
+    group = students(count, interval=args.interval, people=people, ports=stack.ports, label=label, auth=args.auth)
     web_pids, worker_pids = stack.pids("web"), stack.pids("worker")
     web_cpu, worker_cpu, pg, rcmd, outbox = (cpu_seconds(web_pids), cpu_seconds(worker_pids), pg_counters(),
                                              redis_commands(), outbox_rows())
@@ -307,7 +331,7 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
         "redis_cmds_per_frame": (redis_commands() - rcmd) / max(1, len(ids)),
         "dynamo_per_frame": (outbox_rows() - outbox) / max(1, len(ids)),
         "late_send_p99": loadgen.percentile(results.late_send, 99) if results.late_send else 0.0,
-        "jpeg_bytes": sum(len(j) for j in jpegs) / len(jpegs),
+        "jpeg_bytes": sum(len(j) for person in people for j in person) / sum(len(person) for person in people),
     }
     shed = by_status.get(FrameStatus.SHED, 0)
     pending = by_status.get(FrameStatus.PENDING, 0)
@@ -322,12 +346,13 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, jpegs: 
     return figures
 
 
-def ingest_phase(stack: Stack, args: argparse.Namespace, jpegs: list[bytes]) -> None:
+def ingest_phase(stack: Stack, args: argparse.Namespace, people: list[list[bytes]]) -> None:
     """Workers stopped: POST → 202 only, at INGEST_RATE frames/s offered, open-loop."""
     import redis
 
     count = int(args.ingest_rate)  # one frame per student per second
-    group = students(count, interval=1, jpegs=jpegs, ports=stack.ports, label="ingest", auth=args.auth)
+    group = students(count, interval=1, people=people, ports=stack.ports, label="ingest", auth=args.auth,
+                     references=False)  # (the workers are stopped: nothing is verified)
     for name in stack.workers:
         stack.ctl("stop", name)
     web_pids = stack.pids("web")
@@ -488,7 +513,7 @@ def main() -> None:
           f"{args.web_threads} threads, {args.workers} solo worker node(s), {cores} cores; students signed in by "
           f"{'session cookie (as the pages)' if args.auth == 'session' else 'API token'}; load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} ===", flush=True)
-    jpegs = frames_640x480(IMAGES)
+    people = people_of(frames_640x480(IMAGES))
     stack = Stack(var=args.var.resolve(), web=args.web, workers=args.workers, port=args.port,
                   web_workers=args.web_workers, web_threads=args.web_threads)
     started = time.monotonic()
@@ -497,12 +522,12 @@ def main() -> None:
         print(f"stack up in {time.monotonic() - started:.0f} s (nodes in {stack.var}/nodes)", flush=True)
         # Warm: each web thread builds its S3 client on its first frame (~0.1–0.5 s of CPU, boto3 loading its
         # service model), each worker loads the engine's models on its first; a running stack has done so.
-        warm = students(args.web_threads * args.web_workers * len(stack.ports), interval=1, jpegs=jpegs,
+        warm = students(args.web_threads * args.web_workers * len(stack.ports), interval=1, people=people,
                         ports=stack.ports, label="warm-up", auth=args.auth)
         wait_drained(asyncio.run(loadgen.run(warm, interval=1, duration=3, follow=False, messages=False,
                                              seed=4)).frame_ids, 90)
         if args.ingest_rate > 0:
-            ingest_phase(stack, args, jpegs)  # stops and starts the workers: warm them again
+            ingest_phase(stack, args, people)  # stops and starts the workers: warm them again
             warmed = asyncio.run(loadgen.run(warm[:2 * len(stack.workers)], interval=1, duration=2, follow=False,
                                              messages=False))
             wait_drained(warmed.frame_ids, 90)
@@ -510,14 +535,14 @@ def main() -> None:
         worker_profile.start("analysis", ("worker",))
         steps = []
         for count in sweep(args.students, args.max_students):
-            steps.append(step(stack, "sweep", count, args, jpegs))
+            steps.append(step(stack, "sweep", count, args, people))
             if steps[-1]["p95"] > TARGET_P95:
                 break
         for _ in range(REFINE_STEPS):
             middle = refine([(s["students"], s["p95"] <= TARGET_P95) for s in steps])
             if middle is None:
                 break
-            steps.append(step(stack, "refine", middle, args, jpegs))
+            steps.append(step(stack, "refine", middle, args, people))
         results = [(s["students"], s["p95"] <= TARGET_P95) for s in steps]
         capacity = capacity_of(results)
         passed = [s for s in steps if s["students"] == capacity and s["p95"] <= TARGET_P95]
@@ -528,7 +553,7 @@ def main() -> None:
               f"({capacity / args.interval:.1f} f/s; {bound})", flush=True)
         best = passed[-1] if passed else steps[0]
         if capacity:
-            best = step(stack, "80%", max(1, int(capacity * 0.8)), args, jpegs)
+            best = step(stack, "80%", max(1, int(capacity * 0.8)), args, people)
         worker_profile.stop()
         stages = stage_table(best["stages"])
         print(f"CPU ms per frame by stage (worker, analysed frames, mean): {stages or 'n/a'}")
