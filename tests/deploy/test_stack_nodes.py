@@ -77,6 +77,15 @@ def test_it_follows_a_status_url_as_the_page_does() -> None:
     assert sum(loadgen.follow_delays(8)) <= 8 and loadgen.follow_delays(0.1) == []
 
 
+def test_each_simulated_student_is_a_person_the_pool_shows_at_least_twice() -> None:
+    """Their first picture is registered as their reference face; their frames are of the same person."""
+    from scripts.bench_scale import people_of
+
+    pool = [("ann", b"a1"), ("", b"room"), ("bob", b"b1"), ("ann", b"a2"), ("cy", b"c1"), ("bob", b"b2"),
+            ("ann", b"a3")]
+    assert people_of(pool) == [[b"a1", b"a2", b"a3"], [b"b1", b"b2"]]
+
+
 def test_the_scale_sweep_halves_the_gap_between_a_pass_and_a_fail() -> None:
     from scripts.bench_scale import capacity_of, refine
 
