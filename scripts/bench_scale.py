@@ -15,6 +15,9 @@ own database, Redis db, DynamoDB and S3 ports (the Makefile's SCALE_* variables)
    capacity printed is a lower bound and says so); then up to REFINE_STEPS steps halve the gap between the
    largest K that passed and the smallest that failed; capacity = the largest K that passed below any that failed.
 3. A run at 80% of that capacity, and the capacity model for 10,000 students with its assumptions.
+4. The camera check (an exam's start): a quarter of that capacity's students at the check at once, each as
+   static/js/check.js (closed loop: a frame, its status, the gate's status, 2 s), for --check-seconds; what a
+   student at the check costs against one in the exam, and 10,000 at the check at once.
 
 The machine's load average is printed at the start and the end: on a shared machine the figures are
 pessimistic. Every process it starts is stopped at the end (and by `make stop-scale`).
@@ -90,8 +93,10 @@ def people_of(pictures: list[tuple[str, bytes]]) -> list[list[bytes]]:
 
 
 def students(count: int, *, interval: int, people: list[list[bytes]], ports: list[int], label: str,
-             auth: str = "session", references: bool = True) -> list[loadgen.Student]:
-    """``count`` students, each with an in-progress session of a fresh exam, signed in (``signed_in``).
+             auth: str = "session", references: bool = True, until: str = SessionStatus.IN_PROGRESS
+             ) -> list[loadgen.Student]:
+    """``count`` students, each with a session of a fresh exam (in progress, or ``until`` at the camera check),
+    signed in (``signed_in``).
 
     Student i is person i of ``people`` (in turn): with ``references`` their first picture is registered as their
     reference face (once; an exam frame is then verified 1:1 against it, as every real student's is: before
@@ -117,7 +122,7 @@ def students(count: int, *, interval: int, people: list[list[bytes]], ports: lis
                 services.face_register(institution=institution, actor=admin, image=person[0],
                                        full_name=student.full_name, student=student, confirm_duplicate=True)
             session = exam_services.session_create(exam=exam, student=student)
-            for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS):
+            for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS)[:1 if until == SessionStatus.CHECKING else 2]:
                 exam_services.session_transition(session_id=session.pk, to=to, actor=student)
             pictures = [person[1], person[2 % len(person)]]
             bodies = [loadgen.json_frame(session.pk, jpeg) for jpeg in pictures for _ in range(3)]
@@ -346,6 +351,32 @@ def step(stack: Stack, label: str, count: int, args: argparse.Namespace, people:
     return figures
 
 
+def check_phase(stack: Stack, args: argparse.Namespace, people: list[list[bytes]], count: int) -> dict[str, Any]:
+    """``count`` students at the camera check at once (static/js/check.js, closed loop: ``loadgen.check_run``), as at
+    a mass exam's start: every check frame is analysed in full (liveness needs each frame's pose; nothing is carried)
+    and verified against the student's reference. Prints its line; answers CPU per frame and frames per student."""
+    group = students(count, interval=args.interval, people=people, ports=stack.ports, label="check", auth=args.auth,
+                     until=SessionStatus.CHECKING)
+    web_pids, worker_pids = stack.pids("web"), stack.pids("worker")
+    web_cpu, worker_cpu = cpu_seconds(web_pids), cpu_seconds(worker_pids)
+    results = asyncio.run(loadgen.check_run(group, duration=args.check_seconds))
+    wait_drained(results.frame_ids, args.drain)
+    rows = Frame.unscoped.filter(pk__in=set(results.frame_ids)).exclude(analysed_at=None)
+    latencies = [(f.analysed_at - f.received_at).total_seconds() for f in rows.only("analysed_at", "received_at")]
+    frames = max(1, len(results.frame_ids))
+    figures = {
+        "students": count, "frames_per_student_s": len(results.frame_ids) / count / args.check_seconds,
+        "worker_ms": (cpu_seconds(worker_pids) - worker_cpu) * 1000 / max(1, len(latencies)),
+        "web_ms": (cpu_seconds(web_pids) - web_cpu) * 1000 / frames, "carried": rows.exclude(carried_from=None).count(),
+    }
+    print(f"    check K={count:<4} {len(results.frame_ids) / args.check_seconds:5.1f} f/s "
+          f"({figures['frames_per_student_s']:.2f} per student)  ingest {loadgen.summary(results.ingest)}  "
+          f"frame-to-result {loadgen.summary(latencies)}  carried {figures['carried']}  {results.codes}  "
+          f"worker {figures['worker_ms']:.0f} + web {figures['web_ms']:.1f} CPU-ms per check frame (its status and "
+          f"gate polls included)", flush=True)
+    return figures
+
+
 def ingest_phase(stack: Stack, args: argparse.Namespace, people: list[list[bytes]]) -> None:
     """Workers stopped: POST → 202 only, at INGEST_RATE frames/s offered, open-loop."""
     import redis
@@ -443,6 +474,21 @@ def stage_table(per_stage: dict[str, list[float]]) -> str:
     return "  ".join(f"{s} {sum(v) / len(v):.0f}" for s in order if (v := per_stage.get(s)))
 
 
+def check_model(check: dict[str, Any], best: dict[str, Any], args: argparse.Namespace) -> None:
+    """What a mass start costs: a student at the camera check against one in the exam, and 10,000 at once."""
+    utilisation = 0.8
+    at_check = check["frames_per_student_s"] * (check["worker_ms"] + check["web_ms"])
+    in_exam = (best["worker_cpu_ms_per_frame"] + best["web_cpu_ms_per_frame"]) / args.interval
+    print("\n=== The camera check (an exam's start) ===")
+    print(f"  a student at the check: {check['frames_per_student_s']:.2f} frames/s x ({check['worker_ms']:.0f} "
+          f"worker + {check['web_ms']:.1f} web CPU-ms) = {at_check:.0f} CPU-ms per second; in the exam: one frame per "
+          f"{args.interval} s x ({best['worker_cpu_ms_per_frame']:.0f} + {best['web_cpu_ms_per_frame']:.1f}) = "
+          f"{in_exam:.0f} CPU-ms per second: the check costs {at_check / max(in_exam, 1e-9):.1f}x the exam")
+    print(f"  10,000 students at the check at once: {10000 * at_check / 1000 / utilisation:.0f} cores at "
+          f"{utilisation:.0%} (the exam itself: {10000 * in_exam / 1000 / utilisation:.0f}); a start staggered so "
+          f"that a share s of them is at the check at once needs s x that")
+
+
 def capacity_model(best: dict[str, Any], args: argparse.Namespace, cores: int) -> None:
     if not best["to_result_db"]:
         print("\n=== Capacity model: not computed — no frame was analysed in the runs above. ===")
@@ -497,6 +543,9 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=5)
     parser.add_argument("--duration", type=float, default=30, help="seconds each step posts")
     parser.add_argument("--drain", type=float, default=15, help="seconds a step waits for its last results")
+    parser.add_argument("--check-seconds", type=float, default=20,
+                        help="seconds the camera-check phase runs (a quarter of the measured capacity's students at "
+                             "the check at once; 0: none)")
     parser.add_argument("--web", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--web-workers", type=int, default=1)
@@ -561,6 +610,10 @@ def main() -> None:
                if (pid := stack.ctl("pid", name).strip()).isdigit()}
         print("RSS per worker process: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in rss.items()))
         capacity_model(best, args, cores)
+        if capacity and args.check_seconds > 0:
+            # A quarter of the capacity's students: the check's frames are never carried, and the figure wanted
+            # is what each costs, not how a box drowns.
+            check_model(check_phase(stack, args, people, max(1, capacity // 4)), best, args)
     finally:
         stack.stop()
         print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "

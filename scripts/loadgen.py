@@ -224,6 +224,61 @@ async def run(students: list[Student], *, interval: float, duration: float, host
     return results
 
 
+CHECK_PAUSE = 2.0  # static/js/check.js loop: the next frame 2 s after the gate's status answered
+CHECK_FOLLOW = 10.0  # static/js/check.js checkOnce: followStatus(url, 10)
+
+
+async def check_run(students: list[Student], *, duration: float, host: str = "127.0.0.1",
+                    timeout: float = 30) -> Results:
+    """The camera check page (static/js/check.js loop), closed loop: each student posts a frame, follows its
+    status URL (up to ``CHECK_FOLLOW`` s), asks for the gate's status, waits ``CHECK_PAUSE`` s, and again until
+    ``duration``. Their sessions are at the check (``checking``): its frames are never carried (skipping)."""
+    results = Results()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def page(student: Student) -> None:
+        headers = {**student.auth, "Content-Type": "application/json"}
+        n = 0
+        while loop.time() - start < duration:
+            body, n = student.frames[n % len(student.frames)], n + 1
+            results.offered += 1
+            sent, wall = loop.time(), time.time()
+            try:
+                status, payload = await http(host, student.port, "POST", "/process", headers, body, timeout)
+            except (TimeoutError, OSError, ValueError, IndexError) as exc:
+                results.count(results.codes, type(exc).__name__)
+                await asyncio.sleep(CHECK_PAUSE)
+                continue
+            results.count(results.codes, str(status))
+            if status == 202:
+                results.ingest.append(loop.time() - sent)
+                answer = json.loads(payload)
+                results.frame_ids.append(answer["frame"])
+                results.sent_at[answer["frame"]] = wall
+                for delay in follow_delays(CHECK_FOLLOW):
+                    await asyncio.sleep(delay)
+                    try:
+                        status, payload = await http(host, student.port, "GET", answer["status_url"], headers)
+                    except (TimeoutError, OSError, ValueError, IndexError):
+                        break
+                    state = json.loads(payload).get("status") if status == 200 else f"http {status}"
+                    if state != "pending":
+                        results.count(results.followed, str(state))
+                        if state in ("done", "failed", "shed"):
+                            results.to_result.append(loop.time() - sent)
+                        break
+            try:
+                await http(host, student.port, "GET", f"/api/v1/sessions/{student.session}/gate", headers,
+                           timeout=timeout)
+            except (TimeoutError, OSError, ValueError, IndexError):
+                pass
+            await asyncio.sleep(CHECK_PAUSE)
+
+    await asyncio.gather(*(page(student) for student in students))
+    return results
+
+
 def json_frame(session: int, jpeg: bytes) -> bytes:
     """The body the browser posts: {"image": base64 JPEG, "session": id}."""
     import base64
