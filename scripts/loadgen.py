@@ -144,6 +144,27 @@ class Results:
         bucket[key] = bucket.get(key, 0) + 1
 
 
+async def follow_status(results: Results, host: str, port: int, url: str, headers: dict[str, str], *, sent: float,
+                        seconds: float) -> None:
+    """Follow a 202's status URL as the browser does (``follow_delays`` up to ``seconds``): counts in
+    ``results.followed`` what it ended on and, for a result, the time since ``sent`` (the loop's clock)."""
+    loop = asyncio.get_running_loop()
+    for delay in follow_delays(seconds):
+        await asyncio.sleep(delay)
+        try:
+            status, payload = await http(host, port, "GET", url, headers)
+        except (TimeoutError, OSError, ValueError, IndexError):
+            results.count(results.followed, "error")
+            return
+        state = json.loads(payload).get("status") if status == 200 else f"http {status}"
+        if state != "pending":
+            results.count(results.followed, str(state))
+            if state in ("done", "failed", "shed"):
+                results.to_result.append(loop.time() - sent)
+            return
+    results.count(results.followed, "still pending when the page stopped following")
+
+
 async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
               follow: bool = True, seed: int = 1, timeout: float = 30, messages: bool = True) -> Results:
     """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended.
@@ -178,20 +199,8 @@ async def run(students: list[Student], *, interval: float, duration: float, host
         results.sent_at[answer["frame"]] = wall
         if not follow:
             return
-        for delay in follow_delays(min(8.0, interval)):
-            await asyncio.sleep(delay)
-            try:
-                status, payload = await http(host, student.port, "GET", answer["status_url"], headers)
-            except (TimeoutError, OSError, ValueError, IndexError):
-                results.count(results.followed, "error")
-                return
-            state = json.loads(payload).get("status") if status == 200 else f"http {status}"
-            if state != "pending":
-                results.count(results.followed, str(state))
-                if state in ("done", "failed", "shed"):
-                    results.to_result.append(loop.time() - sent)
-                return
-        results.count(results.followed, "still pending when the page stopped following")
+        await follow_status(results, host, student.port, answer["status_url"], headers, sent=sent,
+                            seconds=min(8.0, interval))
 
     async def inbox(student: Student) -> None:
         results.message_polls += 1
@@ -256,18 +265,8 @@ async def check_run(students: list[Student], *, duration: float, host: str = "12
                 answer = json.loads(payload)
                 results.frame_ids.append(answer["frame"])
                 results.sent_at[answer["frame"]] = wall
-                for delay in follow_delays(CHECK_FOLLOW):
-                    await asyncio.sleep(delay)
-                    try:
-                        status, payload = await http(host, student.port, "GET", answer["status_url"], headers)
-                    except (TimeoutError, OSError, ValueError, IndexError):
-                        break
-                    state = json.loads(payload).get("status") if status == 200 else f"http {status}"
-                    if state != "pending":
-                        results.count(results.followed, str(state))
-                        if state in ("done", "failed", "shed"):
-                            results.to_result.append(loop.time() - sent)
-                        break
+                await follow_status(results, host, student.port, answer["status_url"], headers, sent=sent,
+                                    seconds=CHECK_FOLLOW)
             try:
                 await http(host, student.port, "GET", f"/api/v1/sessions/{student.session}/gate", headers,
                            timeout=timeout)

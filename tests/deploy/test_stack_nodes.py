@@ -77,6 +77,42 @@ def test_it_follows_a_status_url_as_the_page_does() -> None:
     assert sum(loadgen.follow_delays(8)) <= 8 and loadgen.follow_delays(0.1) == []
 
 
+def test_the_camera_check_page_posts_follows_asks_the_gate_and_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As static/js/check.js: a frame, its status until analysed, the gate's status, 2 s; again (loadgen.check_run,
+    against canned answers: the second status poll finds the frame analysed)."""
+    import asyncio
+    import json
+
+    asked: list[tuple[str, str]] = []
+    polls = {"n": 0}
+
+    async def http(host: str, port: int, method: str, path: str, headers: dict, body: bytes = b"",
+                   timeout: float = 30) -> tuple[int, bytes]:
+        asked.append((method, path))
+        if path == "/process":
+            queued = {"frame": len(asked), "status": "pending", "status_url": "/api/v1/frames/1/"}
+            return 202, json.dumps(queued).encode()
+        if path.startswith("/api/v1/frames/"):
+            polls["n"] += 1
+            return 200, json.dumps({"status": "done" if polls["n"] % 2 == 0 else "pending"}).encode()
+        return 200, b"{}"
+
+    async def sleep(seconds: float) -> None:  # the generator's pauses, without the waiting
+        await real_sleep(0)
+
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(loadgen, "http", http)
+    monkeypatch.setattr(loadgen.asyncio, "sleep", sleep)
+    monkeypatch.setattr(loadgen, "CHECK_PAUSE", 0.0)
+    student = loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])
+
+    results = asyncio.run(loadgen.check_run([student], duration=0.05))
+
+    assert asked[:4] == [("POST", "/process"), ("GET", "/api/v1/frames/1/"), ("GET", "/api/v1/frames/1/"),
+                         ("GET", "/api/v1/sessions/7/gate")]
+    assert results.offered == len(results.frame_ids) == len(results.to_result) == results.followed["done"] >= 1
+
+
 def test_each_simulated_student_is_a_person_the_pool_shows_at_least_twice() -> None:
     """Their first picture is registered as their reference face; their frames are of the same person."""
     from scripts.bench_scale import people_of
