@@ -605,11 +605,7 @@ def format_verification(v: dict[str, Any]) -> list[str]:
     overall = v["default"]["overall"]
     held = v.get("held_out_groups", {})
     for (dim, value), r in v["groups"].items():
-        flag = " "
-        if r.fnmr is not None and overall.fnmr is not None and r.fnmr > GROUP_FACTOR * overall.fnmr:
-            flag = "!"
-        if r.fmr is not None and overall.fmr is not None and r.fmr > GROUP_FACTOR * overall.fmr:
-            flag = "!"
+        flag = "!" if _over_twice(r, overall) else " "
         other = held.get((dim, value))
         lines.append(f"   {flag}{dim + '=' + value:24s} {_fmt(r)}" + (f" | {_fmt(other)}" if other else ""))
     for name, c in v["configurations"].items():
@@ -660,11 +656,14 @@ def _group_lines(groups: dict[tuple[str, str], Rates], overall: Rates) -> list[s
     lines = ["    per group, held out (first split; the probe and every reference in the group; '!' = over twice the"
              " figure above):"]
     for (dim, value), r in groups.items():
-        over = [(mine, whole) for mine, whole in ((r.fnmr, overall.fnmr), (r.fmr, overall.fmr))
-                if mine is not None and whole is not None]
-        flag = "!" if any(mine > GROUP_FACTOR * whole and mine > 0 for mine, whole in over) else " "
-        lines.append(f"     {flag}{dim + '=' + value:24s} {_fmt(r)}")
+        lines.append(f"     {'!' if _over_twice(r, overall) else ' '}{dim + '=' + value:24s} {_fmt(r)}")
     return lines
+
+
+def _over_twice(group: Rates, overall: Rates) -> bool:
+    """A group's FNMR or FMR over ``GROUP_FACTOR`` times the overall figure (the issue's fairness target)."""
+    return any(mine is not None and whole is not None and mine > GROUP_FACTOR * whole
+               for mine, whole in ((group.fnmr, overall.fnmr), (group.fmr, overall.fmr)))
 
 
 ERRORS_SHOWN = 4  # of each kind, the trials most often wrong
