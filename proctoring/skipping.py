@@ -10,9 +10,10 @@ the largest block's difference decides, so a phone raised in one corner counts a
 across the whole picture (scripts/measure_skipping.py chose the threshold and measures what it saves).
 
 A frame is analysed in full when:
-- skipping is off (``FRAME_SKIP_THRESHOLD`` 0), or the session is at the gate: liveness needs a
-  fresh head pose of every frame, and the identity verdict that lets a student in must come from
-  that student's own live frame, never a copy;
+- skipping is off (``FRAME_SKIP_THRESHOLD`` 0), or the session is at the gate and has not passed it
+  (``_gate_settled``): while the head turns are asked for, liveness needs a fresh head pose of every frame
+  (a turn too small for the thumbnail's threshold must still count), and a failing identity verdict must
+  be judged again on each frame (a student who turned on a light is not told "too dark" for 30 s more);
 - its session has no analysed frame in the same stretch (the check or the exam) before it;
 - it differs by ``FRAME_SKIP_THRESHOLD`` or more from the session's last analysed frame, and from the one
   before it (a frame like that one is carried from it: ``_closest``);
@@ -39,6 +40,16 @@ verdict across larger changes too (a second threshold of 10, under what another 
 was tried and not kept: a head turned a little changes the 1:1 verdict (a turned face no longer matches:
 ``turned_away``) with a small difference, and a "face not verifiable" incident was missed.
 
+At the gate, once it is passed (the head turns done or excused, and the 1:1 verdict of the frame carried from
+passed, or a proctor approved the student's identity: what the check page calls settled, and what a student
+who checked in early shows until the exam opens), a frame that barely differs from one of the last analysed
+frames at most ``FRAME_SKIP_MAX_AGE_SECONDS`` older carries its result; older, it is analysed in full (never
+refreshed: the start rule reads the latest frame's verdict). The start rule (``exams.taking``) accepts an
+identity pass up to IDENTITY_PASS_MAX_AGE (300 s) old; a carried verdict is at most 30 s older than its frame,
+of the same picture. Copies never pass the head turns: a turn changes the picture, and ``liveness.judge`` stops
+at the turn that completed them. Measured (scripts/profile_frame_cost.py ``gate-carried`` against
+``gate-analysed``, and ``make bench-scale``'s settled check): see docs/deploy.md.
+
 During the exam the 1:1 identity verdict is carried with the rest: another person's face in front
 of the camera changes the thumbnail far beyond the threshold (the face covers a large part of a
 webcam frame), and the full analysis at least every ``FRAME_SKIP_FULL_MAX_AGE_SECONDS`` bounds how long
@@ -60,7 +71,10 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
+from exams.models import ExamSession
+from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
 from exams.statuses import SessionStatus
+from proctoring import gate
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
@@ -198,7 +212,11 @@ def plan(*, frame: Frame, thumb: bytes | None) -> Plan:
     """How to analyse ``frame`` (see the module's doc)."""
     threshold = float(settings.FRAME_SKIP_THRESHOLD)
     session = frame.session
-    if threshold <= 0 or thumb is None or session.status != SessionStatus.IN_PROGRESS:
+    if threshold <= 0 or thumb is None:
+        return FULL
+    if session.status == SessionStatus.CHECKING:
+        return _at_gate(frame=frame, thumb=thumb, threshold=threshold)
+    if session.status != SessionStatus.IN_PROGRESS:
         return FULL
     # A frame analysed longer ago than the full analysis's age limit is of no use: neither carried nor refreshed.
     earliest = frame.captured_at - timedelta(seconds=max(settings.FRAME_SKIP_MAX_AGE_SECONDS,
@@ -227,3 +245,31 @@ def plan(*, frame: Frame, thumb: bytes | None) -> Plan:
         return FULL
     return Plan("refresh", source, full)
 
+
+
+def _at_gate(*, frame: Frame, thumb: bytes, threshold: float) -> Plan:
+    """A frame of the check (see the module's doc): carried from one of the session's last two analysed frames
+    at most FRAME_SKIP_MAX_AGE_SECONDS older that it barely differs from, once the gate is passed; else in full."""
+    session = frame.session
+    earliest = frame.captured_at - timedelta(seconds=settings.FRAME_SKIP_MAX_AGE_SECONDS)
+    analysed = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, carried_from__isnull=True,
+                                     captured_at__gte=earliest, captured_at__lte=frame.captured_at)
+                .exclude(pk=frame.pk).exclude(thumbnail=None))
+    source = _closest(analysed.order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings")[:2],
+                      thumb, threshold=threshold, frame=frame)
+    if source is None or not _gate_settled(session, source):
+        return FULL
+    return Plan("carry", source)
+
+
+def _gate_settled(session: ExamSession, source: Frame) -> bool:
+    """Whether the session has passed its gate, as the check page's ``settled`` reads it (static/js/check.js): the
+    head turns done or excused, and the 1:1 verdict of ``source`` passed or a proctor approved the identity. Read
+    only for a frame that could be carried (the liveness read is the session's frames of the last
+    LIVENESS_PASS_MAX_AGE seconds)."""
+    if CHECK_PERSON_RECOGNITION not in session.exam.checks_enabled:
+        return True  # no identity, no head turns: nothing at the gate needs a fresh frame
+    verified = (source.findings.get("Verification") or {}).get("Passed") is True
+    if session.identity_approved_at is None and not verified:
+        return False
+    return EXEMPT_LIVENESS in session.exempt_checks or gate.session_liveness(session).passed

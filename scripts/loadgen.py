@@ -139,6 +139,7 @@ class Results:
     message_polls: int = 0
     inboxes: int = 0  # frames' 202s that brought the inbox
     message_codes: dict[str, int] = field(default_factory=dict)
+    settled: int = 0  # camera check: gate answers that said every check passed (check_run)
 
     def count(self, bucket: dict[str, int], key: str) -> None:
         bucket[key] = bucket.get(key, 0) + 1
@@ -235,13 +236,24 @@ async def run(students: list[Student], *, interval: float, duration: float, host
 
 CHECK_PAUSE = 2.0  # static/js/check.js loop: the next frame 2 s after the gate's status answered
 CHECK_FOLLOW = 10.0  # static/js/check.js checkOnce: followStatus(url, 10)
+CHECK_SETTLED_PAUSE = 5.0  # static/js/check.js SETTLED_MS: the pause once every check passed
+
+
+def gate_settled(gate: Any) -> bool:
+    """static/js/check.js showGate's ``settled``: the exam may start, or the head turns and the identity passed."""
+    if not isinstance(gate, dict):
+        return False
+    live, identity = gate.get("liveness") or {}, gate.get("identity") or {}
+    return bool(gate.get("can_start") or (live.get("passed") and (gate.get("identity_approved")
+                                                                   or identity.get("passed"))))
 
 
 async def check_run(students: list[Student], *, duration: float, host: str = "127.0.0.1",
                     timeout: float = 30) -> Results:
     """The camera check page (static/js/check.js loop), closed loop: each student posts a frame, follows its
-    status URL (up to ``CHECK_FOLLOW`` s), asks for the gate's status, waits ``CHECK_PAUSE`` s, and again until
-    ``duration``. Their sessions are at the check (``checking``): its frames are never carried (skipping)."""
+    status URL (up to ``CHECK_FOLLOW`` s), asks for the gate's status, waits ``CHECK_PAUSE`` s
+    (``CHECK_SETTLED_PAUSE`` once the gate's answer is settled: ``gate_settled``), and again until ``duration``. Their
+    sessions are at the check (``checking``): its frames are carried only once the gate is passed (skipping)."""
     results = Results()
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -267,12 +279,15 @@ async def check_run(students: list[Student], *, duration: float, host: str = "12
                 results.sent_at[answer["frame"]] = wall
                 await follow_status(results, host, student.port, answer["status_url"], headers, sent=sent,
                                     seconds=CHECK_FOLLOW)
+            settled = False
             try:
-                await http(host, student.port, "GET", f"/api/v1/sessions/{student.session}/gate", headers,
-                           timeout=timeout)
+                status, payload = await http(host, student.port, "GET", f"/api/v1/sessions/{student.session}/gate",
+                                             headers, timeout=timeout)
+                settled = status == 200 and gate_settled(json.loads(payload))
             except (TimeoutError, OSError, ValueError, IndexError):
                 pass
-            await asyncio.sleep(CHECK_PAUSE)
+            results.settled += settled
+            await asyncio.sleep(CHECK_SETTLED_PAUSE if settled else CHECK_PAUSE)
 
     await asyncio.gather(*(page(student) for student in students))
     return results

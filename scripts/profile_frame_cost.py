@@ -7,7 +7,10 @@ session of a student with a reference face, on a throw-away test database (SQLit
 - ``analysed``: the engine runs (three pictures of the student in turn, each far from the last two analysed ones);
 - ``carried``: the same picture captured again (a little brighter), which carries the last analysed result;
 - ``carried-incident``: carried frames while an incident stays open (a laptop in view, the exam lists it):
-  its streak, incident and outbox row are written on every frame.
+  its streak, incident and outbox row are written on every frame;
+- ``gate-carried``: frames of a student who passed the camera check (head turns and their face) and waits, still,
+  for the exam to open: carried once the gate is passed, which reads the session's liveness (its frames of the last
+  LIVENESS_PASS_MAX_AGE seconds: 100 frames of the check before these, as a student's minutes there leave).
 
 The engine's ``analyze`` runs for real once per picture and is replayed after that, so the CPU figures are
 what the frame costs besides the models (the references' and collection's queries still run). Prints, per
@@ -94,7 +97,7 @@ class Session:
 
     def __init__(self, session: Any) -> None:
         session.refresh_from_db()
-        self.session, self.at = session, session.started_at + timedelta(seconds=1)
+        self.session, self.at = session, (session.started_at or session.created_at) + timedelta(seconds=1)
 
     def frame(self, image: bytes, *, step: float) -> tuple[Frame, int, float, list[dict[str, Any]], dict, float]:
         self.at += timedelta(seconds=step)
@@ -197,15 +200,17 @@ def summary(kind: str, rows: list[tuple[int, float]], example: list[dict[str, An
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=60, help="frames measured of each kind")
-    parser.add_argument("--profile", choices=["analysed", "carried", "carried-incident"])
+    parser.add_argument("--profile", choices=["analysed", "carried", "carried-incident", "gate-carried"])
     parser.add_argument("--sort", default="cumulative", help="cProfile's order (cumulative, tottime)")
     parser.add_argument("--top", type=int, default=45, help="functions cProfile prints")
     parser.add_argument("--per-query", action="store_true", help="CPU by query (adds a little to the CPU figures)")
-    parser.add_argument("--show-sql", choices=["analysed", "carried", "carried-incident"])
+    parser.add_argument("--show-sql", choices=["analysed", "carried", "carried-incident", "gate-carried"])
     args = parser.parse_args()
 
     from exams.models import Exam
-    from tests.conftest import make_tenant
+    from exams.statuses import SessionStatus
+    from proctoring import gate
+    from tests.conftest import head_turn_yaws, make_tenant
     from tests.proctoring.conftest import start_session
 
     logging.getLogger("proctoring").setLevel(logging.WARNING)
@@ -251,6 +256,24 @@ def main() -> None:
             for i in range(3):
                 busy.frame(laptops[i], step=0.1)
             kinds["carried-incident"] = lambda i: busy.frame(laptops[i % 5], step=0.1)
+
+            # Carried at the gate: the head turns done (frames as the pipeline stores them, before the others), then
+            # the student's face, still, at the check's pace for 100 frames (full analyses every
+            # FRAME_SKIP_MAX_AGE_SECONDS, carried between), then the measured frames.
+            gate_session = start_session(tenant, until=SessionStatus.CHECKING)
+            yaws = head_turn_yaws(gate.challenge_order(gate_session))
+            with tenancy.tenant_scope(None):
+                for index, yaw in enumerate(yaws):
+                    at = gate_session.created_at - timedelta(seconds=2 * (len(yaws) - index))
+                    Frame.objects.create(
+                        institution_id=gate_session.institution_id, session=gate_session, status="done",
+                        received_at=at, captured_at=at, checks=[], findings={
+                            "FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}], "Labels": [],
+                            "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0}})
+            waiting = Session(gate_session)
+            for i in range(100):
+                waiting.frame(variants[i % 5], step=2)
+            kinds["gate-carried"] = lambda i: waiting.frame(variants[i % 5], step=0.1)
 
             for kind, take in kinds.items():
                 rows, spent, example = [], [], []

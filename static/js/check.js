@@ -35,9 +35,11 @@
   function showGate(gate) {
     waiting = gate.status === "awaiting_approval";
     // Every check passed (the exam may start, or has not opened yet): nothing is left to try, so frames go every
-    // SETTLED_MS instead of every 2 s. A check's frame is analysed in full (liveness needs each one's pose); students
-    // who checked in early and wait for the opening paid a frame every 2.4 s, 4.8 times an exam's cost (make
-    // bench-scale's camera check). The turns expire after LIVENESS_PASS_MAX_AGE: the page asks for them again, at 2 s.
+    // SETTLED_MS instead of every 2 s. Until the gate is passed a check's frame is analysed in full (liveness needs
+    // each one's pose; proctoring/skipping.py); students who checked in early and wait for the opening paid a frame
+    // every 2.4 s, 4.8 times an exam's cost (make bench-scale's camera check); the server now carries a passed gate's
+    // still frames as it does an exam's. The turns expire after LIVENESS_PASS_MAX_AGE: the page asks for them again,
+    // at 2 s.
     settled = gate.can_start || Boolean(gate.liveness && gate.liveness.passed &&
                                         (gate.identity_approved || (gate.identity && gate.identity.passed)));
     const identity = gate.identity, reason = $("identity-reason");

@@ -113,6 +113,39 @@ def test_the_camera_check_page_posts_follows_asks_the_gate_and_pauses(monkeypatc
     assert results.offered == len(results.frame_ids) == len(results.to_result) == results.followed["done"] >= 1
 
 
+def test_the_camera_check_page_slows_once_the_gate_is_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As static/js/check.js showGate: settled (the exam may start, or the head turns and the identity passed), the
+    next frame goes CHECK_SETTLED_PAUSE after the gate's answer, else CHECK_PAUSE."""
+    import asyncio
+    import json
+
+    passed = {"liveness": {"passed": True}, "identity": {"passed": True}, "can_start": False}
+    assert loadgen.gate_settled(passed) and loadgen.gate_settled({"can_start": True})
+    assert loadgen.gate_settled({"liveness": {"passed": True}, "identity": {"passed": False},
+                                 "identity_approved": True})
+    assert not loadgen.gate_settled({**passed, "liveness": {"passed": False}})
+    assert not loadgen.gate_settled({**passed, "identity": None}) and not loadgen.gate_settled([])
+    answers = iter([passed, {**passed, "liveness": {"passed": False}}] * 50)
+    slept: list[float] = []
+
+    async def http(host: str, port: int, method: str, path: str, headers: dict, body: bytes = b"",
+                   timeout: float = 30) -> tuple[int, bytes]:
+        if path == "/process":
+            return 409, b"{}"  # (a frame refused: no status to follow)
+        return 200, json.dumps(next(answers)).encode()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0.001)
+
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(loadgen, "http", http)
+    monkeypatch.setattr(loadgen.asyncio, "sleep", sleep)
+    results = asyncio.run(loadgen.check_run([loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])],
+                                            duration=0.02))
+    assert slept[:2] == [loadgen.CHECK_SETTLED_PAUSE, loadgen.CHECK_PAUSE] and results.settled >= 1
+
+
 def test_each_simulated_student_is_a_person_the_pool_shows_at_least_twice() -> None:
     """Their first picture is registered as their reference face; their frames are of the same person."""
     from scripts.bench_scale import people_of

@@ -223,12 +223,88 @@ def test_a_carried_frame_counts_in_the_baseline_then_carries_its_looking_away_ju
     assert carried[2].findings["Attention"] == first.findings["Attention"]  # the baseline taken: carried
 
 
-def test_the_gate_never_carries_a_result(tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
-    session = registered_session(tenant_a, until=SessionStatus.CHECKING)
-    analysed(session, image("signer1_a.jpg"), after=1)
-    fresh = analysed(session, jittered("signer1_a.jpg"), after=3)
-    assert len(engine_calls) == 2  # liveness needs each frame's own head pose; the verdict its own face
-    assert fresh.carried_from is None
+def turned_head(session: ExamSession) -> None:
+    """Frames of the gate, before the session's others, of the student doing the head turns it asks for: as the
+    pipeline stores them (their 1:1 check passed), without a thumbnail (never a frame to carry)."""
+    from proctoring import gate
+    from tests.conftest import head_turn_yaws
+
+    yaws = head_turn_yaws(gate.challenge_order(session))
+    with tenancy.tenant_scope(None):
+        for index, yaw in enumerate(yaws):
+            at = session.created_at - timedelta(seconds=2 * (len(yaws) - index))
+            Frame.objects.create(
+                institution_id=session.institution_id, session=session, status="done", received_at=at,
+                captured_at=at, checks=[], findings={
+                    "FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}], "Labels": [],
+                    "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0, "FaceId": None}})
+
+
+def test_the_gate_analyses_every_frame_until_it_is_passed(tenant_a: Tenant, engine_calls: list[dict[str, Any]]
+                                                          ) -> None:
+    # While the head turns are asked for, liveness needs each frame's own head pose (a small turn must count);
+    # without a reference photo no verdict passes.
+    for register in (False, True):
+        session = registered_session(tenant_a, register=register, until=SessionStatus.CHECKING)
+        analysed(session, image("signer1_a.jpg"), after=1)
+        fresh = analysed(session, jittered("signer1_a.jpg"), after=3)
+        assert fresh.carried_from is None
+    # Head turns done, but no face the 1:1 check could pass: what the page tells them is judged again each frame
+    # (a student who moved into view, turned on a light).
+    session = registered_session(tenant_a, until=SessionStatus.CHECKING)  # registered above
+    turned_head(session)
+    empty = analysed(session, image("empty_room.jpg"), after=1)
+    assert empty.findings["Verification"]["Passed"] is False
+    assert analysed(session, jittered("empty_room.jpg"), after=3).carried_from is None
+    assert len(engine_calls) == 6
+
+
+def test_once_the_gate_is_passed_a_still_frame_carries_its_result_and_the_exam_may_start(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]], settings: Any) -> None:
+    # A student who passed the check early waits, sitting still, until the exam opens: their frames cost what a
+    # quiet exam's do instead of a full analysis each (make bench-scale's settled check).
+    session = registered_session(tenant_a, register=True, until=SessionStatus.CHECKING)
+    ExamSession.unscoped.filter(pk=session.pk).update(consent_at=session.created_at,
+                                                      consent_version=tenant_a.institution.consent_version)
+    turned_head(session)
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    assert first.carried_from is None and first.findings["Verification"]["Passed"]
+    still = analysed(session, jittered("signer1_a.jpg"), after=6)
+    assert still.carried_from == first and len(engine_calls) == 1
+    assert still.findings == first.findings
+    status = api_client_for(tenant_a.student).get(f"/api/v1/sessions/{session.pk}/gate").json()
+    assert status["identity"]["passed"] and status["liveness"]["passed"], status
+    # The start rule (the page's and the API's) lets them in on the latest frame's verdict, a carried one.
+    from exams import taking
+    from exams.models import Exam
+
+    Exam.unscoped.filter(pk=session.exam_id).update(status="published")
+    session.refresh_from_db()
+    with tenancy.tenant_scope(tenant_a.institution):
+        assert taking.session_start_check(session=session).passed
+    # Someone else sits down: analysed in full, and not them.
+    other = analysed(session, image("signer2_a.jpg"), after=11)
+    assert other.carried_from is None and other.findings["Verification"]["Reason"] == "not_matching"
+    # The student is back: their frame is analysed again (the last verdict accused), then carried.
+    back = analysed(session, jittered("signer1_a.jpg", 1.02), after=16)
+    again = analysed(session, jittered("signer1_a.jpg"), after=21)
+    assert back.carried_from is None and again.carried_from == back and len(engine_calls) == 3
+    # Older than FRAME_SKIP_MAX_AGE_SECONDS: analysed in full, never refreshed (the start rule reads its verdict).
+    late = analysed(session, jittered("signer1_a.jpg", 1.03), after=16 + settings.FRAME_SKIP_MAX_AGE_SECONDS + 1)
+    assert late.carried_from is None and "References" in engine_calls[-1] and len(engine_calls) == 4
+
+
+def test_a_student_excused_from_the_head_turns_is_settled_on_the_identity_check(
+        tenant_a: Tenant, engine_calls: list[dict[str, Any]]) -> None:
+    from exams.accommodations import accommodation_set
+
+    with tenancy.tenant_scope(tenant_a.institution):
+        accommodation_set(actor=tenant_a.admin, student=tenant_a.student, exempt_checks=["liveness"],
+                          reason="Camera fixed to the side of the screen")
+    session = registered_session(tenant_a, register=True, until=SessionStatus.CHECKING)
+    first = analysed(session, image("signer1_a.jpg"), after=1)
+    still = analysed(session, jittered("signer1_a.jpg"), after=6)
+    assert still.carried_from == first and len(engine_calls) == 1
 
 
 def test_a_result_of_the_pre_exam_check_is_not_carried_into_the_exam(
