@@ -456,7 +456,8 @@ CELERY_BEAT_SCHEDULE = {
 # grey levels; 0 turns skipping off) carries that frame's result; every session's objects, people and faces
 # are analysed again at least every FRAME_SKIP_MAX_AGE_SECONDS (a refresh that carries the 1:1 face
 # comparison and the unsafe-content answer), and everything at least every FRAME_SKIP_FULL_MAX_AGE_SECONDS.
-# Measured in scripts/measure_skipping.py.
+# A frame of the camera check is carried only once its gate is passed, from a frame at most
+# FRAME_SKIP_MAX_AGE_SECONDS older, and never refreshed. Measured in scripts/measure_skipping.py.
 FRAME_SKIP_THRESHOLD = env_int("FRAME_SKIP_THRESHOLD", 5)
 FRAME_SKIP_MAX_AGE_SECONDS = env_int("FRAME_SKIP_MAX_AGE_SECONDS", 30)
 FRAME_SKIP_FULL_MAX_AGE_SECONDS = env_int("FRAME_SKIP_FULL_MAX_AGE_SECONDS", 120)

@@ -47,8 +47,8 @@ frames at most ``FRAME_SKIP_MAX_AGE_SECONDS`` older carries its result; older, i
 refreshed: the start rule reads the latest frame's verdict). The start rule (``exams.taking``) accepts an
 identity pass up to IDENTITY_PASS_MAX_AGE (300 s) old; a carried verdict is at most 30 s older than its frame,
 of the same picture. Copies never pass the head turns: a turn changes the picture, and ``liveness.judge`` stops
-at the turn that completed them. Measured (scripts/profile_frame_cost.py ``gate-carried`` against
-``gate-analysed``, and ``make bench-scale``'s settled check): see docs/deploy.md.
+at the turn that completed them. Measured (``make bench-scale``'s students waiting at a passed check, before and
+after; scripts/profile_frame_cost.py ``gate-carried``: the liveness read): docs/deploy.md, "Capacity".
 
 During the exam the 1:1 identity verdict is carried with the rest: another person's face in front
 of the camera changes the thumbnail far beyond the threshold (the face covers a large part of a

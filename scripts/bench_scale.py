@@ -629,8 +629,8 @@ def main() -> None:
         print("RSS per worker process: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in rss.items()))
         capacity_model(best, args, cores)
         if capacity and args.check_seconds > 0:
-            # A quarter of the capacity's students: the check's frames are never carried, and the figure wanted
-            # is what each costs, not how a box drowns.
+            # A quarter of the capacity's students (trying the check, every frame is analysed in full): the figure
+            # wanted is what each costs, not how a box drowns.
             count = max(1, capacity // 4)
             check_model([check_phase(stack, args, people, count),
                          check_phase(stack, args, people, count, settled=True)], best, args)
