@@ -246,7 +246,6 @@ def plan(*, frame: Frame, thumb: bytes | None) -> Plan:
     return Plan("refresh", source, full)
 
 
-
 def _at_gate(*, frame: Frame, thumb: bytes, threshold: float) -> Plan:
     """A frame of the check (see the module's doc): carried from one of the session's last two analysed frames
     at most FRAME_SKIP_MAX_AGE_SECONDS older that it barely differs from, once the gate is passed; else in full."""
