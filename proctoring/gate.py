@@ -56,26 +56,39 @@ def _reason_without_verification(frame: Frame, checks: dict[str, Any], has_refer
 
 
 def _gate_frames(session: ExamSession) -> list[Frame]:
-    """The session's latest analysed frames, newest first."""
-    return list(Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE)
-                .order_by("-captured_at", "-pk").only("status", "captured_at", "checks", "findings")[:GATE_FRAMES])
+    """The session's latest analysed frames (at most GATE_FRAMES), newest first."""
+    return list(Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE).order_by("-captured_at", "-pk")
+                .only("status", "captured_at", "received_at", "checks", "findings")[:GATE_FRAMES])
+
+
+def _window_of(latest: list[Frame], window: datetime) -> list[tuple[datetime, Any, datetime]] | None:
+    """What ``session_liveness``'s query reads, taken from ``latest`` (``_gate_frames``) when that holds every frame
+    captured since ``window``: fewer than GATE_FRAMES frames, or its oldest before the window. None otherwise."""
+    if len(latest) >= GATE_FRAMES and latest[-1].captured_at >= window:
+        return None
+    return [(f.captured_at, f.findings, f.received_at) for f in reversed(latest) if f.captured_at >= window]
 
 
 def has_reference(session: ExamSession) -> bool:
     return FaceRegistration.objects.filter(student_id=session.student_id).exists()
 
 
-def session_liveness(session: ExamSession, *, now: datetime | None = None,
-                     reference: bool | None = None, since: datetime | None = None) -> liveness.Liveness:
+def session_liveness(session: ExamSession, *, now: datetime | None = None, reference: bool | None = None,
+                     since: datetime | None = None, latest: list[Frame] | None = None) -> liveness.Liveness:
     """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
     face is the student's own (``liveness.own_face``), or, after a proctor approved their photo ID, the face of
-    the live photo the proctor approved."""
+    the live photo the proctor approved. ``latest``: the session's frames as ``_gate_frames`` read them, used
+    instead of reading the window again when they hold all of it (the gate's status read them both: a third of
+    its time with a check's minutes of frames)."""
     now = now or timezone.now()
     window = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
-    frames = Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=window)
-    if since is not None:  # only frames that arrived after it (the tries since a denial)
-        frames = frames.filter(received_at__gt=since)
-    frames = frames.order_by("captured_at", "pk").values_list("captured_at", "findings", "received_at")[:GATE_FRAMES]
+    frames = _window_of(latest, window) if latest is not None and since is None else None
+    if frames is None:
+        query = Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, captured_at__gte=window)
+        if since is not None:  # only frames that arrived after it (the tries since a denial)
+            query = query.filter(received_at__gt=since)
+        frames = list(query.order_by("captured_at", "pk").values_list("captured_at", "findings",
+                                                                      "received_at")[:GATE_FRAMES])
     reference = has_reference(session) if reference is None else reference
     approved_at = session.identity_approved_at
 
@@ -224,7 +237,7 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
     frames = _gate_frames(session)
     identity = next((v for v in (frame_identity(f, has_reference=reference) for f in frames[:1]) if v), None)
     needs_identity = CHECK_PERSON_RECOGNITION in session.exam.checks_enabled
-    alive = session_liveness(session, reference=reference)
+    alive = session_liveness(session, reference=reference, latest=frames)
     approval = latest_approval(session)
     fallback = fallback_reason(session, frames=frames, reference=reference, alive=alive) \
         if needs_identity and session.status == SessionStatus.CHECKING else ""

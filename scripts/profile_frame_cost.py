@@ -12,6 +12,9 @@ session of a student with a reference face, on a throw-away test database (SQLit
   for the exam to open: carried once the gate is passed, which reads the session's liveness (its frames of the last
   LIVENESS_PASS_MAX_AGE seconds: 100 frames of the check before these, as a student's minutes there leave).
 
+Then the gate's status as the check page asks for it after each frame (``GET /api/v1/sessions/<id>/gate``, the
+student's API token) on that session's frames: queries and CPU ms (``--frames`` requests).
+
 The engine's ``analyze`` runs for real once per picture and is replayed after that, so the CPU figures are
 what the frame costs besides the models (the references' and collection's queries still run). Prints, per
 kind, the median (and quartiles) of queries and CPU ms over ``--frames`` frames, and the queries of one
@@ -306,8 +309,29 @@ def main() -> None:
                     stats.print_stats(args.top)
                     stats.print_callees("frame_analyze|apply_frame")
                     print(out.getvalue())
+            gate_status_cost(tenant, gate_session, args.frames)
     finally:
         teardown_databases(old, verbosity=0)
+
+
+def gate_status_cost(tenant: Any, session: Any, requests: int) -> None:
+    """The check page's gate poll on ``session``: queries and CPU of the whole request (DRF, auth, gate_status)."""
+    from tests.conftest import api_client_for
+
+    client, url = api_client_for(tenant.student), f"/api/v1/sessions/{session.pk}/gate"
+    for _ in range(3):
+        client.get(url)
+    cpus, count = [], 0
+    for _ in range(requests):
+        with CaptureQueriesContext(connection) as queries:
+            cpu = time.process_time()
+            response = client.get(url)
+            cpus.append((time.process_time() - cpu) * 1000)
+        assert response.status_code == 200, response.content
+        count = len(queries)
+    frames = Frame.unscoped.filter(session=session).count()
+    print(f"\ngate status (GET {url}, {frames} frames in the session): {requests} requests; queries {count}; "
+          f"CPU ms median {statistics.median(cpus):.2f}")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,23 @@ def test_it_starts_only_after_the_head_turned_as_asked(tenant_a: Tenant) -> None
     assert "matched the registered photo on the camera" in report and "head turns passed" in report
 
 
+def test_the_gate_judges_the_turns_on_the_frames_it_read_once_as_on_its_own_read(
+        tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    # The gate's status reads the session's latest frames once (its identity and failed tries) and judges the turns
+    # on them when they hold the whole window; when they do not (more frames than it reads), on the window's own read.
+    at_gate(tenant_a)
+    gate_frame(tenant_a, passed=True, seconds_ago=settings.LIVENESS_PASS_MAX_AGE + 60)  # before the window
+    turn_head(tenant_a)
+    session = tenant_a.session
+    with tenancy.tenant_scope(tenant_a.institution):
+        alone = gate_reads.session_liveness(session)
+        assert alone.passed and gate_reads.session_liveness(session, latest=gate_reads._gate_frames(session)) == alone
+        monkeypatch.setattr(gate_reads, "GATE_FRAMES", 4)  # its latest frames no longer hold the window
+        alone = gate_reads.session_liveness(session)
+        assert alone.turns_done == 1 and not alone.passed  # the window's own read: its oldest 4 frames
+        assert gate_reads.session_liveness(session, latest=gate_reads._gate_frames(session)) == alone
+
+
 def test_only_the_students_own_head_turns_count(tenant_a: Tenant) -> None:
     # Someone else turns as asked (or still photos of someone's turned heads are held up), then one photo of the
     # student: the turns were not the student's, so the gate does not open.

@@ -178,3 +178,35 @@ def test_a_retried_upload_inside_a_transaction_is_the_frame_it_repeats(tenant_a:
     first, again = (client.post("/process", json.dumps(payload), content_type="application/json") for _ in range(2))
     assert first.status_code == again.status_code == 202 and first.json()["frame"] == again.json()["frame"]
     assert Frame.unscoped.filter(session=session).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_gate_status_reads_the_sessions_frames_once(tenant_a: Tenant) -> None:
+    """The camera check asks for the gate's status after every frame: its identity verdict, failed tries and head
+    turns are judged on one read of the session's latest frames (the turns read them again only when there are
+    more in their window than that read holds: proctoring.gate._window_of). The second read of a check's minutes of
+    frames cost the request 4-8 of its 30 CPU-ms (scripts/profile_frame_cost.py, 168 frames, PostgreSQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts import tenancy
+    from exams.statuses import SessionStatus
+
+    session = start_session(tenant_a, until=SessionStatus.CHECKING)
+    now = timezone.now()
+    with tenancy.tenant_scope(None):
+        for i in range(20):
+            at = now - timedelta(seconds=2 * (20 - i))
+            Frame.objects.create(institution_id=session.institution_id, session=session, status=FrameStatus.DONE,
+                                 received_at=at, captured_at=at, checks=[], findings={
+                                     "FaceDetails": [{"Pose": {"Yaw": 0.0}}],
+                                     "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0}})
+    client = api_client_for(tenant_a.student)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/api/v1/sessions/{session.pk}/gate")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["identity"]["passed"]
+    assert sum('FROM "proctoring_frame"' in q["sql"] for q in queries.captured_queries) == 1, \
+        [q["sql"][:120] for q in queries.captured_queries]
