@@ -69,7 +69,11 @@ def check_not_open(exam: Exam, now: datetime) -> None:
                                                       "check_opens_at": opens.isoformat()})
 
 
-def session_start_check(*, session: ExamSession, now: datetime | None = None) -> IdentityCheck | None:
+_JUDGE = object()  # session_start_check's ``liveness_at`` by default: judged here (exams.liveness)
+
+
+def session_start_check(*, session: ExamSession, now: datetime | None = None,
+                        liveness_at: datetime | None | object = _JUDGE) -> IdentityCheck | None:
     """Raise the first reason ``session`` may not start; the one rule the pages and the API share.
 
     A session starts only when its exam is published and open, the student consented to the
@@ -82,6 +86,8 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
     - the student passed the liveness challenge (head turned as asked on this session's frames)
       less than LIVENESS_PASS_MAX_AGE seconds ago: a photo held up to the camera never does.
     Answers the identity check that let it in (None when the exam does not check identity).
+    ``liveness_at``: when the session last passed the liveness challenge, where the caller judged it already (the
+    gate's status does, on the frames it read: judged again here, it read the check's frames once more per poll).
     """
     now = now or timezone.now()
     exam = session.exam
@@ -107,9 +113,9 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None) ->
         reason = check.message if check is not None and not check.passed and check.message else ""
         raise Conflict(reason or "We could not confirm your identity yet: look at the camera and try again.",
                        code="identity_not_verified", details={"reason": check.reason} if reason else None)
-    alive_at = latest_liveness_pass(session)
     if EXEMPT_LIVENESS in session.exempt_checks:  # an accommodation: the identity check above still holds
         return check
+    alive_at = latest_liveness_pass(session) if liveness_at is _JUDGE else liveness_at
     if alive_at is None or now - alive_at > timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE):
         raise Conflict("Turn your head as the camera check asks, one turn at a time.",
                        code="liveness_not_verified")

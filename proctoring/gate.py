@@ -245,7 +245,7 @@ def gate_status(session: ExamSession) -> dict[str, Any]:
     can_start = False
     if session.status == SessionStatus.CHECKING:
         try:
-            session_start_check(session=session)
+            session_start_check(session=session, liveness_at=alive.at)
         except AppError as exc:
             blocker = exc.message
         else:

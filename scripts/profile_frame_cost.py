@@ -13,7 +13,8 @@ session of a student with a reference face, on a throw-away test database (SQLit
   LIVENESS_PASS_MAX_AGE seconds: 100 frames of the check before these, as a student's minutes there leave).
 
 Then the gate's status as the check page asks for it after each frame (``GET /api/v1/sessions/<id>/gate``, the
-student's API token) on that session's frames: queries and CPU ms (``--frames`` requests).
+student's API token) on that session's frames, its exam published and open: queries and CPU ms (``--frames``
+requests).
 
 The engine's ``analyze`` runs for real once per picture and is replayed after that, so the CPU figures are
 what the frame costs besides the models (the references' and collection's queries still run). Prints, per
@@ -315,9 +316,14 @@ def main() -> None:
 
 
 def gate_status_cost(tenant: Any, session: Any, requests: int) -> None:
-    """The check page's gate poll on ``session``: queries and CPU of the whole request (DRF, auth, gate_status)."""
+    """The check page's gate poll on ``session``: queries and CPU of the whole request (DRF, auth, gate_status), its
+    exam published and the student's consent given (the start rule then reads the identity and the head turns)."""
+    from exams.models import Exam, ExamSession
     from tests.conftest import api_client_for
 
+    Exam.unscoped.filter(pk=session.exam_id).update(status="published")
+    ExamSession.unscoped.filter(pk=session.pk).update(consent_at=session.created_at,
+                                                      consent_version=tenant.institution.consent_version)
     client, url = api_client_for(tenant.student), f"/api/v1/sessions/{session.pk}/gate"
     for _ in range(3):
         client.get(url)
@@ -330,8 +336,8 @@ def gate_status_cost(tenant: Any, session: Any, requests: int) -> None:
         assert response.status_code == 200, response.content
         count = len(queries)
     frames = Frame.unscoped.filter(session=session).count()
-    print(f"\ngate status (GET {url}, {frames} frames in the session): {requests} requests; queries {count}; "
-          f"CPU ms median {statistics.median(cpus):.2f}")
+    print(f"\ngate status (GET {url}, {frames} frames in the session, can start: {response.json()['can_start']}): "
+          f"{requests} requests; queries {count}; CPU ms median {statistics.median(cpus):.2f}")
 
 
 if __name__ == "__main__":

@@ -184,29 +184,39 @@ def test_a_retried_upload_inside_a_transaction_is_the_frame_it_repeats(tenant_a:
 def test_the_gate_status_reads_the_sessions_frames_once(tenant_a: Tenant) -> None:
     """The camera check asks for the gate's status after every frame: its identity verdict, failed tries and head
     turns are judged on one read of the session's latest frames (the turns read them again only when there are
-    more in their window than that read holds: proctoring.gate._window_of). The second read of a check's minutes of
-    frames cost the request 4-8 of its 30 CPU-ms (scripts/profile_frame_cost.py, 168 frames, PostgreSQL)."""
+    more in their window than that read holds: proctoring.gate._window_of), and the start rule takes the head turns
+    as judged there; it reads only the latest frame's verdict itself. Each more read of a check's minutes of frames
+    cost the poll about a quarter of its CPU (scripts/profile_frame_cost.py, 168 frames, PostgreSQL: 12 queries and
+    53-66 CPU-ms, then 9 and 30-36)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from accounts import tenancy
+    from exams.models import Exam, ExamSession
     from exams.statuses import SessionStatus
+    from proctoring import gate
+    from tests.conftest import head_turn_yaws
 
     session = start_session(tenant_a, until=SessionStatus.CHECKING)
+    Exam.unscoped.filter(pk=session.exam_id).update(status="published")
+    ExamSession.unscoped.filter(pk=session.pk).update(consent_at=timezone.now(),
+                                                      consent_version=tenant_a.institution.consent_version)
+    yaws = [0.0] * 10 + head_turn_yaws(gate.challenge_order(session))
     now = timezone.now()
     with tenancy.tenant_scope(None):
-        for i in range(20):
-            at = now - timedelta(seconds=2 * (20 - i))
+        for i, yaw in enumerate(yaws):
+            at = now - timedelta(seconds=2 * (len(yaws) - i))
             Frame.objects.create(institution_id=session.institution_id, session=session, status=FrameStatus.DONE,
-                                 received_at=at, captured_at=at, checks=[], findings={
-                                     "FaceDetails": [{"Pose": {"Yaw": 0.0}}],
-                                     "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0}})
+                                 received_at=at, captured_at=at, findings={
+                                     "FaceDetails": [{"Pose": {"Yaw": yaw}}],
+                                     "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0}},
+                                 checks=[{"TestName": "Person Recognition", "Success": True, "Details": "Alpha"}])
     client = api_client_for(tenant_a.student)
 
     with CaptureQueriesContext(connection) as queries:
         response = client.get(f"/api/v1/sessions/{session.pk}/gate")
 
     assert response.status_code == 200, response.content
-    assert response.json()["identity"]["passed"]
-    assert sum('FROM "proctoring_frame"' in q["sql"] for q in queries.captured_queries) == 1, \
-        [q["sql"][:120] for q in queries.captured_queries]
+    assert response.json()["identity"]["passed"] and response.json()["can_start"], response.json()["blocker"]
+    frame_reads = [q["sql"][:160] for q in queries.captured_queries if 'FROM "proctoring_frame"' in q["sql"]]
+    assert len(frame_reads) == 2, frame_reads  # the latest frames, and the start rule's latest verdict (by arrival)
