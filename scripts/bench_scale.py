@@ -61,10 +61,11 @@ from accounts import services as account_services  # noqa: E402
 from accounts import tenancy  # noqa: E402
 from accounts.models import Institution, User  # noqa: E402
 from exams import services as exam_services  # noqa: E402
+from exams import taking  # noqa: E402
 from exams.accommodations import accommodation_set  # noqa: E402
 from exams.models import Accommodation, Exam  # noqa: E402
 from exams.policy import EXEMPT_LIVENESS  # noqa: E402
-from exams.statuses import SessionStatus  # noqa: E402
+from exams.statuses import ExamStatus, SessionStatus  # noqa: E402
 from proctoring import services  # noqa: E402
 from proctoring.models import FaceRegistration, Frame, FrameStatus  # noqa: E402
 from scripts import loadgen, stack_nodes  # noqa: E402
@@ -116,8 +117,11 @@ def students(count: int, *, interval: int, people: list[list[bytes]], ports: lis
         admin = User.objects.filter(institution=institution, email="admin@scale.test").first() or \
             account_services.user_create(institution=institution, email="admin@scale.test", role="admin",
                                          full_name="Scale Admin")
+        # Published, and each student's consent given as the page records it (exams.taking.session_consent): the
+        # gate's status then asks the start rule as at a real check, which reads the identity and the head turns
+        # (before 2026-12-03 the exam was a draft, and the rule stopped at "not published").
         exam = Exam.objects.create(institution=institution, title=f"Scale {label} {time.strftime('%H:%M:%S')}",
-                                   capture_interval_seconds=interval, debounce_frames=3)
+                                   capture_interval_seconds=interval, debounce_frames=3, status=ExamStatus.PUBLISHED)
         found = []
         for i in range(count):
             email = f"{'excused' if excused else 'student'}{i}@scale.test"
@@ -132,8 +136,9 @@ def students(count: int, *, interval: int, people: list[list[bytes]], ports: lis
                 services.face_register(institution=institution, actor=admin, image=person[0],
                                        full_name=student.full_name, student=student, confirm_duplicate=True)
             session = exam_services.session_create(exam=exam, student=student)
-            for to in (SessionStatus.CHECKING, SessionStatus.IN_PROGRESS)[:1 if until == SessionStatus.CHECKING else 2]:
-                exam_services.session_transition(session_id=session.pk, to=to, actor=student)
+            taking.session_consent(session=session, student=student)  # -> checking
+            if until != SessionStatus.CHECKING:
+                exam_services.session_transition(session_id=session.pk, to=SessionStatus.IN_PROGRESS, actor=student)
             pictures = [person[1], person[2 % len(person)]]
             bodies = [loadgen.json_frame(session.pk, jpeg) for jpeg in pictures for _ in range(3)]
             found.append(loadgen.Student(session.pk, signed_in(student, auth), ports[i % len(ports)], bodies))
