@@ -78,8 +78,8 @@ def session_liveness(session: ExamSession, *, now: datetime | None = None, refer
     """The liveness challenge judged on the session's frames of the last LIVENESS_PASS_MAX_AGE seconds whose
     face is the student's own (``liveness.own_face``), or, after a proctor approved their photo ID, the face of
     the live photo the proctor approved. ``latest``: the session's frames as ``_gate_frames`` read them, used
-    instead of reading the window again when they hold all of it (the gate's status read them both: a third of
-    its time with a check's minutes of frames)."""
+    instead of reading the window again when they hold all of it (the gate's status read both, on every poll of the
+    check page: scripts/profile_frame_cost.py)."""
     now = now or timezone.now()
     window = now - timedelta(seconds=settings.LIVENESS_PASS_MAX_AGE)
     frames = _window_of(latest, window) if latest is not None and since is None else None
