@@ -62,13 +62,13 @@ from __future__ import annotations
 import io
 import logging
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import cv2
 import numpy as np
 from django.conf import settings
+from django.db.models import QuerySet
 from PIL import Image
 
 from exams.models import ExamSession
@@ -189,15 +189,24 @@ def accusing(findings: dict) -> bool:
     return isinstance(verification, dict) and verification.get("Reason") == "not_matching"
 
 
-def _closest(latest: Iterable[Frame], thumb: bytes, *, threshold: float, frame: Frame) -> Frame | None:
-    """The session's last analysed frame if ``thumb`` barely differs from it, else the one before it if it barely
-    differs from that one; None when it differs from both, or the last one's verdict is accusing (never carried).
+def _analysed_since(frame: Frame, earliest: datetime) -> QuerySet[Frame]:
+    """The session's frames analysed in full (with a thumbnail) captured from ``earliest`` up to ``frame``."""
+    return (Frame.objects.filter(session_id=frame.session_id, status=FrameStatus.DONE, carried_from__isnull=True,
+                                 captured_at__gte=earliest, captured_at__lte=frame.captured_at)
+            .exclude(pk=frame.pk).exclude(thumbnail=None))
+
+
+def _closest(analysed: QuerySet[Frame], thumb: bytes, *, threshold: float, frame: Frame) -> Frame | None:
+    """Of ``analysed`` (``_analysed_since``): the session's last analysed frame if ``thumb`` barely differs from it,
+    else the one before it if it barely differs from that one; None when it differs from both, or the last one's
+    verdict is accusing (never carried).
 
     A frame analysed because camera noise crossed the threshold (the largest block of a still scene, about 3% of
     pairs) becomes the frame the next ones are compared with, and its own noise made them cross again: measured,
     full analyses of a quiet session came in runs (at 335, 365, 375 and 395 s). Whatever appeared since the one
     before (a phone, a face) differs from both. A frame that differs from the last only is carried from the one
     before, as any frame that barely differs from the frame it is carried from."""
+    latest = analysed.order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings")[:2]
     for candidate in latest:
         if candidate.findings is None or accusing(candidate.findings):
             return None
@@ -223,11 +232,8 @@ def plan(*, frame: Frame, thumb: bytes | None) -> Plan:
                                                          settings.FRAME_SKIP_FULL_MAX_AGE_SECONDS))
     if session.started_at and session.started_at > earliest:
         earliest = session.started_at  # never a result of the pre-exam check
-    analysed = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, carried_from__isnull=True,
-                                     captured_at__gte=earliest, captured_at__lte=frame.captured_at)
-                .exclude(pk=frame.pk).exclude(thumbnail=None))
-    source = _closest(analysed.order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings")[:2],
-                      thumb, threshold=threshold, frame=frame)
+    analysed = _analysed_since(frame, earliest)
+    source = _closest(analysed, thumb, threshold=threshold, frame=frame)
     if source is None:
         return FULL
     if source.captured_at >= frame.captured_at - timedelta(seconds=settings.FRAME_SKIP_MAX_AGE_SECONDS):
@@ -249,14 +255,9 @@ def plan(*, frame: Frame, thumb: bytes | None) -> Plan:
 def _at_gate(*, frame: Frame, thumb: bytes, threshold: float) -> Plan:
     """A frame of the check (see the module's doc): carried from one of the session's last two analysed frames
     at most FRAME_SKIP_MAX_AGE_SECONDS older that it barely differs from, once the gate is passed; else in full."""
-    session = frame.session
     earliest = frame.captured_at - timedelta(seconds=settings.FRAME_SKIP_MAX_AGE_SECONDS)
-    analysed = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE, carried_from__isnull=True,
-                                     captured_at__gte=earliest, captured_at__lte=frame.captured_at)
-                .exclude(pk=frame.pk).exclude(thumbnail=None))
-    source = _closest(analysed.order_by("-captured_at", "-pk").only("pk", "captured_at", "thumbnail", "findings")[:2],
-                      thumb, threshold=threshold, frame=frame)
-    if source is None or not _gate_settled(session, source):
+    source = _closest(_analysed_since(frame, earliest), thumb, threshold=threshold, frame=frame)
+    if source is None or not _gate_settled(frame.session, source):
         return FULL
     return Plan("carry", source)
 

@@ -213,9 +213,8 @@ def main() -> None:
 
     from exams.models import Exam
     from exams.statuses import SessionStatus
-    from proctoring import gate
-    from tests.conftest import head_turn_yaws, make_tenant
-    from tests.proctoring.conftest import start_session
+    from tests.conftest import make_tenant
+    from tests.proctoring.conftest import start_session, turned_head
 
     logging.getLogger("proctoring").setLevel(logging.WARNING)
     setup_test_environment()
@@ -265,15 +264,7 @@ def main() -> None:
             # the student's face, still, at the check's pace for 100 frames (full analyses every
             # FRAME_SKIP_MAX_AGE_SECONDS, carried between), then the measured frames.
             gate_session = start_session(tenant, until=SessionStatus.CHECKING)
-            yaws = head_turn_yaws(gate.challenge_order(gate_session))
-            with tenancy.tenant_scope(None):
-                for index, yaw in enumerate(yaws):
-                    at = gate_session.created_at - timedelta(seconds=2 * (len(yaws) - index))
-                    Frame.objects.create(
-                        institution_id=gate_session.institution_id, session=gate_session, status="done",
-                        received_at=at, captured_at=at, checks=[], findings={
-                            "FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}], "Labels": [],
-                            "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0}})
+            turned_head(gate_session)
             waiting = Session(gate_session)
             for i in range(100):
                 waiting.frame(variants[i % 5], step=2)

@@ -7,6 +7,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,30 @@ from accounts import tenancy
 from exams import services as exam_services
 from exams.models import Exam, ExamSession
 from exams.statuses import SessionStatus
+from proctoring import gate
+from proctoring.models import Frame
 from proctoring.stores import dynamodb
-from tests.conftest import Tenant
+from tests.conftest import Tenant, head_turn_yaws
 from tests.dynalite import dynalite
 from tests.s3_server import s3_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "images"
 _prefixes = itertools.count()
+
+
+def turned_head(session: ExamSession) -> None:
+    """Frames of the gate, before the session's others, of the student doing the head turns it asks for: as the
+    pipeline stores them (their 1:1 check passed), without a thumbnail (never a frame to carry);
+    tests/proctoring/test_skipping.py and scripts/profile_frame_cost.py."""
+    yaws = head_turn_yaws(gate.challenge_order(session))
+    with tenancy.tenant_scope(None):
+        for index, yaw in enumerate(yaws):
+            at = session.created_at - timedelta(seconds=2 * (len(yaws) - index))
+            Frame.objects.create(
+                institution_id=session.institution_id, session=session, status="done", received_at=at,
+                captured_at=at, checks=[], findings={
+                    "FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}], "Labels": [],
+                    "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0, "FaceId": None}})
 
 
 def image(name: str) -> bytes:
@@ -151,8 +169,6 @@ def reviewed(tenant: Tenant, *, decision: str = "confirmed", note: str = "A seco
              days_ago: float = 0) -> Any:
     """The tenant's session ended (submitted) and its incident decided through the review service,
     ``days_ago`` days ago: what a student may see and appeal (proctoring.appeals)."""
-    from datetime import timedelta
-
     from django.utils import timezone
 
     from proctoring.models import Incident

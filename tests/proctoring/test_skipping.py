@@ -19,7 +19,7 @@ from proctoring import attention, services
 from proctoring.analysis import get_backend
 from proctoring.models import Frame, Incident
 from tests.conftest import Tenant, api_client_for
-from tests.proctoring.conftest import b64, image, start_session
+from tests.proctoring.conftest import b64, image, start_session, turned_head
 
 pytestmark = pytest.mark.django_db
 
@@ -221,23 +221,6 @@ def test_a_carried_frame_counts_in_the_baseline_then_carries_its_looking_away_ju
     assert len({tuple(pose) for pose in session.pose_baseline}) == 1  # the first frame's pose, three frames long
     assert [frame.findings["Attention"]["Away"] for frame in carried] == [False, False, False]
     assert carried[2].findings["Attention"] == first.findings["Attention"]  # the baseline taken: carried
-
-
-def turned_head(session: ExamSession) -> None:
-    """Frames of the gate, before the session's others, of the student doing the head turns it asks for: as the
-    pipeline stores them (their 1:1 check passed), without a thumbnail (never a frame to carry)."""
-    from proctoring import gate
-    from tests.conftest import head_turn_yaws
-
-    yaws = head_turn_yaws(gate.challenge_order(session))
-    with tenancy.tenant_scope(None):
-        for index, yaw in enumerate(yaws):
-            at = session.created_at - timedelta(seconds=2 * (len(yaws) - index))
-            Frame.objects.create(
-                institution_id=session.institution_id, session=session, status="done", received_at=at,
-                captured_at=at, checks=[], findings={
-                    "FaceDetails": [{"Pose": {"Yaw": yaw, "Pitch": 0.0, "Roll": 0.0}}], "Labels": [],
-                    "Verification": {"Passed": True, "Reason": "match", "Similarity": 96.0, "FaceId": None}})
 
 
 def test_the_gate_analyses_every_frame_until_it_is_passed(tenant_a: Tenant, engine_calls: list[dict[str, Any]]
