@@ -25,19 +25,22 @@ GATE_FRAMES = 200
 def frame_identity(frame: Frame, *, has_reference: bool) -> dict[str, Any] | None:
     """``{"passed", "reason", "message"}`` of an analysed session frame (None: not analysed, or no
     identity check). Reads the 1:1 verification of the frame when the pipeline recorded one
-    (``selectors.frame_identity``); otherwise derives the reason from the five checks."""
+    (``selectors.frame_identity``); otherwise derives the reason from the five checks. A pass before the identity
+    held (``selectors.identity_held``) is "confirming", as the start rule reads it."""
     if frame.status != FrameStatus.DONE:
         return None
-    recorded = selectors.frame_identity(frame)
-    if recorded is not None and recorded["reason"] in REASON_MESSAGES:
-        return recorded
-    checks = {c.get("TestName"): c for c in frame.checks or [] if isinstance(c, dict)}
-    recognition = checks.get(CHECK_PERSON_RECOGNITION)
-    if recognition is None:
-        return None
-    passed = recognition.get("Success") is True
-    reason = "match" if passed else _reason_without_verification(frame, checks, has_reference)
-    return {"passed": passed, "reason": reason, "message": REASON_MESSAGES[reason]}
+    identity = selectors.frame_identity(frame)
+    if identity is None or identity["reason"] not in REASON_MESSAGES:
+        checks = {c.get("TestName"): c for c in frame.checks or [] if isinstance(c, dict)}
+        recognition = checks.get(CHECK_PERSON_RECOGNITION)
+        if recognition is None:
+            return None
+        passed = recognition.get("Success") is True
+        reason = "match" if passed else _reason_without_verification(frame, checks, has_reference)
+        identity = {"passed": passed, "reason": reason, "message": REASON_MESSAGES[reason]}
+    if identity["passed"] and not selectors.held(frame.findings):
+        return {"passed": False, "reason": "confirming", "message": REASON_MESSAGES["confirming"]}
+    return identity
 
 
 def _reason_without_verification(frame: Frame, checks: dict[str, Any], has_reference: bool) -> str:

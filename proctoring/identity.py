@@ -12,4 +12,7 @@ REASON_MESSAGES = {
     "turned_away": "Face the camera.",
     "blurred": "Hold still: the picture is blurred.",
     "not_matching": "This doesn't match your registered photo.",
+    # At the camera check only: this frame matches, but the identity has not held over enough frames yet
+    # (settings.IDENTITY_PASS_FRAMES; proctoring.selectors.identity_held).
+    "confirming": "Matches your registered photo: hold still while we confirm it.",
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -175,13 +176,47 @@ def frame_attention(frame: Frame) -> dict[str, Any] | None:
 
 def latest_identity_check(session: ExamSession) -> IdentityCheck | None:
     """The Person Recognition outcome of the session's latest analysed frame, with the verification's
-    reason (registered in exams.identity)."""
+    reason (registered in exams.identity). A frame of the camera check that passed while the identity had not held
+    yet (``identity_held``) is no pass: its reason is "confirming"."""
     frame = (Frame.objects.filter(session_id=session.pk, status=FrameStatus.DONE)
              .order_by("-received_at", "-pk").only("received_at", "checks", "findings", "status").first())
     if frame is None:
         return None
-    passed = any(c.get("TestName") == CHECK_PERSON_RECOGNITION and c.get("Success") is True
-                 for c in frame.checks or [])
+    passed = recognised(frame.checks)
     identity = frame_identity(frame) or {}
+    if passed and not held(frame.findings):
+        return IdentityCheck(passed=False, at=frame.received_at, reason="confirming",
+                             message=REASON_MESSAGES["confirming"])
     return IdentityCheck(passed=passed, at=frame.received_at, reason=identity.get("reason", ""),
                          message=identity.get("message", ""))
+
+
+def recognised(checks: Any) -> bool:
+    """Whether a frame's checks (``Frame.checks``) passed Person Recognition."""
+    return any(isinstance(c, dict) and c.get("TestName") == CHECK_PERSON_RECOGNITION and c.get("Success") is True
+               for c in checks or [])
+
+
+# A camera check frame's findings say whether the identity held when it was analysed (``identity_held``); a carried
+# frame repeats its source's. Frames without it (the exam's, and those analysed before it was kept) are judged alone.
+IDENTITY_HELD = "IdentityHeld"
+
+
+def held(findings: Any) -> bool:
+    """Whether a frame's findings let its Person Recognition pass count at the gate (``IDENTITY_HELD``)."""
+    return not isinstance(findings, dict) or findings.get(IDENTITY_HELD) is not False
+
+
+def identity_held(*, session_id: int, passed: bool) -> bool:
+    """Whether the identity holds with a camera check frame being analysed in full, whose Person Recognition
+    ``passed``: it passed, and so did at least IDENTITY_PASS_FRAMES of the session's latest IDENTITY_PASS_WINDOW
+    frames analysed in full, it among them (a carried frame repeats its source's verdict and is not counted again).
+    Read under the session's lock (services.frame_analyze), before the frame is stored: one small query."""
+    if not passed:
+        return False
+    earlier = settings.IDENTITY_PASS_WINDOW - 1
+    if settings.IDENTITY_PASS_FRAMES <= 1 or earlier <= 0:
+        return True
+    before = (Frame.objects.filter(session_id=session_id, status=FrameStatus.DONE, carried_from__isnull=True)
+              .order_by("-received_at", "-pk").values_list("checks", flat=True)[:earlier])
+    return 1 + sum(recognised(checks) for checks in before) >= settings.IDENTITY_PASS_FRAMES

@@ -20,7 +20,7 @@ from exams import taking
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION
 from exams.statuses import ACCEPTS_FRAMES, SessionStatus
-from proctoring import attention, camera, checks, incidents, liveness, queueing, skipping, stages
+from proctoring import attention, camera, checks, incidents, liveness, queueing, selectors, skipping, stages
 from proctoring.analysis import get_backend
 from proctoring.analysis.errors import RESOURCE_ALREADY_EXISTS, error_code
 from proctoring.duplicates import duplicate_error, face_duplicates
@@ -532,6 +532,11 @@ def frame_analyze(*, frame_id: int) -> Frame | None:
                 analysis = {**analysis, "Attention": attention_found}
             kinds = attention.kinds_for(attention=attention_found, kinds=kinds,
                                         verification=analysis.get("Verification"))
+        if source is None and _gate_frame(frame) and CHECK_PERSON_RECOGNITION in frame.session.exam.checks_enabled:
+            # The gate lets a student in once their identity held over frames, not on one lucky frame
+            # (settings.IDENTITY_PASS_FRAMES); a carried frame repeats its source's answer.
+            analysis = {**analysis, selectors.IDENTITY_HELD: selectors.identity_held(
+                session_id=frame.session_id, passed=selectors.recognised(outcome.results))}
         if _gate_frame(frame) and (analysis.get("Verification") or {}).get("Reason") == "turned_away":
             # The check's liveness challenge asks for head turns, and a turned face cannot be verified: what it asked
             # for is no finding (an audit: every student got a pending "face not clear enough to verify" for it).

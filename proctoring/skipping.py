@@ -74,7 +74,7 @@ from PIL import Image
 from exams.models import ExamSession
 from exams.policy import CHECK_PERSON_RECOGNITION, EXEMPT_LIVENESS
 from exams.statuses import SessionStatus
-from proctoring import gate
+from proctoring import gate, selectors
 from proctoring.models import Frame, FrameStatus
 
 logger = logging.getLogger(__name__)
@@ -264,12 +264,13 @@ def _at_gate(*, frame: Frame, thumb: bytes, threshold: float) -> Plan:
 
 def _gate_settled(session: ExamSession, source: Frame) -> bool:
     """Whether the session has passed its gate, as the check page's ``settled`` reads it (static/js/check.js): the
-    head turns done or excused, and the 1:1 verdict of ``source`` passed or a proctor approved the identity. Read
+    head turns done or excused, and the 1:1 verdict of ``source`` passed with the identity held (settings.
+    IDENTITY_PASS_FRAMES) or a proctor approved the identity. Read
     only for a frame that could be carried (the liveness read is the session's frames of the last
     LIVENESS_PASS_MAX_AGE seconds)."""
     if CHECK_PERSON_RECOGNITION not in session.exam.checks_enabled:
         return True  # no identity, no head turns: nothing at the gate needs a fresh frame
-    verified = (source.findings.get("Verification") or {}).get("Passed") is True
+    verified = (source.findings.get("Verification") or {}).get("Passed") is True and selectors.held(source.findings)
     if session.identity_approved_at is None and not verified:
         return False
     return EXEMPT_LIVENESS in session.exempt_checks or gate.session_liveness(session).passed

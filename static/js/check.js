@@ -52,7 +52,8 @@
     } else if (reason && identity) {
       reason.hidden = false;
       reason.textContent = identity.message;
-      reason.className = "state " + (identity.passed ? "ok" : "bad");
+      // "confirming": this frame matches, the next one or two confirm it (the server's IDENTITY_PASS_FRAMES).
+      reason.className = "state " + (identity.passed ? "ok" : identity.reason === "confirming" ? "wait" : "bad");
       reason.setAttribute("data-reason", identity.reason);
     }
     if ($("liveness")) {
