@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -166,6 +166,32 @@ async def follow_status(results: Results, host: str, port: int, url: str, header
     results.count(results.followed, "still pending when the page stopped following")
 
 
+def frame_headers(student: Student) -> dict[str, str]:
+    return {**student.auth, "Content-Type": "application/json"}
+
+
+async def post_frame(results: Results, host: str, student: Student, body: bytes,
+                     timeout: float) -> tuple[dict[str, Any], float] | None | Literal[False]:
+    """POST one frame as the pages do, counted in ``results`` (its answer's code; for a 202 the POST → 202 latency,
+    the frame's id and when it was sent). Answers the 202's body and when it was sent (the loop's clock); None for
+    another answer; False when none came (a timeout, a refused connection)."""
+    loop = asyncio.get_running_loop()
+    sent, wall = loop.time(), time.time()
+    try:
+        status, payload = await http(host, student.port, "POST", "/process", frame_headers(student), body, timeout)
+    except (TimeoutError, OSError, ValueError, IndexError) as exc:
+        results.count(results.codes, type(exc).__name__)
+        return False
+    results.count(results.codes, str(status))
+    if status != 202:
+        return None
+    results.ingest.append(loop.time() - sent)
+    answer = json.loads(payload)
+    results.frame_ids.append(answer["frame"])
+    results.sent_at[answer["frame"]] = wall
+    return answer, sent
+
+
 async def run(students: list[Student], *, interval: float, duration: float, host: str = "127.0.0.1",
               follow: bool = True, seed: int = 1, timeout: float = 30, messages: bool = True) -> Results:
     """Drive ``students`` open-loop for ``duration`` seconds; answers once every post and poll has ended.
@@ -179,29 +205,17 @@ async def run(students: list[Student], *, interval: float, duration: float, host
     start = loop.time()
 
     async def one(index: int, student: Student, n: int, due: float) -> None:
-        body = student.frames[n % len(student.frames)]
-        headers = {**student.auth, "Content-Type": "application/json"}
         results.late_send.append(max(0.0, loop.time() - due))
-        sent, wall = loop.time(), time.time()
-        try:
-            status, payload = await http(host, student.port, "POST", "/process", headers, body, timeout)
-        except (TimeoutError, OSError, ValueError, IndexError) as exc:
-            results.count(results.codes, type(exc).__name__)
+        posted = await post_frame(results, host, student, student.frames[n % len(student.frames)], timeout)
+        if not posted:  # another answer than 202, or none
             return
-        results.count(results.codes, str(status))
-        if status != 202:
-            return
-        results.ingest.append(loop.time() - sent)
-        answer = json.loads(payload)
+        answer, sent = posted
         if "inbox" in answer:
             results.inboxes += 1
             inbox_at[index] = loop.time()
-        results.frame_ids.append(answer["frame"])
-        results.sent_at[answer["frame"]] = wall
-        if not follow:
-            return
-        await follow_status(results, host, student.port, answer["status_url"], headers, sent=sent,
-                            seconds=min(8.0, interval))
+        if follow:
+            await follow_status(results, host, student.port, answer["status_url"], frame_headers(student), sent=sent,
+                                seconds=min(8.0, interval))
 
     async def inbox(student: Student) -> None:
         results.message_polls += 1
@@ -259,24 +273,17 @@ async def check_run(students: list[Student], *, duration: float, host: str = "12
     start = loop.time()
 
     async def page(student: Student) -> None:
-        headers = {**student.auth, "Content-Type": "application/json"}
+        headers = frame_headers(student)
         n = 0
         while loop.time() - start < duration:
             body, n = student.frames[n % len(student.frames)], n + 1
             results.offered += 1
-            sent, wall = loop.time(), time.time()
-            try:
-                status, payload = await http(host, student.port, "POST", "/process", headers, body, timeout)
-            except (TimeoutError, OSError, ValueError, IndexError) as exc:
-                results.count(results.codes, type(exc).__name__)
+            posted = await post_frame(results, host, student, body, timeout)
+            if posted is False:  # no answer at all: the page tries again after its pause
                 await asyncio.sleep(CHECK_PAUSE)
                 continue
-            results.count(results.codes, str(status))
-            if status == 202:
-                results.ingest.append(loop.time() - sent)
-                answer = json.loads(payload)
-                results.frame_ids.append(answer["frame"])
-                results.sent_at[answer["frame"]] = wall
+            if posted is not None:
+                answer, sent = posted
                 await follow_status(results, host, student.port, answer["status_url"], headers, sent=sent,
                                     seconds=CHECK_FOLLOW)
             settled = False

@@ -146,6 +146,36 @@ def test_the_camera_check_page_slows_once_the_gate_is_passed(monkeypatch: pytest
     assert slept[:2] == [loadgen.CHECK_SETTLED_PAUSE, loadgen.CHECK_PAUSE] and results.settled >= 1
 
 
+def test_a_post_without_an_answer_is_counted_and_the_check_page_tries_again_after_its_pause(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A POST that times out: counted by its exception's name, no status followed; the check page asks no gate status
+    for it and sends its next frame CHECK_PAUSE later, as static/js/check.js does after a failed upload."""
+    import asyncio
+
+    asked: list[str] = []
+    slept: list[float] = []
+
+    async def http(host: str, port: int, method: str, path: str, headers: dict, body: bytes = b"",
+                   timeout: float = 30) -> tuple[int, bytes]:
+        asked.append(path)
+        raise TimeoutError
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0.001)
+
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(loadgen, "http", http)
+    monkeypatch.setattr(loadgen.asyncio, "sleep", sleep)
+    student = loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])
+    checked = asyncio.run(loadgen.check_run([student], duration=0.01))
+    assert set(asked) == {"/process"} and set(slept) == {loadgen.CHECK_PAUSE}
+    assert checked.codes == {"TimeoutError": checked.offered} and not checked.frame_ids
+    asked.clear()
+    ran = asyncio.run(loadgen.run([student], interval=5, duration=5, messages=False))
+    assert asked == ["/process"] and ran.codes == {"TimeoutError": 1} and not ran.ingest and not ran.followed
+
+
 def test_each_simulated_student_is_a_person_the_pool_shows_at_least_twice() -> None:
     """Their first picture is registered as their reference face; their frames are of the same person."""
     from scripts.bench_scale import people_of
