@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,7 +127,6 @@ def test_the_camera_check_page_slows_once_the_gate_is_passed(monkeypatch: pytest
     assert not loadgen.gate_settled({**passed, "liveness": {"passed": False}})
     assert not loadgen.gate_settled({**passed, "identity": None}) and not loadgen.gate_settled([])
     answers = iter([passed, {**passed, "liveness": {"passed": False}}] * 50)
-    slept: list[float] = []
 
     async def http(host: str, port: int, method: str, path: str, headers: dict, body: bytes = b"",
                    timeout: float = 30) -> tuple[int, bytes]:
@@ -134,16 +134,26 @@ def test_the_camera_check_page_slows_once_the_gate_is_passed(monkeypatch: pytest
             return 409, b"{}"  # (a frame refused: no status to follow)
         return 200, json.dumps(next(answers)).encode()
 
+    slept = fake_network(monkeypatch, http)
+    results = asyncio.run(loadgen.check_run([loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])],
+                                            duration=0.02))
+    assert slept[:2] == [loadgen.CHECK_SETTLED_PAUSE, loadgen.CHECK_PAUSE] and results.settled >= 1
+
+
+def fake_network(monkeypatch: pytest.MonkeyPatch, http: Any) -> list[float]:
+    """The load generator's requests answered by ``http``; its pauses recorded (the list answered), not waited."""
+    import asyncio
+
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
         await real_sleep(0.001)
 
-    real_sleep = asyncio.sleep
     monkeypatch.setattr(loadgen, "http", http)
     monkeypatch.setattr(loadgen.asyncio, "sleep", sleep)
-    results = asyncio.run(loadgen.check_run([loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])],
-                                            duration=0.02))
-    assert slept[:2] == [loadgen.CHECK_SETTLED_PAUSE, loadgen.CHECK_PAUSE] and results.settled >= 1
+    return slept
 
 
 def test_a_post_without_an_answer_is_counted_and_the_check_page_tries_again_after_its_pause(
@@ -153,20 +163,13 @@ def test_a_post_without_an_answer_is_counted_and_the_check_page_tries_again_afte
     import asyncio
 
     asked: list[str] = []
-    slept: list[float] = []
 
     async def http(host: str, port: int, method: str, path: str, headers: dict, body: bytes = b"",
                    timeout: float = 30) -> tuple[int, bytes]:
         asked.append(path)
         raise TimeoutError
 
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        await real_sleep(0.001)
-
-    real_sleep = asyncio.sleep
-    monkeypatch.setattr(loadgen, "http", http)
-    monkeypatch.setattr(loadgen.asyncio, "sleep", sleep)
+    slept = fake_network(monkeypatch, http)
     student = loadgen.Student(session=7, auth={}, port=1, frames=[b"{}"])
     checked = asyncio.run(loadgen.check_run([student], duration=0.01))
     assert set(asked) == {"/process"} and set(slept) == {loadgen.CHECK_PAUSE}
