@@ -82,9 +82,9 @@ def session_start_check(*, session: ExamSession, now: datetime | None = None,
     checks identity —
     - the identity passed: the latest analysed frame of this session passed Person Recognition less
       than IDENTITY_PASS_MAX_AGE seconds ago with the identity held (IDENTITY_PASS_FRAMES of the latest
-      IDENTITY_PASS_WINDOW frames analysed in full passed: not one lucky frame), or a proctor approved the student's
-      photo ID for this
-      session (the gate's fallback); when the exam requires a photo ID, only the approval counts;
+      IDENTITY_PASS_WINDOW frames analysed in full passed: not one lucky frame), or a proctor approved the
+      student's photo ID for this session (the gate's fallback); when the exam requires a photo ID, only the
+      approval counts;
     - the student passed the liveness challenge (head turned as asked on this session's frames)
       less than LIVENESS_PASS_MAX_AGE seconds ago: a photo held up to the camera never does.
     Answers the identity check that let it in (None when the exam does not check identity).

@@ -264,10 +264,9 @@ def _at_gate(*, frame: Frame, thumb: bytes, threshold: float) -> Plan:
 
 def _gate_settled(session: ExamSession, source: Frame) -> bool:
     """Whether the session has passed its gate, as the check page's ``settled`` reads it (static/js/check.js): the
-    head turns done or excused, and the 1:1 verdict of ``source`` passed with the identity held (settings.
-    IDENTITY_PASS_FRAMES) or a proctor approved the identity. Read
-    only for a frame that could be carried (the liveness read is the session's frames of the last
-    LIVENESS_PASS_MAX_AGE seconds)."""
+    head turns done or excused, and the 1:1 verdict of ``source`` passed with the identity held
+    (``selectors.identity_held``) or a proctor approved the identity. Read only for a frame that could be carried
+    (the liveness read is the session's frames of the last LIVENESS_PASS_MAX_AGE seconds)."""
     if CHECK_PERSON_RECOGNITION not in session.exam.checks_enabled:
         return True  # no identity, no head turns: nothing at the gate needs a fresh frame
     verified = (source.findings.get("Verification") or {}).get("Passed") is True and selectors.held(source.findings)
