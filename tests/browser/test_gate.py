@@ -23,6 +23,20 @@ from tests.conftest import PASSWORD, Tenant
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.one_database("postgresql")]
 
 
+# Each identity verdict the check page shows, in order (its reason and style), as a student would see them change.
+REASONS_SEEN = """
+window.reasonsSeen = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const reason = document.getElementById("identity-reason");
+  if (!reason) { return; }
+  new MutationObserver(() => {
+    const shown = reason.getAttribute("data-reason") + " " + reason.className;
+    if (window.reasonsSeen[window.reasonsSeen.length - 1] !== shown) { window.reasonsSeen.push(shown); }
+  }).observe(reason, {attributes: true, childList: true, characterData: true, subtree: true});
+});
+"""
+
+
 def to_the_gate(page: Any, base: str, tenant: Tenant, session: ExamSession) -> None:
     sign_in(page, base, tenant.student.email, PASSWORD)
     page.goto(f"{base}/sessions/{session.pk}/start")
@@ -43,10 +57,14 @@ def test_a_still_photo_held_up_never_passes_the_liveness_challenge(
     session = proctored_exam(tenant_a, reference="headpose_woman_front2.jpg")
     page = camera_browser("headpose_woman_front.jpg").new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(TIMEOUT)
+    page.add_init_script(REASONS_SEEN)
     to_the_gate(page, live_server.url, tenant_a, session)
 
-    # The right face: identity matches, and the page asks for the head turn.
+    # The right face: identity matches, and the page asks for the head turn. Its first matching frame is not enough
+    # alone (settings.IDENTITY_PASS_FRAMES): the page says it is confirming, in its waiting colour, then it matches.
     expect(page.locator("#identity-reason")).to_have_text("Matches your registered photo.", timeout=TIMEOUT)
+    seen = page.evaluate("window.reasonsSeen")
+    assert "confirming state wait" in seen and seen.index("confirming state wait") < seen.index("match state ok"), seen
     first = challenge_order(session)[0]  # the order the server asks this session for
     expect(page.locator("#liveness-instruction")).to_have_text(
         f"Turn 1 of 3: slowly turn your head to your {first}…", timeout=TIMEOUT)
