@@ -73,11 +73,11 @@ def main() -> None:
     rows = read_manifest(args.images)
     samples = calibration.load_samples(Path(args.images), rows)
     trials = [t for t in calibration.make_reference_trials(samples) if t.webcam_like]
+    person_in = {sample.file: sample.identity for sample in samples}
     scores: dict[tuple[str, str], list[float | None]] = defaultdict(list)
     for trial in trials:
         probe_file, claimed = trial.name.split(" ~ ")
-        person = next(s.identity for s in samples if s.file == probe_file)
-        scores[(person, claimed)].append(trial.score)
+        scores[(person_in[probe_file], claimed)].append(trial.score)
     impostors = {pair: s for pair, s in scores.items() if pair[0] != pair[1]}
     genuine = {pair: s for pair, s in scores.items() if pair[0] == pair[1]}
     print(f"{len(samples)} photos; webcam-like probes against >= 2 references: {len(impostors)} impostor pairs "
